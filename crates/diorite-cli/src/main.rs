@@ -1,4 +1,108 @@
-//! The `diorite` command-line tool.
-fn main() {
-    println!("diorite {}", env!("CARGO_PKG_VERSION"));
+//! The `diorite` command-line tool: glue between the argument parser, the engine and the report.
+//! `bench` runs an fio-style job through the engine; `info` prints what the engine knows about a
+//! file or device and this machine's backends.
+
+mod bench;
+mod size;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "diorite",
+    version,
+    about = "Asynchronous direct-I/O engine and benchmark"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a benchmark job (fio's option names). Without --filename, a 256 MiB file is created
+    /// in the temp directory and removed afterwards.
+    Bench(bench::BenchArgs),
+    /// Print a file's or device's direct-I/O geometry and the backends this machine offers.
+    Info {
+        /// A regular file or block device.
+        path: PathBuf,
+    },
+}
+
+fn info(path: &PathBuf, out: &mut impl Write) -> Result<()> {
+    let f = diorite::DirectFile::options()
+        .require_direct(false)
+        .open(path)?;
+    let g = f.geometry();
+    writeln!(out, "path:               {}", path.display())?;
+    writeln!(
+        out,
+        "type:               {}",
+        if g.is_block_device {
+            "block device"
+        } else {
+            "regular file"
+        }
+    )?;
+    writeln!(out, "size:               {} bytes", f.len())?;
+    writeln!(
+        out,
+        "O_DIRECT:           {}",
+        if f.is_direct() {
+            "yes"
+        } else {
+            "no (the filesystem refuses it; buffered)"
+        }
+    )?;
+    writeln!(out, "logical block size: {}", g.logical_block_size)?;
+    writeln!(out, "memory alignment:   {}", g.mem_align)?;
+    writeln!(out, "offset alignment:   {}", g.offset_align)?;
+    writeln!(out, "max transfer:       {} bytes", g.max_transfer)?;
+    writeln!(out, "geometry source:    {:?}", g.source)?;
+    writeln!(out, "backends:")?;
+    for st in diorite::backend::probe() {
+        writeln!(
+            out,
+            "  {:<9} {:<13} {}",
+            st.kind.name(),
+            if st.available {
+                "available"
+            } else {
+                "unavailable"
+            },
+            st.reason
+        )?;
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.cmd {
+        Cmd::Bench(args) => bench::run(&args, &mut out),
+        Cmd::Info { path } => info(&path, &mut out),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`diorite info x | head`) is not a failure.
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("diorite: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,18 +1,46 @@
 //! diorite: an asynchronous direct-I/O engine for Linux.
 //!
-//! diorite rebuilds in user space the kernel's async direct-I/O path: AIO-style contexts with a
-//! lock-free completion [`ring`], sbitmap [`tags`] as request slots, the O_DIRECT fast path with full
-//! alignment validation and honest partial results, per-context request and buffer caches, ordered
-//! extending writes, and cancellation — over io_uring, Linux native AIO or a thread pool.
+//! diorite rebuilds in user space the kernel's async direct-I/O path: AIO-style [`Context`]s with
+//! a lock-free completion [`ring`], sbitmap [`tags`] as request slots, the O_DIRECT fast path with
+//! full alignment validation and honest partial results, per-context buffer caches ([`BufPool`]),
+//! ordered extending writes, and cancellation — over a thread pool today, with io_uring and
+//! Linux AIO behind the same interface.
 //!
-//! See `ARCHITECTURE.md` in the design folder for how a request flows end to end.
+//! # Examples
+//! ```no_run
+//! use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, Request};
+//! use std::time::Duration;
+//!
+//! let file = DirectFile::options().read(true).write(true).open("/dev/loop0")?;
+//! let ctx = Context::builder().depth(64).backend(BackendChoice::Threads).threads(2).build()?;
+//! let buf = AlignedBuf::for_file(&file, 4096)?;
+//! ctx.submit(Request::write(&file, 0, buf).with_user_data(7)).map_err(|e| e.error)?;
+//! let mut done = Vec::new();
+//! ctx.get_events(1, 16, Some(Duration::from_secs(1)), &mut done)?;
+//! let mut c = done.pop().unwrap();
+//! assert_eq!(c.result?, 4096);
+//! let _buf = c.take_buf().unwrap();
+//! # Ok::<(), diorite::Error>(())
+//! ```
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod backend;
+pub mod buf;
+pub mod context;
+pub(crate) mod dio;
 pub mod error;
+pub mod file;
+pub mod request;
 pub mod ring;
 pub(crate) mod sync;
+pub(crate) mod sys;
 pub mod tags;
 
+pub use backend::{BackendChoice, BackendKind, BackendStatus};
+pub use buf::{AlignedBuf, BufPool};
+pub use context::{Context, ContextBuilder, SubmitError};
 pub use error::{Error, ErrorKind, Result};
+pub use file::{DirectFile, Geometry, GeometrySource, OpenOptions};
+pub use request::{Completion, OpKind, Request, RequestId};

@@ -199,6 +199,20 @@ impl<T: Copy + Send> Ring<T> {
     /// Moves up to `max` of the oldest entries to the end of `out`, in order, claiming them all with
     /// one compare-exchange on the consumer counter. Returns how many it took (0 when empty).
     pub fn pop_batch(&self, out: &mut Vec<T>, max: usize) -> usize {
+        out.reserve(max.min(self.len()));
+        self.pop_with(max, |v| out.push(v))
+    }
+
+    /// Takes the oldest entry, if any.
+    pub fn try_pop(&self) -> Option<T> {
+        let mut got = None;
+        self.pop_with(1, |v| got = Some(v));
+        got
+    }
+
+    /// Claims up to `max` of the oldest entries with one compare-exchange and hands each to `f`,
+    /// in order. Returns how many it took.
+    pub fn pop_with(&self, max: usize, mut f: impl FnMut(T)) -> usize {
         if max == 0 {
             return 0;
         }
@@ -239,7 +253,6 @@ impl<T: Copy + Send> Ring<T> {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    out.reserve(n as usize);
                     for i in 0..n {
                         let idx = head.wrapping_add(i);
                         let slot = &self.slots[(idx & self.mask) as usize];
@@ -247,13 +260,14 @@ impl<T: Copy + Send> Ring<T> {
                         // (seen with Acquire above, and no producer may touch it before we store
                         // the next stamp), so the value is initialized and ours alone.
                         let v = slot.val.with(|p| unsafe { (*p).assume_init() });
-                        out.push(v);
                         // Release: pairs with the Acquire stamp load in `try_push` of the next
                         // lap; our read above happens before its write.
                         slot.seq.store(
                             idx.wrapping_add(self.mask).wrapping_add(1),
                             Ordering::Release,
                         );
+                        // After releasing the slot: `f` is the caller's code and may panic.
+                        f(v);
                     }
                     return n as usize;
                 }

@@ -1,0 +1,199 @@
+//! Backends: where requests meet the kernel. A closed set (io_uring, Linux AIO, a thread pool)
+//! behind one interface, chosen per context and reported — never a silent fallback.
+//!
+//! The engine ([`crate::context`]) talks to a backend through [`Backend`]: `submit` a slot's tag
+//! (the request is in the slot, QUEUED), and the backend calls `Shared::complete(tag, res)` exactly
+//! once per tag. Only the modules below this one touch the kernel's I/O ABI.
+
+pub(crate) mod threads;
+
+use crate::context::Shared;
+use crate::error::{Error, ErrorKind, Result};
+use std::fmt;
+use std::sync::Arc;
+
+/// Which backend a context should use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum BackendChoice {
+    /// The best available: io_uring, then Linux AIO, then the thread pool.
+    #[default]
+    Auto,
+    /// io_uring.
+    IoUring,
+    /// Linux native AIO (`io_submit`).
+    Aio,
+    /// A pool of threads doing `preadv2`/`pwritev2`.
+    Threads,
+}
+
+/// The backend a context runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// io_uring.
+    IoUring,
+    /// Linux native AIO.
+    Aio,
+    /// The thread pool.
+    Threads,
+}
+
+impl BackendKind {
+    /// The name used on the command line (fio's engine names where they exist).
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::IoUring => "io_uring",
+            BackendKind::Aio => "aio",
+            BackendKind::Threads => "threads",
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a backend can run on this machine, and why (not).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendStatus {
+    /// The backend.
+    pub kind: BackendKind,
+    /// Whether a context could use it.
+    pub available: bool,
+    /// Why it is or is not available.
+    pub reason: String,
+}
+
+/// Probes every backend on this machine, in `Auto`'s order of preference.
+pub fn probe() -> Vec<BackendStatus> {
+    vec![
+        BackendStatus {
+            kind: BackendKind::IoUring,
+            available: false,
+            reason: "the io_uring backend is not built yet in this version of diorite".into(),
+        },
+        BackendStatus {
+            kind: BackendKind::Aio,
+            available: false,
+            reason: "the Linux AIO backend is not built yet in this version of diorite".into(),
+        },
+        BackendStatus {
+            kind: BackendKind::Threads,
+            available: true,
+            reason: "always available".into(),
+        },
+    ]
+}
+
+/// The running backend of one context (a sealed set: enum dispatch, no vtable).
+pub(crate) enum Backend {
+    Threads(threads::Pool),
+}
+
+/// Builds the backend for `choice`; with `Auto`, also the statuses of the backends it skipped.
+pub(crate) fn select(
+    choice: BackendChoice,
+    depth: u32,
+    threads: usize,
+) -> Result<(Backend, Vec<BackendStatus>)> {
+    let statuses = probe();
+    let want = match choice {
+        BackendChoice::Auto => None,
+        BackendChoice::IoUring => Some(BackendKind::IoUring),
+        BackendChoice::Aio => Some(BackendKind::Aio),
+        BackendChoice::Threads => Some(BackendKind::Threads),
+    };
+    let mut skipped = Vec::new();
+    for st in statuses {
+        if want.is_some_and(|w| w != st.kind) {
+            continue;
+        }
+        if !st.available {
+            if want.is_some() {
+                return Err(
+                    Error::new(ErrorKind::Unsupported, "Context::build").with_detail(format!(
+                        "backend {} is not available: {}",
+                        st.kind, st.reason
+                    )),
+                );
+            }
+            skipped.push(st);
+            continue;
+        }
+        let backend = match st.kind {
+            BackendKind::Threads => Backend::Threads(threads::Pool::new(depth, threads)?),
+            _ => unreachable!("probe reports only the thread pool as available"),
+        };
+        return Ok((backend, skipped));
+    }
+    Err(Error::new(ErrorKind::Unsupported, "Context::build").with_detail("no backend is available"))
+}
+
+impl Backend {
+    pub(crate) fn kind(&self) -> BackendKind {
+        match self {
+            Backend::Threads(_) => BackendKind::Threads,
+        }
+    }
+
+    pub(crate) fn report(&self) -> String {
+        match self {
+            Backend::Threads(p) => p.report(),
+        }
+    }
+
+    /// Starts worker threads or reapers; called once, after the shared state exists.
+    pub(crate) fn start(&self, sh: &Arc<Shared>) -> Result<()> {
+        match self {
+            Backend::Threads(p) => p.start(sh),
+        }
+    }
+
+    /// Hands the backend slot `tag` (QUEUED). With `kick == false` the caller will call
+    /// [`Backend::kick`] after a batch.
+    pub(crate) fn submit(&self, sh: &Shared, tag: u32, kick: bool) {
+        match self {
+            Backend::Threads(p) => p.submit(sh, tag, kick),
+        }
+    }
+
+    /// Makes the backend start on what was submitted without a kick.
+    pub(crate) fn kick(&self, sh: &Shared) {
+        match self {
+            Backend::Threads(p) => p.kick(sh),
+        }
+    }
+
+    /// Gives a backend that completes inline a chance to reap before a reaper sleeps.
+    pub(crate) fn poll(&self, _sh: &Shared) {
+        match self {
+            Backend::Threads(_) => {}
+        }
+    }
+
+    /// Slot `tag` was moved from QUEUED to CANCELED; the backend must still post its completion.
+    pub(crate) fn canceled(&self, _sh: &Shared, _tag: u32) {
+        match self {
+            // The worker that pops the tag posts the Canceled completion.
+            Backend::Threads(_) => {}
+        }
+    }
+
+    /// Tries to cancel a RUNNING request; `false` when it cannot (it will complete normally).
+    pub(crate) fn cancel_running(&self, _sh: &Shared, _tag: u32) -> bool {
+        match self {
+            // A pool worker inside preadv2 cannot be interrupted safely.
+            Backend::Threads(_) => false,
+        }
+    }
+
+    /// Stops the backend; every request has completed and been reaped.
+    pub(crate) fn stop(&self, sh: &Shared) -> Result<()> {
+        match self {
+            Backend::Threads(p) => p.stop(sh),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The thread-pool backend: workers take tags from a lock-free job ring and perform the I/O with
+//! `preadv2(2)`/`pwritev2(2)`/`fsync(2)`. Idle workers park on a condition variable; a submit
+//! takes the park lock only when a worker is idle (the wakeup the design needs).
+
+use crate::context::{Shared, RES_CANCELED};
+use crate::dio::{Partial, Pieces};
+use crate::error::{Error, ErrorKind, Result};
+use crate::request::{OpKind, Request};
+use crate::ring::Ring;
+use crate::sync::{fence, lock, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::sys::{self, IoVec};
+use crossbeam_utils::CachePadded;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub(crate) struct Pool {
+    threads: usize,
+    /// Tags waiting for a worker. Capacity >= depth, so a push never fails.
+    jobs: Ring<u32>,
+    /// Workers parked or about to park. Incremented (SeqCst + fence) before a worker's last look
+    /// at `jobs`; read by submitters after their fence.
+    idle: CachePadded<AtomicUsize>,
+    /// `true` once the pool is stopping. Guarded by the mutex so parking and stopping are ordered.
+    park: Mutex<bool>,
+    cv: Condvar,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Pool {
+    pub(crate) fn new(depth: u32, threads: usize) -> Result<Pool> {
+        Ok(Pool {
+            threads,
+            jobs: Ring::with_capacity(depth as usize)?,
+            idle: CachePadded::new(AtomicUsize::new(0)),
+            park: Mutex::new(false),
+            cv: Condvar::new(),
+            handles: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn report(&self) -> String {
+        format!("{} worker threads, preadv2/pwritev2", self.threads)
+    }
+
+    pub(crate) fn start(&self, sh: &Arc<Shared>) -> Result<()> {
+        let mut handles = lock(&self.handles);
+        for i in 0..self.threads {
+            let sh = sh.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("diorite-io-{i}"))
+                .spawn(move || worker(&sh))
+                .map_err(|e| Error::from_io("Context::build", &e))?;
+            handles.push(h);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn submit(&self, sh: &Shared, tag: u32, kick: bool) {
+        let r = self.jobs.try_push(tag);
+        debug_assert!(r.is_ok(), "job ring holds every tag");
+        if kick {
+            self.wake(sh, false);
+        }
+    }
+
+    pub(crate) fn kick(&self, sh: &Shared) {
+        self.wake(sh, true);
+    }
+
+    fn wake(&self, _sh: &Shared, all: bool) {
+        // SeqCst fence: pairs with the fence in `worker` after it registers as idle: either we
+        // see it idle, or its last look at `jobs` sees our push.
+        fence(Ordering::SeqCst);
+        if self.idle.load(Ordering::Relaxed) > 0 {
+            let _g = lock(&self.park);
+            if all {
+                self.cv.notify_all();
+            } else {
+                self.cv.notify_one();
+            }
+        }
+    }
+
+    pub(crate) fn stop(&self, _sh: &Shared) -> Result<()> {
+        *lock(&self.park) = true;
+        self.cv.notify_all();
+        let handles = std::mem::take(&mut *lock(&self.handles));
+        let mut panicked = 0;
+        for h in handles {
+            if h.join().is_err() {
+                panicked += 1;
+            }
+        }
+        if panicked > 0 {
+            return Err(Error::new(ErrorKind::Os, "Context::shutdown")
+                .with_detail(format!("{panicked} worker thread(s) panicked")));
+        }
+        Ok(())
+    }
+}
+
+fn pool(sh: &Shared) -> &Pool {
+    match &sh.backend {
+        crate::backend::Backend::Threads(p) => p,
+    }
+}
+
+fn worker(sh: &Shared) {
+    let p = pool(sh);
+    let mut iov: Vec<IoVec> = Vec::with_capacity(16);
+    loop {
+        if let Some(tag) = p.jobs.try_pop() {
+            run(sh, tag, &mut iov);
+            continue;
+        }
+        let mut stop = lock(&p.park);
+        if *stop {
+            return;
+        }
+        // SeqCst (RMW + fence): pairs with the fence in `Pool::wake`.
+        p.idle.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if p.jobs.is_empty() {
+            stop = p.cv.wait(stop).unwrap_or_else(|e| e.into_inner());
+        }
+        p.idle.fetch_sub(1, Ordering::Relaxed);
+        if *stop && p.jobs.is_empty() {
+            return;
+        }
+    }
+}
+
+fn run(sh: &Shared, tag: u32, iov: &mut Vec<IoVec>) {
+    let slot = &sh.slots[tag as usize];
+    if !slot.start() {
+        // Canceled while queued: post its one completion without touching the request.
+        sh.complete(tag, RES_CANCELED);
+        return;
+    }
+    // SAFETY: `start` moved the slot to RUNNING for us; we post its event below and do not
+    // touch the request afterwards.
+    let req = unsafe { slot.request() };
+    let res = execute(req, iov);
+    sh.complete(tag, res);
+}
+
+/// Performs `req` synchronously; bytes or `-errno`.
+pub(crate) fn execute(req: &Request, iov: &mut Vec<IoVec>) -> i64 {
+    let Some(file) = &req.file else { return 0 };
+    let fd = file.fd();
+    let r = match req.op {
+        OpKind::Noop => Ok(0),
+        OpKind::Fsync | OpKind::Fdatasync => sys::sync(fd, req.op == OpKind::Fdatasync).map(|()| 0),
+        OpKind::Read | OpKind::Write => {
+            let write = req.op == OpKind::Write;
+            let flags = if write && req.dsync {
+                sys::RWF_DSYNC
+            } else {
+                0
+            };
+            let mut pieces = Pieces::new(&req.bufs, req.offset, file.geometry().max_transfer);
+            let mut partial = Partial::default();
+            while let Some((off, len)) = pieces.next_into(iov) {
+                // SAFETY: the vectors point into the request's buffers, which the request owns
+                // (or the raw-request caller vouched for) until its completion is reaped, and the
+                // slot is RUNNING for us alone.
+                let r = unsafe { sys::prw(fd, write, iov, off, flags) };
+                if !partial.piece(len, r) {
+                    break;
+                }
+            }
+            let r = partial.result();
+            if let (true, Ok(n)) = (write, r) {
+                file.advance_len(req.offset + n as u64);
+            }
+            r
+        }
+    };
+    match r {
+        Ok(n) => n as i64,
+        Err(e) => -i64::from(e),
+    }
+}

@@ -1,0 +1,401 @@
+//! [`DirectFile`]: a file or block device opened with `O_DIRECT`, and its [`Geometry`].
+//!
+//! The geometry is learned, never assumed (seed 001): `statx(STATX_DIOALIGN)` first; for block
+//! devices `BLKSSZGET` and sysfs `queue/` (`logical_block_size`, `dma_alignment`,
+//! `max_sectors_kb`); for files without `STATX_DIOALIGN`, the holding device's sysfs queue; the page
+//! size last. The device size comes from `BLKGETSIZE64`.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::sys;
+use std::fmt;
+use std::fs;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The kernel's per-call transfer limit (`MAX_RW_COUNT = INT_MAX & PAGE_MASK`), used as
+/// `max_transfer` when no device limit is known.
+const MAX_RW_COUNT: u32 = i32::MAX as u32 & !4095;
+
+/// Where the alignment requirements came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GeometrySource {
+    /// `statx(2)` with `STATX_DIOALIGN`.
+    Statx,
+    /// `BLKSSZGET` and the device's sysfs `queue/` directory.
+    BlockDevice,
+    /// The sysfs queue of the device holding the file.
+    HoldingDevice,
+    /// The page size (no better information).
+    PageSize,
+    /// The file is not open with `O_DIRECT`; buffered I/O needs no alignment.
+    Buffered,
+}
+
+/// What direct I/O on a file requires and allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Geometry {
+    /// The logical block size of the device (1 for buffered files).
+    pub logical_block_size: u32,
+    /// Required alignment of buffer addresses, in bytes.
+    pub mem_align: u32,
+    /// Required alignment of file offsets and segment lengths, in bytes.
+    pub offset_align: u32,
+    /// The largest transfer issued as one I/O; larger requests are split.
+    pub max_transfer: u32,
+    /// Whether the file is a block device.
+    pub is_block_device: bool,
+    /// Where the alignments came from.
+    pub source: GeometrySource,
+}
+
+pub(crate) struct FileInner {
+    fd: OwnedFd,
+    path: PathBuf,
+    geometry: Geometry,
+    direct: bool,
+    writable: bool,
+    readable: bool,
+    /// Device size (block devices, fixed), or the known size of a regular file: advanced with
+    /// `fetch_max` only after an extending write has completed successfully (seed 003).
+    size: AtomicU64,
+}
+
+/// A file or block device opened for direct I/O. Cloning is cheap (an `Arc`); in-flight requests
+/// hold a clone, so the descriptor stays open until the kernel is done with it.
+#[derive(Clone)]
+pub struct DirectFile {
+    pub(crate) inner: Arc<FileInner>,
+}
+
+/// Options for opening a [`DirectFile`], like `std::fs::OpenOptions`.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    read: bool,
+    write: bool,
+    create: bool,
+    truncate: bool,
+    require_direct: bool,
+    max_transfer: Option<u32>,
+}
+
+impl OpenOptions {
+    /// Read-only, existing file, `O_DIRECT` required.
+    pub fn new() -> OpenOptions {
+        OpenOptions {
+            read: true,
+            write: false,
+            create: false,
+            truncate: false,
+            require_direct: true,
+            max_transfer: None,
+        }
+    }
+
+    /// Open for reading.
+    pub fn read(&mut self, v: bool) -> &mut OpenOptions {
+        self.read = v;
+        self
+    }
+
+    /// Open for writing.
+    pub fn write(&mut self, v: bool) -> &mut OpenOptions {
+        self.write = v;
+        self
+    }
+
+    /// Create the file if it does not exist (needs `write`).
+    pub fn create(&mut self, v: bool) -> &mut OpenOptions {
+        self.create = v;
+        self
+    }
+
+    /// Truncate a regular file to 0 on open (needs `write`).
+    pub fn truncate(&mut self, v: bool) -> &mut OpenOptions {
+        self.truncate = v;
+        self
+    }
+
+    /// Whether `O_DIRECT` is required (the default). When `false` and the filesystem refuses
+    /// `O_DIRECT`, the file is opened buffered and [`DirectFile::is_direct`] says so.
+    pub fn require_direct(&mut self, v: bool) -> &mut OpenOptions {
+        self.require_direct = v;
+        self
+    }
+
+    /// Caps the largest single transfer below what the device allows; larger requests are split.
+    /// Must be a non-zero multiple of the file's offset alignment (checked at open).
+    pub fn max_transfer(&mut self, bytes: u32) -> &mut OpenOptions {
+        self.max_transfer = Some(bytes);
+        self
+    }
+
+    /// Opens `path`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for contradictory options or a bad `max_transfer`;
+    /// [`ErrorKind::Unsupported`] when `O_DIRECT` is required and refused, or the path is neither
+    /// a regular file nor a block device; [`ErrorKind::Os`] for what `open(2)` and `statx(2)` report.
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<DirectFile> {
+        let path = path.as_ref();
+        const OP: &str = "DirectFile::open";
+        if !self.read && !self.write {
+            return Err(Error::new(ErrorKind::InvalidInput, OP)
+                .with_detail("neither read nor write requested")
+                .at_path(path));
+        }
+        if (self.create || self.truncate) && !self.write {
+            return Err(Error::new(ErrorKind::InvalidInput, OP)
+                .with_detail("create/truncate need write access")
+                .at_path(path));
+        }
+        let mut flags = match (self.read, self.write) {
+            (true, true) => libc::O_RDWR,
+            (false, true) => libc::O_WRONLY,
+            _ => libc::O_RDONLY,
+        };
+        if self.create {
+            flags |= libc::O_CREAT;
+        }
+        if self.truncate {
+            flags |= libc::O_TRUNC;
+        }
+        let (fd, direct) = match sys::open(path, flags | libc::O_DIRECT) {
+            Ok(fd) => (fd, true),
+            Err(libc::EINVAL) if !self.require_direct => (
+                sys::open(path, flags).map_err(|e| Error::os(OP, e).at_path(path))?,
+                false,
+            ),
+            Err(libc::EINVAL) => {
+                return Err(Error::new(ErrorKind::Unsupported, OP)
+                    .with_detail("the filesystem refuses O_DIRECT")
+                    .with_errno(libc::EINVAL)
+                    .at_path(path))
+            }
+            Err(e) => return Err(Error::os(OP, e).at_path(path)),
+        };
+        let st = sys::statx(fd.as_fd()).map_err(|e| Error::os(OP, e).at_path(path))?;
+        if !st.is_block_device && !st.is_regular {
+            return Err(Error::new(ErrorKind::Unsupported, OP)
+                .with_detail("not a regular file or block device")
+                .at_path(path));
+        }
+        let mut geometry = probe_geometry(fd.as_fd(), &st, direct).map_err(|e| e.at_path(path))?;
+        if let Some(cap) = self.max_transfer {
+            if cap == 0 || cap % geometry.offset_align != 0 {
+                return Err(Error::new(ErrorKind::InvalidInput, OP)
+                    .with_detail(format!(
+                        "max_transfer {cap} is not a non-zero multiple of the offset alignment {}",
+                        geometry.offset_align
+                    ))
+                    .at_path(path));
+            }
+            geometry.max_transfer = geometry.max_transfer.min(cap);
+        }
+        let size = if st.is_block_device {
+            sys::blk_size(fd.as_fd()).map_err(|e| Error::os(OP, e).at_path(path))?
+        } else {
+            st.size
+        };
+        Ok(DirectFile {
+            inner: Arc::new(FileInner {
+                fd,
+                path: path.to_owned(),
+                geometry,
+                direct,
+                writable: self.write,
+                readable: self.read,
+                size: AtomicU64::new(size),
+            }),
+        })
+    }
+}
+
+impl Default for OpenOptions {
+    fn default() -> OpenOptions {
+        OpenOptions::new()
+    }
+}
+
+fn sysfs_queue(dev: (u32, u32)) -> Option<PathBuf> {
+    let base = PathBuf::from(format!("/sys/dev/block/{}:{}", dev.0, dev.1));
+    let own = base.join("queue");
+    if own.is_dir() {
+        return Some(own);
+    }
+    // A partition: the queue belongs to the parent disk.
+    let parent = base.join("..").join("queue");
+    parent.is_dir().then_some(parent)
+}
+
+fn sysfs_u32(queue: &Path, name: &str) -> Option<u32> {
+    fs::read_to_string(queue.join(name))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Geometry> {
+    const OP: &str = "DirectFile::open";
+    let queue = sysfs_queue(st.dev);
+    let max_transfer = queue
+        .as_deref()
+        .and_then(|q| sysfs_u32(q, "max_sectors_kb"))
+        .and_then(|kb| kb.checked_mul(1024))
+        .unwrap_or(MAX_RW_COUNT)
+        .min(MAX_RW_COUNT);
+    if !direct {
+        return Ok(Geometry {
+            logical_block_size: 1,
+            mem_align: 1,
+            offset_align: 1,
+            max_transfer: MAX_RW_COUNT,
+            is_block_device: st.is_block_device,
+            source: GeometrySource::Buffered,
+        });
+    }
+    let lbs = if st.is_block_device {
+        Some(sys::blk_logical_block_size(fd).map_err(|e| Error::os(OP, e))?)
+    } else {
+        queue
+            .as_deref()
+            .and_then(|q| sysfs_u32(q, "logical_block_size"))
+    };
+    let (mem_align, offset_align, source) = match st.dio_align {
+        Some((0, _)) | Some((_, 0)) => {
+            return Err(Error::new(ErrorKind::Unsupported, OP)
+                .with_detail("statx reports that direct I/O is not supported on this file"))
+        }
+        Some((m, o)) => (m, o, GeometrySource::Statx),
+        None => match lbs {
+            Some(lbs) => {
+                // dma_alignment is a mask (alignment - 1); older kernels lack it: use the block size.
+                let mem = queue
+                    .as_deref()
+                    .and_then(|q| sysfs_u32(q, "dma_alignment"))
+                    .map_or(lbs, |m| m + 1);
+                let src = if st.is_block_device {
+                    GeometrySource::BlockDevice
+                } else {
+                    GeometrySource::HoldingDevice
+                };
+                (mem, lbs, src)
+            }
+            None => {
+                let p = sys::page_size() as u32;
+                (p, p, GeometrySource::PageSize)
+            }
+        },
+    };
+    let logical_block_size = lbs.unwrap_or(offset_align);
+    // A transfer limit that is not a multiple of the offset alignment would split a request into
+    // misaligned pieces.
+    let max_transfer = (max_transfer / offset_align * offset_align).max(offset_align);
+    Ok(Geometry {
+        logical_block_size,
+        mem_align,
+        offset_align,
+        max_transfer,
+        is_block_device: st.is_block_device,
+        source,
+    })
+}
+
+impl DirectFile {
+    /// Opens `path` read-only with `O_DIRECT`.
+    ///
+    /// # Errors
+    /// As [`OpenOptions::open`].
+    pub fn open(path: impl AsRef<Path>) -> Result<DirectFile> {
+        OpenOptions::new().open(path)
+    }
+
+    /// Options for opening a file (read-only by default).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use diorite::DirectFile;
+    /// let f = DirectFile::options().read(true).write(true).create(true).open("/var/tmp/data")?;
+    /// println!("{:?}", f.geometry());
+    /// # Ok::<(), diorite::Error>(())
+    /// ```
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    /// The file's direct-I/O geometry.
+    pub fn geometry(&self) -> &Geometry {
+        &self.inner.geometry
+    }
+
+    /// The device size for a block device; for a regular file, its size as of open plus every
+    /// extending write that has completed since.
+    pub fn len(&self) -> u64 {
+        // Acquire: pairs with the Release `fetch_max` in `advance_len`: a size seen here is
+        // backed by completed writes.
+        self.inner.size.load(Ordering::Acquire)
+    }
+
+    /// Whether [`DirectFile::len`] is zero.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the file is open with `O_DIRECT` (see [`OpenOptions::require_direct`]).
+    pub fn is_direct(&self) -> bool {
+        self.inner.direct
+    }
+
+    /// Whether the file was opened for writing.
+    pub fn is_writable(&self) -> bool {
+        self.inner.writable
+    }
+
+    /// Whether the file was opened for reading.
+    pub fn is_readable(&self) -> bool {
+        self.inner.readable
+    }
+
+    /// The path the file was opened with.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.inner.fd.as_fd()
+    }
+
+    /// Records that a write ending at `end` has completed (regular files only grow).
+    pub(crate) fn advance_len(&self, end: u64) {
+        if !self.inner.geometry.is_block_device {
+            // Release: pairs with the Acquire load in `len`.
+            self.inner.size.fetch_max(end, Ordering::Release);
+        }
+    }
+
+    /// Whether two handles refer to the same open file.
+    pub fn same_file(&self, other: &DirectFile) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl AsFd for DirectFile {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.fd.as_fd()
+    }
+}
+
+impl fmt::Debug for DirectFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectFile")
+            .field("path", &self.inner.path)
+            .field("direct", &self.inner.direct)
+            .field("len", &self.len())
+            .field("geometry", &self.inner.geometry)
+            .finish()
+    }
+}

@@ -1,0 +1,308 @@
+//! [`Request`]s, their [`Completion`]s and [`RequestId`]s.
+//!
+//! A request owns its buffers from construction until its completion hands them back; if
+//! `submit` refuses it, the request comes back inside [`SubmitError`](crate::SubmitError).
+
+use crate::buf::AlignedBuf;
+use crate::error::Result;
+use crate::file::DirectFile;
+use std::fmt;
+
+/// What a request does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OpKind {
+    /// Read into the buffers: equivalent to [`preadv2(2)`](https://man7.org/linux/man-pages/man2/preadv2.2.html).
+    Read,
+    /// Write the buffers: equivalent to [`pwritev2(2)`](https://man7.org/linux/man-pages/man2/pwritev2.2.html).
+    Write,
+    /// [`fsync(2)`](https://man7.org/linux/man-pages/man2/fsync.2.html).
+    Fsync,
+    /// [`fdatasync(2)`](https://man7.org/linux/man-pages/man2/fdatasync.2.html).
+    Fdatasync,
+    /// Does nothing; completes with `Ok(0)`. Measures the engine's own cost.
+    Noop,
+}
+
+impl OpKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            OpKind::Read => "read",
+            OpKind::Write => "write",
+            OpKind::Fsync => "fsync",
+            OpKind::Fdatasync => "fdatasync",
+            OpKind::Noop => "noop",
+        }
+    }
+}
+
+/// The memory a request transfers to or from.
+pub(crate) enum Bufs {
+    None,
+    One(AlignedBuf),
+    Many(Vec<AlignedBuf>),
+    /// Caller-managed memory (`read_raw`/`write_raw`).
+    Raw {
+        ptr: *mut u8,
+        len: usize,
+    },
+}
+
+impl Bufs {
+    /// Calls `f(address, length)` for each segment, in order.
+    pub(crate) fn for_each_segment(&self, mut f: impl FnMut(usize, usize)) {
+        match self {
+            Bufs::None => {}
+            Bufs::One(b) => f(b.addr(), b.len()),
+            Bufs::Many(v) => v.iter().for_each(|b| f(b.addr(), b.len())),
+            Bufs::Raw { ptr, len } => f(*ptr as usize, *len),
+        }
+    }
+
+    /// Segment `i` as `(address, length)`.
+    pub(crate) fn segment(&self, i: usize) -> Option<(usize, usize)> {
+        match (self, i) {
+            (Bufs::One(b), 0) => Some((b.addr(), b.len())),
+            (Bufs::Many(v), i) => v.get(i).map(|b| (b.addr(), b.len())),
+            (Bufs::Raw { ptr, len }, 0) => Some((*ptr as usize, *len)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn total_len(&self) -> u64 {
+        let mut n = 0u64;
+        self.for_each_segment(|_, len| n = n.saturating_add(len as u64));
+        n
+    }
+
+    fn into_vec(self) -> Vec<AlignedBuf> {
+        match self {
+            Bufs::One(b) => vec![b],
+            Bufs::Many(v) => v,
+            Bufs::None | Bufs::Raw { .. } => Vec::new(),
+        }
+    }
+}
+
+/// One I/O to submit to a [`Context`](crate::Context).
+///
+/// # Examples
+/// ```no_run
+/// use diorite::{AlignedBuf, DirectFile, Request};
+/// let file = DirectFile::open("/dev/loop0")?;
+/// let buf = AlignedBuf::for_file(&file, 4096)?;
+/// let req = Request::read(&file, 0, buf).with_user_data(42);
+/// # Ok::<(), diorite::Error>(())
+/// ```
+pub struct Request {
+    pub(crate) op: OpKind,
+    pub(crate) file: Option<DirectFile>,
+    pub(crate) offset: u64,
+    pub(crate) bufs: Bufs,
+    pub(crate) user_data: u64,
+    pub(crate) dsync: bool,
+}
+
+// SAFETY: every field is Send except the raw pointer of `Bufs::Raw`; the caller of `read_raw` /
+// `write_raw` promised that the memory stays valid and unaliased until the completion, from
+// whichever thread performs the I/O.
+unsafe impl Send for Request {}
+
+impl Request {
+    fn new(op: OpKind, file: Option<&DirectFile>, offset: u64, bufs: Bufs) -> Request {
+        Request {
+            op,
+            file: file.cloned(),
+            offset,
+            bufs,
+            user_data: 0,
+            dsync: false,
+        }
+    }
+
+    /// Reads `buf.len()` bytes at `offset` into `buf`.
+    pub fn read(file: &DirectFile, offset: u64, buf: AlignedBuf) -> Request {
+        Request::new(OpKind::Read, Some(file), offset, Bufs::One(buf))
+    }
+
+    /// Writes `buf` at `offset`.
+    pub fn write(file: &DirectFile, offset: u64, buf: AlignedBuf) -> Request {
+        Request::new(OpKind::Write, Some(file), offset, Bufs::One(buf))
+    }
+
+    /// Reads into several buffers, in order, starting at `offset` (a vectored read).
+    pub fn readv(file: &DirectFile, offset: u64, bufs: Vec<AlignedBuf>) -> Request {
+        Request::new(OpKind::Read, Some(file), offset, Bufs::Many(bufs))
+    }
+
+    /// Writes several buffers, in order, starting at `offset` (a vectored write).
+    pub fn writev(file: &DirectFile, offset: u64, bufs: Vec<AlignedBuf>) -> Request {
+        Request::new(OpKind::Write, Some(file), offset, Bufs::Many(bufs))
+    }
+
+    /// Flushes the file's data and metadata.
+    pub fn fsync(file: &DirectFile) -> Request {
+        Request::new(OpKind::Fsync, Some(file), 0, Bufs::None)
+    }
+
+    /// Flushes the file's data (and the metadata needed to read it).
+    pub fn fdatasync(file: &DirectFile) -> Request {
+        Request::new(OpKind::Fdatasync, Some(file), 0, Bufs::None)
+    }
+
+    /// A request that does nothing and completes with `Ok(0)`.
+    pub fn noop() -> Request {
+        Request::new(OpKind::Noop, None, 0, Bufs::None)
+    }
+
+    /// Reads `len` bytes at `offset` into memory the caller manages.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for writes of `len` bytes, and neither read nor written by anything else
+    /// from the moment the request is submitted until its completion is returned by
+    /// `get_events` (or until the context is shut down) — also when the request is canceled.
+    /// If `submit` refuses the request, the memory is not touched.
+    pub unsafe fn read_raw(file: &DirectFile, offset: u64, ptr: *mut u8, len: usize) -> Request {
+        Request::new(OpKind::Read, Some(file), offset, Bufs::Raw { ptr, len })
+    }
+
+    /// Writes `len` bytes at `offset` from memory the caller manages.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads of `len` bytes and not written by anything else from the
+    /// moment the request is submitted until its completion is returned by `get_events` (or until
+    /// the context is shut down) — also when the request is canceled.
+    pub unsafe fn write_raw(file: &DirectFile, offset: u64, ptr: *const u8, len: usize) -> Request {
+        Request::new(
+            OpKind::Write,
+            Some(file),
+            offset,
+            Bufs::Raw {
+                ptr: ptr as *mut u8,
+                len,
+            },
+        )
+    }
+
+    /// Sets the value returned in the completion's `user_data`.
+    pub fn with_user_data(mut self, user_data: u64) -> Request {
+        self.user_data = user_data;
+        self
+    }
+
+    /// Makes a write durable before it completes (`RWF_DSYNC`). Ignored for other operations.
+    pub fn dsync(mut self) -> Request {
+        self.dsync = true;
+        self
+    }
+
+    /// The operation.
+    pub fn op(&self) -> OpKind {
+        self.op
+    }
+
+    /// The file offset.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The bytes to transfer (0 for fsync and noop).
+    pub fn len(&self) -> u64 {
+        self.bufs.total_len()
+    }
+
+    /// Whether the request transfers no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The caller's tag for this request.
+    pub fn user_data(&self) -> u64 {
+        self.user_data
+    }
+
+    /// Takes the request apart, giving back its buffers (empty for raw and buffer-less requests).
+    pub fn into_bufs(self) -> Vec<AlignedBuf> {
+        self.bufs.into_vec()
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("op", &self.op)
+            .field("offset", &self.offset)
+            .field("len", &self.len())
+            .field("user_data", &self.user_data)
+            .field("dsync", &self.dsync)
+            .finish()
+    }
+}
+
+/// Identifies a submitted request until its completion is reaped: the slot (tag) and the slot's
+/// generation, so a stale id never matches a later request in the same slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub(crate) u64);
+
+impl RequestId {
+    pub(crate) fn new(gen: u32, tag: u32) -> RequestId {
+        RequestId((u64::from(gen) << 32) | u64::from(tag))
+    }
+
+    pub(crate) fn tag(self) -> u32 {
+        self.0 as u32
+    }
+
+    pub(crate) fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    /// The id as a number (for logs).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+/// The result of one request, delivered exactly once by `get_events`.
+pub struct Completion {
+    /// The id `submit` returned.
+    pub id: RequestId,
+    /// The request's `user_data`.
+    pub user_data: u64,
+    /// What the request did.
+    pub op: OpKind,
+    /// Bytes transferred (possibly fewer than requested: a short read at the end of the file,
+    /// or the bytes completed before a failure part-way), or the error.
+    pub result: Result<usize>,
+    pub(crate) bufs: Bufs,
+}
+
+impl Completion {
+    /// Takes the first buffer back (the only one for `read`/`write`).
+    pub fn take_buf(&mut self) -> Option<AlignedBuf> {
+        match std::mem::replace(&mut self.bufs, Bufs::None) {
+            Bufs::One(b) => Some(b),
+            Bufs::Many(mut v) if !v.is_empty() => Some(v.remove(0)),
+            other => {
+                self.bufs = other;
+                None
+            }
+        }
+    }
+
+    /// Takes all buffers back, in request order.
+    pub fn take_bufs(&mut self) -> Vec<AlignedBuf> {
+        std::mem::replace(&mut self.bufs, Bufs::None).into_vec()
+    }
+}
+
+impl fmt::Debug for Completion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Completion")
+            .field("id", &self.id)
+            .field("user_data", &self.user_data)
+            .field("op", &self.op)
+            .field("result", &self.result)
+            .finish()
+    }
+}

@@ -1,0 +1,190 @@
+//! Thin typed wrappers over the Linux syscalls the engine uses outside the kernel backends:
+//! `open(2)`, `statx(2)`, block-device ioctls, `preadv2(2)` / `pwritev2(2)`, `fsync(2)`.
+//!
+//! Everything above this module works with typed values; errno handling lives here.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// An `errno` value (positive).
+pub(crate) type Errno = i32;
+
+fn errno() -> Errno {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// `open(2)` with `flags | O_CLOEXEC` and mode 0o644.
+pub(crate) fn open(path: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| libc::EINVAL)?;
+    loop {
+        // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+        let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, 0o644 as libc::c_uint) };
+        if fd >= 0 {
+            // SAFETY: `open` returned a new descriptor that nothing else owns.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        match errno() {
+            libc::EINTR => continue,
+            e => return Err(e),
+        }
+    }
+}
+
+/// What `statx(2)` tells the engine about an open file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stat {
+    pub(crate) is_block_device: bool,
+    pub(crate) is_regular: bool,
+    pub(crate) size: u64,
+    /// `STATX_DIOALIGN`: (memory alignment, offset alignment), when the kernel reported them
+    /// (zero means "direct I/O not supported on this file").
+    pub(crate) dio_align: Option<(u32, u32)>,
+    /// For a block device, its own major:minor; otherwise the device holding the file.
+    pub(crate) dev: (u32, u32),
+}
+
+/// `statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_DIOALIGN)`.
+pub(crate) fn statx(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
+    // SAFETY: `statx` is plain old data; all-zero is a valid value.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open for the duration of the call; the path is an empty C string and `st`
+    // is a valid out-pointer.
+    let r = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_BASIC_STATS | libc::STATX_DIOALIGN,
+            &mut st,
+        )
+    };
+    if r != 0 {
+        return Err(errno());
+    }
+    let fmt = u32::from(st.stx_mode) & libc::S_IFMT;
+    let is_block_device = fmt == libc::S_IFBLK;
+    Ok(Stat {
+        is_block_device,
+        is_regular: fmt == libc::S_IFREG,
+        size: st.stx_size,
+        dio_align: (st.stx_mask & libc::STATX_DIOALIGN != 0)
+            .then_some((st.stx_dio_mem_align, st.stx_dio_offset_align)),
+        dev: if is_block_device {
+            (st.stx_rdev_major, st.stx_rdev_minor)
+        } else {
+            (st.stx_dev_major, st.stx_dev_minor)
+        },
+    })
+}
+
+/// `_IOR(0x12, 114, size_t)`: the kernel's `BLKGETSIZE64` (not exported by libc).
+const BLKGETSIZE64: libc::c_ulong =
+    (2 << 30) | ((std::mem::size_of::<usize>() as libc::c_ulong) << 16) | (0x12 << 8) | 114;
+
+/// `ioctl(BLKGETSIZE64)`: a block device's size in bytes.
+pub(crate) fn blk_size(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
+    let mut size: u64 = 0;
+    // SAFETY: BLKGETSIZE64 writes one u64 through the pointer, which is valid for that.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), BLKGETSIZE64 as _, &mut size as *mut u64) };
+    if r != 0 {
+        return Err(errno());
+    }
+    Ok(size)
+}
+
+/// `ioctl(BLKSSZGET)`: a block device's logical block size.
+pub(crate) fn blk_logical_block_size(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
+    let mut size: libc::c_int = 0;
+    // SAFETY: BLKSSZGET writes one int through the pointer, which is valid for that.
+    let r = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::BLKSSZGET as _,
+            &mut size as *mut libc::c_int,
+        )
+    };
+    if r != 0 {
+        return Err(errno());
+    }
+    Ok(size as u32)
+}
+
+/// The system page size.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as usize
+    } else {
+        4096
+    }
+}
+
+/// `RWF_*` flags for `preadv2`/`pwritev2`.
+pub(crate) const RWF_DSYNC: i32 = libc::RWF_DSYNC;
+
+/// One I/O vector: `(address, length)` in the caller's memory.
+pub(crate) type IoVec = libc::iovec;
+
+/// `IOV_MAX` on Linux.
+pub(crate) const IOV_MAX: usize = 1024;
+
+/// `preadv2(2)` (`write == false`) or `pwritev2(2)`; returns bytes transferred.
+///
+/// # Safety
+/// Every vector must describe memory valid for the transfer direction (writable for reads,
+/// readable for writes) for the duration of the call.
+pub(crate) unsafe fn prw(
+    fd: BorrowedFd<'_>,
+    write: bool,
+    iov: &[IoVec],
+    offset: u64,
+    flags: i32,
+) -> Result<usize, Errno> {
+    loop {
+        let (p, n, off) = (
+            iov.as_ptr(),
+            iov.len() as libc::c_int,
+            offset as libc::off_t,
+        );
+        let r = if write {
+            // SAFETY: the caller guarantees the vectors are readable; fd is open.
+            unsafe { libc::pwritev2(fd.as_raw_fd(), p, n, off, flags) }
+        } else {
+            // SAFETY: the caller guarantees the vectors are writable; fd is open.
+            unsafe { libc::preadv2(fd.as_raw_fd(), p, n, off, flags) }
+        };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        match errno() {
+            libc::EINTR => continue,
+            e => return Err(e),
+        }
+    }
+}
+
+/// `fsync(2)` (`data_only == false`) or `fdatasync(2)`.
+pub(crate) fn sync(fd: BorrowedFd<'_>, data_only: bool) -> Result<(), Errno> {
+    loop {
+        // SAFETY: fd is open; these calls have no memory arguments.
+        let r = unsafe {
+            if data_only {
+                libc::fdatasync(fd.as_raw_fd())
+            } else {
+                libc::fsync(fd.as_raw_fd())
+            }
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        match errno() {
+            libc::EINTR => continue,
+            e => return Err(e),
+        }
+    }
+}
