@@ -121,6 +121,8 @@ pub(crate) struct Shared {
     /// shutdown sees every request that got past the check.
     in_flight: CachePadded<AtomicU32>,
     shutdown: AtomicBool,
+    /// Set when shutdown has reaped everything; wakes and releases every reaper.
+    closed: AtomicBool,
     /// Reapers registered in `waiting` (mirrors `waiting.reapers` for the lock-free fast path).
     reapers: CachePadded<AtomicUsize>,
     waiting: Mutex<Waiting>,
@@ -252,7 +254,8 @@ impl Shared {
         self.reapers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         let mut ok = true;
-        while self.ready() < need {
+        // Acquire: pairs with the Release store in `shutdown_inner`.
+        while self.ready() < need && !self.closed.load(Ordering::Acquire) {
             match deadline {
                 None => w = self.reaped.wait(w).unwrap_or_else(|p| p.into_inner()),
                 Some(d) => {
@@ -349,6 +352,7 @@ impl ContextBuilder {
             overflowing: AtomicBool::new(false),
             in_flight: CachePadded::new(AtomicU32::new(0)),
             shutdown: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             reapers: CachePadded::new(AtomicUsize::new(0)),
             waiting: Mutex::new(Waiting {
                 reapers: 0,
@@ -520,7 +524,8 @@ impl Context {
     /// Equivalent to [`io_getevents(2)`](https://man7.org/linux/man-pages/man2/io_getevents.2.html).
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] when `min_nr > max_nr`.
+    /// [`ErrorKind::InvalidInput`] when `min_nr > max_nr`; [`ErrorKind::Shutdown`] when the
+    /// context was closed (by another thread) and nothing is left to reap.
     pub fn get_events(
         &self,
         min_nr: usize,
@@ -539,6 +544,12 @@ impl Context {
             got += sh.reap(max_nr - got, out);
             if got >= min_nr || max_nr == 0 {
                 return Ok(got);
+            }
+            if sh.closed.load(Ordering::Acquire) {
+                return match got {
+                    0 => Err(Error::new(ErrorKind::Shutdown, "get_events")),
+                    n => Ok(n),
+                };
             }
             sh.backend.poll(sh);
             if !sh.wait_for(min_nr - got, deadline) {
@@ -627,6 +638,16 @@ impl Context {
         self.finished = true;
         shutdown_inner(&self.shared)
     }
+
+    /// [`Context::shutdown`] for a context shared between threads (e.g. in an `Arc`): other
+    /// threads' `submit` calls fail with [`ErrorKind::Shutdown`] from now on, and completions that
+    /// they do not reap before this returns are discarded. Later calls return `Ok(())` at once.
+    ///
+    /// # Errors
+    /// As [`Context::shutdown`].
+    pub fn close(&self) -> Result<()> {
+        shutdown_inner(&self.shared)
+    }
 }
 
 fn in_progress() -> Error {
@@ -668,7 +689,14 @@ fn shutdown_inner(sh: &Arc<Shared>) -> Result<()> {
         sh.backend.poll(sh);
         sh.wait_for(1, Some(Instant::now() + Duration::from_millis(50)));
     }
-    sh.backend.stop(sh)
+    let stopped = sh.backend.stop(sh);
+    {
+        let _w = lock(&sh.waiting);
+        // Release: pairs with the Acquire loads in `wait_for` and `get_events`.
+        sh.closed.store(true, Ordering::Release);
+        sh.reaped.notify_all();
+    }
+    stopped
 }
 
 fn slot_index(sh: &Shared, slot: &Slot) -> u32 {

@@ -18,8 +18,8 @@
 //! let mut done = Vec::new();
 //! ctx.get_events(1, 16, Some(Duration::from_secs(1)), &mut done)?;
 //! let mut c = done.pop().unwrap();
+//! let _buf = c.take_buf().unwrap(); // the buffer comes back with the completion
 //! assert_eq!(c.result?, 4096);
-//! let _buf = c.take_buf().unwrap();
 //! # Ok::<(), diorite::Error>(())
 //! ```
 #![deny(missing_docs)]

@@ -1,0 +1,152 @@
+//! Test targets: a regular file on the temp filesystem and real loop block devices.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use diorite::{BackendChoice, Context, DirectFile};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Every backend this machine offers, as choices (the conformance suite runs against each).
+pub fn backends() -> Vec<BackendChoice> {
+    diorite::backend::probe()
+        .into_iter()
+        .filter(|s| s.available)
+        .map(|s| match s.kind {
+            diorite::BackendKind::IoUring => BackendChoice::IoUring,
+            diorite::BackendKind::Aio => BackendChoice::Aio,
+            _ => BackendChoice::Threads,
+        })
+        .collect()
+}
+
+pub fn ctx(backend: BackendChoice, depth: u32) -> Context {
+    Context::builder()
+        .depth(depth)
+        .backend(backend)
+        .threads(2)
+        .build()
+        .expect("build context")
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A loop device over a sparse image file, detached and removed on drop.
+pub struct LoopDev {
+    pub dev: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopDev {
+    /// A loop device of `size` bytes with `sector` byte logical blocks, or `None` (with a loud
+    /// message) when this is not possible here.
+    pub fn new(size: u64, sector: u32) -> Option<LoopDev> {
+        if !is_root() {
+            eprintln!(
+                "SKIPPED: loop-device tests need root (creating /dev/loopN); CI runs as root"
+            );
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("diorite-loop")
+            .tempdir_in("/var/tmp")
+            .ok()?;
+        let img = dir.path().join("img");
+        std::fs::File::create(&img)
+            .and_then(|f| f.set_len(size))
+            .expect("create image");
+        let out = Command::new("losetup")
+            .args([
+                "-f",
+                "--show",
+                "--direct-io=on",
+                "--sector-size",
+                &sector.to_string(),
+            ])
+            .arg(&img)
+            .output()
+            .expect("run losetup");
+        if !out.status.success() {
+            eprintln!(
+                "SKIPPED: losetup failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        let dev = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        Some(LoopDev { dev, _dir: dir })
+    }
+
+    pub fn open(&self) -> DirectFile {
+        DirectFile::options()
+            .read(true)
+            .write(true)
+            .open(&self.dev)
+            .expect("open loop device")
+    }
+}
+
+impl Drop for LoopDev {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").arg("-d").arg(&self.dev).status();
+    }
+}
+
+/// A temp directory on a filesystem that supports O_DIRECT (/var/tmp, not a tmpfs /tmp).
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("diorite-test")
+        .tempdir_in("/var/tmp")
+        .expect("tempdir")
+}
+
+/// A regular file of `size` bytes filled with `fill`, opened for direct read/write.
+pub fn file_with(dir: &Path, name: &str, size: usize, fill: u8) -> DirectFile {
+    let p = dir.join(name);
+    std::fs::write(&p, vec![fill; size]).expect("write test file");
+    DirectFile::options()
+        .read(true)
+        .write(true)
+        .open(&p)
+        .expect("open test file")
+}
+
+/// Targets for a semantic test: a regular file and, as root, 512- and 4096-byte-sector loop
+/// devices. Each comes with a guard to keep alive.
+pub enum Target {
+    File(tempfile::TempDir, DirectFile),
+    Loop(LoopDev, DirectFile),
+}
+
+impl Target {
+    pub fn file(&self) -> &DirectFile {
+        match self {
+            Target::File(_, f) | Target::Loop(_, f) => f,
+        }
+    }
+    pub fn name(&self) -> String {
+        match self {
+            Target::File(_, _) => "regular file".into(),
+            Target::Loop(_, f) => format!(
+                "loop device ({}-byte sectors)",
+                f.geometry().logical_block_size
+            ),
+        }
+    }
+}
+
+/// A 1 MiB regular file (zeros) plus 1 MiB loop devices with 512 and 4096-byte sectors.
+pub fn targets() -> Vec<Target> {
+    let dir = tempdir();
+    let f = file_with(dir.path(), "target", 1 << 20, 0);
+    let mut v = vec![Target::File(dir, f)];
+    for sector in [512, 4096] {
+        if let Some(l) = LoopDev::new(1 << 20, sector) {
+            let f = l.open();
+            v.push(Target::Loop(l, f));
+        }
+    }
+    v
+}
