@@ -552,6 +552,17 @@ impl Context {
                 };
             }
             sh.backend.poll(sh);
+            // Spin briefly before sleeping: completions usually follow within microseconds.
+            let backoff = crossbeam_utils::Backoff::new();
+            while !backoff.is_completed()
+                && sh.ring.len() < min_nr - got
+                && !sh.overflowing.load(Ordering::Relaxed)
+            {
+                backoff.snooze();
+            }
+            if sh.ring.len() >= min_nr - got {
+                continue;
+            }
             if !sh.wait_for(min_nr - got, deadline) {
                 got += sh.reap(max_nr - got, out);
                 return Ok(got);

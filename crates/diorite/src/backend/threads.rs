@@ -113,6 +113,15 @@ fn worker(sh: &Shared) {
             run(sh, tag, &mut iov);
             continue;
         }
+        // Spin briefly before parking: a submitter usually follows within microseconds, and a
+        // futex wake costs more than that. Bounded by `Backoff::is_completed` (a few microseconds).
+        let backoff = crossbeam_utils::Backoff::new();
+        while !backoff.is_completed() && p.jobs.is_empty() {
+            backoff.snooze();
+        }
+        if !p.jobs.is_empty() {
+            continue;
+        }
         let mut stop = lock(&p.park);
         if *stop {
             return;
