@@ -171,9 +171,12 @@ unsafe impl Sync for PoolInner {}
 
 impl PoolInner {
     fn put(&self, index: u32) {
-        // The ring holds every index at once, so it cannot be full here.
-        let r = self.free.try_push(index);
-        debug_assert!(r.is_ok(), "BufPool free list overflow");
+        // The ring holds every index at once, so this cannot fail; losing an index would shrink
+        // the pool for good, so it is checked in release builds too.
+        assert!(
+            self.free.try_push(index).is_ok(),
+            "diorite: BufPool free list overflow (invariant broken)"
+        );
     }
 }
 

@@ -179,15 +179,25 @@ impl<T: Copy + Send> Ring<T> {
                     }
                 }
             } else if diff < 0 {
-                // The slot still holds the previous lap's entry: the ring is full, unless a
-                // consumer just claimed it but has not released the slot yet; either way there
-                // is no room for `tail` now. Re-check the tail so a stale one does not report a
-                // false "full" after other producers and consumers moved on.
-                let now = self.tail.load(Ordering::Relaxed);
-                if now == tail {
-                    return Err(v);
+                // The slot still holds the previous lap's entry. Either the ring is full, or a
+                // consumer has claimed that entry (moved `head` past it) but not yet released the
+                // slot. Only the first is "full": the second would hand back a value while the
+                // ring has room, and callers that size a ring for every item they own (the job
+                // ring, the buffer pool) rely on such pushes succeeding.
+                // Relaxed: whoever gave us the item we push (through a Release/Acquire chain)
+                // did so after the claim that made room, so this load sees that claim.
+                let head = self.head.load(Ordering::Relaxed);
+                if tail.wrapping_sub(head) > self.mask {
+                    let now = self.tail.load(Ordering::Relaxed);
+                    if now == tail {
+                        return Err(v);
+                    }
+                    tail = now;
+                } else {
+                    // Room exists; the consumer is between its claim and its release.
+                    backoff.snooze();
+                    tail = self.tail.load(Ordering::Relaxed);
                 }
-                tail = now;
             } else {
                 // Another producer claimed `tail` and already wrote it; catch up.
                 backoff.spin();

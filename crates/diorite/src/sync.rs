@@ -76,4 +76,12 @@ impl Backoff {
         #[cfg(loom)]
         loom::thread::yield_now();
     }
+
+    /// Backs off while waiting for another thread to finish a short critical step.
+    pub(crate) fn snooze(&self) {
+        #[cfg(not(loom))]
+        self.inner.snooze();
+        #[cfg(loom)]
+        loom::thread::yield_now();
+    }
 }

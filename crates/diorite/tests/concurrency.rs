@@ -267,3 +267,38 @@ proptest! {
         }
     }
 }
+
+/// Regression: N tokens circulate through a ring of capacity N on 4 threads (the engine's job
+/// ring and buffer pool do exactly this). A push must never fail: the ring is never logically
+/// full, even when the slot the pusher lands on was claimed by a consumer that has not yet
+/// released it.
+#[test]
+fn ring_push_never_fails_when_logically_not_full() {
+    let ring = Arc::new(Ring::<u32>::with_capacity(4).unwrap());
+    for t in 0..4 {
+        ring.try_push(t).unwrap();
+    }
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let ring = ring.clone();
+            thread::spawn(move || {
+                for _ in 0..500_000 {
+                    if let Some(t) = ring.try_pop() {
+                        assert_eq!(
+                            ring.try_push(t),
+                            Ok(()),
+                            "push into a ring with room failed"
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut out = Vec::new();
+    ring.pop_batch(&mut out, 8);
+    out.sort_unstable();
+    assert_eq!(out, [0, 1, 2, 3]);
+}

@@ -56,8 +56,12 @@ impl Pool {
     }
 
     pub(crate) fn submit(&self, sh: &Shared, tag: u32, kick: bool) {
-        let r = self.jobs.try_push(tag);
-        debug_assert!(r.is_ok(), "job ring holds every tag");
+        // The ring has room for every tag, and the pusher owns `tag`: this cannot fail. A
+        // failure would lose a request, so it is checked in release builds too.
+        assert!(
+            self.jobs.try_push(tag).is_ok(),
+            "diorite: job ring overflow (engine invariant broken)"
+        );
         if kick {
             self.wake(sh, false);
         }
