@@ -174,7 +174,7 @@ impl PoolInner {
         // The ring holds every index at once, so this cannot fail; losing an index would shrink
         // the pool for good, so it is checked in release builds too.
         assert!(
-            self.free.try_push(index).is_ok(),
+            self.free.push_wait(index).is_ok(),
             "diorite: BufPool free list overflow (invariant broken)"
         );
     }

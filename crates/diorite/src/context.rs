@@ -521,6 +521,9 @@ impl Context {
 
     /// Reaps completions into `out`: returns as soon as `min_nr` are available (taking up to
     /// `max_nr`), or when `timeout` passes with what it has, possibly fewer (`None`: no limit).
+    ///
+    /// On the thread-pool backend a caller that would otherwise wait performs queued requests
+    /// itself, so one call may take as long as one I/O beyond its timeout.
     /// Equivalent to [`io_getevents(2)`](https://man7.org/linux/man-pages/man2/io_getevents.2.html).
     ///
     /// # Errors
@@ -551,7 +554,9 @@ impl Context {
                     n => Ok(n),
                 };
             }
-            sh.backend.poll(sh);
+            if sh.backend.poll(sh) {
+                continue;
+            }
             // Spin briefly before sleeping: completions usually follow within microseconds.
             let backoff = crossbeam_utils::Backoff::new();
             while !backoff.is_completed()
@@ -697,7 +702,9 @@ fn shutdown_inner(sh: &Arc<Shared>) -> Result<()> {
         if sh.in_flight.load(Ordering::SeqCst) == 0 {
             break;
         }
-        sh.backend.poll(sh);
+        if sh.backend.poll(sh) {
+            continue;
+        }
         sh.wait_for(1, Some(Instant::now() + Duration::from_millis(50)));
     }
     let stopped = sh.backend.stop(sh);

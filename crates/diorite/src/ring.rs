@@ -140,10 +140,16 @@ impl<T: Copy + Send> Ring<T> {
         self.len() == 0
     }
 
-    /// Appends `v`, or hands it back when the ring is full. Never blocks, never overwrites.
+    /// Appends `v`, or hands it back when the slot at the tail is not free. Never blocks (it
+    /// never waits for another thread), never overwrites.
+    ///
+    /// The tail slot is not free when the ring is full, and also, transiently, when a consumer
+    /// has claimed the entry in that slot but not yet finished reading it (a few instructions).
+    /// Waiting out the second case would make this call depend on another thread's progress;
+    /// owners that size a ring for every item they hold use [`Ring::push_wait`] instead.
     ///
     /// # Errors
-    /// `Err(v)` when the ring is full.
+    /// `Err(v)` when the tail slot is not free.
     pub fn try_push(&self, v: T) -> std::result::Result<(), T> {
         let backoff = Backoff::new();
         // Relaxed: the tail is only a claim counter; the slot stamp carries the synchronization.
@@ -179,30 +185,46 @@ impl<T: Copy + Send> Ring<T> {
                     }
                 }
             } else if diff < 0 {
-                // The slot still holds the previous lap's entry. Either the ring is full, or a
-                // consumer has claimed that entry (moved `head` past it) but not yet released the
-                // slot. Only the first is "full": the second would hand back a value while the
-                // ring has room, and callers that size a ring for every item they own (the job
-                // ring, the buffer pool) rely on such pushes succeeding.
-                // Relaxed: whoever gave us the item we push (through a Release/Acquire chain)
-                // did so after the claim that made room, so this load sees that claim.
-                let head = self.head.load(Ordering::Relaxed);
-                if tail.wrapping_sub(head) > self.mask {
-                    let now = self.tail.load(Ordering::Relaxed);
-                    if now == tail {
-                        return Err(v);
-                    }
-                    tail = now;
-                } else {
-                    // Room exists; the consumer is between its claim and its release.
-                    backoff.snooze();
-                    tail = self.tail.load(Ordering::Relaxed);
+                // The slot still holds the previous lap's entry: the ring is full, unless a
+                // consumer just claimed it but has not released the slot yet; either way there
+                // is no room for `tail` now. Re-check the tail so a stale one does not report a
+                // false "full" after other producers and consumers moved on.
+                let now = self.tail.load(Ordering::Relaxed);
+                if now == tail {
+                    return Err(v);
                 }
+                tail = now;
             } else {
                 // Another producer claimed `tail` and already wrote it; catch up.
                 backoff.spin();
                 tail = self.tail.load(Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Appends `v`, waiting out a consumer that is still releasing the tail slot. For owners that
+    /// never hold more items than the ring's capacity (a free list of indices, a job queue of
+    /// tags): for them the ring is never really full, and this returns once the releasing
+    /// consumer finishes its read.
+    ///
+    /// # Errors
+    /// `Err(v)` when the ring is full (`len() == capacity()`): the caller holds more items than
+    /// it sized the ring for.
+    pub fn push_wait(&self, mut v: T) -> std::result::Result<(), T> {
+        let backoff = Backoff::new();
+        loop {
+            match self.try_push(v) {
+                Ok(()) => return Ok(()),
+                Err(back) => v = back,
+            }
+            // Relaxed: the caller handed us an item it got after the claim that made room
+            // (through its own Release/Acquire chain), so these loads see that claim.
+            let head = self.head.load(Ordering::Relaxed);
+            let tail = self.tail.load(Ordering::Relaxed);
+            if tail.wrapping_sub(head) > self.mask {
+                return Err(v);
+            }
+            backoff.snooze();
         }
     }
 

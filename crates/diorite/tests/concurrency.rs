@@ -269,9 +269,9 @@ proptest! {
 }
 
 /// Regression: N tokens circulate through a ring of capacity N on 4 threads (the engine's job
-/// ring and buffer pool do exactly this). A push must never fail: the ring is never logically
-/// full, even when the slot the pusher lands on was claimed by a consumer that has not yet
-/// released it.
+/// ring and buffer pool do exactly this). `push_wait` must never fail: the ring is never
+/// logically full, even when the slot the pusher lands on was claimed by a consumer that has not
+/// yet released it (where `try_push` may hand the token back).
 #[test]
 fn ring_push_never_fails_when_logically_not_full() {
     let ring = Arc::new(Ring::<u32>::with_capacity(4).unwrap());
@@ -285,7 +285,7 @@ fn ring_push_never_fails_when_logically_not_full() {
                 for _ in 0..500_000 {
                     if let Some(t) = ring.try_pop() {
                         assert_eq!(
-                            ring.try_push(t),
+                            ring.push_wait(t),
                             Ok(()),
                             "push into a ring with room failed"
                         );

@@ -167,10 +167,11 @@ impl Backend {
         }
     }
 
-    /// Gives a backend that completes inline a chance to reap before a reaper sleeps.
-    pub(crate) fn poll(&self, _sh: &Shared) {
+    /// Lets a reaper that is about to wait make progress itself (reap a kernel queue, or run a
+    /// queued job). `true` when it did something, so the reaper should look again.
+    pub(crate) fn poll(&self, sh: &Shared) -> bool {
         match self {
-            Backend::Threads(_) => {}
+            Backend::Threads(p) => p.poll(sh),
         }
     }
 
