@@ -1,7 +1,7 @@
 //! Backends: where requests meet the kernel. A closed set (io_uring, Linux AIO, a thread pool)
 //! behind one interface, chosen per context and reported — never a silent fallback.
 //!
-//! The engine ([`crate::context`]) talks to a backend through [`Backend`]: `submit` a slot's tag
+//! The engine ([`crate::context`]) talks to a backend through the crate-private `Backend` enum: `submit` a slot's tag
 //! (the request is in the slot, QUEUED), and the backend calls `Shared::complete(tag, res)` exactly
 //! once per tag. Only the modules below this one touch the kernel's I/O ABI.
 
