@@ -22,6 +22,17 @@ fn wait_one(ctx: &Context) -> Completion {
     out.pop().unwrap()
 }
 
+/// Runs `test` on every target (regular file, loop devices) with a fresh context of `depth`,
+/// for every available backend; `bs` is the target's offset alignment.
+fn each_target(depth: u32, mut test: impl FnMut(&common::Target, &DirectFile, &Context, usize)) {
+    for b in backends() {
+        for t in targets() {
+            let (f, ctx) = (t.file(), ctx(b, depth));
+            test(&t, f, &ctx, f.geometry().offset_align as usize);
+        }
+    }
+}
+
 fn buf_of(f: &DirectFile, len: usize, fill: u8) -> AlignedBuf {
     let mut b = AlignedBuf::for_file(f, len).unwrap();
     b.fill(fill);
@@ -42,193 +53,169 @@ fn read_back(ctx: &Context, f: &DirectFile, off: u64, len: usize) -> Vec<u8> {
 
 #[test]
 fn write_then_read_round_trips_with_user_data_and_buffer() {
-    for b in backends() {
-        for t in targets() {
-            let (f, ctx) = (t.file(), ctx(b, 8));
-            let bs = f.geometry().offset_align as usize;
-            let id = ctx
-                .submit(Request::write(f, bs as u64, buf_of(f, 2 * bs, 0x5a)).with_user_data(77))
-                .unwrap();
-            let mut c = wait_one(&ctx);
-            assert_eq!((c.id, c.user_data), (id, 77), "{}", t.name());
-            assert_eq!(c.result.as_ref().ok(), Some(&(2 * bs)));
-            let back = c.take_buf().expect("buffer comes back");
-            assert!(back.iter().all(|x| *x == 0x5a));
-            assert!(
-                read_back(&ctx, f, bs as u64, 2 * bs)
-                    .iter()
-                    .all(|x| *x == 0x5a),
-                "{}",
-                t.name()
-            );
-            assert!(
-                read_back(&ctx, f, 0, bs).iter().all(|x| *x == 0),
-                "{}: neighbour untouched",
-                t.name()
-            );
-        }
-    }
+    each_target(8, |t, f, ctx, bs| {
+        let id = ctx
+            .submit(Request::write(f, bs as u64, buf_of(f, 2 * bs, 0x5a)).with_user_data(77))
+            .unwrap();
+        let mut c = wait_one(ctx);
+        assert_eq!((c.id, c.user_data), (id, 77), "{}", t.name());
+        assert_eq!(c.result.as_ref().ok(), Some(&(2 * bs)));
+        let back = c.take_buf().expect("buffer comes back");
+        assert!(back.iter().all(|x| *x == 0x5a));
+        assert!(
+            read_back(ctx, f, bs as u64, 2 * bs)
+                .iter()
+                .all(|x| *x == 0x5a),
+            "{}",
+            t.name()
+        );
+        assert!(
+            read_back(ctx, f, 0, bs).iter().all(|x| *x == 0),
+            "{}: neighbour untouched",
+            t.name()
+        );
+    });
 }
 
 #[test]
 fn vectored_round_trip_keeps_segment_order() {
-    for b in backends() {
-        for t in targets() {
-            let (f, ctx) = (t.file(), ctx(b, 8));
-            let bs = f.geometry().offset_align as usize;
-            let segs = vec![buf_of(f, bs, 1), buf_of(f, 2 * bs, 2), buf_of(f, bs, 3)];
-            ctx.submit(Request::writev(f, 0, segs)).unwrap();
-            assert_eq!(wait_one(&ctx).result.unwrap(), 4 * bs);
-            ctx.submit(Request::readv(
-                f,
-                0,
-                vec![buf_of(f, 3 * bs, 0), buf_of(f, bs, 0)],
-            ))
-            .unwrap();
-            let mut c = wait_one(&ctx);
-            assert_eq!(c.result.as_ref().ok(), Some(&(4 * bs)));
-            let bufs = c.take_bufs();
-            let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
-            let expect: Vec<u8> = [vec![1; bs], vec![2; 2 * bs], vec![3; bs]].concat();
-            assert!(all == expect, "{}: vectored data out of order", t.name());
-        }
-    }
+    each_target(8, |t, f, ctx, bs| {
+        let segs = vec![buf_of(f, bs, 1), buf_of(f, 2 * bs, 2), buf_of(f, bs, 3)];
+        ctx.submit(Request::writev(f, 0, segs)).unwrap();
+        assert_eq!(wait_one(ctx).result.unwrap(), 4 * bs);
+        ctx.submit(Request::readv(
+            f,
+            0,
+            vec![buf_of(f, 3 * bs, 0), buf_of(f, bs, 0)],
+        ))
+        .unwrap();
+        let mut c = wait_one(ctx);
+        assert_eq!(c.result.as_ref().ok(), Some(&(4 * bs)));
+        let bufs = c.take_bufs();
+        let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        let expect: Vec<u8> = [vec![1; bs], vec![2; 2 * bs], vec![3; bs]].concat();
+        assert!(all == expect, "{}: vectored data out of order", t.name());
+    });
 }
 
 #[test]
 fn misaligned_requests_are_refused_whole_and_handed_back() {
-    for b in backends() {
-        for t in targets() {
-            let (f, ctx) = (t.file(), ctx(b, 8));
-            let g = *f.geometry();
-            let bs = g.offset_align as usize;
-            // Misaligned file offset (only meaningful when the alignment is above 1).
-            if bs > 1 {
-                let e = ctx
-                    .submit(Request::write(f, 1, buf_of(f, bs, 9)))
-                    .unwrap_err();
-                assert_eq!(e.error.kind(), ErrorKind::Misaligned, "{}", t.name());
-                assert!(
-                    e.error.to_string().contains("offset 1"),
-                    "message names the value: {}",
-                    e.error
-                );
-                assert_eq!(
-                    e.request.into_bufs()[0].len(),
-                    bs,
-                    "request handed back with its buffer"
-                );
-                // Misaligned segment length in the second segment.
-                let e = ctx
-                    .submit(Request::writev(
-                        f,
-                        0,
-                        vec![buf_of(f, bs, 9), buf_of(f, bs + 1, 9)],
-                    ))
-                    .unwrap_err();
-                assert_eq!(e.error.kind(), ErrorKind::Misaligned);
-                assert!(e.error.to_string().contains("segment 1"), "{}", e.error);
-            }
-            // A misaligned buffer address (the safe API only makes aligned buffers, so use a
-            // raw request one byte into an aligned allocation).
-            let mem = g.mem_align as usize;
-            if mem > 1 {
-                let mut backing = AlignedBuf::new(2 * bs + mem, mem).unwrap();
-                // SAFETY: the request is refused at submit and never issued; `backing` outlives it.
-                let bad = unsafe { Request::write_raw(f, 0, backing.as_mut_ptr().add(1), bs) };
-                let e = ctx.submit(bad).unwrap_err();
-                assert_eq!(e.error.kind(), ErrorKind::Misaligned, "{}", t.name());
-                assert!(e.error.to_string().contains("not aligned"), "{}", e.error);
-            }
-            assert_eq!(ctx.in_flight(), 0, "refused requests take no slot");
-        }
-    }
-}
-
-#[test]
-fn vectored_request_with_bad_second_segment_writes_nothing() {
-    for b in backends() {
-        for t in targets() {
-            let (f, ctx) = (t.file(), ctx(b, 8));
-            let bs = f.geometry().offset_align as usize;
-            if bs == 1 {
-                continue;
-            }
-            let before = read_back(&ctx, f, 0, bs);
+    each_target(8, |t, f, ctx, bs| {
+        let g = *f.geometry();
+        // Misaligned file offset (only meaningful when the alignment is above 1).
+        if bs > 1 {
+            let e = ctx
+                .submit(Request::write(f, 1, buf_of(f, bs, 9)))
+                .unwrap_err();
+            assert_eq!(e.error.kind(), ErrorKind::Misaligned, "{}", t.name());
+            assert!(
+                e.error.to_string().contains("offset 1"),
+                "message names the value: {}",
+                e.error
+            );
+            assert_eq!(
+                e.request.into_bufs()[0].len(),
+                bs,
+                "request handed back with its buffer"
+            );
+            // Misaligned segment length in the second segment.
             let e = ctx
                 .submit(Request::writev(
                     f,
                     0,
-                    vec![buf_of(f, bs, 0x77), buf_of(f, bs / 2, 0x77)],
+                    vec![buf_of(f, bs, 9), buf_of(f, bs + 1, 9)],
                 ))
                 .unwrap_err();
             assert_eq!(e.error.kind(), ErrorKind::Misaligned);
-            assert_eq!(
-                read_back(&ctx, f, 0, bs),
-                before,
-                "{}: first segment must not be written",
-                t.name()
-            );
+            assert!(e.error.to_string().contains("segment 1"), "{}", e.error);
         }
-    }
+        // A misaligned buffer address (the safe API only makes aligned buffers, so use a
+        // raw request one byte into an aligned allocation).
+        let mem = g.mem_align as usize;
+        if mem > 1 {
+            let mut backing = AlignedBuf::new(2 * bs + mem, mem).unwrap();
+            // SAFETY: the request is refused at submit and never issued; `backing` outlives it.
+            let bad = unsafe { Request::write_raw(f, 0, backing.as_mut_ptr().add(1), bs) };
+            let e = ctx.submit(bad).unwrap_err();
+            assert_eq!(e.error.kind(), ErrorKind::Misaligned, "{}", t.name());
+            assert!(e.error.to_string().contains("not aligned"), "{}", e.error);
+        }
+        assert_eq!(ctx.in_flight(), 0, "refused requests take no slot");
+    });
+}
+
+#[test]
+fn vectored_request_with_bad_second_segment_writes_nothing() {
+    each_target(8, |t, f, ctx, bs| {
+        if bs == 1 {
+            return;
+        }
+        let before = read_back(ctx, f, 0, bs);
+        let e = ctx
+            .submit(Request::writev(
+                f,
+                0,
+                vec![buf_of(f, bs, 0x77), buf_of(f, bs / 2, 0x77)],
+            ))
+            .unwrap_err();
+        assert_eq!(e.error.kind(), ErrorKind::Misaligned);
+        assert_eq!(
+            read_back(ctx, f, 0, bs),
+            before,
+            "{}: first segment must not be written",
+            t.name()
+        );
+    });
 }
 
 #[test]
 fn reads_at_and_across_the_end_are_zero_and_short() {
-    for b in backends() {
-        for t in targets() {
-            let (f, ctx) = (t.file(), ctx(b, 8));
-            let bs = f.geometry().offset_align as usize;
-            let len = f.len();
-            ctx.submit(Request::read(f, len, buf_of(f, bs, 0))).unwrap();
-            assert_eq!(
-                wait_one(&ctx).result.unwrap(),
-                0,
-                "{}: read at the end",
-                t.name()
-            );
-            ctx.submit(Request::read(f, len + 8 * bs as u64, buf_of(f, bs, 0)))
-                .unwrap();
-            assert_eq!(
-                wait_one(&ctx).result.unwrap(),
-                0,
-                "{}: read past the end",
-                t.name()
-            );
-            ctx.submit(Request::read(f, len - bs as u64, buf_of(f, 4 * bs, 0)))
-                .unwrap();
-            assert_eq!(
-                wait_one(&ctx).result.unwrap(),
-                bs,
-                "{}: read across the end is short",
-                t.name()
-            );
-        }
-    }
+    each_target(8, |t, f, ctx, bs| {
+        let len = f.len();
+        ctx.submit(Request::read(f, len, buf_of(f, bs, 0))).unwrap();
+        assert_eq!(
+            wait_one(ctx).result.unwrap(),
+            0,
+            "{}: read at the end",
+            t.name()
+        );
+        ctx.submit(Request::read(f, len + 8 * bs as u64, buf_of(f, bs, 0)))
+            .unwrap();
+        assert_eq!(
+            wait_one(ctx).result.unwrap(),
+            0,
+            "{}: read past the end",
+            t.name()
+        );
+        ctx.submit(Request::read(f, len - bs as u64, buf_of(f, 4 * bs, 0)))
+            .unwrap();
+        assert_eq!(
+            wait_one(ctx).result.unwrap(),
+            bs,
+            "{}: read across the end is short",
+            t.name()
+        );
+    });
 }
 
 #[test]
 fn writes_past_a_device_end_are_out_of_range() {
-    for b in backends() {
-        for t in targets() {
-            let (f, ctx) = (t.file(), ctx(b, 8));
-            if !f.geometry().is_block_device {
-                continue;
-            }
-            let bs = f.geometry().offset_align as usize;
-            for off in [f.len(), f.len() - bs as u64] {
-                let e = ctx
-                    .submit(Request::write(f, off, buf_of(f, 2 * bs, 1)))
-                    .unwrap_err();
-                assert_eq!(e.error.kind(), ErrorKind::OutOfRange, "{}", t.name());
-                assert!(e.error.to_string().contains("past the end"), "{}", e.error);
-            }
-            // Exactly up to the end is fine.
-            ctx.submit(Request::write(f, f.len() - bs as u64, buf_of(f, bs, 1)))
-                .unwrap();
-            assert_eq!(wait_one(&ctx).result.unwrap(), bs);
+    each_target(8, |t, f, ctx, bs| {
+        if !f.geometry().is_block_device {
+            return;
         }
-    }
+        for off in [f.len(), f.len() - bs as u64] {
+            let e = ctx
+                .submit(Request::write(f, off, buf_of(f, 2 * bs, 1)))
+                .unwrap_err();
+            assert_eq!(e.error.kind(), ErrorKind::OutOfRange, "{}", t.name());
+            assert!(e.error.to_string().contains("past the end"), "{}", e.error);
+        }
+        // Exactly up to the end is fine.
+        ctx.submit(Request::write(f, f.len() - bs as u64, buf_of(f, bs, 1)))
+            .unwrap();
+        assert_eq!(wait_one(ctx).result.unwrap(), bs);
+    });
 }
 
 #[test]
@@ -649,27 +636,23 @@ fn many_threads_submit_and_reap_exactly_once() {
 
 #[test]
 fn sync_ops_dsync_and_raw_requests() {
-    for b in backends() {
-        for t in targets() {
-            let (f, ctx) = (t.file(), ctx(b, 8));
-            let bs = f.geometry().offset_align as usize;
-            ctx.submit(Request::write(f, 0, buf_of(f, bs, 4)).dsync())
-                .unwrap();
-            assert_eq!(wait_one(&ctx).result.unwrap(), bs);
-            ctx.submit(Request::fsync(f)).unwrap();
-            assert_eq!(wait_one(&ctx).result.unwrap(), 0);
-            ctx.submit(Request::fdatasync(f)).unwrap();
-            assert_eq!(wait_one(&ctx).result.unwrap(), 0);
-            let mut mem = AlignedBuf::for_file(f, bs).unwrap();
-            // SAFETY: `mem` lives until the completion is reaped below and is not touched meanwhile.
-            let req = unsafe { Request::read_raw(f, 0, mem.as_mut_ptr(), bs) };
-            ctx.submit(req).unwrap();
-            let mut c = wait_one(&ctx);
-            assert_eq!(c.result.as_ref().ok(), Some(&bs));
-            assert!(c.take_buf().is_none(), "raw requests own no buffer");
-            assert!(mem.iter().all(|x| *x == 4), "{}", t.name());
-        }
-    }
+    each_target(8, |t, f, ctx, bs| {
+        ctx.submit(Request::write(f, 0, buf_of(f, bs, 4)).dsync())
+            .unwrap();
+        assert_eq!(wait_one(ctx).result.unwrap(), bs);
+        ctx.submit(Request::fsync(f)).unwrap();
+        assert_eq!(wait_one(ctx).result.unwrap(), 0);
+        ctx.submit(Request::fdatasync(f)).unwrap();
+        assert_eq!(wait_one(ctx).result.unwrap(), 0);
+        let mut mem = AlignedBuf::for_file(f, bs).unwrap();
+        // SAFETY: `mem` lives until the completion is reaped below and is not touched meanwhile.
+        let req = unsafe { Request::read_raw(f, 0, mem.as_mut_ptr(), bs) };
+        ctx.submit(req).unwrap();
+        let mut c = wait_one(ctx);
+        assert_eq!(c.result.as_ref().ok(), Some(&bs));
+        assert!(c.take_buf().is_none(), "raw requests own no buffer");
+        assert!(mem.iter().all(|x| *x == 4), "{}", t.name());
+    });
 }
 
 #[test]
