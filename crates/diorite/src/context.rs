@@ -557,9 +557,11 @@ impl Context {
             if sh.backend.poll(sh) {
                 continue;
             }
-            // Spin briefly before sleeping: completions usually follow within microseconds.
+            // Spin briefly before sleeping: completions from pool workers usually follow within
+            // microseconds. (Kernel backends deliver only when a reaper collects them: no spin.)
             let backoff = crossbeam_utils::Backoff::new();
-            while !backoff.is_completed()
+            while !sh.backend.reaped_from_kernel()
+                && !backoff.is_completed()
                 && sh.ring.len() < min_nr - got
                 && !sh.overflowing.load(Ordering::Relaxed)
             {
@@ -568,7 +570,22 @@ impl Context {
             if sh.ring.len() >= min_nr - got {
                 continue;
             }
-            if !sh.wait_for(min_nr - got, deadline) {
+            if sh.backend.wait(sh, min_nr - got, deadline) {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    got += sh.reap(max_nr - got, out);
+                    return Ok(got);
+                }
+                continue;
+            }
+            // Kernel backends: another reaper waits in the kernel; wait here in short slices so
+            // this one can take over the kernel wait when that reaper leaves.
+            let slice = if sh.backend.reaped_from_kernel() {
+                let s = Instant::now() + Duration::from_millis(1);
+                Some(deadline.map_or(s, |d| d.min(s)))
+            } else {
+                deadline
+            };
+            if !sh.wait_for(min_nr - got, slice) && slice == deadline {
                 got += sh.reap(max_nr - got, out);
                 return Ok(got);
             }
@@ -610,10 +627,10 @@ impl Context {
                 Err(now) if unpack(now) == (gen, RUNNING) => Err(in_progress()),
                 Err(_) => Err(not_found()),
             },
-            RUNNING => match sh.backend.cancel_running(sh, id.tag()) {
-                true => Ok(()),
-                false => Err(in_progress()),
-            },
+            RUNNING => {
+                sh.backend.cancel_running(sh, id.tag());
+                Err(in_progress())
+            }
             CANCELED => Ok(()),
             _ => Err(not_found()),
         }
@@ -705,7 +722,10 @@ fn shutdown_inner(sh: &Arc<Shared>) -> Result<()> {
         if sh.backend.poll(sh) {
             continue;
         }
-        sh.wait_for(1, Some(Instant::now() + Duration::from_millis(50)));
+        let slice = Some(Instant::now() + Duration::from_millis(50));
+        if !sh.backend.wait(sh, 1, slice) {
+            sh.wait_for(1, slice);
+        }
     }
     let stopped = sh.backend.stop(sh);
     {

@@ -123,9 +123,15 @@ impl<'a> Pieces<'a> {
     /// `iov` is cleared first and reused, so a warm caller does not allocate.
     pub(crate) fn next_into(&mut self, iov: &mut Vec<IoVec>) -> Option<(u64, usize)> {
         iov.clear();
+        self.next_append(iov)
+    }
+
+    /// Like [`Pieces::next_into`], appending the piece's vectors after what `iov` holds.
+    pub(crate) fn next_append(&mut self, iov: &mut Vec<IoVec>) -> Option<(u64, usize)> {
+        let base = iov.len();
         let start = self.offset;
         let mut len: u64 = 0;
-        while len < self.max && iov.len() < IOV_MAX {
+        while len < self.max && iov.len() - base < IOV_MAX {
             let Some((addr, seg_len)) = self.bufs.segment(self.seg) else {
                 break;
             };

@@ -446,10 +446,12 @@ fn cancel_queued_request_completes_as_canceled_exactly_once() {
                 ),
             }
         }
-        assert!(
-            !canceled.is_empty(),
-            "a request queued behind 24 others must be cancelable"
-        );
+        if b == BackendChoice::Threads {
+            assert!(
+                !canceled.is_empty(),
+                "a request queued behind 24 others in the pool must be cancelable"
+            );
+        }
         let mut out = Vec::new();
         while out.len() < 32 {
             ctx.get_events(1, 32, T, &mut out).unwrap();
@@ -457,10 +459,15 @@ fn cancel_queued_request_completes_as_canceled_exactly_once() {
         let ids_seen: HashSet<_> = out.iter().map(|c| c.id).collect();
         assert_eq!(ids_seen.len(), 32, "exactly one completion per request");
         for c in &out {
-            if canceled.contains(&c.id) {
-                assert_eq!(c.result.as_ref().unwrap_err().kind(), ErrorKind::Canceled);
-            } else {
-                assert_eq!(c.result.as_ref().ok(), Some(&(1 << 20)));
+            match &c.result {
+                Err(e) => assert_eq!(e.kind(), ErrorKind::Canceled, "{e}"),
+                Ok(n) => {
+                    assert!(
+                        !canceled.contains(&c.id),
+                        "a cancel that returned Ok must win"
+                    );
+                    assert_eq!(*n, 1 << 20);
+                }
             }
         }
         // Finished and unknown ids.
@@ -498,7 +505,11 @@ fn cancel_racing_completion_is_consistent() {
                         matches!(e.kind(), ErrorKind::InProgress | ErrorKind::NotFound),
                         "{e}"
                     );
-                    assert_eq!(c.result.unwrap(), 0);
+                    // Lost the race: it finished, or the kernel's async cancel took effect.
+                    match c.result {
+                        Ok(n) => assert_eq!(n, 0),
+                        Err(e) => assert_eq!(e.kind(), ErrorKind::Canceled, "{e}"),
+                    }
                 }
             }
         }

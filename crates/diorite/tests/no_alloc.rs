@@ -40,6 +40,13 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn warm_single_buffer_requests_do_not_allocate() {
+    for backend in common::backends() {
+        check(backend);
+    }
+}
+
+fn check(backend: BackendChoice) {
+    ALLOCS.store(0, Ordering::SeqCst);
     let dir = common::tempdir();
     let f = common::file_with(dir.path(), "alloc", 1 << 20, 7);
     let bs = f.geometry().offset_align.max(4096) as usize;

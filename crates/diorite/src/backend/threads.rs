@@ -116,14 +116,16 @@ impl Pool {
     }
 }
 
-fn pool(sh: &Shared) -> &Pool {
+fn pool(sh: &Shared) -> Option<&Pool> {
     match &sh.backend {
-        crate::backend::Backend::Threads(p) => p,
+        crate::backend::Backend::Threads(p) => Some(p),
+        _ => None,
     }
 }
 
 fn worker(sh: &Shared) {
-    let p = pool(sh);
+    // Workers are started only by a thread-pool backend.
+    let Some(p) = pool(sh) else { return };
     let mut iov: Vec<IoVec> = Vec::with_capacity(16);
     loop {
         if let Some(tag) = p.jobs.try_pop() {
