@@ -52,7 +52,7 @@ fn check(backend: BackendChoice) {
     let bs = f.geometry().offset_align.max(4096) as usize;
     let ctx = Context::builder()
         .depth(16)
-        .backend(BackendChoice::Threads)
+        .backend(backend)
         .threads(2)
         .build()
         .unwrap();
@@ -95,6 +95,6 @@ fn check(backend: BackendChoice) {
     assert_eq!(
         ALLOCS.load(Ordering::SeqCst),
         0,
-        "heap allocations on the warm request path"
+        "heap allocations on the warm request path ({backend:?})"
     );
 }
