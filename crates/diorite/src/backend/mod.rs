@@ -5,6 +5,7 @@
 //! (the request is in the slot, QUEUED), and the backend calls `Shared::complete(tag, res)` exactly
 //! once per tag. Only the modules below this one touch the kernel's I/O ABI.
 
+pub(crate) mod pieces;
 pub(crate) mod threads;
 pub(crate) mod uring;
 

@@ -13,47 +13,20 @@
 //! - CQ overflow: the kernel's NODROP feature keeps overflowed CQEs; every enter with GETEVENTS
 //!   flushes them back, so nothing is lost.
 
+use super::pieces::PieceTable;
 use crate::context::{Shared, RES_CANCELED};
-use crate::dio::Pieces;
 use crate::error::{Error, Result};
-use crate::request::{OpKind, Request};
-use crate::sync::{lock, Mutex, Ordering, UnsafeCell};
-use crate::sys::{self, IoVec};
+use crate::request::OpKind;
+use crate::sync::{lock, Mutex};
+use crate::sys;
 use io_uring::{opcode, squeue, types, IoUring};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
 use std::time::Instant;
 
 /// `user_data` bit marking an async-cancel SQE (its CQE is not a request's).
 const CANCEL: u64 = 1 << 63;
+/// `user_data` = tag (low bits) | piece index << TAG_BITS. Tags are < 65536.
 const TAG_BITS: u32 = 16;
-
-/// One piece of an issued request.
-#[derive(Clone, Copy)]
-struct Piece {
-    /// Start relative to the request's offset.
-    start: u64,
-    /// Its vectors: `iov[first..end]`.
-    first: u32,
-    end: u32,
-}
-
-/// Per-slot piece accounting for an issued request.
-struct SlotIo {
-    /// The request's pieces. Written by the submitter before the first SQE is pushed; read by the
-    /// reaper. Reused, so warm requests do not allocate.
-    pieces: UnsafeCell<Vec<Piece>>,
-    /// iovecs of multi-segment pieces (kept until the request completes).
-    iov: UnsafeCell<Vec<IoVec>>,
-    /// Byte length of the whole request.
-    total: AtomicU64,
-    /// Pieces not yet completed.
-    left: AtomicU32,
-    /// Min over short or failed pieces of `start + bytes done`; `u64::MAX` while none.
-    prefix: AtomicU64,
-    /// errno of the piece at start 0, if it failed.
-    first_err: AtomicI32,
-}
 
 pub(crate) struct Uring {
     ring: IoUring,
@@ -63,19 +36,15 @@ pub(crate) struct Uring {
     cq: Mutex<()>,
     /// One reaper at a time waits in the kernel.
     waiter: Mutex<()>,
-    slots: Box<[SlotIo]>,
+    pieces: PieceTable,
     report: String,
 }
 
-// SAFETY: the ring's SQ and CQ are accessed only under `sq` / `cq`; `SlotIo` cells follow the
-// slot ownership protocol (submitter writes before issuing, reaper reads after the CQE).
+// SAFETY: the ring's SQ and CQ are accessed only under `sq` / `cq` (the crate's `*_shared`
+// accessors require exactly that); everything else is Sync.
 unsafe impl Sync for Uring {}
 // SAFETY: as above.
 unsafe impl Send for Uring {}
-
-fn io_err(op: &'static str, e: &std::io::Error) -> Error {
-    Error::from_io(op, e)
-}
 
 impl Uring {
     pub(crate) fn new(depth: u32) -> Result<Uring> {
@@ -83,17 +52,7 @@ impl Uring {
         let ring = IoUring::builder()
             .setup_cqsize((2 * depth).next_power_of_two().max(2 * entries))
             .build(entries)
-            .map_err(|e| io_err("io_uring_setup", &e))?;
-        let slots = (0..depth)
-            .map(|_| SlotIo {
-                pieces: UnsafeCell::new(Vec::new()),
-                iov: UnsafeCell::new(Vec::new()),
-                total: AtomicU64::new(0),
-                left: AtomicU32::new(0),
-                prefix: AtomicU64::new(u64::MAX),
-                first_err: AtomicI32::new(0),
-            })
-            .collect();
+            .map_err(|e| Error::from_io("io_uring_setup", &e))?;
         let p = ring.params();
         let report = format!(
             "io_uring: sq {} cq {}, features{}{}; files and buffers unregistered",
@@ -111,7 +70,7 @@ impl Uring {
             sq: Mutex::new(()),
             cq: Mutex::new(()),
             waiter: Mutex::new(()),
-            slots,
+            pieces: PieceTable::new(depth),
             report,
         })
     }
@@ -131,8 +90,7 @@ impl Uring {
                 return;
             }
             drop(sq);
-            // Full: hand what is there to the kernel and retry. EBUSY (CQ overflow backlog) or
-            // EAGAIN: reap, then retry.
+            // Full: hand what is there to the kernel and retry (EBUSY/EAGAIN: try again).
             if self.ring.submitter().submit().is_err() {
                 std::thread::yield_now();
             }
@@ -148,15 +106,45 @@ impl Uring {
         }
         // SAFETY: `start` made the slot RUNNING for us; we only read the request.
         let req = unsafe { slot.request() };
-        let io = &self.slots[tag as usize];
-        let guard = lock(&self.sq);
-        match req.op {
-            OpKind::Read | OpKind::Write => self.push_rw(req, tag, io),
-            op => {
-                // SAFETY: the slot is RUNNING and ours; no piece of it is in the kernel yet.
-                unsafe { (*io.pieces.with_mut(|p| p)).clear() };
-                self.prepare(io, 0, 1);
-                let sqe = match (op, &req.file) {
+        let _guard = lock(&self.sq);
+        // SAFETY: the slot is RUNNING for us and nothing of it is in the kernel yet.
+        let (pieces, iov) = unsafe { self.pieces.layout(tag, req) };
+        match (req.op, &req.file) {
+            (OpKind::Read | OpKind::Write, Some(file)) => {
+                let fd = types::Fd(file.fd().as_raw_fd());
+                let write = req.op == OpKind::Write;
+                let flags = if write && req.dsync {
+                    sys::RWF_DSYNC
+                } else {
+                    0
+                };
+                for (i, p) in pieces.iter().enumerate() {
+                    let off = req.offset + p.start;
+                    let sqe = match (&iov[p.first as usize..p.end as usize], write) {
+                        ([v], true) => {
+                            opcode::Write::new(fd, v.iov_base as *const u8, v.iov_len as u32)
+                                .offset(off)
+                                .rw_flags(flags)
+                                .build()
+                        }
+                        ([v], false) => {
+                            opcode::Read::new(fd, v.iov_base as *mut u8, v.iov_len as u32)
+                                .offset(off)
+                                .build()
+                        }
+                        (vs, true) => opcode::Writev::new(fd, vs.as_ptr(), vs.len() as u32)
+                            .offset(off)
+                            .rw_flags(flags)
+                            .build(),
+                        (vs, false) => opcode::Readv::new(fd, vs.as_ptr(), vs.len() as u32)
+                            .offset(off)
+                            .build(),
+                    };
+                    self.push(&sqe.user_data(u64::from(tag) | ((i as u64) << TAG_BITS)));
+                }
+            }
+            (op, file) => {
+                let sqe = match (op, file) {
                     (OpKind::Fsync, Some(f)) => {
                         opcode::Fsync::new(types::Fd(f.fd().as_raw_fd())).build()
                     }
@@ -173,72 +161,6 @@ impl Uring {
         if kick {
             let _ = self.ring.submitter().submit();
         }
-        drop(guard);
-    }
-
-    fn prepare(&self, io: &SlotIo, total: u64, pieces: u32) {
-        io.total.store(total, Ordering::Relaxed);
-        io.prefix.store(u64::MAX, Ordering::Relaxed);
-        io.first_err.store(0, Ordering::Relaxed);
-        // Relaxed: the kernel entry (a syscall) orders these stores before any CQE is reaped.
-        io.left.store(pieces, Ordering::Relaxed);
-    }
-
-    fn push_rw(&self, req: &Request, tag: u32, io: &SlotIo) {
-        let file = req.file.as_ref().expect("read/write requests have a file");
-        let fd = types::Fd(file.fd().as_raw_fd());
-        let write = req.op == OpKind::Write;
-        let flags = if write && req.dsync {
-            sys::RWF_DSYNC
-        } else {
-            0
-        };
-        // SAFETY: the slot is RUNNING and ours until the last piece's CQE; the reaper reads these
-        // vectors only after that.
-        let (pieces, iov) = unsafe {
-            (
-                &mut *io.pieces.with_mut(|p| p),
-                &mut *io.iov.with_mut(|p| p),
-            )
-        };
-        pieces.clear();
-        iov.clear();
-        // Lay out every piece's vectors first: `iov` must not reallocate once SQEs point into it.
-        let mut walk = Pieces::new(&req.bufs, req.offset, file.geometry().max_transfer);
-        loop {
-            let first = iov.len() as u32;
-            let Some((off, _)) = walk.next_append(iov) else {
-                break;
-            };
-            pieces.push(Piece {
-                start: off - req.offset,
-                first,
-                end: iov.len() as u32,
-            });
-        }
-        self.prepare(io, req.bufs.total_len(), pieces.len() as u32);
-        for (i, p) in pieces.iter().enumerate() {
-            let ud = u64::from(tag) | ((i as u64) << TAG_BITS);
-            let off = req.offset + p.start;
-            let vecs = &iov[p.first as usize..p.end as usize];
-            let sqe = match (vecs, write) {
-                ([v], true) => opcode::Write::new(fd, v.iov_base as *const u8, v.iov_len as u32)
-                    .offset(off)
-                    .rw_flags(flags)
-                    .build(),
-                ([v], false) => opcode::Read::new(fd, v.iov_base as *mut u8, v.iov_len as u32)
-                    .offset(off)
-                    .build(),
-                (vs, true) => opcode::Writev::new(fd, vs.as_ptr(), vs.len() as u32)
-                    .offset(off)
-                    .rw_flags(flags)
-                    .build(),
-                (vs, false) => opcode::Readv::new(fd, vs.as_ptr(), vs.len() as u32)
-                    .offset(off)
-                    .build(),
-            };
-            self.push(&sqe.user_data(ud));
-        }
     }
 
     pub(crate) fn kick(&self) {
@@ -246,7 +168,8 @@ impl Uring {
         let _ = self.ring.submitter().submit();
     }
 
-    /// Drains the CQ into the context's completion ring. `true` when it reaped anything.
+    /// Drains the CQ into the context's completion ring, with no syscall. `true` when it reaped
+    /// anything.
     pub(crate) fn poll(&self, sh: &Shared) -> bool {
         let Ok(_g) = self.cq.try_lock() else {
             return false;
@@ -260,57 +183,17 @@ impl Uring {
             if ud & CANCEL != 0 {
                 continue;
             }
-            self.piece_done(
-                sh,
+            let (tag, piece) = (
                 (ud & ((1 << TAG_BITS) - 1)) as u32,
                 (ud >> TAG_BITS) as usize,
-                cqe.result(),
             );
+            self.pieces.done(sh, tag, piece, i64::from(cqe.result()));
         }
         any
     }
 
-    fn piece_done(&self, sh: &Shared, tag: u32, piece: usize, res: i32) {
-        let io = &self.slots[tag as usize];
-        let total = io.total.load(Ordering::Relaxed);
-        // SAFETY: written by the submitter before the SQE was issued; only read here.
-        let pieces = unsafe { &*io.pieces.with(|p| p) };
-        let (start, wanted) = match pieces.get(piece) {
-            Some(p) => (
-                p.start,
-                pieces.get(piece + 1).map_or(total, |n| n.start) - p.start,
-            ),
-            None => (0, 0), // noop / fsync
-        };
-        if res < 0 || (res as u64) < wanted {
-            io.prefix
-                .fetch_min(start + u64::from(res.max(0) as u32), Ordering::Relaxed);
-            if res < 0 && start == 0 {
-                io.first_err.store(-res, Ordering::Relaxed);
-            }
-        }
-        // AcqRel: the last piece sees every other piece's prefix/first_err updates.
-        if io.left.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return;
-        }
-        let prefix = io.prefix.load(Ordering::Relaxed);
-        let err = io.first_err.load(Ordering::Relaxed);
-        let result: i64 = match (prefix, err) {
-            (u64::MAX, _) => total as i64,
-            (0, e) if e != 0 => -i64::from(e),
-            (n, _) => n as i64,
-        };
-        let slot = &sh.slots[tag as usize];
-        // SAFETY: the slot is RUNNING and this is its last piece: nobody else touches it.
-        let req = unsafe { slot.request() };
-        if let (OpKind::Write, Some(f), true) = (req.op, &req.file, result > 0) {
-            f.advance_len(req.offset + result as u64);
-        }
-        sh.complete(tag, result);
-    }
-
-    /// One reaper waits in the kernel for `need` completions or until `deadline`. `false` when
-    /// another reaper is already waiting there.
+    /// One reaper at a time waits in the kernel for `need` completions or until `deadline`
+    /// (`IORING_ENTER_EXT_ARG`). `false` when another reaper is already waiting there.
     pub(crate) fn wait(&self, sh: &Shared, need: usize, deadline: Option<Instant>) -> bool {
         let Ok(_w) = self.waiter.try_lock() else {
             return false;
@@ -318,8 +201,7 @@ impl Uring {
         let ts;
         let args = match deadline {
             Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                ts = types::Timespec::from(left);
+                ts = types::Timespec::from(d.saturating_duration_since(Instant::now()));
                 types::SubmitArgs::new().timespec(&ts)
             }
             None => types::SubmitArgs::new(),
@@ -336,13 +218,11 @@ impl Uring {
         true
     }
 
-    /// Asks the kernel to cancel every piece of slot `tag`. The completion still arrives.
+    /// Asks the kernel to cancel every piece of slot `tag`. The request's own completion still
+    /// arrives, and its buffers stay in the slot until then.
     pub(crate) fn cancel_running(&self, tag: u32) {
-        let io = &self.slots[tag as usize];
-        // SAFETY: only the length is read; the submitter wrote it before issuing.
-        let pieces = unsafe { &*io.pieces.with(|p| p) }.len().max(1);
         let _g = lock(&self.sq);
-        for i in 0..pieces {
+        for i in 0..self.pieces.count(tag) {
             let target = u64::from(tag) | ((i as u64) << TAG_BITS);
             self.push(
                 &opcode::AsyncCancel::new(target)
