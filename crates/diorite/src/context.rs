@@ -239,9 +239,11 @@ impl Shared {
         // Release: pairs with the Acquire loads in `cancel` and the next `submit`'s exclusive use.
         slot.state
             .store(pack(gen.wrapping_add(1), FREE), Ordering::Release);
-        // Relaxed: a count; shutdown's wait re-checks under the waiting lock.
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        // The tag goes back before the count drops, so `in_flight` never undercounts held tags:
+        // `submit` relies on `in_flight <= depth` meaning a tag is free.
         self.tags.put(ev.tag);
+        // Release: pairs with the SeqCst increment in `submit` that reads this count.
+        self.in_flight.fetch_sub(1, Ordering::Release);
         completion
     }
 
@@ -465,7 +467,19 @@ impl Context {
                 request: req,
             });
         }
-        let Some(tag) = sh.tags.try_get() else {
+        // `in_flight` (incremented above, decremented only after a tag is put back) counts
+        // every held tag, so at most `depth` means a tag is free for us. A scan of a multi-word
+        // tag set can still miss it while tags move between words behind the scan: retry then.
+        // QueueFull thus means exactly `depth` requests in flight.
+        let admitted = sh.in_flight.load(Ordering::SeqCst) <= sh.tags.depth();
+        let tag = loop {
+            match sh.tags.try_get() {
+                Some(tag) => break Some(tag),
+                None if admitted => std::hint::spin_loop(),
+                None => break None,
+            }
+        };
+        let Some(tag) = tag else {
             sh.in_flight.fetch_sub(1, Ordering::SeqCst);
             return Err(SubmitError {
                 error: Error::new(ErrorKind::QueueFull, "submit").with_detail(format!(

@@ -151,6 +151,12 @@ impl<T: Copy + Send> Ring<T> {
     /// # Errors
     /// `Err(v)` when the tail slot is not free.
     pub fn try_push(&self, v: T) -> std::result::Result<(), T> {
+        self.push_inner(v).map_err(|(v, _)| v)
+    }
+
+    /// `try_push`, telling on failure whether the ring is full (`true`) or the tail slot is
+    /// transiently still being released by a consumer (`false`).
+    fn push_inner(&self, v: T) -> std::result::Result<(), (T, bool)> {
         let backoff = Backoff::new();
         // Relaxed: the tail is only a claim counter; the slot stamp carries the synchronization.
         let mut tail = self.tail.load(Ordering::Relaxed);
@@ -191,7 +197,16 @@ impl<T: Copy + Send> Ring<T> {
                 // false "full" after other producers and consumers moved on.
                 let now = self.tail.load(Ordering::Relaxed);
                 if now == tail {
-                    return Err(v);
+                    // The slot holds entry `tail - capacity`. Full iff it is not yet claimed:
+                    // `head <= tail - capacity` (wrap-safe: the difference is within +-2^31).
+                    // Relaxed: head only grows; a later value can only say "claimed".
+                    let head = self.head.load(Ordering::Relaxed);
+                    let full = tail
+                        .wrapping_sub(self.mask)
+                        .wrapping_sub(1)
+                        .wrapping_sub(head) as i32
+                        >= 0;
+                    return Err((v, full));
                 }
                 tail = now;
             } else {
@@ -213,16 +228,10 @@ impl<T: Copy + Send> Ring<T> {
     pub fn push_wait(&self, mut v: T) -> std::result::Result<(), T> {
         let backoff = Backoff::new();
         loop {
-            match self.try_push(v) {
+            match self.push_inner(v) {
                 Ok(()) => return Ok(()),
-                Err(back) => v = back,
-            }
-            // Relaxed: the caller handed us an item it got after the claim that made room
-            // (through its own Release/Acquire chain), so these loads see that claim.
-            let head = self.head.load(Ordering::Relaxed);
-            let tail = self.tail.load(Ordering::Relaxed);
-            if tail.wrapping_sub(head) > self.mask {
-                return Err(v);
+                Err((back, true)) => return Err(back),
+                Err((back, false)) => v = back,
             }
             backoff.snooze();
         }

@@ -179,10 +179,15 @@ impl TagSet {
             .sum()
     }
 
-    /// Allocates a free tag, or returns `None` when all `depth` tags are allocated.
+    /// Allocates a free tag, or returns `None` when it found every word full.
     ///
-    /// Never reports "none" while a freed tag is in transit between `cleared` and the word (see
-    /// the module docs).
+    /// Never reports "none" because of a freed tag in transit between `cleared` and the word
+    /// (see the module docs). Like the kernel's sbitmap, the scan is not atomic across words:
+    /// when other threads free and take tags concurrently, a word seen full may gain a free tag
+    /// after the scan passed it, so `None` under contention means "every word was full when
+    /// looked at". Callers that need an exact answer keep a count (as
+    /// [`Context`](crate::Context) does with its in-flight counter); a single-word set (depth
+    /// up to 8) is exact.
     pub fn try_get(&self) -> Option<u32> {
         let hint = &self.hints[if self.round_robin { 0 } else { hint_index() }];
         // Relaxed: a hint is only where to start looking.
