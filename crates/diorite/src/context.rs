@@ -89,6 +89,12 @@ impl Slot {
                 .is_ok()
     }
 
+    /// Whether the slot still holds generation `gen`'s request, issued and not yet completed.
+    pub(crate) fn is_running(&self, gen: u32) -> bool {
+        // Acquire: pairs with the Release stores of `submit` and `finish`.
+        unpack(self.state.load(Ordering::Acquire)) == (gen, RUNNING)
+    }
+
     /// The request in a slot the caller has started (RUNNING).
     ///
     /// # Safety
@@ -451,7 +457,7 @@ impl Context {
 
     fn submit_one(&self, req: Request, kick: bool) -> std::result::Result<RequestId, SubmitError> {
         let sh = &*self.shared;
-        if let Err(error) = dio::validate(&req) {
+        if let Err(error) = dio::validate(&req).and_then(|()| sh.backend.validate(&req)) {
             return Err(SubmitError {
                 error,
                 request: req,
@@ -642,7 +648,7 @@ impl Context {
                 Err(_) => Err(not_found()),
             },
             RUNNING => {
-                sh.backend.cancel_running(sh, id.tag());
+                sh.backend.cancel_running(sh, id.tag(), gen);
                 Err(in_progress())
             }
             CANCELED => Ok(()),

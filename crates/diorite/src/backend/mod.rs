@@ -5,6 +5,7 @@
 //! (the request is in the slot, QUEUED), and the backend calls `Shared::complete(tag, res)` exactly
 //! once per tag. Only the modules below this one touch the kernel's I/O ABI.
 
+pub(crate) mod aio;
 pub(crate) mod pieces;
 pub(crate) mod threads;
 pub(crate) mod uring;
@@ -79,10 +80,13 @@ pub fn probe() -> Vec<BackendStatus> {
             available: uring.is_ok(),
             reason: uring.unwrap_or_else(|e| e),
         },
-        BackendStatus {
-            kind: BackendKind::Aio,
-            available: false,
-            reason: "the Linux AIO backend is not built yet in this version of diorite".into(),
+        {
+            let aio = aio::probe();
+            BackendStatus {
+                kind: BackendKind::Aio,
+                available: aio.is_ok(),
+                reason: aio.unwrap_or_else(|e| e),
+            }
         },
         BackendStatus {
             kind: BackendKind::Threads,
@@ -99,6 +103,7 @@ pub fn probe() -> Vec<BackendStatus> {
 pub(crate) enum Backend {
     Threads(threads::Pool),
     IoUring(uring::Uring),
+    Aio(aio::Aio),
 }
 
 /// Builds the backend for `choice`; with `Auto`, also the statuses of the backends it skipped.
@@ -134,10 +139,7 @@ pub(crate) fn select(
         let backend = match st.kind {
             BackendKind::Threads => Backend::Threads(threads::Pool::new(depth, threads)?),
             BackendKind::IoUring => Backend::IoUring(uring::Uring::new(depth)?),
-            BackendKind::Aio => {
-                return Err(Error::new(ErrorKind::Unsupported, "Context::build")
-                    .with_detail("the Linux AIO backend is not built yet"))
-            }
+            BackendKind::Aio => Backend::Aio(aio::Aio::new(depth)?),
         };
         return Ok((backend, skipped));
     }
@@ -149,6 +151,7 @@ impl Backend {
         match self {
             Backend::Threads(_) => BackendKind::Threads,
             Backend::IoUring(_) => BackendKind::IoUring,
+            Backend::Aio(_) => BackendKind::Aio,
         }
     }
 
@@ -156,6 +159,15 @@ impl Backend {
         match self {
             Backend::Threads(p) => p.report(),
             Backend::IoUring(u) => u.report(),
+            Backend::Aio(a) => a.report(),
+        }
+    }
+
+    /// Backend-specific refusals at submit (nothing issued).
+    pub(crate) fn validate(&self, req: &crate::request::Request) -> Result<()> {
+        match self {
+            Backend::Aio(a) => a.validate(req),
+            _ => Ok(()),
         }
     }
 
@@ -163,7 +175,7 @@ impl Backend {
     pub(crate) fn start(&self, sh: &Arc<Shared>) -> Result<()> {
         match self {
             Backend::Threads(p) => p.start(sh),
-            Backend::IoUring(_) => Ok(()),
+            Backend::IoUring(_) | Backend::Aio(_) => Ok(()),
         }
     }
 
@@ -173,6 +185,7 @@ impl Backend {
         match self {
             Backend::Threads(p) => p.submit(sh, tag, kick),
             Backend::IoUring(u) => u.submit(sh, tag, kick),
+            Backend::Aio(a) => a.submit(sh, tag),
         }
     }
 
@@ -181,6 +194,8 @@ impl Backend {
         match self {
             Backend::Threads(p) => p.kick(sh),
             Backend::IoUring(u) => u.kick(),
+            // Each request was handed to io_submit at submit.
+            Backend::Aio(_) => {}
         }
     }
 
@@ -190,6 +205,7 @@ impl Backend {
         match self {
             Backend::Threads(p) => p.poll(sh),
             Backend::IoUring(u) => u.poll(sh),
+            Backend::Aio(a) => a.poll(sh),
         }
     }
 
@@ -205,12 +221,13 @@ impl Backend {
         match self {
             Backend::Threads(_) => false,
             Backend::IoUring(u) => u.wait(sh, need, deadline),
+            Backend::Aio(a) => a.wait(sh, need, deadline),
         }
     }
 
     /// Whether completions arrive only when a reaper collects them from the kernel.
     pub(crate) fn reaped_from_kernel(&self) -> bool {
-        matches!(self, Backend::IoUring(_))
+        matches!(self, Backend::IoUring(_) | Backend::Aio(_))
     }
 
     /// Slot `tag` was moved from QUEUED to CANCELED; the backend must still post its completion.
@@ -220,17 +237,18 @@ impl Backend {
             Backend::Threads(_) => {}
             // Requests are issued at submit; a slot is QUEUED only inside `submit`, which posts
             // the Canceled completion when `Slot::start` fails.
-            Backend::IoUring(_) => {}
+            Backend::IoUring(_) | Backend::Aio(_) => {}
         }
     }
 
     /// Asks the backend to cancel a RUNNING request. Never certain: the request's own
     /// completion says whether it was canceled (`Canceled`) or finished.
-    pub(crate) fn cancel_running(&self, _sh: &Shared, tag: u32) {
+    pub(crate) fn cancel_running(&self, sh: &Shared, tag: u32, gen: u32) {
         match self {
             // A pool worker inside preadv2 cannot be interrupted safely.
             Backend::Threads(_) => {}
-            Backend::IoUring(u) => u.cancel_running(tag),
+            Backend::IoUring(u) => u.cancel_running(sh, tag, gen),
+            Backend::Aio(a) => a.cancel_running(sh, tag, gen),
         }
     }
 
@@ -238,8 +256,9 @@ impl Backend {
     pub(crate) fn stop(&self, sh: &Shared) -> Result<()> {
         match self {
             Backend::Threads(p) => p.stop(sh),
-            // The ring is closed when the shared state is dropped; nothing is in flight now.
-            Backend::IoUring(_) => Ok(()),
+            // The ring / AIO context is closed when the shared state is dropped; nothing is in
+            // flight now.
+            Backend::IoUring(_) | Backend::Aio(_) => Ok(()),
         }
     }
 }

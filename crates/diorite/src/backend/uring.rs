@@ -220,8 +220,13 @@ impl Uring {
 
     /// Asks the kernel to cancel every piece of slot `tag`. The request's own completion still
     /// arrives, and its buffers stay in the slot until then.
-    pub(crate) fn cancel_running(&self, tag: u32) {
+    pub(crate) fn cancel_running(&self, sh: &Shared, tag: u32, gen: u32) {
+        // Under `sq`, which every submitter holds while it lays out and issues a slot's pieces:
+        // the piece list is stable, and the slot check below sees a reuse of the slot.
         let _g = lock(&self.sq);
+        if !sh.slots[tag as usize].is_running(gen) {
+            return;
+        }
         for i in 0..self.pieces.count(tag) {
             let target = u64::from(tag) | ((i as u64) << TAG_BITS);
             self.push(
