@@ -43,7 +43,7 @@ pub(crate) const CANCELED: u32 = 3;
 pub(crate) const DONE: u32 = 4;
 
 /// Event result meaning "canceled before it was issued".
-pub(crate) const RES_CANCELED: i64 = i64::MIN;
+const RES_CANCELED: i64 = i64::MIN;
 
 fn pack(gen: u32, state: u32) -> u64 {
     (u64::from(gen) << 32) | u64::from(state)
@@ -169,6 +169,24 @@ impl Shared {
                 self.reaped.notify_all();
             }
         }
+    }
+
+    /// A backend takes up slot `tag`: moves it QUEUED -> RUNNING and returns its request, or, when
+    /// the request was canceled while queued, posts its one `Canceled` completion and returns
+    /// `None` without touching the request.
+    ///
+    /// # Safety
+    /// The caller must be the backend that was handed `tag`, and must not use the returned
+    /// reference after it has posted the slot's completion (the reaper then takes the request).
+    pub(crate) unsafe fn begin(&self, tag: u32) -> Option<&Request> {
+        let slot = &self.slots[tag as usize];
+        if !slot.start() {
+            self.complete(tag, RES_CANCELED);
+            return None;
+        }
+        // SAFETY: `start` made the slot RUNNING for the caller, who (per our contract) is its only
+        // user until it posts the completion.
+        Some(unsafe { slot.request() })
     }
 
     /// Completions ready to reap (a snapshot).

@@ -14,7 +14,7 @@
 //!   through the event ring, and the buffers stay in the slot until then.
 
 use super::pieces::PieceTable;
-use crate::context::{Shared, RES_CANCELED};
+use crate::context::Shared;
 use crate::error::{Error, ErrorKind, Result};
 use crate::request::{OpKind, Request};
 use crate::sync::{lock, Mutex, UnsafeCell};
@@ -196,13 +196,10 @@ impl Aio {
     }
 
     pub(crate) fn submit(&self, sh: &Shared, tag: u32) {
-        let slot = &sh.slots[tag as usize];
-        if !slot.start() {
-            sh.complete(tag, RES_CANCELED);
+        // SAFETY: we were handed `tag`; the request is not used after its completion is posted.
+        let Some(req) = (unsafe { sh.begin(tag) }) else {
             return;
-        }
-        // SAFETY: `start` made the slot RUNNING for us; we only read the request.
-        let req = unsafe { slot.request() };
+        };
         let _guard = lock(&self.submitting);
         // SAFETY: RUNNING for us, nothing issued yet.
         let (pieces, iov) = unsafe { self.pieces.layout(tag, req) };

@@ -2,7 +2,7 @@
 //! `preadv2(2)`/`pwritev2(2)`/`fsync(2)`. Idle workers park on a condition variable; a submit
 //! takes the park lock only when a worker is idle (the wakeup the design needs).
 
-use crate::context::{Shared, RES_CANCELED};
+use crate::context::Shared;
 use crate::dio::{Partial, Pieces};
 use crate::error::{Error, ErrorKind, Result};
 use crate::request::{OpKind, Request};
@@ -159,15 +159,10 @@ fn worker(sh: &Shared) {
 }
 
 fn run(sh: &Shared, tag: u32, iov: &mut Vec<IoVec>) {
-    let slot = &sh.slots[tag as usize];
-    if !slot.start() {
-        // Canceled while queued: post its one completion without touching the request.
-        sh.complete(tag, RES_CANCELED);
+    // SAFETY: we were handed `tag`; the request is not used after its completion is posted.
+    let Some(req) = (unsafe { sh.begin(tag) }) else {
         return;
-    }
-    // SAFETY: `start` moved the slot to RUNNING for us; we post its event below and do not
-    // touch the request afterwards.
-    let req = unsafe { slot.request() };
+    };
     let res = execute(req, iov);
     sh.complete(tag, res);
 }

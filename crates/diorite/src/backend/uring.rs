@@ -14,7 +14,7 @@
 //!   flushes them back, so nothing is lost.
 
 use super::pieces::PieceTable;
-use crate::context::{Shared, RES_CANCELED};
+use crate::context::Shared;
 use crate::error::{Error, Result};
 use crate::request::OpKind;
 use crate::sync::{lock, Mutex};
@@ -98,14 +98,10 @@ impl Uring {
     }
 
     pub(crate) fn submit(&self, sh: &Shared, tag: u32, kick: bool) {
-        let slot = &sh.slots[tag as usize];
-        if !slot.start() {
-            // Canceled between `submit` publishing it and here.
-            sh.complete(tag, RES_CANCELED);
+        // SAFETY: we were handed `tag`; the request is not used after its completion is posted.
+        let Some(req) = (unsafe { sh.begin(tag) }) else {
             return;
-        }
-        // SAFETY: `start` made the slot RUNNING for us; we only read the request.
-        let req = unsafe { slot.request() };
+        };
         let _guard = lock(&self.sq);
         // SAFETY: the slot is RUNNING for us and nothing of it is in the kernel yet.
         let (pieces, iov) = unsafe { self.pieces.layout(tag, req) };
