@@ -5,7 +5,9 @@
 #   bench/compare-fio.sh TARGET [RUNTIME_SECONDS] [RW] [BS]
 #
 # TARGET is a block device or file (reads only, unless RW is a write pattern: then it is
-# overwritten). Engine pairs: threads/psync now; io_uring/io_uring and aio/libaio are run when
+# overwritten), or the word `zram`: then /dev/zram0 is sized to 1 GiB, filled with compressible
+# data, used, and reset afterwards (root). For io_uring both tools register the file and the
+# buffers (diorite does by default; fio gets --registerfiles --fixedbufs). Engine pairs: threads/psync now; io_uring/io_uring and aio/libaio are run when
 # `diorite info` reports them available. psync has no queue, so "iodepth N" for that pair means
 # N fio jobs against N diorite pool threads at iodepth N.
 set -euo pipefail
@@ -14,9 +16,31 @@ runtime=${2:-10}
 rw=${3:-randread}
 bs=${4:-4k}
 here=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$target" = zram ]; then
+  [ -e /sys/block/zram0 ] || modprobe zram
+  echo 1 >/sys/block/zram0/reset
+  echo 1G >/sys/block/zram0/disksize
+  trap 'echo 1 >/sys/block/zram0/reset' EXIT
+  # Compressible, not all-zero (zram stores zero pages specially): a repeating text pattern.
+  { yes 'diorite compare-fio zram fill pattern' || true; } | head -c $((1 << 30)) |
+    dd of=/dev/zram0 bs=1M iflag=fullblock oflag=direct status=none
+  target=/dev/zram0
+fi
 command -v fio >/dev/null || { echo "fio is not installed (apt-get install -y fio)" >&2; exit 1; }
 cargo build -q --release --manifest-path "$here/Cargo.toml" -p diorite-cli
 diorite="$here/target/release/diorite"
+
+# Runs a command and appends "CPU_SECONDS x": the user+system time of the whole process tree
+# (every thread, io_uring's io-wq workers included), measured the same way for both tools.
+with_cpu() {
+  python3 -c '
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+sys.stdout.write(r.stdout.decode())
+print("\nCPU_SECONDS %.6f" % (u.ru_utime + u.ru_stime))
+sys.exit(r.returncode)' "$@"
+}
 
 pairs=("threads psync")
 avail=$("$diorite" info "$target" | awk '/^  [a-z_]+ +available/ {print $1}')
@@ -29,28 +53,29 @@ for pair in "${pairs[@]}"; do
   for depth in 1 32; do
     dthreads=()
     fjobs=(--iodepth="$depth" --numjobs=1)
+    [ "$fengine" = io_uring ] && fjobs+=(--registerfiles --fixedbufs)
     if [ "$fengine" = psync ]; then
       dthreads=(--threads "$depth")
       fjobs=(--iodepth=1 --numjobs="$depth")
     fi
-    dout=$("$diorite" bench --filename "$target" --rw "$rw" --bs "$bs" --iodepth "$depth" \
+    dout=$(with_cpu "$diorite" bench --filename "$target" --rw "$rw" --bs "$bs" --iodepth "$depth" \
       --runtime "$runtime" --ioengine "$dengine" "${dthreads[@]}")
     diops=$(awk '/^  iops:/ {print $2}' <<<"$dout")
     dp99=$(sed -n 's/.*p99=\([0-9.]*\).*/\1/p' <<<"$dout" | head -1)
-    dcpu=$(sed -n 's/.*core, \([0-9.]*\) us per I\/O.*/\1/p' <<<"$dout")
-    fout=$(fio --name=cmp --filename="$target" --rw="$rw" --bs="$bs" --direct=1 --ioengine="$fengine" \
-      "${fjobs[@]}" --group_reporting --runtime="$runtime" --time_based --output-format=json 2>/dev/null)
-    njobs=1
-    [ "$fengine" = psync ] && njobs=$depth
-    read -r fiops fp99 fcpu < <(NJOBS=$njobs python3 -c '
-import json, os, sys
-d = json.load(sys.stdin); j = d["jobs"][0]
+    dios=$(awk '/^  io:/ {print $2}' <<<"$dout")
+    dcpu=$(awk -v n="$dios" '/^CPU_SECONDS/ {printf "%.2f", $2 * 1e6 / n}' <<<"$dout")
+    fout=$(with_cpu fio --name=cmp --filename="$target" --rw="$rw" --bs="$bs" --direct=1 --ioengine="$fengine" \
+      "${fjobs[@]}" --group_reporting --lat_percentiles=1 --runtime="$runtime" --time_based --output-format=json 2>/dev/null)
+    read -r fiops fp99 fcpu < <(python3 -c '
+import json, sys
+text = sys.stdin.read()
+cpu = float(text.rsplit("CPU_SECONDS", 1)[1])
+d = json.loads(text[text.index("{"):text.rindex("}") + 1]); j = d["jobs"][0]
 r = j["read"] if j["read"]["io_bytes"] else j["write"]
 ios = r["total_ios"] or 1
-secs = r["runtime"] / 1000.0 or 1
-# With group_reporting, usr_cpu/sys_cpu are per-job averages: scale to all jobs.
-cpu_us = (j["usr_cpu"] + j["sys_cpu"]) / 100.0 * secs * 1e6 * int(os.environ["NJOBS"])
-print("%.0f %.1f %.2f" % (r["iops"], r["clat_ns"]["percentile"]["99.000000"] / 1e3, cpu_us / ios))
+# fio reports usr_cpu/sys_cpu of its submitting thread only (RUSAGE_THREAD): it misses
+# io_uring io-wq workers. The whole-process figure is used for both tools instead.
+print("%.0f %.1f %.2f" % (r["iops"], r["lat_ns"]["percentile"]["99.000000"] / 1e3, cpu * 1e6 / ios))
 ' <<<"$fout")
     ratio=$(python3 -c "print('%.2f' % ($diops / max($fiops, 1)))")
     printf '%-18s %6s %12s %12s %6s %10s %10s %9s %9s\n' "$dengine/$fengine" "$depth" "$diops" "$fiops" "$ratio" "$dp99" "$fp99" "$dcpu" "$fcpu"

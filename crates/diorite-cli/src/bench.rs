@@ -215,16 +215,20 @@ pub fn run(args: &BenchArgs, out: &mut impl Write) -> Result<()> {
     }
 
     let threads = args.threads.unwrap_or(args.iodepth.min(64) as usize);
-    let ctx = Context::builder()
-        .depth(args.iodepth)
-        .backend(engine)
-        .threads(threads)
-        .build()?;
     let pool = BufPool::new(
         args.iodepth as usize,
         bs as usize,
         (g.mem_align as usize).max(4096),
     )?;
+    // io_uring: fixed file and fixed buffers (fio's registerfiles + fixedbufs) when the kernel
+    // lets us; the report says what was registered.
+    let ctx = Context::builder()
+        .depth(args.iodepth)
+        .backend(engine)
+        .threads(threads)
+        .register_file(&file)
+        .register_pool(&pool)
+        .build()?;
 
     let mut lat = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
     let mut rng = SplitMix(0x5eed);

@@ -20,9 +20,11 @@
 //! drops those completions (returning their buffers), and only then stops the backend. Nothing
 //! is freed while a worker or the kernel may still touch it, and nothing is delivered afterwards.
 
-use crate::backend::{self, Backend, BackendChoice, BackendKind, BackendStatus};
+use crate::backend::{self, Backend, BackendChoice, BackendKind, BackendStatus, Registration};
+use crate::buf::BufPool;
 use crate::dio;
 use crate::error::{Error, ErrorKind, Result};
+use crate::file::DirectFile;
 use crate::request::{Completion, Request, RequestId};
 use crate::ring::Ring;
 use crate::sync::{
@@ -313,6 +315,8 @@ pub struct ContextBuilder {
     backend: BackendChoice,
     threads: usize,
     ring: Option<usize>,
+    files: Vec<DirectFile>,
+    pools: Vec<BufPool>,
 }
 
 impl ContextBuilder {
@@ -341,6 +345,25 @@ impl ContextBuilder {
         self
     }
 
+    /// Registers `file` with the kernel when the backend supports it (io_uring's fixed-file
+    /// table): requests on it then skip the per-I/O file-table lookup. The context keeps the
+    /// file open until it is dropped. Never a reason for `build` to fail: see
+    /// [`Context::registration`].
+    pub fn register_file(&mut self, file: &DirectFile) -> &mut ContextBuilder {
+        self.files.push(file.clone());
+        self
+    }
+
+    /// Registers `pool`'s memory with the kernel when the backend supports it (io_uring fixed
+    /// buffers): single-buffer reads and writes on its buffers then skip the per-I/O page
+    /// pinning. The context keeps the pool's memory alive until it is dropped. Pinning counts
+    /// against `RLIMIT_MEMLOCK` (unless the process has `CAP_IPC_LOCK`); when the kernel refuses
+    /// (`ENOMEM`) the context runs unregistered and [`Context::registration`] says why.
+    pub fn register_pool(&mut self, pool: &BufPool) -> &mut ContextBuilder {
+        self.pools.push(pool.clone());
+        self
+    }
+
     /// Builds the context, starting its backend.
     ///
     /// # Errors
@@ -363,7 +386,12 @@ impl ContextBuilder {
             )));
         }
         let ring = Ring::with_capacity(self.ring.unwrap_or(self.depth as usize))?;
-        let (backend, skipped) = backend::select(self.backend, self.depth, self.threads)?;
+        let register = backend::RegisterRequest {
+            files: &self.files,
+            pools: &self.pools,
+        };
+        let (backend, skipped) =
+            backend::select(self.backend, self.depth, self.threads, &register)?;
         let slots = (0..self.depth)
             .map(|_| Slot {
                 state: AtomicU64::new(pack(0, FREE)),
@@ -391,6 +419,7 @@ impl ContextBuilder {
         Ok(Context {
             shared,
             skipped,
+            register_asked: !self.files.is_empty() || !self.pools.is_empty(),
             finished: false,
         })
     }
@@ -448,6 +477,8 @@ impl From<SubmitError> for Error {
 pub struct Context {
     shared: Arc<Shared>,
     skipped: Vec<BackendStatus>,
+    /// Whether the builder asked for registered files or buffers.
+    register_asked: bool,
     finished: bool,
 }
 
@@ -459,6 +490,8 @@ impl Context {
             backend: BackendChoice::Auto,
             threads: 4,
             ring: None,
+            files: Vec::new(),
+            pools: Vec::new(),
         }
     }
 
@@ -697,6 +730,12 @@ impl Context {
     /// What the backend reports about its configuration (e.g. registered files or buffers).
     pub fn backend_report(&self) -> String {
         self.shared.backend.report()
+    }
+
+    /// What the context registered with the kernel (fixed files and buffers), how many I/Os
+    /// used fixed buffers so far, and why anything asked for was not registered.
+    pub fn registration(&self) -> Registration {
+        self.shared.backend.registration(self.register_asked)
     }
 
     /// Stops the context: new submits fail with [`ErrorKind::Shutdown`], requests not yet issued

@@ -377,6 +377,12 @@ impl DirectFile {
         }
     }
 
+    /// An identity for this open file, stable while any handle to it lives (io_uring's fixed-file
+    /// table is keyed by it).
+    pub(crate) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     /// Whether two handles refer to the same open file.
     pub fn same_file(&self, other: &DirectFile) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

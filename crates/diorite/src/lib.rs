@@ -3,8 +3,8 @@
 //! diorite rebuilds in user space the kernel's async direct-I/O path: AIO-style [`Context`]s with
 //! a lock-free completion [`ring`], sbitmap [`tags`] as request slots, the O_DIRECT fast path with
 //! full alignment validation and honest partial results, per-context buffer caches ([`BufPool`]),
-//! ordered extending writes, and cancellation — over a thread pool today, with io_uring and
-//! Linux AIO behind the same interface.
+//! ordered extending writes, and cancellation — over io_uring, Linux native AIO or a thread pool,
+//! probed, chosen and reported ([`backend`]), with the same semantics on each.
 //!
 //! # Examples
 //! ```no_run
@@ -38,7 +38,7 @@ pub(crate) mod sync;
 pub(crate) mod sys;
 pub mod tags;
 
-pub use backend::{BackendChoice, BackendKind, BackendStatus};
+pub use backend::{BackendChoice, BackendKind, BackendStatus, Registration};
 pub use buf::{AlignedBuf, BufPool};
 pub use context::{Context, ContextBuilder, SubmitError};
 pub use error::{Error, ErrorKind, Result};

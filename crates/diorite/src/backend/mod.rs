@@ -70,6 +70,32 @@ pub struct BackendStatus {
     pub reason: String,
 }
 
+/// What a context registered with the kernel ahead of I/O: io_uring's fixed files and fixed
+/// buffers (see [`ContextBuilder::register_file`](crate::ContextBuilder::register_file) and
+/// [`ContextBuilder::register_pool`](crate::ContextBuilder::register_pool)).
+///
+/// Registration is an optimization, never a condition: when the kernel refuses it (typically
+/// `ENOMEM` because pinning the buffers would exceed `RLIMIT_MEMLOCK`), the context runs
+/// unregistered and `notes` says why.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Registration {
+    /// Files in the fixed-file table; requests on them name the file by index.
+    pub files: usize,
+    /// Bytes of [`BufPool`](crate::BufPool) memory registered as fixed buffers; single-buffer
+    /// reads and writes inside it use `READ_FIXED` / `WRITE_FIXED`.
+    pub buffer_bytes: usize,
+    /// I/O pieces issued so far with a fixed-buffer opcode.
+    pub fixed_buffer_ios: u64,
+    /// Why something asked for was not registered, or why registration does not apply.
+    pub notes: Vec<String>,
+}
+
+/// What the builder asks a backend to register.
+pub(crate) struct RegisterRequest<'a> {
+    pub(crate) files: &'a [crate::DirectFile],
+    pub(crate) pools: &'a [crate::BufPool],
+}
+
 /// Probes every backend on this machine, in `Auto`'s order of preference: io_uring (ring
 /// creation, the opcodes used, timed waits), Linux AIO, the thread pool.
 pub fn probe() -> Vec<BackendStatus> {
@@ -111,6 +137,7 @@ pub(crate) fn select(
     choice: BackendChoice,
     depth: u32,
     threads: usize,
+    register: &RegisterRequest<'_>,
 ) -> Result<(Backend, Vec<BackendStatus>)> {
     let statuses = probe();
     let want = match choice {
@@ -138,7 +165,7 @@ pub(crate) fn select(
         }
         let backend = match st.kind {
             BackendKind::Threads => Backend::Threads(threads::Pool::new(depth, threads)?),
-            BackendKind::IoUring => Backend::IoUring(uring::Uring::new(depth)?),
+            BackendKind::IoUring => Backend::IoUring(uring::Uring::new(depth, register)?),
             BackendKind::Aio => Backend::Aio(aio::Aio::new(depth)?),
         };
         return Ok((backend, skipped));
@@ -160,6 +187,22 @@ impl Backend {
             Backend::Threads(p) => p.report(),
             Backend::IoUring(u) => u.report(),
             Backend::Aio(a) => a.report(),
+        }
+    }
+
+    /// What was registered with the kernel (io_uring only; other backends say so in `notes`
+    /// when registration was asked for).
+    pub(crate) fn registration(&self, asked: bool) -> Registration {
+        match self {
+            Backend::IoUring(u) => u.registration(),
+            _ if asked => Registration {
+                notes: vec![format!(
+                    "the {} backend has no fixed files or buffers; it uses them as they are",
+                    self.kind()
+                )],
+                ..Registration::default()
+            },
+            _ => Registration::default(),
         }
     }
 

@@ -10,25 +10,175 @@
 //!   contiguous prefix (min over short or failed pieces of start + bytes done).
 //! - `cancel` of an issued request submits `IORING_OP_ASYNC_CANCEL` for each piece; the request's
 //!   buffers stay in its slot until its own completion arrives, whatever the cancel returns.
+//! - Registration (optional, asked for on the builder): files go into the fixed-file table and
+//!   `BufPool` memory is registered as fixed buffers. A piece on a registered file names it by
+//!   index (`IOSQE_FIXED_FILE`); a single-buffer piece inside a registered region uses
+//!   `READ_FIXED`/`WRITE_FIXED`. If the kernel refuses (ENOMEM: pinning would exceed
+//!   `RLIMIT_MEMLOCK`), the ring runs unregistered and the report says why.
 //! - CQ overflow: the kernel's NODROP feature keeps overflowed CQEs; every enter with GETEVENTS
 //!   flushes them back, so nothing is lost.
 
 use super::pieces::PieceTable;
+use super::{RegisterRequest, Registration};
+use crate::buf::BufPool;
 use crate::context::Shared;
 use crate::error::{Error, Result};
+use crate::file::DirectFile;
 use crate::request::OpKind;
 use crate::sync::{lock, Mutex};
 use crate::sys;
 use io_uring::{opcode, squeue, types, IoUring};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// `user_data` bit marking an async-cancel SQE (its CQE is not a request's).
 const CANCEL: u64 = 1 << 63;
 /// `user_data` = tag (low bits) | piece index << TAG_BITS. Tags are < 65536.
 const TAG_BITS: u32 = 16;
+/// The kernel's largest single fixed buffer (`SZ_1G`); bigger pool regions are registered in
+/// chunks of this size.
+const MAX_FIXED_BUF: usize = 1 << 30;
+
+/// The ring's registered files and buffers, and what keeps them valid.
+#[derive(Default)]
+struct Fixed {
+    /// `(DirectFile::identity, index in the fixed-file table)`. The handles in `_files` keep each
+    /// identity unique for the ring's life.
+    files: Vec<(usize, u32)>,
+    /// Registered buffers as `(start address, length)`; the position is the buffer index.
+    bufs: Vec<(usize, usize)>,
+    _files: Vec<DirectFile>,
+    /// Keeps the registered memory allocated while the ring may name it.
+    _pools: Vec<BufPool>,
+    notes: Vec<String>,
+}
+
+impl Fixed {
+    fn file(&self, f: &DirectFile) -> Option<u32> {
+        let id = f.identity();
+        self.files.iter().find(|(i, _)| *i == id).map(|(_, x)| *x)
+    }
+
+    fn buf(&self, addr: usize, len: usize) -> Option<u16> {
+        self.bufs
+            .iter()
+            .position(|&(start, n)| addr >= start && addr + len <= start + n)
+            .map(|i| i as u16)
+    }
+
+    /// Registers what `req` asks for; failures become notes, never errors.
+    fn register(ring: &IoUring, req: &RegisterRequest<'_>) -> Fixed {
+        let mut fixed = Fixed::default();
+        let mut files: Vec<DirectFile> = Vec::new();
+        for f in req.files {
+            if !files.iter().any(|g| g.same_file(f)) {
+                files.push(f.clone());
+            }
+        }
+        if !files.is_empty() {
+            let fds: Vec<RawFd> = files.iter().map(|f| f.fd().as_raw_fd()).collect();
+            match ring.submitter().register_files(&fds) {
+                Ok(()) => {
+                    fixed.files = files
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| (f.identity(), i as u32))
+                        .collect();
+                    fixed._files = files;
+                }
+                Err(e) => fixed.notes.push(format!(
+                    "fixed files not registered ({}); using plain descriptors",
+                    describe(&e)
+                )),
+            }
+        }
+        if !req.pools.is_empty() {
+            let mut iov = Vec::new();
+            for p in req.pools {
+                let (base, len) = p.region();
+                let mut off = 0;
+                while off < len {
+                    let n = (len - off).min(MAX_FIXED_BUF);
+                    iov.push(libc::iovec {
+                        iov_base: (base as usize + off) as *mut libc::c_void,
+                        iov_len: n,
+                    });
+                    off += n;
+                }
+            }
+            let bytes: usize = iov.iter().map(|v| v.iov_len).sum();
+            let result = if iov.len() > usize::from(u16::MAX) {
+                Err(std::io::Error::from_raw_os_error(libc::EINVAL))
+            } else {
+                // SAFETY: every iovec lies inside a pool allocation that `_pools` keeps alive for
+                // the ring's life (the ring is dropped first: see `Uring`'s field order).
+                unsafe { ring.submitter().register_buffers(&iov) }
+            };
+            match result {
+                Ok(()) => {
+                    fixed.bufs = iov
+                        .iter()
+                        .map(|v| (v.iov_base as usize, v.iov_len))
+                        .collect();
+                    fixed._pools = req.pools.to_vec();
+                }
+                Err(e) => fixed.notes.push(format!(
+                    "fixed buffers not registered ({}{}); running unregistered",
+                    describe(&e),
+                    if e.raw_os_error() == Some(libc::ENOMEM) {
+                        format!(
+                            ": pinning {bytes} bytes exceeds the memlock limit (RLIMIT_MEMLOCK {})",
+                            memlock_limit()
+                        )
+                    } else {
+                        String::new()
+                    }
+                )),
+            }
+        }
+        fixed
+    }
+}
+
+fn describe(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => {
+            let name = match n {
+                libc::ENOMEM => "ENOMEM",
+                libc::EPERM => "EPERM",
+                libc::EINVAL => "EINVAL",
+                libc::EFAULT => "EFAULT",
+                libc::EMFILE => "EMFILE",
+                libc::EBUSY => "EBUSY",
+                _ => "errno",
+            };
+            format!("{name}: {e}")
+        }
+        None => e.to_string(),
+    }
+}
+
+/// The soft `RLIMIT_MEMLOCK`, for reports.
+fn memlock_limit() -> String {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `r` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) } != 0 {
+        return "unknown".into();
+    }
+    if r.rlim_cur == libc::RLIM_INFINITY {
+        "unlimited".into()
+    } else {
+        format!("{} bytes", r.rlim_cur)
+    }
+}
 
 pub(crate) struct Uring {
+    /// Declared first so it is dropped (closing the ring) before `fixed` releases the registered
+    /// files and memory.
     ring: IoUring,
     /// The SQ has one producer at a time.
     sq: Mutex<()>,
@@ -37,6 +187,10 @@ pub(crate) struct Uring {
     /// One reaper at a time waits in the kernel.
     waiter: Mutex<()>,
     pieces: PieceTable,
+    fixed: Fixed,
+    /// Pieces issued with a fixed-buffer opcode. Written only under `sq` (a load and a store, no
+    /// read-modify-write); Relaxed: a statistic, it orders nothing.
+    fixed_ios: AtomicU64,
     report: String,
 }
 
@@ -47,15 +201,16 @@ unsafe impl Sync for Uring {}
 unsafe impl Send for Uring {}
 
 impl Uring {
-    pub(crate) fn new(depth: u32) -> Result<Uring> {
+    pub(crate) fn new(depth: u32, register: &RegisterRequest<'_>) -> Result<Uring> {
         let entries = depth.next_power_of_two().clamp(8, 4096);
         let ring = IoUring::builder()
             .setup_cqsize((2 * depth).next_power_of_two().max(2 * entries))
             .build(entries)
             .map_err(|e| Error::from_io("io_uring_setup", &e))?;
+        let fixed = Fixed::register(&ring, register);
         let p = ring.params();
-        let report = format!(
-            "io_uring: sq {} cq {}, features{}{}; files and buffers unregistered",
+        let mut report = format!(
+            "io_uring: sq {} cq {}, features{}{}; {} fixed files, {} bytes of fixed buffers",
             p.sq_entries(),
             p.cq_entries(),
             if p.is_feature_nodrop() { " nodrop" } else { "" },
@@ -64,19 +219,44 @@ impl Uring {
             } else {
                 ""
             },
+            fixed.files.len(),
+            fixed.bufs.iter().map(|b| b.1).sum::<usize>(),
         );
+        for n in &fixed.notes {
+            report.push_str("; ");
+            report.push_str(n);
+        }
         Ok(Uring {
             ring,
             sq: Mutex::new(()),
             cq: Mutex::new(()),
             waiter: Mutex::new(()),
             pieces: PieceTable::new(depth),
+            fixed,
+            fixed_ios: AtomicU64::new(0),
             report,
         })
     }
 
     pub(crate) fn report(&self) -> String {
         self.report.clone()
+    }
+
+    pub(crate) fn registration(&self) -> Registration {
+        Registration {
+            files: self.fixed.files.len(),
+            buffer_bytes: self.fixed.bufs.iter().map(|b| b.1).sum(),
+            fixed_buffer_ios: self.fixed_ios.load(Ordering::Relaxed),
+            notes: self.fixed.notes.clone(),
+        }
+    }
+
+    /// The SQE `fd` field and flags for `file`: its fixed-file index when registered.
+    fn target(&self, file: &DirectFile) -> (types::Fd, squeue::Flags) {
+        match self.fixed.file(file) {
+            Some(i) => (types::Fd(i as RawFd), squeue::Flags::FIXED_FILE),
+            None => (types::Fd(file.fd().as_raw_fd()), squeue::Flags::empty()),
+        }
     }
 
     /// Pushes `sqe`, flushing the SQ to the kernel first when it is full. Caller holds `sq`.
@@ -107,7 +287,8 @@ impl Uring {
         let (pieces, iov) = unsafe { self.pieces.layout(tag, req) };
         match (req.op, &req.file) {
             (OpKind::Read | OpKind::Write, Some(file)) => {
-                let fd = types::Fd(file.fd().as_raw_fd());
+                let (fd, fdflags) = self.target(file);
+                let mut fixed_ios = 0;
                 let write = req.op == OpKind::Write;
                 let flags = if write && req.dsync {
                     sys::RWF_DSYNC
@@ -116,38 +297,72 @@ impl Uring {
                 };
                 for (i, p) in pieces.iter().enumerate() {
                     let off = req.offset + p.start;
-                    let sqe = match (&iov[p.first as usize..p.end as usize], write) {
-                        ([v], true) => {
+                    let vs = &iov[p.first as usize..p.end as usize];
+                    let fixed_buf = match vs {
+                        [v] => self.fixed.buf(v.iov_base as usize, v.iov_len),
+                        _ => None,
+                    };
+                    let sqe = match (vs, write, fixed_buf) {
+                        ([v], true, Some(bi)) => {
+                            fixed_ios += 1;
+                            opcode::WriteFixed::new(
+                                fd,
+                                v.iov_base as *const u8,
+                                v.iov_len as u32,
+                                bi,
+                            )
+                            .offset(off)
+                            .rw_flags(flags)
+                            .build()
+                        }
+                        ([v], false, Some(bi)) => {
+                            fixed_ios += 1;
+                            opcode::ReadFixed::new(fd, v.iov_base as *mut u8, v.iov_len as u32, bi)
+                                .offset(off)
+                                .build()
+                        }
+                        ([v], true, None) => {
                             opcode::Write::new(fd, v.iov_base as *const u8, v.iov_len as u32)
                                 .offset(off)
                                 .rw_flags(flags)
                                 .build()
                         }
-                        ([v], false) => {
+                        ([v], false, None) => {
                             opcode::Read::new(fd, v.iov_base as *mut u8, v.iov_len as u32)
                                 .offset(off)
                                 .build()
                         }
-                        (vs, true) => opcode::Writev::new(fd, vs.as_ptr(), vs.len() as u32)
+                        (vs, true, _) => opcode::Writev::new(fd, vs.as_ptr(), vs.len() as u32)
                             .offset(off)
                             .rw_flags(flags)
                             .build(),
-                        (vs, false) => opcode::Readv::new(fd, vs.as_ptr(), vs.len() as u32)
+                        (vs, false, _) => opcode::Readv::new(fd, vs.as_ptr(), vs.len() as u32)
                             .offset(off)
                             .build(),
                     };
-                    self.push(&sqe.user_data(u64::from(tag) | ((i as u64) << TAG_BITS)));
+                    self.push(
+                        &sqe.flags(fdflags)
+                            .user_data(u64::from(tag) | ((i as u64) << TAG_BITS)),
+                    );
+                }
+                if fixed_ios > 0 {
+                    // Only submitters (holding `sq`) write it: no lost update.
+                    let n = self.fixed_ios.load(Ordering::Relaxed);
+                    self.fixed_ios.store(n + fixed_ios, Ordering::Relaxed);
                 }
             }
             (op, file) => {
                 let sqe = match (op, file) {
                     (OpKind::Fsync, Some(f)) => {
-                        opcode::Fsync::new(types::Fd(f.fd().as_raw_fd())).build()
+                        let (fd, fdflags) = self.target(f);
+                        opcode::Fsync::new(fd).build().flags(fdflags)
                     }
                     (OpKind::Fdatasync, Some(f)) => {
-                        opcode::Fsync::new(types::Fd(f.fd().as_raw_fd()))
+                        let (fd, fdflags) = self.target(f);
+                        opcode::Fsync::new(fd)
                             .flags(types::FsyncFlags::DATASYNC)
                             .build()
+                            .flags(fdflags)
                     }
                     _ => opcode::Nop::new().build(),
                 };
