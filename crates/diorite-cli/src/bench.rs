@@ -1,348 +1,550 @@
-//! `diorite bench`: one fio-style job through one engine context.
+//! `diorite bench`: fio-style jobs through the engine. Parses the jobs, checks everything that
+//! can be checked before any byte is written, prepares the targets, runs each group of jobs
+//! (one thread and one engine context per job, started together), and reports.
 
-use crate::size::{parse_size, parse_time};
+use crate::job::{self, JobSpec, OutputFormat, Plan};
+use crate::report::{self, ProcessCpu, View};
+use crate::runner::{self, JobResult, Progress, Target};
 use anyhow::{bail, Context as _, Result};
-use clap::Args;
 use diorite::{BackendChoice, BufPool, Context, DirectFile, Request};
-use hdrhistogram::Histogram;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-/// Options, spelled as fio spells them.
-#[derive(Args, Debug, Clone)]
-pub struct BenchArgs {
-    /// Target file or block device. Default: a 256 MiB file in the temp directory (removed after).
-    #[arg(long)]
-    filename: Option<PathBuf>,
-    /// read, write, randread or randwrite.
-    #[arg(long, default_value = "randread")]
-    rw: String,
-    /// Block size (fio suffixes: 4k, 128k, 1m).
-    #[arg(long, default_value = "4k")]
-    bs: String,
-    /// Requests in flight.
-    #[arg(long, default_value_t = 32)]
-    iodepth: u32,
-    /// How long to run (10, 10s, 500ms, 1m).
-    #[arg(long, default_value = "10")]
-    runtime: String,
-    /// Bytes of the target to use (default: the whole device, or 256m for the default file).
-    #[arg(long)]
-    size: Option<String>,
-    /// auto, io_uring, libaio (or aio), threads (or psync).
-    #[arg(long, default_value = "auto")]
-    ioengine: String,
-    /// Use O_DIRECT (1, the default) or not (0).
-    #[arg(long, default_value_t = 1)]
-    direct: u8,
-    /// Worker threads of the thread-pool backend (default: the iodepth, at most 64).
-    #[arg(long)]
-    threads: Option<usize>,
+/// Set by the SIGINT handler; jobs stop submitting, drain, and report.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    // Async-signal-safe: one atomic store. Relaxed: jobs poll it; nothing else is published.
+    STOP.store(true, Ordering::Relaxed);
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Pattern {
-    Read,
-    Write,
-    RandRead,
-    RandWrite,
-}
-
-impl Pattern {
-    fn parse(s: &str) -> Result<Pattern> {
-        Ok(match s {
-            "read" => Pattern::Read,
-            "write" => Pattern::Write,
-            "randread" => Pattern::RandRead,
-            "randwrite" => Pattern::RandWrite,
-            _ => {
-                bail!("--rw={s}: unsupported pattern (supported: read, write, randread, randwrite)")
-            }
-        })
-    }
-    fn writes(self) -> bool {
-        matches!(self, Pattern::Write | Pattern::RandWrite)
-    }
-    fn random(self) -> bool {
-        matches!(self, Pattern::RandRead | Pattern::RandWrite)
+fn install_sigint() {
+    // SAFETY: an all-zero sigaction is a valid starting value.
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = on_sigint as *const () as usize;
+    // Restart interrupted syscalls: the engine's waits are not disturbed, jobs poll STOP.
+    sa.sa_flags = libc::SA_RESTART;
+    // SAFETY: `sa` is initialized; the handler only stores to an atomic.
+    unsafe {
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
     }
 }
 
-/// fio's engine names mapped to backends.
-pub fn parse_engine(s: &str) -> Result<BackendChoice> {
-    Ok(match s {
-        "auto" => BackendChoice::Auto,
-        "io_uring" | "uring" => BackendChoice::IoUring,
-        "libaio" | "aio" => BackendChoice::Aio,
-        "threads" | "psync" | "pvsync2" => BackendChoice::Threads,
-        _ => bail!(
-            "--ioengine={s}: unknown engine (supported: auto, io_uring, libaio/aio, threads/psync)"
-        ),
-    })
+fn process_cpu() -> (Duration, Duration) {
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one rusage through a valid pointer; RUSAGE_SELF is always valid.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
-/// The default target: a file of `size` bytes in the temp directory, written once so reads hit
-/// allocated blocks. Removed when dropped.
-struct DefaultTarget {
+/// The default target: a temp file, written once so reads hit allocated blocks. Removed when
+/// dropped.
+struct TempTarget {
     path: PathBuf,
 }
 
-impl Drop for DefaultTarget {
+impl Drop for TempTarget {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
-fn make_default_target(size: u64, direct: bool) -> Result<(DirectFile, DefaultTarget)> {
-    let path = std::env::temp_dir().join(format!("diorite-bench-{}.dat", std::process::id()));
-    let guard = DefaultTarget { path: path.clone() };
-    let file = DirectFile::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .require_direct(direct)
-        .open(&path)
-        .with_context(|| format!("creating the default target {}", path.display()))?;
-    // Fill it through the engine, 1 MiB at a time, 8 in flight.
-    let chunk = 1 << 20;
+/// Writes `[from, to)` of `file` with a repeating pattern through the engine (1 MiB at a time,
+/// 8 in flight), so later reads hit allocated blocks.
+fn lay_out(file: &DirectFile, from: u64, to: u64) -> Result<()> {
+    let chunk = 1u64 << 20;
+    let align = u64::from(file.geometry().offset_align).max(512);
+    let mut off = from / align * align;
     let ctx = Context::builder()
         .depth(8)
         .backend(BackendChoice::Threads)
         .threads(2)
         .build()?;
-    let pool = BufPool::new(8, chunk, file.geometry().mem_align.max(4096) as usize)?;
+    let pool = BufPool::new(
+        8,
+        chunk as usize,
+        file.geometry().mem_align.max(4096) as usize,
+    )?;
     let mut done = Vec::new();
-    let mut off = 0u64;
-    while off < size || ctx.in_flight() > 0 {
-        while off < size {
+    while off < to || ctx.in_flight() > 0 {
+        while off < to {
             let Some(mut buf) = pool.get() else { break };
             buf.fill(0xa5);
-            ctx.submit(Request::write(&file, off, buf))
-                .map_err(|e| e.error)?;
-            off += chunk as u64;
+            let len = (to - off).div_ceil(align) * align;
+            let req = if len < chunk {
+                let mut b = diorite::AlignedBuf::for_file(file, len as usize)?;
+                b.fill(0xa5);
+                Request::write(file, off, b)
+            } else {
+                Request::write(file, off, buf)
+            };
+            ctx.submit(req).map_err(|e| e.error)?;
+            off += chunk.min(len);
         }
         done.clear();
         ctx.get_events(1, 8, None, &mut done)?;
         for c in &done {
-            c.result.clone().context("filling the default target")?;
+            c.result
+                .clone()
+                .with_context(|| format!("laying out {}", file.path().display()))?;
         }
     }
     ctx.shutdown()?;
-    Ok((file, guard))
+    Ok(())
 }
 
-/// A small, fast PRNG (splitmix64) for offsets; no per-I/O allocation or syscall.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+/// One job clone, ready to run.
+struct Prepared {
+    spec: JobSpec,
+    name: String,
+    groupid: u32,
+    seed: u64,
+    targets: Vec<Target>,
 }
 
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage writes one `rusage` through a valid pointer.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_SELF is always valid.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-pub fn run(args: &BenchArgs, out: &mut impl Write) -> Result<()> {
-    let pattern = Pattern::parse(&args.rw)?;
-    let bs = parse_size(&args.bs)?;
-    if bs == 0 || bs > 64 << 20 {
-        bail!(
-            "--bs={}: block size must be between 1 byte and 64 MiB",
-            args.bs
-        );
-    }
-    let runtime = parse_time(&args.runtime)?;
-    let engine = parse_engine(&args.ioengine)?;
-    if args.iodepth == 0 || args.iodepth > 65536 {
-        bail!("--iodepth={}: must be between 1 and 65536", args.iodepth);
-    }
-    if args.direct > 1 {
-        bail!("--direct={}: must be 0 or 1", args.direct);
-    }
-    let want_size = args.size.as_deref().map(parse_size).transpose()?;
-    let direct = args.direct == 1;
-
-    let (file, _guard) = match &args.filename {
-        Some(p) => {
-            let f = DirectFile::options()
-                .read(true)
-                .write(pattern.writes())
-                .require_direct(direct)
-                .open(p)
-                .with_context(|| format!("opening {}", p.display()))?;
-            (f, None)
+/// Semantic checks that need no target.
+fn check_spec(j: &JobSpec) -> Result<()> {
+    let n = &j.name;
+    if j.verify || j.verify_only {
+        if !matches!(j.rw, job::Rw::Write | job::Rw::RandWrite) {
+            bail!("job {n}: verify needs rw=write or rw=randwrite");
         }
-        None => {
-            let (f, g) = make_default_target(want_size.unwrap_or(256 << 20), direct)?;
-            (f, Some(g))
+        if j.norandommap {
+            bail!("job {n}: verify needs the random map (remove norandommap)");
         }
-    };
-    let size = want_size
-        .unwrap_or(file.len())
-        .min(if file.geometry().is_block_device {
-            file.len()
-        } else {
-            u64::MAX
-        });
-    let g = *file.geometry();
-    if bs % u64::from(g.offset_align) != 0 {
+        if j.dist != job::Dist::Uniform {
+            bail!("job {n}: verify needs random_distribution=random (a skewed distribution rewrites blocks)");
+        }
+        if j.numjobs > 1 {
+            bail!("job {n}: verify with numjobs > 1 would have the clones overwrite each other's blocks");
+        }
+        if j.bs.unit() < crate::verify::HEADER as u64 {
+            bail!(
+                "job {n}: verify needs blocks of at least {} bytes",
+                crate::verify::HEADER
+            );
+        }
+    }
+    if j.verify_only {
+        if j.filenames.is_empty() {
+            bail!("job {n}: verify_only checks a target written earlier: give --filename");
+        }
+        if j.time_based {
+            bail!("job {n}: verify_only replays a job that ended by size; remove time_based");
+        }
+        if !j.randrepeat {
+            bail!("job {n}: verify_only needs randrepeat=1 to replay the same offsets");
+        }
+    }
+    if j.batch_complete_min > j.iodepth {
         bail!(
-            "--bs={}: not a multiple of {}'s offset alignment ({} bytes)",
-            args.bs,
-            file.path().display(),
-            g.offset_align
+            "job {n}: iodepth_batch_complete_min={} is larger than iodepth={}",
+            j.batch_complete_min,
+            j.iodepth
         );
     }
-    let blocks = size / bs;
-    if blocks == 0 {
-        bail!(
-            "{} is too small for the job: size {size} bytes, block size {bs}",
-            file.path().display()
-        );
+    if j.fsync > 0 && j.fdatasync > 0 {
+        bail!("job {n}: give fsync or fdatasync, not both");
     }
+    if j.runtime.is_none() && j.time_based {
+        bail!("job {n}: time_based needs a runtime");
+    }
+    Ok(())
+}
 
-    let threads = args.threads.unwrap_or(args.iodepth.min(64) as usize);
-    let pool = BufPool::new(
-        args.iodepth as usize,
-        bs as usize,
-        (g.mem_align as usize).max(4096),
-    )?;
-    // io_uring: fixed file and fixed buffers (fio's registerfiles + fixedbufs) when the kernel
-    // lets us; the report says what was registered.
-    let ctx = Context::builder()
-        .depth(args.iodepth)
-        .backend(engine)
-        .threads(threads)
-        .register_file(&file)
-        .register_pool(&pool)
-        .build()?;
-
-    let mut lat = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
-    let mut rng = SplitMix(0x5eed);
-    let mut seq = 0u64;
-    let mut done = Vec::with_capacity(args.iodepth as usize);
-    let (mut ios, mut bytes) = (0u64, 0u64);
-    let base = Instant::now();
-    let cpu0 = cpu_time();
-    let deadline = base + runtime;
-    let mut stopping = false;
-    loop {
-        if !stopping {
-            while let Some(buf) = pool.get() {
-                let block = if pattern.random() {
-                    rng.next() % blocks
-                } else {
-                    (seq % blocks, seq += 1).0
-                };
-                let off = block * bs;
-                let t = base.elapsed().as_nanos() as u64;
-                let req = if pattern.writes() {
-                    Request::write(&file, off, buf)
-                } else {
-                    Request::read(&file, off, buf)
-                };
-                ctx.submit(req.with_user_data(t)).map_err(|e| e.error)?;
+/// Opens (and, for regular files, creates or lays out) the targets of every job. Everything is
+/// checked before anything is created or written.
+fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
+    for j in &plan.jobs {
+        check_spec(j)?;
+    }
+    // Expand numjobs and assign groups.
+    let mut clones: Vec<(JobSpec, String, u32, u32)> = Vec::new();
+    let mut group = 0u32;
+    for (i, j) in plan.jobs.iter().enumerate() {
+        if j.stonewall && i > 0 {
+            group += 1;
+        }
+        for _ in 0..j.numjobs {
+            let index = clones.len() as u32;
+            clones.push((j.clone(), j.name.clone(), group, index));
+        }
+    }
+    // Pass 1: what each file is and must hold; no side effects.
+    struct Need {
+        path: PathBuf,
+        end: u64,
+        reads: bool,
+        exists: bool,
+    }
+    let mut needs: Vec<Need> = Vec::new();
+    let default_end = plan
+        .jobs
+        .iter()
+        .filter(|j| j.filenames.is_empty())
+        .map(|j| j.offset + j.size.unwrap_or(256 << 20))
+        .max();
+    for j in &plan.jobs {
+        let files = j.filenames.len().max(1) as u64;
+        for p in &j.filenames {
+            let meta = std::fs::metadata(p);
+            let is_block = meta.as_ref().is_ok_and(|m| {
+                use std::os::unix::fs::FileTypeExt;
+                m.file_type().is_block_device()
+            });
+            let exists = meta.is_ok();
+            if !exists && j.size.is_none() {
+                bail!(
+                    "job {}: {} does not exist; give size= to create it",
+                    j.name,
+                    p.display()
+                );
+            }
+            if !exists && j.verify_only {
+                bail!(
+                    "job {}: verify_only: {} does not exist",
+                    j.name,
+                    p.display()
+                );
+            }
+            if let Ok(m) = &meta {
+                if !is_block && !m.is_file() {
+                    bail!(
+                        "job {}: {} is not a regular file or block device",
+                        j.name,
+                        p.display()
+                    );
+                }
+            }
+            let end = j.offset + j.size.map_or(0, |s| s / files);
+            if let Some(n) = needs.iter_mut().find(|n| &n.path == p) {
+                n.end = n.end.max(end);
+                n.reads |= j.rw.reads();
+            } else {
+                needs.push(Need {
+                    path: p.clone(),
+                    end,
+                    reads: j.rw.reads(),
+                    exists,
+                });
             }
         }
-        if stopping && ctx.in_flight() == 0 {
+    }
+    // Pass 2: open every target once to check it (O_DIRECT, size, alignment) before writing.
+    let open = |p: &Path, write: bool, direct: bool| -> Result<DirectFile> {
+        DirectFile::options()
+            .read(true)
+            .write(write)
+            .require_direct(direct)
+            .open(p)
+            .with_context(|| format!("opening {}", p.display()))
+    };
+    for j in &plan.jobs {
+        for p in &j.filenames {
+            if !needs.iter().any(|n| &n.path == p && n.exists) {
+                continue;
+            }
+            let f = open(p, j.rw.writes(), j.direct)?;
+            region_of(j, &f, p)?;
+        }
+    }
+    // Pass 3: create and lay out.
+    let mut temp = None;
+    if let Some(end) = default_end {
+        let path = std::env::temp_dir().join(format!("diorite-bench-{}.dat", std::process::id()));
+        let guard = TempTarget { path: path.clone() };
+        let f = DirectFile::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .with_context(|| format!("creating the default target {}", path.display()))?;
+        lay_out(&f, 0, end)?;
+        temp = Some(guard);
+    }
+    for n in &needs {
+        let f = DirectFile::options()
+            .read(true)
+            .write(true)
+            .create(!n.exists)
+            .open(&n.path)
+            .with_context(|| format!("opening {}", n.path.display()))?;
+        if !f.geometry().is_block_device && n.reads && f.len() < n.end {
+            lay_out(&f, f.len(), n.end)?;
+        }
+    }
+    // Pass 4: each clone opens its own handles.
+    let mut out = Vec::new();
+    for (spec, name, groupid, index) in clones {
+        let paths: Vec<PathBuf> = if spec.filenames.is_empty() {
+            vec![temp.as_ref().expect("default target made").path.clone()]
+        } else {
+            spec.filenames.clone()
+        };
+        let mut targets = Vec::new();
+        for p in &paths {
+            let f = open(p, spec.rw.writes(), spec.direct)?;
+            let (base, len) = region_of(&spec, &f, p)?;
+            targets.push(Target { file: f, base, len });
+        }
+        out.push(Prepared {
+            seed: runner::job_seed(&spec, index),
+            spec,
+            name,
+            groupid,
+            targets,
+        });
+    }
+    Ok((out, temp))
+}
+
+/// The region `[base, base + len)` job `j` uses in file `f`, checked against the file.
+fn region_of(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<(u64, u64)> {
+    let g = f.geometry();
+    let align = u64::from(g.offset_align);
+    let files = j.filenames.len().max(1) as u64;
+    let unit = j.bs.unit();
+    if unit % align != 0 || j.bs.min() % align != 0 {
+        bail!(
+            "job {}: block size {} is not a multiple of {}'s offset alignment ({align} bytes)",
+            j.name,
+            unit,
+            p.display()
+        );
+    }
+    if j.offset % align != 0 {
+        bail!(
+            "job {}: offset={} is not a multiple of {}'s offset alignment ({align} bytes)",
+            j.name,
+            j.offset,
+            p.display()
+        );
+    }
+    let len = match j.size {
+        Some(s) => s / files,
+        None => f.len().saturating_sub(j.offset),
+    };
+    let len = len / unit * unit;
+    if g.is_block_device && j.offset + len > f.len() {
+        bail!(
+            "{} is too small for job {}: offset {} + size {} > {} bytes",
+            p.display(),
+            j.name,
+            j.offset,
+            len,
+            f.len()
+        );
+    }
+    if len < j.bs.max() {
+        bail!(
+            "{} is too small for job {}: region of {len} bytes at offset {} holds no {}-byte block",
+            p.display(),
+            j.name,
+            j.offset,
+            j.bs.max()
+        );
+    }
+    Ok((j.offset, len))
+}
+
+/// Draws the progress line until `done`, from the jobs' counters.
+fn progress_line(progress: &[Progress], total: Option<Duration>, done: &AtomicBool) {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let bar = match total {
+        Some(t) => ProgressBar::new(t.as_millis() as u64).with_style(
+            ProgressStyle::with_template("[{elapsed_precise}] [{bar:30}] eta {eta} {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("[{elapsed_precise}] {spinner} {msg}")
+                .expect("valid template"),
+        ),
+    };
+    let start = Instant::now();
+    let mut last = [(0u64, 0u64); 2];
+    let mut t_last = start;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = Instant::now();
+        let dt = now.duration_since(t_last).as_secs_f64().max(1e-3);
+        let mut parts = Vec::new();
+        for (d, label) in [(0, "r"), (1, "w")] {
+            let ios: u64 = progress
+                .iter()
+                .map(|p| p.ios[d].load(Ordering::Relaxed))
+                .sum();
+            let bytes: u64 = progress
+                .iter()
+                .map(|p| p.bytes[d].load(Ordering::Relaxed))
+                .sum();
+            if ios > 0 {
+                parts.push(format!(
+                    "{label}: {:.0} IOPS {:.1} MiB/s",
+                    (ios - last[d].0) as f64 / dt,
+                    (bytes - last[d].1) as f64 / dt / (1 << 20) as f64
+                ));
+            }
+            last[d] = (ios, bytes);
+        }
+        t_last = now;
+        bar.set_message(parts.join(" | "));
+        if total.is_some() {
+            bar.set_position(now.duration_since(start).as_millis() as u64);
+        } else {
+            bar.tick();
+        }
+    }
+    bar.finish_and_clear();
+}
+
+/// Runs `diorite bench ARGS`. Returns the exit code: 0, 1 (a job failed or verify found bad
+/// blocks), 130 (stopped by Ctrl-C).
+pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        write!(out, "{}", job::help())?;
+        return Ok(0);
+    }
+    let plan = job::parse_args(args)?;
+    let (prepared, _temp) = prepare(&plan)?;
+    install_sigint();
+    let show_progress =
+        plan.globals.output_format == OutputFormat::Normal && std::io::stderr().is_terminal();
+    let mut results: Vec<JobResult> = Vec::new();
+    let cpu0 = process_cpu();
+    let ngroups = prepared
+        .iter()
+        .map(|p| p.groupid)
+        .max()
+        .map_or(0, |g| g + 1);
+    for g in 0..ngroups {
+        if STOP.load(Ordering::Relaxed) {
             break;
         }
-        done.clear();
-        ctx.get_events(
-            1,
-            args.iodepth as usize,
-            Some(Duration::from_secs(30)),
-            &mut done,
-        )?;
-        let now = base.elapsed().as_nanos() as u64;
-        for c in &done {
-            let n = c
-                .result
-                .clone()
-                .with_context(|| format!("I/O failed on {}", file.path().display()))?;
-            ios += 1;
-            bytes += n as u64;
-            lat.saturating_record(now.saturating_sub(c.user_data).max(1));
-        }
-        // Completions drop here, returning their buffers to the pool.
-        done.clear();
-        if !stopping && Instant::now() >= deadline {
-            stopping = true;
-        }
+        let members: Vec<&Prepared> = prepared.iter().filter(|p| p.groupid == g).collect();
+        let progress: Vec<Progress> = members.iter().map(|_| Progress::default()).collect();
+        let start = Barrier::new(members.len());
+        let done = AtomicBool::new(false);
+        let total = members
+            .iter()
+            .map(|p| p.spec.runtime.map(|r| r + p.spec.ramp_time))
+            .max()
+            .flatten();
+        let group_results = std::thread::scope(|s| {
+            let handles: Vec<_> = members
+                .iter()
+                .zip(&progress)
+                .map(|(p, prog)| {
+                    let start = &start;
+                    std::thread::Builder::new()
+                        .name(format!("job-{}", p.name))
+                        .spawn_scoped(s, move || {
+                            runner::run_job(
+                                &p.spec,
+                                p.name.clone(),
+                                p.groupid,
+                                p.seed,
+                                &p.targets,
+                                prog,
+                                &STOP,
+                                start,
+                            )
+                        })
+                })
+                .collect::<std::io::Result<Vec<_>>>()?;
+            if show_progress {
+                let (progress, done) = (&progress, &done);
+                s.spawn(move || progress_line(progress, total, done));
+            }
+            let mut rs = Vec::new();
+            for h in handles {
+                rs.push(
+                    h.join()
+                        .map_err(|_| anyhow::anyhow!("a job thread panicked"))?,
+                );
+            }
+            // Relaxed: the scope's join orders everything the progress thread could need.
+            done.store(true, Ordering::Relaxed);
+            anyhow::Ok(rs)
+        })?;
+        results.extend(group_results);
     }
-    let elapsed = base.elapsed();
-    let cpu = cpu_time().saturating_sub(cpu0);
-    let backend = ctx.backend();
-    let skipped: Vec<String> = ctx
-        .skipped_backends()
+    let cpu1 = process_cpu();
+    let proc_cpu = ProcessCpu {
+        usr: cpu1.0.saturating_sub(cpu0.0),
+        sys: cpu1.1.saturating_sub(cpu0.1),
+    };
+    let total_ios: u64 = results
         .iter()
-        .map(|s| format!("{}: {}", s.kind, s.reason))
-        .collect();
-    let report = ctx.backend_report();
-    ctx.shutdown()?;
+        .map(|r| r.stats.iter().map(|s| s.ios).sum::<u64>())
+        .sum();
 
-    let secs = elapsed.as_secs_f64();
-    let iops = ios as f64 / secs;
-    writeln!(
-        out,
-        "diorite bench: rw={} bs={} iodepth={} ioengine={} target={} ({} bytes, {})",
-        args.rw,
-        bs,
-        args.iodepth,
-        backend,
-        file.path().display(),
-        size,
-        if file.is_direct() {
-            "O_DIRECT"
-        } else {
-            "buffered"
+    let views: Vec<View<'_>> = if plan.globals.group_reporting {
+        let mut groups: Vec<u32> = results.iter().map(|r| r.groupid).collect();
+        groups.dedup();
+        groups
+            .into_iter()
+            .map(|g| View::of(results.iter().filter(|r| r.groupid == g).collect()))
+            .collect()
+    } else {
+        results.iter().map(|r| View::of(vec![r])).collect()
+    };
+    let text = match plan.globals.output_format {
+        OutputFormat::Normal => {
+            let mut t = String::new();
+            if plan.default_job {
+                t.push_str(
+                    "diorite bench: default job (rw=randread bs=4k iodepth=32 runtime=10s) on a 256 MiB temp file\n",
+                );
+            }
+            t.push_str(&report::text(&views, &proc_cpu, total_ios));
+            t
         }
-    )?;
-    writeln!(out, "  backend:   {backend} ({report})")?;
-    for s in &skipped {
-        writeln!(out, "  skipped:   {s}")?;
+        OutputFormat::Json | OutputFormat::JsonPlus => {
+            let probe: Vec<serde_json::Value> = diorite::backend::probe()
+                .into_iter()
+                .map(|s| serde_json::json!({"kind": s.kind.name(), "available": s.available, "reason": s.reason}))
+                .collect();
+            let v = report::json(&views, &plan.globals, &proc_cpu, total_ios, probe.into());
+            serde_json::to_string_pretty(&v)? + "\n"
+        }
+    };
+    match &plan.globals.output {
+        Some(p) => std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?,
+        None => out.write_all(text.as_bytes())?,
     }
-    writeln!(
-        out,
-        "  io:        {ios} requests, {bytes} bytes in {secs:.2} s"
-    )?;
-    writeln!(out, "  iops:      {iops:.0}")?;
-    writeln!(
-        out,
-        "  bw:        {:.1} MiB/s",
-        bytes as f64 / secs / (1 << 20) as f64
-    )?;
-    writeln!(
-        out,
-        "  lat (us):  mean={:.1} p50={:.1} p99={:.1} p99.9={:.1} max={:.1}",
-        lat.mean() / 1e3,
-        lat.value_at_quantile(0.5) as f64 / 1e3,
-        lat.value_at_quantile(0.99) as f64 / 1e3,
-        lat.value_at_quantile(0.999) as f64 / 1e3,
-        lat.max() as f64 / 1e3
-    )?;
-    writeln!(
-        out,
-        "  cpu:       {:.1}% of one core, {:.2} us per I/O",
-        cpu.as_secs_f64() / secs * 100.0,
-        if ios > 0 {
-            cpu.as_secs_f64() * 1e6 / ios as f64
-        } else {
-            0.0
+    if let Some(p) = &plan.globals.latency_plot {
+        crate::plot::write(p, &views)?;
+    }
+    let failed = results
+        .iter()
+        .any(|r| r.error.is_some() || r.verify.as_ref().is_some_and(|v| v.errors > 0));
+    for r in &results {
+        if let Some(e) = &r.error {
+            eprintln!("diorite: job {}: {e}", r.name);
         }
-    )?;
-    Ok(())
+        if let Some(v) = r.verify.as_ref().filter(|v| v.errors > 0) {
+            eprintln!(
+                "diorite: job {}: verify found {} bad blocks of {}; first: {}",
+                r.name,
+                v.errors,
+                v.blocks,
+                v.first.first().map_or("", String::as_str)
+            );
+        }
+    }
+    Ok(if failed {
+        1
+    } else if STOP.load(Ordering::Relaxed) {
+        130
+    } else {
+        0
+    })
 }

@@ -1,0 +1,673 @@
+//! Runs one job on the calling thread with its own engine [`Context`]: the submit/reap loop with
+//! fio's batching, rate cap, ramp, periodic syncs and stop conditions, then the verify phase.
+//!
+//! Buffers: one `BufPool` of `iodepth` buffers of the largest block size, registered with the
+//! context (io_uring fixed buffers) and held by the job for its whole life; in-flight slot `i`
+//! uses buffer `i`, so an I/O of any size up to the largest is a raw request into that memory.
+//! Nothing is allocated per I/O.
+
+use crate::job::JobSpec;
+use crate::stats::DirStats;
+use crate::verify;
+use crate::workload::{Dir, Generator, Io};
+use anyhow::{anyhow, Context as _, Result};
+use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, Request};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+/// Index of the sync series in [`JobResult::stats`].
+pub const SYNC: usize = 2;
+
+/// One file of a job: the region `[base, base + len)` it works in.
+pub struct Target {
+    pub file: DirectFile,
+    pub base: u64,
+    pub len: u64,
+}
+
+/// Live counters for the progress line, per direction. Updated once per reap (Relaxed: counters
+/// read for display, ordering nothing).
+#[derive(Default)]
+pub struct Progress {
+    pub ios: [AtomicU64; 2],
+    pub bytes: [AtomicU64; 2],
+}
+
+/// What verification found.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyResult {
+    pub blocks: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    /// The first mismatches, described.
+    pub first: Vec<String>,
+}
+
+/// Everything one job measured.
+pub struct JobResult {
+    pub name: String,
+    pub groupid: u32,
+    pub spec: JobSpec,
+    /// Read, write, sync.
+    pub stats: [DirStats; 3],
+    /// The measured phase (after ramp), up to the last completion.
+    pub runtime: Duration,
+    pub usr: Duration,
+    pub sys: Duration,
+    pub backend: String,
+    pub backend_report: String,
+    pub skipped: Vec<String>,
+    pub verify: Option<VerifyResult>,
+    pub error: Option<String>,
+    pub interrupted: bool,
+}
+
+/// User and system time of the calling thread.
+pub fn thread_cpu() -> (Duration, Duration) {
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one rusage through a valid pointer; RUSAGE_THREAD is valid on Linux.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    t0: Instant,
+    t1: Instant,
+    /// 0 read, 1 write, 2 sync.
+    kind: usize,
+    file: usize,
+    off: u64,
+    len: u64,
+    /// Set for verify reads: the generation expected for the blocks read (per block below).
+    verify: bool,
+}
+
+/// The job's memory and engine context. `bufs` is declared before `ctx`, so the context is
+/// dropped (shutting down and waiting for every in-flight request) before the memory.
+struct Engine<'a> {
+    spec: &'a JobSpec,
+    targets: &'a [Target],
+    _pool: BufPool,
+    bufs: Vec<AlignedBuf>,
+    ctx: Context,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    batch: Vec<Request>,
+    batch_slots: Vec<u32>,
+    done: Vec<Completion>,
+    sync_busy: bool,
+}
+
+impl<'a> Engine<'a> {
+    fn new(spec: &'a JobSpec, targets: &'a [Target], max_bs: usize) -> Result<Engine<'a>> {
+        let align = targets
+            .iter()
+            .map(|t| t.file.geometry().mem_align as usize)
+            .max()
+            .unwrap_or(4096)
+            .max(4096);
+        let depth = spec.iodepth as usize;
+        let pool = BufPool::new(depth, max_bs, align)?;
+        let mut bufs: Vec<AlignedBuf> = (0..depth)
+            .map(|_| pool.get().expect("a fresh pool has every buffer"))
+            .collect();
+        // Incompressible data for plain writes (fio's default buffer contents), written once.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64 ^ spec.randseed;
+        for b in &mut bufs {
+            for chunk in b.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+            }
+        }
+        let mut builder = Context::builder();
+        builder
+            .depth(spec.iodepth + 1) // + the sync slot
+            .backend(spec.engine)
+            .threads(spec.pool_threads.unwrap_or(depth.min(64)))
+            .register_pool(&pool);
+        for t in targets {
+            builder.register_file(&t.file);
+        }
+        let ctx = builder.build()?;
+        let now = Instant::now();
+        let blank = Slot {
+            t0: now,
+            t1: now,
+            kind: 0,
+            file: 0,
+            off: 0,
+            len: 0,
+            verify: false,
+        };
+        Ok(Engine {
+            spec,
+            targets,
+            _pool: pool,
+            bufs,
+            ctx,
+            slots: vec![blank; depth + 1],
+            free: (0..depth as u32).rev().collect(),
+            batch: Vec::with_capacity(spec.batch_submit as usize + 1),
+            batch_slots: Vec::with_capacity(spec.batch_submit as usize + 1),
+            done: Vec::with_capacity(depth + 1),
+            sync_busy: false,
+        })
+    }
+
+    fn in_flight(&self) -> usize {
+        self.bufs.len() - self.free.len() + usize::from(self.sync_busy)
+    }
+
+    /// Queues a data I/O in a free slot (the caller checked there is one).
+    fn queue_io(&mut self, file: usize, io: &Io, verify: bool) {
+        let slot = self.free.pop().expect("caller checked a free slot");
+        let t = &self.targets[file];
+        let ptr = self.bufs[slot as usize].as_mut_ptr();
+        let off = t.base + io.offset;
+        let len = io.len as usize;
+        let req = match io.dir {
+            // SAFETY: `ptr` is buffer `slot` of the job's pool, at least `len` (<= the largest
+            // block) bytes; the job owns it in `bufs`, which outlives the context (field order),
+            // and touches it again only after this slot's completion is reaped.
+            Dir::Write => unsafe { Request::write_raw(&t.file, off, ptr, len) },
+            // SAFETY: as above.
+            Dir::Read => unsafe { Request::read_raw(&t.file, off, ptr, len) },
+        };
+        self.slots[slot as usize] = Slot {
+            t0: Instant::now(),
+            t1: Instant::now(),
+            kind: io.dir as usize,
+            file,
+            off: io.offset,
+            len: io.len,
+            verify,
+        };
+        self.batch.push(req.with_user_data(u64::from(slot)));
+        self.batch_slots.push(slot);
+    }
+
+    fn queue_sync(&mut self, file: usize) {
+        let t = &self.targets[file];
+        let req = if self.spec.fdatasync > 0 {
+            Request::fdatasync(&t.file)
+        } else {
+            Request::fsync(&t.file)
+        };
+        let slot = self.bufs.len() as u32;
+        self.slots[slot as usize] = Slot {
+            t0: Instant::now(),
+            t1: Instant::now(),
+            kind: SYNC,
+            file,
+            off: 0,
+            len: 0,
+            verify: false,
+        };
+        self.sync_busy = true;
+        self.batch.push(req.with_user_data(u64::from(slot)));
+        self.batch_slots.push(slot);
+    }
+
+    /// Submits the queued batch (one call) and records submission latency.
+    fn flush(&mut self, stats: &mut [DirStats; 3]) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        if self.batch.len() == 1 {
+            let req = self.batch.pop().expect("one request");
+            self.ctx.submit(req).map_err(|e| e.error)?;
+        } else {
+            while !self.batch.is_empty() {
+                self.ctx.submit_batch(&mut self.batch)?;
+            }
+        }
+        let t1 = Instant::now();
+        for &s in &self.batch_slots {
+            let slot = &mut self.slots[s as usize];
+            slot.t1 = t1;
+            stats[slot.kind]
+                .slat
+                .record(t1.duration_since(slot.t0).as_nanos() as u64);
+        }
+        self.batch_slots.clear();
+        Ok(())
+    }
+
+    /// Waits for at least `min` completions (bounded by `timeout`) and takes up to `max`.
+    fn reap(&mut self, min: usize, max: usize, timeout: Duration) -> Result<Instant> {
+        self.done.clear();
+        self.ctx.get_events(
+            min.min(self.in_flight()),
+            max,
+            Some(timeout),
+            &mut self.done,
+        )?;
+        Ok(Instant::now())
+    }
+}
+
+fn ns(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
+/// The seed of clone `index` of a job.
+pub fn job_seed(spec: &JobSpec, index: u32) -> u64 {
+    let base = if spec.randrepeat {
+        spec.randseed
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    };
+    base ^ u64::from(index + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Runs one job. Waits at `start` (so jobs of a group start together) whether or not set-up
+/// worked; errors end up in the result.
+#[allow(clippy::too_many_arguments)]
+pub fn run_job(
+    spec: &JobSpec,
+    name: String,
+    groupid: u32,
+    seed: u64,
+    targets: &[Target],
+    progress: &Progress,
+    stop: &AtomicBool,
+    start: &Barrier,
+) -> JobResult {
+    let mut r = JobResult {
+        name,
+        groupid,
+        spec: spec.clone(),
+        stats: [DirStats::new(), DirStats::new(), DirStats::new()],
+        runtime: Duration::ZERO,
+        usr: Duration::ZERO,
+        sys: Duration::ZERO,
+        backend: String::new(),
+        backend_report: String::new(),
+        skipped: Vec::new(),
+        verify: None,
+        error: None,
+        interrupted: false,
+    };
+    let max_bs = spec.bs.max() as usize;
+    let engine = Engine::new(spec, targets, max_bs);
+    start.wait();
+    let mut e = match engine {
+        Ok(e) => e,
+        Err(err) => {
+            r.error = Some(format!("{err:#}"));
+            return r;
+        }
+    };
+    r.backend = e.ctx.backend().to_string();
+    r.backend_report = e.ctx.backend_report();
+    r.skipped = e
+        .ctx
+        .skipped_backends()
+        .iter()
+        .map(|s| format!("{}: {}", s.kind, s.reason))
+        .collect();
+    let verifying = spec.verify || spec.verify_only;
+    let mut gens: Vec<Generator> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            Generator::new(
+                spec,
+                verifying,
+                t.len,
+                seed ^ (i as u64).wrapping_mul(0xa076_1d64_78bd_642f),
+            )
+        })
+        .collect();
+    let io_limit = if spec.time_based {
+        u64::MAX
+    } else {
+        spec.io_size
+            .unwrap_or_else(|| targets.iter().map(|t| t.len).sum())
+    };
+    let result = if spec.verify_only {
+        replay(&mut gens, io_limit);
+        Ok(())
+    } else {
+        main_phase(&mut e, &mut gens, &mut r, io_limit, seed, progress, stop)
+    };
+    if let Err(err) = result {
+        r.error = Some(format!("{err:#}"));
+    }
+    if verifying && r.error.is_none() && !r.interrupted {
+        match verify_phase(&mut e, &gens, seed, stop) {
+            Ok((v, interrupted)) => {
+                r.verify = Some(v);
+                r.interrupted |= interrupted;
+            }
+            Err(err) => r.error = Some(format!("verify: {err:#}")),
+        }
+    }
+    if let Err(err) = e.ctx.close() {
+        r.error.get_or_insert(format!("{err:#}"));
+    }
+    r
+}
+
+/// `verify_only`: the write job's sequence again, without writing, to know which blocks it
+/// wrote and in which pass.
+fn replay(gens: &mut [Generator], io_limit: u64) {
+    let mut issued = 0u64;
+    let mut f = 0;
+    while issued < io_limit {
+        issued += gens[f].next().len;
+        f = (f + 1) % gens.len();
+    }
+}
+
+fn main_phase(
+    e: &mut Engine<'_>,
+    gens: &mut [Generator],
+    r: &mut JobResult,
+    io_limit: u64,
+    seed: u64,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let spec = e.spec;
+    let verify_writes = spec.verify;
+    let sync_every = if spec.fdatasync > 0 {
+        spec.fdatasync
+    } else {
+        spec.fsync
+    };
+    let max_reap = spec
+        .batch_complete_max
+        .map_or(spec.iodepth as usize + 1, |m| m as usize)
+        .max(1);
+    let t_start = Instant::now();
+    let mut ramping = !spec.ramp_time.is_zero();
+    let ramp_end = t_start + spec.ramp_time;
+    let mut phase_start = t_start;
+    let deadline = spec.runtime.map(|d| t_start + spec.ramp_time + d);
+    let mut cpu0 = thread_cpu();
+    let mut stats = [DirStats::new(), DirStats::new(), DirStats::new()];
+    let (mut issued_bytes, mut rate_issued) = (0u64, 0u64);
+    let mut writes_since_sync = 0u32;
+    let mut pending: Option<(usize, Io)> = None;
+    let mut next_file = 0usize;
+    let (mut stopping, mut exhausted) = (false, false);
+    let mut last_done = t_start;
+    loop {
+        let now = Instant::now();
+        if ramping && now >= ramp_end {
+            ramping = false;
+            stats = [DirStats::new(), DirStats::new(), DirStats::new()];
+            cpu0 = thread_cpu();
+            phase_start = now;
+        }
+        if !stopping {
+            if stop.load(Ordering::Relaxed) {
+                stopping = true;
+                r.interrupted = true;
+            } else if deadline.is_some_and(|d| now >= d) {
+                stopping = true;
+            }
+        }
+        let mut wait_until = None;
+        // A pass-starting I/O held back for draining was already taken from the generator (its
+        // blocks are in the map): it is issued even when stopping, so the map stays true.
+        let may_issue = !stopping && !exhausted;
+        if may_issue || pending.is_some() {
+            while !e.free.is_empty() {
+                if !may_issue && pending.is_none() {
+                    break;
+                }
+                if may_issue && issued_bytes >= io_limit {
+                    exhausted = true;
+                    break;
+                }
+                if let Some(rate) = spec.rate_iops.filter(|_| may_issue) {
+                    let due = t_start + Duration::from_secs_f64(rate_issued as f64 / rate as f64);
+                    if due > now {
+                        wait_until = Some(due);
+                        break;
+                    }
+                }
+                let (f, io) = match pending.take() {
+                    Some(p) => p,
+                    None => {
+                        let f = next_file;
+                        next_file = (next_file + 1) % gens.len();
+                        (f, gens[f].next())
+                    }
+                };
+                if io.new_pass && verify_writes && e.in_flight() > 0 {
+                    // A new pass may rewrite blocks still being written: drain first, so each
+                    // block's last write is the one verification expects.
+                    pending = Some((f, io));
+                    break;
+                }
+                if io.dir == Dir::Write && verify_writes {
+                    let slot = *e.free.last().expect("checked") as usize;
+                    let unit = gens[f].unit();
+                    let generation = gens[f].map().map_or(0, |m| m.pass());
+                    let buf = &mut e.bufs[slot][..io.len as usize];
+                    for (i, block) in buf.chunks_mut(unit as usize).enumerate() {
+                        let b = io.offset / unit + i as u64;
+                        verify::fill(block, e.targets[f].base + b * unit, b, seed, generation);
+                    }
+                }
+                e.queue_io(f, &io, false);
+                issued_bytes += io.len;
+                rate_issued += 1;
+                if io.dir == Dir::Write {
+                    writes_since_sync += 1;
+                }
+                if sync_every > 0 && writes_since_sync >= sync_every && !e.sync_busy {
+                    e.queue_sync(f);
+                    writes_since_sync = 0;
+                }
+                if e.batch.len() >= spec.batch_submit as usize {
+                    e.flush(&mut stats)?;
+                }
+            }
+            e.flush(&mut stats)?;
+        }
+        if e.in_flight() == 0 {
+            if (stopping || exhausted) && pending.is_none() {
+                break;
+            }
+            if let Some(t) = wait_until {
+                std::thread::sleep(
+                    t.saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(50)),
+                );
+            }
+            continue;
+        }
+        let timeout = wait_until.map_or(Duration::from_millis(100), |t| {
+            t.saturating_duration_since(now)
+                .min(Duration::from_millis(50))
+        });
+        let min = if wait_until.is_some() {
+            1
+        } else {
+            spec.batch_complete_min as usize
+        };
+        let tc = e.reap(min, max_reap, timeout)?;
+        let mut counts = [(0u64, 0u64); 2];
+        for c in e.done.drain(..) {
+            let s = c.user_data as usize;
+            let slot = e.slots[s];
+            let st = &mut stats[slot.kind];
+            match &c.result {
+                Ok(n) => {
+                    st.ios += 1;
+                    st.bytes += *n as u64;
+                    if slot.kind != SYNC && (*n as u64) < slot.len {
+                        st.short_ios += 1;
+                    }
+                    if slot.kind != SYNC {
+                        counts[slot.kind].0 += 1;
+                        counts[slot.kind].1 += *n as u64;
+                    }
+                }
+                Err(err) => {
+                    if r.error.is_none() {
+                        let t = &e.targets[slot.file];
+                        r.error = Some(match slot.kind {
+                            SYNC => format!("sync of {} failed: {err}", t.file.path().display()),
+                            k => format!(
+                                "{} of {} bytes at offset {} of {} failed: {err}",
+                                ["read", "write"][k],
+                                slot.len,
+                                t.base + slot.off,
+                                t.file.path().display()
+                            ),
+                        });
+                    }
+                    stopping = true;
+                }
+            }
+            st.clat.record(ns(tc.duration_since(slot.t1)));
+            st.lat.record(ns(tc.duration_since(slot.t0)));
+            if slot.kind == SYNC {
+                e.sync_busy = false;
+            } else {
+                e.free.push(s as u32);
+            }
+        }
+        for (d, (ios, bytes)) in counts.iter().enumerate() {
+            if *ios > 0 {
+                progress.ios[d].fetch_add(*ios, Ordering::Relaxed);
+                progress.bytes[d].fetch_add(*bytes, Ordering::Relaxed);
+            }
+        }
+        last_done = tc;
+    }
+    let cpu1 = thread_cpu();
+    r.usr = cpu1.0.saturating_sub(cpu0.0);
+    r.sys = cpu1.1.saturating_sub(cpu0.1);
+    r.runtime = if ramping {
+        Duration::ZERO
+    } else {
+        last_done.max(phase_start).duration_since(phase_start)
+    };
+    if ramping {
+        stats = [DirStats::new(), DirStats::new(), DirStats::new()];
+    }
+    r.stats = stats;
+    match &r.error {
+        Some(err) => Err(anyhow!("{err}")),
+        None => Ok(()),
+    }
+}
+
+/// Reads back every block the job wrote and checks it. Returns the findings and whether a stop
+/// was requested part-way.
+fn verify_phase(
+    e: &mut Engine<'_>,
+    gens: &[Generator],
+    seed: u64,
+    stop: &AtomicBool,
+) -> Result<(VerifyResult, bool)> {
+    let mut v = VerifyResult::default();
+    let mut scratch = [DirStats::new(), DirStats::new(), DirStats::new()];
+    let max_bs = e.bufs[0].len() as u64;
+    let mut interrupted = false;
+    // Expected generation of block b: written in the current pass, or in the previous one.
+    let expect = |g: &Generator, b: u64| -> Option<u32> {
+        let m = g.map().expect("verifying generators track their map");
+        if m.is_set(b) {
+            Some(m.pass())
+        } else {
+            m.pass().checked_sub(1)
+        }
+    };
+    let mut stop_all = false;
+    for (f, g) in gens.iter().enumerate() {
+        let unit = g.unit();
+        let blocks = g.map().map_or(0, |m| m.blocks());
+        let per_read = (max_bs / unit).max(1);
+        let mut b = 0u64;
+        loop {
+            // Issue reads for runs of checkable blocks while slots are free.
+            while !stop_all && b < blocks && !e.free.is_empty() {
+                if expect(g, b).is_none() {
+                    b += 1;
+                    continue;
+                }
+                let mut n = 1;
+                while n < per_read && b + n < blocks && expect(g, b + n).is_some() {
+                    n += 1;
+                }
+                let io = Io {
+                    dir: Dir::Read,
+                    offset: b * unit,
+                    len: n * unit,
+                    new_pass: false,
+                };
+                e.queue_io(f, &io, true);
+                e.flush(&mut scratch)?;
+                b += n;
+            }
+            if e.in_flight() == 0 {
+                break;
+            }
+            e.reap(1, e.bufs.len() + 1, Duration::from_millis(100))?;
+            let done: Vec<Completion> = e.done.drain(..).collect();
+            for c in done {
+                let s = c.user_data as usize;
+                let slot = e.slots[s];
+                debug_assert!(slot.verify);
+                let t = &e.targets[slot.file];
+                let n = c.result.with_context(|| {
+                    format!(
+                        "reading back {} bytes at offset {} of {}",
+                        slot.len,
+                        t.base + slot.off,
+                        t.file.path().display()
+                    )
+                })?;
+                if (n as u64) < slot.len {
+                    return Err(anyhow!(
+                        "short read back at offset {} of {}: {n} of {} bytes",
+                        t.base + slot.off,
+                        t.file.path().display(),
+                        slot.len
+                    ));
+                }
+                let buf = &e.bufs[s][..slot.len as usize];
+                for (i, block) in buf.chunks(unit as usize).enumerate() {
+                    let bno = slot.off / unit + i as u64;
+                    let generation = expect(g, bno).expect("only checkable blocks are read");
+                    v.blocks += 1;
+                    v.bytes += unit;
+                    if let Err(m) = verify::check(block, t.base + bno * unit, bno, seed, generation)
+                    {
+                        v.errors += 1;
+                        if v.first.len() < 10 {
+                            v.first.push(format!("{} ({})", m, t.file.path().display()));
+                        }
+                        if e.spec.verify_fatal {
+                            stop_all = true;
+                        }
+                    }
+                }
+                e.free.push(s as u32);
+            }
+            if stop.load(Ordering::Relaxed) {
+                stop_all = true;
+                interrupted = true;
+            }
+        }
+        if stop_all {
+            break;
+        }
+    }
+    Ok((v, interrupted))
+}

@@ -1,0 +1,147 @@
+//! Latency and throughput accounting: per direction, submission (`slat`), completion (`clat`)
+//! and total (`lat`) latency in nanoseconds — exact min/max/mean/stddev plus an HDR histogram
+//! for percentiles. Recording allocates nothing.
+
+use hdrhistogram::Histogram;
+
+/// fio's percentile list.
+pub const PERCENTILES: [f64; 17] = [
+    1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95,
+    99.99,
+];
+
+/// One latency series.
+#[derive(Clone)]
+pub struct Lat {
+    pub hist: Histogram<u64>,
+    pub n: u64,
+    pub min: u64,
+    pub max: u64,
+    sum: f64,
+    sumsq: f64,
+}
+
+impl Lat {
+    pub fn new() -> Lat {
+        Lat {
+            // 1 ns .. 1 hour, 3 significant digits.
+            hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds"),
+            n: 0,
+            min: u64::MAX,
+            max: 0,
+            sum: 0.0,
+            sumsq: 0.0,
+        }
+    }
+
+    pub fn record(&mut self, ns: u64) {
+        let ns = ns.max(1);
+        self.hist.saturating_record(ns);
+        self.n += 1;
+        self.min = self.min.min(ns);
+        self.max = self.max.max(ns);
+        let x = ns as f64;
+        self.sum += x;
+        self.sumsq += x * x;
+    }
+
+    pub fn mean(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.sum / self.n as f64
+        }
+    }
+
+    pub fn stddev(&self) -> f64 {
+        if self.n < 2 {
+            return 0.0;
+        }
+        let n = self.n as f64;
+        ((self.sumsq - self.sum * self.sum / n) / (n - 1.0))
+            .max(0.0)
+            .sqrt()
+    }
+
+    pub fn min(&self) -> u64 {
+        if self.n == 0 {
+            0
+        } else {
+            self.min
+        }
+    }
+
+    pub fn percentile(&self, p: f64) -> u64 {
+        if self.n == 0 {
+            0
+        } else {
+            self.hist.value_at_percentile(p)
+        }
+    }
+
+    pub fn merge(&mut self, o: &Lat) {
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.hist.add(&o.hist);
+        self.n += o.n;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        self.sum += o.sum;
+        self.sumsq += o.sumsq;
+    }
+}
+
+/// Everything measured for one direction (read, write, or sync).
+#[derive(Clone)]
+pub struct DirStats {
+    pub ios: u64,
+    pub bytes: u64,
+    pub short_ios: u64,
+    pub slat: Lat,
+    pub clat: Lat,
+    pub lat: Lat,
+}
+
+impl DirStats {
+    pub fn new() -> DirStats {
+        DirStats {
+            ios: 0,
+            bytes: 0,
+            short_ios: 0,
+            slat: Lat::new(),
+            clat: Lat::new(),
+            lat: Lat::new(),
+        }
+    }
+
+    pub fn merge(&mut self, o: &DirStats) {
+        self.ios += o.ios;
+        self.bytes += o.bytes;
+        self.short_ios += o.short_ios;
+        self.slat.merge(&o.slat);
+        self.clat.merge(&o.clat);
+        self.lat.merge(&o.lat);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_moments_and_histogram_percentiles() {
+        let mut l = Lat::new();
+        for v in 1..=1000u64 {
+            l.record(v * 1000);
+        }
+        assert_eq!((l.n, l.min(), l.max), (1000, 1000, 1_000_000));
+        assert!((l.mean() - 500_500.0).abs() < 1e-6);
+        assert!((l.stddev() - 288_819.0).abs() < 1.0, "{}", l.stddev());
+        let p50 = l.percentile(50.0);
+        assert!((499_000..=501_000).contains(&p50), "{p50}");
+        let mut m = Lat::new();
+        m.record(5);
+        m.merge(&l);
+        assert_eq!((m.n, m.min(), m.max), (1001, 5, 1_000_000));
+        assert_eq!(Lat::new().min(), 0);
+    }
+}

@@ -1,0 +1,532 @@
+//! What a job does next: direction, block size and offset for each I/O, from a seeded PRNG,
+//! with fio's random map (each block once per pass) and its skewed distributions. Deterministic
+//! for a seed, so `verify_only` can replay a write job without writing.
+
+use crate::job::{Bs, Dist, JobSpec, Rw};
+
+/// splitmix64: small, fast, good enough for offsets; no allocation or syscall per I/O.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (`n > 0`), by multiply-shift.
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A bitmap of the region's blocks written (or visited) in the current pass, with a summary
+/// level of full words so finding a free block stays cheap when the map is nearly full.
+#[derive(Clone, Debug)]
+pub struct BlockMap {
+    blocks: u64,
+    bits: Vec<u64>,
+    /// Bit w set: `bits[w]` is full.
+    full: Vec<u64>,
+    set: u64,
+    pass: u32,
+}
+
+impl BlockMap {
+    pub fn new(blocks: u64) -> BlockMap {
+        let words = blocks.div_ceil(64) as usize;
+        let mut m = BlockMap {
+            blocks,
+            bits: vec![0; words],
+            full: vec![0; words.div_ceil(64)],
+            set: 0,
+            pass: 0,
+        };
+        m.mask_tail();
+        m
+    }
+
+    /// Marks the bits past the last block as taken so they are never found free.
+    fn mask_tail(&mut self) {
+        let rem = self.blocks % 64;
+        if rem != 0 {
+            let last = self.bits.len() - 1;
+            self.bits[last] = !0u64 << rem;
+            if self.bits[last] == !0 {
+                self.full[last / 64] |= 1 << (last % 64);
+            }
+        }
+    }
+
+    pub fn blocks(&self) -> u64 {
+        self.blocks
+    }
+    /// Passes completed (the generation of blocks written in the current pass).
+    pub fn pass(&self) -> u32 {
+        self.pass
+    }
+    pub fn is_full(&self) -> bool {
+        self.set == self.blocks
+    }
+    pub fn is_set(&self, b: u64) -> bool {
+        self.bits[(b / 64) as usize] & (1 << (b % 64)) != 0
+    }
+    pub fn set(&mut self, b: u64) {
+        let w = (b / 64) as usize;
+        let bit = 1u64 << (b % 64);
+        if self.bits[w] & bit == 0 {
+            self.bits[w] |= bit;
+            self.set += 1;
+            if self.bits[w] == !0 {
+                self.full[w / 64] |= 1 << (w % 64);
+            }
+        }
+    }
+    /// Starts the next pass: every block free again.
+    pub fn next_pass(&mut self) {
+        self.bits.fill(0);
+        self.full.fill(0);
+        self.set = 0;
+        self.pass += 1;
+        self.mask_tail();
+    }
+
+    /// The first free block at or after `from`, wrapping; `None` when the map is full.
+    pub fn next_free(&self, from: u64) -> Option<u64> {
+        if self.is_full() {
+            return None;
+        }
+        let words = self.bits.len();
+        let w0 = (from / 64) as usize;
+        // The starting word, from `from`'s bit on.
+        let m = self.bits[w0] | ((1u64 << (from % 64)) - 1);
+        if m != !0 {
+            return Some(w0 as u64 * 64 + u64::from((!m).trailing_zeros()));
+        }
+        // Then the next non-full word after it, through the summary, wrapping around; the
+        // starting word comes last (its bits before `from`).
+        let mut w = w0 + 1;
+        let mut scanned = 0;
+        while scanned < words {
+            if w >= words {
+                w = 0;
+            }
+            let s = w / 64;
+            let sm = self.full[s] | ((1u64 << (w % 64)) - 1);
+            let word = if sm == !0 {
+                words // the rest of this summary word is full
+            } else {
+                s * 64 + (!sm).trailing_zeros() as usize
+            };
+            if word < words {
+                return Some(word as u64 * 64 + u64::from((!self.bits[word]).trailing_zeros()));
+            }
+            let next = ((s + 1) * 64).min(words);
+            scanned += next - w;
+            w = next;
+        }
+        None
+    }
+
+    /// How many consecutive free blocks start at `b`, up to `max`.
+    pub fn free_run(&self, b: u64, max: u64) -> u64 {
+        let mut n = 0;
+        while n < max && b + n < self.blocks && !self.is_set(b + n) {
+            n += 1;
+        }
+        n
+    }
+}
+
+/// A skewed index generator over `0..n`.
+#[derive(Clone, Debug)]
+enum Skew {
+    Uniform,
+    /// Gray et al., "Quickly generating billion-record synthetic databases" (as fio does), then
+    /// scrambled so hot blocks are spread over the region.
+    Zipf {
+        theta: f64,
+        zetan: f64,
+        eta: f64,
+        alpha: f64,
+        n: f64,
+    },
+    Pareto {
+        pow: f64,
+    },
+    /// Centered on the middle of the region, deviation in blocks.
+    Normal {
+        stddev: f64,
+    },
+}
+
+/// fio caps the zeta sum at ten million terms.
+const ZIPF_MAX_TERMS: u64 = 10_000_000;
+
+fn scramble(v: u64, n: u64) -> u64 {
+    v.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31) % n
+}
+
+impl Skew {
+    fn new(dist: Dist, n: u64) -> Skew {
+        match dist {
+            Dist::Uniform => Skew::Uniform,
+            Dist::Zipf(theta) => {
+                let terms = n.min(ZIPF_MAX_TERMS);
+                let zetan: f64 = (1..=terms).map(|i| 1.0 / (i as f64).powf(theta)).sum();
+                let zeta2 = 1.0 + 0.5f64.powf(theta);
+                let nf = n as f64;
+                let alpha = 1.0 / (1.0 - theta);
+                let eta = (1.0 - (2.0 / nf).powf(1.0 - theta)) / (1.0 - zeta2 / zetan);
+                Skew::Zipf {
+                    theta,
+                    zetan,
+                    eta,
+                    alpha,
+                    n: nf,
+                }
+            }
+            Dist::Pareto(h) => Skew::Pareto {
+                pow: h.ln() / (1.0 - h).ln(),
+            },
+            Dist::Normal(pct) => Skew::Normal {
+                stddev: pct / 100.0 * n as f64,
+            },
+        }
+    }
+
+    fn pick(&self, rng: &mut Rng, n: u64) -> u64 {
+        match *self {
+            Skew::Uniform => rng.below(n),
+            Skew::Zipf {
+                theta,
+                zetan,
+                eta,
+                alpha,
+                n: nf,
+            } => {
+                let u = rng.unit();
+                let uz = u * zetan;
+                let rank = if uz < 1.0 {
+                    0
+                } else if uz < 1.0 + 0.5f64.powf(theta) {
+                    1
+                } else {
+                    ((nf * (eta * u - eta + 1.0).powf(alpha)) as u64).min(n - 1)
+                };
+                scramble(rank, n)
+            }
+            Skew::Pareto { pow } => {
+                let rank = (((n - 1) as f64) * rng.unit().powf(pow)) as u64;
+                scramble(rank.min(n - 1), n)
+            }
+            Skew::Normal { stddev } => {
+                // Box-Muller.
+                let (u1, u2) = (rng.unit().max(f64::MIN_POSITIVE), rng.unit());
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                let v = n as f64 / 2.0 + z * stddev;
+                v.clamp(0.0, (n - 1) as f64) as u64
+            }
+        }
+    }
+}
+
+/// Direction of an I/O.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    Read = 0,
+    Write = 1,
+}
+
+/// One I/O to issue: `offset` and `len` are relative to the region, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Io {
+    pub dir: Dir,
+    pub offset: u64,
+    pub len: u64,
+    /// This I/O begins a new pass over the region (the map was just reset, or a sequential
+    /// cursor wrapped): a verifying writer drains in-flight writes first.
+    pub new_pass: bool,
+}
+
+/// The per-file generator of one job.
+#[derive(Clone, Debug)]
+pub struct Generator {
+    rw: Rw,
+    rwmixread: u32,
+    bs: Bs,
+    unit: u64,
+    blocks: u64,
+    skew: Skew,
+    /// The random map (random patterns without norandommap and with a uniform distribution),
+    /// or the written-blocks map of a sequential writer (for verify). None otherwise.
+    map: Option<BlockMap>,
+    /// Random patterns use the map to pick; sequential ones only record.
+    pick_from_map: bool,
+    seq: [u64; 2],
+    rng_off: Rng,
+    rng_dir: Rng,
+    rng_bs: Rng,
+}
+
+impl Generator {
+    /// A generator for `spec`'s pattern over a region of `len` bytes. `track` keeps the map
+    /// even where picking does not need it (a verifying writer). `len` must hold at least one
+    /// largest block.
+    pub fn new(spec: &JobSpec, track: bool, len: u64, seed: u64) -> Generator {
+        let (rw, bs, dist) = (spec.rw, spec.bs.clone(), spec.dist);
+        let unit = bs.unit();
+        let blocks = len / unit;
+        let pick_from_map = rw.random() && !spec.norandommap && dist == Dist::Uniform;
+        let mut seeds = Rng::new(seed);
+        Generator {
+            rw,
+            rwmixread: spec.rwmixread,
+            unit,
+            blocks,
+            skew: Skew::new(dist, (blocks - bs.max() / unit + 1).max(1)),
+            bs,
+            map: (pick_from_map || track).then(|| BlockMap::new(blocks)),
+            pick_from_map,
+            seq: [0, 0],
+            rng_off: Rng::new(seeds.next_u64()),
+            rng_dir: Rng::new(seeds.next_u64()),
+            rng_bs: Rng::new(seeds.next_u64()),
+        }
+    }
+
+    pub fn unit(&self) -> u64 {
+        self.unit
+    }
+    pub fn map(&self) -> Option<&BlockMap> {
+        self.map.as_ref()
+    }
+
+    fn pick_bs(&mut self) -> u64 {
+        match &self.bs {
+            Bs::Fixed(b) => *b,
+            Bs::Range(min, max) => min * (1 + self.rng_bs.below(max / min)),
+            Bs::Split(v) => {
+                let mut r = self.rng_bs.below(100) as u32;
+                for &(size, w) in v {
+                    if r < w {
+                        return size;
+                    }
+                    r -= w;
+                }
+                v.last().map_or(self.unit, |x| x.0)
+            }
+        }
+    }
+
+    /// The next I/O.
+    pub fn next(&mut self) -> Io {
+        let dir = if !self.rw.mixed() {
+            if self.rw.writes() {
+                Dir::Write
+            } else {
+                Dir::Read
+            }
+        } else if self.rng_dir.below(100) < u64::from(self.rwmixread) {
+            Dir::Read
+        } else {
+            Dir::Write
+        };
+        let want = self.pick_bs() / self.unit;
+        let mut new_pass = false;
+        let (block, n) = if self.pick_from_map {
+            let map = self.map.as_mut().expect("random map");
+            if map.is_full() {
+                map.next_pass();
+                new_pass = true;
+            }
+            let r = self.rng_off.below(self.blocks);
+            let b = map
+                .next_free(r)
+                .expect("a map that is not full has a free block");
+            (b, map.free_run(b, want).max(1))
+        } else if self.rw.random() {
+            let b = self.skew.pick(&mut self.rng_off, self.blocks - want + 1);
+            (b, want)
+        } else {
+            // A pass ends exactly at the region's end: the last I/O is shortened to the blocks
+            // left, so every pass covers every block once (verify relies on it).
+            let cur = &mut self.seq[dir as usize];
+            if *cur >= self.blocks {
+                *cur = 0;
+                new_pass = true;
+            }
+            let b = *cur;
+            let n = want.min(self.blocks - b);
+            *cur += n;
+            (b, n)
+        };
+        if let Some(map) = self.map.as_mut().filter(|_| !self.pick_from_map) {
+            // A tracking (sequential) map starts its next pass when the cursor wraps.
+            if new_pass {
+                map.next_pass();
+            }
+        }
+        if let Some(map) = self.map.as_mut() {
+            if dir == Dir::Write || self.pick_from_map {
+                for i in 0..n {
+                    map.set(block + i);
+                }
+            }
+        }
+        Io {
+            dir,
+            offset: block * self.unit,
+            len: n * self.unit,
+            new_pass,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn spec(rw: Rw, mix: u32, bs: Bs, dist: Dist, norandommap: bool) -> JobSpec {
+        JobSpec {
+            rw,
+            rwmixread: mix,
+            bs,
+            dist,
+            norandommap,
+            ..JobSpec::default()
+        }
+    }
+
+    fn gen(rw: Rw, bs: Bs, dist: Dist, norandommap: bool, len: u64) -> Generator {
+        Generator::new(&spec(rw, 50, bs, dist, norandommap), false, len, 42)
+    }
+
+    proptest! {
+        #[test]
+        fn the_random_map_visits_each_block_once_per_pass(blocks in 1u64..3000, seed in any::<u64>()) {
+            let mut g = Generator::new(&spec(Rw::RandWrite, 50, Bs::Fixed(4096), Dist::Uniform, false), false, blocks * 4096, seed);
+            for pass in 0..2 {
+                let mut seen = vec![false; blocks as usize];
+                for i in 0..blocks {
+                    let io = g.next();
+                    prop_assert_eq!(io.new_pass, pass > 0 && i == 0);
+                    let b = (io.offset / 4096) as usize;
+                    prop_assert!(!seen[b], "block {} twice in pass {}", b, pass);
+                    seen[b] = true;
+                }
+                prop_assert!(seen.iter().all(|x| *x));
+            }
+        }
+
+        #[test]
+        fn ios_stay_inside_the_region(len_blocks in 16u64..5000, seed in any::<u64>(), dist in 0..4u8) {
+            let dist = [Dist::Uniform, Dist::Zipf(1.1), Dist::Pareto(0.3), Dist::Normal(10.0)][dist as usize];
+            let bs = Bs::Split(vec![(4096, 50), (16384, 30), (65536, 20)]);
+            let len = len_blocks * 4096 + 65536;
+            let mut g = Generator::new(&spec(Rw::RandRw, 70, bs, dist, true), false, len, seed);
+            for _ in 0..200 {
+                let io = g.next();
+                prop_assert!(io.offset % 4096 == 0 && io.len % 4096 == 0 && io.len > 0);
+                prop_assert!(io.offset + io.len <= len, "{:?} past {}", io, len);
+            }
+        }
+    }
+
+    #[test]
+    fn sequential_wraps_and_mixes_by_percentage() {
+        let mut g = gen(Rw::Write, Bs::Fixed(4096), Dist::Uniform, false, 3 * 4096);
+        let offs: Vec<_> = (0..4).map(|_| g.next().offset).collect();
+        assert_eq!(offs, [0, 4096, 8192, 0]);
+        // Variable sizes: the pass ends exactly at the end (the last I/O shortened).
+        let mut g = gen(
+            Rw::Write,
+            Bs::Range(4096, 16384),
+            Dist::Uniform,
+            false,
+            10 * 4096,
+        );
+        let mut end = 0;
+        loop {
+            let io = g.next();
+            if io.new_pass {
+                assert_eq!(io.offset, 0);
+                break;
+            }
+            assert_eq!(io.offset, end);
+            end += io.len;
+        }
+        assert_eq!(end, 10 * 4096);
+        let mixed = spec(Rw::RandRw, 70, Bs::Fixed(4096), Dist::Uniform, false);
+        let mut g = Generator::new(&mixed, false, 1 << 30, 1);
+        let reads = (0..10_000).filter(|_| g.next().dir == Dir::Read).count();
+        assert!((6500..7500).contains(&reads), "{reads}");
+    }
+
+    #[test]
+    fn skewed_distributions_are_skewed() {
+        let n = 10_000u64;
+        for dist in [Dist::Zipf(1.2), Dist::Pareto(0.2)] {
+            let mut g = gen(Rw::RandRead, Bs::Fixed(4096), dist, false, n * 4096);
+            let mut counts = vec![0u32; n as usize];
+            for _ in 0..100_000 {
+                counts[(g.next().offset / 4096) as usize] += 1;
+            }
+            counts.sort_unstable_by(|a, b| b.cmp(a));
+            let top: u32 = counts[..(n / 10) as usize].iter().sum();
+            assert!(
+                top > 50_000,
+                "{dist:?}: hottest 10% got only {top} of 100000"
+            );
+        }
+        let mut g = gen(
+            Rw::RandRead,
+            Bs::Fixed(4096),
+            Dist::Normal(5.0),
+            false,
+            n * 4096,
+        );
+        let near = (0..10_000)
+            .filter(|_| (g.next().offset / 4096).abs_diff(n / 2) < n / 10)
+            .count();
+        assert!(
+            near > 9000,
+            "normal:5 put only {near} of 10000 within 2 sigma"
+        );
+        let mut g = gen(Rw::RandRead, Bs::Fixed(4096), Dist::Uniform, true, n * 4096);
+        let near = (0..10_000)
+            .filter(|_| (g.next().offset / 4096).abs_diff(n / 2) < n / 10)
+            .count();
+        assert!((1500..2500).contains(&near), "uniform: {near}");
+    }
+
+    #[test]
+    fn block_map_finds_free_blocks_across_words() {
+        let mut m = BlockMap::new(200);
+        for b in 0..200 {
+            if b != 3 && b != 130 {
+                m.set(b);
+            }
+        }
+        assert_eq!(m.next_free(0), Some(3));
+        assert_eq!(m.next_free(4), Some(130));
+        assert_eq!(m.next_free(131), Some(3));
+        m.set(3);
+        m.set(130);
+        assert!(m.is_full());
+        assert_eq!(m.next_free(0), None);
+        m.next_pass();
+        assert_eq!((m.pass(), m.next_free(199)), (1, Some(199)));
+        assert_eq!(m.free_run(190, 100), 10);
+    }
+}
