@@ -7,8 +7,9 @@
 # TARGET is a block device or file (reads only, unless RW is a write pattern: then it is
 # overwritten), or the word `zram`: then /dev/zram0 is sized to 1 GiB, filled with compressible
 # data, used, and reset afterwards (root). For io_uring both tools register the file and the
-# buffers (diorite does by default; fio gets --registerfiles --fixedbufs). Engine pairs: threads/psync now; io_uring/io_uring and aio/libaio are run when
-# `diorite info` reports them available. psync has no queue, so "iodepth N" for that pair means
+# buffers (diorite does by default; fio gets --registerfiles --fixedbufs). Both tools report
+# fio's JSON; CPU per I/O is measured for both from outside (see with_cpu). Engine pairs:
+# threads/psync always; io_uring/io_uring and aio/libaio when `diorite info` reports them. psync has no queue, so "iodepth N" for that pair means
 # N fio jobs against N diorite pool threads at iodepth N.
 set -euo pipefail
 target=${1:?usage: bench/compare-fio.sh TARGET [RUNTIME] [RW] [BS]}
@@ -42,6 +43,20 @@ print("\nCPU_SECONDS %.6f" % (u.ru_utime + u.ru_stime))
 sys.exit(r.returncode)' "$@"
 }
 
+# Reads fio-shaped JSON followed by CPU_SECONDS; prints IOPS, p99 total latency (us) and CPU
+# microseconds per I/O. fio's own usr_cpu/sys_cpu cover only its submitting thread
+# (RUSAGE_THREAD) and miss io_uring io-wq workers, so the whole-process figure is used for both.
+summarize() {
+  python3 -c '
+import json, sys
+text = sys.stdin.read()
+cpu = float(text.rsplit("CPU_SECONDS", 1)[1])
+d = json.loads(text[text.index("{"):text.rindex("}") + 1]); j = d["jobs"][0]
+r = j["read"] if j["read"]["io_bytes"] else j["write"]
+ios = r["total_ios"] or 1
+print("%.0f %.1f %.2f" % (r["iops"], r["lat_ns"]["percentile"]["99.000000"] / 1e3, cpu * 1e6 / ios))'
+}
+
 pairs=("threads psync")
 avail=$("$diorite" info "$target" | awk '/^  [a-z_]+ +available/ {print $1}')
 grep -qx io_uring <<<"$avail" && pairs=("io_uring io_uring" "${pairs[@]}")
@@ -51,32 +66,18 @@ printf '%-18s %6s %12s %12s %6s %10s %10s %9s %9s\n' pair depth "diorite IOPS" "
 for pair in "${pairs[@]}"; do
   read -r dengine fengine <<<"$pair"
   for depth in 1 32; do
-    dthreads=()
-    fjobs=(--iodepth="$depth" --numjobs=1)
-    [ "$fengine" = io_uring ] && fjobs+=(--registerfiles --fixedbufs)
+    # The same job for both tools, both reporting fio's JSON.
+    job=(--name=cmp --filename="$target" --rw="$rw" --bs="$bs" --direct=1 --runtime="$runtime"
+      --time_based --group_reporting --output-format=json)
+    djob=(--iodepth="$depth" --ioengine="$dengine")
+    fjob=(--iodepth="$depth" --numjobs=1 --ioengine="$fengine" --lat_percentiles=1)
+    [ "$fengine" = io_uring ] && fjob+=(--registerfiles --fixedbufs)
     if [ "$fengine" = psync ]; then
-      dthreads=(--threads "$depth")
-      fjobs=(--iodepth=1 --numjobs="$depth")
+      djob+=(--pool_threads="$depth")
+      fjob=(--iodepth=1 --numjobs="$depth" --ioengine=psync --lat_percentiles=1)
     fi
-    dout=$(with_cpu "$diorite" bench --filename "$target" --rw "$rw" --bs "$bs" --iodepth "$depth" \
-      --runtime "$runtime" --ioengine "$dengine" "${dthreads[@]}")
-    diops=$(awk '/^  iops:/ {print $2}' <<<"$dout")
-    dp99=$(sed -n 's/.*p99=\([0-9.]*\).*/\1/p' <<<"$dout" | head -1)
-    dios=$(awk '/^  io:/ {print $2}' <<<"$dout")
-    dcpu=$(awk -v n="$dios" '/^CPU_SECONDS/ {printf "%.2f", $2 * 1e6 / n}' <<<"$dout")
-    fout=$(with_cpu fio --name=cmp --filename="$target" --rw="$rw" --bs="$bs" --direct=1 --ioengine="$fengine" \
-      "${fjobs[@]}" --group_reporting --lat_percentiles=1 --runtime="$runtime" --time_based --output-format=json 2>/dev/null)
-    read -r fiops fp99 fcpu < <(python3 -c '
-import json, sys
-text = sys.stdin.read()
-cpu = float(text.rsplit("CPU_SECONDS", 1)[1])
-d = json.loads(text[text.index("{"):text.rindex("}") + 1]); j = d["jobs"][0]
-r = j["read"] if j["read"]["io_bytes"] else j["write"]
-ios = r["total_ios"] or 1
-# fio reports usr_cpu/sys_cpu of its submitting thread only (RUSAGE_THREAD): it misses
-# io_uring io-wq workers. The whole-process figure is used for both tools instead.
-print("%.0f %.1f %.2f" % (r["iops"], r["lat_ns"]["percentile"]["99.000000"] / 1e3, cpu * 1e6 / ios))
-' <<<"$fout")
+    read -r diops dp99 dcpu < <(with_cpu "$diorite" bench "${job[@]}" "${djob[@]}" | summarize)
+    read -r fiops fp99 fcpu < <(with_cpu fio "${job[@]}" "${fjob[@]}" | summarize)
     ratio=$(python3 -c "print('%.2f' % ($diops / max($fiops, 1)))")
     printf '%-18s %6s %12s %12s %6s %10s %10s %9s %9s\n' "$dengine/$fengine" "$depth" "$diops" "$fiops" "$ratio" "$dp99" "$fp99" "$dcpu" "$fcpu"
   done

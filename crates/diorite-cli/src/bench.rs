@@ -413,8 +413,8 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         return Ok(0);
     }
     let plan = job::parse_args(args)?;
-    let (prepared, _temp) = prepare(&plan)?;
     install_sigint();
+    let (prepared, _temp) = prepare(&plan)?;
     let show_progress =
         plan.globals.output_format == OutputFormat::Normal && std::io::stderr().is_terminal();
     let mut results: Vec<JobResult> = Vec::new();

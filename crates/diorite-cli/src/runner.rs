@@ -397,6 +397,8 @@ fn main_phase(
     let mut stats = [DirStats::new(), DirStats::new(), DirStats::new()];
     let (mut issued_bytes, mut rate_issued) = (0u64, 0u64);
     let mut writes_since_sync = 0u32;
+    // Syncs due (one per `sync_every` writes) and not yet issued; one is in flight at a time.
+    let (mut syncs_owed, mut sync_file) = (0u32, 0usize);
     let mut pending: Option<(usize, Io)> = None;
     let mut next_file = 0usize;
     let (mut stopping, mut exhausted) = (false, false);
@@ -466,19 +468,31 @@ fn main_phase(
                 rate_issued += 1;
                 if io.dir == Dir::Write {
                     writes_since_sync += 1;
+                    if sync_every > 0 && writes_since_sync >= sync_every {
+                        syncs_owed += 1;
+                        writes_since_sync = 0;
+                        sync_file = f;
+                    }
                 }
-                if sync_every > 0 && writes_since_sync >= sync_every && !e.sync_busy {
-                    e.queue_sync(f);
-                    writes_since_sync = 0;
+                if syncs_owed > 0 && !e.sync_busy {
+                    e.queue_sync(sync_file);
+                    syncs_owed -= 1;
                 }
                 if e.batch.len() >= spec.batch_submit as usize {
                     e.flush(&mut stats)?;
                 }
             }
-            e.flush(&mut stats)?;
         }
+        if syncs_owed > 0 && !e.sync_busy && r.error.is_none() {
+            e.queue_sync(sync_file);
+            syncs_owed -= 1;
+        }
+        e.flush(&mut stats)?;
         if e.in_flight() == 0 {
-            if (stopping || exhausted) && pending.is_none() {
+            if (stopping || exhausted)
+                && pending.is_none()
+                && (syncs_owed == 0 || r.error.is_some())
+            {
                 break;
             }
             if let Some(t) = wait_until {
@@ -643,6 +657,9 @@ fn verify_phase(
                 }
                 let buf = &e.bufs[s][..slot.len as usize];
                 for (i, block) in buf.chunks(unit as usize).enumerate() {
+                    if e.spec.verify_fatal && v.errors > 0 {
+                        break; // stop at the first mismatch, also in reads already in flight
+                    }
                     let bno = slot.off / unit + i as u64;
                     let generation = expect(g, bno).expect("only checkable blocks are read");
                     v.blocks += 1;

@@ -1,0 +1,569 @@
+//! `diorite bench` end to end: the real binary on real files (and, as root, a loop device).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn diorite() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_diorite"))
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("diorite-cli")
+        .tempdir_in("/var/tmp")
+        .unwrap()
+}
+
+fn bench(args: &[&str]) -> Output {
+    diorite().arg("bench").args(args).output().unwrap()
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn file_of(dir: &Path, name: &str, len: usize, fill: u8) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, vec![fill; len]).unwrap();
+    p
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn bad_input_is_one_clear_line_exit_1_and_nothing_written() {
+    let dir = tempdir();
+    let f = file_of(dir.path(), "f", 1 << 20, 0x11);
+    let fname = format!("--filename={}", s(&f));
+    let job = dir.path().join("bad.fio");
+    std::fs::write(&job, "[global]\nrw=write\n[a]\nfilename=x\nfrobnicate=2\n").unwrap();
+    let missing = format!("--filename={}", s(&dir.path().join("nope/x")));
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--rw=write".into(), fname.clone(), "--frobnicate=1".into()],
+            "frobnicate",
+        ),
+        (
+            vec!["--rw=write".into(), fname.clone(), "--bs=4q".into()],
+            "bs=4q",
+        ),
+        (
+            vec!["--rw=write".into(), fname.clone(), "--size=12x".into()],
+            "size=12x",
+        ),
+        (
+            vec!["--rw=write".into(), fname.clone(), "--bs=1000".into()],
+            "alignment",
+        ),
+        (
+            vec![
+                "--rw=write".into(),
+                fname.clone(),
+                "--bs=2m".into(),
+                "--size=1m".into(),
+            ],
+            "too small",
+        ),
+        (vec!["--rw=trim".into(), fname.clone()], "rw=trim"),
+        (
+            vec!["--rw=read".into(), fname.clone(), "--verify=crc32c".into()],
+            "verify",
+        ),
+        (
+            vec!["--rw=read".into(), fname.clone(), "--ioengine=spdk".into()],
+            "ioengine=spdk",
+        ),
+        (vec!["--rw=read".into(), missing], "does not exist"),
+        (vec![s(&job)], "frobnicate"),
+        (vec![s(&dir.path().join("no-such.fio"))], "no-such.fio"),
+    ];
+    for (args, needle) in cases {
+        let out = diorite().arg("bench").args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line expected: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: {err:?} should name {needle:?}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    assert!(
+        std::fs::read(&f).unwrap().iter().all(|&b| b == 0x11),
+        "nothing written"
+    );
+}
+
+#[test]
+fn json_output_has_fios_shape_and_units() {
+    let sample: Value = serde_json::from_str(include_str!("data/fio-3.33-randrw.json")).unwrap();
+    let dir = tempdir();
+    let f = file_of(dir.path(), "f", 8 << 20, 0);
+    let out = bench(&[
+        "--name=mix",
+        &format!("--filename={}", s(&f)),
+        "--rw=randrw",
+        "--rwmixread=70",
+        "--bs=4k",
+        "--iodepth=8",
+        "--runtime=1",
+        "--time_based",
+        "--output-format=json",
+    ]);
+    let ours = json_of(&out);
+    // Every field of fio's that we claim, with the same JSON type.
+    fn same_shape(fio: &Value, ours: &Value, path: &str) {
+        match (fio, ours) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in a {
+                    let o = b.get(k).unwrap_or_else(|| panic!("missing {path}.{k}"));
+                    same_shape(v, o, &format!("{path}.{k}"));
+                }
+            }
+            (Value::Number(_), Value::Number(_)) | (Value::String(_), Value::String(_)) => {}
+            (a, b) => panic!("{path}: fio has {a}, we have {b}"),
+        }
+    }
+    for key in ["fio version", "timestamp", "timestamp_ms"] {
+        same_shape(&sample[key], &ours[key], key);
+    }
+    let (fj, oj) = (&sample["jobs"][0], &ours["jobs"][0]);
+    for key in [
+        "jobname",
+        "groupid",
+        "error",
+        "elapsed",
+        "job_runtime",
+        "usr_cpu",
+        "sys_cpu",
+        "ctx",
+        "majf",
+        "minf",
+    ] {
+        same_shape(&fj[key], &oj[key], key);
+    }
+    for dir in ["read", "write"] {
+        for key in [
+            "io_bytes",
+            "io_kbytes",
+            "bw_bytes",
+            "bw",
+            "iops",
+            "runtime",
+            "total_ios",
+            "short_ios",
+            "drop_ios",
+            "slat_ns",
+            "clat_ns",
+            "lat_ns",
+        ] {
+            same_shape(&fj[dir][key], &oj[dir][key], &format!("{dir}.{key}"));
+        }
+    }
+    same_shape(
+        &fj["sync"]["total_ios"],
+        &oj["sync"]["total_ios"],
+        "sync.total_ios",
+    );
+    assert_eq!(oj["job options"]["rwmixread"], "70");
+    // fio's units: bw KiB/s, runtime ms, latencies ns.
+    let r = &oj["read"];
+    let (kb, ms, bw) = (
+        r["io_kbytes"].as_f64().unwrap(),
+        r["runtime"].as_f64().unwrap(),
+        r["bw"].as_f64().unwrap(),
+    );
+    assert!((900.0..=1100.0).contains(&ms), "runtime {ms} ms");
+    assert!(
+        (bw - kb / (ms / 1000.0)).abs() <= bw * 0.02 + 1.0,
+        "bw {bw} vs {kb} KiB in {ms} ms"
+    );
+    let clat = &r["clat_ns"];
+    assert!(clat["min"].as_u64().unwrap() <= clat["percentile"]["50.000000"].as_u64().unwrap());
+    assert!(clat["percentile"]["50.000000"].as_u64().unwrap() <= clat["max"].as_u64().unwrap());
+    assert!(r["lat_ns"]["mean"].as_f64().unwrap() >= clat["mean"].as_f64().unwrap());
+    // The mix.
+    let (rd, wr) = (
+        r["total_ios"].as_f64().unwrap(),
+        oj["write"]["total_ios"].as_f64().unwrap(),
+    );
+    let share = rd / (rd + wr);
+    assert!((0.6..0.8).contains(&share), "rwmixread=70 gave {share}");
+    // What fio lacks.
+    assert!(ours["diorite"]["cpu_us_per_io"].as_f64().unwrap() > 0.0);
+    assert!(oj["diorite"]["backend"].as_str().unwrap().len() > 2);
+}
+
+#[test]
+fn json_plus_adds_histogram_bins() {
+    let dir = tempdir();
+    let f = file_of(dir.path(), "f", 1 << 20, 0);
+    let out = bench(&[
+        "--name=a",
+        &format!("--filename={}", s(&f)),
+        "--rw=randread",
+        "--output-format=json+",
+    ]);
+    let v = json_of(&out);
+    let read = &v["jobs"][0]["read"];
+    let bins = read["clat_ns"]["bins"].as_object().expect("bins");
+    let total: u64 = bins.values().map(|c| c.as_u64().unwrap()).sum();
+    assert_eq!(total, read["total_ios"].as_u64().unwrap());
+    assert_eq!(total, 256, "1 MiB of 4 KiB reads, each block once");
+}
+
+#[test]
+fn job_files_groups_numjobs_and_group_reporting() {
+    let dir = tempdir();
+    let f = file_of(dir.path(), "f", 4 << 20, 0);
+    let job = dir.path().join("j.fio");
+    std::fs::write(
+        &job,
+        format!(
+            "; two groups\n[global]\nfilename={}\nbs=4k\nioengine=threads\n\n[w]\nrw=write\niodepth=4\n\n[r]\nstonewall\nrw=randread\nnumjobs=2\nruntime=300ms\ntime_based\n",
+            s(&f)
+        ),
+    )
+    .unwrap();
+    let v = json_of(&bench(&[&s(&job), "--output-format=json"]));
+    let jobs = v["jobs"].as_array().unwrap();
+    let ids: Vec<(String, u64)> = jobs
+        .iter()
+        .map(|j| {
+            (
+                j["jobname"].as_str().unwrap().to_string(),
+                j["groupid"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ids, [("w".into(), 0), ("r".into(), 1), ("r".into(), 1)]);
+    assert_eq!(jobs[0]["write"]["io_bytes"], 4 << 20);
+    assert!(jobs[1]["read"]["total_ios"].as_u64().unwrap() > 0);
+    let v = json_of(&bench(&[
+        &s(&job),
+        "--output-format=json",
+        "--group_reporting",
+    ]));
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[1]["diorite"]["jobs"], 2);
+}
+
+#[test]
+fn verify_passes_catches_corruption_and_verify_only_rechecks() {
+    let dir = tempdir();
+    let f = dir.path().join("v");
+    let base = [
+        "--name=v".to_string(),
+        format!("--filename={}", s(&f)),
+        "--size=4m".into(),
+        "--rw=randwrite".into(),
+        "--bs=8k".into(),
+        "--iodepth=8".into(),
+        "--verify=crc32c".into(),
+        "--output-format=json".into(),
+    ];
+    let args = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .cloned()
+            .chain(extra.iter().map(|x| x.to_string()))
+            .collect()
+    };
+    let run = |a: Vec<String>| diorite().arg("bench").args(a).output().unwrap();
+    let v = json_of(&run(args(&[])));
+    assert_eq!(v["jobs"][0]["diorite"]["verify"]["blocks"], 512);
+    assert_eq!(v["jobs"][0]["diorite"]["verify"]["errors"], 0);
+    assert_eq!(v["jobs"][0]["write"]["io_bytes"], 4 << 20);
+    // Re-checked later without writing.
+    let before = std::fs::read(&f).unwrap();
+    let v = json_of(&run(args(&["--verify_only"])));
+    assert_eq!(v["jobs"][0]["diorite"]["verify"]["errors"], 0);
+    assert_eq!(v["jobs"][0]["write"]["total_ios"], 0);
+    assert_eq!(
+        std::fs::read(&f).unwrap(),
+        before,
+        "verify_only writes nothing"
+    );
+    // Two corrupted blocks.
+    let mut bytes = before;
+    bytes[3 * 8192 + 100] ^= 0xff;
+    bytes[300 * 8192 + 5000] ^= 0xff;
+    std::fs::write(&f, &bytes).unwrap();
+    let out = run(args(&["--verify_only"]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("offset 24576") && err.contains("crc32c"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["jobs"][0]["diorite"]["verify"]["errors"], 2);
+    let out = run(args(&["--verify_only", "--verify_fatal"]));
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["jobs"][0]["diorite"]["verify"]["errors"], 1,
+        "verify_fatal stops at the first"
+    );
+    // A different job (another seed) finds every block foreign.
+    let out = run(args(&["--verify_only", "--randseed=7"]));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn time_based_verify_over_many_passes_on_every_engine() {
+    let dir = tempdir();
+    let f = dir.path().join("v");
+    for engine in ["io_uring", "libaio", "threads"] {
+        for rw in ["randwrite", "write"] {
+            let out = bench(&[
+                "--name=v",
+                &format!("--filename={}", s(&f)),
+                "--size=256k",
+                &format!("--rw={rw}"),
+                "--bsrange=4k-16k",
+                "--iodepth=8",
+                "--verify=crc32c",
+                "--runtime=300ms",
+                "--time_based",
+                &format!("--ioengine={engine}"),
+                "--output-format=json",
+            ]);
+            if out.status.code() == Some(1)
+                && String::from_utf8_lossy(&out.stderr).contains("not available")
+            {
+                eprintln!("SKIPPED: {engine} is not available here");
+                continue;
+            }
+            let v = json_of(&out);
+            let j = &v["jobs"][0];
+            assert_eq!(j["diorite"]["verify"]["errors"], 0, "{engine} {rw}: {j}");
+            assert_eq!(j["diorite"]["verify"]["blocks"], 64);
+            let written = j["write"]["io_bytes"].as_u64().unwrap();
+            assert!(
+                written > 2 * 256 * 1024,
+                "{engine} {rw}: more than two passes ({written})"
+            );
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_still_reports() {
+    let dir = tempdir();
+    let f = file_of(dir.path(), "f", 4 << 20, 0);
+    let child = diorite()
+        .args(["bench", "--name=long", &format!("--filename={}", s(&f))])
+        .args([
+            "--rw=randread",
+            "--iodepth=4",
+            "--runtime=60",
+            "--time_based",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill with a valid pid and signal.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "stopped long after Ctrl-C"
+    );
+    assert_eq!(out.status.code(), Some(130));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("read: IOPS=") && text.contains("interrupted"),
+        "{text}"
+    );
+}
+
+#[test]
+fn latency_plot_is_an_svg() {
+    let dir = tempdir();
+    let f = file_of(dir.path(), "f", 1 << 20, 0);
+    let svg = dir.path().join("lat.svg");
+    let out = bench(&[
+        "--name=a",
+        &format!("--filename={}", s(&f)),
+        "--rw=randrw",
+        &format!("--latency-plot={}", s(&svg)),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("percentiles") && text.contains("a read"));
+}
+
+#[test]
+fn syncs_rates_batches_block_sizes_and_several_files() {
+    let dir = tempdir();
+    let f = file_of(dir.path(), "f", 4 << 20, 0);
+    let fname = format!("--filename={}", s(&f));
+    // fsync every 4 writes.
+    let v = json_of(&bench(&[
+        "--name=s",
+        &fname,
+        "--rw=write",
+        "--size=1m",
+        "--fsync=4",
+        "--iodepth=4",
+        "--output-format=json",
+    ]));
+    assert_eq!(v["jobs"][0]["write"]["total_ios"], 256);
+    assert_eq!(v["jobs"][0]["sync"]["total_ios"], 64);
+    // rate_iops caps each job (an upper bound, not a speed target).
+    let v = json_of(&bench(&[
+        "--name=r",
+        &fname,
+        "--rw=randread",
+        "--rate_iops=50",
+        "--numjobs=2",
+        "--runtime=1",
+        "--time_based",
+        "--iodepth=4",
+        "--output-format=json",
+    ]));
+    for j in v["jobs"].as_array().unwrap() {
+        let n = j["read"]["total_ios"].as_u64().unwrap();
+        assert!((1..=60).contains(&n), "rate_iops=50 for 1 s gave {n}");
+    }
+    // Batched submission and completion.
+    let v = json_of(&bench(&[
+        "--name=b",
+        &fname,
+        "--rw=randread",
+        "--iodepth=16",
+        "--iodepth_batch_submit=8",
+        "--iodepth_batch_complete_min=4",
+        "--size=2m",
+        "--output-format=json",
+    ]));
+    assert_eq!(v["jobs"][0]["read"]["total_ios"], 512);
+    // bssplit: the mean size follows the weights.
+    let v = json_of(&bench(&[
+        "--name=z",
+        &fname,
+        "--rw=randread",
+        "--bssplit=4k/50:64k/50",
+        "--norandommap",
+        "--io_size=8m",
+        "--random_distribution=zipf:1.1",
+        "--output-format=json",
+    ]));
+    let r = &v["jobs"][0]["read"];
+    let mean = r["io_bytes"].as_f64().unwrap() / r["total_ios"].as_f64().unwrap();
+    assert!((20_000.0..50_000.0).contains(&mean), "mean block {mean}");
+    // Several files, ':'-separated, created at the size asked for; the size is divided.
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let v = json_of(&bench(&[
+        "--name=m",
+        &format!("--filename={}:{}", s(&a), s(&b)),
+        "--rw=write",
+        "--size=2m",
+        "--output-format=json",
+    ]));
+    assert_eq!(v["jobs"][0]["write"]["io_bytes"], 2 << 20);
+    assert_eq!(std::fs::metadata(&a).unwrap().len(), 1 << 20);
+    assert_eq!(std::fs::metadata(&b).unwrap().len(), 1 << 20);
+    // ramp_time is not measured.
+    let v = json_of(&bench(&[
+        "--name=p",
+        &fname,
+        "--rw=randread",
+        "--ramp_time=1",
+        "--runtime=500ms",
+        "--time_based",
+        "--output-format=json",
+    ]));
+    let ms = v["jobs"][0]["read"]["runtime"].as_u64().unwrap();
+    assert!((400..1000).contains(&ms), "runtime after ramp: {ms} ms");
+}
+
+#[test]
+fn help_and_the_default_job() {
+    let out = bench(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for opt in [
+        "--rwmixread",
+        "--bssplit",
+        "--verify_only",
+        "--output_format",
+        "--latency_plot",
+    ] {
+        assert!(help.contains(opt), "help lacks {opt}");
+    }
+    // Bare `diorite bench` (here with JSON output): the default job on its temp file.
+    let v = json_of(&bench(&["--output-format=json"]));
+    let j = &v["jobs"][0];
+    assert_eq!(j["jobname"], "default");
+    assert!(j["read"]["total_ios"].as_u64().unwrap() > 1000);
+    let ms = j["read"]["runtime"].as_u64().unwrap();
+    assert!((9_000..12_000).contains(&ms), "{ms}");
+}
+
+#[test]
+fn a_block_device_too_small_for_the_job_is_refused() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root for a loop device; CI runs as root");
+        return;
+    }
+    let dir = tempdir();
+    let img = file_of(dir.path(), "img", 1 << 20, 0);
+    let out = Command::new("losetup")
+        .args(["-f", "--show", "--direct-io=on"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        eprintln!("SKIPPED: losetup: {}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    struct Detach(String);
+    impl Drop for Detach {
+        fn drop(&mut self) {
+            let _ = Command::new("losetup").args(["-d", &self.0]).status();
+        }
+    }
+    let _d = Detach(dev.clone());
+    let out = bench(&[
+        "--name=big",
+        &format!("--filename={dev}"),
+        "--rw=write",
+        "--size=2m",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too small"));
+    assert!(
+        std::fs::read(&img).unwrap().iter().all(|&b| b == 0),
+        "nothing written"
+    );
+    // The whole device is fine.
+    let v = json_of(&bench(&[
+        "--name=ok",
+        &format!("--filename={dev}"),
+        "--rw=write",
+        "--output-format=json",
+    ]));
+    assert_eq!(v["jobs"][0]["write"]["io_bytes"], 1 << 20);
+}
