@@ -256,17 +256,41 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
     }
     // Pass 3: create and lay out.
     let mut temp = None;
+    let mut temp_direct = true;
     if let Some(end) = default_end {
-        let path = std::env::temp_dir().join(format!("diorite-bench-{}.dat", std::process::id()));
-        let guard = TempTarget { path: path.clone() };
-        let f = DirectFile::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .with_context(|| format!("creating the default target {}", path.display()))?;
+        // The first temp directory whose filesystem takes O_DIRECT (a tmpfs /tmp does not);
+        // buffered in $TMPDIR as the last resort, and the report says so.
+        let name = format!("diorite-bench-{}.dat", std::process::id());
+        let dirs = [std::env::temp_dir(), PathBuf::from("/var/tmp")];
+        let mut made = None;
+        for require_direct in [true, false] {
+            for d in &dirs {
+                let path = d.join(&name);
+                let f = DirectFile::options()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .require_direct(require_direct)
+                    .open(&path);
+                if let Ok(f) = f {
+                    made = Some((f, TempTarget { path }));
+                    break;
+                }
+                let _ = std::fs::remove_file(d.join(&name));
+            }
+            if made.is_some() {
+                break;
+            }
+        }
+        let (f, guard) = made.with_context(|| {
+            format!(
+                "creating the default target {name} in {}",
+                dirs[0].display()
+            )
+        })?;
         lay_out(&f, 0, end)?;
+        temp_direct = f.is_direct();
         temp = Some(guard);
     }
     for n in &needs {
@@ -288,9 +312,10 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         } else {
             spec.filenames.clone()
         };
+        let direct = spec.direct && (temp_direct || !spec.filenames.is_empty());
         let mut targets = Vec::new();
         for p in &paths {
-            let f = open(p, spec.rw.writes(), spec.direct)?;
+            let f = open(p, spec.rw.writes(), direct)?;
             let (base, len) = region_of(&spec, &f, p)?;
             targets.push(Target { file: f, base, len });
         }

@@ -186,6 +186,9 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
             "  cpu          : usr={usr:.2}%, sys={sys:.2}% (job threads)"
         );
         for r in v.results.iter().take(1) {
+            for t in &r.targets {
+                let _ = writeln!(out, "  target       : {t}");
+            }
             let _ = writeln!(out, "  backend      : {} ({})", r.backend, r.backend_report);
             for s in &r.skipped {
                 let _ = writeln!(out, "  skipped      : {s}");
@@ -345,6 +348,7 @@ pub fn json(
                     "backend": r0.backend,
                     "backend_report": r0.backend_report,
                     "skipped_backends": r0.skipped,
+                    "targets": r0.targets,
                     "verify": verify,
                     "error_message": v.error(),
                     "interrupted": v.results.iter().any(|r| r.interrupted),

@@ -58,6 +58,8 @@ pub struct JobResult {
     pub backend: String,
     pub backend_report: String,
     pub skipped: Vec<String>,
+    /// Each target: path, O_DIRECT or buffered, region.
+    pub targets: Vec<String>,
     pub verify: Option<VerifyResult>,
     pub error: Option<String>,
     pub interrupted: bool,
@@ -292,6 +294,22 @@ pub fn run_job(
         backend: String::new(),
         backend_report: String::new(),
         skipped: Vec::new(),
+        targets: targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} ({}, bytes {}..{})",
+                    t.file.path().display(),
+                    if t.file.is_direct() {
+                        "O_DIRECT"
+                    } else {
+                        "buffered"
+                    },
+                    t.base,
+                    t.base + t.len
+                )
+            })
+            .collect(),
         verify: None,
         error: None,
         interrupted: false,
