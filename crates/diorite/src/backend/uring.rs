@@ -15,6 +15,13 @@
 //!   index (`IOSQE_FIXED_FILE`); a single-buffer piece inside a registered region uses
 //!   `READ_FIXED`/`WRITE_FIXED`. If the kernel refuses (ENOMEM: pinning would exceed
 //!   `RLIMIT_MEMLOCK`), the ring runs unregistered and the report says why.
+//! - Cooperative task running (`COOP_TASKRUN` + `TASKRUN_FLAG`, 5.19+, plain setup before):
+//!   a completion that needs task work does not interrupt the submitting thread with an IPI;
+//!   the thread runs it at its next kernel entry or exit, a sleeping thread is woken. `poll`
+//!   enters the kernel once when the SQ flags say task work is pending. Measured on zram (which
+//!   punts reads to io-wq): CPU per I/O 15.5 -> 11.9 us at depth 32. The cost: a thread busy in
+//!   user space delays the completions of its own requests up to its next syscall or timer
+//!   tick, for reapers on other threads.
 //! - CQ overflow: the kernel's NODROP feature keeps overflowed CQEs; every enter with GETEVENTS
 //!   flushes them back, so nothing is lost.
 
@@ -187,6 +194,8 @@ pub(crate) struct Uring {
     /// One reaper at a time waits in the kernel.
     waiter: Mutex<()>,
     pieces: PieceTable,
+    /// Set up with COOP_TASKRUN + TASKRUN_FLAG.
+    coop: bool,
     fixed: Fixed,
     /// Pieces issued with a fixed-buffer opcode. Written only under `sq` (a load and a store, no
     /// read-modify-write); Relaxed: a statistic, it orders nothing.
@@ -203,16 +212,33 @@ unsafe impl Send for Uring {}
 impl Uring {
     pub(crate) fn new(depth: u32, register: &RegisterRequest<'_>) -> Result<Uring> {
         let entries = depth.next_power_of_two().clamp(8, 4096);
-        let ring = IoUring::builder()
-            .setup_cqsize((2 * depth).next_power_of_two().max(2 * entries))
+        let cq = (2 * depth).next_power_of_two().max(2 * entries);
+        // Cooperative task running (5.19+): completions are not pushed into a running thread
+        // by an inter-processor interrupt; a thread runs its task work at its next kernel
+        // entry or exit (a sleeping thread is still woken). Kernels without it: plain setup.
+        let (ring, coop) = match IoUring::builder()
+            .setup_cqsize(cq)
+            .setup_coop_taskrun()
+            .setup_taskrun_flag()
             .build(entries)
-            .map_err(|e| Error::from_io("io_uring_setup", &e))?;
+        {
+            Ok(r) => (r, true),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (
+                IoUring::builder()
+                    .setup_cqsize(cq)
+                    .build(entries)
+                    .map_err(|e| Error::from_io("io_uring_setup", &e))?,
+                false,
+            ),
+            Err(e) => return Err(Error::from_io("io_uring_setup", &e)),
+        };
         let fixed = Fixed::register(&ring, register);
         let p = ring.params();
         let mut report = format!(
-            "io_uring: sq {} cq {}, features{}{}; {} fixed files, {} bytes of fixed buffers",
+            "io_uring: sq {} cq {}, {}, features{}{}; {} fixed files, {} bytes of fixed buffers",
             p.sq_entries(),
             p.cq_entries(),
+            if coop { "coop_taskrun" } else { "ipi taskrun" },
             if p.is_feature_nodrop() { " nodrop" } else { "" },
             if p.is_feature_ext_arg() {
                 " ext_arg"
@@ -232,6 +258,7 @@ impl Uring {
             cq: Mutex::new(()),
             waiter: Mutex::new(()),
             pieces: PieceTable::new(depth),
+            coop,
             fixed,
             fixed_ios: AtomicU64::new(0),
             report,
@@ -385,8 +412,25 @@ impl Uring {
         let Ok(_g) = self.cq.try_lock() else {
             return false;
         };
+        let mut any = self.drain(sh);
+        if !any && self.coop {
+            // Completions of this thread's requests may wait as task work (IORING_SQ_TASKRUN):
+            // any enter runs it. Skipped when a submitter holds the SQ: it enters anyway.
+            if let Ok(_s) = self.sq.try_lock() {
+                // SAFETY: we hold the `sq` lock, so this is the only SQ handle.
+                if unsafe { self.ring.submission_shared() }.taskrun() {
+                    let _ = self.ring.submitter().submit();
+                    any = self.drain(sh);
+                }
+            }
+        }
+        any
+    }
+
+    /// Moves every CQE into the context. Caller holds `cq`.
+    fn drain(&self, sh: &Shared) -> bool {
         let mut any = false;
-        // SAFETY: we hold the `cq` lock, so this is the only CQ handle.
+        // SAFETY: the caller holds the `cq` lock, so this is the only CQ handle.
         let cq = unsafe { self.ring.completion_shared() };
         for cqe in cq {
             any = true;
