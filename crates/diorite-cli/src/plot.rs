@@ -9,6 +9,24 @@ use std::path::Path;
 
 const BUCKETS: usize = 60;
 
+/// Draws one line per series, with a legend (a macro: the two panels' coordinate types differ).
+macro_rules! draw_lines {
+    ($chart:expr, $lines:expr, $series:expr) => {
+        for (i, (pts, (name, _))) in $lines.iter().zip(&$series).enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            $chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        $chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.8))
+            .draw()?;
+    };
+}
+
 /// `(bucket centre in µs, I/Os)` over log-spaced buckets between the smallest and largest value.
 fn histogram(l: &Lat) -> Vec<(f64, f64)> {
     let (lo, hi) = (l.min().max(1) as f64, l.max.max(2) as f64);
@@ -75,16 +93,7 @@ pub fn write(path: &Path, views: &[View<'_>]) -> Result<()> {
             .x_desc("latency (us, log scale)")
             .y_desc("I/Os")
             .draw()?;
-        for (i, (h, (name, _))) in hists.iter().zip(&series).enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            c.draw_series(LineSeries::new(h.iter().copied(), color.stroke_width(2)))?
-                .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        }
-        c.configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()?;
+        draw_lines!(c, hists, series);
         let lmax = curves.iter().flatten().map(|p| p.1).fold(1.0, f64::max);
         let lmin = curves
             .iter()
@@ -101,16 +110,7 @@ pub fn write(path: &Path, views: &[View<'_>]) -> Result<()> {
             .x_desc("percentile")
             .y_desc("latency (us, log scale)")
             .draw()?;
-        for (i, (cv, (name, _))) in curves.iter().zip(&series).enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            c.draw_series(LineSeries::new(cv.iter().copied(), color.stroke_width(2)))?
-                .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        }
-        c.configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()?;
+        draw_lines!(c, curves, series);
         root.present()?;
         Ok(())
     };

@@ -151,15 +151,8 @@ impl BlockMap {
 #[derive(Clone, Debug)]
 enum Skew {
     Uniform,
-    /// Gray et al., "Quickly generating billion-record synthetic databases" (as fio does), then
-    /// scrambled so hot blocks are spread over the region.
-    Zipf {
-        theta: f64,
-        zetan: f64,
-        eta: f64,
-        alpha: f64,
-        n: f64,
-    },
+    /// Scrambled so hot blocks are spread over the region.
+    Zipf(Zipf),
     Pareto {
         pow: f64,
     },
@@ -167,6 +160,44 @@ enum Skew {
     Normal {
         stddev: f64,
     },
+}
+
+/// Gray et al., "Quickly generating billion-record synthetic databases" (as fio does).
+#[derive(Clone, Debug)]
+struct Zipf {
+    theta: f64,
+    zetan: f64,
+    eta: f64,
+    alpha: f64,
+    n: f64,
+}
+
+impl Zipf {
+    fn new(theta: f64, n: u64) -> Zipf {
+        let terms = n.min(ZIPF_MAX_TERMS);
+        let zetan: f64 = (1..=terms).map(|i| 1.0 / (i as f64).powf(theta)).sum();
+        let zeta2 = 1.0 + 0.5f64.powf(theta);
+        let nf = n as f64;
+        Zipf {
+            theta,
+            zetan,
+            eta: (1.0 - (2.0 / nf).powf(1.0 - theta)) / (1.0 - zeta2 / zetan),
+            alpha: 1.0 / (1.0 - theta),
+            n: nf,
+        }
+    }
+
+    /// The rank (0 = hottest) for a uniform `u` in [0, 1).
+    fn rank(&self, u: f64, n: u64) -> u64 {
+        let uz = u * self.zetan;
+        if uz < 1.0 {
+            0
+        } else if uz < 1.0 + 0.5f64.powf(self.theta) {
+            1
+        } else {
+            ((self.n * (self.eta * u - self.eta + 1.0).powf(self.alpha)) as u64).min(n - 1)
+        }
+    }
 }
 
 /// fio caps the zeta sum at ten million terms.
@@ -180,21 +211,7 @@ impl Skew {
     fn new(dist: Dist, n: u64) -> Skew {
         match dist {
             Dist::Uniform => Skew::Uniform,
-            Dist::Zipf(theta) => {
-                let terms = n.min(ZIPF_MAX_TERMS);
-                let zetan: f64 = (1..=terms).map(|i| 1.0 / (i as f64).powf(theta)).sum();
-                let zeta2 = 1.0 + 0.5f64.powf(theta);
-                let nf = n as f64;
-                let alpha = 1.0 / (1.0 - theta);
-                let eta = (1.0 - (2.0 / nf).powf(1.0 - theta)) / (1.0 - zeta2 / zetan);
-                Skew::Zipf {
-                    theta,
-                    zetan,
-                    eta,
-                    alpha,
-                    n: nf,
-                }
-            }
+            Dist::Zipf(theta) => Skew::Zipf(Zipf::new(theta, n)),
             Dist::Pareto(h) => Skew::Pareto {
                 pow: h.ln() / (1.0 - h).ln(),
             },
@@ -207,24 +224,7 @@ impl Skew {
     fn pick(&self, rng: &mut Rng, n: u64) -> u64 {
         match *self {
             Skew::Uniform => rng.below(n),
-            Skew::Zipf {
-                theta,
-                zetan,
-                eta,
-                alpha,
-                n: nf,
-            } => {
-                let u = rng.unit();
-                let uz = u * zetan;
-                let rank = if uz < 1.0 {
-                    0
-                } else if uz < 1.0 + 0.5f64.powf(theta) {
-                    1
-                } else {
-                    ((nf * (eta * u - eta + 1.0).powf(alpha)) as u64).min(n - 1)
-                };
-                scramble(rank, n)
-            }
+            Skew::Zipf(ref z) => scramble(z.rank(rng.unit(), n), n),
             Skew::Pareto { pow } => {
                 let rank = (((n - 1) as f64) * rng.unit().powf(pow)) as u64;
                 scramble(rank.min(n - 1), n)
