@@ -384,12 +384,12 @@ fn progress_line(progress: &[Progress], total: Option<Duration>, done: &AtomicBo
     use indicatif::{ProgressBar, ProgressStyle};
     let bar = match total {
         Some(t) => ProgressBar::new(t.as_millis() as u64).with_style(
-            ProgressStyle::with_template("[{elapsed_precise}] [{bar:30}] eta {eta} {msg}")
+            ProgressStyle::with_template("{elapsed_precise} [{bar:20}] eta {eta} {wide_msg}")
                 .expect("valid template")
                 .progress_chars("=> "),
         ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("[{elapsed_precise}] {spinner} {msg}")
+            ProgressStyle::with_template("{elapsed_precise} {spinner} {wide_msg}")
                 .expect("valid template"),
         ),
     };
@@ -412,8 +412,8 @@ fn progress_line(progress: &[Progress], total: Option<Duration>, done: &AtomicBo
                 .sum();
             if ios > 0 {
                 parts.push(format!(
-                    "{label}: {:.0} IOPS {:.1} MiB/s",
-                    (ios - last[d].0) as f64 / dt,
+                    "{label} {} IOPS {:.1}MiB/s",
+                    crate::report::human_count((ios - last[d].0) as f64 / dt),
                     (bytes - last[d].1) as f64 / dt / (1 << 20) as f64
                 ));
             }

@@ -96,7 +96,7 @@ fn human_rate(bytes_per_s: f64) -> String {
     }
 }
 
-fn human_count(x: f64) -> String {
+pub fn human_count(x: f64) -> String {
     if x >= 1e6 {
         format!("{:.2}M", x / 1e6)
     } else if x >= 1e4 {
