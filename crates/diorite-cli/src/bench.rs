@@ -6,7 +6,7 @@ use crate::job::{self, JobSpec, OutputFormat, Plan};
 use crate::report::{self, ProcessCpu, View};
 use crate::runner::{self, JobResult, Progress, Target};
 use anyhow::{bail, Context as _, Result};
-use diorite::{BackendChoice, BufPool, Context, DirectFile, Request};
+use diorite::{BackendChoice, Context, DirectFile, Request};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,37 +55,26 @@ impl Drop for TempTarget {
     }
 }
 
-/// Writes `[from, to)` of `file` with a repeating pattern through the engine (1 MiB at a time,
-/// 8 in flight), so later reads hit allocated blocks.
+/// Writes `[from, to)` of `file` (rounded out to its offset alignment) with a repeating pattern
+/// through the engine, 1 MiB at a time with 8 in flight, so later reads hit allocated blocks.
 fn lay_out(file: &DirectFile, from: u64, to: u64) -> Result<()> {
     let chunk = 1u64 << 20;
     let align = u64::from(file.geometry().offset_align).max(512);
-    let mut off = from / align * align;
+    let (mut off, to) = (from / align * align, to.div_ceil(align) * align);
     let ctx = Context::builder()
         .depth(8)
         .backend(BackendChoice::Threads)
         .threads(2)
         .build()?;
-    let pool = BufPool::new(
-        8,
-        chunk as usize,
-        file.geometry().mem_align.max(4096) as usize,
-    )?;
     let mut done = Vec::new();
     while off < to || ctx.in_flight() > 0 {
-        while off < to {
-            let Some(mut buf) = pool.get() else { break };
+        while off < to && ctx.in_flight() < 8 {
+            let len = chunk.min(to - off);
+            let mut buf = diorite::AlignedBuf::for_file(file, len as usize)?;
             buf.fill(0xa5);
-            let len = (to - off).div_ceil(align) * align;
-            let req = if len < chunk {
-                let mut b = diorite::AlignedBuf::for_file(file, len as usize)?;
-                b.fill(0xa5);
-                Request::write(file, off, b)
-            } else {
-                Request::write(file, off, buf)
-            };
-            ctx.submit(req).map_err(|e| e.error)?;
-            off += chunk.min(len);
+            ctx.submit(Request::write(file, off, buf))
+                .map_err(|e| e.error)?;
+            off += len;
         }
         done.clear();
         ctx.get_events(1, 8, None, &mut done)?;

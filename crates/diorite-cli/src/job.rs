@@ -481,7 +481,7 @@ fn parse_bs(name: &str, v: &str) -> Result<u64> {
     if v.contains(',') {
         bail!("{name}={v}: separate read,write block sizes are not supported; give one size");
     }
-    let b = parse_size(v).with_context(|| format!("{name}={v}"))?;
+    let b = size_of(name, v)?;
     if b == 0 || b > 64 << 20 {
         bail!("{name}={v}: block size must be between 1 byte and 64 MiB");
     }
@@ -528,6 +528,16 @@ fn parse_bssplit(v: &str) -> Result<Bs> {
         out.push((size, w));
     }
     Ok(Bs::Split(out))
+}
+
+/// A size option's value, the error naming the option.
+fn size_of(name: &str, v: &str) -> Result<u64> {
+    parse_size(v).with_context(|| format!("{name}={v}"))
+}
+
+/// A time option's value, the error naming the option.
+fn time_of(name: &str, v: &str) -> Result<Duration> {
+    parse_time(v).with_context(|| format!("{name}={v}"))
 }
 
 /// Applies option `name` (normalized) with `value` to `job` or `g`.
@@ -579,25 +589,13 @@ fn apply(job: &mut JobSpec, g: &mut Globals, name: &str, value: Option<&str>) ->
             if s.ends_with('%') {
                 bail!("size={s}: percentages are not supported; give a size");
             }
-            job.size = Some(parse_size(s).with_context(|| format!("size={s}"))?)
+            job.size = Some(size_of(name, s)?)
         }
-        "offset" => {
-            job.offset =
-                parse_size(v()?).with_context(|| format!("offset={}", v().unwrap_or("")))?
-        }
-        "io_size" | "io_limit" => {
-            job.io_size =
-                Some(parse_size(v()?).with_context(|| format!("{name}={}", v().unwrap_or("")))?)
-        }
-        "runtime" => {
-            job.runtime =
-                Some(parse_time(v()?).with_context(|| format!("runtime={}", v().unwrap_or("")))?)
-        }
+        "offset" => job.offset = size_of(name, v()?)?,
+        "io_size" | "io_limit" => job.io_size = Some(size_of(name, v()?)?),
+        "runtime" => job.runtime = Some(time_of(name, v()?)?),
         "time_based" => job.time_based = parse_bool(name, value)?,
-        "ramp_time" => {
-            job.ramp_time =
-                parse_time(v()?).with_context(|| format!("ramp_time={}", v().unwrap_or("")))?
-        }
+        "ramp_time" => job.ramp_time = time_of(name, v()?)?,
         "ioengine" => job.engine = parse_engine(v()?)?,
         "direct" => job.direct = parse_bool(name, Some(v()?))?,
         "fsync" => job.fsync = parse_u32(name, v()?, 0, u32::MAX)?,

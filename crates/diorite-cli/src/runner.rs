@@ -84,8 +84,6 @@ struct Slot {
     file: usize,
     off: u64,
     len: u64,
-    /// Set for verify reads: the generation expected for the blocks read (per block below).
-    verify: bool,
 }
 
 /// The job's memory and engine context. `bufs` is declared before `ctx`, so the context is
@@ -145,7 +143,6 @@ impl<'a> Engine<'a> {
             file: 0,
             off: 0,
             len: 0,
-            verify: false,
         };
         Ok(Engine {
             spec,
@@ -167,7 +164,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Queues a data I/O in a free slot (the caller checked there is one).
-    fn queue_io(&mut self, file: usize, io: &Io, verify: bool) {
+    fn queue_io(&mut self, file: usize, io: &Io) {
         let slot = self.free.pop().expect("caller checked a free slot");
         let t = &self.targets[file];
         let ptr = self.bufs[slot as usize].as_mut_ptr();
@@ -181,14 +178,14 @@ impl<'a> Engine<'a> {
             // SAFETY: as above.
             Dir::Read => unsafe { Request::read_raw(&t.file, off, ptr, len) },
         };
+        let t0 = Instant::now();
         self.slots[slot as usize] = Slot {
-            t0: Instant::now(),
-            t1: Instant::now(),
+            t0,
+            t1: t0, // set by `flush`
             kind: io.dir as usize,
             file,
             off: io.offset,
             len: io.len,
-            verify,
         };
         self.batch.push(req.with_user_data(u64::from(slot)));
         self.batch_slots.push(slot);
@@ -202,14 +199,14 @@ impl<'a> Engine<'a> {
             Request::fsync(&t.file)
         };
         let slot = self.bufs.len() as u32;
+        let t0 = Instant::now();
         self.slots[slot as usize] = Slot {
-            t0: Instant::now(),
-            t1: Instant::now(),
+            t0,
+            t1: t0, // set by `flush`
             kind: SYNC,
             file,
             off: 0,
             len: 0,
-            verify: false,
         };
         self.sync_busy = true;
         self.batch.push(req.with_user_data(u64::from(slot)));
@@ -481,7 +478,7 @@ fn main_phase(
                         verify::fill(block, e.targets[f].base + b * unit, b, seed, generation);
                     }
                 }
-                e.queue_io(f, &io, false);
+                e.queue_io(f, &io);
                 issued_bytes += io.len;
                 rate_issued += 1;
                 if io.dir == Dir::Write {
@@ -643,7 +640,7 @@ fn verify_phase(
                     len: n * unit,
                     new_pass: false,
                 };
-                e.queue_io(f, &io, true);
+                e.queue_io(f, &io);
                 e.flush(&mut scratch)?;
                 b += n;
             }
@@ -651,11 +648,9 @@ fn verify_phase(
                 break;
             }
             e.reap(1, e.bufs.len() + 1, Duration::from_millis(100))?;
-            let done: Vec<Completion> = e.done.drain(..).collect();
-            for c in done {
+            for c in e.done.drain(..) {
                 let s = c.user_data as usize;
                 let slot = e.slots[s];
-                debug_assert!(slot.verify);
                 let t = &e.targets[slot.file];
                 let n = c.result.with_context(|| {
                     format!(

@@ -370,13 +370,12 @@ impl Generator {
             *cur += n;
             (b, n)
         };
-        if let Some(map) = self.map.as_mut().filter(|_| !self.pick_from_map) {
-            // A tracking (sequential) map starts its next pass when the cursor wraps.
-            if new_pass {
+        if let Some(map) = self.map.as_mut() {
+            // A tracking (sequential) map starts its next pass when the cursor wraps; a picking
+            // map did so above.
+            if new_pass && !self.pick_from_map {
                 map.next_pass();
             }
-        }
-        if let Some(map) = self.map.as_mut() {
             if dir == Dir::Write || self.pick_from_map {
                 for i in 0..n {
                     map.set(block + i);
