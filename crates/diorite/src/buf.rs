@@ -19,9 +19,12 @@ use std::sync::Arc;
 pub struct AlignedBuf {
     ptr: NonNull<u8>,
     len: usize,
-    align: usize,
+    /// The alignment (a power of two, at most 2^31).
+    align: u32,
+    /// The buffer's index in `pool`, when pooled.
+    index: u32,
     /// `Some` when the memory belongs to a pool: dropping returns it there instead of freeing.
-    pool: Option<(Arc<PoolInner>, u32)>,
+    pool: Option<Arc<PoolInner>>,
 }
 
 // SAFETY: AlignedBuf uniquely owns its memory (like `Box<[u8]>`); the pool handle is an `Arc`
@@ -35,9 +38,10 @@ fn check_layout(op: &'static str, len: usize, align: usize) -> Result<Layout> {
         return Err(Error::new(ErrorKind::InvalidInput, op)
             .with_detail("buffer length 0 (required: at least 1 byte)"));
     }
-    if !align.is_power_of_two() {
-        return Err(Error::new(ErrorKind::InvalidInput, op)
-            .with_detail(format!("alignment {align} is not a power of two")));
+    if !align.is_power_of_two() || align > 1 << 31 {
+        return Err(Error::new(ErrorKind::InvalidInput, op).with_detail(format!(
+            "alignment {align} is not a power of two up to 2^31"
+        )));
     }
     Layout::from_size_align(len, align).map_err(|_| {
         Error::new(ErrorKind::InvalidInput, op).with_detail(format!(
@@ -68,17 +72,21 @@ impl AlignedBuf {
         Ok(AlignedBuf {
             ptr,
             len,
-            align,
+            align: align as u32,
+            index: 0,
             pool: None,
         })
     }
 
-    /// A zeroed buffer of `len` bytes aligned for `file` (its `mem_align`).
+    /// A zeroed buffer of `len` bytes aligned for `file`: at
+    /// [`Geometry::buf_align`](crate::Geometry::buf_align) (`max(mem_align, page size)`), so a
+    /// block-sized buffer never straddles two pages. `mem_align` stays the minimum that
+    /// validation accepts for memory the caller aligns itself.
     ///
     /// # Errors
     /// As [`AlignedBuf::new`].
     pub fn for_file(file: &DirectFile, len: usize) -> Result<AlignedBuf> {
-        AlignedBuf::new(len, file.geometry().mem_align as usize)
+        AlignedBuf::new(len, file.geometry().buf_align() as usize)
     }
 
     /// The length in bytes.
@@ -93,7 +101,7 @@ impl AlignedBuf {
 
     /// The alignment the buffer was created with.
     pub fn align(&self) -> usize {
-        self.align
+        self.align as usize
     }
 
     /// Whether the buffer came from a [`BufPool`].
@@ -125,13 +133,13 @@ impl DerefMut for AlignedBuf {
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
         match self.pool.take() {
-            Some((pool, index)) => pool.put(index),
+            Some(pool) => pool.put(self.index),
             None => {
                 // SAFETY: allocated in `new` with exactly this layout (checked there).
                 unsafe {
                     alloc::dealloc(
                         self.ptr.as_ptr(),
-                        Layout::from_size_align_unchecked(self.len, self.align),
+                        Layout::from_size_align_unchecked(self.len, self.align as usize),
                     )
                 }
             }
@@ -171,12 +179,11 @@ unsafe impl Sync for PoolInner {}
 
 impl PoolInner {
     fn put(&self, index: u32) {
-        // The ring holds every index at once, so this cannot fail; losing an index would shrink
-        // the pool for good, so it is checked in release builds too.
-        assert!(
-            self.free.push_wait(index).is_ok(),
-            "diorite: BufPool free list overflow (invariant broken)"
-        );
+        // The ring holds every index at once, so `push_wait` (whose "full" verdict is exact)
+        // cannot fail; should the invariant ever break, the index is lost (the pool shrinks)
+        // rather than a panic inside a `Drop`.
+        let r = self.free.push_wait(index);
+        debug_assert!(r.is_ok(), "BufPool free list overflow (invariant broken)");
     }
 }
 
@@ -224,10 +231,11 @@ impl BufPool {
                 .with_detail(format!("{count} buffers of {len} bytes overflow"))
         })?;
         let layout = check_layout(OP, total, align)?;
+        // The free list first: if it cannot be had, nothing else was allocated.
+        let free = Ring::with_capacity(count)?;
         // SAFETY: non-zero size (checked).
         let base = NonNull::new(unsafe { alloc::alloc_zeroed(layout) })
             .ok_or_else(|| Error::os(OP, libc::ENOMEM))?;
-        let free = Ring::with_capacity(count)?;
         for i in 0..count as u32 {
             let r = free.try_push(i);
             debug_assert!(r.is_ok());
@@ -245,6 +253,15 @@ impl BufPool {
         })
     }
 
+    /// A pool of `count` buffers of `len` bytes aligned for `file`: at
+    /// [`Geometry::buf_align`](crate::Geometry::buf_align), `max(mem_align, page size)`.
+    ///
+    /// # Errors
+    /// As [`BufPool::new`].
+    pub fn for_file(file: &DirectFile, count: usize, len: usize) -> Result<BufPool> {
+        BufPool::new(count, len, file.geometry().buf_align() as usize)
+    }
+
     /// Takes a free buffer, or `None` when all are in use.
     pub fn get(&self) -> Option<AlignedBuf> {
         let index = self.inner.free.try_pop()?;
@@ -253,8 +270,9 @@ impl BufPool {
         Some(AlignedBuf {
             ptr,
             len: self.inner.len,
-            align: self.inner.align,
-            pool: Some((self.inner.clone(), index)),
+            align: self.inner.align as u32,
+            index,
+            pool: Some(self.inner.clone()),
         })
     }
 

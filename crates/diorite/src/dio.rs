@@ -33,6 +33,15 @@ pub(crate) fn validate(req: &Request) -> Result<()> {
         }
         _ => {}
     }
+    if req.bufs.segment(0).is_none() {
+        // A vectored request with no buffers would issue nothing and never complete.
+        return Err(Error::new(ErrorKind::InvalidInput, OP)
+            .with_detail(format!(
+                "{} of no buffers (required: at least one non-empty buffer)",
+                req.op.name()
+            ))
+            .at_offset(req.offset));
+    }
     let off_align = u64::from(g.offset_align);
     if req.offset % off_align != 0 {
         return Err(Error::new(ErrorKind::Misaligned, OP)

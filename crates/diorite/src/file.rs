@@ -12,7 +12,7 @@ use std::fs;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The kernel's per-call transfer limit (`MAX_RW_COUNT = INT_MAX & PAGE_MASK`), used as
 /// `max_transfer` when no device limit is known.
@@ -34,13 +34,61 @@ pub enum GeometrySource {
     Buffered,
 }
 
+/// Whether the device's advertised memory alignment was checked, and what came of it.
+///
+/// Some drivers advertise an alignment they do not honour: zram on Linux 6.x reports a 512-byte
+/// `dma_alignment`, yet an O_DIRECT read into a buffer that is 512- but not page-aligned
+/// rewrites whole pages around it. At open, a file whose advertised `mem_align` is below the page
+/// size gets one guarded probe read: one block read at `mem_align` past a page boundary, inside
+/// guard pages filled with a pattern. If the guards change (or the kernel refuses the read),
+/// `mem_align` is raised to the page size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AlignCheck {
+    /// No check needed: the alignment is already the page size or more, or the file is buffered.
+    NotNeeded,
+    /// The probe read honoured the advertised alignment.
+    Verified,
+    /// The probe read wrote outside its buffer (or was refused) at the advertised alignment
+    /// `advertised`: `mem_align` was raised to the page size.
+    Raised {
+        /// What the device advertised.
+        advertised: u32,
+    },
+    /// The alignment could not be checked (the file is shorter than one probe read, or cannot
+    /// be read): `mem_align` was raised to the page size to be safe; `advertised` is what the
+    /// device claimed.
+    Unverified {
+        /// What the device advertised.
+        advertised: u32,
+    },
+}
+
+impl std::fmt::Display for AlignCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AlignCheck::NotNeeded => f.write_str("no check needed (page size or more)"),
+            AlignCheck::Verified => f.write_str("verified by a guarded probe read"),
+            AlignCheck::Raised { advertised } => write!(
+                f,
+                "raised to the page size: the device advertises {advertised}, but a probe read at                  that alignment wrote outside its buffer"
+            ),
+            AlignCheck::Unverified { advertised } => write!(
+                f,
+                "raised to the page size: the device advertises {advertised}, which could not be                  verified (file too short or not readable)"
+            ),
+        }
+    }
+}
+
 /// What direct I/O on a file requires and allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Geometry {
     /// The logical block size of the device (1 for buffered files).
     pub logical_block_size: u32,
-    /// Required alignment of buffer addresses, in bytes.
+    /// Required alignment of buffer addresses, in bytes: the minimum that validation enforces,
+    /// after [`Geometry::align_check`].
     pub mem_align: u32,
     /// Required alignment of file offsets and segment lengths, in bytes.
     pub offset_align: u32,
@@ -50,6 +98,16 @@ pub struct Geometry {
     pub is_block_device: bool,
     /// Where the alignments came from.
     pub source: GeometrySource,
+    /// Whether `mem_align` was verified, and what came of it.
+    pub align_check: AlignCheck,
+}
+
+impl Geometry {
+    /// The alignment buffers are allocated with by default: `max(mem_align, page size)`
+    /// (QEMU's "optimal memory alignment"), so a block-sized buffer never straddles two pages.
+    pub fn buf_align(&self) -> u32 {
+        self.mem_align.max(sys::page_size() as u32)
+    }
 }
 
 pub(crate) struct FileInner {
@@ -60,8 +118,21 @@ pub(crate) struct FileInner {
     writable: bool,
     readable: bool,
     /// Device size (block devices, fixed), or the known size of a regular file: advanced with
-    /// `fetch_max` only after an extending write has completed successfully (seed 003).
+    /// `fetch_max` (under `extending`) only when every extending write below the new size has
+    /// completed (seed 003).
     size: AtomicU64,
+    /// Extending writes in flight, and how far completed ones reached.
+    extending: Mutex<Extending>,
+}
+
+/// The ordered-size bookkeeping of a regular file (seed 003: the size advances only after the
+/// data it covers is written, in order).
+#[derive(Default)]
+struct Extending {
+    /// `(start, end)` of each extending write submitted and not yet completed.
+    in_flight: Vec<(u64, u64)>,
+    /// The furthest end reached by a completed extending write.
+    reached: u64,
 }
 
 /// A file or block device opened for direct I/O. Cloning is cheap (an `Arc`); in-flight requests
@@ -184,6 +255,14 @@ impl OpenOptions {
                 .at_path(path));
         }
         let mut geometry = probe_geometry(fd.as_fd(), &st, direct).map_err(|e| e.at_path(path))?;
+        let size = if st.is_block_device {
+            sys::blk_size(fd.as_fd()).map_err(|e| Error::os(OP, e).at_path(path))?
+        } else {
+            st.size
+        };
+        if direct {
+            check_mem_align(&mut geometry, path, fd.as_fd(), self.read, size);
+        }
         if let Some(cap) = self.max_transfer {
             if cap == 0 || cap % geometry.offset_align != 0 {
                 return Err(Error::new(ErrorKind::InvalidInput, OP)
@@ -195,11 +274,6 @@ impl OpenOptions {
             }
             geometry.max_transfer = geometry.max_transfer.min(cap);
         }
-        let size = if st.is_block_device {
-            sys::blk_size(fd.as_fd()).map_err(|e| Error::os(OP, e).at_path(path))?
-        } else {
-            st.size
-        };
         Ok(DirectFile {
             inner: Arc::new(FileInner {
                 fd,
@@ -209,6 +283,7 @@ impl OpenOptions {
                 writable: self.write,
                 readable: self.read,
                 size: AtomicU64::new(size),
+                extending: Mutex::new(Extending::default()),
             }),
         })
     }
@@ -256,6 +331,7 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
             max_transfer: MAX_RW_COUNT,
             is_block_device: st.is_block_device,
             source: GeometrySource::Buffered,
+            align_check: AlignCheck::NotNeeded,
         });
     }
     let lbs = if st.is_block_device {
@@ -302,7 +378,74 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
         max_transfer,
         is_block_device: st.is_block_device,
         source,
+        align_check: AlignCheck::NotNeeded,
     })
+}
+
+/// Verifies an advertised `mem_align` below the page size with one guarded probe read (see
+/// [`AlignCheck`]), raising it to the page size when it does not hold or cannot be checked.
+fn check_mem_align(g: &mut Geometry, path: &Path, fd: BorrowedFd<'_>, readable: bool, size: u64) {
+    let page = sys::page_size();
+    let advertised = g.mem_align;
+    if advertised as usize >= page {
+        return;
+    }
+    let len = page.max(g.offset_align as usize);
+    let verdict = if size < len as u64 {
+        None
+    } else if readable {
+        probe_read(fd, advertised as usize, len, page)
+    } else {
+        sys::open(path, libc::O_RDONLY | libc::O_DIRECT)
+            .ok()
+            .and_then(|ro| probe_read(ro.as_fd(), advertised as usize, len, page))
+    };
+    g.align_check = match verdict {
+        Some(true) => AlignCheck::Verified,
+        Some(false) => AlignCheck::Raised { advertised },
+        None => AlignCheck::Unverified { advertised },
+    };
+    if g.align_check != AlignCheck::Verified {
+        g.mem_align = page as u32;
+    }
+}
+
+/// Reads `len` bytes at offset 0 into a buffer `align` bytes past a page boundary, inside guard
+/// pages holding a pattern. `Some(true)`: the read succeeded and left the guards alone;
+/// `Some(false)`: it changed them, or the kernel refused the alignment (`EINVAL`); `None`: the
+/// probe could not run (no memory, or another read error).
+fn probe_read(fd: BorrowedFd<'_>, align: usize, len: usize, page: usize) -> Option<bool> {
+    const GUARD: u8 = 0xA5;
+    // Guard page, the read (which may spill into whole pages on both sides), guard page.
+    let total = page + align + len + 2 * page;
+    let layout = std::alloc::Layout::from_size_align(total.next_multiple_of(page), page).ok()?;
+    // SAFETY: the layout has a non-zero size.
+    let base = unsafe { std::alloc::alloc(layout) };
+    if base.is_null() {
+        return None;
+    }
+    // SAFETY: `base` is valid for `layout.size()` bytes and exclusively ours until dealloc.
+    let mem = unsafe { std::slice::from_raw_parts_mut(base, layout.size()) };
+    mem.fill(GUARD);
+    let start = page + align;
+    let iov = [sys::IoVec {
+        iov_base: mem[start..].as_mut_ptr().cast(),
+        iov_len: len,
+    }];
+    // SAFETY: the vector lies inside `mem` (start + len < total), which outlives the call. Bytes
+    // the kernel may write outside it stay inside our allocation (a page or more each side).
+    let r = unsafe { sys::prw(fd, false, &iov, 0, 0) };
+    let verdict = match r {
+        Ok(_) => Some(
+            mem[..start].iter().all(|b| *b == GUARD)
+                && mem[start + len..].iter().all(|b| *b == GUARD),
+        ),
+        Err(libc::EINVAL) => Some(false),
+        Err(_) => None,
+    };
+    // SAFETY: allocated above with `layout`; the read has returned, nothing refers to it.
+    unsafe { std::alloc::dealloc(base, layout) };
+    verdict
 }
 
 impl DirectFile {
@@ -332,10 +475,11 @@ impl DirectFile {
         &self.inner.geometry
     }
 
-    /// The device size for a block device; for a regular file, its size as of open plus every
-    /// extending write that has completed since.
+    /// The device size for a block device; for a regular file, its size as of open, advanced by
+    /// extending writes in order: only to a size below which every extending write submitted
+    /// through a context has completed, so everything below `len()` is data that was written.
     pub fn len(&self) -> u64 {
-        // Acquire: pairs with the Release `fetch_max` in `advance_len`: a size seen here is
+        // Acquire: pairs with the Release `fetch_max` in `end_extend`: a size seen here is
         // backed by completed writes.
         self.inner.size.load(Ordering::Acquire)
     }
@@ -369,12 +513,49 @@ impl DirectFile {
         self.inner.fd.as_fd()
     }
 
-    /// Records that a write ending at `end` has completed (regular files only grow).
-    pub(crate) fn advance_len(&self, end: u64) {
-        if !self.inner.geometry.is_block_device {
-            // Release: pairs with the Acquire load in `len`.
-            self.inner.size.fetch_max(end, Ordering::Release);
+    /// Registers an extending write `[offset, offset + len)` about to be submitted: `Ok(true)`
+    /// when it reaches past the current size of a regular file (then [`DirectFile::end_extend`]
+    /// must follow once it completes), `Ok(false)` when it does not extend.
+    pub(crate) fn begin_extend(&self, offset: u64, len: u64) -> Result<bool> {
+        let end = offset.saturating_add(len);
+        if self.inner.geometry.is_block_device || len == 0 || end <= self.len() {
+            return Ok(false);
         }
+        let mut x = self
+            .inner
+            .extending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        x.in_flight
+            .try_reserve(1)
+            .map_err(|_| Error::os("submit", libc::ENOMEM))?;
+        x.in_flight.push((offset, end));
+        Ok(true)
+    }
+
+    /// An extending write registered by [`DirectFile::begin_extend`] completed with `res`
+    /// (bytes, or negative when it failed or was canceled). The size advances to the furthest
+    /// completed end, but never past the start of an extending write still in flight, so a
+    /// reader that trusts [`DirectFile::len`] never reads data not yet written (seed 003).
+    pub(crate) fn end_extend(&self, offset: u64, len: u64, res: i64) {
+        let end = offset.saturating_add(len);
+        let mut x = self
+            .inner
+            .extending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = x.in_flight.iter().position(|w| *w == (offset, end)) {
+            x.in_flight.swap_remove(i);
+        }
+        if res > 0 {
+            x.reached = x.reached.max(offset + res as u64);
+        }
+        let floor = x.in_flight.iter().map(|w| w.0).min().unwrap_or(u64::MAX);
+        // Release: pairs with the Acquire load in `len`. Under the lock, so sizes never step
+        // back past a concurrent advance.
+        self.inner
+            .size
+            .fetch_max(x.reached.min(floor), Ordering::Release);
     }
 
     /// An identity for this open file, stable while any handle to it lives (io_uring's fixed-file

@@ -26,14 +26,18 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub(crate) mod admission;
 pub mod backend;
 pub mod buf;
+pub(crate) mod completion;
 pub mod context;
 pub(crate) mod dio;
+pub(crate) mod engine;
 pub mod error;
 pub mod file;
 pub mod request;
 pub mod ring;
+pub(crate) mod slot;
 pub(crate) mod sync;
 pub(crate) mod sys;
 pub mod tags;
@@ -42,5 +46,5 @@ pub use backend::{BackendChoice, BackendKind, BackendStatus, Registration};
 pub use buf::{AlignedBuf, BufPool};
 pub use context::{Context, ContextBuilder, SubmitError};
 pub use error::{Error, ErrorKind, Result};
-pub use file::{DirectFile, Geometry, GeometrySource, OpenOptions};
+pub use file::{AlignCheck, DirectFile, Geometry, GeometrySource, OpenOptions};
 pub use request::{Completion, OpKind, Request, RequestId};

@@ -101,6 +101,9 @@ pub struct Request {
     pub(crate) bufs: Bufs,
     pub(crate) user_data: u64,
     pub(crate) dsync: bool,
+    /// Set at submit when this write extends its regular file: its completion must report to
+    /// [`DirectFile::end_extend`] (ordered size updates, seed 003).
+    pub(crate) extending: bool,
 }
 
 // SAFETY: every field is Send except the raw pointer of `Bufs::Raw`; the caller of `read_raw` /
@@ -117,7 +120,17 @@ impl Request {
             bufs,
             user_data: 0,
             dsync: false,
+            extending: false,
         }
+    }
+
+    /// Registers this request as an extending write when it is one (see
+    /// [`DirectFile::begin_extend`]).
+    pub(crate) fn begin_extend(&mut self) -> Result<()> {
+        if let (OpKind::Write, Some(f)) = (self.op, &self.file) {
+            self.extending = f.begin_extend(self.offset, self.bufs.total_len())?;
+        }
+        Ok(())
     }
 
     /// Reads `buf.len()` bytes at `offset` into `buf`.
@@ -278,11 +291,12 @@ pub struct Completion {
 }
 
 impl Completion {
-    /// Takes the first buffer back (the only one for `read`/`write`).
+    /// Takes the buffer of a single-buffer request (`read`, `write`) back. `None` for a vectored
+    /// request (`readv`, `writev`) — its buffers stay in the completion for
+    /// [`Completion::take_bufs`], so none is dropped unseen — and for requests without buffers.
     pub fn take_buf(&mut self) -> Option<AlignedBuf> {
         match std::mem::replace(&mut self.bufs, Bufs::None) {
             Bufs::One(b) => Some(b),
-            Bufs::Many(mut v) if !v.is_empty() => Some(v.remove(0)),
             other => {
                 self.bufs = other;
                 None
@@ -290,7 +304,8 @@ impl Completion {
         }
     }
 
-    /// Takes all buffers back, in request order.
+    /// Takes all buffers back, in request order (one for `read`/`write`, every one for
+    /// `readv`/`writev`).
     pub fn take_bufs(&mut self) -> Vec<AlignedBuf> {
         std::mem::replace(&mut self.bufs, Bufs::None).into_vec()
     }

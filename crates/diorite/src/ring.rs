@@ -72,7 +72,8 @@ impl<T: Copy + Send> Ring<T> {
     /// slot the stamp of "written at index i" equals "empty for index i + 1").
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] when `n == 0` or `n >` [`MAX_CAPACITY`].
+    /// [`ErrorKind::InvalidInput`] when `n == 0` or `n >` [`MAX_CAPACITY`]; [`ErrorKind::Os`]
+    /// (`ENOMEM`) when the memory cannot be allocated.
     ///
     /// # Examples
     /// ```
@@ -104,14 +105,18 @@ impl<T: Copy + Send> Ring<T> {
         }
         let cap = n.next_power_of_two().max(2);
         let mask = (cap - 1) as u32;
-        let slots = (0..cap as u32)
-            .map(|s| Slot {
-                // The index in [start, start + cap) that maps to slot `s`: the producer that
-                // claims it finds the stamp equal to its index.
-                seq: AtomicU32::new(start.wrapping_add(s.wrapping_sub(start) & mask)),
-                val: UnsafeCell::new(MaybeUninit::uninit()),
-            })
-            .collect();
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(cap).map_err(|_| {
+            Error::os("Ring::with_capacity", libc::ENOMEM)
+                .with_detail(format!("cannot allocate a ring of {cap} entries"))
+        })?;
+        slots.extend((0..cap as u32).map(|s| Slot {
+            // The index in [start, start + cap) that maps to slot `s`: the producer that
+            // claims it finds the stamp equal to its index.
+            seq: AtomicU32::new(start.wrapping_add(s.wrapping_sub(start) & mask)),
+            val: UnsafeCell::new(MaybeUninit::uninit()),
+        }));
+        let slots = slots.into_boxed_slice();
         Ok(Ring {
             head: CachePadded::new(AtomicU32::new(start)),
             tail: CachePadded::new(AtomicU32::new(start)),
@@ -193,14 +198,18 @@ impl<T: Copy + Send> Ring<T> {
             } else if diff < 0 {
                 // The slot still holds the previous lap's entry: the ring is full, unless a
                 // consumer just claimed it but has not released the slot yet; either way there
-                // is no room for `tail` now. Re-check the tail so a stale one does not report a
-                // false "full" after other producers and consumers moved on.
-                let now = self.tail.load(Ordering::Relaxed);
+                // is no room for `tail` now. The verdict must be exact (`push_wait` trusts it),
+                // and plain loads may return stale values (nothing orders this thread after the
+                // consumer's release), so both counters are read with read-modify-writes, which
+                // always see the latest value in their modification order.
+                // AcqRel (no-op RMW): the latest tail; pairs with the claims in this function.
+                let now = self.tail.fetch_add(0, Ordering::AcqRel);
                 if now == tail {
                     // The slot holds entry `tail - capacity`. Full iff it is not yet claimed:
                     // `head <= tail - capacity` (wrap-safe: the difference is within +-2^31).
-                    // Relaxed: head only grows; a later value can only say "claimed".
-                    let head = self.head.load(Ordering::Relaxed);
+                    // AcqRel (no-op RMW): the latest head, read after the latest tail, so the
+                    // ring held `tail - head >= capacity` entries at this instant.
+                    let head = self.head.fetch_add(0, Ordering::AcqRel);
                     let full = tail
                         .wrapping_sub(self.mask)
                         .wrapping_sub(1)
@@ -477,6 +486,32 @@ mod loom_models {
             }
             producer.join().unwrap();
             assert_eq!(got, [0, 1, 2]);
+        });
+    }
+
+    /// `push_wait` never answers "full" for an owner holding fewer items than the capacity,
+    /// even when nothing orders it after the consumer that emptied the slot (issue 10, item
+    /// 6: with plain loads of `head` and `tail` this returned `Err` in 2 of 20 executions).
+    #[test]
+    fn loom_push_wait_never_spuriously_full() {
+        loom::model(|| {
+            let ring = Arc::new(Ring::<u32>::with_capacity(2).unwrap());
+            let flag = Arc::new(crate::sync::AtomicBool::new(false));
+            let (r1, f1) = (ring.clone(), flag.clone());
+            let t1 = thread::spawn(move || {
+                for v in 0..2 {
+                    r1.push_wait(v).unwrap();
+                    assert_eq!(r1.try_pop(), Some(v));
+                }
+                f1.store(true, Ordering::Relaxed);
+            });
+            // Starts after a Relaxed flag: no happens-before with t1's pops.
+            while !flag.load(Ordering::Relaxed) {
+                thread::yield_now();
+            }
+            assert!(ring.push_wait(7).is_ok(), "spurious full");
+            t1.join().unwrap();
+            assert_eq!(ring.try_pop(), Some(7));
         });
     }
 }

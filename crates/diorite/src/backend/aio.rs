@@ -4,32 +4,44 @@
 //!
 //! - One AIO context per engine context; `aio_data` is `tag | piece << 16`.
 //! - `PREADV`/`PWRITEV` (`PREAD`/`PWRITE` for one vector), `FSYNC`/`FDSYNC`, `aio_rw_flags` for
-//!   `RWF_DSYNC`. Linux AIO has no working no-op, so `noop` completes at submit.
+//!   `RWF_DSYNC`. Linux AIO has no no-op command; `noop` is an `IOCB_CMD_POLL` (4.18+) on an
+//!   eventfd that is always readable, so it completes through the kernel's event ring like every
+//!   other request (and wakes a reaper blocked in `io_getevents`).
+//! - A `submit_batch` collects the iocbs of every request and hands them to one `io_submit` at
+//!   the kick; a single `submit` issues at once.
 //! - A partial `io_submit` (fewer accepted than offered) resubmits the rest: on `EAGAIN` after
-//!   reaping, and an iocb the kernel refuses outright completes its piece with that error.
-//!   Nothing is dropped.
+//!   reaping, and an iocb the kernel refuses outright completes its piece with that error —
+//!   a completion made in user space, so a reaper blocked in `io_getevents` is woken with a
+//!   wake-up poll iocb. Nothing is dropped.
+//! - One reaper at a time waits in `io_getevents` (see `kwait.rs`); `close` and the cases above
+//!   get it out with as many wake-up poll iocbs as it waits for.
 //! - Buffered (non-`O_DIRECT`) files make `io_submit` block in the caller: requests on them are
 //!   refused with a recommendation to use the thread pool.
 //! - `cancel` calls `io_cancel` for each piece; the completion (canceled or not) always arrives
 //!   through the event ring, and the buffers stay in the slot until then.
 
+use super::kwait::KernelWait;
 use super::pieces::PieceTable;
-use crate::context::Shared;
+use super::Wait;
+use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::request::{OpKind, Request};
 use crate::sync::{lock, Mutex, UnsafeCell};
 use crate::sys;
 use std::mem::{offset_of, size_of};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Instant;
 
 const IOCB_CMD_PREAD: u16 = 0;
 const IOCB_CMD_PWRITE: u16 = 1;
 const IOCB_CMD_FSYNC: u16 = 2;
 const IOCB_CMD_FDSYNC: u16 = 3;
+const IOCB_CMD_POLL: u16 = 5;
 const IOCB_CMD_PREADV: u16 = 7;
 const IOCB_CMD_PWRITEV: u16 = 8;
 const TAG_BITS: u32 = 16;
+/// `aio_data` of a wake-up poll iocb (never a request's: tags and pieces use the low 48 bits).
+const WAKE: u64 = 1 << 63;
 
 /// The kernel's `struct iocb` (include/uapi/linux/aio_abi.h), little-endian layout.
 #[repr(C)]
@@ -104,7 +116,51 @@ fn io_destroy(ctx: u64) {
     unsafe { libc::syscall(libc::SYS_io_destroy, ctx) };
 }
 
-/// What the AIO probe reports: `io_setup` works, and the system-wide limits.
+/// An eventfd that is always readable (its counter is 1 and nobody reads it): the target of
+/// the poll iocbs that stand in for a no-op and for wake-ups.
+fn ready_fd() -> std::result::Result<OwnedFd, i32> {
+    // SAFETY: eventfd has no memory arguments.
+    let fd = unsafe { libc::eventfd(1, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: eventfd returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A poll iocb on the always-ready eventfd: completes at once, through the event ring.
+fn ready_poll(fd: &OwnedFd, data: u64) -> Iocb {
+    Iocb {
+        aio_data: data,
+        aio_lio_opcode: IOCB_CMD_POLL,
+        aio_fildes: fd.as_raw_fd() as u32,
+        aio_buf: libc::POLLIN as u64,
+        ..Iocb::default()
+    }
+}
+
+/// `io_submit(2)` of `iocbs`: how many the kernel took, or the errno.
+///
+/// # Safety
+/// Every pointer names a valid iocb whose buffers stay valid until its event is reaped.
+unsafe fn io_submit(ctx: u64, iocbs: &mut [*mut Iocb]) -> std::result::Result<usize, i32> {
+    // SAFETY: per the caller's contract.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_io_submit,
+            ctx,
+            iocbs.len() as libc::c_long,
+            iocbs.as_mut_ptr(),
+        )
+    };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// What the AIO probe reports: `io_setup` and poll iocbs work, and the system-wide limits.
 pub(crate) fn probe() -> std::result::Result<String, String> {
     let read = |n: &str| {
         std::fs::read_to_string(format!("/proc/sys/fs/{n}"))
@@ -117,20 +173,53 @@ pub(crate) fn probe() -> std::result::Result<String, String> {
         read("aio-nr"),
         read("aio-max-nr")
     );
-    match io_setup(1) {
-        Ok(ctx) => {
-            io_destroy(ctx);
-            Ok(format!("io_setup works; {limits}"))
-        }
+    let ctx = match io_setup(1) {
+        Ok(ctx) => ctx,
         Err(libc::ENOSYS) => {
-            Err("io_setup returned ENOSYS: blocked by seccomp or a kernel without AIO".into())
+            return Err(
+                "io_setup returned ENOSYS: blocked by seccomp or a kernel without AIO".into(),
+            )
         }
-        Err(libc::EAGAIN) => Err(format!(
-            "io_setup returned EAGAIN: the system-wide AIO limit is reached ({limits})"
-        )),
-        Err(libc::EPERM) => Err("io_setup returned EPERM: refused by policy".into()),
+        Err(libc::EAGAIN) => {
+            return Err(format!(
+                "io_setup returned EAGAIN: the system-wide AIO limit is reached ({limits})"
+            ))
+        }
+        Err(libc::EPERM) => return Err("io_setup returned EPERM: refused by policy".into()),
+        Err(e) => {
+            return Err(format!(
+                "io_setup failed: {}",
+                std::io::Error::from_raw_os_error(e)
+            ))
+        }
+    };
+    let poll = ready_fd().and_then(|fd| {
+        let mut cb = ready_poll(&fd, 0);
+        // SAFETY: one valid iocb on the stack; the kernel copies it at submit.
+        unsafe { io_submit(ctx, &mut [&mut cb as *mut Iocb]) }?;
+        let mut ev = [IoEvent::default()];
+        // SAFETY: one valid io_event; no timeout pointer (the poll is ready at once).
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_io_getevents,
+                ctx,
+                1 as libc::c_long,
+                1 as libc::c_long,
+                ev.as_mut_ptr(),
+                std::ptr::null_mut::<libc::timespec>(),
+            )
+        };
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(errno())
+        }
+    });
+    io_destroy(ctx);
+    match poll {
+        Ok(()) => Ok(format!("io_setup and poll iocbs work; {limits}")),
         Err(e) => Err(format!(
-            "io_setup failed: {}",
+            "IOCB_CMD_POLL does not work here (needs Linux 4.18+): {}",
             std::io::Error::from_raw_os_error(e)
         )),
     }
@@ -141,18 +230,25 @@ pub(crate) struct Aio {
     nr: u32,
     pieces: PieceTable,
     /// Per slot: the iocbs of its pieces. `io_cancel` needs the address that was submitted, so
-    /// they live here until the request completes. Written by the submitter (slot RUNNING).
+    /// they live here until the request completes. Written by the submitter (slot RUNNING)
+    /// under `submitting`.
     iocbs: Box<[UnsafeCell<Vec<Iocb>>]>,
     /// One reaper at a time owns `events` (and may wait in `io_getevents`).
     reap: Mutex<Vec<IoEvent>>,
-    /// Held while a slot's pieces and iocbs are written and submitted, and by `cancel_running`
-    /// while it reads them: a cancel never reads a slot being (re)filled.
-    submitting: Mutex<()>,
+    /// Iocbs laid out and not yet handed to `io_submit` (a batch before its kick). Held while a
+    /// slot's pieces and iocbs are written and submitted, and by `cancel_running` while it reads
+    /// them: a cancel never reads a slot being (re)filled.
+    submitting: Mutex<Vec<*mut Iocb>>,
+    /// Who waits in `io_getevents`.
+    kwait: KernelWait,
+    /// Always readable: the target of no-op and wake-up poll iocbs.
+    ready: OwnedFd,
 }
 
 // SAFETY: the per-slot cells follow the slot protocol (the submitter writes before io_submit;
-// io_cancel reads the address of a RUNNING slot's iocb); `events` is behind a mutex; the AIO
-// context itself is thread-safe in the kernel.
+// io_cancel reads the address of a RUNNING slot's iocb); `events` and the pending pointers are
+// behind mutexes (the pointers name iocbs in `iocbs`); the AIO context itself is thread-safe in
+// the kernel.
 unsafe impl Sync for Aio {}
 // SAFETY: as above.
 unsafe impl Send for Aio {}
@@ -160,6 +256,17 @@ unsafe impl Send for Aio {}
 impl Aio {
     pub(crate) fn new(depth: u32) -> Result<Aio> {
         let nr = (depth * 4).clamp(128, 65536);
+        let ready = ready_fd().map_err(|e| Error::os("Context::build", e))?;
+        let mut pending = Vec::new();
+        pending
+            .try_reserve(depth as usize)
+            .map_err(|_| Error::os("Context::build", libc::ENOMEM))?;
+        let mut iocbs = Vec::new();
+        iocbs
+            .try_reserve_exact(depth as usize)
+            .map_err(|_| Error::os("Context::build", libc::ENOMEM))?;
+        iocbs.extend((0..depth).map(|_| UnsafeCell::new(Vec::new())));
+        let pieces = PieceTable::new(depth)?;
         let ctx = io_setup(nr).map_err(|e| {
             let err = Error::os("io_setup", e);
             if e == libc::EAGAIN {
@@ -171,15 +278,20 @@ impl Aio {
         Ok(Aio {
             ctx,
             nr,
-            pieces: PieceTable::new(depth),
-            iocbs: (0..depth).map(|_| UnsafeCell::new(Vec::new())).collect(),
+            pieces,
+            iocbs: iocbs.into_boxed_slice(),
             reap: Mutex::new(vec![IoEvent::default(); 256]),
-            submitting: Mutex::new(()),
+            submitting: Mutex::new(pending),
+            kwait: KernelWait::default(),
+            ready,
         })
     }
 
     pub(crate) fn report(&self) -> String {
-        format!("linux aio: {} events, io_submit per request", self.nr)
+        format!(
+            "linux aio: {} events, one io_submit per batch, noop as a poll iocb",
+            self.nr
+        )
     }
 
     /// Refuses what Linux AIO would do synchronously: I/O on a buffered file blocks `io_submit`.
@@ -195,25 +307,25 @@ impl Aio {
         }
     }
 
-    pub(crate) fn submit(&self, sh: &Shared, tag: u32) {
+    pub(crate) fn submit(&self, engine: &Engine, tag: u32, kick: bool) {
         // SAFETY: we were handed `tag`; the request is not used after its completion is posted.
-        let Some(req) = (unsafe { sh.begin(tag) }) else {
+        let Some(req) = (unsafe { engine.begin(tag) }) else {
             return;
         };
-        let _guard = lock(&self.submitting);
+        let mut pending = lock(&self.submitting);
         // SAFETY: RUNNING for us, nothing issued yet.
         let (pieces, iov) = unsafe { self.pieces.layout(tag, req) };
-        let Some(file) = &req.file else {
-            // noop: Linux AIO has no working no-op command; complete now.
-            self.pieces.done(sh, tag, 0, 0);
-            return;
-        };
-        let fd = file.fd().as_raw_fd() as u32;
-        // SAFETY: RUNNING for us; read only by io_cancel after io_submit accepted them.
+        // SAFETY: RUNNING for us; read only by io_cancel (under `submitting`) after io_submit
+        // accepted them.
         let iocbs = unsafe { &mut *self.iocbs[tag as usize].with_mut(|p| p) };
         iocbs.clear();
+        let Some(file) = &req.file else {
+            // noop: a poll iocb on the always-ready eventfd.
+            iocbs.push(ready_poll(&self.ready, u64::from(tag)));
+            return self.issue(engine, &mut pending, iocbs, kick);
+        };
         let base = Iocb {
-            aio_fildes: fd,
+            aio_fildes: file.fd().as_raw_fd() as u32,
             ..Iocb::default()
         };
         match req.op {
@@ -266,51 +378,83 @@ impl Aio {
                 ..base
             }),
         }
-        self.submit_all(sh, tag, iocbs);
+        self.issue(engine, &mut pending, iocbs, kick);
     }
 
-    /// `io_submit` until every iocb is accepted or failed; partial submits resubmit the rest.
-    fn submit_all(&self, sh: &Shared, tag: u32, iocbs: &mut [Iocb]) {
+    /// Queues a slot's iocbs for `io_submit`, and submits everything queued when `kick`.
+    fn issue(&self, engine: &Engine, pending: &mut Vec<*mut Iocb>, iocbs: &mut [Iocb], kick: bool) {
+        // Grows only past `depth` pieces in one batch (split requests); reused after that.
+        pending.extend(iocbs.iter_mut().map(|cb| cb as *mut Iocb));
+        if kick {
+            self.flush(engine, pending);
+        }
+    }
+
+    /// Hands every queued iocb of a batch to the kernel.
+    pub(crate) fn kick(&self, engine: &Engine) {
+        let mut pending = lock(&self.submitting);
+        self.flush(engine, &mut pending);
+    }
+
+    /// `io_submit` until every queued iocb is accepted or failed; partial submits resubmit the
+    /// rest. Caller holds `submitting`.
+    fn flush(&self, engine: &Engine, pending: &mut Vec<*mut Iocb>) {
         let mut next = 0;
-        // Pointers to the iocbs, in chunks of 64 from the stack: no allocation.
-        while next < iocbs.len() {
-            let mut ptrs = [std::ptr::null_mut::<Iocb>(); 64];
-            let n = (iocbs.len() - next).min(64);
-            for (k, p) in ptrs.iter_mut().take(n).enumerate() {
-                *p = &mut iocbs[next + k];
-            }
-            // SAFETY: `ptrs[..n]` point at initialized iocbs that stay in the slot until the
-            // request completes; their buffers and iovecs live in the request's slot too.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_io_submit,
-                    self.ctx,
-                    n as libc::c_long,
-                    ptrs.as_mut_ptr(),
-                )
-            };
-            if r > 0 {
-                next += r as usize;
-                continue;
-            }
-            match if r == 0 { libc::EAGAIN } else { errno() } {
-                libc::EAGAIN | libc::EINTR => {
+        let mut completed_here = false;
+        while next < pending.len() {
+            // SAFETY: every pointer names an initialized iocb in its slot's `iocbs`, which stays
+            // put until the request completes; their buffers and iovecs live in the slot too.
+            match unsafe { io_submit(self.ctx, &mut pending[next..]) } {
+                Ok(n) if n > 0 => next += n,
+                Ok(_) | Err(libc::EAGAIN) | Err(libc::EINTR) => {
                     // The AIO ring is full: collect completions, then resubmit the rest.
-                    self.poll(sh);
+                    self.poll(engine);
                     std::thread::yield_now();
                 }
-                e => {
+                Err(e) => {
                     // The kernel refuses this iocb: its piece fails with that error.
-                    let piece = (iocbs[next].aio_data >> TAG_BITS) as usize;
-                    self.pieces.done(sh, tag, piece, -i64::from(e));
+                    // SAFETY: as above; only `aio_data` is read.
+                    let data = unsafe { (*pending[next]).aio_data };
+                    let (tag, piece) = ((data & 0xffff) as u32, (data >> TAG_BITS) as usize);
+                    self.pieces.done(engine, tag, piece, -i64::from(e));
+                    completed_here = true;
                     next += 1;
                 }
+            }
+        }
+        pending.clear();
+        if completed_here {
+            // A completion made in user space: a reaper in io_getevents would not see it.
+            self.wake();
+        }
+    }
+
+    pub(crate) fn kernel_wait(&self) -> &KernelWait {
+        &self.kwait
+    }
+
+    /// Gets a reaper out of `io_getevents`: one wake-up poll iocb per event it waits for.
+    pub(crate) fn wake(&self) {
+        let mut n = self.kwait.need();
+        while n > 0 {
+            let k = n.min(64);
+            let mut cbs = [ready_poll(&self.ready, WAKE); 64];
+            let mut ptrs = [std::ptr::null_mut::<Iocb>(); 64];
+            for (p, cb) in ptrs.iter_mut().zip(cbs.iter_mut()) {
+                *p = cb;
+            }
+            // SAFETY: `k` valid iocbs on the stack; the kernel copies a poll iocb at submit and
+            // keeps its address only as the event's `obj` (never dereferenced).
+            match unsafe { io_submit(self.ctx, &mut ptrs[..k]) } {
+                Ok(m) if m > 0 => n -= m,
+                // The event ring is full: the waiter has events to read, so it is waking.
+                _ => return,
             }
         }
     }
 
     /// Collects finished events without blocking. `true` when it reaped anything.
-    pub(crate) fn poll(&self, sh: &Shared) -> bool {
+    pub(crate) fn poll(&self, engine: &Engine) -> bool {
         let Ok(mut events) = self.reap.try_lock() else {
             return false;
         };
@@ -324,7 +468,7 @@ impl Aio {
                     tv_nsec: 0,
                 }),
             );
-            self.deliver(sh, &events[..n]);
+            self.deliver(engine, &events[..n]);
             any |= n > 0;
             if n < events.len() {
                 return any;
@@ -355,20 +499,28 @@ impl Aio {
         }
     }
 
-    fn deliver(&self, sh: &Shared, events: &[IoEvent]) {
+    fn deliver(&self, engine: &Engine, events: &[IoEvent]) {
         for ev in events {
+            if ev.data & WAKE != 0 {
+                continue;
+            }
             let (tag, piece) = (
                 (ev.data & ((1 << TAG_BITS) - 1)) as u32,
                 (ev.data >> TAG_BITS) as usize,
             );
-            self.pieces.done(sh, tag, piece, ev.res);
+            self.pieces.done(engine, tag, piece, ev.res);
         }
     }
 
-    /// One reaper at a time waits in `io_getevents` for `need` completions or until `deadline`.
-    pub(crate) fn wait(&self, sh: &Shared, need: usize, deadline: Option<Instant>) -> bool {
+    /// One reaper at a time waits in `io_getevents` for `need` completions or until `deadline`;
+    /// [`Wait::Busy`] when another reaper is already there.
+    pub(crate) fn wait(&self, engine: &Engine, need: usize, deadline: Option<Instant>) -> Wait {
         let Ok(mut events) = self.reap.try_lock() else {
-            return false;
+            return Wait::Busy;
+        };
+        let need = need.clamp(1, events.len().min(engine.depth() as usize));
+        let Some(_guard) = self.kwait.try_enter(need, engine.cq()) else {
+            return Wait::Busy;
         };
         let ts = deadline.map(|d| {
             let left = d.saturating_duration_since(Instant::now());
@@ -377,17 +529,16 @@ impl Aio {
                 tv_nsec: left.subsec_nanos() as libc::c_long,
             }
         });
-        let need = need.min(events.len());
         let n = self.getevents(&mut events, need, ts);
-        self.deliver(sh, &events[..n]);
-        true
+        self.deliver(engine, &events[..n]);
+        Wait::Waited
     }
 
     /// `io_cancel` for each piece of slot `tag`; whatever it returns, the completion arrives
     /// through the event ring.
-    pub(crate) fn cancel_running(&self, sh: &Shared, tag: u32, gen: u32) {
+    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: u32) {
         let _g = lock(&self.submitting);
-        if !sh.slots[tag as usize].is_running(gen) {
+        if !engine.is_running(tag, gen) {
             return;
         }
         // SAFETY: under `submitting` no submitter writes the slot's iocbs, and the slot still

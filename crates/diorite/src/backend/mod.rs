@@ -1,19 +1,22 @@
 //! Backends: where requests meet the kernel. A closed set (io_uring, Linux AIO, a thread pool)
 //! behind one interface, chosen per context and reported — never a silent fallback.
 //!
-//! The engine ([`crate::context`]) talks to a backend through the crate-private `Backend` enum: `submit` a slot's tag
-//! (the request is in the slot, QUEUED), and the backend calls `Shared::complete(tag, res)` exactly
-//! once per tag. Only the modules below this one touch the kernel's I/O ABI.
+//! The context talks to a backend through the crate-private `Backend` enum: `submit` a slot's tag
+//! (the request is in the slot, QUEUED). The backend sees only the engine's narrow interface
+//! (`engine.rs`): it starts the slot (`Engine::begin`, which hands it the request or posts the
+//! `Canceled` completion), performs the I/O, and posts the slot's one completion with
+//! `Engine::complete`. Only the modules below this one touch the kernel's I/O ABI.
 
 pub(crate) mod aio;
+pub(crate) mod kwait;
 pub(crate) mod pieces;
 pub(crate) mod threads;
 pub(crate) mod uring;
 
-use crate::context::Shared;
+use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Which backend a context should use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -96,35 +99,36 @@ pub(crate) struct RegisterRequest<'a> {
     pub(crate) pools: &'a [crate::BufPool],
 }
 
+/// Whether one backend is available here, probed once per process (`Context::build` probes only
+/// the backends it may use).
+fn status(kind: BackendKind) -> BackendStatus {
+    static URING: OnceLock<BackendStatus> = OnceLock::new();
+    static AIO: OnceLock<BackendStatus> = OnceLock::new();
+    let from = |r: std::result::Result<String, String>| BackendStatus {
+        kind,
+        available: r.is_ok(),
+        reason: r.unwrap_or_else(|e| e),
+    };
+    match kind {
+        BackendKind::IoUring => URING.get_or_init(|| from(uring::probe())).clone(),
+        BackendKind::Aio => AIO.get_or_init(|| from(aio::probe())).clone(),
+        BackendKind::Threads => from(Ok("always available".into())),
+    }
+}
+
 /// Probes every backend on this machine, in `Auto`'s order of preference: io_uring (ring
-/// creation, the opcodes used, timed waits), Linux AIO, the thread pool.
+/// creation, the opcodes used, timed waits), Linux AIO (`io_setup`, poll iocbs), the thread
+/// pool. Each is probed once per process; later calls return the same answers.
 pub fn probe() -> Vec<BackendStatus> {
-    let uring = uring::probe();
-    vec![
-        BackendStatus {
-            kind: BackendKind::IoUring,
-            available: uring.is_ok(),
-            reason: uring.unwrap_or_else(|e| e),
-        },
-        {
-            let aio = aio::probe();
-            BackendStatus {
-                kind: BackendKind::Aio,
-                available: aio.is_ok(),
-                reason: aio.unwrap_or_else(|e| e),
-            }
-        },
-        BackendStatus {
-            kind: BackendKind::Threads,
-            available: true,
-            reason: "always available".into(),
-        },
-    ]
+    [BackendKind::IoUring, BackendKind::Aio, BackendKind::Threads]
+        .into_iter()
+        .map(status)
+        .collect()
 }
 
 /// The running backend of one context (a sealed set: enum dispatch, no vtable).
-// One per context, inside its shared state: variant size does not matter, and boxing the larger
-// variant would add a pointer chase to every submit.
+// One per context, owned by it: variant size does not matter, and boxing the larger variant
+// would add a pointer chase to every submit.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Backend {
     Threads(threads::Pool),
@@ -132,27 +136,37 @@ pub(crate) enum Backend {
     Aio(aio::Aio),
 }
 
-/// Builds the backend for `choice`; with `Auto`, also the statuses of the backends it skipped.
+/// What [`Backend::wait`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Waited in the kernel and delivered what arrived.
+    Waited,
+    /// Another reaper is in the kernel wait: sleep on the completion queue until it leaves.
+    Busy,
+    /// The backend has no kernel wait (the thread pool): sleep on the completion queue.
+    Unsupported,
+}
+
+/// Builds the backend for `choice`; with `Auto`, also the statuses of the backends it skipped
+/// (not available here, or failed to start, each with the reason).
 pub(crate) fn select(
     choice: BackendChoice,
     depth: u32,
     threads: usize,
     register: &RegisterRequest<'_>,
 ) -> Result<(Backend, Vec<BackendStatus>)> {
-    let statuses = probe();
-    let want = match choice {
-        BackendChoice::Auto => None,
-        BackendChoice::IoUring => Some(BackendKind::IoUring),
-        BackendChoice::Aio => Some(BackendKind::Aio),
-        BackendChoice::Threads => Some(BackendKind::Threads),
+    let kinds: &[BackendKind] = match choice {
+        BackendChoice::Auto => &[BackendKind::IoUring, BackendKind::Aio, BackendKind::Threads],
+        BackendChoice::IoUring => &[BackendKind::IoUring],
+        BackendChoice::Aio => &[BackendKind::Aio],
+        BackendChoice::Threads => &[BackendKind::Threads],
     };
+    let auto = choice == BackendChoice::Auto;
     let mut skipped = Vec::new();
-    for st in statuses {
-        if want.is_some_and(|w| w != st.kind) {
-            continue;
-        }
+    for &kind in kinds {
+        let st = status(kind);
         if !st.available {
-            if want.is_some() {
+            if !auto {
                 return Err(
                     Error::new(ErrorKind::Unsupported, "Context::build").with_detail(format!(
                         "backend {} is not available: {}",
@@ -163,12 +177,20 @@ pub(crate) fn select(
             skipped.push(st);
             continue;
         }
-        let backend = match st.kind {
-            BackendKind::Threads => Backend::Threads(threads::Pool::new(depth, threads)?),
-            BackendKind::IoUring => Backend::IoUring(uring::Uring::new(depth, register)?),
-            BackendKind::Aio => Backend::Aio(aio::Aio::new(depth)?),
+        let built = match kind {
+            BackendKind::Threads => threads::Pool::new(depth, threads).map(Backend::Threads),
+            BackendKind::IoUring => uring::Uring::new(depth, register).map(Backend::IoUring),
+            BackendKind::Aio => aio::Aio::new(depth).map(Backend::Aio),
         };
-        return Ok((backend, skipped));
+        match built {
+            Ok(b) => return Ok((b, skipped)),
+            Err(e) if auto && kind != BackendKind::Threads => skipped.push(BackendStatus {
+                kind,
+                available: false,
+                reason: format!("available, but starting it failed: {e}"),
+            }),
+            Err(e) => return Err(e),
+        }
     }
     Err(Error::new(ErrorKind::Unsupported, "Context::build").with_detail("no backend is available"))
 }
@@ -214,92 +236,99 @@ impl Backend {
         }
     }
 
-    /// Starts worker threads or reapers; called once, after the shared state exists.
-    pub(crate) fn start(&self, sh: &Arc<Shared>) -> Result<()> {
+    /// Starts worker threads; called once, after the engine exists.
+    pub(crate) fn start(&self, engine: &Arc<Engine>) -> Result<()> {
         match self {
-            Backend::Threads(p) => p.start(sh),
+            Backend::Threads(p) => p.start(engine),
             Backend::IoUring(_) | Backend::Aio(_) => Ok(()),
         }
     }
 
     /// Hands the backend slot `tag` (QUEUED). With `kick == false` the caller will call
     /// [`Backend::kick`] after a batch.
-    pub(crate) fn submit(&self, sh: &Shared, tag: u32, kick: bool) {
+    pub(crate) fn submit(&self, engine: &Engine, tag: u32, kick: bool) {
         match self {
-            Backend::Threads(p) => p.submit(sh, tag, kick),
-            Backend::IoUring(u) => u.submit(sh, tag, kick),
-            Backend::Aio(a) => a.submit(sh, tag),
+            Backend::Threads(p) => p.submit(tag, kick),
+            Backend::IoUring(u) => u.submit(engine, tag, kick),
+            Backend::Aio(a) => a.submit(engine, tag, kick),
         }
     }
 
     /// Makes the backend start on what was submitted without a kick.
-    pub(crate) fn kick(&self, sh: &Shared) {
+    pub(crate) fn kick(&self, engine: &Engine) {
         match self {
-            Backend::Threads(p) => p.kick(sh),
+            Backend::Threads(p) => p.kick(),
             Backend::IoUring(u) => u.kick(),
-            // Each request was handed to io_submit at submit.
-            Backend::Aio(_) => {}
+            Backend::Aio(a) => a.kick(engine),
         }
     }
 
     /// Lets a reaper that is about to wait make progress itself (reap a kernel queue, or run a
     /// queued job). `true` when it did something, so the reaper should look again.
-    pub(crate) fn poll(&self, sh: &Shared) -> bool {
+    pub(crate) fn poll(&self, engine: &Engine) -> bool {
         match self {
-            Backend::Threads(p) => p.poll(sh),
-            Backend::IoUring(u) => u.poll(sh),
-            Backend::Aio(a) => a.poll(sh),
+            Backend::Threads(p) => p.poll(engine),
+            Backend::IoUring(u) => u.poll(engine),
+            Backend::Aio(a) => a.poll(engine),
         }
     }
 
-    /// Lets one reaper wait inside the kernel for `need` completions (until `deadline`), reaping
-    /// what arrives. `false` when the backend has no such wait or another reaper is in it: the
-    /// caller then waits on the context (in short slices for kernel backends).
+    /// Lets one reaper wait inside the kernel for `need` completions (until `deadline`),
+    /// delivering what arrives. Holds nothing a submitter needs while it waits.
     pub(crate) fn wait(
         &self,
-        sh: &Shared,
+        engine: &Engine,
         need: usize,
         deadline: Option<std::time::Instant>,
-    ) -> bool {
+    ) -> Wait {
         match self {
-            Backend::Threads(_) => false,
-            Backend::IoUring(u) => u.wait(sh, need, deadline),
-            Backend::Aio(a) => a.wait(sh, need, deadline),
+            Backend::Threads(_) => Wait::Unsupported,
+            Backend::IoUring(u) => u.wait(engine, need, deadline),
+            Backend::Aio(a) => a.wait(engine, need, deadline),
         }
     }
 
-    /// Whether completions arrive only when a reaper collects them from the kernel.
+    /// The kernel wait, for backends that have one.
+    pub(crate) fn kernel_wait(&self) -> Option<&kwait::KernelWait> {
+        match self {
+            Backend::Threads(_) => None,
+            Backend::IoUring(u) => Some(u.kernel_wait()),
+            Backend::Aio(a) => Some(a.kernel_wait()),
+        }
+    }
+
+    /// Gets a reaper out of the kernel wait, if one is in it: posts as many wake-up events
+    /// through the kernel as it waits for (they are never delivered as completions).
+    pub(crate) fn wake_kernel_waiter(&self) {
+        match self {
+            Backend::Threads(_) => {}
+            Backend::IoUring(u) => u.wake(),
+            Backend::Aio(a) => a.wake(),
+        }
+    }
+
+    /// Whether completions arrive only when a reaper collects them from the kernel (then a
+    /// reaper does not spin before it sleeps).
     pub(crate) fn reaped_from_kernel(&self) -> bool {
         matches!(self, Backend::IoUring(_) | Backend::Aio(_))
     }
 
-    /// Slot `tag` was moved from QUEUED to CANCELED; the backend must still post its completion.
-    pub(crate) fn canceled(&self, _sh: &Shared, _tag: u32) {
-        match self {
-            // The worker that pops the tag posts the Canceled completion.
-            Backend::Threads(_) => {}
-            // Requests are issued at submit; a slot is QUEUED only inside `submit`, which posts
-            // the Canceled completion when `Slot::start` fails.
-            Backend::IoUring(_) | Backend::Aio(_) => {}
-        }
-    }
-
     /// Asks the backend to cancel a RUNNING request. Never certain: the request's own
     /// completion says whether it was canceled (`Canceled`) or finished.
-    pub(crate) fn cancel_running(&self, sh: &Shared, tag: u32, gen: u32) {
+    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: u32) {
         match self {
             // A pool worker inside preadv2 cannot be interrupted safely.
             Backend::Threads(_) => {}
-            Backend::IoUring(u) => u.cancel_running(sh, tag, gen),
-            Backend::Aio(a) => a.cancel_running(sh, tag, gen),
+            Backend::IoUring(u) => u.cancel_running(engine, tag, gen),
+            Backend::Aio(a) => a.cancel_running(engine, tag, gen),
         }
     }
 
     /// Stops the backend; every request has completed and been reaped.
-    pub(crate) fn stop(&self, sh: &Shared) -> Result<()> {
+    pub(crate) fn stop(&self) -> Result<()> {
         match self {
-            Backend::Threads(p) => p.stop(sh),
-            // The ring / AIO context is closed when the shared state is dropped; nothing is in
+            Backend::Threads(p) => p.stop(),
+            // The ring / AIO context is closed when the backend is dropped; nothing is in
             // flight now.
             Backend::IoUring(_) | Backend::Aio(_) => Ok(()),
         }

@@ -4,8 +4,9 @@
 //! short or failed piece (or that piece's error when it was the first) — the rule of
 //! [`crate::dio::Partial`], computed here from out-of-order completions with `fetch_min`.
 
-use crate::context::Shared;
 use crate::dio::Pieces;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
 use crate::request::{OpKind, Request};
 use crate::sync::{Ordering, UnsafeCell};
 use crate::sys::IoVec;
@@ -48,18 +49,22 @@ unsafe impl Sync for PieceTable {}
 unsafe impl Send for PieceTable {}
 
 impl PieceTable {
-    pub(crate) fn new(depth: u32) -> PieceTable {
-        let slots = (0..depth)
-            .map(|_| SlotPieces {
-                pieces: UnsafeCell::new(Vec::new()),
-                iov: UnsafeCell::new(Vec::new()),
-                total: AtomicU64::new(0),
-                left: AtomicU32::new(0),
-                prefix: AtomicU64::new(u64::MAX),
-                first_err: AtomicI32::new(0),
-            })
-            .collect();
-        PieceTable { slots }
+    pub(crate) fn new(depth: u32) -> Result<PieceTable> {
+        let mut slots = Vec::new();
+        slots
+            .try_reserve_exact(depth as usize)
+            .map_err(|_| Error::os("Context::build", libc::ENOMEM))?;
+        slots.extend((0..depth).map(|_| SlotPieces {
+            pieces: UnsafeCell::new(Vec::new()),
+            iov: UnsafeCell::new(Vec::new()),
+            total: AtomicU64::new(0),
+            left: AtomicU32::new(0),
+            prefix: AtomicU64::new(u64::MAX),
+            first_err: AtomicI32::new(0),
+        }));
+        Ok(PieceTable {
+            slots: slots.into_boxed_slice(),
+        })
     }
 
     /// Lays out `req` (in slot `tag`) as pieces and arms the completion count. Reads and writes
@@ -107,8 +112,8 @@ impl PieceTable {
     }
 
     /// Records that piece `piece` of slot `tag` completed with `res` (bytes or `-errno`); the
-    /// last piece completes the request through `sh`.
-    pub(crate) fn done(&self, sh: &Shared, tag: u32, piece: usize, res: i64) {
+    /// last piece completes the request through `engine`.
+    pub(crate) fn done(&self, engine: &Engine, tag: u32, piece: usize, res: i64) {
         let s = &self.slots[tag as usize];
         let total = s.total.load(Ordering::Relaxed);
         // SAFETY: written by the submitter before the piece was issued; only read here.
@@ -139,12 +144,6 @@ impl PieceTable {
             (0, e) if e != 0 => -i64::from(e),
             (n, _) => n as i64,
         };
-        let slot = &sh.slots[tag as usize];
-        // SAFETY: the slot is RUNNING and this was its last piece: nobody else touches it.
-        let req = unsafe { slot.request() };
-        if let (OpKind::Write, Some(f), true) = (req.op, &req.file, result > 0) {
-            f.advance_len(req.offset + result as u64);
-        }
-        sh.complete(tag, result);
+        engine.complete(tag, result);
     }
 }

@@ -2,8 +2,8 @@
 //! `preadv2(2)`/`pwritev2(2)`/`fsync(2)`. Idle workers park on a condition variable; a submit
 //! takes the park lock only when a worker is idle (the wakeup the design needs).
 
-use crate::context::Shared;
 use crate::dio::{Partial, Pieces};
+use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::request::{OpKind, Request};
 use crate::ring::Ring;
@@ -15,25 +15,34 @@ use std::thread::JoinHandle;
 
 pub(crate) struct Pool {
     threads: usize,
-    /// Tags waiting for a worker. Capacity >= depth, so a push never fails.
-    jobs: Ring<u32>,
+    /// The queue the workers share (also held by each worker).
+    jobs: Arc<Jobs>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Tags waiting for a worker, and the workers' parking protocol. Invariants on the fields.
+struct Jobs {
+    /// Tags waiting for a worker. Capacity >= depth and every tag is pushed at most once while
+    /// queued, so `push_wait` (exact "full" verdict) never fails.
+    ring: Ring<u32>,
     /// Workers parked or about to park. Incremented (SeqCst + fence) before a worker's last look
-    /// at `jobs`; read by submitters after their fence.
+    /// at `ring`; read by submitters after their fence.
     idle: CachePadded<AtomicUsize>,
     /// `true` once the pool is stopping. Guarded by the mutex so parking and stopping are ordered.
     park: Mutex<bool>,
     cv: Condvar,
-    handles: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Pool {
     pub(crate) fn new(depth: u32, threads: usize) -> Result<Pool> {
         Ok(Pool {
             threads,
-            jobs: Ring::with_capacity(depth as usize)?,
-            idle: CachePadded::new(AtomicUsize::new(0)),
-            park: Mutex::new(false),
-            cv: Condvar::new(),
+            jobs: Arc::new(Jobs {
+                ring: Ring::with_capacity(depth as usize)?,
+                idle: CachePadded::new(AtomicUsize::new(0)),
+                park: Mutex::new(false),
+                cv: Condvar::new(),
+            }),
             handles: Mutex::new(Vec::new()),
         })
     }
@@ -42,65 +51,48 @@ impl Pool {
         format!("{} worker threads, preadv2/pwritev2", self.threads)
     }
 
-    pub(crate) fn start(&self, sh: &Arc<Shared>) -> Result<()> {
+    pub(crate) fn start(&self, engine: &Arc<Engine>) -> Result<()> {
         let mut handles = lock(&self.handles);
         for i in 0..self.threads {
-            let sh = sh.clone();
+            let (engine, jobs) = (engine.clone(), self.jobs.clone());
             let h = std::thread::Builder::new()
                 .name(format!("diorite-io-{i}"))
-                .spawn(move || worker(&sh))
+                .spawn(move || worker(&engine, &jobs))
                 .map_err(|e| Error::from_io("Context::build", &e))?;
             handles.push(h);
         }
         Ok(())
     }
 
-    pub(crate) fn submit(&self, sh: &Shared, tag: u32, kick: bool) {
-        // The ring has room for every tag, and the pusher owns `tag`: this cannot fail. A
-        // failure would lose a request, so it is checked in release builds too.
-        assert!(
-            self.jobs.push_wait(tag).is_ok(),
-            "diorite: job ring overflow (engine invariant broken)"
-        );
+    pub(crate) fn submit(&self, tag: u32, kick: bool) {
+        // The ring has room for every tag, and the pusher owns `tag`: this cannot fail.
+        let r = self.jobs.ring.push_wait(tag);
+        debug_assert!(r.is_ok(), "job ring overflow (engine invariant broken)");
         if kick {
-            self.wake(sh, false);
+            self.jobs.wake(false);
         }
     }
 
     /// Caller-runs: a reaper about to wait performs one queued job itself, saving two thread
     /// handoffs (the cheap synchronous path of seed 004). `false` when no job was queued.
-    pub(crate) fn poll(&self, sh: &Shared) -> bool {
-        let Some(tag) = self.jobs.try_pop() else {
+    pub(crate) fn poll(&self, engine: &Engine) -> bool {
+        let Some(tag) = self.jobs.ring.try_pop() else {
             return false;
         };
         thread_local! {
             static IOV: std::cell::RefCell<Vec<IoVec>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        IOV.with(|iov| run(sh, tag, &mut iov.borrow_mut()));
+        IOV.with(|iov| run(engine, tag, &mut iov.borrow_mut()));
         true
     }
 
-    pub(crate) fn kick(&self, sh: &Shared) {
-        self.wake(sh, true);
+    pub(crate) fn kick(&self) {
+        self.jobs.wake(true);
     }
 
-    fn wake(&self, _sh: &Shared, all: bool) {
-        // SeqCst fence: pairs with the fence in `worker` after it registers as idle: either we
-        // see it idle, or its last look at `jobs` sees our push.
-        fence(Ordering::SeqCst);
-        if self.idle.load(Ordering::Relaxed) > 0 {
-            let _g = lock(&self.park);
-            if all {
-                self.cv.notify_all();
-            } else {
-                self.cv.notify_one();
-            }
-        }
-    }
-
-    pub(crate) fn stop(&self, _sh: &Shared) -> Result<()> {
-        *lock(&self.park) = true;
-        self.cv.notify_all();
+    pub(crate) fn stop(&self) -> Result<()> {
+        *lock(&self.jobs.park) = true;
+        self.jobs.cv.notify_all();
         let handles = std::mem::take(&mut *lock(&self.handles));
         let mut panicked = 0;
         for h in handles {
@@ -116,55 +108,62 @@ impl Pool {
     }
 }
 
-fn pool(sh: &Shared) -> Option<&Pool> {
-    match &sh.backend {
-        crate::backend::Backend::Threads(p) => Some(p),
-        _ => None,
+impl Jobs {
+    fn wake(&self, all: bool) {
+        // SeqCst fence: pairs with the fence in `worker` after it registers as idle: either we
+        // see it idle, or its last look at `ring` sees our push.
+        fence(Ordering::SeqCst);
+        if self.idle.load(Ordering::Relaxed) > 0 {
+            let _g = lock(&self.park);
+            if all {
+                self.cv.notify_all();
+            } else {
+                self.cv.notify_one();
+            }
+        }
     }
 }
 
-fn worker(sh: &Shared) {
-    // Workers are started only by a thread-pool backend.
-    let Some(p) = pool(sh) else { return };
+fn worker(engine: &Engine, p: &Jobs) {
     let mut iov: Vec<IoVec> = Vec::with_capacity(16);
     loop {
-        if let Some(tag) = p.jobs.try_pop() {
-            run(sh, tag, &mut iov);
+        if let Some(tag) = p.ring.try_pop() {
+            run(engine, tag, &mut iov);
             continue;
         }
         // Spin briefly before parking: a submitter usually follows within microseconds, and a
         // futex wake costs more than that. Bounded by `Backoff::is_completed` (a few microseconds).
         let backoff = crossbeam_utils::Backoff::new();
-        while !backoff.is_completed() && p.jobs.is_empty() {
+        while !backoff.is_completed() && p.ring.is_empty() {
             backoff.snooze();
         }
-        if !p.jobs.is_empty() {
+        if !p.ring.is_empty() {
             continue;
         }
         let mut stop = lock(&p.park);
         if *stop {
             return;
         }
-        // SeqCst (RMW + fence): pairs with the fence in `Pool::wake`.
+        // SeqCst (RMW + fence): pairs with the fence in `Jobs::wake`.
         p.idle.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if p.jobs.is_empty() {
+        if p.ring.is_empty() {
             stop = p.cv.wait(stop).unwrap_or_else(|e| e.into_inner());
         }
         p.idle.fetch_sub(1, Ordering::Relaxed);
-        if *stop && p.jobs.is_empty() {
+        if *stop && p.ring.is_empty() {
             return;
         }
     }
 }
 
-fn run(sh: &Shared, tag: u32, iov: &mut Vec<IoVec>) {
+fn run(engine: &Engine, tag: u32, iov: &mut Vec<IoVec>) {
     // SAFETY: we were handed `tag`; the request is not used after its completion is posted.
-    let Some(req) = (unsafe { sh.begin(tag) }) else {
+    let Some(req) = (unsafe { engine.begin(tag) }) else {
         return;
     };
     let res = execute(req, iov);
-    sh.complete(tag, res);
+    engine.complete(tag, res);
 }
 
 /// Performs `req` synchronously; bytes or `-errno`.
@@ -192,11 +191,7 @@ pub(crate) fn execute(req: &Request, iov: &mut Vec<IoVec>) -> i64 {
                     break;
                 }
             }
-            let r = partial.result();
-            if let (true, Ok(n)) = (write, r) {
-                file.advance_len(req.offset + n as u64);
-            }
-            r
+            partial.result()
         }
     };
     match r {

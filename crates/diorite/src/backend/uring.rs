@@ -25,10 +25,11 @@
 //! - CQ overflow: the kernel's NODROP feature keeps overflowed CQEs; every enter with GETEVENTS
 //!   flushes them back, so nothing is lost.
 
+use super::kwait::KernelWait;
 use super::pieces::PieceTable;
-use super::{RegisterRequest, Registration};
+use super::{RegisterRequest, Registration, Wait};
 use crate::buf::BufPool;
-use crate::context::Shared;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::file::DirectFile;
 use crate::request::OpKind;
@@ -41,6 +42,14 @@ use std::time::Instant;
 
 /// `user_data` bit marking an async-cancel SQE (its CQE is not a request's).
 const CANCEL: u64 = 1 << 63;
+/// `user_data` bit marking a wake-up NOP (posted to get a reaper out of the kernel wait).
+const WAKE: u64 = 1 << 62;
+/// `io_uring_enter` flags (include/uapi/linux/io_uring.h).
+const IORING_ENTER_GETEVENTS: u32 = 1 << 0;
+const IORING_ENTER_EXT_ARG: u32 = 1 << 3;
+/// The kernel's largest SQ (`IORING_MAX_ENTRIES`) and CQ (`IORING_MAX_CQ_ENTRIES`).
+const MAX_SQ: u32 = 32768;
+const MAX_CQ: u32 = 2 * MAX_SQ;
 /// `user_data` = tag (low bits) | piece index << TAG_BITS. Tags are < 65536.
 const TAG_BITS: u32 = 16;
 /// The kernel's largest single fixed buffer (`SZ_1G`); bigger pool regions are registered in
@@ -191,8 +200,8 @@ pub(crate) struct Uring {
     sq: Mutex<()>,
     /// The CQ has one consumer at a time.
     cq: Mutex<()>,
-    /// One reaper at a time waits in the kernel.
-    waiter: Mutex<()>,
+    /// One reaper at a time waits in the kernel, holding nothing else.
+    kwait: KernelWait,
     pieces: PieceTable,
     /// Set up with COOP_TASKRUN + TASKRUN_FLAG.
     coop: bool,
@@ -211,13 +220,18 @@ unsafe impl Send for Uring {}
 
 impl Uring {
     pub(crate) fn new(depth: u32, register: &RegisterRequest<'_>) -> Result<Uring> {
-        let entries = depth.next_power_of_two().clamp(8, 4096);
-        let cq = (2 * depth).next_power_of_two().max(2 * entries);
+        // SQ: depth rounded up, 8..=4096 (a full SQ is flushed to the kernel, so it need not
+        // hold every request). CQ: twice the depth, at most the kernel's maximum (65536): with
+        // NODROP, CQEs past it wait in the kernel's overflow list, and CLAMP keeps every depth
+        // up to 65536 valid.
+        let entries = depth.next_power_of_two().clamp(8, 4096).min(MAX_SQ);
+        let cq = (2 * depth).next_power_of_two().max(2 * entries).min(MAX_CQ);
         // Cooperative task running (5.19+): completions are not pushed into a running thread
         // by an inter-processor interrupt; a thread runs its task work at its next kernel
         // entry or exit (a sleeping thread is still woken). Kernels without it: plain setup.
         let (ring, coop) = match IoUring::builder()
             .setup_cqsize(cq)
+            .setup_clamp()
             .setup_coop_taskrun()
             .setup_taskrun_flag()
             .build(entries)
@@ -226,6 +240,7 @@ impl Uring {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (
                 IoUring::builder()
                     .setup_cqsize(cq)
+                    .setup_clamp()
                     .build(entries)
                     .map_err(|e| Error::from_io("io_uring_setup", &e))?,
                 false,
@@ -256,8 +271,8 @@ impl Uring {
             ring,
             sq: Mutex::new(()),
             cq: Mutex::new(()),
-            waiter: Mutex::new(()),
-            pieces: PieceTable::new(depth),
+            kwait: KernelWait::default(),
+            pieces: PieceTable::new(depth)?,
             coop,
             fixed,
             fixed_ios: AtomicU64::new(0),
@@ -304,9 +319,9 @@ impl Uring {
         }
     }
 
-    pub(crate) fn submit(&self, sh: &Shared, tag: u32, kick: bool) {
+    pub(crate) fn submit(&self, engine: &Engine, tag: u32, kick: bool) {
         // SAFETY: we were handed `tag`; the request is not used after its completion is posted.
-        let Some(req) = (unsafe { sh.begin(tag) }) else {
+        let Some(req) = (unsafe { engine.begin(tag) }) else {
             return;
         };
         let _guard = lock(&self.sq);
@@ -408,11 +423,11 @@ impl Uring {
 
     /// Drains the CQ into the context's completion ring, with no syscall. `true` when it reaped
     /// anything.
-    pub(crate) fn poll(&self, sh: &Shared) -> bool {
+    pub(crate) fn poll(&self, engine: &Engine) -> bool {
         let Ok(_g) = self.cq.try_lock() else {
             return false;
         };
-        let mut any = self.drain(sh);
+        let mut any = self.drain(engine);
         if !any && self.coop {
             // Completions of this thread's requests may wait as task work (IORING_SQ_TASKRUN):
             // any enter runs it. Skipped when a submitter holds the SQ: it enters anyway.
@@ -420,7 +435,7 @@ impl Uring {
                 // SAFETY: we hold the `sq` lock, so this is the only SQ handle.
                 if unsafe { self.ring.submission_shared() }.taskrun() {
                     let _ = self.ring.submitter().submit();
-                    any = self.drain(sh);
+                    any = self.drain(engine);
                 }
             }
         }
@@ -428,30 +443,38 @@ impl Uring {
     }
 
     /// Moves every CQE into the context. Caller holds `cq`.
-    fn drain(&self, sh: &Shared) -> bool {
+    fn drain(&self, engine: &Engine) -> bool {
         let mut any = false;
         // SAFETY: the caller holds the `cq` lock, so this is the only CQ handle.
         let cq = unsafe { self.ring.completion_shared() };
         for cqe in cq {
             any = true;
             let ud = cqe.user_data();
-            if ud & CANCEL != 0 {
+            if ud & (CANCEL | WAKE) != 0 {
                 continue;
             }
             let (tag, piece) = (
                 (ud & ((1 << TAG_BITS) - 1)) as u32,
                 (ud >> TAG_BITS) as usize,
             );
-            self.pieces.done(sh, tag, piece, i64::from(cqe.result()));
+            self.pieces
+                .done(engine, tag, piece, i64::from(cqe.result()));
         }
         any
     }
 
-    /// One reaper at a time waits in the kernel for `need` completions or until `deadline`
-    /// (`IORING_ENTER_EXT_ARG`). `false` when another reaper is already waiting there.
-    pub(crate) fn wait(&self, sh: &Shared, need: usize, deadline: Option<Instant>) -> bool {
-        let Ok(_w) = self.waiter.try_lock() else {
-            return false;
+    pub(crate) fn kernel_wait(&self) -> &KernelWait {
+        &self.kwait
+    }
+
+    /// One reaper at a time waits in `io_uring_enter(GETEVENTS | EXT_ARG)` for `need`
+    /// completions or until `deadline`, holding no lock: submitters go on submitting, and
+    /// `wake` gets it out. [`Wait::Busy`] when another reaper is already waiting there.
+    pub(crate) fn wait(&self, engine: &Engine, need: usize, deadline: Option<Instant>) -> Wait {
+        // Wait for no more than can be in flight; the reaper loops for the rest.
+        let need = need.clamp(1, engine.depth() as usize);
+        let Some(_guard) = self.kwait.try_enter(need, engine.cq()) else {
+            return Wait::Busy;
         };
         let ts;
         let args = match deadline {
@@ -461,25 +484,41 @@ impl Uring {
             }
             None => types::SubmitArgs::new(),
         };
-        {
-            let _g = lock(&self.sq);
-            // ETIME (timeout) and EINTR are normal; anything else shows up as no progress.
-            let _ = self
-                .ring
-                .submitter()
-                .submit_with_args(need.min(u32::MAX as usize), &args);
+        // SAFETY: to_submit is 0, so the kernel reads no SQE; `args` is a valid
+        // io_uring_getevents_arg (EXT_ARG) that outlives the call. ETIME (timeout) and EINTR are
+        // normal; any other error shows up as no progress and the caller loops on its deadline.
+        let _ = unsafe {
+            self.ring.submitter().enter(
+                0,
+                need as u32,
+                IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                Some(&args),
+            )
+        };
+        self.poll(engine);
+        Wait::Waited
+    }
+
+    /// Gets a reaper out of the kernel wait: one wake-up NOP per event it waits for.
+    pub(crate) fn wake(&self) {
+        let n = self.kwait.need();
+        if n == 0 {
+            return;
         }
-        self.poll(sh);
-        true
+        let _g = lock(&self.sq);
+        for _ in 0..n {
+            self.push(&opcode::Nop::new().build().user_data(WAKE));
+        }
+        let _ = self.ring.submitter().submit();
     }
 
     /// Asks the kernel to cancel every piece of slot `tag`. The request's own completion still
     /// arrives, and its buffers stay in the slot until then.
-    pub(crate) fn cancel_running(&self, sh: &Shared, tag: u32, gen: u32) {
+    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: u32) {
         // Under `sq`, which every submitter holds while it lays out and issues a slot's pieces:
         // the piece list is stable, and the slot check below sees a reuse of the slot.
         let _g = lock(&self.sq);
-        if !sh.slots[tag as usize].is_running(gen) {
+        if !engine.is_running(tag, gen) {
             return;
         }
         for i in 0..self.pieces.count(tag) {

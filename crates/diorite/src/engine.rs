@@ -1,0 +1,218 @@
+//! The engine state of one context, shared by its submitters, reapers and backend: request
+//! slots, tags, admission and the completion queue.
+//!
+//! Backends see a narrow part of it — [`Engine::begin`] (start a slot and read its request),
+//! [`Engine::request`], [`Engine::is_running`] and [`Engine::complete`] (post its one
+//! completion) — and nothing of the context. The context drives the rest: `queue` at submit,
+//! `reap` and `sleep` in `get_events`, `cancel`, and the shutdown sweep.
+
+use crate::admission::{Admission, Refused};
+use crate::completion::{CompletionQueue, Event, RES_CANCELED};
+use crate::error::{Error, ErrorKind, Result};
+use crate::request::{Completion, Request, RequestId};
+use crate::slot::{Cancel, Slot, Start};
+use crate::tags::TagSet;
+
+/// Slots, tags, admission and completions of one context. Invariants on the fields.
+pub(crate) struct Engine {
+    /// One per tag; the slot protocol (`slot.rs`) says who owns each.
+    slots: Box<[Slot]>,
+    /// Free slots. A tag is held from `queue` until `reap` put it back.
+    tags: TagSet,
+    /// Admitted requests; a tag goes back before its admission is released.
+    admission: Admission,
+    /// Posted completions on their way to reapers.
+    cq: CompletionQueue,
+}
+
+// SAFETY: the `UnsafeCell`s in `slots` are accessed under the slot protocol (one owner at a
+// time, handed over with Release/Acquire); everything else is Sync.
+unsafe impl Sync for Engine {}
+// SAFETY: as above; `Request` is Send.
+unsafe impl Send for Engine {}
+
+impl Engine {
+    /// An engine for `depth` requests with a completion ring of `ring` events.
+    pub(crate) fn new(depth: u32, ring: usize) -> Result<Engine> {
+        const OP: &str = "Context::build";
+        let tags = TagSet::new(depth).map_err(|_| {
+            Error::new(ErrorKind::InvalidInput, OP).with_detail(format!(
+                "depth {depth} is out of range (required: 1..={})",
+                crate::tags::MAX_DEPTH
+            ))
+        })?;
+        if ring == 0 || ring > depth as usize {
+            return Err(Error::new(ErrorKind::InvalidInput, OP).with_detail(format!(
+                "completion ring {ring} is out of range (required: 1..={depth}, the depth: a \
+                 larger ring could never fill)"
+            )));
+        }
+        let cq = CompletionQueue::new(ring, depth as usize)?;
+        let mut slots = Vec::new();
+        slots
+            .try_reserve_exact(depth as usize)
+            .map_err(|_| Error::os(OP, libc::ENOMEM))?;
+        slots.extend((0..depth).map(|_| Slot::new()));
+        Ok(Engine {
+            slots: slots.into_boxed_slice(),
+            tags,
+            admission: Admission::new(depth),
+            cq,
+        })
+    }
+
+    // ---- The backend's side ----
+
+    /// Starts slot `tag` for the backend that was handed it: returns its request, or — when it
+    /// was canceled while queued — posts its one `Canceled` completion and returns `None`.
+    ///
+    /// # Safety
+    /// The caller is the backend that was handed `tag`, and does not use the returned reference
+    /// after it posted the slot's completion (the reaper then takes the request).
+    pub(crate) unsafe fn begin(&self, tag: u32) -> Option<&Request> {
+        let slot = &self.slots[tag as usize];
+        match slot.start() {
+            Start::Run => {
+                // SAFETY: `start` made the slot RUNNING for the caller, its only user until it
+                // posts the completion.
+                Some(unsafe { slot.request() })
+            }
+            Start::Canceled => {
+                self.complete(tag, RES_CANCELED);
+                None
+            }
+        }
+    }
+
+    /// Whether slot `tag` holds generation `gen`'s request, issued and not yet completed.
+    pub(crate) fn is_running(&self, tag: u32, gen: u32) -> bool {
+        self.slots[tag as usize].is_running(gen)
+    }
+
+    /// Posts slot `tag`'s one completion: bytes, `-errno` or [`RES_CANCELED`]. Called exactly
+    /// once per queued request, by the backend that started it (or found it canceled).
+    pub(crate) fn complete(&self, tag: u32, res: i64) {
+        let slot = &self.slots[tag as usize];
+        // SAFETY: we are the backend posting this slot's completion, before `done`.
+        if let Some(req) = unsafe { slot.finishing() } {
+            if req.extending {
+                if let Some(f) = &req.file {
+                    // The size moves only now that the data is written, in order (seed 003).
+                    f.end_extend(req.offset, req.bufs.total_len(), res);
+                }
+            }
+        }
+        slot.done();
+        self.cq.post(Event { tag, res });
+    }
+
+    // ---- The context's side ----
+
+    /// Admits `req`, takes a tag and parks the request in its slot (QUEUED). Returns the tag
+    /// and the id, or the request with the reason it was refused. Never waits.
+    pub(crate) fn queue(
+        &self,
+        mut req: Request,
+    ) -> std::result::Result<(u32, RequestId), (Error, Request)> {
+        match self.admission.admit() {
+            Ok(()) => {}
+            Err(Refused::Shutdown) => return Err((Error::new(ErrorKind::Shutdown, "submit"), req)),
+            Err(Refused::Full) => return Err((Error::new(ErrorKind::QueueFull, "submit"), req)),
+        }
+        // Admitted requests never outnumber tags (admission.rs), so a free tag exists; a scan
+        // misses it only while other threads move tags between words (their progress).
+        let tag = loop {
+            if let Some(t) = self.tags.try_get() {
+                break t;
+            }
+            std::hint::spin_loop();
+        };
+        if let Err(e) = req.begin_extend() {
+            self.tags.put(tag);
+            self.admission.release();
+            return Err((e, req));
+        }
+        // SAFETY: we hold `tag`.
+        let gen = unsafe { self.slots[tag as usize].queue(req) };
+        Ok((tag, RequestId::new(gen, tag)))
+    }
+
+    /// Cancels the request `id` if it is still queued.
+    pub(crate) fn cancel(&self, id: RequestId) -> Cancel {
+        match self.slots.get(id.tag() as usize) {
+            Some(slot) => slot.cancel(id.generation()),
+            None => Cancel::NotFound,
+        }
+    }
+
+    /// Cancels every queued request (shutdown); calls `canceled(tag)` for each.
+    pub(crate) fn cancel_all_queued(&self, mut canceled: impl FnMut(u32)) {
+        for (tag, slot) in self.slots.iter().enumerate() {
+            if slot.cancel_queued() {
+                canceled(tag as u32);
+            }
+        }
+    }
+
+    /// Reaps up to `max` completions into `out`; each reaped slot and tag is free again.
+    pub(crate) fn reap(&self, max: usize, out: &mut Vec<Completion>) -> usize {
+        self.cq.reap(max, |ev| out.push(self.finish(ev)))
+    }
+
+    /// Reaps and drops up to `max` completions (shutdown), returning their buffers.
+    pub(crate) fn reap_discard(&self, max: usize) -> usize {
+        self.cq.reap(max, |ev| drop(self.finish(ev)))
+    }
+
+    /// Turns a popped event into its completion and frees the slot, the tag and the admission.
+    fn finish(&self, ev: Event) -> Completion {
+        let slot = &self.slots[ev.tag as usize];
+        // SAFETY: we popped this slot's one event, so we own the DONE slot; the tag goes back
+        // below.
+        let (req, gen) = unsafe { slot.take() };
+        let id = RequestId::new(gen, ev.tag);
+        let completion = match req {
+            Some(req) => {
+                let result = match ev.res {
+                    n if n >= 0 => Ok(n as usize),
+                    RES_CANCELED => {
+                        Err(Error::new(ErrorKind::Canceled, req.op.name()).at_offset(req.offset))
+                    }
+                    e => Err(Error::os(req.op.name(), (-e) as i32).at_offset(req.offset)),
+                };
+                Completion {
+                    id,
+                    user_data: req.user_data,
+                    op: req.op,
+                    result,
+                    bufs: req.bufs,
+                }
+            }
+            // A DONE slot always holds its request; should the protocol ever break, report it
+            // rather than abort.
+            None => Completion {
+                id,
+                user_data: 0,
+                op: crate::OpKind::Noop,
+                result: Err(Error::new(ErrorKind::Os, "get_events")),
+                bufs: crate::request::Bufs::None,
+            },
+        };
+        // The tag goes back before the admission, so admitted requests never outnumber tags.
+        self.tags.put(ev.tag);
+        self.admission.release();
+        completion
+    }
+
+    pub(crate) fn cq(&self) -> &CompletionQueue {
+        &self.cq
+    }
+
+    pub(crate) fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    pub(crate) fn depth(&self) -> u32 {
+        self.admission.depth()
+    }
+}
