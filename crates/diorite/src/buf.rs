@@ -231,11 +231,17 @@ impl BufPool {
                 .with_detail(format!("{count} buffers of {len} bytes overflow"))
         })?;
         let layout = check_layout(OP, total, align)?;
-        // The free list first: if it cannot be had, nothing else was allocated.
-        let free = Ring::with_capacity(count)?;
         // SAFETY: non-zero size (checked).
         let base = NonNull::new(unsafe { alloc::alloc_zeroed(layout) })
             .ok_or_else(|| Error::os(OP, libc::ENOMEM))?;
+        let free = match Ring::with_capacity(count) {
+            Ok(r) => r,
+            Err(e) => {
+                // SAFETY: allocated just above with `layout`; nothing refers to it yet.
+                unsafe { alloc::dealloc(base.as_ptr(), layout) };
+                return Err(e);
+            }
+        };
         for i in 0..count as u32 {
             let r = free.try_push(i);
             debug_assert!(r.is_ok());

@@ -255,7 +255,10 @@ unsafe impl Send for Aio {}
 
 impl Aio {
     pub(crate) fn new(depth: u32) -> Result<Aio> {
-        let nr = (depth * 4).clamp(128, 65536);
+        // The kernel doubles `nr` and counts it against the system-wide fs.aio-max-nr (65536 by
+        // default): twice the depth, at most 8192 events. Pieces beyond that wait in `flush`
+        // (EAGAIN) until completions make room.
+        let nr = (depth * 2).clamp(128, 8192);
         let ready = ready_fd().map_err(|e| Error::os("Context::build", e))?;
         let mut pending = Vec::new();
         pending
@@ -512,14 +515,16 @@ impl Aio {
         }
     }
 
-    /// One reaper at a time waits in `io_getevents` for `need` completions or until `deadline`;
+    /// One reaper at a time waits in `io_getevents` for a completion or until `deadline`;
     /// [`Wait::Busy`] when another reaper is already there.
-    pub(crate) fn wait(&self, engine: &Engine, need: usize, deadline: Option<Instant>) -> Wait {
+    pub(crate) fn wait(&self, engine: &Engine, _need: usize, deadline: Option<Instant>) -> Wait {
         let Ok(mut events) = self.reap.try_lock() else {
             return Wait::Busy;
         };
-        let need = need.clamp(1, events.len().min(engine.depth() as usize));
-        let Some(_guard) = self.kwait.try_enter(need, engine.cq()) else {
+        // One event is enough to return: a submitter whose `io_submit` got EAGAIN waits for
+        // this reaper to collect events, so the reaper must not wait for requests that are
+        // still queued behind that submitter. (It collects up to 256 events per call anyway.)
+        let Some(_guard) = self.kwait.try_enter(1, engine.cq()) else {
             return Wait::Busy;
         };
         let ts = deadline.map(|d| {
@@ -529,7 +534,7 @@ impl Aio {
                 tv_nsec: left.subsec_nanos() as libc::c_long,
             }
         });
-        let n = self.getevents(&mut events, need, ts);
+        let n = self.getevents(&mut events, 1, ts);
         self.deliver(engine, &events[..n]);
         Wait::Waited
     }

@@ -150,3 +150,73 @@ pub fn targets() -> Vec<Target> {
     }
     v
 }
+
+/// A zram block device made for one test (`/sys/class/zram-control/hot_add`), `size` bytes,
+/// filled with `fill`; reset and removed on drop.
+pub struct Zram {
+    pub dev: PathBuf,
+    id: String,
+}
+
+impl Zram {
+    /// A zram device, or `None` (with a loud message) when this is not possible here.
+    pub fn new(size: u64, fill: u8) -> Option<Zram> {
+        if !is_root() {
+            eprintln!("SKIPPED: zram tests need root (hot_add); CI runs as root");
+            return None;
+        }
+        let Ok(id) = std::fs::read_to_string("/sys/class/zram-control/hot_add") else {
+            eprintln!("SKIPPED: no zram support (/sys/class/zram-control/hot_add)");
+            return None;
+        };
+        let id = id.trim().to_string();
+        let z = Zram {
+            dev: PathBuf::from(format!("/dev/zram{id}")),
+            id,
+        };
+        std::fs::write(
+            format!("/sys/block/zram{}/disksize", z.id),
+            size.to_string(),
+        )
+        .expect("set zram disksize");
+        for _ in 0..100 {
+            if z.dev.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let data: Vec<u8> = (0..size).map(|i| fill ^ (i % 251) as u8).collect();
+        std::fs::write(&z.dev, data).expect("fill zram");
+        Some(z)
+    }
+
+    pub fn open(&self) -> DirectFile {
+        DirectFile::options()
+            .read(true)
+            .write(true)
+            .open(&self.dev)
+            .expect("open zram device")
+    }
+}
+
+impl Drop for Zram {
+    fn drop(&mut self) {
+        let _ = std::fs::write(format!("/sys/block/zram{}/reset", self.id), "1");
+        let _ = std::fs::write("/sys/class/zram-control/hot_remove", &self.id);
+    }
+}
+
+/// Runs `f` on a thread and fails the test (instead of hanging it) when it has not returned
+/// within `secs` seconds.
+pub fn within<T: Send + 'static>(
+    secs: u64,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("{what}: no return within {secs} s (hang)"))
+}
