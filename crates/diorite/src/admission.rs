@@ -7,11 +7,13 @@
 //! tags: an admitted submitter always finds a free tag (it may have to rescan while other
 //! threads move tags between words, which is their progress, not a wait for it).
 //!
-//! Shutdown sets `shutdown` and then reads `in_flight`; a submitter increments `in_flight` and
-//! then reads `shutdown` (both SeqCst). Either shutdown sees the request counted — and waits for
-//! it — or the submitter sees shutdown and backs out.
+//! Shutdown is a bit in the same word: `shut` sets it with one read-modify-write, `admit`
+//! increments with one. The word's modification order puts one before the other: either the
+//! increment came first (shutdown's RMW returns a count that includes it, and shutdown waits
+//! for it) or the bit came first (the submitter's RMW returns it set, and it backs out). No
+//! fence, no second location.
 
-use crate::sync::{AtomicBool, AtomicU32, Ordering};
+use crate::sync::{AtomicU32, Ordering};
 use crossbeam_utils::CachePadded;
 
 /// Why [`Admission::admit`] refused.
@@ -23,31 +25,33 @@ pub(crate) enum Refused {
     Shutdown,
 }
 
+/// Bit of `word` meaning "shutdown has begun"; the bits below it count admissions (at most
+/// depth + the number of submitters backing out at once, far below 2^31).
+const SHUT: u32 = 1 << 31;
+
 /// The admission counter of one context. Invariants on the fields.
 pub(crate) struct Admission {
-    /// Admitted and not yet released, plus transient increments of submitters about to back
-    /// out. SeqCst where it pairs with `shutdown`; see the module docs.
-    in_flight: CachePadded<AtomicU32>,
+    /// `SHUT | count`: admitted and not yet released, plus transient increments of submitters
+    /// about to back out. Only read-modify-writes decide (see the module docs).
+    word: CachePadded<AtomicU32>,
     depth: u32,
-    /// Set once by `shut` (SeqCst).
-    shutdown: AtomicBool,
 }
 
 impl Admission {
     pub(crate) fn new(depth: u32) -> Admission {
         Admission {
-            in_flight: CachePadded::new(AtomicU32::new(0)),
+            word: CachePadded::new(AtomicU32::new(0)),
             depth,
-            shutdown: AtomicBool::new(false),
         }
     }
 
     /// Admits one request, or says why not. Never waits.
     pub(crate) fn admit(&self) -> Result<(), Refused> {
-        // SeqCst: pairs with the SeqCst swap of `shutdown` and the load in `in_flight()` that
-        // shutdown waits on: either shutdown sees this request, or we see shutdown.
-        let before = self.in_flight.fetch_add(1, Ordering::SeqCst);
-        if self.shutdown.load(Ordering::SeqCst) {
+        // Acquire: pairs with the Release decrement in `release`, so a slot and tag freed by
+        // a reaper are seen freed by the submitter its release admitted. The RMW reads the
+        // latest value, so the verdict is exact.
+        let before = self.word.fetch_add(1, Ordering::Acquire);
+        if before & SHUT != 0 {
             self.release();
             return Err(Refused::Shutdown);
         }
@@ -61,19 +65,23 @@ impl Admission {
     /// Releases one admission (a reaped request, or a submitter backing out). The request's tag
     /// must already be back.
     pub(crate) fn release(&self) {
-        // Release: pairs with the SeqCst RMW in `admit`, which reads this count.
-        self.in_flight.fetch_sub(1, Ordering::Release);
+        // Release: pairs with the Acquire RMW in `admit` and the load in `in_flight`.
+        self.word.fetch_sub(1, Ordering::Release);
     }
 
-    /// Begins shutdown; `true` for the first call.
+    /// Begins shutdown; `true` for the first call. Every request admitted before it is counted
+    /// by [`Admission::in_flight`] until released.
     pub(crate) fn shut(&self) -> bool {
-        // SeqCst: pairs with the SeqCst increment in `admit`.
-        !self.shutdown.swap(true, Ordering::SeqCst)
+        // AcqRel: the RMW orders against every `admit` RMW on the same word (see the module
+        // docs); Acquire also pairs with releases before it.
+        self.word.fetch_or(SHUT, Ordering::AcqRel) & SHUT == 0
     }
 
-    /// Admitted requests not yet released (SeqCst for shutdown's wait; a snapshot otherwise).
+    /// Admitted requests not yet released (plus submitters about to back out).
     pub(crate) fn in_flight(&self) -> u32 {
-        self.in_flight.load(Ordering::SeqCst)
+        // Acquire: pairs with the Release decrement in `release`: a count of zero means every
+        // reaped request's completion handling is done.
+        self.word.load(Ordering::Acquire) & !SHUT
     }
 
     pub(crate) fn depth(&self) -> u32 {

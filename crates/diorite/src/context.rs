@@ -287,10 +287,18 @@ impl Context {
         // A timeout too large for the clock is no limit.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut got = 0;
+        let mut polled = false;
         loop {
             got += engine.reap(max_nr - got, out);
-            if got >= min_nr || max_nr == 0 {
+            if max_nr == 0 || (got >= min_nr && (got > 0 || polled)) {
                 return Ok(got);
+            }
+            if got >= min_nr {
+                // `min_nr == 0` and nothing reaped yet: completions the kernel holds count as
+                // available too; collect them once, without waiting.
+                polled = true;
+                self.backend.poll(engine);
+                continue;
             }
             if cq.is_closed() {
                 return match got {
