@@ -73,7 +73,16 @@ fn info(path: &PathBuf, out: &mut impl Write) -> Result<()> {
         }
     )?;
     writeln!(out, "logical block size: {}", g.logical_block_size)?;
-    writeln!(out, "memory alignment:   {}", g.mem_align)?;
+    writeln!(
+        out,
+        "memory alignment:   {} (enforced minimum; {})",
+        g.mem_align, g.align_check
+    )?;
+    writeln!(
+        out,
+        "buffer alignment:   {} (default for buffers)",
+        g.buf_align()
+    )?;
     writeln!(out, "offset alignment:   {}", g.offset_align)?;
     writeln!(out, "max transfer:       {} bytes", g.max_transfer)?;
     writeln!(out, "geometry source:    {:?}", g.source)?;

@@ -106,10 +106,9 @@ impl<'a> Engine<'a> {
     fn new(spec: &'a JobSpec, targets: &'a [Target], max_bs: usize) -> Result<Engine<'a>> {
         let align = targets
             .iter()
-            .map(|t| t.file.geometry().mem_align as usize)
+            .map(|t| t.file.geometry().buf_align() as usize)
             .max()
-            .unwrap_or(4096)
-            .max(4096);
+            .unwrap_or(4096);
         let depth = spec.iodepth as usize;
         let pool = BufPool::new(depth, max_bs, align)?;
         let mut bufs: Vec<AlignedBuf> = (0..depth)

@@ -71,11 +71,11 @@ impl std::fmt::Display for AlignCheck {
             AlignCheck::Verified => f.write_str("verified by a guarded probe read"),
             AlignCheck::Raised { advertised } => write!(
                 f,
-                "raised to the page size: the device advertises {advertised}, but a probe read at                  that alignment wrote outside its buffer"
+                "raised to the page size: the device advertises {advertised}, but a probe read at that alignment wrote outside its buffer"
             ),
             AlignCheck::Unverified { advertised } => write!(
                 f,
-                "raised to the page size: the device advertises {advertised}, which could not be                  verified (file too short or not readable)"
+                "raised to the page size: the device advertises {advertised}, which could not be verified (file too short or not readable)"
             ),
         }
     }
