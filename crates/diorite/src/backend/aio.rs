@@ -4,9 +4,9 @@
 //!
 //! - One AIO context per engine context; `aio_data` is `tag | piece << 16`.
 //! - `PREADV`/`PWRITEV` (`PREAD`/`PWRITE` for one vector), `FSYNC`/`FDSYNC`, `aio_rw_flags` for
-//!   `RWF_DSYNC`. Linux AIO has no no-op command; `noop` is an `IOCB_CMD_POLL` (4.18+) on an
-//!   eventfd that is always readable, so it completes through the kernel's event ring like every
-//!   other request (and wakes a reaper blocked in `io_getevents`).
+//!   `RWF_DSYNC`. Linux AIO has no no-op command: the engine completes a `noop` at submit, in
+//!   user space, and gets a reaper blocked in `io_getevents` out with a wake-up poll iocb
+//!   (`IOCB_CMD_POLL`, 4.18+, on an eventfd that is always readable).
 //! - A `submit_batch` collects the iocbs of every request and hands them to one `io_submit` at
 //!   the kick; a single `submit` issues at once.
 //! - A partial `io_submit` (fewer accepted than offered) resubmits the rest: on `EAGAIN` after
@@ -117,7 +117,7 @@ fn io_destroy(ctx: u64) {
 }
 
 /// An eventfd that is always readable (its counter is 1 and nobody reads it): the target of
-/// the poll iocbs that stand in for a no-op and for wake-ups.
+/// the wake-up poll iocbs.
 fn ready_fd() -> std::result::Result<OwnedFd, i32> {
     // SAFETY: eventfd has no memory arguments.
     let fd = unsafe { libc::eventfd(1, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
@@ -241,7 +241,7 @@ pub(crate) struct Aio {
     submitting: Mutex<Vec<*mut Iocb>>,
     /// Who waits in `io_getevents`.
     kwait: KernelWait,
-    /// Always readable: the target of no-op and wake-up poll iocbs.
+    /// Always readable: the target of wake-up poll iocbs.
     ready: OwnedFd,
 }
 
@@ -292,7 +292,7 @@ impl Aio {
 
     pub(crate) fn report(&self) -> String {
         format!(
-            "linux aio: {} events, one io_submit per batch, noop as a poll iocb",
+            "linux aio: {} events, one io_submit per batch",
             self.nr
         )
     }
@@ -323,9 +323,12 @@ impl Aio {
         let iocbs = unsafe { &mut *self.iocbs[tag as usize].with_mut(|p| p) };
         iocbs.clear();
         let Some(file) = &req.file else {
-            // noop: a poll iocb on the always-ready eventfd.
-            iocbs.push(ready_poll(&self.ready, u64::from(tag)));
-            return self.issue(engine, &mut pending, iocbs, kick);
+            // noop: Linux AIO has no no-op command, so the engine completes it here — and, as
+            // for every completion made in user space, gets a reaper out of io_getevents.
+            drop(pending);
+            self.pieces.done(engine, tag, 0, 0);
+            self.wake();
+            return;
         };
         let base = Iocb {
             aio_fildes: file.fd().as_raw_fd() as u32,

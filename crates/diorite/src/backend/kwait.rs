@@ -51,7 +51,10 @@ impl KernelWait {
         // closer sees this waiter (and wakes it), or this waiter sees the queue closed and does
         // not enter the kernel.
         fence(Ordering::SeqCst);
-        if cq.is_closed() {
+        // The same fence pairs with the one a poster issues after it posted a completion made
+        // in user space and before it reads `need` to decide whether to wake us: either it
+        // sees us (and wakes us), or we see its completion here and do not block.
+        if cq.is_closed() || cq.ready() > 0 {
             return None;
         }
         Some(guard)
