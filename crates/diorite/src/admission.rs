@@ -46,6 +46,7 @@ impl Admission {
     }
 
     /// Admits one request, or says why not. Never waits.
+    #[inline]
     pub(crate) fn admit(&self) -> Result<(), Refused> {
         // Acquire: pairs with the Release decrement in `release`, so a slot and tag freed by
         // a reaper are seen freed by the submitter its release admitted. The RMW reads the
@@ -64,6 +65,7 @@ impl Admission {
 
     /// Releases one admission (a reaped request, or a submitter backing out). The request's tag
     /// must already be back.
+    #[inline]
     pub(crate) fn release(&self) {
         // Release: pairs with the Acquire RMW in `admit` and the load in `in_flight`.
         self.word.fetch_sub(1, Ordering::Release);

@@ -89,6 +89,7 @@ impl CompletionQueue {
     /// Posts one event and wakes a reaper whose need it meets. Never blocks on another thread
     /// beyond a consumer finishing its read of the tail slot (`Ring::push_wait`); never
     /// allocates.
+    #[inline]
     pub(crate) fn post(&self, ev: Event) {
         // Acquire: pairs with the Release store in `flush_overflow` that empties the list.
         if self.overflowing.load(Ordering::Acquire) || self.ring.push_wait(ev).is_err() {
@@ -103,6 +104,7 @@ impl CompletionQueue {
 
     /// The poster's side of the sleep handshake (see the module docs). `all`: wake every
     /// sleeper whatever its need.
+    #[inline]
     fn notify(&self, all: bool) {
         // SeqCst fence: pairs with the fence in `sleep` after a reaper registers: either we see
         // the reaper, or its last look sees our event (or our flag).
@@ -148,6 +150,7 @@ impl CompletionQueue {
     }
 
     /// Takes up to `max` events in posting order, handing each to `f`. Returns how many.
+    #[inline]
     pub(crate) fn reap(&self, max: usize, mut f: impl FnMut(Event)) -> usize {
         let mut got = 0;
         while got < max {
@@ -210,13 +213,19 @@ impl CompletionQueue {
 
     /// Closes the queue: every sleeper wakes and sees it closed.
     pub(crate) fn close(&self) {
-        let _w = lock(&self.waiting);
-        // Release: pairs with the Acquire loads in `sleep` and `is_closed`.
-        self.closed.store(true, Ordering::Release);
-        self.wake.notify_all();
+        {
+            let _w = lock(&self.waiting);
+            // Release: pairs with the Acquire loads in `sleep` and `is_closed`.
+            self.closed.store(true, Ordering::Release);
+            self.wake.notify_all();
+        }
+        // SeqCst fence: pairs with the fence in `KernelWait::try_enter`: the closer's next look
+        // at the kernel wait sees a waiter that did not see `closed`.
+        fence(Ordering::SeqCst);
     }
 
     /// Whether [`CompletionQueue::close`] ran.
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         // Acquire: pairs with the Release store in `close`.
         self.closed.load(Ordering::Acquire)
@@ -224,6 +233,7 @@ impl CompletionQueue {
 
     /// Events in the ring (a snapshot without the overflow lock), and whether the list holds
     /// more: for a reaper's spin before it sleeps.
+    #[inline]
     pub(crate) fn ring_len(&self) -> (usize, bool) {
         (self.ring.len(), self.overflowing.load(Ordering::Relaxed))
     }

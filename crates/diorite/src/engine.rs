@@ -69,6 +69,7 @@ impl Engine {
     /// # Safety
     /// The caller is the backend that was handed `tag`, and does not use the returned reference
     /// after it posted the slot's completion (the reaper then takes the request).
+    #[inline]
     pub(crate) unsafe fn begin(&self, tag: u32) -> Option<&Request> {
         let slot = &self.slots[tag as usize];
         match slot.start() {
@@ -91,6 +92,7 @@ impl Engine {
 
     /// Posts slot `tag`'s one completion: bytes, `-errno` or [`RES_CANCELED`]. Called exactly
     /// once per queued request, by the backend that started it (or found it canceled).
+    #[inline]
     pub(crate) fn complete(&self, tag: u32, res: i64) {
         let slot = &self.slots[tag as usize];
         // SAFETY: we are the backend posting this slot's completion, before `done`.
@@ -110,6 +112,7 @@ impl Engine {
 
     /// Admits `req`, takes a tag and parks the request in its slot (QUEUED). Returns the tag
     /// and the id, or the request with the reason it was refused. Never waits.
+    #[inline]
     pub(crate) fn queue(
         &self,
         mut req: Request,
@@ -155,6 +158,7 @@ impl Engine {
     }
 
     /// Reaps up to `max` completions into `out`; each reaped slot and tag is free again.
+    #[inline]
     pub(crate) fn reap(&self, max: usize, out: &mut Vec<Completion>) -> usize {
         self.cq.reap(max, |ev| out.push(self.finish(ev)))
     }
@@ -165,6 +169,7 @@ impl Engine {
     }
 
     /// Turns a popped event into its completion and frees the slot, the tag and the admission.
+    #[inline]
     fn finish(&self, ev: Event) -> Completion {
         let slot = &self.slots[ev.tag as usize];
         // SAFETY: we popped this slot's one event, so we own the DONE slot; the tag goes back

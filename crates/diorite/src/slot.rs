@@ -86,6 +86,7 @@ impl Slot {
     ///
     /// # Safety
     /// The caller holds the slot's tag (so the slot is FREE and no one else accesses it).
+    #[inline]
     pub(crate) unsafe fn queue(&self, req: Request) -> u32 {
         // Relaxed: we own the tag; the slot was freed with a Release store that the tag
         // allocator's Acquire chain (put -> drain -> get) orders before us.
@@ -99,6 +100,7 @@ impl Slot {
     }
 
     /// QUEUED -> RUNNING, or [`Start::Canceled`] when a cancel came first.
+    #[inline]
     pub(crate) fn start(&self) -> Start {
         // Acquire: pairs with the Release store in `queue`.
         let cur = self.state.load(Ordering::Acquire);
@@ -163,6 +165,7 @@ impl Slot {
     /// # Safety
     /// The caller moved this slot to RUNNING with [`Slot::start`] and has not called
     /// [`Slot::done`]; then no one else accesses the request.
+    #[inline]
     pub(crate) unsafe fn request(&self) -> &Request {
         // SAFETY: per the caller's contract the slot is RUNNING and the caller owns it; `queue`
         // wrote `Some` before publishing QUEUED.
@@ -178,6 +181,7 @@ impl Slot {
     ///
     /// # Safety
     /// The caller is the backend posting this slot's one completion, before [`Slot::done`].
+    #[inline]
     pub(crate) unsafe fn finishing(&self) -> Option<&Request> {
         // SAFETY: until `done` the backend posting the completion owns the slot (RUNNING), or
         // the request is canceled and no one else reads it (CANCELED; the canceler only moved
@@ -187,6 +191,7 @@ impl Slot {
 
     /// RUNNING or CANCELED -> DONE: the completion event is about to be posted; the reaper that
     /// pops it owns the slot.
+    #[inline]
     pub(crate) fn done(&self) {
         // Relaxed load: only the posting backend moves the slot out of RUNNING/CANCELED.
         let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
@@ -201,6 +206,7 @@ impl Slot {
     /// # Safety
     /// The caller popped this slot's completion event (Acquire through the completion ring), so
     /// it is the slot's only accessor; it must put the tag back afterwards.
+    #[inline]
     pub(crate) unsafe fn take(&self) -> (Option<Request>, u32) {
         // SAFETY: per the caller's contract we own the DONE slot.
         let req = self.req.with_mut(|p| unsafe { (*p).take() });

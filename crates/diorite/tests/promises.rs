@@ -350,11 +350,11 @@ fn io_error_conversion_keeps_context() {
     let f = file_with(dir.path(), "ro", 1 << 16, 0);
     let ro = diorite::DirectFile::open(f.path()).unwrap();
     let ctx = ctx(BackendChoice::Threads, 2);
-    // A write through a read-only descriptor fails in the kernel with EBADF, at offset 4096.
-    // SAFETY: the buffer outlives the request, which completes before it is dropped.
+    // A write through a read-only handle: validation refuses it (not open for writing), a typed
+    // error whose context survives the conversion.
     let buf = AlignedBuf::for_file(&f, 4096).unwrap();
+    // SAFETY: `buf` outlives the request, which is refused before anything is issued.
     let req = unsafe { Request::write_raw(&ro, 4096, buf.as_ptr(), 4096) };
-    // Validation refuses it (not open for writing): still a typed error with context.
     let e = ctx.submit(req).unwrap_err().error;
     let io: std::io::Error = e.into();
     assert!(io.to_string().contains("submit"), "{io}");

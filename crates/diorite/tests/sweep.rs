@@ -27,18 +27,17 @@ impl Rng {
     }
 }
 
-enum Extra {
-    Zram(common::Zram),
-}
+/// A target's name and file, with the guard that keeps the device alive.
+type Named = (String, DirectFile, Option<Target>, Option<common::Zram>);
 
-fn all_targets() -> Vec<(String, DirectFile, Option<Target>, Option<Extra>)> {
+fn all_targets() -> Vec<Named> {
     let mut v: Vec<_> = common::targets()
         .into_iter()
         .map(|t| (t.name(), t.file().clone(), Some(t), None))
         .collect();
     if let Some(z) = common::Zram::new(4 << 20, 0x33) {
         let f = z.open();
-        v.push(("zram".into(), f, None, Some(Extra::Zram(z))));
+        v.push(("zram".into(), f, None, Some(z)));
     }
     v
 }

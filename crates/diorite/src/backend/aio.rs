@@ -291,10 +291,7 @@ impl Aio {
     }
 
     pub(crate) fn report(&self) -> String {
-        format!(
-            "linux aio: {} events, one io_submit per batch",
-            self.nr
-        )
+        format!("linux aio: {} events, one io_submit per batch", self.nr)
     }
 
     /// Refuses what Linux AIO would do synchronously: I/O on a buffered file blocks `io_submit`.

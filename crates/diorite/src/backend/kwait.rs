@@ -47,7 +47,7 @@ impl KernelWait {
             .ok()?;
         self.need.store(need, Ordering::Relaxed);
         let guard = Guard { kw: self, cq };
-        // SeqCst fence: pairs with the fence in `need` after `close` set `closed`: either the
+        // SeqCst fence: pairs with the fence `close` issues after it set `closed`: either the
         // closer sees this waiter (and wakes it), or this waiter sees the queue closed and does
         // not enter the kernel.
         fence(Ordering::SeqCst);
@@ -61,15 +61,18 @@ impl KernelWait {
     }
 
     /// Whether no reaper holds the kernel wait.
+    #[inline]
     pub(crate) fn is_free(&self) -> bool {
         // SeqCst: pairs with the SeqCst clear in `Guard::drop` (see the module docs).
         !self.busy.load(Ordering::SeqCst)
     }
 
-    /// The events the current waiter waits for (0 when none).
+    /// The events the current waiter waits for (0 when none). The caller has issued the SeqCst
+    /// fence that pairs with the one in `try_enter` since it changed what a waiter must see:
+    /// posting a completion (`CompletionQueue::post` fences) or closing the queue
+    /// (`CompletionQueue::close` fences).
+    #[inline]
     pub(crate) fn need(&self) -> usize {
-        // SeqCst fence: pairs with the fence in `try_enter` (see there).
-        fence(Ordering::SeqCst);
         if self.is_free() {
             0
         } else {
