@@ -156,12 +156,13 @@ impl<T: Copy + Send> Ring<T> {
     /// # Errors
     /// `Err(v)` when the tail slot is not free.
     pub fn try_push(&self, v: T) -> std::result::Result<(), T> {
-        self.push_inner(v).map_err(|(v, _)| v)
+        self.push_inner(v, false).map_err(|(v, _)| v)
     }
 
     /// `try_push`, telling on failure whether the ring is full (`true`) or the tail slot is
-    /// transiently still being released by a consumer (`false`).
-    fn push_inner(&self, v: T) -> std::result::Result<(), (T, bool)> {
+    /// transiently still being released by a consumer (`false`). With `exact`, "full" is read
+    /// from the latest counter values (see the comments inside); without, it may be stale.
+    fn push_inner(&self, v: T, exact: bool) -> std::result::Result<(), (T, bool)> {
         let backoff = Backoff::new();
         // Relaxed: the tail is only a claim counter; the slot stamp carries the synchronization.
         let mut tail = self.tail.load(Ordering::Relaxed);
@@ -198,18 +199,30 @@ impl<T: Copy + Send> Ring<T> {
             } else if diff < 0 {
                 // The slot still holds the previous lap's entry: the ring is full, unless a
                 // consumer just claimed it but has not released the slot yet; either way there
-                // is no room for `tail` now. The verdict must be exact (`push_wait` trusts it),
-                // and plain loads may return stale values (nothing orders this thread after the
-                // consumer's release), so both counters are read with read-modify-writes, which
-                // always see the latest value in their modification order.
-                // AcqRel (no-op RMW): the latest tail; pairs with the claims in this function.
-                let now = self.tail.fetch_add(0, Ordering::AcqRel);
+                // is no room for `tail` now. Re-check the tail so a stale one does not report a
+                // false "full" after other producers and consumers moved on.
+                let now = if exact {
+                    // `push_wait` trusts the verdict, and plain loads may return stale values
+                    // (nothing orders this thread after the consumer that emptied the slot):
+                    // read both counters with read-modify-writes, which always see the latest
+                    // value in their modification order.
+                    // AcqRel (no-op RMW): the latest tail; pairs with the claims above.
+                    self.tail.fetch_add(0, Ordering::AcqRel)
+                } else {
+                    // Relaxed: `try_push` may answer "not free" spuriously; its callers cope.
+                    self.tail.load(Ordering::Relaxed)
+                };
                 if now == tail {
                     // The slot holds entry `tail - capacity`. Full iff it is not yet claimed:
                     // `head <= tail - capacity` (wrap-safe: the difference is within +-2^31).
-                    // AcqRel (no-op RMW): the latest head, read after the latest tail, so the
-                    // ring held `tail - head >= capacity` entries at this instant.
-                    let head = self.head.fetch_add(0, Ordering::AcqRel);
+                    let head = if exact {
+                        // AcqRel (no-op RMW): the latest head, read after the latest tail, so
+                        // the ring held `tail - head >= capacity` entries at this instant.
+                        self.head.fetch_add(0, Ordering::AcqRel)
+                    } else {
+                        // Relaxed: head only grows; a later value can only say "claimed".
+                        self.head.load(Ordering::Relaxed)
+                    };
                     let full = tail
                         .wrapping_sub(self.mask)
                         .wrapping_sub(1)
@@ -237,7 +250,7 @@ impl<T: Copy + Send> Ring<T> {
     pub fn push_wait(&self, mut v: T) -> std::result::Result<(), T> {
         let backoff = Backoff::new();
         loop {
-            match self.push_inner(v) {
+            match self.push_inner(v, true) {
                 Ok(()) => return Ok(()),
                 Err((back, true)) => return Err(back),
                 Err((back, false)) => v = back,
