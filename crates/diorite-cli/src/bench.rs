@@ -3,10 +3,11 @@
 //! (one thread and one engine context per job, started together), and reports.
 
 use crate::job::{self, JobSpec, OutputFormat, Plan};
+use crate::layout;
 use crate::report::{self, ProcessCpu, View};
 use crate::runner::{self, JobResult, Progress, Target};
 use anyhow::{bail, Context as _, Result};
-use diorite::{BackendChoice, Context, DirectFile, Request};
+use diorite::DirectFile;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,39 +56,6 @@ impl Drop for TempTarget {
     }
 }
 
-/// Writes `[from, to)` of `file` (rounded out to its offset alignment) with a repeating pattern
-/// through the engine, 1 MiB at a time with 8 in flight, so later reads hit allocated blocks.
-fn lay_out(file: &DirectFile, from: u64, to: u64) -> Result<()> {
-    let chunk = 1u64 << 20;
-    let align = u64::from(file.geometry().offset_align).max(512);
-    let (mut off, to) = (from / align * align, to.div_ceil(align) * align);
-    let ctx = Context::builder()
-        .depth(8)
-        .backend(BackendChoice::Threads)
-        .threads(2)
-        .build()?;
-    let mut done = Vec::new();
-    while off < to || ctx.in_flight() > 0 {
-        while off < to && ctx.in_flight() < 8 {
-            let len = chunk.min(to - off);
-            let mut buf = diorite::AlignedBuf::for_file(file, len as usize)?;
-            buf.fill(0xa5);
-            ctx.submit(Request::write(file, off, buf))
-                .map_err(|e| e.error)?;
-            off += len;
-        }
-        done.clear();
-        ctx.get_events(1, 8, None, &mut done)?;
-        for c in &done {
-            c.result
-                .clone()
-                .with_context(|| format!("laying out {}", file.path().display()))?;
-        }
-    }
-    ctx.shutdown()?;
-    Ok(())
-}
-
 /// One job clone, ready to run.
 struct Prepared {
     spec: JobSpec,
@@ -95,6 +63,27 @@ struct Prepared {
     groupid: u32,
     seed: u64,
     targets: Vec<Target>,
+}
+
+/// The geometry a file not yet created at `p` will have: an unnamed temp file (`O_TMPFILE`)
+/// in the same directory, opened as the job will open it. Creates nothing visible.
+fn probe_new_file(p: &Path, direct: bool) -> Result<DirectFile> {
+    use std::os::fd::AsRawFd;
+    let dir = layout::parent_dir(p);
+    let tmp = tempfile::tempfile_in(&dir)
+        .with_context(|| format!("{}: cannot create files in {}", p.display(), dir.display()))?;
+    DirectFile::options()
+        .read(true)
+        .write(true)
+        .require_direct(direct)
+        .open(format!("/proc/self/fd/{}", tmp.as_raw_fd()))
+        .with_context(|| {
+            format!(
+                "{}: probing the filesystem of {}",
+                p.display(),
+                dir.display()
+            )
+        })
 }
 
 /// Semantic checks that need no target.
@@ -130,6 +119,32 @@ fn check_spec(j: &JobSpec) -> Result<()> {
         if !j.randrepeat {
             bail!("job {n}: verify_only needs randrepeat=1 to replay the same offsets");
         }
+    }
+    if let Some(max) = j.batch_complete_max {
+        if max < j.batch_complete_min {
+            bail!(
+                "job {n}: iodepth_batch_complete_max={max} is smaller than \
+                 iodepth_batch_complete_min={}",
+                j.batch_complete_min
+            );
+        }
+    }
+    let end = j.offset.checked_add(j.size.unwrap_or(0));
+    if end.is_none_or(|e| e > i64::MAX as u64) {
+        bail!(
+            "job {n}: offset={} + size={} is past the largest file offset ({})",
+            j.offset,
+            j.size.unwrap_or(0),
+            i64::MAX
+        );
+    }
+    let run_for = j.runtime.unwrap_or_default().checked_add(j.ramp_time);
+    if run_for.is_none_or(|d| Instant::now().checked_add(d).is_none()) {
+        bail!(
+            "job {n}: runtime={}s + ramp_time={}s is too long for the clock",
+            j.runtime.unwrap_or_default().as_secs(),
+            j.ramp_time.as_secs()
+        );
     }
     if j.batch_complete_min > j.iodepth {
         bail!(
@@ -168,8 +183,8 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
     // Pass 1: what each file is and must hold; no side effects.
     struct Need {
         path: PathBuf,
-        end: u64,
-        reads: bool,
+        /// Regions `[start, end)` that reading jobs will read: laid out if not there yet.
+        reads: Vec<(u64, u64)>,
         exists: bool,
     }
     let mut needs: Vec<Need> = Vec::new();
@@ -211,21 +226,22 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                     );
                 }
             }
-            let end = j.offset + j.size.map_or(0, |s| s / files);
-            if let Some(n) = needs.iter_mut().find(|n| &n.path == p) {
-                n.end = n.end.max(end);
-                n.reads |= j.rw.reads();
-            } else {
-                needs.push(Need {
+            let region = j
+                .size
+                .filter(|_| j.rw.reads() && !is_block)
+                .map(|s| (j.offset, j.offset + s / files));
+            match needs.iter_mut().find(|n| &n.path == p) {
+                Some(n) => n.reads.extend(region),
+                None => needs.push(Need {
                     path: p.clone(),
-                    end,
-                    reads: j.rw.reads(),
+                    reads: region.into_iter().collect(),
                     exists,
-                });
+                }),
             }
         }
     }
-    // Pass 2: open every target once to check it (O_DIRECT, size, alignment) before writing.
+    // Pass 2: check every target against its geometry before anything is created or written:
+    // existing ones opened as they are, new ones through an unnamed temp file in their directory.
     let open = |p: &Path, write: bool, direct: bool| -> Result<DirectFile> {
         DirectFile::options()
             .read(true)
@@ -236,14 +252,27 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
     };
     for j in &plan.jobs {
         for p in &j.filenames {
-            if !needs.iter().any(|n| &n.path == p && n.exists) {
-                continue;
-            }
-            let f = open(p, j.rw.writes(), j.direct)?;
+            let f = if needs.iter().any(|n| &n.path == p && n.exists) {
+                open(p, j.rw.writes(), j.direct)?
+            } else {
+                probe_new_file(p, j.direct)?
+            };
             region_of(j, &f, p)?;
         }
     }
-    // Pass 3: create and lay out.
+    // Pass 3: plan the layouts, check the free space, then create and lay out.
+    let mut plans = Vec::new();
+    for n in &needs {
+        let len = if n.exists {
+            std::fs::metadata(&n.path)
+                .with_context(|| format!("{}", n.path.display()))?
+                .len()
+        } else {
+            0
+        };
+        plans.push(layout::FilePlan::new(&n.path, len, n.reads.clone()));
+    }
+    layout::check_space(&plans)?;
     let mut temp = None;
     let mut temp_direct = true;
     if let Some(end) = default_end {
@@ -278,20 +307,21 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 dirs[0].display()
             )
         })?;
-        lay_out(&f, 0, end)?;
+        let temp_plan = layout::FilePlan::new(&guard.path, 0, vec![(0, end)]);
+        layout::check_space(std::slice::from_ref(&temp_plan))?;
+        temp_plan.apply()?;
         temp_direct = f.is_direct();
         temp = Some(guard);
     }
-    for n in &needs {
-        let f = DirectFile::options()
-            .read(true)
-            .write(true)
-            .create(!n.exists)
-            .open(&n.path)
-            .with_context(|| format!("opening {}", n.path.display()))?;
-        if !f.geometry().is_block_device && n.reads && f.len() < n.end {
-            lay_out(&f, f.len(), n.end)?;
+    for (n, plan) in needs.iter().zip(&plans) {
+        if !n.exists {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&n.path)
+                .with_context(|| format!("creating {}", n.path.display()))?;
         }
+        plan.apply()?;
     }
     // Pass 4: each clone opens its own handles.
     let mut out = Vec::new();

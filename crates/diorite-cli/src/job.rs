@@ -565,7 +565,8 @@ fn apply(job: &mut JobSpec, g: &mut Globals, name: &str, value: Option<&str>) ->
             let s = v()?;
             let (a, b) = s
                 .split_once('-')
-                .ok_or_else(|| anyhow!("bsrange={s}: expected min-max, e.g. 4k-64k"))?;
+                .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
+                .ok_or_else(|| anyhow!("bsrange={s}: expected min-max (two sizes), e.g. 4k-64k"))?;
             let (a, b) = (parse_bs(name, a)?, parse_bs(name, b)?);
             if a > b {
                 bail!("bsrange={s}: min is larger than max");

@@ -4,6 +4,7 @@
 
 mod bench;
 mod job;
+mod layout;
 mod plot;
 mod report;
 mod runner;

@@ -39,12 +39,17 @@ pub fn parse_time(s: &str) -> Result<Duration> {
     let n: u64 = num.parse().map_err(|_| {
         anyhow::anyhow!("invalid time {s:?}: expected a number with an optional unit")
     })?;
+    let secs = |mult: u64| {
+        n.checked_mul(mult)
+            .map(Duration::from_secs)
+            .ok_or_else(|| anyhow::anyhow!("invalid time {s:?}: too large"))
+    };
     Ok(match suffix {
-        "" | "s" => Duration::from_secs(n),
+        "" | "s" => secs(1)?,
         "ms" => Duration::from_millis(n),
         "us" => Duration::from_micros(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
+        "m" => secs(60)?,
+        "h" => secs(3600)?,
         _ => bail!("invalid time {s:?}: unknown unit {suffix:?} (use ms, s, m, h)"),
     })
 }
