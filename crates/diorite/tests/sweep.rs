@@ -94,7 +94,7 @@ fn random_request(rng: &mut Rng, f: &DirectFile, raw: &mut [u8]) -> Request {
 
 #[test]
 fn bad_input_is_a_typed_error_or_an_honest_completion() {
-    for (name, f, _t, _z) in all_targets() {
+    for (name, f, t, z) in all_targets() {
         let mut raw = vec![0u8; 64 << 10];
         for b in backends() {
             let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ name.len() as u64);
@@ -147,6 +147,9 @@ fn bad_input_is_a_typed_error_or_an_honest_completion() {
                 ErrorKind::Shutdown
             );
         }
+        // The device goes only once nothing has it open.
+        drop(f);
+        drop((t, z));
     }
     for depth in [0u32, 65537, u32::MAX] {
         let e = Context::builder().depth(depth).build().unwrap_err();
@@ -163,12 +166,15 @@ fn bad_input_is_a_typed_error_or_an_honest_completion() {
 /// delivered or discarded by it; every thread returns.
 #[test]
 fn racing_submit_reap_cancel_and_close_lose_nothing_and_hang_nowhere() {
-    for (name, f, _t, _z) in all_targets() {
+    for (name, f, t, z) in all_targets() {
         for b in backends() {
             for round in 0..6u64 {
                 race(&name, &f, b, round);
             }
         }
+        // The device goes only once nothing has it open.
+        drop(f);
+        drop((t, z));
     }
 }
 
