@@ -150,6 +150,7 @@ pub struct OpenOptions {
     create: bool,
     truncate: bool,
     require_direct: bool,
+    direct: bool,
     max_transfer: Option<u32>,
 }
 
@@ -162,6 +163,7 @@ impl OpenOptions {
             create: false,
             truncate: false,
             require_direct: true,
+            direct: true,
             max_transfer: None,
         }
     }
@@ -194,6 +196,15 @@ impl OpenOptions {
     /// `O_DIRECT`, the file is opened buffered and [`DirectFile::is_direct`] says so.
     pub fn require_direct(&mut self, v: bool) -> &mut OpenOptions {
         self.require_direct = v;
+        self
+    }
+
+    /// Whether to open with `O_DIRECT` at all (default `true`). `false` opens the file buffered,
+    /// through the page cache, on purpose: no alignment applies ([`GeometrySource::Buffered`])
+    /// and [`DirectFile::is_direct`] says so. Linux AIO refuses buffered files (its submit would
+    /// block); io_uring and the thread pool take them.
+    pub fn direct(&mut self, v: bool) -> &mut OpenOptions {
+        self.direct = v;
         self
     }
 
@@ -234,7 +245,17 @@ impl OpenOptions {
         if self.truncate {
             flags |= libc::O_TRUNC;
         }
-        let (fd, direct) = match sys::open(path, flags | libc::O_DIRECT) {
+        let attempt = if self.direct {
+            sys::open(path, flags | libc::O_DIRECT)
+        } else {
+            // Buffered on purpose: skip the O_DIRECT attempt.
+            Err(0)
+        };
+        let (fd, direct) = match attempt {
+            Err(0) => (
+                sys::open(path, flags).map_err(|e| Error::os(OP, e).at_path(path))?,
+                false,
+            ),
             Ok(fd) => (fd, true),
             Err(libc::EINVAL) if !self.require_direct => (
                 sys::open(path, flags).map_err(|e| Error::os(OP, e).at_path(path))?,

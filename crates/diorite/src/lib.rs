@@ -35,6 +35,7 @@ pub(crate) mod dio;
 pub(crate) mod engine;
 pub mod error;
 pub mod file;
+pub(crate) mod oneshot;
 pub mod request;
 pub mod ring;
 pub(crate) mod slot;

@@ -1,0 +1,68 @@
+//! One-shot synchronous calls (`DirectFile::read_at` / `write_at` / `sync_*`) and buffered
+//! opens: the same rules as submitted requests, in the calling thread.
+
+mod common;
+
+use diorite::{AlignedBuf, DirectFile, ErrorKind, GeometrySource};
+
+#[test]
+fn read_at_and_write_at_follow_the_engines_rules() {
+    for t in common::targets() {
+        let f = t.file();
+        let bs = f.geometry().offset_align as usize;
+        let mut buf = AlignedBuf::for_file(f, 2 * bs).unwrap();
+        buf.fill(0x5c);
+        assert_eq!(f.write_at(&buf, bs as u64).unwrap(), 2 * bs, "{}", t.name());
+        f.sync_data().unwrap();
+        f.sync_all().unwrap();
+        let mut back = AlignedBuf::for_file(f, 2 * bs).unwrap();
+        assert_eq!(f.read_at(&mut back, bs as u64).unwrap(), 2 * bs);
+        assert!(back.iter().all(|b| *b == 0x5c));
+        // Misaligned offset and length are refused before anything is done.
+        let e = f.read_at(&mut back, 1).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Misaligned);
+        let e = f.read_at(&mut back[..bs - 1], 0).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Misaligned);
+        // A read across the end is short.
+        let end = f.len();
+        assert_eq!(f.read_at(&mut back, end - bs as u64).unwrap(), bs);
+    }
+}
+
+#[test]
+fn extending_one_shot_writes_move_the_size_and_buffered_opens_are_buffered() {
+    let dir = common::tempdir();
+    let p = dir.path().join("grow");
+    let f = DirectFile::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .open(&p)
+        .unwrap();
+    let buf = AlignedBuf::for_file(&f, 8192).unwrap();
+    assert_eq!(f.write_at(&buf, 0).unwrap(), 8192);
+    assert_eq!(f.len(), 8192);
+    let b = DirectFile::options()
+        .read(true)
+        .write(true)
+        .direct(false)
+        .open(&p)
+        .unwrap();
+    assert!(!b.is_direct());
+    assert_eq!(b.geometry().source, GeometrySource::Buffered);
+    // Buffered: any address, length and offset.
+    let data = vec![7u8; 1001];
+    assert_eq!(b.write_at(&data, 8192 + 3).unwrap(), 1001);
+    assert_eq!(b.len(), 8192 + 3 + 1001);
+    let flags = std::fs::read_to_string(format!(
+        "/proc/self/fdinfo/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&std::os::fd::AsFd::as_fd(&b))
+    ))
+    .unwrap();
+    let flags = flags
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
+        .unwrap();
+    assert_eq!(flags & libc::O_DIRECT as u32, 0, "opened without O_DIRECT");
+}
