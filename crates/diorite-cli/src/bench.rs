@@ -75,7 +75,7 @@ fn probe_new_file(p: &Path, direct: bool) -> Result<DirectFile> {
     DirectFile::options()
         .read(true)
         .write(true)
-        .require_direct(direct)
+        .direct(direct)
         .open(format!("/proc/self/fd/{}", tmp.as_raw_fd()))
         .with_context(|| {
             format!(
@@ -156,8 +156,11 @@ fn check_spec(j: &JobSpec) -> Result<()> {
     if j.fsync > 0 && j.fdatasync > 0 {
         bail!("job {n}: give fsync or fdatasync, not both");
     }
-    if j.runtime.is_none() && j.time_based {
-        bail!("job {n}: time_based needs a runtime");
+    if j.engine == job::Engine::Async(diorite::BackendChoice::Aio) && !j.direct {
+        bail!(
+            "job {n}: ioengine=libaio with direct=0: Linux AIO on a buffered file blocks in \
+             io_submit, which diorite refuses; use direct=1, or ioengine=psync or io_uring"
+        );
     }
     Ok(())
 }
@@ -175,9 +178,15 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         if j.stonewall && i > 0 {
             group += 1;
         }
-        for _ in 0..j.numjobs {
+        for k in 0..j.numjobs {
             let index = clones.len() as u32;
-            clones.push((j.clone(), j.name.clone(), group, index));
+            let mut spec = j.clone();
+            if spec.filenames.is_empty() && !plan.default_job {
+                // fio's own files: `jobname.N.0` in `directory` (or here), one per clone, kept.
+                let dir = spec.directory.clone().unwrap_or_else(|| PathBuf::from("."));
+                spec.filenames = vec![dir.join(format!("{}.{k}.0", j.name))];
+            }
+            clones.push((spec, j.name.clone(), group, index));
         }
     }
     // Pass 1: what each file is and must hold; no side effects.
@@ -188,13 +197,13 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         exists: bool,
     }
     let mut needs: Vec<Need> = Vec::new();
-    let default_end = plan
-        .jobs
+    let default_end = clones
         .iter()
+        .map(|c| &c.0)
         .filter(|j| j.filenames.is_empty())
         .map(|j| j.offset + j.size.unwrap_or(256 << 20))
         .max();
-    for j in &plan.jobs {
+    for j in clones.iter().map(|c| &c.0) {
         let files = j.filenames.len().max(1) as u64;
         for p in &j.filenames {
             let meta = std::fs::metadata(p);
@@ -246,11 +255,11 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         DirectFile::options()
             .read(true)
             .write(write)
-            .require_direct(direct)
+            .direct(direct)
             .open(p)
             .with_context(|| format!("opening {}", p.display()))
     };
-    for j in &plan.jobs {
+    for j in clones.iter().map(|c| &c.0) {
         for p in &j.filenames {
             let f = if needs.iter().any(|n| &n.path == p && n.exists) {
                 open(p, j.rw.writes(), j.direct)?
@@ -457,6 +466,9 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         return Ok(0);
     }
     let plan = job::parse_args(args)?;
+    for w in &plan.warnings {
+        eprintln!("diorite: warning: {w}");
+    }
     install_sigint();
     let (prepared, _temp) = prepare(&plan)?;
     let show_progress =

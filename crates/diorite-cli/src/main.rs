@@ -8,7 +8,6 @@ mod layout;
 mod plot;
 mod report;
 mod runner;
-mod size;
 mod stats;
 mod verify;
 mod workload;

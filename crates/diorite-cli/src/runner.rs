@@ -6,7 +6,7 @@
 //! uses buffer `i`, so an I/O of any size up to the largest is a raw request into that memory.
 //! Nothing is allocated per I/O.
 
-use crate::job::JobSpec;
+use crate::job::{Engine as JobEngine, JobSpec};
 use crate::stats::DirStats;
 use crate::verify;
 use crate::workload::{Dir, Generator, Io};
@@ -86,19 +86,30 @@ struct Slot {
     len: u64,
 }
 
-/// The job's memory and engine context. `bufs` is declared before `ctx`, so the context is
-/// dropped (shutting down and waiting for every in-flight request) before the memory.
+/// How the job's I/O is issued: through an engine context, or in the job thread itself.
+#[allow(clippy::large_enum_variant, reason = "one per job, never moved on the I/O path")]
+enum Path {
+    Ctx(Context),
+    /// fio's synchronous engines: each I/O is performed when queued (queue depth 1); its
+    /// result waits here, with its completion time, until the next reap.
+    Sync(Vec<(u32, diorite::Result<usize>, Instant)>),
+}
+
+/// The job's memory and I/O path. `bufs` is declared before `io`, so the context is dropped
+/// (shutting down and waiting for every in-flight request) before the memory.
 struct Engine<'a> {
     spec: &'a JobSpec,
     targets: &'a [Target],
     _pool: BufPool,
     bufs: Vec<AlignedBuf>,
-    ctx: Context,
+    io: Path,
     slots: Vec<Slot>,
     free: Vec<u32>,
     batch: Vec<Request>,
     batch_slots: Vec<u32>,
-    done: Vec<Completion>,
+    /// Reaped completions: slot and result.
+    done: Vec<(u32, diorite::Result<usize>)>,
+    reaped: Vec<Completion>,
     sync_busy: bool,
 }
 
@@ -109,7 +120,11 @@ impl<'a> Engine<'a> {
             .map(|t| t.file.geometry().buf_align() as usize)
             .max()
             .unwrap_or(4096);
-        let depth = spec.iodepth as usize;
+        // Synchronous engines keep one I/O in flight, whatever iodepth says (as in fio).
+        let depth = match spec.engine {
+            JobEngine::Sync => 1,
+            JobEngine::Async(_) => spec.iodepth as usize,
+        };
         let pool = BufPool::new(depth, max_bs, align)?;
         let mut bufs: Vec<AlignedBuf> = (0..depth)
             .map(|_| pool.get().expect("a fresh pool has every buffer"))
@@ -124,16 +139,25 @@ impl<'a> Engine<'a> {
                 chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
             }
         }
-        let mut builder = Context::builder();
-        builder
-            .depth(spec.iodepth + 1) // + the sync slot
-            .backend(spec.engine)
-            .threads(spec.pool_threads.unwrap_or(depth.min(64)))
-            .register_pool(&pool);
-        for t in targets {
-            builder.register_file(&t.file);
-        }
-        let ctx = builder.build()?;
+        let io = match spec.engine {
+            JobEngine::Sync => Path::Sync(Vec::with_capacity(2)),
+            JobEngine::Async(backend) => {
+                let mut builder = Context::builder();
+                builder
+                    .depth(spec.iodepth + 1) // + the sync slot
+                    .backend(backend)
+                    .threads(spec.pool_threads.unwrap_or(depth.min(64)));
+                if spec.fixedbufs {
+                    builder.register_pool(&pool);
+                }
+                if spec.registerfiles {
+                    for t in targets {
+                        builder.register_file(&t.file);
+                    }
+                }
+                Path::Ctx(builder.build()?)
+            }
+        };
         let now = Instant::now();
         let blank = Slot {
             t0: now,
@@ -148,14 +172,41 @@ impl<'a> Engine<'a> {
             targets,
             _pool: pool,
             bufs,
-            ctx,
+            io,
             slots: vec![blank; depth + 1],
             free: (0..depth as u32).rev().collect(),
             batch: Vec::with_capacity(spec.batch_submit as usize + 1),
             batch_slots: Vec::with_capacity(spec.batch_submit as usize + 1),
             done: Vec::with_capacity(depth + 1),
+            reaped: Vec::with_capacity(depth + 1),
             sync_busy: false,
         })
+    }
+
+    /// The engine's name for the report, the backend's report, and why backends were skipped.
+    fn describe(&self) -> (String, String, Vec<String>) {
+        match &self.io {
+            Path::Ctx(ctx) => (
+                ctx.backend().to_string(),
+                ctx.backend_report(),
+                ctx.skipped_backends()
+                    .iter()
+                    .map(|s| format!("{}: {}", s.kind, s.reason))
+                    .collect(),
+            ),
+            Path::Sync(_) => (
+                "psync".into(),
+                "synchronous: pread/pwrite in the job thread, queue depth 1".into(),
+                Vec::new(),
+            ),
+        }
+    }
+
+    fn close(&self) -> diorite::Result<()> {
+        match &self.io {
+            Path::Ctx(ctx) => ctx.close(),
+            Path::Sync(_) => Ok(()),
+        }
     }
 
     fn in_flight(&self) -> usize {
@@ -166,9 +217,27 @@ impl<'a> Engine<'a> {
     fn queue_io(&mut self, file: usize, io: &Io) {
         let slot = self.free.pop().expect("caller checked a free slot");
         let t = &self.targets[file];
-        let ptr = self.bufs[slot as usize].as_mut_ptr();
         let off = t.base + io.offset;
         let len = io.len as usize;
+        if let Path::Sync(done) = &mut self.io {
+            let t0 = Instant::now();
+            let buf = &mut self.bufs[slot as usize][..len];
+            let res = match io.dir {
+                Dir::Write => t.file.write_at(buf, off),
+                Dir::Read => t.file.read_at(buf, off),
+            };
+            done.push((slot, res, Instant::now()));
+            self.slots[slot as usize] = Slot {
+                t0,
+                t1: t0, // no submission step: clat is the whole call
+                kind: io.dir as usize,
+                file,
+                off: io.offset,
+                len: io.len,
+            };
+            return;
+        }
+        let ptr = self.bufs[slot as usize].as_mut_ptr();
         let req = match io.dir {
             // SAFETY: `ptr` is buffer `slot` of the job's pool, at least `len` (<= the largest
             // block) bytes; the job owns it in `bufs`, which outlives the context (field order),
@@ -192,6 +261,26 @@ impl<'a> Engine<'a> {
 
     fn queue_sync(&mut self, file: usize) {
         let t = &self.targets[file];
+        if let Path::Sync(done) = &mut self.io {
+            let slot = self.bufs.len() as u32;
+            let t0 = Instant::now();
+            let res = if self.spec.fdatasync > 0 {
+                t.file.sync_data()
+            } else {
+                t.file.sync_all()
+            };
+            done.push((slot, res.map(|()| 0), Instant::now()));
+            self.slots[slot as usize] = Slot {
+                t0,
+                t1: t0,
+                kind: SYNC,
+                file,
+                off: 0,
+                len: 0,
+            };
+            self.sync_busy = true;
+            return;
+        }
         let req = if self.spec.fdatasync > 0 {
             Request::fdatasync(&t.file)
         } else {
@@ -217,12 +306,15 @@ impl<'a> Engine<'a> {
         if self.batch.is_empty() {
             return Ok(());
         }
+        let Path::Ctx(ctx) = &self.io else {
+            return Ok(()); // synchronous I/O has no batch
+        };
         if self.batch.len() == 1 {
             let req = self.batch.pop().expect("one request");
-            self.ctx.submit(req).map_err(|e| e.error)?;
+            ctx.submit(req).map_err(|e| e.error)?;
         } else {
             while !self.batch.is_empty() {
-                self.ctx.submit_batch(&mut self.batch)?;
+                ctx.submit_batch(&mut self.batch)?;
             }
         }
         let t1 = Instant::now();
@@ -240,13 +332,24 @@ impl<'a> Engine<'a> {
     /// Waits for at least `min` completions (bounded by `timeout`) and takes up to `max`.
     fn reap(&mut self, min: usize, max: usize, timeout: Duration) -> Result<Instant> {
         self.done.clear();
-        self.ctx.get_events(
-            min.min(self.in_flight()),
-            max,
-            Some(timeout),
-            &mut self.done,
-        )?;
-        Ok(Instant::now())
+        let in_flight = self.in_flight();
+        match &mut self.io {
+            Path::Ctx(ctx) => {
+                self.reaped.clear();
+                ctx.get_events(min.min(in_flight), max, Some(timeout), &mut self.reaped)?;
+                self.done.extend(
+                    self.reaped
+                        .drain(..)
+                        .map(|c| (c.user_data as u32, c.result)),
+                );
+                Ok(Instant::now())
+            }
+            Path::Sync(done) => {
+                let at = done.last().map_or_else(Instant::now, |d| d.2);
+                self.done.extend(done.drain(..).map(|(s, r, _)| (s, r)));
+                Ok(at)
+            }
+        }
     }
 }
 
@@ -320,14 +423,7 @@ pub fn run_job(
             return r;
         }
     };
-    r.backend = e.ctx.backend().to_string();
-    r.backend_report = e.ctx.backend_report();
-    r.skipped = e
-        .ctx
-        .skipped_backends()
-        .iter()
-        .map(|s| format!("{}: {}", s.kind, s.reason))
-        .collect();
+    (r.backend, r.backend_report, r.skipped) = e.describe();
     let verifying = spec.verify || spec.verify_only;
     let mut gens: Vec<Generator> = targets
         .iter()
@@ -365,7 +461,7 @@ pub fn run_job(
             Err(err) => r.error = Some(format!("verify: {err:#}")),
         }
     }
-    if let Err(err) = e.ctx.close() {
+    if let Err(err) = e.close() {
         r.error.get_or_insert(format!("{err:#}"));
     }
     r
@@ -528,11 +624,11 @@ fn main_phase(
         };
         let tc = e.reap(min, max_reap, timeout)?;
         let mut counts = [(0u64, 0u64); 2];
-        for c in e.done.drain(..) {
-            let s = c.user_data as usize;
+        for (s, result) in e.done.drain(..) {
+            let s = s as usize;
             let slot = e.slots[s];
             let st = &mut stats[slot.kind];
-            match &c.result {
+            match &result {
                 Ok(n) => {
                     st.ios += 1;
                     st.bytes += *n as u64;
@@ -647,11 +743,11 @@ fn verify_phase(
                 break;
             }
             e.reap(1, e.bufs.len() + 1, Duration::from_millis(100))?;
-            for c in e.done.drain(..) {
-                let s = c.user_data as usize;
+            for (s, result) in e.done.drain(..) {
+                let s = s as usize;
                 let slot = e.slots[s];
                 let t = &e.targets[slot.file];
-                let n = c.result.with_context(|| {
+                let n = result.with_context(|| {
                     format!(
                         "reading back {} bytes at offset {} of {}",
                         slot.len,

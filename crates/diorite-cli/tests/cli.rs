@@ -63,7 +63,12 @@ fn bad_input_is_one_clear_line_exit_1_and_nothing_written() {
             "size=12x",
         ),
         (
-            vec!["--rw=write".into(), fname.clone(), "--bs=1000".into()],
+            vec![
+                "--rw=write".into(),
+                fname.clone(),
+                "--direct=1".into(),
+                "--bs=1000".into(),
+            ],
             "alignment",
         ),
         (
@@ -325,10 +330,11 @@ fn verify_passes_catches_corruption_and_verify_only_rechecks() {
 fn time_based_verify_over_many_passes_on_every_engine() {
     let dir = tempdir();
     let f = dir.path().join("v");
-    for engine in ["io_uring", "libaio", "threads"] {
+    for engine in ["io_uring", "libaio", "threads", "psync"] {
         for rw in ["randwrite", "write"] {
             let out = bench(&[
                 "--name=v",
+                "--direct=1",
                 &format!("--filename={}", s(&f)),
                 "--size=256k",
                 &format!("--rw={rw}"),

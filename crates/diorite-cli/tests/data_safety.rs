@@ -107,7 +107,7 @@ fn jobs_are_validated_before_the_disk_is_touched() {
     let dir = tempdir();
     let f = dir.path().join("new");
     for bad in [
-        vec!["--bs=1000"],
+        vec!["--direct=1", "--bs=1000"],
         vec![
             "--iodepth=8",
             "--iodepth_batch_complete_min=4",
@@ -136,7 +136,7 @@ fn jobs_are_validated_before_the_disk_is_touched() {
     std::fs::write(
         &job,
         format!(
-            "[a]\nfilename={}\nrw=read\nsize=1m\n[b]\nfilename={}\nrw=read\nsize=1m\nbs=1000\n",
+            "[a]\nfilename={}\nrw=read\nsize=1m\n[b]\nfilename={}\nrw=read\nsize=1m\ndirect=1\nbs=1000\n",
             first.display(),
             f.display()
         ),

@@ -1,14 +1,28 @@
-//! Jobs as fio describes them: one option table shared by the command line and job files (fio's
-//! INI format), and the validated [`JobSpec`] a runner executes.
+//! Jobs as fio describes them: the option table ([`options`]) shared by the command line and
+//! job files (fio's INI format), fio's value spellings ([`value`]), and the [`JobSpec`] a runner
+//! executes.
 //!
 //! Option names are fio's; `-` and `_` are the same character (`--time-based` is
-//! `--time_based`). An option this table does not know is an error naming it — never ignored.
+//! `--time_based`). An option the table does not know is an error naming it — never ignored.
 
-use crate::size::{parse_size, parse_time};
+pub mod options;
+pub mod value;
+
 use anyhow::{anyhow, bail, Context as _, Result};
 use diorite::BackendChoice;
+use options::{lookup, Scope};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// How a job issues its I/O (`ioengine=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Through an engine context on this backend, `iodepth` in flight.
+    Async(BackendChoice),
+    /// fio's synchronous engines (`psync`, `sync`, `pvsync`, `pvsync2`): the job thread itself
+    /// calls `pread`/`pwrite`, one I/O at a time (queue depth 1, whatever `iodepth` says).
+    Sync,
+}
 
 /// The I/O pattern (`rw=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +38,7 @@ pub enum Rw {
 }
 
 impl Rw {
-    fn parse(s: &str) -> Result<Rw> {
+    pub(crate) fn parse(s: &str) -> Result<Rw> {
         Ok(match s {
             "read" => Rw::Read,
             "write" => Rw::Write,
@@ -103,7 +117,7 @@ pub enum Dist {
 }
 
 impl Dist {
-    fn parse(s: &str) -> Result<Dist> {
+    pub(crate) fn parse(s: &str) -> Result<Dist> {
         let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
         let num = |what: &str| -> Result<f64> {
             arg.parse::<f64>().map_err(|_| {
@@ -194,8 +208,16 @@ pub struct JobSpec {
     pub runtime: Option<Duration>,
     pub time_based: bool,
     pub ramp_time: Duration,
-    pub engine: BackendChoice,
+    pub engine: Engine,
     pub direct: bool,
+    /// fio's `kb_base`: 1024 or 1000 (see [`value`]).
+    pub kb_base: u32,
+    /// Where the jobs' own files go when no `filename` is given.
+    pub directory: Option<PathBuf>,
+    pub thread: bool,
+    /// Register buffers (`fixedbufs`) and files (`registerfiles`) with io_uring.
+    pub fixedbufs: bool,
+    pub registerfiles: bool,
     pub fsync: u32,
     pub fdatasync: u32,
     pub randrepeat: bool,
@@ -204,6 +226,7 @@ pub struct JobSpec {
     pub norandommap: bool,
     pub rate_iops: Option<u64>,
     pub verify: bool,
+    pub do_verify: bool,
     pub verify_only: bool,
     pub verify_fatal: bool,
     pub stonewall: bool,
@@ -213,7 +236,7 @@ pub struct JobSpec {
 }
 
 impl Default for JobSpec {
-    /// fio's defaults, except `direct=1` and `ioengine=auto` (diorite is a direct-I/O engine).
+    /// fio's defaults: `ioengine=psync`, `direct=0`, `iodepth=1`, `bs=4k`, `rw=read`.
     fn default() -> Self {
         JobSpec {
             name: "job".into(),
@@ -232,8 +255,13 @@ impl Default for JobSpec {
             runtime: None,
             time_based: false,
             ramp_time: Duration::ZERO,
-            engine: BackendChoice::Auto,
-            direct: true,
+            engine: Engine::Sync,
+            direct: false,
+            kb_base: 1024,
+            directory: None,
+            thread: false,
+            fixedbufs: true,
+            registerfiles: true,
             fsync: 0,
             fdatasync: 0,
             randrepeat: true,
@@ -242,6 +270,7 @@ impl Default for JobSpec {
             norandommap: false,
             rate_iops: None,
             verify: false,
+            do_verify: true,
             verify_only: false,
             verify_fatal: false,
             stonewall: false,
@@ -251,417 +280,57 @@ impl Default for JobSpec {
     }
 }
 
-/// What an option's value looks like.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Takes {
-    /// `--opt=value` or `--opt value`.
-    Value,
-    /// `--opt` (true) or `--opt=0|1`.
-    Flag,
-}
-
-/// The option table: name, value kind, help. The setter is [`apply`].
-const OPTIONS: &[(&str, Takes, &str)] = &[
-    (
-        "name",
-        Takes::Value,
-        "job name; on the command line, starts a new job",
-    ),
-    (
-        "filename",
-        Takes::Value,
-        "target file(s) or block device(s), ':'-separated (default: a temp file)",
-    ),
-    (
-        "rw",
-        Takes::Value,
-        "read, write, randread, randwrite, rw|readwrite, randrw (default read)",
-    ),
-    ("readwrite", Takes::Value, "same as rw"),
-    (
-        "rwmixread",
-        Takes::Value,
-        "percent of reads in a mixed workload (default 50)",
-    ),
-    (
-        "rwmixwrite",
-        Takes::Value,
-        "percent of writes in a mixed workload",
-    ),
-    ("bs", Takes::Value, "block size (default 4k)"),
-    ("blocksize", Takes::Value, "same as bs"),
-    (
-        "bsrange",
-        Takes::Value,
-        "block sizes min-max, e.g. 4k-64k (multiples of min)",
-    ),
-    (
-        "bssplit",
-        Takes::Value,
-        "weighted block sizes, e.g. 4k/50:64k/40:1m/10",
-    ),
-    ("iodepth", Takes::Value, "requests in flight (default 1)"),
-    (
-        "iodepth_batch_submit",
-        Takes::Value,
-        "requests submitted per call (default 1)",
-    ),
-    (
-        "iodepth_batch",
-        Takes::Value,
-        "same as iodepth_batch_submit",
-    ),
-    (
-        "iodepth_batch_complete_min",
-        Takes::Value,
-        "completions to wait for per reap (default 1)",
-    ),
-    (
-        "iodepth_batch_complete",
-        Takes::Value,
-        "same as iodepth_batch_complete_min",
-    ),
-    (
-        "iodepth_batch_complete_max",
-        Takes::Value,
-        "completions taken per reap at most (default iodepth)",
-    ),
-    (
-        "numjobs",
-        Takes::Value,
-        "clones of this job, each a thread with its own context (default 1)",
-    ),
-    (
-        "size",
-        Takes::Value,
-        "bytes of the target(s) to use (default: the whole target; 256m for the temp file)",
-    ),
-    (
-        "offset",
-        Takes::Value,
-        "start of the region in each file (default 0)",
-    ),
-    (
-        "io_size",
-        Takes::Value,
-        "bytes to transfer before the job ends (default size)",
-    ),
-    ("io_limit", Takes::Value, "same as io_size"),
-    (
-        "runtime",
-        Takes::Value,
-        "stop after this long (10, 10s, 500ms, 1m)",
-    ),
-    (
-        "time_based",
-        Takes::Flag,
-        "run for runtime even when size is done (wrap around)",
-    ),
-    ("ramp_time", Takes::Value, "run this long before measuring"),
-    (
-        "ioengine",
-        Takes::Value,
-        "auto, io_uring, libaio|aio, threads|psync|pvsync2 (default auto)",
-    ),
-    ("direct", Takes::Value, "1: O_DIRECT (default), 0: buffered"),
-    ("fsync", Takes::Value, "fsync after every N writes"),
-    ("fdatasync", Takes::Value, "fdatasync after every N writes"),
-    (
-        "randrepeat",
-        Takes::Value,
-        "1: the same random sequence every run (default), 0: seeded from the clock",
-    ),
-    ("randseed", Takes::Value, "seed of the random sequences"),
-    (
-        "random_distribution",
-        Takes::Value,
-        "random, zipf:θ, pareto:h, normal:σ% (default random)",
-    ),
-    (
-        "norandommap",
-        Takes::Flag,
-        "random offsets may repeat within a pass",
-    ),
-    (
-        "group_reporting",
-        Takes::Flag,
-        "report each group of jobs as one",
-    ),
-    ("thread", Takes::Flag, "accepted: jobs are always threads"),
-    (
-        "rate_iops",
-        Takes::Value,
-        "cap each job at this many I/Os per second",
-    ),
-    (
-        "verify",
-        Takes::Value,
-        "crc32c: write blocks with headers and check them afterwards",
-    ),
-    (
-        "do_verify",
-        Takes::Value,
-        "1 (default): run the verify phase after writing when verify is set",
-    ),
-    (
-        "verify_only",
-        Takes::Flag,
-        "check a target written earlier by the same job; write nothing",
-    ),
-    (
-        "verify_fatal",
-        Takes::Flag,
-        "stop at the first verify mismatch",
-    ),
-    (
-        "stonewall",
-        Takes::Flag,
-        "wait for the jobs before this one; starts a new group",
-    ),
-    ("wait_for_previous", Takes::Flag, "same as stonewall"),
-    (
-        "output_format",
-        Takes::Value,
-        "normal (default), json, json+",
-    ),
-    ("output", Takes::Value, "write the report to this file"),
-    (
-        "latency_plot",
-        Takes::Value,
-        "write a latency histogram and percentile curve (SVG)",
-    ),
-    (
-        "pool_threads",
-        Takes::Value,
-        "worker threads of the thread-pool backend (default: iodepth, at most 64)",
-    ),
-];
-
-/// fio's engine names mapped to backends.
-pub fn parse_engine(s: &str) -> Result<BackendChoice> {
-    Ok(match s {
-        "auto" => BackendChoice::Auto,
-        "io_uring" | "uring" => BackendChoice::IoUring,
-        "libaio" | "aio" => BackendChoice::Aio,
-        "threads" | "psync" | "pvsync2" | "sync" => BackendChoice::Threads,
-        _ => bail!(
-            "ioengine={s}: unknown engine (supported: auto, io_uring, libaio|aio, threads|psync|pvsync2)"
-        ),
-    })
-}
-
 fn normalize(name: &str) -> String {
     name.trim().replace('-', "_").to_ascii_lowercase()
 }
 
-fn lookup(name: &str) -> Option<Takes> {
-    OPTIONS.iter().find(|o| o.0 == name).map(|o| o.1)
-}
-
-fn parse_bool(name: &str, v: Option<&str>) -> Result<bool> {
-    match v.map(str::trim) {
-        None | Some("1") | Some("true") => Ok(true),
-        Some("0") | Some("false") => Ok(false),
-        Some(x) => bail!("{name}={x}: expected 0 or 1"),
-    }
-}
-
-fn parse_u32(name: &str, v: &str, min: u32, max: u32) -> Result<u32> {
-    let n: u32 = v
-        .trim()
-        .parse()
-        .map_err(|_| anyhow!("{name}={v}: expected a whole number"))?;
-    if n < min || n > max {
-        bail!("{name}={v}: must be between {min} and {max}");
-    }
-    Ok(n)
-}
-
-fn parse_bs(name: &str, v: &str) -> Result<u64> {
-    if v.contains(',') {
-        bail!("{name}={v}: separate read,write block sizes are not supported; give one size");
-    }
-    let b = size_of(name, v)?;
-    if b == 0 || b > 64 << 20 {
-        bail!("{name}={v}: block size must be between 1 byte and 64 MiB");
-    }
-    Ok(b)
-}
-
-fn parse_bssplit(v: &str) -> Result<Bs> {
-    let mut parts = Vec::new();
-    for item in v.split(':') {
-        let (size, pct) = item.split_once('/').unwrap_or((item, ""));
-        let size = parse_bs("bssplit", size)?;
-        let pct = if pct.is_empty() {
-            None
-        } else {
-            Some(parse_u32("bssplit", pct, 0, 100)?)
-        };
-        parts.push((size, pct));
-    }
-    let given: u32 = parts.iter().filter_map(|p| p.1).sum();
-    let open = parts.iter().filter(|p| p.1.is_none()).count() as u32;
-    if given > 100 || (open == 0 && given != 100) {
-        bail!("bssplit={v}: the percentages must add up to 100");
-    }
-    // Sizes without a percentage share what is left evenly (fio's rule); the first takes the
-    // remainder of the division.
-    let mut rest = 100 - given;
-    let mut out = Vec::new();
-    let mut first_open = true;
-    for (size, pct) in parts {
-        let w = match pct {
-            Some(p) => p,
-            None => {
-                let share = (100 - given) / open;
-                let w = if first_open {
-                    rest - share * (open - 1)
-                } else {
-                    share
-                };
-                first_open = false;
-                rest -= w.min(rest);
-                w
-            }
-        };
-        out.push((size, w));
-    }
-    Ok(Bs::Split(out))
-}
-
-/// A size option's value, the error naming the option.
-fn size_of(name: &str, v: &str) -> Result<u64> {
-    parse_size(v).with_context(|| format!("{name}={v}"))
-}
-
-/// A time option's value, the error naming the option.
-fn time_of(name: &str, v: &str) -> Result<Duration> {
-    parse_time(v).with_context(|| format!("{name}={v}"))
-}
-
-/// Applies option `name` (normalized) with `value` to `job` or `g`.
-fn apply(job: &mut JobSpec, g: &mut Globals, name: &str, value: Option<&str>) -> Result<()> {
-    let v = || -> Result<&str> {
-        value
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| anyhow!("option {name} needs a value ({name}=...)"))
-    };
-    match name {
-        "name" => job.name = v()?.to_string(),
-        "filename" => {
-            job.filenames = v()?
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect()
-        }
-        "rw" | "readwrite" => job.rw = Rw::parse(v()?)?,
-        "rwmixread" => job.rwmixread = parse_u32(name, v()?, 0, 100)?,
-        "rwmixwrite" => job.rwmixread = 100 - parse_u32(name, v()?, 0, 100)?,
-        "bs" | "blocksize" => job.bs = Bs::Fixed(parse_bs(name, v()?)?),
-        "bsrange" => {
-            let s = v()?;
-            let (a, b) = s
-                .split_once('-')
-                .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
-                .ok_or_else(|| anyhow!("bsrange={s}: expected min-max (two sizes), e.g. 4k-64k"))?;
-            let (a, b) = (parse_bs(name, a)?, parse_bs(name, b)?);
-            if a > b {
-                bail!("bsrange={s}: min is larger than max");
-            }
-            job.bs = Bs::Range(a, b);
-        }
-        "bssplit" => job.bs = parse_bssplit(v()?)?,
-        "iodepth" => job.iodepth = parse_u32(name, v()?, 1, 65535)?,
-        "iodepth_batch_submit" | "iodepth_batch" => {
-            job.batch_submit = parse_u32(name, v()?, 0, 65535)?.max(1)
-        }
-        "iodepth_batch_complete_min" | "iodepth_batch_complete" => {
-            job.batch_complete_min = parse_u32(name, v()?, 0, 65535)?.max(1)
-        }
-        "iodepth_batch_complete_max" => {
-            job.batch_complete_max = Some(parse_u32(name, v()?, 1, 65535)?)
-        }
-        "numjobs" => job.numjobs = parse_u32(name, v()?, 1, 1024)?,
-        "size" => {
-            let s = v()?;
-            if s.ends_with('%') {
-                bail!("size={s}: percentages are not supported; give a size");
-            }
-            job.size = Some(size_of(name, s)?)
-        }
-        "offset" => job.offset = size_of(name, v()?)?,
-        "io_size" | "io_limit" => job.io_size = Some(size_of(name, v()?)?),
-        "runtime" => job.runtime = Some(time_of(name, v()?)?),
-        "time_based" => job.time_based = parse_bool(name, value)?,
-        "ramp_time" => job.ramp_time = time_of(name, v()?)?,
-        "ioengine" => job.engine = parse_engine(v()?)?,
-        "direct" => job.direct = parse_bool(name, Some(v()?))?,
-        "fsync" => job.fsync = parse_u32(name, v()?, 0, u32::MAX)?,
-        "fdatasync" => job.fdatasync = parse_u32(name, v()?, 0, u32::MAX)?,
-        "randrepeat" => job.randrepeat = parse_bool(name, Some(v()?))?,
-        "randseed" => {
-            job.randseed = v()?
-                .parse()
-                .map_err(|_| anyhow!("randseed={}: expected a number", v().unwrap_or("")))?
-        }
-        "random_distribution" => job.dist = Dist::parse(v()?)?,
-        "norandommap" => job.norandommap = parse_bool(name, value)?,
-        "group_reporting" => g.group_reporting = parse_bool(name, value)?,
-        "thread" => {
-            parse_bool(name, value)?;
-        }
-        "rate_iops" => job.rate_iops = Some(u64::from(parse_u32(name, v()?, 1, u32::MAX)?)),
-        "verify" => {
-            job.verify = match v()? {
-                "crc32c" | "crc32c-intel" => true,
-                "0" | "none" => false,
-                x => bail!("verify={x}: unsupported (supported: crc32c)"),
-            }
-        }
-        "do_verify" => {
-            if !parse_bool(name, Some(v()?))? {
-                job.verify = false;
-            }
-        }
-        "verify_only" => job.verify_only = parse_bool(name, value)?,
-        "verify_fatal" => job.verify_fatal = parse_bool(name, value)?,
-        "stonewall" | "wait_for_previous" => job.stonewall = parse_bool(name, value)?,
-        "output_format" => {
-            g.output_format = match v()? {
-                "normal" => OutputFormat::Normal,
-                "json" => OutputFormat::Json,
-                "json+" => OutputFormat::JsonPlus,
-                x => bail!("output-format={x}: unsupported (supported: normal, json, json+)"),
-            }
-        }
-        "output" => g.output = Some(PathBuf::from(v()?)),
-        "latency_plot" => g.latency_plot = Some(PathBuf::from(v()?)),
-        "pool_threads" => job.pool_threads = Some(parse_u32(name, v()?, 1, 1024)? as usize),
-        _ => unreachable!("option {name} is in the table but has no setter"),
-    }
-    if !matches!(
-        name,
-        "output_format" | "output" | "latency_plot" | "group_reporting"
-    ) {
-        job.given.retain(|(k, _)| k != name);
-        job.given
-            .push((name.to_string(), value.unwrap_or("").trim().to_string()));
+/// Applies option `raw` (any spelling) with `value` to `job` or `g`, after fio's `${VAR}` and
+/// `$keyword` substitutions.
+fn apply(job: &mut JobSpec, g: &mut Globals, raw: &str, value: Option<&str>) -> Result<()> {
+    let name = normalize(raw);
+    let opt = lookup(&name).ok_or_else(|| {
+        anyhow!("unknown or unsupported option '{raw}' (diorite bench --help lists the options)")
+    })?;
+    let expanded = value.map(value::expand);
+    let v = opt.kind.parse(opt.name, expanded.as_deref(), job.kb_base)?;
+    (opt.set)(job, g, &v)?;
+    if opt.scope == Scope::Job {
+        job.given.retain(|(k, _)| k != opt.name);
+        job.given.push((
+            opt.name.to_string(),
+            expanded.unwrap_or_default().trim().to_string(),
+        ));
     }
     Ok(())
 }
 
-/// Sets one option by name, checking the name against the table.
-fn set(job: &mut JobSpec, g: &mut Globals, raw: &str, value: Option<&str>) -> Result<()> {
-    let name = normalize(raw);
-    match lookup(&name) {
-        Some(Takes::Flag) | Some(Takes::Value) => apply(job, g, &name, value),
-        None => {
-            bail!("unknown or unsupported option '{raw}' (diorite bench --help lists the options)")
+/// Applies a section's options in order, `kb_base` first (fio gives it priority, so sizes in
+/// the same section read with it).
+fn apply_all(job: &mut JobSpec, g: &mut Globals, opts: &[(String, Option<String>)]) -> Result<()> {
+    for pass in [true, false] {
+        for (k, v) in opts {
+            if (normalize(k) == "kb_base") == pass {
+                apply(job, g, k, v.as_deref())?;
+            }
         }
     }
+    Ok(())
+}
+
+/// What fio settles after a job's options: `do_verify=0` turns the verify phase off, and
+/// `time_based` without a runtime is a warning (fio ignores it), not an error.
+fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> JobSpec {
+    if !j.do_verify {
+        j.verify = false;
+    }
+    if j.time_based && j.runtime.is_none() {
+        warnings.push(format!(
+            "job {}: time_based without a runtime is ignored (as fio does)",
+            j.name
+        ));
+        j.time_based = false;
+    }
+    j
 }
 
 /// The whole run: jobs in order (with their stonewall marks) and the global options.
@@ -671,9 +340,12 @@ pub struct Plan {
     pub globals: Globals,
     /// No job option was given at all: run the default demonstration job.
     pub default_job: bool,
+    /// What fio would warn about (printed to stderr before the run).
+    pub warnings: Vec<String>,
 }
 
-/// The default job of a bare `diorite bench`: 4 KiB random reads at depth 32 for 10 s.
+/// The default job of a bare `diorite bench`: 4 KiB random reads at depth 32 for 10 s, through
+/// the best engine diorite has, with O_DIRECT (the report's header says so).
 fn default_job() -> JobSpec {
     let mut j = JobSpec {
         name: "default".into(),
@@ -681,6 +353,8 @@ fn default_job() -> JobSpec {
         iodepth: 32,
         runtime: Some(Duration::from_secs(10)),
         time_based: true,
+        engine: Engine::Async(BackendChoice::Auto),
+        direct: true,
         ..JobSpec::default()
     };
     j.given = vec![
@@ -689,21 +363,23 @@ fn default_job() -> JobSpec {
         ("iodepth".into(), "32".into()),
         ("runtime".into(), "10".into()),
         ("time_based".into(), "".into()),
+        ("ioengine".into(), "auto".into()),
+        ("direct".into(), "1".into()),
     ];
     j
 }
+
+/// One `--name[=value]` of the command line.
+type Arg = (String, Option<String>);
 
 /// Parses `diorite bench`'s arguments: job files (positional) and `--option[=value]`s in fio's
 /// command-line style (options before the first `--name` are global; each `--name` starts a job).
 /// With a job file, command-line options apply to every job in it, over the file's settings.
 pub fn parse_args(args: &[String]) -> Result<Plan> {
     let mut globals = Globals::default();
-    let mut template = JobSpec::default();
-    let mut jobs: Vec<JobSpec> = Vec::new();
     let mut files: Vec<PathBuf> = Vec::new();
-    // Options given alongside a job file, replayed onto each of its jobs.
-    let mut overrides: Vec<(String, Option<String>)> = Vec::new();
-    let mut any_job_option = false;
+    let mut head: Vec<Arg> = Vec::new();
+    let mut jobs_args: Vec<Vec<Arg>> = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
@@ -719,16 +395,15 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
             Some((k, v)) => (k, Some(v.to_string())),
             None => (opt, None),
         };
-        let name = normalize(raw);
-        let takes = lookup(&name).ok_or_else(|| {
+        let o = lookup(&normalize(raw)).ok_or_else(|| {
             anyhow!(
                 "unknown or unsupported option '--{raw}' (diorite bench --help lists the options)"
             )
         })?;
-        let value = match (takes, inline) {
-            (_, Some(v)) => Some(v),
-            (Takes::Flag, None) => None,
-            (Takes::Value, None) => {
+        let value = match inline {
+            Some(v) => Some(v),
+            None if o.kind.is_flag() => None,
+            None => {
                 let v = args
                     .get(i)
                     .ok_or_else(|| anyhow!("option --{raw} needs a value (--{raw}=...)"))?;
@@ -736,74 +411,81 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
                 Some(v.clone())
             }
         };
-        let global_only = matches!(
-            name.as_str(),
-            "output_format" | "output" | "latency_plot" | "group_reporting"
-        );
-        if !global_only {
-            any_job_option = true;
-        }
-        if name == "name" {
-            let mut j = template.clone();
-            apply(&mut j, &mut globals, "name", value.as_deref())?;
-            jobs.push(j);
-        } else if let Some(j) = jobs.last_mut() {
-            apply(j, &mut globals, &name, value.as_deref())?;
+        if o.name == "name" {
+            jobs_args.push(vec![(raw.to_string(), value)]);
+        } else if let Some(j) = jobs_args.last_mut() {
+            j.push((raw.to_string(), value));
         } else {
-            apply(&mut template, &mut globals, &name, value.as_deref())?;
-            overrides.push((name, value));
+            head.push((raw.to_string(), value));
         }
     }
+    let mut warnings = Vec::new();
+    let any_job_option = !jobs_args.is_empty()
+        || head
+            .iter()
+            .any(|(k, _)| lookup(&normalize(k)).is_some_and(|o| o.scope == Scope::Job));
+    let mut template = JobSpec::default();
+    apply_all(&mut template, &mut globals, &head)?;
     if !files.is_empty() {
-        if !jobs.is_empty() {
+        if !jobs_args.is_empty() {
             bail!("give jobs either in a job file or with --name on the command line, not both");
         }
         let mut all = Vec::new();
         for f in &files {
             let text = std::fs::read_to_string(f)
                 .with_context(|| format!("reading job file {}", f.display()))?;
-            let mut parsed = parse_jobfile(&text, f, &mut globals)?;
-            for j in &mut parsed {
-                for (k, v) in &overrides {
-                    apply(j, &mut globals, k, v.as_deref())?;
-                }
+            for mut j in parse_jobfile(&text, f, &mut globals)? {
+                apply_all(&mut j, &mut globals, &head)?;
+                all.push(finish(j, &mut warnings));
             }
-            all.extend(parsed);
         }
         return Ok(Plan {
             jobs: all,
             globals,
             default_job: false,
+            warnings,
         });
     }
-    if jobs.is_empty() {
-        if !any_job_option {
-            return Ok(Plan {
-                jobs: vec![default_job()],
-                globals,
-                default_job: true,
-            });
-        }
-        jobs.push(template);
+    if !any_job_option {
+        return Ok(Plan {
+            jobs: vec![default_job()],
+            globals,
+            default_job: true,
+            warnings,
+        });
+    }
+    let mut jobs = Vec::new();
+    if jobs_args.is_empty() {
+        jobs.push(finish(template.clone(), &mut warnings));
+    }
+    for opts in &jobs_args {
+        let mut j = template.clone();
+        apply_all(&mut j, &mut globals, opts)?;
+        jobs.push(finish(j, &mut warnings));
     }
     Ok(Plan {
         jobs,
         globals,
         default_job: false,
+        warnings,
     })
 }
 
 /// Parses an fio job file: `[global]` sections set defaults for the jobs after them, every other
-/// section is a job; `key=value` or a bare `key`; `;` and `#` start comments.
+/// section is a job; `key=value` or a bare `key`; `;` and `#` start comments, also after a value.
+/// The jobs come back before fio's final settling ([`finish`]), which the caller does after any
+/// command-line overrides.
 pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<Vec<JobSpec>> {
-    let mut template = JobSpec::default();
-    let mut jobs: Vec<JobSpec> = Vec::new();
-    // None: before any section; Some(None): in [global]; Some(Some(i)): in job i.
-    let mut section: Option<Option<usize>> = None;
+    // Sections first, then options: `kb_base` applies to the whole section it is in.
+    struct Section {
+        name: Option<String>,
+        opts: Vec<(usize, String, Option<String>)>,
+    }
+    let mut sections: Vec<Section> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let at = || format!("{}:{}", path.display(), n + 1);
-        let line = line.trim();
-        if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
+        let line = value::strip_comment(line).trim();
+        if line.is_empty() {
             continue;
         }
         if let Some(rest) = line.strip_prefix('[') {
@@ -814,29 +496,43 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
             if name.is_empty() {
                 bail!("{}: empty section name", at());
             }
-            if name == "global" {
-                section = Some(None);
-            } else {
-                let mut j = template.clone();
-                apply(&mut j, globals, "name", Some(name))?;
-                jobs.push(j);
-                section = Some(Some(jobs.len() - 1));
-            }
+            sections.push(Section {
+                name: (name != "global").then(|| name.to_string()),
+                opts: Vec::new(),
+            });
             continue;
         }
         let (k, v) = match line.split_once('=') {
-            Some((k, v)) => (k.trim(), Some(v.trim())),
+            Some((k, v)) => (k.trim(), Some(v.trim().to_string())),
             None => (line, None),
         };
-        let target = match section {
-            None => bail!(
+        let Some(sec) = sections.last_mut() else {
+            bail!(
                 "{}: option {k:?} outside a section ([global] or [jobname])",
                 at()
-            ),
-            Some(None) => &mut template,
-            Some(Some(i)) => &mut jobs[i],
+            );
         };
-        set(target, globals, k, v).with_context(at)?;
+        sec.opts.push((n + 1, k.to_string(), v));
+    }
+    let mut template = JobSpec::default();
+    let mut jobs: Vec<JobSpec> = Vec::new();
+    for sec in &sections {
+        let mut j = template.clone();
+        if let Some(name) = &sec.name {
+            apply(&mut j, globals, "name", Some(name))?;
+        }
+        for pass in [true, false] {
+            for (line, k, v) in &sec.opts {
+                if (normalize(k) == "kb_base") == pass {
+                    apply(&mut j, globals, k, v.as_deref())
+                        .with_context(|| format!("{}:{line}", path.display()))?;
+                }
+            }
+        }
+        match sec.name {
+            None => template = j,
+            Some(_) => jobs.push(j),
+        }
     }
     if jobs.is_empty() {
         bail!("{}: no job sections (only [global])", path.display());
@@ -849,16 +545,24 @@ pub fn help() -> String {
     let mut s = String::from(
         "Usage: diorite bench [JOBFILE...] [--option=value ...]\n\n\
          Runs fio-style jobs through the diorite engine. Without any job option, runs the default job\n\
-         (4 KiB random reads, iodepth 32, 10 s) on a 256 MiB temp file. On the command line, options\n\
-         before the first --name apply to every job; each --name starts a job. '-' and '_' are\n\
-         interchangeable. Sizes take fio's suffixes (k, m, g, KiB, ...; base 2).\n\nOptions:\n",
+         (4 KiB random reads, iodepth 32, 10 s, best engine, O_DIRECT) on a 256 MiB temp file. A job\n\
+         that sets options runs with fio's defaults (ioengine=psync, direct=0). On the command line,\n\
+         options before the first --name apply to every job; each --name starts a job. '-' and '_'\n\
+         are interchangeable. Sizes take fio's suffixes per kb_base (default: k, m, g powers of 2;\n\
+         KiB, MiB powers of 10); numbers may use + - * / % ^ ( ), ${VAR}, $pagesize, $ncpus,\n\
+         $mb_memory.\n\nOptions:\n",
     );
-    for (name, takes, help) in OPTIONS {
-        let spelled = match takes {
-            Takes::Value => format!("--{name}=V"),
-            Takes::Flag => format!("--{name}"),
+    for o in options::OPTIONS {
+        let spelled = if o.kind.is_flag() {
+            format!("--{}[=0|1]", o.name)
+        } else {
+            format!("--{}=V", o.name)
         };
-        s.push_str(&format!("  {spelled:<34} {help}\n"));
+        s.push_str(&format!("  {spelled:<34} {}", o.help));
+        if !o.aliases.is_empty() {
+            s.push_str(&format!(" (also: {})", o.aliases.join(", ")));
+        }
+        s.push('\n');
     }
     s
 }
@@ -918,17 +622,83 @@ mod tests {
 
     #[test]
     fn bssplit_and_distributions() {
+        use options::parse_bssplit;
         assert_eq!(
-            parse_bssplit("4k/50:64k/40:1m/10").unwrap(),
+            parse_bssplit("4k/50:64k/40:1m/10", 1024).unwrap(),
             Bs::Split(vec![(4096, 50), (65536, 40), (1 << 20, 10)])
         );
         assert_eq!(
-            parse_bssplit("4k/40:8k:16k").unwrap(),
+            parse_bssplit("4k/40:8k:16k", 1024).unwrap(),
             Bs::Split(vec![(4096, 40), (8192, 30), (16384, 30)])
         );
         assert_eq!(Bs::Split(vec![(4096, 50), (6144, 50)]).unit(), 2048);
         assert_eq!(Dist::parse("zipf:1.2").unwrap(), Dist::Zipf(1.2));
         assert_eq!(Dist::parse("normal:5").unwrap(), Dist::Normal(5.0));
         assert!(Dist::parse("pareto:1.5").is_err());
+    }
+
+    /// The table walk: every accepted option, under every spelling, changes the parsed job (or
+    /// the run's globals) with its example value — an option that is accepted but stored
+    /// nowhere fails here.
+    #[test]
+    fn every_option_in_the_table_changes_the_parsed_job() {
+        let view = |p: &Plan| {
+            let mut jobs = p.jobs.clone();
+            for j in &mut jobs {
+                j.given.clear();
+            }
+            format!("{jobs:?} {:?}", p.globals)
+        };
+        let base = view(&parse_args(&args("--name=t --runtime=5")).unwrap());
+        for o in options::OPTIONS {
+            for spelling in std::iter::once(o.name).chain(o.aliases.iter().copied()) {
+                let a = if o.name == "name" {
+                    format!("--runtime=5 --name={}", o.example)
+                } else {
+                    format!("--name=t --runtime=5 --{spelling}={}", o.example)
+                };
+                let p = parse_args(&args(&a)).unwrap_or_else(|e| panic!("{a}: {e:#}"));
+                assert_ne!(view(&p), base, "{a}: accepted but changed nothing");
+            }
+        }
+    }
+
+    #[test]
+    fn fio_defaults_and_spellings() {
+        let p = parse_args(&args("--name=t --rw=read --size=1MiB")).unwrap();
+        let j = &p.jobs[0];
+        assert_eq!((j.engine, j.direct, j.iodepth), (Engine::Sync, false, 1));
+        assert_eq!(
+            j.size,
+            Some(1_000_000),
+            "fio reads 1MiB as 10^6 bytes by default"
+        );
+        let p = parse_args(&args("--name=t --kb_base=1000 --size=1MiB --bs=4k")).unwrap();
+        assert_eq!((p.jobs[0].size, p.jobs[0].bs.min()), (Some(1 << 20), 4000));
+        // kb_base applies to the whole section, wherever it stands.
+        let p = parse_args(&args("--name=t --size=1k --kb_base=1000")).unwrap();
+        assert_eq!(p.jobs[0].size, Some(1000));
+        let p = parse_args(&args(
+            "--name=t --timeout=3 --blocksize_range=4k-8k --threads",
+        ))
+        .unwrap();
+        assert_eq!(p.jobs[0].runtime, Some(Duration::from_secs(3)));
+        assert_eq!(p.jobs[0].bs, Bs::Range(4096, 8192));
+        let p = parse_args(&args("--name=t --time_based")).unwrap();
+        assert!(!p.jobs[0].time_based && p.warnings[0].contains("time_based"));
+        let p = parse_args(&args("--name=t --fixedbufs=0 --registerfiles=0")).unwrap();
+        assert!(!p.jobs[0].fixedbufs && !p.jobs[0].registerfiles);
+    }
+
+    #[test]
+    fn job_files_strip_inline_comments_and_expand_variables() {
+        std::env::set_var("DIORITE_JOB_SIZE", "64m");
+        let text = "[global]\nsize=${DIORITE_JOB_SIZE}\n[a]\nfilename=datafile.tmp\t; or use a full disk\nnumjobs=4 ; comment\nio_size=5*1024*1024*8/8\n";
+        let mut g = Globals::default();
+        let jobs = parse_jobfile(text, Path::new("t.fio"), &mut g).unwrap();
+        assert_eq!(jobs[0].filenames, [PathBuf::from("datafile.tmp")]);
+        assert_eq!(jobs[0].numjobs, 4);
+        assert_eq!(jobs[0].size, Some(64 << 20));
+        assert_eq!(jobs[0].io_size, Some(5 << 20));
     }
 }

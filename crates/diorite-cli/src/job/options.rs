@@ -1,0 +1,647 @@
+//! The option table: one declarative entry per option — fio's name and aliases, the value type
+//! (which decides how the value is parsed, with fio's rules), the help text, an example value
+//! that must change the parsed job (the table walk test checks every entry), and the setter
+//! that stores it in the job spec. An option that is not here is refused by name.
+
+use super::value::{self, Unit};
+use super::{Bs, Dist, Globals, JobSpec, OutputFormat, Rw};
+use anyhow::{anyhow, bail, Result};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How an option's value is written and parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Text, parsed by the setter.
+    Str,
+    /// A size with fio's suffixes per `kb_base`, arithmetic allowed.
+    Size,
+    /// A duration (plain numbers are seconds), arithmetic allowed.
+    Time,
+    /// A whole number in `min..=max`, arithmetic allowed.
+    Int(u64, u64),
+    /// `0` or `1`; alone, `1`.
+    Bool,
+}
+
+/// A parsed value, as the setter receives it.
+#[derive(Clone, Debug)]
+pub enum Val {
+    Str(String),
+    Num(u64),
+    Time(Duration),
+    Bool(bool),
+}
+
+impl Val {
+    fn str(&self) -> &str {
+        match self {
+            Val::Str(s) => s,
+            _ => "",
+        }
+    }
+    fn num(&self) -> u64 {
+        match self {
+            Val::Num(n) => *n,
+            _ => 0,
+        }
+    }
+    fn time(&self) -> Duration {
+        match self {
+            Val::Time(t) => *t,
+            _ => Duration::ZERO,
+        }
+    }
+    fn bool(&self) -> bool {
+        matches!(self, Val::Bool(true))
+    }
+}
+
+/// Where an option applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Job,
+    /// The whole run (output, reporting): not part of any job.
+    Global,
+}
+
+/// One option. See the module docs.
+pub struct Opt {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub kind: Kind,
+    pub scope: Scope,
+    pub help: &'static str,
+    /// A value that changes the parsed job from the defaults (checked by the walk test).
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by the table walk test"))]
+    pub example: &'static str,
+    pub set: fn(&mut JobSpec, &mut Globals, &Val) -> Result<()>,
+}
+
+impl Kind {
+    /// Parses a raw value (already `${VAR}`-expanded) for option `name`.
+    pub fn parse(self, name: &str, raw: Option<&str>, kb_base: u32) -> Result<Val> {
+        let need = || {
+            raw.map(str::trim)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| anyhow!("option {name} needs a value ({name}=...)"))
+        };
+        let ctx = |e: anyhow::Error| anyhow!("{name}={}: {e}", raw.unwrap_or(""));
+        Ok(match self {
+            Kind::Str => Val::Str(need()?.to_string()),
+            Kind::Size => Val::Num(value::size(need()?, kb_base).map_err(ctx)?),
+            Kind::Time => Val::Time(value::time(need()?).map_err(ctx)?),
+            Kind::Int(min, max) => {
+                let n = value::eval(need()?, Unit::Count).map_err(ctx)?;
+                if n < min || n > max {
+                    bail!("{name}={}: must be between {min} and {max}", need()?);
+                }
+                Val::Num(n)
+            }
+            Kind::Bool => Val::Bool(match raw.map(str::trim) {
+                None | Some("") | Some("1") | Some("true") => true,
+                Some("0") | Some("false") => false,
+                Some(x) => bail!("{name}={x}: expected 0 or 1"),
+            }),
+        })
+    }
+
+    /// Whether the option may stand alone (`--time_based`).
+    pub fn is_flag(self) -> bool {
+        self == Kind::Bool
+    }
+}
+
+fn parse_bs(name: &str, v: &str, kb_base: u32) -> Result<u64> {
+    if v.contains(',') {
+        bail!("{name}={v}: separate read,write block sizes are not supported; give one size");
+    }
+    let b = value::size(v, kb_base).map_err(|e| anyhow!("{name}={v}: {e}"))?;
+    if b == 0 || b > 64 << 20 {
+        bail!("{name}={v}: block size must be between 1 byte and 64 MiB");
+    }
+    Ok(b)
+}
+
+pub(super) fn parse_bssplit(v: &str, kb_base: u32) -> Result<Bs> {
+    let mut parts = Vec::new();
+    for item in v.split(':') {
+        let (size, pct) = item.split_once('/').unwrap_or((item, ""));
+        let size = parse_bs("bssplit", size, kb_base)?;
+        let pct = if pct.is_empty() {
+            None
+        } else {
+            let p: u32 = pct
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("bssplit={v}: {pct:?} is not a percentage"))?;
+            if p > 100 {
+                bail!("bssplit={v}: {p} is more than 100 percent");
+            }
+            Some(p)
+        };
+        parts.push((size, pct));
+    }
+    let given: u32 = parts.iter().filter_map(|p| p.1).sum();
+    let open = parts.iter().filter(|p| p.1.is_none()).count() as u32;
+    if given > 100 || (open == 0 && given != 100) {
+        bail!("bssplit={v}: the percentages must add up to 100");
+    }
+    // Sizes without a percentage share what is left evenly (fio's rule); the first takes the
+    // remainder of the division.
+    let mut rest = 100 - given;
+    let mut out = Vec::new();
+    let mut first_open = true;
+    for (size, pct) in parts {
+        let w = match pct {
+            Some(p) => p,
+            None => {
+                let share = (100 - given) / open;
+                let w = if first_open {
+                    rest - share * (open - 1)
+                } else {
+                    share
+                };
+                first_open = false;
+                rest -= w.min(rest);
+                w
+            }
+        };
+        out.push((size, w));
+    }
+    Ok(Bs::Split(out))
+}
+
+/// fio's engine names. The synchronous ones (`psync`, `sync`, `pvsync2`) run in the job thread
+/// at queue depth 1, as in fio.
+pub fn parse_engine(s: &str) -> Result<super::Engine> {
+    use super::Engine;
+    use diorite::BackendChoice;
+    Ok(match s {
+        "auto" => Engine::Async(BackendChoice::Auto),
+        "io_uring" | "uring" => Engine::Async(BackendChoice::IoUring),
+        "libaio" | "aio" => Engine::Async(BackendChoice::Aio),
+        "threads" => Engine::Async(BackendChoice::Threads),
+        "psync" | "sync" | "pvsync" | "pvsync2" => Engine::Sync,
+        _ => bail!(
+            "ioengine={s}: unknown engine (supported: io_uring, libaio, psync, sync, pvsync, \
+             pvsync2, threads, auto)"
+        ),
+    })
+}
+
+macro_rules! opt {
+    ($name:literal, [$($alias:literal),*], $kind:expr, $scope:ident, $example:literal, $help:literal,
+     |$j:ident, $g:ident, $v:ident| $body:expr) => {
+        Opt {
+            name: $name,
+            aliases: &[$($alias),*],
+            kind: $kind,
+            scope: Scope::$scope,
+            help: $help,
+            example: $example,
+            set: |$j, $g, $v| {
+                let _ = (&$j, &$g, &$v);
+                $body;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// Every option `diorite bench` accepts.
+pub static OPTIONS: &[Opt] =
+    &[
+        opt!(
+            "name",
+            [],
+            Kind::Str,
+            Job,
+            "other",
+            "job name; on the command line, starts a new job",
+            |j, g, v| j.name = v.str().to_string()
+        ),
+        opt!(
+            "filename",
+            [],
+            Kind::Str,
+            Job,
+            "/dev/null",
+            "target file(s) or block device(s), ':'-separated (default: jobname.N.0 in directory)",
+            |j, g, v| j.filenames = v
+                .str()
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        ),
+        opt!("directory", [], Kind::Str, Job, "/var/tmp",
+        "directory of the jobs' files when no filename is given (default: the working directory)",
+        |j, g, v| j.directory = Some(PathBuf::from(v.str()))),
+        opt!(
+            "rw",
+            ["readwrite"],
+            Kind::Str,
+            Job,
+            "randwrite",
+            "read, write, randread, randwrite, rw|readwrite, randrw (default read)",
+            |j, g, v| j.rw = Rw::parse(v.str())?
+        ),
+        opt!(
+            "rwmixread",
+            [],
+            Kind::Int(0, 100),
+            Job,
+            "70",
+            "percent of reads in a mixed workload (default 50)",
+            |j, g, v| j.rwmixread = v.num() as u32
+        ),
+        opt!(
+            "rwmixwrite",
+            [],
+            Kind::Int(0, 100),
+            Job,
+            "30",
+            "percent of writes in a mixed workload",
+            |j, g, v| j.rwmixread = 100 - v.num() as u32
+        ),
+        opt!(
+            "bs",
+            ["blocksize"],
+            Kind::Str,
+            Job,
+            "8k",
+            "block size (default 4k)",
+            |j, g, v| j.bs = Bs::Fixed(parse_bs("bs", v.str(), j.kb_base)?)
+        ),
+        opt!(
+            "bsrange",
+            ["blocksize_range"],
+            Kind::Str,
+            Job,
+            "4k-64k",
+            "block sizes min-max, e.g. 4k-64k (multiples of min)",
+            |j, g, v| {
+                let s = v.str();
+                let (a, b) = s
+                    .split_once('-')
+                    .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
+                    .ok_or_else(|| {
+                        anyhow!("bsrange={s}: expected min-max (two sizes), e.g. 4k-64k")
+                    })?;
+                let (a, b) = (
+                    parse_bs("bsrange", a, j.kb_base)?,
+                    parse_bs("bsrange", b, j.kb_base)?,
+                );
+                if a > b {
+                    bail!("bsrange={s}: min is larger than max");
+                }
+                j.bs = Bs::Range(a, b)
+            }
+        ),
+        opt!(
+            "bssplit",
+            [],
+            Kind::Str,
+            Job,
+            "4k/50:64k/50",
+            "weighted block sizes, e.g. 4k/50:64k/40:1m/10",
+            |j, g, v| j.bs = parse_bssplit(v.str(), j.kb_base)?
+        ),
+        opt!(
+            "iodepth",
+            [],
+            Kind::Int(1, 65535),
+            Job,
+            "7",
+            "requests in flight (default 1)",
+            |j, g, v| j.iodepth = v.num() as u32
+        ),
+        opt!(
+            "iodepth_batch_submit",
+            ["iodepth_batch"],
+            Kind::Int(0, 65535),
+            Job,
+            "4",
+            "requests submitted per call (default 1)",
+            |j, g, v| j.batch_submit = (v.num() as u32).max(1)
+        ),
+        opt!(
+            "iodepth_batch_complete_min",
+            ["iodepth_batch_complete"],
+            Kind::Int(0, 65535),
+            Job,
+            "3",
+            "completions to wait for per reap (default 1)",
+            |j, g, v| j.batch_complete_min = (v.num() as u32).max(1)
+        ),
+        opt!(
+            "iodepth_batch_complete_max",
+            [],
+            Kind::Int(1, 65535),
+            Job,
+            "5",
+            "completions taken per reap at most (default iodepth)",
+            |j, g, v| j.batch_complete_max = Some(v.num() as u32)
+        ),
+        opt!(
+            "numjobs",
+            [],
+            Kind::Int(1, 1024),
+            Job,
+            "3",
+            "clones of this job, each a thread with its own context (default 1)",
+            |j, g, v| j.numjobs = v.num() as u32
+        ),
+        opt!(
+            "size",
+            [],
+            Kind::Str,
+            Job,
+            "64m",
+            "bytes of the target(s) to use (default: the whole target)",
+            |j, g, v| {
+                let s = v.str();
+                if s.ends_with('%') {
+                    bail!("size={s}: percentages are not supported; give a size");
+                }
+                j.size = Some(value::size(s, j.kb_base).map_err(|e| anyhow!("size={s}: {e}"))?)
+            }
+        ),
+        opt!(
+            "offset",
+            [],
+            Kind::Size,
+            Job,
+            "1m",
+            "start of the region in each file (default 0)",
+            |j, g, v| j.offset = v.num()
+        ),
+        opt!(
+            "io_size",
+            ["io_limit"],
+            Kind::Size,
+            Job,
+            "16m",
+            "bytes to transfer before the job ends (default size)",
+            |j, g, v| j.io_size = Some(v.num())
+        ),
+        opt!(
+            "runtime",
+            ["timeout"],
+            Kind::Time,
+            Job,
+            "7",
+            "stop after this long (10, 10s, 500ms, 1m)",
+            |j, g, v| j.runtime = Some(v.time())
+        ),
+        opt!(
+            "time_based",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "run for runtime even when size is done (wrap around)",
+            |j, g, v| j.time_based = v.bool()
+        ),
+        opt!(
+            "ramp_time",
+            [],
+            Kind::Time,
+            Job,
+            "2",
+            "run this long before measuring",
+            |j, g, v| j.ramp_time = v.time()
+        ),
+        opt!(
+            "ioengine",
+            [],
+            Kind::Str,
+            Job,
+            "io_uring",
+            "psync (default; also sync, pvsync, pvsync2), io_uring, libaio, threads, auto",
+            |j, g, v| j.engine = parse_engine(v.str())?
+        ),
+        opt!(
+            "direct",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "1: O_DIRECT, 0: buffered (default 0, as in fio)",
+            |j, g, v| j.direct = v.bool()
+        ),
+        opt!(
+            "buffered",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "the opposite of direct (default 1)",
+            |j, g, v| j.direct = !v.bool()
+        ),
+        opt!("kb_base", [], Kind::Int(1000, 1024), Job, "1000",
+        "1024 (default): k, m are powers of 2 and KiB, MiB powers of 10; 1000: the other way round",
+        |j, g, v| {
+            if v.num() != 1000 && v.num() != 1024 {
+                bail!("kb_base={}: must be 1000 or 1024", v.num());
+            }
+            j.kb_base = v.num() as u32
+        }),
+        opt!(
+            "fsync",
+            [],
+            Kind::Int(0, u32::MAX as u64),
+            Job,
+            "8",
+            "fsync after every N writes",
+            |j, g, v| j.fsync = v.num() as u32
+        ),
+        opt!(
+            "fdatasync",
+            [],
+            Kind::Int(0, u32::MAX as u64),
+            Job,
+            "8",
+            "fdatasync after every N writes",
+            |j, g, v| j.fdatasync = v.num() as u32
+        ),
+        opt!(
+            "randrepeat",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "1: the same random sequence every run (default), 0: seeded from the clock",
+            |j, g, v| j.randrepeat = v.bool()
+        ),
+        opt!(
+            "randseed",
+            [],
+            Kind::Int(0, u64::MAX),
+            Job,
+            "42",
+            "seed of the random sequences",
+            |j, g, v| j.randseed = v.num()
+        ),
+        opt!(
+            "random_distribution",
+            [],
+            Kind::Str,
+            Job,
+            "zipf:1.2",
+            "random, zipf:θ, pareto:h, normal:σ% (default random)",
+            |j, g, v| j.dist = Dist::parse(v.str())?
+        ),
+        opt!(
+            "norandommap",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "random offsets may repeat within a pass",
+            |j, g, v| j.norandommap = v.bool()
+        ),
+        opt!(
+            "thread",
+            ["threads"],
+            Kind::Bool,
+            Job,
+            "1",
+            "run jobs as threads (diorite always does: a job is a thread with its own context)",
+            |j, g, v| j.thread = v.bool()
+        ),
+        opt!(
+            "rate_iops",
+            [],
+            Kind::Int(1, u32::MAX as u64),
+            Job,
+            "100",
+            "cap each job at this many I/Os per second",
+            |j, g, v| j.rate_iops = Some(v.num())
+        ),
+        opt!(
+            "verify",
+            [],
+            Kind::Str,
+            Job,
+            "crc32c",
+            "crc32c: write blocks with headers and check them afterwards",
+            |j, g, v| j.verify = match v.str() {
+                "crc32c" | "crc32c-intel" => true,
+                "0" | "none" => false,
+                x => bail!("verify={x}: unsupported (supported: crc32c)"),
+            }
+        ),
+        opt!(
+            "do_verify",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "1 (default): run the verify phase after writing when verify is set",
+            |j, g, v| j.do_verify = v.bool()
+        ),
+        opt!(
+            "verify_only",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "check a target written earlier by the same job; write nothing",
+            |j, g, v| j.verify_only = v.bool()
+        ),
+        opt!(
+            "verify_fatal",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "stop at the first verify mismatch",
+            |j, g, v| j.verify_fatal = v.bool()
+        ),
+        opt!(
+            "stonewall",
+            ["wait_for_previous"],
+            Kind::Bool,
+            Job,
+            "1",
+            "wait for the jobs before this one; starts a new group",
+            |j, g, v| j.stonewall = v.bool()
+        ),
+        opt!(
+            "fixedbufs",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "1 (default in diorite): register the job's buffers with io_uring; 0: plain buffers",
+            |j, g, v| j.fixedbufs = v.bool()
+        ),
+        opt!(
+            "registerfiles",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "1 (default in diorite): register the job's files with io_uring; 0: plain descriptors",
+            |j, g, v| j.registerfiles = v.bool()
+        ),
+        opt!(
+            "pool_threads",
+            [],
+            Kind::Int(1, 1024),
+            Job,
+            "3",
+            "worker threads of the thread-pool engine (default: iodepth, at most 64)",
+            |j, g, v| j.pool_threads = Some(v.num() as usize)
+        ),
+        opt!(
+            "group_reporting",
+            [],
+            Kind::Bool,
+            Global,
+            "1",
+            "report each group of jobs as one",
+            |j, g, v| g.group_reporting = v.bool()
+        ),
+        opt!(
+            "output_format",
+            [],
+            Kind::Str,
+            Global,
+            "json",
+            "normal (default), json, json+",
+            |j, g, v| g.output_format = match v.str() {
+                "normal" => OutputFormat::Normal,
+                "json" => OutputFormat::Json,
+                "json+" => OutputFormat::JsonPlus,
+                x => bail!("output-format={x}: unsupported (supported: normal, json, json+)"),
+            }
+        ),
+        opt!(
+            "output",
+            [],
+            Kind::Str,
+            Global,
+            "/dev/null",
+            "write the report to this file",
+            |j, g, v| g.output = Some(PathBuf::from(v.str()))
+        ),
+        opt!(
+            "latency_plot",
+            [],
+            Kind::Str,
+            Global,
+            "/dev/null",
+            "write a latency histogram and percentile curve (SVG)",
+            |j, g, v| g.latency_plot = Some(PathBuf::from(v.str()))
+        ),
+    ];
+
+/// The option named `name` (normalized: `-` read as `_`, lower case), by name or alias.
+pub fn lookup(name: &str) -> Option<&'static Opt> {
+    OPTIONS
+        .iter()
+        .find(|o| o.name == name || o.aliases.contains(&name))
+}
