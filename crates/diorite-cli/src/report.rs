@@ -167,7 +167,10 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
                 human_bytes(s.bytes),
                 v.runtime.as_millis()
             );
-            lat_line(&mut out, "slat", &s.slat);
+            // As fio: a series without samples (slat of a synchronous engine) is not printed.
+            if s.slat.n > 0 {
+                lat_line(&mut out, "slat", &s.slat);
+            }
             lat_line(&mut out, "clat", &s.clat);
             lat_line(&mut out, " lat", &s.lat);
             percentile_lines(&mut out, "clat", &s.clat);
