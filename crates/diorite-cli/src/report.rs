@@ -15,6 +15,8 @@ pub struct View<'a> {
     pub results: Vec<&'a JobResult>,
     pub stats: [DirStats; 3],
     pub runtime: Duration,
+    /// Per direction (read, write): the longest a member ran it.
+    pub dir_runtime: [Duration; 2],
 }
 
 impl<'a> View<'a> {
@@ -29,6 +31,13 @@ impl<'a> View<'a> {
             name: results[0].name.clone(),
             groupid: results[0].groupid,
             runtime: results.iter().map(|r| r.runtime).max().unwrap_or_default(),
+            dir_runtime: [0, 1].map(|d| {
+                results
+                    .iter()
+                    .map(|r| r.dir_runtime[d])
+                    .max()
+                    .unwrap_or_default()
+            }),
             results,
             stats,
         }
@@ -36,6 +45,11 @@ impl<'a> View<'a> {
 
     fn secs(&self) -> f64 {
         self.runtime.as_secs_f64().max(1e-9)
+    }
+
+    /// Seconds direction `d` (0 read, 1 write) ran.
+    fn dir_secs(&self, d: usize) -> f64 {
+        self.dir_runtime[d].as_secs_f64().max(1e-9)
     }
 
     /// Average per-job user and system CPU, percent of the runtime.
@@ -59,6 +73,7 @@ impl<'a> View<'a> {
                 v.blocks += x.blocks;
                 v.bytes += x.bytes;
                 v.errors += x.errors;
+                v.unchecked += x.unchecked;
                 v.first.extend(x.first.iter().cloned());
             }
         }
@@ -162,10 +177,10 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
             let _ = writeln!(
                 out,
                 "  {label}: IOPS={}, BW={}({}/{}msec)",
-                human_count(s.ios as f64 / v.secs()),
-                human_rate(s.bytes as f64 / v.secs()),
+                human_count(s.ios as f64 / v.dir_secs(d)),
+                human_rate(s.bytes as f64 / v.dir_secs(d)),
                 human_bytes(s.bytes),
-                v.runtime.as_millis()
+                v.dir_runtime[d].as_millis()
             );
             // As fio: a series without samples (slat of a synchronous engine) is not printed.
             if s.slat.n > 0 {
@@ -200,10 +215,18 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
         if let Some(vr) = v.verify() {
             let _ = writeln!(
                 out,
-                "  verify       : {} blocks ({}) checked, {} bad",
+                "  verify       : {} blocks ({}) checked, {} bad{}",
                 vr.blocks,
                 human_bytes(vr.bytes),
-                vr.errors
+                vr.errors,
+                if vr.unchecked > 0 {
+                    format!(
+                        "; {} not checked: the runtime ran out (as in fio)",
+                        vr.unchecked
+                    )
+                } else {
+                    String::new()
+                }
             );
             for m in &vr.first {
                 let _ = writeln!(out, "    {m}");
@@ -324,7 +347,7 @@ pub fn json(
                 .map(|(k, val)| (k.clone(), json!(val)))
                 .collect();
             let verify = v.verify().map(|vr| {
-                json!({"blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "first": vr.first})
+                json!({"blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "first": vr.first})
             });
             json!({
                 "jobname": v.name,
@@ -333,8 +356,8 @@ pub fn json(
                 "eta": 0,
                 "elapsed": v.runtime.as_secs(),
                 "job options": opts,
-                "read": dir_json(&v.stats[0], secs, ms, plus),
-                "write": dir_json(&v.stats[1], secs, ms, plus),
+                "read": dir_json(&v.stats[0], v.dir_secs(0), v.dir_runtime[0].as_millis(), plus),
+                "write": dir_json(&v.stats[1], v.dir_secs(1), v.dir_runtime[1].as_millis(), plus),
                 "trim": dir_json(&DirStats::new(), secs, ms, false),
                 "sync": {
                     "total_ios": v.stats[SYNC].ios,

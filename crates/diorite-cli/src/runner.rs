@@ -40,6 +40,9 @@ pub struct VerifyResult {
     pub blocks: u64,
     pub bytes: u64,
     pub errors: u64,
+    /// Blocks written but not checked because the job's runtime ran out (fio's verify phase
+    /// stops at `runtime` too).
+    pub unchecked: u64,
     /// The first mismatches, described.
     pub first: Vec<String>,
 }
@@ -53,6 +56,9 @@ pub struct JobResult {
     pub stats: [DirStats; 3],
     /// The measured phase (after ramp), up to the last completion.
     pub runtime: Duration,
+    /// Per direction (read, write): how long it ran. The verify phase's reads count as reads
+    /// (as in fio), over the verify phase's time.
+    pub dir_runtime: [Duration; 2],
     pub usr: Duration,
     pub sys: Duration,
     pub backend: String,
@@ -87,7 +93,10 @@ struct Slot {
 }
 
 /// How the job's I/O is issued: through an engine context, or in the job thread itself.
-#[allow(clippy::large_enum_variant, reason = "one per job, never moved on the I/O path")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per job, never moved on the I/O path"
+)]
 enum Path {
     Ctx(Context),
     /// fio's synchronous engines: each I/O is performed when queued (queue depth 1); its
@@ -388,6 +397,7 @@ pub fn run_job(
         spec: spec.clone(),
         stats: [DirStats::new(), DirStats::new(), DirStats::new()],
         runtime: Duration::ZERO,
+        dir_runtime: [Duration::ZERO; 2],
         usr: Duration::ZERO,
         sys: Duration::ZERO,
         backend: String::new(),
@@ -443,6 +453,10 @@ pub fn run_job(
         spec.io_size
             .unwrap_or_else(|| targets.iter().map(|t| t.len).sum())
     };
+    // The job's deadline (fio's `runtime`, after the ramp): the verify phase stops there too.
+    let deadline = spec
+        .runtime
+        .and_then(|d| Instant::now().checked_add(spec.ramp_time + d));
     let result = if spec.verify_only {
         replay(&mut gens, io_limit);
         Ok(())
@@ -453,7 +467,12 @@ pub fn run_job(
         r.error = Some(format!("{err:#}"));
     }
     if verifying && r.error.is_none() && !r.interrupted {
-        match verify_phase(&mut e, &gens, seed, stop) {
+        let t0 = Instant::now();
+        let res = verify_phase(&mut e, &gens, seed, stop, deadline, &mut r.stats);
+        let took = t0.elapsed();
+        r.dir_runtime[Dir::Read as usize] = took;
+        r.runtime += took;
+        match res {
             Ok((v, interrupted)) => {
                 r.verify = Some(v);
                 r.interrupted |= interrupted;
@@ -685,6 +704,7 @@ fn main_phase(
         stats = [DirStats::new(), DirStats::new(), DirStats::new()];
     }
     r.stats = stats;
+    r.dir_runtime = [r.runtime; 2];
     match &r.error {
         Some(err) => Err(anyhow!("{err}")),
         None => Ok(()),
@@ -698,9 +718,11 @@ fn verify_phase(
     gens: &[Generator],
     seed: u64,
     stop: &AtomicBool,
+    deadline: Option<Instant>,
+    stats: &mut [DirStats; 3],
 ) -> Result<(VerifyResult, bool)> {
     let mut v = VerifyResult::default();
-    let mut scratch = [DirStats::new(), DirStats::new(), DirStats::new()];
+    let mut out_of_time = false;
     let max_bs = e.bufs[0].len() as u64;
     let mut interrupted = false;
     // Expected generation of block b: written in the current pass, or in the previous one.
@@ -719,8 +741,12 @@ fn verify_phase(
         let per_read = (max_bs / unit).max(1);
         let mut b = 0u64;
         loop {
-            // Issue reads for runs of checkable blocks while slots are free.
-            while !stop_all && b < blocks && !e.free.is_empty() {
+            // Issue reads for runs of checkable blocks while slots are free, until the
+            // job's runtime is over.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                out_of_time = true;
+            }
+            while !stop_all && !out_of_time && b < blocks && !e.free.is_empty() {
                 if expect(g, b).is_none() {
                     b += 1;
                     continue;
@@ -736,16 +762,27 @@ fn verify_phase(
                     new_pass: false,
                 };
                 e.queue_io(f, &io);
-                e.flush(&mut scratch)?;
+                e.flush(stats)?;
                 b += n;
             }
             if e.in_flight() == 0 {
+                if out_of_time {
+                    v.unchecked += (b..blocks).filter(|&x| expect(g, x).is_some()).count() as u64;
+                }
                 break;
             }
-            e.reap(1, e.bufs.len() + 1, Duration::from_millis(100))?;
+            let tc = e.reap(1, e.bufs.len() + 1, Duration::from_millis(100))?;
             for (s, result) in e.done.drain(..) {
                 let s = s as usize;
                 let slot = e.slots[s];
+                // Verify reads are reads (fio counts them so).
+                let st = &mut stats[Dir::Read as usize];
+                st.clat.record(ns(tc.duration_since(slot.t1)));
+                st.lat.record(ns(tc.duration_since(slot.t0)));
+                if let Ok(n) = &result {
+                    st.ios += 1;
+                    st.bytes += *n as u64;
+                }
                 let t = &e.targets[slot.file];
                 let n = result.with_context(|| {
                     format!(
