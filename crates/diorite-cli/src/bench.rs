@@ -3,9 +3,9 @@
 //! (one thread and one engine context per job, started together), and reports.
 
 use crate::job::{self, JobSpec, OutputFormat, Plan};
-use crate::layout;
 use crate::report::{self, ProcessCpu, View};
-use crate::runner::{self, JobResult, Progress, Target};
+use crate::run::layout;
+use crate::run::runner::{self, JobResult, Progress, Target};
 use anyhow::{bail, Context as _, Result};
 use diorite::DirectFile;
 use std::io::{IsTerminal, Write};
@@ -102,10 +102,10 @@ fn check_spec(j: &JobSpec) -> Result<()> {
         if j.numjobs > 1 {
             bail!("job {n}: verify with numjobs > 1 would have the clones overwrite each other's blocks");
         }
-        if j.bs.unit() < crate::verify::HEADER as u64 {
+        if j.bs.unit() < crate::run::verify::HEADER as u64 {
             bail!(
                 "job {n}: verify needs blocks of at least {} bytes",
-                crate::verify::HEADER
+                crate::run::verify::HEADER
             );
         }
     }
@@ -577,7 +577,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         None => out.write_all(text.as_bytes())?,
     }
     if let Some(p) = &plan.globals.latency_plot {
-        crate::plot::write(p, &views)?;
+        crate::report::plot::write(p, &views)?;
     }
     let failed = results
         .iter()

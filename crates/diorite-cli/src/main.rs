@@ -4,13 +4,8 @@
 
 mod bench;
 mod job;
-mod layout;
-mod plot;
 mod report;
-mod runner;
-mod stats;
-mod verify;
-mod workload;
+mod run;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

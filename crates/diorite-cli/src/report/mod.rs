@@ -1,9 +1,12 @@
 //! Reports: fio-style text, and fio's JSON shape (`json`, `json+` with histogram bins) for the
 //! fields diorite measures, plus a `diorite` object for what fio lacks.
 
+pub mod plot;
+pub mod stats;
+
 use crate::job::{Globals, OutputFormat};
-use crate::runner::{JobResult, VerifyResult, SYNC};
-use crate::stats::{DirStats, Lat, PERCENTILES};
+use crate::report::stats::{DirStats, Lat, PERCENTILES};
+use crate::run::runner::{JobResult, VerifyResult, SYNC};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
 use std::time::Duration;

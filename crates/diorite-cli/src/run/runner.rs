@@ -7,9 +7,9 @@
 //! Nothing is allocated per I/O.
 
 use crate::job::{Engine as JobEngine, JobSpec};
-use crate::stats::DirStats;
-use crate::verify;
-use crate::workload::{Dir, Generator, Io};
+use crate::report::stats::DirStats;
+use crate::run::verify;
+use crate::run::workload::{Dir, Generator, Io};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, Request};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
