@@ -6,7 +6,7 @@ pub mod stats;
 
 use crate::job::{Globals, OutputFormat};
 use crate::report::stats::{DirStats, Lat, PERCENTILES};
-use crate::run::runner::{JobResult, VerifyResult, SYNC};
+use crate::run::runner::{Depths, JobResult, Samples, ThreadUsage, VerifyResult, SYNC};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -20,6 +20,11 @@ pub struct View<'a> {
     pub runtime: Duration,
     /// Per direction (read, write): the longest a member ran it.
     pub dir_runtime: [Duration; 2],
+    pub depths: Depths,
+    /// Per direction: bandwidth (KiB/s) and IOPS samples, summed over members interval by
+    /// interval (fio's group view).
+    pub samples: Samples,
+    pub usage: ThreadUsage,
 }
 
 impl<'a> View<'a> {
@@ -41,6 +46,38 @@ impl<'a> View<'a> {
                     .max()
                     .unwrap_or_default()
             }),
+            depths: results.iter().fold(Depths::default(), |mut a, r| {
+                a.merge(&r.depths);
+                a
+            }),
+            samples: {
+                let sum = |pick: &dyn Fn(&Samples) -> &[Vec<f64>; 2]| {
+                    [0, 1].map(|d| {
+                        let n = results.iter().map(|r| pick(&r.samples)[d].len()).max();
+                        (0..n.unwrap_or(0))
+                            .map(|i| {
+                                results
+                                    .iter()
+                                    .filter_map(|r| pick(&r.samples)[d].get(i))
+                                    .sum()
+                            })
+                            .collect()
+                    })
+                };
+                Samples {
+                    bw: sum(&|s| &s.bw),
+                    iops: sum(&|s| &s.iops),
+                }
+            },
+            usage: results
+                .iter()
+                .fold(ThreadUsage::default(), |a, r| ThreadUsage {
+                    usr: a.usr + r.usage.usr,
+                    sys: a.sys + r.usage.sys,
+                    ctx: a.ctx + r.usage.ctx,
+                    majf: a.majf + r.usage.majf,
+                    minf: a.minf + r.usage.minf,
+                }),
             results,
             stats,
         }
@@ -90,13 +127,46 @@ pub struct ProcessCpu {
     pub sys: Duration,
 }
 
-fn unit_for(max_ns: u64) -> (&'static str, f64) {
-    if max_ns < 10_000 {
-        ("nsec", 1.0)
-    } else if max_ns < 10_000_000 {
+/// fio's unit for a latency line (stat.c `display_lat`): msec only when min > 2 ms, max > 100
+/// ms and stdev > 1 ms; usec only when min > 2 us, max > 99,999 ns and stdev > 1 us; else nsec.
+fn lat_unit(l: &Lat) -> (&'static str, f64) {
+    let (min, max, dev) = (l.min(), l.max, l.stddev());
+    if min > 2_000_000 && max > 99_999_999 && dev > 1e6 {
+        ("msec", 1e6)
+    } else if min > 2_000 && max > 99_999 && dev > 1e3 {
         ("usec", 1e3)
     } else {
-        ("msec", 1e6)
+        ("nsec", 1.0)
+    }
+}
+
+/// fio's `num2str(v, 6, 1, 0, N2S_NONE)`: at most 6 digits, scaled by 1000 with k, M, G.
+fn num2str(mut v: u64) -> String {
+    let mut unit = 0;
+    while v >= 1_000_000 && unit < 3 {
+        v /= 1000;
+        unit += 1;
+    }
+    format!("{v}{}", ["", "k", "M", "G"][unit])
+}
+
+/// A rate in binary units only (`336MiB/s`), for fio's per-job range.
+fn human_rate_mib(bytes_per_s: f64) -> String {
+    let mib = bytes_per_s / (1 << 20) as f64;
+    if mib >= 1.0 {
+        format!("{mib:.1}MiB/s")
+    } else {
+        format!("{:.1}KiB/s", bytes_per_s / 1024.0)
+    }
+}
+
+/// A rate in decimal units only (`352MB/s`).
+fn human_rate_mb(bytes_per_s: f64) -> String {
+    let mb = bytes_per_s / 1e6;
+    if mb >= 1.0 {
+        format!("{mb:.1}MB/s")
+    } else {
+        format!("{:.1}kB/s", bytes_per_s / 1e3)
     }
 }
 
@@ -136,26 +206,131 @@ fn human_bytes(b: u64) -> String {
 }
 
 fn lat_line(out: &mut String, label: &str, l: &Lat) {
-    let (u, div) = unit_for(l.max);
+    let (u, div) = lat_unit(l);
     let _ = writeln!(
         out,
-        "    {label} ({u}): min={:.0}, max={:.0}, avg={:.2}, stdev={:.2}",
-        l.min() as f64 / div,
-        l.max as f64 / div,
+        "    {label} ({u}): min={}, max={}, avg={:5.02}, stdev={:5.02}",
+        num2str((l.min() as f64 / div) as u64),
+        num2str((l.max as f64 / div) as u64),
         l.mean() / div,
         l.stddev() / div
     );
 }
 
+/// fio's percentile block (stat.c `show_clat_percentiles`): the unit is chosen from the
+/// smallest and largest percentile values (msec when > 2 ms and > 100 ms, usec when > 2 us
+/// and > 99,999 ns), values divided down to whole units, four to a line.
 fn percentile_lines(out: &mut String, label: &str, l: &Lat) {
-    let (u, div) = unit_for(l.max);
-    let _ = writeln!(out, "    {label} percentiles ({u}):");
-    for row in PERCENTILES.chunks(4) {
-        let cells: Vec<String> = row
-            .iter()
-            .map(|p| format!("{:>6.2}th=[{:>6.0}]", p, l.percentile(*p) as f64 / div))
-            .collect();
-        let _ = writeln!(out, "     | {}", cells.join(", "));
+    let vals: Vec<u64> = PERCENTILES.iter().map(|p| l.percentile(*p)).collect();
+    let (minv, maxv) = (vals[0], vals[vals.len() - 1]);
+    let (u, div) = if minv > 2_000_000 && maxv > 99_999_999 {
+        ("msec", 1_000_000)
+    } else if minv > 2_000 && maxv > 99_999 {
+        ("usec", 1_000)
+    } else {
+        ("nsec", 1)
+    };
+    let _ = write!(out, "    {label} percentiles ({u}):\n     |");
+    for (i, (p, v)) in PERCENTILES.iter().zip(&vals).enumerate() {
+        let last = i + 1 == vals.len();
+        let _ = write!(
+            out,
+            " {p:5.2}th=[{:5}]{}",
+            v / div,
+            if last { "" } else { "," }
+        );
+        if last {
+            out.push('\n');
+        } else if (i + 1) % 4 == 0 {
+            out.push_str("\n     |");
+        }
+    }
+}
+
+/// fio's latency distribution lines (stat.c `show_latencies`): the share of I/Os whose
+/// completion latency falls at or below each bucket edge, in nsec, usec and msec.
+fn latency_buckets(out: &mut String, l: &Lat) {
+    const EDGES: [u64; 10] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
+    const MSEC: [u64; 12] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000, u64::MAX];
+    if l.n == 0 {
+        return;
+    }
+    let total = l.n as f64;
+    let mut below = 0u64; // I/Os counted in earlier buckets
+    let mut line = |unit: &str, scale: u64, edges: &[u64], out: &mut String| {
+        let mut cells = Vec::new();
+        for (i, &e) in edges.iter().enumerate() {
+            let upto = if e == u64::MAX {
+                l.n
+            } else {
+                l.count_at_most(e.saturating_mul(scale))
+            };
+            let n = upto.saturating_sub(below);
+            below = below.max(upto);
+            if n == 0 {
+                continue;
+            }
+            let pct = (n as f64 * 100.0 / total).max(0.01);
+            let label = if e == u64::MAX {
+                format!(">={}", edges[i - 1])
+            } else {
+                e.to_string()
+            };
+            cells.push(format!("{label}={pct:.2}%"));
+        }
+        if !cells.is_empty() {
+            let _ = writeln!(out, "  lat ({unit})   : {}", cells.join(", "));
+        }
+    };
+    line("nsec", 1, &EDGES, out);
+    line("usec", 1_000, &EDGES, out);
+    line("msec", 1_000_000, &MSEC, out);
+}
+
+/// min, max, mean, sample standard deviation and count of a sample series.
+fn series(xs: &[f64]) -> Option<(f64, f64, f64, f64, usize)> {
+    if xs.is_empty() {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = xs.iter().copied().fold(0.0, f64::max);
+    Some((min, max, mean, var.sqrt(), xs.len()))
+}
+
+/// A distribution's shares in percent (of its total).
+fn shares(counts: &[u64]) -> Vec<f64> {
+    let total: u64 = counts.iter().sum();
+    counts
+        .iter()
+        .map(|c| {
+            if total == 0 {
+                0.0
+            } else {
+                *c as f64 * 100.0 / total as f64
+            }
+        })
+        .collect()
+}
+
+/// This view's bandwidth in direction `d` as a share of its group's (fio's `per=`).
+fn bw_share(v: &View<'_>, views: &[View<'_>], d: usize) -> f64 {
+    let bw = |x: &View<'_>| x.stats[d].bytes as f64 / x.dir_secs(d);
+    let total: f64 = views
+        .iter()
+        .filter(|x| x.groupid == v.groupid)
+        .map(bw)
+        .sum();
+    if total > 0.0 {
+        bw(v) * 100.0 / total
+    } else {
+        0.0
     }
 }
 
@@ -192,19 +367,58 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
             lat_line(&mut out, "clat", &s.clat);
             lat_line(&mut out, " lat", &s.lat);
             percentile_lines(&mut out, "clat", &s.clat);
+            if let Some((min, max, avg, dev, n)) = series(&v.samples.bw[d]) {
+                let _ = writeln!(
+                    out,
+                    "   bw (  KiB/s): min={min:.0}, max={max:.0}, per={:.2}%, avg={avg:.2}, stdev={dev:.2}, samples={n}",
+                    bw_share(v, views, d)
+                );
+            }
+            if let Some((min, max, avg, dev, n)) = series(&v.samples.iops[d]) {
+                let _ = writeln!(
+                    out,
+                    "   iops        : min={min:5.0}, max={max:5.0}, avg={avg:.2}, stdev={dev:.2}, samples={n}"
+                );
+            }
             if s.short_ios > 0 {
                 let _ = writeln!(out, "    short I/Os: {}", s.short_ios);
             }
         }
+        let mut clat = v.stats[0].clat.clone();
+        clat.merge(&v.stats[1].clat);
+        latency_buckets(&mut out, &clat);
         let sync = &v.stats[SYNC];
         if sync.ios > 0 {
-            let _ = writeln!(out, "  sync: ios={}", sync.ios);
-            lat_line(&mut out, "sync lat", &sync.lat);
+            let _ = writeln!(out, "  fsync/fdatasync/sync_file_range:");
+            lat_line(&mut out, "  sync", &sync.lat);
+            percentile_lines(&mut out, "  sync", &sync.lat);
         }
         let (usr, sys) = v.cpu_pct();
         let _ = writeln!(
             out,
-            "  cpu          : usr={usr:.2}%, sys={sys:.2}% (job threads)"
+            "  cpu          : usr={usr:.2}%, sys={sys:.2}%, ctx={}, majf={}, minf={}",
+            v.usage.ctx, v.usage.majf, v.usage.minf
+        );
+        let dist = |labels: &[&str], counts: &[u64]| -> String {
+            labels
+                .iter()
+                .zip(shares(counts))
+                .map(|(l, p)| format!("{l}={p:.1}%"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "  IO depths    : {}",
+            dist(&["1", "2", "4", "8", "16", "32", ">=64"], &v.depths.depth)
+        );
+        let batch = ["0", "4", "8", "16", "32", "64", ">=64"];
+        let _ = writeln!(out, "     submit    : {}", dist(&batch, &v.depths.submit));
+        let _ = writeln!(out, "     complete  : {}", dist(&batch, &v.depths.complete));
+        let _ = writeln!(
+            out,
+            "     issued rwts: total={},{},0,0 short={},{},0,0 dropped=0,0,0,0",
+            v.stats[0].ios, v.stats[1].ios, v.stats[0].short_ios, v.stats[1].short_ios
         );
         for r in v.results.iter().take(1) {
             for t in &r.targets {
@@ -263,12 +477,31 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
             if bytes == 0 {
                 continue;
             }
-            let run_max = members.iter().map(|v| v.runtime).max().unwrap_or_default();
-            let run_min = members.iter().map(|v| v.runtime).min().unwrap_or_default();
+            let active: Vec<&&View<'_>> = members.iter().filter(|v| v.stats[d].bytes > 0).collect();
+            let run_max = active
+                .iter()
+                .map(|v| v.dir_runtime[d])
+                .max()
+                .unwrap_or_default();
+            let run_min = active
+                .iter()
+                .map(|v| v.dir_runtime[d])
+                .min()
+                .unwrap_or_default();
+            let rates: Vec<f64> = active
+                .iter()
+                .map(|v| v.stats[d].bytes as f64 / v.dir_secs(d))
+                .collect();
+            let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = rates.iter().copied().fold(0.0, f64::max);
             let _ = writeln!(
                 out,
-                "  {label:>5}: bw={}, io={} ({:.1}MB), run={}-{}msec",
+                "  {label:>5}: bw={}, {}-{} ({}-{}), io={} ({:.1}MB), run={}-{}msec",
                 human_rate(bytes as f64 / run_max.as_secs_f64().max(1e-9)),
+                human_rate_mib(lo),
+                human_rate_mib(hi),
+                human_rate_mb(lo),
+                human_rate_mb(hi),
                 human_bytes(bytes),
                 bytes as f64 / 1e6,
                 run_min.as_millis(),
@@ -306,9 +539,17 @@ fn lat_json(l: &Lat, bins: bool) -> Value {
     Value::Object(m)
 }
 
-fn dir_json(s: &DirStats, secs: f64, runtime_ms: u128, plus: bool) -> Value {
+fn dir_json(
+    s: &DirStats,
+    secs: f64,
+    runtime_ms: u128,
+    plus: bool,
+    bw: &[f64],
+    iops: &[f64],
+    agg_pct: f64,
+) -> Value {
     let runtime = if s.ios > 0 { runtime_ms } else { 0 };
-    json!({
+    let mut v = json!({
         "io_bytes": s.bytes,
         "io_kbytes": s.bytes / 1024,
         "bw_bytes": (s.bytes as f64 / secs) as u64,
@@ -321,7 +562,68 @@ fn dir_json(s: &DirStats, secs: f64, runtime_ms: u128, plus: bool) -> Value {
         "slat_ns": lat_json(&s.slat, false),
         "clat_ns": lat_json(&s.clat, plus),
         "lat_ns": lat_json(&s.lat, false),
-    })
+    });
+    // fio's sampled bandwidth and IOPS fields; absent when nothing was sampled (a run shorter
+    // than one interval), never placeholder zeros.
+    if let (Some(b), Some(i), Some(obj)) = (series(bw), series(iops), v.as_object_mut()) {
+        obj.insert("bw_min".into(), json!(b.0 as u64));
+        obj.insert("bw_max".into(), json!(b.1 as u64));
+        obj.insert("bw_agg".into(), json!(agg_pct));
+        obj.insert("bw_mean".into(), json!(b.2));
+        obj.insert("bw_dev".into(), json!(b.3));
+        obj.insert("bw_samples".into(), json!(b.4));
+        obj.insert("iops_min".into(), json!(i.0 as u64));
+        obj.insert("iops_max".into(), json!(i.1 as u64));
+        obj.insert("iops_mean".into(), json!(i.2));
+        obj.insert("iops_stddev".into(), json!(i.3));
+        obj.insert("iops_samples".into(), json!(i.4));
+    }
+    v
+}
+
+/// fio's `iodepth_level` / `iodepth_submit` / `iodepth_complete` objects.
+fn depth_json(labels: &[&str], counts: &[u64]) -> Value {
+    let mut m = Map::new();
+    for (l, p) in labels.iter().zip(shares(counts)) {
+        m.insert((*l).to_string(), json!(p));
+    }
+    Value::Object(m)
+}
+
+/// fio's `latency_ns` / `latency_us` / `latency_ms`: the share of I/Os per completion-latency
+/// bucket.
+fn latency_json(l: &Lat) -> (Value, Value, Value) {
+    const EDGES: [u64; 10] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
+    let total = l.n.max(1) as f64;
+    let mut below = 0u64;
+    let mut table = |scale: u64, edges: &[u64], extra: bool| {
+        let mut m = Map::new();
+        for &e in edges {
+            let upto = l.count_at_most(e.saturating_mul(scale));
+            m.insert(
+                e.to_string(),
+                json!((upto - below.min(upto)) as f64 * 100.0 / total),
+            );
+            below = below.max(upto);
+        }
+        if extra {
+            let top = l.count_at_most(2000 * scale);
+            m.insert(
+                "2000".into(),
+                json!((top - below.min(top)) as f64 * 100.0 / total),
+            );
+            below = below.max(top);
+            m.insert(
+                ">=2000".into(),
+                json!((l.n - below.min(l.n)) as f64 * 100.0 / total),
+            );
+        }
+        Value::Object(m)
+    };
+    let ns = table(1, &EDGES, false);
+    let us = table(1_000, &EDGES, false);
+    let ms = table(1_000_000, &EDGES, true);
+    (ns, us, ms)
 }
 
 /// fio's JSON shape (`json`; `json+` adds `bins` to `clat_ns`).
@@ -349,6 +651,9 @@ pub fn json(
                 .iter()
                 .map(|(k, val)| (k.clone(), json!(val)))
                 .collect();
+            let mut clat = v.stats[0].clat.clone();
+            clat.merge(&v.stats[1].clat);
+            let (lat_n, lat_u, lat_m) = latency_json(&clat);
             let verify = v.verify().map(|vr| {
                 json!({"blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "first": vr.first})
             });
@@ -359,19 +664,28 @@ pub fn json(
                 "eta": 0,
                 "elapsed": v.runtime.as_secs(),
                 "job options": opts,
-                "read": dir_json(&v.stats[0], v.dir_secs(0), v.dir_runtime[0].as_millis(), plus),
-                "write": dir_json(&v.stats[1], v.dir_secs(1), v.dir_runtime[1].as_millis(), plus),
-                "trim": dir_json(&DirStats::new(), secs, ms, false),
+                "read": dir_json(&v.stats[0], v.dir_secs(0), v.dir_runtime[0].as_millis(), plus,
+                    &v.samples.bw[0], &v.samples.iops[0], bw_share(v, views, 0)),
+                "write": dir_json(&v.stats[1], v.dir_secs(1), v.dir_runtime[1].as_millis(), plus,
+                    &v.samples.bw[1], &v.samples.iops[1], bw_share(v, views, 1)),
+                "trim": dir_json(&DirStats::new(), secs, ms, false, &[], &[], 0.0),
                 "sync": {
                     "total_ios": v.stats[SYNC].ios,
                     "lat_ns": lat_json(&v.stats[SYNC].lat, false),
                 },
-                "job_runtime": ms,
+                // fio sums the members' runtimes with group_reporting.
+                "job_runtime": v.results.iter().map(|r| r.runtime.as_millis()).sum::<u128>(),
                 "usr_cpu": usr,
                 "sys_cpu": sys,
-                "ctx": 0,
-                "majf": 0,
-                "minf": 0,
+                "ctx": v.usage.ctx,
+                "majf": v.usage.majf,
+                "minf": v.usage.minf,
+                "iodepth_level": depth_json(&["1", "2", "4", "8", "16", "32", ">=64"], &v.depths.depth),
+                "iodepth_submit": depth_json(&["0", "4", "8", "16", "32", "64", ">=64"], &v.depths.submit),
+                "iodepth_complete": depth_json(&["0", "4", "8", "16", "32", "64", ">=64"], &v.depths.complete),
+                "latency_ns": lat_n,
+                "latency_us": lat_u,
+                "latency_ms": lat_m,
                 "diorite": {
                     "jobs": v.results.len(),
                     "backend": r0.backend,

@@ -71,6 +71,14 @@ impl Lat {
         }
     }
 
+    /// Samples at or below `ns` (to the histogram's resolution).
+    pub fn count_at_most(&self, ns: u64) -> u64 {
+        if self.n == 0 || ns == 0 {
+            return 0;
+        }
+        self.hist.count_between(0, ns.min(self.hist.high()))
+    }
+
     pub fn percentile(&self, p: f64) -> u64 {
         if self.n == 0 {
             0

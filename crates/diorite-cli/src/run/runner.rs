@@ -67,19 +67,116 @@ pub struct JobResult {
     /// Each target: path, O_DIRECT or buffered, region.
     pub targets: Vec<String>,
     pub verify: Option<VerifyResult>,
+    /// The job thread's context switches and page faults over the measured phase.
+    pub usage: ThreadUsage,
+    pub depths: Depths,
+    pub samples: Samples,
     pub error: Option<String>,
     pub interrupted: bool,
 }
 
-/// User and system time of the calling thread.
-pub fn thread_cpu() -> (Duration, Duration) {
-    // SAFETY: an all-zero rusage is a valid value to be overwritten.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes one rusage through a valid pointer; RUSAGE_THREAD is valid on Linux.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (tv(ru.ru_utime), tv(ru.ru_stime))
+/// What `getrusage(RUSAGE_THREAD)` says about the calling thread.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThreadUsage {
+    pub usr: Duration,
+    pub sys: Duration,
+    /// Voluntary + involuntary context switches.
+    pub ctx: u64,
+    pub majf: u64,
+    pub minf: u64,
 }
+
+impl ThreadUsage {
+    pub fn now() -> ThreadUsage {
+        // SAFETY: an all-zero rusage is a valid value to be overwritten.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage writes one rusage through a valid pointer; RUSAGE_THREAD is valid
+        // on Linux.
+        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        ThreadUsage {
+            usr: tv(ru.ru_utime),
+            sys: tv(ru.ru_stime),
+            ctx: (ru.ru_nvcsw + ru.ru_nivcsw) as u64,
+            majf: ru.ru_majflt as u64,
+            minf: ru.ru_minflt as u64,
+        }
+    }
+
+    /// `self - earlier`.
+    pub fn since(&self, earlier: &ThreadUsage) -> ThreadUsage {
+        ThreadUsage {
+            usr: self.usr.saturating_sub(earlier.usr),
+            sys: self.sys.saturating_sub(earlier.sys),
+            ctx: self.ctx.saturating_sub(earlier.ctx),
+            majf: self.majf.saturating_sub(earlier.majf),
+            minf: self.minf.saturating_sub(earlier.minf),
+        }
+    }
+}
+
+/// fio's queue-depth distributions: `IO depths` (in flight when an I/O was submitted: 1, 2,
+/// 4, 8, 16, 32, >=64), `submit` and `complete` (I/Os per submit or reap call: 0, 4, 8, 16,
+/// 32, 64, >=64).
+#[derive(Clone, Debug, Default)]
+pub struct Depths {
+    pub depth: [u64; 7],
+    pub submit: [u64; 7],
+    pub complete: [u64; 7],
+}
+
+impl Depths {
+    /// fio's `io_u_mark_depth` buckets: labelled by their lower edge (1, 2-3, 4-7, 8-15,
+    /// 16-31, 32-63, >=64).
+    fn depth_bucket(n: usize) -> usize {
+        match n {
+            0 | 1 => 0,
+            2..=3 => 1,
+            4..=7 => 2,
+            8..=15 => 3,
+            16..=31 => 4,
+            32..=63 => 5,
+            _ => 6,
+        }
+    }
+
+    /// fio's `io_u_mark_submit`/`_complete` buckets: labelled by their upper edge (0, 1-4,
+    /// 5-8, 9-16, 17-32, 33-64, >64), weighted by the I/Os in the call.
+    fn batch_bucket(n: usize) -> usize {
+        match n {
+            0 => 0,
+            1..=4 => 1,
+            5..=8 => 2,
+            9..=16 => 3,
+            17..=32 => 4,
+            33..=64 => 5,
+            _ => 6,
+        }
+    }
+
+    pub fn merge(&mut self, o: &Depths) {
+        for (a, b) in [
+            (&mut self.depth, &o.depth),
+            (&mut self.submit, &o.submit),
+            (&mut self.complete, &o.complete),
+        ] {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+}
+
+/// Bandwidth (KiB/s) and IOPS samples per direction, one per `SAMPLE` interval (fio's
+/// `log_avg_msec` default of 500 ms).
+#[derive(Clone, Debug, Default)]
+pub struct Samples {
+    pub bw: [Vec<f64>; 2],
+    pub iops: [Vec<f64>; 2],
+}
+
+/// The sampling interval of [`Samples`].
+pub const SAMPLE: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Copy)]
 struct Slot {
@@ -120,6 +217,7 @@ struct Engine<'a> {
     done: Vec<(u32, diorite::Result<usize>)>,
     reaped: Vec<Completion>,
     sync_busy: bool,
+    depths: Depths,
 }
 
 impl<'a> Engine<'a> {
@@ -189,6 +287,7 @@ impl<'a> Engine<'a> {
             done: Vec::with_capacity(depth + 1),
             reaped: Vec::with_capacity(depth + 1),
             sync_busy: false,
+            depths: Depths::default(),
         })
     }
 
@@ -236,6 +335,8 @@ impl<'a> Engine<'a> {
                 Dir::Read => t.file.read_at(buf, off),
             };
             done.push((slot, res, Instant::now()));
+            self.depths.depth[0] += 1;
+            self.depths.submit[1] += 1;
             self.slots[slot as usize] = Slot {
                 t0,
                 t1: t0, // no submission step: clat is the whole call
@@ -266,6 +367,7 @@ impl<'a> Engine<'a> {
         };
         self.batch.push(req.with_user_data(u64::from(slot)));
         self.batch_slots.push(slot);
+        self.depths.depth[Depths::depth_bucket(self.in_flight())] += 1;
     }
 
     fn queue_sync(&mut self, file: usize) {
@@ -318,6 +420,7 @@ impl<'a> Engine<'a> {
         let Path::Ctx(ctx) = &self.io else {
             return Ok(()); // synchronous I/O has no batch
         };
+        self.depths.submit[Depths::batch_bucket(self.batch.len())] += self.batch.len() as u64;
         if self.batch.len() == 1 {
             let req = self.batch.pop().expect("one request");
             ctx.submit(req).map_err(|e| e.error)?;
@@ -351,11 +454,15 @@ impl<'a> Engine<'a> {
                         .drain(..)
                         .map(|c| (c.user_data as u32, c.result)),
                 );
+                let n = self.done.len();
+                self.depths.complete[Depths::batch_bucket(n)] += n as u64;
                 Ok(Instant::now())
             }
             Path::Sync(done) => {
                 let at = done.last().map_or_else(Instant::now, |d| d.2);
                 self.done.extend(done.drain(..).map(|(s, r, _)| (s, r)));
+                let n = self.done.len();
+                self.depths.complete[Depths::batch_bucket(n)] += n as u64;
                 Ok(at)
             }
         }
@@ -420,6 +527,9 @@ pub fn run_job(
             })
             .collect(),
         verify: None,
+        usage: ThreadUsage::default(),
+        depths: Depths::default(),
+        samples: Samples::default(),
         error: None,
         interrupted: false,
     };
@@ -513,16 +623,21 @@ fn main_phase(
     } else {
         spec.fsync
     };
+    // fio: iodepth_batch_complete_max defaults to iodepth_batch_complete_min.
     let max_reap = spec
         .batch_complete_max
-        .map_or(spec.iodepth as usize + 1, |m| m as usize)
-        .max(1);
+        .unwrap_or(spec.batch_complete_min)
+        .max(1) as usize;
     let t_start = Instant::now();
     let mut ramping = !spec.ramp_time.is_zero();
     let ramp_end = t_start + spec.ramp_time;
     let mut phase_start = t_start;
     let deadline = spec.runtime.map(|d| t_start + spec.ramp_time + d);
-    let mut cpu0 = thread_cpu();
+    let mut cpu0 = ThreadUsage::now();
+    // bw/iops samples: counts at the last sample, and when it was taken.
+    let mut next_sample = t_start + SAMPLE;
+    let mut at_sample = [(0u64, 0u64); 2];
+    let mut samples = Samples::default();
     let mut stats = [DirStats::new(), DirStats::new(), DirStats::new()];
     let (mut issued_bytes, mut rate_issued) = (0u64, 0u64);
     let mut writes_since_sync = 0u32;
@@ -537,7 +652,11 @@ fn main_phase(
         if ramping && now >= ramp_end {
             ramping = false;
             stats = [DirStats::new(), DirStats::new(), DirStats::new()];
-            cpu0 = thread_cpu();
+            cpu0 = ThreadUsage::now();
+            e.depths = Depths::default();
+            samples = Samples::default();
+            at_sample = [(0, 0); 2];
+            next_sample = now + SAMPLE;
             phase_start = now;
         }
         if !stopping {
@@ -547,6 +666,18 @@ fn main_phase(
             } else if deadline.is_some_and(|d| now >= d) {
                 stopping = true;
             }
+        }
+        if now >= next_sample {
+            let secs = (now - (next_sample - SAMPLE)).as_secs_f64().max(1e-9);
+            for d in 0..2 {
+                let (ios, bytes) = (stats[d].ios, stats[d].bytes);
+                if ios > 0 {
+                    samples.bw[d].push((bytes - at_sample[d].1) as f64 / 1024.0 / secs);
+                    samples.iops[d].push((ios - at_sample[d].0) as f64 / secs);
+                }
+                at_sample[d] = (ios, bytes);
+            }
+            next_sample = now + SAMPLE;
         }
         let mut wait_until = None;
         // A pass-starting I/O held back for draining was already taken from the generator (its
@@ -692,9 +823,12 @@ fn main_phase(
         }
         last_done = tc;
     }
-    let cpu1 = thread_cpu();
-    r.usr = cpu1.0.saturating_sub(cpu0.0);
-    r.sys = cpu1.1.saturating_sub(cpu0.1);
+    let usage = ThreadUsage::now().since(&cpu0);
+    r.usr = usage.usr;
+    r.sys = usage.sys;
+    r.usage = usage;
+    r.depths = std::mem::take(&mut e.depths);
+    r.samples = samples;
     r.runtime = if ramping {
         Duration::ZERO
     } else {
