@@ -475,6 +475,11 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         plan.globals.output_format == OutputFormat::Normal && std::io::stderr().is_terminal();
     let mut results: Vec<JobResult> = Vec::new();
     let cpu0 = process_cpu();
+    let disks = report::disk::Disks::snapshot(
+        prepared
+            .iter()
+            .flat_map(|p| p.targets.iter().map(|t| t.file.path())),
+    );
     let ngroups = prepared
         .iter()
         .map(|p| p.groupid)
@@ -537,6 +542,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         usr: cpu1.0.saturating_sub(cpu0.0),
         sys: cpu1.1.saturating_sub(cpu0.1),
     };
+    let (disk_text, disk_json) = disks.report();
     let total_ios: u64 = results
         .iter()
         .map(|r| r.stats.iter().map(|s| s.ios).sum::<u64>())
@@ -561,6 +567,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                 );
             }
             t.push_str(&report::text(&views, &proc_cpu, total_ios));
+            t.push_str(&disk_text);
             t
         }
         OutputFormat::Json | OutputFormat::JsonPlus => {
@@ -568,7 +575,14 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                 .into_iter()
                 .map(|s| serde_json::json!({"kind": s.kind.name(), "available": s.available, "reason": s.reason}))
                 .collect();
-            let v = report::json(&views, &plan.globals, &proc_cpu, total_ios, probe.into());
+            let v = report::json(
+                &views,
+                &plan.globals,
+                &proc_cpu,
+                total_ios,
+                probe.into(),
+                disk_json,
+            );
             serde_json::to_string_pretty(&v)? + "\n"
         }
     };

@@ -234,3 +234,98 @@ fn job_files_read_as_fio_reads_them() {
     let bytes = v["jobs"][0]["read"]["io_bytes"].as_u64().unwrap();
     assert!((128 << 10..(128 + 8) << 10).contains(&bytes), "{bytes}");
 }
+
+/// The text report of a randread QD32 job has fio's sections, and the JSON fio's fields for
+/// them, with measured values (issue 11, "the report").
+#[test]
+fn the_report_has_fios_sections_and_fields() {
+    let dir = tempdir();
+    let common = [
+        "--name=r",
+        "--filename=f",
+        "--size=64m",
+        "--rw=randread",
+        "--iodepth=32",
+        "--ioengine=io_uring",
+        "--direct=1",
+        "--runtime=1200ms",
+        "--time_based",
+    ];
+    let out = bench_in(dir.path(), &common);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for section in [
+        "  read: IOPS=",
+        "    clat (",
+        "    clat percentiles (",
+        "   bw (  KiB/s): min=",
+        "   iops        : min=",
+        "  lat (",
+        "  cpu          : usr=",
+        ", ctx=",
+        "  IO depths    : 1=",
+        "     submit    : 0=",
+        "     complete  : 0=",
+        "     issued rwts: total=",
+        "Run status group 0 (all jobs):",
+        "Disk stats (read/write):",
+    ] {
+        assert!(text.contains(section), "missing {section:?} in:\n{text}");
+    }
+    assert!(
+        text.contains(", 32=") && text.contains("depth=32"),
+        "{text}"
+    );
+    let mut args: Vec<&str> = common.to_vec();
+    args.push("--output-format=json");
+    let v = json(&bench_in(dir.path(), &args));
+    let j = &v["jobs"][0];
+    for f in [
+        "bw_min",
+        "bw_max",
+        "bw_agg",
+        "bw_mean",
+        "bw_dev",
+        "bw_samples",
+        "iops_min",
+        "iops_max",
+        "iops_mean",
+        "iops_stddev",
+        "iops_samples",
+    ] {
+        assert!(j["read"][f].is_number(), "read.{f}: {}", j["read"]);
+    }
+    assert!(j["read"]["bw_samples"].as_u64().unwrap() >= 2);
+    for f in [
+        "iodepth_level",
+        "iodepth_submit",
+        "iodepth_complete",
+        "latency_ns",
+        "latency_us",
+        "latency_ms",
+    ] {
+        assert!(j[f].is_object(), "{f}");
+    }
+    let depth32 = j["iodepth_level"]["32"].as_f64().unwrap();
+    assert!(depth32 > 50.0, "{}", j["iodepth_level"]);
+    assert!(
+        j["ctx"].as_u64().unwrap() > 0,
+        "ctx is measured, not a placeholder"
+    );
+    assert!(j["minf"].is_u64());
+    // Disk stats need a block device under the file (not so on tmpfs or overlay).
+    let dev = std::os::unix::fs::MetadataExt::dev(&std::fs::metadata(dir.path()).unwrap());
+    let sysfs = format!("/sys/dev/block/{}:{}", libc::major(dev), libc::minor(dev));
+    if Path::new(&sysfs).exists() {
+        assert!(
+            !v["disk_util"].as_array().unwrap().is_empty(),
+            "{}",
+            v["disk_util"]
+        );
+        assert!(v["disk_util"][0]["util"].is_number());
+    }
+}

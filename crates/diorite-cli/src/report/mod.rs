@@ -1,6 +1,7 @@
 //! Reports: fio-style text, and fio's JSON shape (`json`, `json+` with histogram bins) for the
 //! fields diorite measures, plus a `diorite` object for what fio lacks.
 
+pub mod disk;
 pub mod plot;
 pub mod stats;
 
@@ -420,6 +421,11 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
             "     issued rwts: total={},{},0,0 short={},{},0,0 dropped=0,0,0,0",
             v.stats[0].ios, v.stats[1].ios, v.stats[0].short_ios, v.stats[1].short_ios
         );
+        let _ = writeln!(
+            out,
+            "     latency   : target=0, window=0, percentile=100.00%, depth={}",
+            v.results[0].spec.iodepth
+        );
         for r in v.results.iter().take(1) {
             for t in &r.targets {
                 let _ = writeln!(out, "  target       : {t}");
@@ -633,6 +639,7 @@ pub fn json(
     proc_cpu: &ProcessCpu,
     total_ios: u64,
     probe: Value,
+    disk_util: Value,
 ) -> Value {
     let plus = globals.output_format == OutputFormat::JsonPlus;
     let now = std::time::SystemTime::now()
@@ -706,7 +713,7 @@ pub fn json(
         "timestamp_ms": now.as_millis() as u64,
         "time": "",
         "jobs": jobs,
-        "disk_util": [],
+        "disk_util": disk_util,
         "diorite": {
             "version": env!("CARGO_PKG_VERSION"),
             "process_usr_cpu_s": proc_cpu.usr.as_secs_f64(),
@@ -716,4 +723,49 @@ pub fn json(
             "backends": probe,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lat_of(values: &[u64]) -> Lat {
+        let mut l = Lat::new();
+        for v in values {
+            l.record(*v);
+        }
+        l
+    }
+
+    /// fio's unit rules (stat.c): usec only when min > 2 us, max > 99,999 ns and stdev > 1 us;
+    /// msec only when min > 2 ms, max > 100 ms and stdev > 1 ms.
+    #[test]
+    fn latency_units_follow_fio() {
+        assert_eq!(lat_unit(&lat_of(&[100, 200, 5_000])).0, "nsec");
+        assert_eq!(
+            lat_unit(&lat_of(&[69_000, 227_000, 433_000, 668_000])).0,
+            "usec"
+        );
+        // Max below 100 us: fio stays in nsec.
+        assert_eq!(lat_unit(&lat_of(&[3_000, 50_000, 90_000])).0, "nsec");
+        assert_eq!(
+            lat_unit(&lat_of(&[3_000_000, 150_000_000, 40_000_000])).0,
+            "msec"
+        );
+        // A QD32 randread's clat (69 us .. 150 ms): usec, not msec with zeros.
+        assert_eq!(lat_unit(&lat_of(&[69_000, 300_000, 150_000_000])).0, "usec");
+        let mut out = String::new();
+        percentile_lines(&mut out, "clat", &lat_of(&[227_000; 100]));
+        assert!(out.contains("(usec)") && out.contains("[  227]"), "{out}");
+        assert_eq!(num2str(150_000), "150000");
+        assert_eq!(num2str(5_526_700), "5526k");
+    }
+
+    #[test]
+    fn latency_buckets_add_up() {
+        let mut out = String::new();
+        latency_buckets(&mut out, &lat_of(&[1_500, 300_000, 300_000, 3_000_000]));
+        assert!(out.contains("lat (usec)   : 2=25.00%, 500=50.00%"), "{out}");
+        assert!(out.contains("lat (msec)   : 4=25.00%"), "{out}");
+    }
 }
