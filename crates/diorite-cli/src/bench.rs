@@ -156,12 +156,6 @@ fn check_spec(j: &JobSpec) -> Result<()> {
     if j.fsync > 0 && j.fdatasync > 0 {
         bail!("job {n}: give fsync or fdatasync, not both");
     }
-    if j.engine == job::Engine::Async(diorite::BackendChoice::Aio) && !j.direct {
-        bail!(
-            "job {n}: ioengine=libaio with direct=0: Linux AIO on a buffered file blocks in \
-             io_submit, which diorite refuses; use direct=1, or ioengine=psync or io_uring"
-        );
-    }
     Ok(())
 }
 

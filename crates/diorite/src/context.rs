@@ -38,6 +38,7 @@ pub struct ContextBuilder {
     ring: Option<usize>,
     files: Vec<DirectFile>,
     pools: Vec<BufPool>,
+    blocking_aio: bool,
 }
 
 impl ContextBuilder {
@@ -67,6 +68,14 @@ impl ContextBuilder {
     /// locked), in order.
     pub fn completion_ring(&mut self, n: usize) -> &mut ContextBuilder {
         self.ring = Some(n);
+        self
+    }
+
+    /// Lets the Linux AIO backend take files not open with `O_DIRECT` (default `false`). The
+    /// kernel performs buffered AIO inside `io_submit`, so `submit` then blocks for the I/O —
+    /// what fio's `libaio` engine does with `direct=0`. Other backends ignore it.
+    pub fn allow_blocking_aio(&mut self, v: bool) -> &mut ContextBuilder {
+        self.blocking_aio = v;
         self
     }
 
@@ -112,6 +121,7 @@ impl ContextBuilder {
         let register = backend::RegisterRequest {
             files: &self.files,
             pools: &self.pools,
+            blocking_aio: self.blocking_aio,
         };
         let (backend, skipped) =
             backend::select(self.backend, self.depth, self.threads, &register)?;
@@ -195,6 +205,7 @@ impl Context {
             ring: None,
             files: Vec::new(),
             pools: Vec::new(),
+            blocking_aio: false,
         }
     }
 

@@ -253,7 +253,9 @@ impl<'a> Engine<'a> {
                 builder
                     .depth(spec.iodepth + 1) // + the sync slot
                     .backend(backend)
-                    .threads(spec.pool_threads.unwrap_or(depth.min(64)));
+                    .threads(spec.pool_threads.unwrap_or(depth.min(64)))
+                    // fio's libaio with direct=0: buffered AIO, which blocks in io_submit.
+                    .allow_blocking_aio(!spec.direct);
                 if spec.fixedbufs {
                     builder.register_pool(&pool);
                 }

@@ -243,6 +243,9 @@ pub(crate) struct Aio {
     kwait: KernelWait,
     /// Always readable: the target of wake-up poll iocbs.
     ready: OwnedFd,
+    /// The builder allowed buffered files (`ContextBuilder::allow_blocking_aio`): their I/O
+    /// runs inside `io_submit`, which then blocks.
+    buffered_ok: bool,
 }
 
 // SAFETY: the per-slot cells follow the slot protocol (the submitter writes before io_submit;
@@ -254,7 +257,7 @@ unsafe impl Sync for Aio {}
 unsafe impl Send for Aio {}
 
 impl Aio {
-    pub(crate) fn new(depth: u32) -> Result<Aio> {
+    pub(crate) fn new(depth: u32, buffered_ok: bool) -> Result<Aio> {
         // The kernel doubles `nr` and counts it against the system-wide fs.aio-max-nr (65536 by
         // default): twice the depth, at most 8192 events. Pieces beyond that wait in `flush`
         // (EAGAIN) until completions make room.
@@ -287,6 +290,7 @@ impl Aio {
             submitting: Mutex::new(pending),
             kwait: KernelWait::default(),
             ready,
+            buffered_ok,
         })
     }
 
@@ -297,11 +301,19 @@ impl Aio {
     /// Refuses what Linux AIO would do synchronously: I/O on a buffered file blocks `io_submit`.
     pub(crate) fn validate(&self, req: &Request) -> Result<()> {
         match &req.file {
-            Some(f) if !f.is_direct() && matches!(req.op, OpKind::Read | OpKind::Write) => {
-                Err(Error::new(ErrorKind::Unsupported, "submit").with_detail(format!(
-                    "{} is not open with O_DIRECT: Linux AIO would block in io_submit; use the thread-pool backend for it",
+            Some(f)
+                if !self.buffered_ok
+                    && !f.is_direct()
+                    && matches!(req.op, OpKind::Read | OpKind::Write) =>
+            {
+                Err(
+                    Error::new(ErrorKind::Unsupported, "submit").with_detail(format!(
+                    "{} is not open with O_DIRECT: Linux AIO would block in io_submit; use the \
+                     thread-pool backend for it, or allow it with \
+                     ContextBuilder::allow_blocking_aio",
                     f.path().display()
-                )))
+                )),
+                )
             }
             _ => Ok(()),
         }

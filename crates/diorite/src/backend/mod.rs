@@ -97,6 +97,8 @@ pub struct Registration {
 pub(crate) struct RegisterRequest<'a> {
     pub(crate) files: &'a [crate::DirectFile],
     pub(crate) pools: &'a [crate::BufPool],
+    /// Linux AIO may take buffered files (its submit then blocks).
+    pub(crate) blocking_aio: bool,
 }
 
 /// Whether one backend is available here, probed once per process (`Context::build` probes only
@@ -181,7 +183,7 @@ pub(crate) fn select(
         let built = match kind {
             BackendKind::Threads => threads::Pool::new(depth, threads).map(Backend::Threads),
             BackendKind::IoUring => uring::Uring::new(depth, register).map(Backend::IoUring),
-            BackendKind::Aio => aio::Aio::new(depth).map(Backend::Aio),
+            BackendKind::Aio => aio::Aio::new(depth, register.blocking_aio).map(Backend::Aio),
         };
         match built {
             Ok(b) => return Ok((b, skipped)),
