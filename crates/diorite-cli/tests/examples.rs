@@ -1,0 +1,112 @@
+//! fio's own example job files (their option sets, adapted only in filename, directory, size and
+//! runtime; in `tests/data/fio-examples/`): every one that uses only options diorite supports
+//! runs with the jobs, groups and directions fio runs; the others are refused with an error
+//! naming the option (issue 11).
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+/// What fio runs for an example: per job (clones expanded), its group and the directions it
+/// moves data in ("r", "w" or "rw").
+enum Expect {
+    Runs(&'static [(u64, &'static str)]),
+    Refused(&'static str),
+}
+
+const EXAMPLES: &[(&str, Expect)] = &[
+    ("fio-rand-read.fio", Expect::Runs(&[(0, "r")])),
+    ("fio-rand-write.fio", Expect::Runs(&[(0, "w")])),
+    ("fio-seq-read.fio", Expect::Runs(&[(0, "r")])),
+    ("fio-seq-write.fio", Expect::Runs(&[(0, "w")])),
+    (
+        "fio-rand-RW.fio",
+        Expect::Runs(&[(0, "rw"), (0, "rw"), (0, "rw"), (0, "rw")]),
+    ),
+    (
+        "fio-seq-RW.fio",
+        Expect::Runs(&[(0, "rw"), (0, "rw"), (0, "rw"), (0, "rw")]),
+    ),
+    (
+        "ssd-test.fio",
+        Expect::Runs(&[(0, "r"), (1, "r"), (2, "w"), (3, "w")]),
+    ),
+    (
+        "tiobench-example.fio",
+        Expect::Runs(&[
+            (0, "w"),
+            (0, "w"),
+            (0, "w"),
+            (0, "w"),
+            (1, "w"),
+            (1, "w"),
+            (1, "w"),
+            (1, "w"),
+            (2, "r"),
+            (2, "r"),
+            (2, "r"),
+            (2, "r"),
+            (3, "r"),
+            (3, "r"),
+            (3, "r"),
+            (3, "r"),
+        ]),
+    ),
+    (
+        "aio-read.fio",
+        Expect::Runs(&[(0, "r"), (0, "r"), (0, "r"), (0, "r")]),
+    ),
+    // The verify phase's reads are reads, as in fio.
+    ("basic-verify.fio", Expect::Runs(&[(0, "rw")])),
+    ("latency-profile.fio", Expect::Refused("random_generator")),
+    ("null.fio", Expect::Refused("gtod_reduce")),
+];
+
+#[test]
+fn fios_examples_run_as_fio_runs_them_or_are_refused_by_name() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fio-examples");
+    for (file, expect) in EXAMPLES {
+        let dir = tempfile::Builder::new()
+            .prefix("diorite-example")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let job = dir.path().join(file);
+        std::fs::copy(src.join(file), &job).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_diorite"))
+            .current_dir(dir.path())
+            .args(["bench", job.to_str().unwrap(), "--output-format=json"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match expect {
+            Expect::Refused(option) => {
+                assert_eq!(out.status.code(), Some(1), "{file}: {stderr}");
+                assert!(stderr.contains(option), "{file}: {stderr}");
+                let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+                assert_eq!(left.len(), 1, "{file}: a refused job file creates nothing");
+            }
+            Expect::Runs(jobs) => {
+                assert!(out.status.success(), "{file}: {stderr}");
+                let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+                let got: Vec<(u64, String)> = v["jobs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|j| {
+                        let moved = |d: &str| j[d]["io_bytes"].as_u64().unwrap_or(0) > 0;
+                        let dirs = match (moved("read"), moved("write")) {
+                            (true, true) => "rw",
+                            (true, false) => "r",
+                            (false, true) => "w",
+                            (false, false) => "-",
+                        };
+                        (j["groupid"].as_u64().unwrap(), dirs.to_string())
+                    })
+                    .collect();
+                let want: Vec<(u64, String)> =
+                    jobs.iter().map(|(g, d)| (*g, d.to_string())).collect();
+                assert_eq!(got, want, "{file}");
+            }
+        }
+    }
+}
