@@ -2,33 +2,16 @@
 //! Each test checks the bytes outside the job's range before and after, and failed on the code
 //! before the fix.
 
+mod common;
+
+use common::{bench, stderr, tempdir};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_diorite"))
-        .arg("bench")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("diorite-safety")
-        .tempdir_in("/var/tmp")
-        .unwrap()
-}
 
 fn file_of(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, data).unwrap();
     p
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A read job far past the end of a small file lays out only the 4 KiB it reads (a hole below

@@ -1,35 +1,12 @@
 //! Options that were accepted and not honoured (issue 11): each now does what fio does. Each
 //! test failed on the code before the fix.
 
+mod common;
+
+use common::{bench_in, json, tempdir};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn bench_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_diorite"))
-        .current_dir(dir)
-        .arg("bench")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("diorite-fio")
-        .tempdir_in("/var/tmp")
-        .unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use std::process::Command;
 
 fn diorite_of(v: &Value, job: usize) -> &Value {
     &v["jobs"][job]["diorite"]

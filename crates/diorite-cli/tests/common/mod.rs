@@ -1,0 +1,45 @@
+//! Helpers shared by the CLI's test binaries: running the real `diorite` binary.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// `diorite bench ARGS` in the current directory.
+pub fn bench(args: &[&str]) -> Output {
+    bench_in(Path::new("."), args)
+}
+
+/// `diorite bench ARGS` with `dir` as the working directory.
+pub fn bench_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_diorite"))
+        .current_dir(dir)
+        .arg("bench")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A temp directory on a filesystem that takes O_DIRECT (/var/tmp, not a tmpfs /tmp).
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("diorite-cli")
+        .tempdir_in("/var/tmp")
+        .unwrap()
+}
+
+/// The JSON report of a run that must have succeeded.
+pub fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
