@@ -465,8 +465,13 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
     }
     install_sigint();
     let (prepared, _temp) = prepare(&plan)?;
-    let show_progress =
-        plan.globals.output_format == OutputFormat::Normal && std::io::stderr().is_terminal();
+    let show_progress = match plan.globals.eta {
+        job::Eta::Always => true,
+        job::Eta::Never => false,
+        job::Eta::Auto => {
+            plan.globals.formats == [OutputFormat::Normal] && std::io::stderr().is_terminal()
+        }
+    };
     let mut results: Vec<JobResult> = Vec::new();
     let cpu0 = process_cpu();
     let disks = report::disk::Disks::snapshot(
@@ -552,34 +557,44 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
     } else {
         results.iter().map(|r| View::of(vec![r])).collect()
     };
-    let text = match plan.globals.output_format {
-        OutputFormat::Normal => {
-            let mut t = String::new();
-            if plan.default_job {
-                t.push_str(
-                    "diorite bench: default job (rw=randread bs=4k iodepth=32 runtime=10s) on a 256 MiB temp file\n",
-                );
+    let mut text = String::new();
+    // fio's order whatever the order given: terse lines, the normal report, then JSON.
+    let mut formats = plan.globals.formats.clone();
+    formats.sort_by_key(|f| match f {
+        OutputFormat::Terse => 0,
+        OutputFormat::Normal => 1,
+        OutputFormat::Json | OutputFormat::JsonPlus => 2,
+    });
+    for format in &formats {
+        match format {
+            OutputFormat::Normal => {
+                if plan.default_job {
+                    text.push_str(
+                        "diorite bench: default job (rw=randread bs=4k iodepth=32 runtime=10s, \
+                         ioengine=auto, direct=1) on a 256 MiB temp file\n",
+                    );
+                }
+                text.push_str(&report::text(&views, &proc_cpu, total_ios));
+                text.push_str(&disk_text);
             }
-            t.push_str(&report::text(&views, &proc_cpu, total_ios));
-            t.push_str(&disk_text);
-            t
+            OutputFormat::Terse => text.push_str(&report::terse(&views, &disk_json)),
+            OutputFormat::Json | OutputFormat::JsonPlus => {
+                let probe: Vec<serde_json::Value> = diorite::backend::probe()
+                    .into_iter()
+                    .map(|s| serde_json::json!({"kind": s.kind.name(), "available": s.available, "reason": s.reason}))
+                    .collect();
+                let v = report::json(
+                    &views,
+                    &plan.globals,
+                    &proc_cpu,
+                    total_ios,
+                    probe.into(),
+                    disk_json.clone(),
+                );
+                text.push_str(&(serde_json::to_string_pretty(&v)? + "\n"));
+            }
         }
-        OutputFormat::Json | OutputFormat::JsonPlus => {
-            let probe: Vec<serde_json::Value> = diorite::backend::probe()
-                .into_iter()
-                .map(|s| serde_json::json!({"kind": s.kind.name(), "available": s.available, "reason": s.reason}))
-                .collect();
-            let v = report::json(
-                &views,
-                &plan.globals,
-                &proc_cpu,
-                total_ios,
-                probe.into(),
-                disk_json,
-            );
-            serde_json::to_string_pretty(&v)? + "\n"
-        }
-    };
+    }
     match &plan.globals.output {
         Some(p) => std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?,
         None => out.write_all(text.as_bytes())?,

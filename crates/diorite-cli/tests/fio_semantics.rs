@@ -293,3 +293,58 @@ fn the_report_has_fios_sections_and_fields() {
         assert!(v["disk_util"][0]["util"].is_number());
     }
 }
+
+/// `--output-format=terse` writes fio's terse v3 line (130 fields with one disk; the same
+/// numbers as the JSON), combined formats come in fio's order, `--minimal` is terse, and
+/// `--eta=never` draws no progress line.
+#[test]
+fn terse_and_combined_output_formats() {
+    let dir = tempdir();
+    let base = [
+        "--name=t",
+        "--filename=f",
+        "--size=8m",
+        "--rw=randread",
+        "--io_size=4m",
+        "--eta=never",
+    ];
+    let run = |fmt: &str| {
+        let mut a: Vec<&str> = base.to_vec();
+        a.push(fmt);
+        let out = bench_in(dir.path(), &a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let terse = run("--output-format=terse");
+    let f: Vec<&str> = terse.trim_end().split(';').collect();
+    assert_eq!(f[0], "3", "{terse}");
+    assert_eq!((f[2], f[3], f[4]), ("t", "0", "0"));
+    assert!(
+        f.len() >= 121 && (f.len() - 121) % 9 == 0,
+        "{} fields",
+        f.len()
+    );
+    assert_eq!(f[5], "4096", "read KiB");
+    assert!(f[17].starts_with("1.000000%="), "{}", f[17]);
+    assert_eq!(f[34], "0%=0");
+    assert!(
+        f[87].ends_with('%') && f[92].ends_with('%'),
+        "cpu and depths"
+    );
+    let minimal = run("--minimal");
+    assert_eq!(minimal.trim_end().split(';').count(), f.len());
+    // Combined formats, in fio's order (terse, normal, json) whatever the order given.
+    let both = run("--output-format=json,normal");
+    let normal_at = both.find("t: (groupid=0").expect("normal report");
+    let json_at = both.find("\n{").expect("json report");
+    assert!(normal_at < json_at, "{both}");
+    let v: Value = serde_json::from_str(&both[json_at..]).unwrap();
+    assert_eq!(v["jobs"][0]["jobname"], "t");
+    let both = run("--output-format=normal,terse");
+    assert!(both.starts_with("3;diorite-"), "{both}");
+    assert!(both.contains("Run status group 0"));
+}

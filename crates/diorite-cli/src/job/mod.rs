@@ -161,30 +161,43 @@ impl Dist {
     }
 }
 
-/// `output-format=`.
+/// One of `output-format=`'s comma-separated formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
     Normal,
+    Terse,
     Json,
     JsonPlus,
+}
+
+/// `eta=`: when the progress line is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Eta {
+    /// On a terminal, with normal output (fio's `auto`).
+    Auto,
+    Always,
+    Never,
 }
 
 /// Options that apply to the whole run, not one job.
 #[derive(Clone, Debug)]
 pub struct Globals {
-    pub output_format: OutputFormat,
+    /// The report formats, written in this order (fio: `--output-format=json,normal`).
+    pub formats: Vec<OutputFormat>,
     pub output: Option<PathBuf>,
     pub latency_plot: Option<PathBuf>,
     pub group_reporting: bool,
+    pub eta: Eta,
 }
 
 impl Default for Globals {
     fn default() -> Self {
         Globals {
-            output_format: OutputFormat::Normal,
+            formats: vec![OutputFormat::Normal],
             output: None,
             latency_plot: None,
             group_reporting: false,
+            eta: Eta::Auto,
         }
     }
 }

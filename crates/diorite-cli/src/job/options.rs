@@ -4,7 +4,7 @@
 //! that stores it in the job spec. An option that is not here is refused by name.
 
 use super::value::{self, Unit};
-use super::{Bs, Dist, Globals, JobSpec, OutputFormat, Rw};
+use super::{Bs, Dist, Eta, Globals, JobSpec, OutputFormat, Rw};
 use anyhow::{anyhow, bail, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -610,13 +610,50 @@ pub static OPTIONS: &[Opt] =
             [],
             Kind::Str,
             Global,
-            "json",
-            "normal (default), json, json+",
-            |j, g, v| g.output_format = match v.str() {
-                "normal" => OutputFormat::Normal,
-                "json" => OutputFormat::Json,
-                "json+" => OutputFormat::JsonPlus,
-                x => bail!("output-format={x}: unsupported (supported: normal, json, json+)"),
+            "json,normal",
+            "normal (default), terse, json, json+, or several, comma-separated",
+            |j, g, v| {
+                let mut formats = Vec::new();
+                for f in v.str().split(',').map(str::trim) {
+                    let f = match f {
+                        "normal" => OutputFormat::Normal,
+                        "terse" => OutputFormat::Terse,
+                        "json" => OutputFormat::Json,
+                        "json+" => OutputFormat::JsonPlus,
+                        x => bail!(
+                            "output-format={x}: unsupported (supported: normal, terse, json, json+)"
+                        ),
+                    };
+                    if !formats.contains(&f) {
+                        formats.push(f);
+                    }
+                }
+                g.formats = formats
+            }
+        ),
+        opt!(
+            "minimal",
+            [],
+            Kind::Bool,
+            Global,
+            "1",
+            "the same as output-format=terse",
+            |j, g, v| if v.bool() {
+                g.formats = vec![OutputFormat::Terse]
+            }
+        ),
+        opt!(
+            "eta",
+            [],
+            Kind::Str,
+            Global,
+            "never",
+            "when to draw the progress line: auto (default: on a terminal), always, never",
+            |j, g, v| g.eta = match v.str() {
+                "auto" => Eta::Auto,
+                "always" => Eta::Always,
+                "never" => Eta::Never,
+                x => bail!("eta={x}: expected auto, always or never"),
             }
         ),
         opt!(

@@ -596,40 +596,161 @@ fn depth_json(labels: &[&str], counts: &[u64]) -> Value {
     Value::Object(m)
 }
 
+/// fio's latency bucket edges (the lower table in each unit), and the millisecond table's two
+/// extra buckets (`2000`, `>=2000`).
+const LAT_EDGES: [u64; 10] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
+const LAT_EDGES_MS: [u64; 12] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000, u64::MAX];
+
+/// Shares in percent of the samples falling in each bucket `(previous edge, edge]` (edges in
+/// `scale` ns; `u64::MAX` is "everything left"), counting only samples above `*below` ns-count
+/// and moving `*below` past the buckets taken.
+fn bucket_shares(l: &Lat, scale: u64, edges: &[u64], below: &mut u64) -> Vec<f64> {
+    let total = l.n.max(1) as f64;
+    edges
+        .iter()
+        .map(|&e| {
+            let upto = if e == u64::MAX {
+                l.n
+            } else {
+                l.count_at_most(e.saturating_mul(scale))
+            };
+            let n = upto.saturating_sub(*below);
+            *below = (*below).max(upto);
+            n as f64 * 100.0 / total
+        })
+        .collect()
+}
+
 /// fio's `latency_ns` / `latency_us` / `latency_ms`: the share of I/Os per completion-latency
 /// bucket.
 fn latency_json(l: &Lat) -> (Value, Value, Value) {
-    const EDGES: [u64; 10] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
-    let total = l.n.max(1) as f64;
     let mut below = 0u64;
-    let mut table = |scale: u64, edges: &[u64], extra: bool| {
+    let mut table = |scale: u64, edges: &[u64]| {
+        let shares = bucket_shares(l, scale, edges, &mut below);
         let mut m = Map::new();
-        for &e in edges {
-            let upto = l.count_at_most(e.saturating_mul(scale));
-            m.insert(
-                e.to_string(),
-                json!((upto - below.min(upto)) as f64 * 100.0 / total),
-            );
-            below = below.max(upto);
-        }
-        if extra {
-            let top = l.count_at_most(2000 * scale);
-            m.insert(
-                "2000".into(),
-                json!((top - below.min(top)) as f64 * 100.0 / total),
-            );
-            below = below.max(top);
-            m.insert(
-                ">=2000".into(),
-                json!((l.n - below.min(l.n)) as f64 * 100.0 / total),
-            );
+        for (e, p) in edges.iter().zip(shares) {
+            let key = if *e == u64::MAX {
+                ">=2000".to_string()
+            } else {
+                e.to_string()
+            };
+            m.insert(key, json!(p));
         }
         Value::Object(m)
     };
-    let ns = table(1, &EDGES, false);
-    let us = table(1_000, &EDGES, false);
-    let ms = table(1_000_000, &EDGES, true);
+    let ns = table(1, &LAT_EDGES);
+    let us = table(1_000, &LAT_EDGES);
+    let ms = table(1_000_000, &LAT_EDGES_MS);
     (ns, us, ms)
+}
+
+/// fio's terse format, version 3 (HOWTO "Terse output"): one `;`-separated line per job or
+/// group; latencies in usec; the disks under the targets at the end of each line.
+pub fn terse(views: &[View<'_>], disks: &Value) -> String {
+    let mut out = String::new();
+    for v in views {
+        let mut f: Vec<String> = vec![
+            "3".into(),
+            concat!("diorite-", env!("CARGO_PKG_VERSION")).into(),
+            v.name.clone(),
+            v.groupid.to_string(),
+            i32::from(v.error().is_some()).to_string(),
+        ];
+        for d in 0..2 {
+            let s = &v.stats[d];
+            let secs = v.dir_secs(d);
+            let active = s.ios > 0;
+            let lat4 = |l: &Lat, f: &mut Vec<String>| {
+                if l.n == 0 {
+                    f.extend(["0", "0", "0.000000", "0.000000"].map(String::from));
+                } else {
+                    f.push((l.min() / 1000).to_string());
+                    f.push((l.max / 1000).to_string());
+                    f.push(format!("{:.6}", l.mean() / 1e3));
+                    f.push(format!("{:.6}", l.stddev() / 1e3));
+                }
+            };
+            f.push((s.bytes / 1024).to_string());
+            f.push(if active {
+                ((s.bytes as f64 / 1024.0 / secs) as u64).to_string()
+            } else {
+                "0".into()
+            });
+            f.push(if active {
+                ((s.ios as f64 / secs) as u64).to_string()
+            } else {
+                "0".into()
+            });
+            f.push(if active {
+                v.dir_runtime[d].as_millis().to_string()
+            } else {
+                "0".into()
+            });
+            lat4(&s.slat, &mut f);
+            lat4(&s.clat, &mut f);
+            for p in PERCENTILES {
+                let val = if active {
+                    s.clat.percentile(p) / 1000
+                } else {
+                    0
+                };
+                f.push(format!("{p:.6}%={val}"));
+            }
+            for _ in PERCENTILES.len()..20 {
+                f.push("0%=0".into());
+            }
+            lat4(&s.lat, &mut f);
+            match series(&v.samples.bw[d]) {
+                Some((min, max, mean, dev, _)) => {
+                    f.push((min as u64).to_string());
+                    f.push((max as u64).to_string());
+                    f.push(format!("{:.6}%", bw_share(v, views, d)));
+                    f.push(format!("{mean:.6}"));
+                    f.push(format!("{dev:.6}"));
+                }
+                None => f.extend(["0", "0", "0.000000%", "0.000000", "0.000000"].map(String::from)),
+            }
+        }
+        let (usr, sys) = v.cpu_pct();
+        f.push(format!("{usr:.6}%"));
+        f.push(format!("{sys:.6}%"));
+        f.push(v.usage.ctx.to_string());
+        f.push(v.usage.majf.to_string());
+        f.push(v.usage.minf.to_string());
+        for p in shares(&v.depths.depth) {
+            f.push(format!("{p:.1}%"));
+        }
+        let mut clat = v.stats[0].clat.clone();
+        clat.merge(&v.stats[1].clat);
+        let mut below = 0;
+        for p in bucket_shares(&clat, 1_000, &LAT_EDGES, &mut below) {
+            f.push(format!("{p:.2}%"));
+        }
+        for p in bucket_shares(&clat, 1_000_000, &LAT_EDGES_MS, &mut below) {
+            f.push(format!("{p:.2}%"));
+        }
+        for d in disks.as_array().into_iter().flatten() {
+            for k in [
+                "name",
+                "read_ios",
+                "write_ios",
+                "read_merges",
+                "write_merges",
+                "read_ticks",
+                "write_ticks",
+                "in_queue",
+            ] {
+                f.push(match &d[k] {
+                    Value::String(s) => s.clone(),
+                    x => x.to_string(),
+                });
+            }
+            f.push(format!("{:.2}%", d["util"].as_f64().unwrap_or(0.0)));
+        }
+        out.push_str(&f.join(";"));
+        out.push('\n');
+    }
+    out
 }
 
 /// fio's JSON shape (`json`; `json+` adds `bins` to `clat_ns`).
@@ -641,7 +762,7 @@ pub fn json(
     probe: Value,
     disk_util: Value,
 ) -> Value {
-    let plus = globals.output_format == OutputFormat::JsonPlus;
+    let plus = globals.formats.contains(&OutputFormat::JsonPlus);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
