@@ -401,6 +401,60 @@ fn region_of(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<(u64, u64)> {
     Ok((j.offset, len))
 }
 
+/// fio's `status-interval`: every interval, the full report of the group's jobs so far (from
+/// the snapshots the jobs publish), in the run's formats, on stdout.
+fn status_printer(
+    progress: &[Progress],
+    every: Duration,
+    globals: &job::Globals,
+    done: &AtomicBool,
+) {
+    let mut next = Instant::now() + every;
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() < next {
+            continue;
+        }
+        next += every;
+        let snaps: Vec<JobResult> = progress
+            .iter()
+            .filter_map(|p| p.status.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .collect();
+        if snaps.len() < progress.len() {
+            continue; // not every job has published yet
+        }
+        let views: Vec<View<'_>> = if globals.group_reporting {
+            vec![View::of(snaps.iter().collect())]
+        } else {
+            snaps.iter().map(|r| View::of(vec![r])).collect()
+        };
+        let ios: u64 = snaps
+            .iter()
+            .map(|r| r.stats.iter().map(|s| s.ios).sum::<u64>())
+            .sum();
+        let (usr, sys) = process_cpu();
+        let cpu = ProcessCpu { usr, sys };
+        let mut text = String::new();
+        for f in &globals.formats {
+            match f {
+                OutputFormat::Terse => {
+                    text.push_str(&report::terse(&views, &serde_json::json!([])))
+                }
+                OutputFormat::Normal => text.push_str(&report::text(&views, &cpu, ios)),
+                OutputFormat::Json | OutputFormat::JsonPlus => {
+                    let none = serde_json::json!([]);
+                    let v = report::json(&views, globals, &cpu, ios, none.clone(), none);
+                    text.push_str(&serde_json::to_string_pretty(&v).unwrap_or_default());
+                    text.push('\n');
+                }
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}
+
 /// Draws the progress line until `done`, from the jobs' counters.
 fn progress_line(progress: &[Progress], total: Option<Duration>, done: &AtomicBool) {
     use indicatif::{ProgressBar, ProgressStyle};
@@ -489,7 +543,13 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
             break;
         }
         let members: Vec<&Prepared> = prepared.iter().filter(|p| p.groupid == g).collect();
-        let progress: Vec<Progress> = members.iter().map(|_| Progress::default()).collect();
+        let progress: Vec<Progress> = members
+            .iter()
+            .map(|_| Progress {
+                status_every: plan.globals.status_interval,
+                ..Progress::default()
+            })
+            .collect();
         let start = Barrier::new(members.len());
         let done = AtomicBool::new(false);
         let total = members
@@ -522,6 +582,10 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
             if show_progress {
                 let (progress, done) = (&progress, &done);
                 s.spawn(move || progress_line(progress, total, done));
+            }
+            if let Some(every) = plan.globals.status_interval {
+                let (progress, done, globals) = (&progress, &done, &plan.globals);
+                s.spawn(move || status_printer(progress, every, globals, done));
             }
             let mut rs = Vec::new();
             for h in handles {

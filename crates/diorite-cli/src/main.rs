@@ -99,8 +99,8 @@ fn info(path: &PathBuf, out: &mut impl Write) -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Not locked for the whole run: the status printer of `bench` writes to stdout too.
+    let mut out = std::io::stdout();
     match cli.cmd {
         Cmd::Bench { args } => bench::run(&args, &mut out),
         Cmd::Info { path } => info(&path, &mut out).map(|()| 0),

@@ -348,3 +348,30 @@ fn terse_and_combined_output_formats() {
     assert!(both.starts_with("3;diorite-"), "{both}");
     assert!(both.contains("Run status group 0"));
 }
+
+/// `--status-interval` prints the full report while the jobs run, as fio does (here every
+/// 300 ms over a 1.2 s job: the final report and at least two status reports).
+#[test]
+fn status_interval_prints_the_report_while_running() {
+    let dir = tempdir();
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=s",
+            "--filename=f",
+            "--size=8m",
+            "--rw=randread",
+            "--runtime=1200ms",
+            "--time_based",
+            "--status-interval=300ms",
+            "--eta=never",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.matches("s: (groupid=0").count() >= 3, "{text}");
+}

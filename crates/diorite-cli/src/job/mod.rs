@@ -188,6 +188,8 @@ pub struct Globals {
     pub latency_plot: Option<PathBuf>,
     pub group_reporting: bool,
     pub eta: Eta,
+    /// fio's `status-interval`: print the full status this often.
+    pub status_interval: Option<Duration>,
 }
 
 impl Default for Globals {
@@ -198,6 +200,7 @@ impl Default for Globals {
             latency_plot: None,
             group_reporting: false,
             eta: Eta::Auto,
+            status_interval: None,
         }
     }
 }

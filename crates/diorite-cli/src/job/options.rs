@@ -643,6 +643,15 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
+            "status_interval",
+            [],
+            Kind::Time,
+            Global,
+            "1",
+            "print the full status report this often while the jobs run",
+            |j, g, v| g.status_interval = Some(v.time().max(Duration::from_millis(100)))
+        ),
+        opt!(
             "eta",
             [],
             Kind::Str,

@@ -32,6 +32,10 @@ pub struct Target {
 pub struct Progress {
     pub ios: [AtomicU64; 2],
     pub bytes: [AtomicU64; 2],
+    /// fio's `status-interval`: how often the job publishes a snapshot of its results.
+    pub status_every: Option<Duration>,
+    /// The latest snapshot (for the status printer).
+    pub status: std::sync::Mutex<Option<JobResult>>,
 }
 
 /// What verification found.
@@ -48,6 +52,7 @@ pub struct VerifyResult {
 }
 
 /// Everything one job measured.
+#[derive(Clone)]
 pub struct JobResult {
     pub name: String,
     pub groupid: u32,
@@ -640,6 +645,7 @@ fn main_phase(
     let mut next_sample = t_start + SAMPLE;
     let mut at_sample = [(0u64, 0u64); 2];
     let mut samples = Samples::default();
+    let mut next_status = progress.status_every.map(|d| t_start + d);
     let mut stats = [DirStats::new(), DirStats::new(), DirStats::new()];
     let (mut issued_bytes, mut rate_issued) = (0u64, 0u64);
     let mut writes_since_sync = 0u32;
@@ -680,6 +686,18 @@ fn main_phase(
                 at_sample[d] = (ios, bytes);
             }
             next_sample = now + SAMPLE;
+        }
+        if next_status.is_some_and(|t| now >= t) {
+            let mut snap = r.clone();
+            snap.stats = stats.clone();
+            snap.runtime = now.duration_since(phase_start);
+            snap.dir_runtime = [snap.runtime; 2];
+            let u = ThreadUsage::now().since(&cpu0);
+            (snap.usr, snap.sys, snap.usage) = (u.usr, u.sys, u);
+            snap.depths = e.depths.clone();
+            snap.samples = samples.clone();
+            *progress.status.lock().unwrap_or_else(|p| p.into_inner()) = Some(snap);
+            next_status = progress.status_every.map(|d| now + d);
         }
         let mut wait_until = None;
         // A pass-starting I/O held back for draining was already taken from the generator (its
