@@ -333,11 +333,16 @@ fn apply_all(job: &mut JobSpec, g: &mut Globals, opts: &[(String, Option<String>
     Ok(())
 }
 
-/// What fio settles after a job's options: `do_verify=0` turns the verify phase off, and
+/// What fio settles after a job's options: `do_verify=0` turns the verify phase off,
+/// `iodepth_batch_submit=0` becomes `iodepth`, and
 /// `time_based` without a runtime is a warning (fio ignores it), not an error.
 fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> JobSpec {
     if !j.do_verify {
         j.verify = false;
+    }
+    // fio: iodepth_batch_submit=0 means "iodepth".
+    if j.batch_submit == 0 {
+        j.batch_submit = j.iodepth;
     }
     if j.time_based && j.runtime.is_none() {
         warnings.push(format!(
@@ -702,6 +707,14 @@ mod tests {
         assert_eq!(p.jobs[0].bs, Bs::Range(4096, 8192));
         let p = parse_args(&args("--name=t --time_based")).unwrap();
         assert!(!p.jobs[0].time_based && p.warnings[0].contains("time_based"));
+        let p = parse_args(&args(
+            "--name=t --iodepth=8 --iodepth_batch_submit=0 --iodepth_batch_complete_min=0",
+        ))
+        .unwrap();
+        assert_eq!(
+            (p.jobs[0].batch_submit, p.jobs[0].batch_complete_min),
+            (8, 0)
+        );
         let p = parse_args(&args("--name=t --fixedbufs=0 --registerfiles=0")).unwrap();
         assert!(!p.jobs[0].fixedbufs && !p.jobs[0].registerfiles);
     }

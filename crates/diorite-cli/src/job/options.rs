@@ -323,8 +323,8 @@ pub static OPTIONS: &[Opt] =
             Kind::Int(0, 65535),
             Job,
             "4",
-            "requests submitted per call (default 1)",
-            |j, g, v| j.batch_submit = (v.num() as u32).max(1)
+            "requests submitted per call (default 1; 0: iodepth)",
+            |j, g, v| j.batch_submit = v.num() as u32
         ),
         opt!(
             "iodepth_batch_complete_min",
@@ -332,8 +332,8 @@ pub static OPTIONS: &[Opt] =
             Kind::Int(0, 65535),
             Job,
             "3",
-            "completions to wait for per reap (default 1)",
-            |j, g, v| j.batch_complete_min = (v.num() as u32).max(1)
+            "completions to wait for per reap (default 1; 0: poll, never wait)",
+            |j, g, v| j.batch_complete_min = v.num() as u32
         ),
         opt!(
             "iodepth_batch_complete_max",
