@@ -175,6 +175,14 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         for k in 0..j.numjobs {
             let index = clones.len() as u32;
             let mut spec = j.clone();
+            if let Some(dir) = &spec.directory {
+                // fio: a relative filename lives in `directory`.
+                for f in &mut spec.filenames {
+                    if f.is_relative() {
+                        *f = dir.join(&*f);
+                    }
+                }
+            }
             if spec.filenames.is_empty() && !plan.default_job {
                 // fio's own files: `jobname.N.0` in `directory` (or here), one per clone, kept.
                 let dir = spec.directory.clone().unwrap_or_else(|| PathBuf::from("."));

@@ -164,6 +164,19 @@ fn clones_without_a_filename_get_their_own_kept_files() {
         ],
     ));
     assert!(sub.join("r.0.0").exists());
+    // A relative filename lives in `directory` too, as in fio.
+    json(&bench_in(
+        dir.path(),
+        &[
+            "--name=n",
+            "--directory=sub",
+            "--filename=named.dat",
+            "--size=64k",
+            "--rw=read",
+            "--output-format=json",
+        ],
+    ));
+    assert!(sub.join("named.dat").exists() && !dir.path().join("named.dat").exists());
 }
 
 /// Job files: inline comments are stripped, `${VAR}` and `$keyword`s expand, arithmetic is
