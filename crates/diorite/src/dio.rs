@@ -11,6 +11,7 @@
 //!   completed.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::file::DirectFile;
 use crate::request::{Bufs, OpKind, Request};
 use crate::sys::{IoVec, IOV_MAX};
 
@@ -18,10 +19,18 @@ const OP: &str = "submit";
 
 /// Checks `req` against its file's geometry and access mode. Nothing is issued on error.
 pub(crate) fn validate(req: &Request) -> Result<()> {
-    let Some(file) = &req.file else { return Ok(()) };
+    match &req.file {
+        Some(file) => validate_io(file, req.op, req.offset, &req.bufs),
+        None => Ok(()),
+    }
+}
+
+/// [`validate`] for the parts of a request (the one-shot calls check theirs without building
+/// one).
+pub(crate) fn validate_io(file: &DirectFile, op: OpKind, offset: u64, bufs: &Bufs) -> Result<()> {
     let g = file.geometry();
     let path = file.path();
-    match req.op {
+    match op {
         OpKind::Noop | OpKind::Fsync | OpKind::Fdatasync => return Ok(()),
         OpKind::Read if !file.is_readable() => {
             return Err(Error::new(ErrorKind::InvalidInput, OP)
@@ -33,30 +42,30 @@ pub(crate) fn validate(req: &Request) -> Result<()> {
         }
         _ => {}
     }
-    if req.bufs.segment(0).is_none() {
+    if bufs.segment(0).is_none() {
         // A vectored request with no buffers would issue nothing and never complete.
         return Err(Error::new(ErrorKind::InvalidInput, OP)
             .with_detail(format!(
                 "{} of no buffers (required: at least one non-empty buffer)",
-                req.op.name()
+                op.name()
             ))
-            .at_offset(req.offset));
+            .at_offset(offset));
     }
     let off_align = u64::from(g.offset_align);
-    if req.offset % off_align != 0 {
+    if offset % off_align != 0 {
         return Err(Error::new(ErrorKind::Misaligned, OP)
             .with_detail(format!(
                 "file offset {} is not a multiple of {} bytes ({} requires {})",
-                req.offset,
+                offset,
                 off_align,
                 path.display(),
                 off_align
             ))
-            .at_offset(req.offset));
+            .at_offset(offset));
     }
     let mut bad: Option<Error> = None;
     let mut index = 0usize;
-    req.bufs.for_each_segment(|addr, len| {
+    bufs.for_each_segment(|addr, len| {
         if bad.is_none() {
             if addr % g.mem_align as usize != 0 {
                 bad = Some(Error::new(ErrorKind::Misaligned, OP).with_detail(format!(
@@ -77,31 +86,30 @@ pub(crate) fn validate(req: &Request) -> Result<()> {
         index += 1;
     });
     if let Some(e) = bad {
-        return Err(e.at_offset(req.offset));
+        return Err(e.at_offset(offset));
     }
-    let len = req.bufs.total_len();
-    let end = req
-        .offset
+    let len = bufs.total_len();
+    let end = offset
         .checked_add(len)
         .filter(|e| *e <= i64::MAX as u64)
         .ok_or_else(|| {
             Error::new(ErrorKind::OutOfRange, OP)
                 .with_detail(format!(
                     "offset {} + length {} overflows the file offset range",
-                    req.offset, len
+                    offset, len
                 ))
-                .at_offset(req.offset)
+                .at_offset(offset)
         })?;
-    if req.op == OpKind::Write && g.is_block_device && end > file.len() {
+    if op == OpKind::Write && g.is_block_device && end > file.len() {
         return Err(Error::new(ErrorKind::OutOfRange, OP)
             .with_detail(format!(
                 "write of {len} bytes at {} ends at {end}, past the end of {} ({} bytes)",
-                req.offset,
+                offset,
                 path.display(),
                 file.len()
             ))
             .with_errno(libc::ENOSPC)
-            .at_offset(req.offset));
+            .at_offset(offset));
     }
     Ok(())
 }

@@ -48,4 +48,5 @@ pub use buf::{AlignedBuf, BufPool};
 pub use context::{Context, ContextBuilder, SubmitError};
 pub use error::{Error, ErrorKind, Result};
 pub use file::{AlignCheck, DirectFile, Geometry, GeometrySource, OpenOptions};
+pub use oneshot::{fdatasync, fsync, read_at, readv_at, write_at, writev_at};
 pub use request::{Completion, OpKind, Request, RequestId};

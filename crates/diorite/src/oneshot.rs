@@ -6,10 +6,12 @@
 //! validated by `dio`, performed by the thread pool's `execute`, but on this thread.
 
 use crate::backend::threads::execute;
+use crate::buf::AlignedBuf;
 use crate::dio;
 use crate::error::{Error, Result};
 use crate::file::DirectFile;
-use crate::request::Request;
+use crate::request::{Bufs, OpKind, Request};
+use crate::sys;
 use crate::sys::IoVec;
 
 thread_local! {
@@ -17,9 +19,54 @@ thread_local! {
     static IOV: std::cell::RefCell<Vec<IoVec>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn run(mut req: Request) -> Result<usize> {
-    dio::validate(&req)?;
-    req.begin_extend()?;
+fn run(req: Request) -> Result<usize> {
+    run_keep(req).0
+}
+
+/// The fast path of a single-buffer read or write: validated like a request, then one
+/// `preadv2`/`pwritev2` here — no request, no file handle clone — unless the buffer is larger
+/// than the device's largest transfer (then the general path splits it).
+fn single(file: &DirectFile, op: OpKind, offset: u64, ptr: *mut u8, len: usize) -> Result<usize> {
+    let bufs = Bufs::Raw { ptr, len };
+    dio::validate_io(file, op, offset, &bufs)?;
+    if len as u64 > u64::from(file.geometry().max_transfer) {
+        // SAFETY: forwarded from the caller of `single` (a live, exclusively borrowed slice).
+        let req = unsafe {
+            if op == OpKind::Write {
+                Request::write_raw(file, offset, ptr, len)
+            } else {
+                Request::read_raw(file, offset, ptr, len)
+            }
+        };
+        return run(req);
+    }
+    let write = op == OpKind::Write;
+    let extending = write && file.begin_extend(offset, len as u64)?;
+    let iov = [IoVec {
+        iov_base: ptr.cast(),
+        iov_len: len,
+    }];
+    // SAFETY: the vector is the caller's live slice (borrowed for this call: writable for a
+    // read, readable for a write).
+    let r = unsafe { sys::prw(file.fd(), write, &iov, offset, 0) };
+    let res = match r {
+        Ok(n) => n as i64,
+        Err(e) => -i64::from(e),
+    };
+    if extending {
+        file.end_extend(offset, len as u64, res);
+    }
+    match r {
+        Ok(n) => Ok(n),
+        Err(e) => Err(Error::os(op.name(), e).at_offset(offset)),
+    }
+}
+
+/// Runs `req` in this thread and hands it back (with its buffers) beside the result.
+fn run_keep(mut req: Request) -> (Result<usize>, Request) {
+    if let Err(e) = dio::validate(&req).and_then(|()| req.begin_extend()) {
+        return (Err(e), req);
+    }
     let res = IOV.with(|iov| match iov.try_borrow_mut() {
         Ok(mut iov) => execute(&req, &mut iov),
         // Re-entered from a signal handler or a nested call: a private list.
@@ -29,11 +76,13 @@ fn run(mut req: Request) -> Result<usize> {
         if let Some(f) = &req.file {
             f.end_extend(req.offset, req.bufs.total_len(), res);
         }
+        req.extending = false;
     }
-    match res {
+    let r = match res {
         n if n >= 0 => Ok(n as usize),
         e => Err(Error::os(req.op.name(), (-e) as i32).at_offset(req.offset)),
-    }
+    };
+    (r, req)
 }
 
 impl DirectFile {
@@ -55,9 +104,7 @@ impl DirectFile {
     /// # Ok::<(), diorite::Error>(())
     /// ```
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
-        // SAFETY: the request lives only inside this call, during which `buf` is borrowed
-        // mutably and so valid and unaliased for its whole length.
-        run(unsafe { Request::read_raw(self, offset, buf.as_mut_ptr(), buf.len()) })
+        single(self, OpKind::Read, offset, buf.as_mut_ptr(), buf.len())
     }
 
     /// Writes `buf` at `offset`, in this thread; returns the bytes written. Equivalent to
@@ -67,9 +114,14 @@ impl DirectFile {
     /// # Errors
     /// As [`DirectFile::read_at`].
     pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize> {
-        // SAFETY: the request lives only inside this call, during which `buf` is borrowed and
-        // so valid for reads of its whole length; the engine only reads it.
-        run(unsafe { Request::write_raw(self, offset, buf.as_ptr(), buf.len()) })
+        // The engine only reads through the pointer of a write.
+        single(
+            self,
+            OpKind::Write,
+            offset,
+            buf.as_ptr() as *mut u8,
+            buf.len(),
+        )
     }
 
     /// Flushes the file's data and metadata, in this thread
@@ -89,4 +141,88 @@ impl DirectFile {
     pub fn sync_data(&self) -> Result<()> {
         run(Request::fdatasync(self)).map(|_| ())
     }
+}
+
+/// Reads `buf.len()` bytes at `offset` of `file` into `buf`, in the calling thread, and gives
+/// the buffer back with the result — success or error. No [`Context`](crate::Context): the
+/// engine's validation, splitting and partial-result rules, then `preadv2(2)` right here.
+///
+/// # Examples
+/// ```no_run
+/// let f = diorite::DirectFile::open("/dev/loop0")?;
+/// let (n, buf) = diorite::read_at(&f, 0, diorite::AlignedBuf::for_file(&f, 4096)?);
+/// println!("{} bytes: {:?}", n?, &buf[..16]);
+/// # Ok::<(), diorite::Error>(())
+/// ```
+pub fn read_at(file: &DirectFile, offset: u64, mut buf: AlignedBuf) -> (Result<usize>, AlignedBuf) {
+    let r = file.read_at(&mut buf, offset);
+    (r, buf)
+}
+
+/// Writes `buf` at `offset` of `file` in the calling thread and gives the buffer back with the
+/// result. An extending write moves [`DirectFile::len`] once it is done.
+///
+/// # Examples
+/// ```no_run
+/// let f = diorite::DirectFile::options().write(true).open("/dev/loop0")?;
+/// let (n, _buf) = diorite::write_at(&f, 0, diorite::AlignedBuf::for_file(&f, 4096)?);
+/// n?;
+/// # Ok::<(), diorite::Error>(())
+/// ```
+pub fn write_at(file: &DirectFile, offset: u64, buf: AlignedBuf) -> (Result<usize>, AlignedBuf) {
+    let r = file.write_at(&buf, offset);
+    (r, buf)
+}
+
+/// A vectored [`read_at`]: fills `bufs` in order from `offset`; gives every buffer back.
+///
+/// # Examples
+/// ```no_run
+/// let f = diorite::DirectFile::open("/dev/loop0")?;
+/// let bufs = vec![diorite::AlignedBuf::for_file(&f, 4096)?, diorite::AlignedBuf::for_file(&f, 4096)?];
+/// let (n, bufs) = diorite::readv_at(&f, 0, bufs);
+/// # Ok::<(), diorite::Error>(())
+/// ```
+pub fn readv_at(
+    file: &DirectFile,
+    offset: u64,
+    bufs: Vec<AlignedBuf>,
+) -> (Result<usize>, Vec<AlignedBuf>) {
+    let (r, req) = run_keep(Request::readv(file, offset, bufs));
+    (r, req.into_bufs())
+}
+
+/// A vectored [`write_at`]: writes `bufs` in order from `offset`; gives every buffer back.
+///
+/// # Examples
+/// ```no_run
+/// let f = diorite::DirectFile::options().write(true).open("/dev/loop0")?;
+/// let (n, _bufs) = diorite::writev_at(&f, 0, vec![diorite::AlignedBuf::for_file(&f, 4096)?]);
+/// # Ok::<(), diorite::Error>(())
+/// ```
+pub fn writev_at(
+    file: &DirectFile,
+    offset: u64,
+    bufs: Vec<AlignedBuf>,
+) -> (Result<usize>, Vec<AlignedBuf>) {
+    let (r, req) = run_keep(Request::writev(file, offset, bufs));
+    (r, req.into_bufs())
+}
+
+/// Flushes `file`'s data and metadata in the calling thread
+/// ([`fsync(2)`](https://man7.org/linux/man-pages/man2/fsync.2.html)).
+///
+/// # Errors
+/// The OS error.
+pub fn fsync(file: &DirectFile) -> Result<()> {
+    file.sync_all()
+}
+
+/// Flushes `file`'s data in the calling thread
+/// ([`fdatasync(2)`](https://man7.org/linux/man-pages/man2/fdatasync.2.html)).
+///
+/// # Errors
+/// The OS error.
+pub fn fdatasync(file: &DirectFile) -> Result<()> {
+    file.sync_data()
 }

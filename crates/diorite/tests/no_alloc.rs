@@ -126,12 +126,24 @@ fn check(backend: BackendChoice, ring: Option<usize>) {
         }
         reap(&ctx, 4, &mut vecs);
     };
+    // One-shot calls in this thread, with a buffer that goes round.
+    let mut one = Some(pool.get().unwrap());
+    let mut oneshot = |i: u64| {
+        let off = (i % 64) * bs as u64;
+        let (r, b) = diorite::read_at(&f, off, one.take().unwrap());
+        r.unwrap();
+        let (r, b) = diorite::write_at(&f, off, b);
+        r.unwrap();
+        one = Some(b);
+    };
     for i in 0..50 {
         cycle(i); // warm up: thread-locals, worker vectors, piece tables
+        oneshot(i);
     }
     COUNTING.store(true, Ordering::SeqCst);
     for i in 0..300 {
         cycle(i);
+        oneshot(i);
     }
     COUNTING.store(false, Ordering::SeqCst);
     assert_eq!(

@@ -66,3 +66,33 @@ fn extending_one_shot_writes_move_the_size_and_buffered_opens_are_buffered() {
         .unwrap();
     assert_eq!(flags & libc::O_DIRECT as u32, 0, "opened without O_DIRECT");
 }
+
+/// The context-free calls give the buffers back, success or error, with the engine's rules.
+#[test]
+fn free_one_shot_calls_give_the_buffers_back() {
+    for t in common::targets() {
+        let f = t.file();
+        let bs = f.geometry().offset_align as usize;
+        let mut buf = AlignedBuf::for_file(f, bs).unwrap();
+        buf.fill(0x6d);
+        let (n, buf) = diorite::write_at(f, 0, buf);
+        assert_eq!(n.unwrap(), bs, "{}", t.name());
+        let (n, back) = diorite::read_at(f, 0, AlignedBuf::for_file(f, bs).unwrap());
+        assert_eq!(n.unwrap(), bs);
+        assert!(back.iter().all(|b| *b == 0x6d));
+        // Refused (misaligned offset): the buffer still comes back, untouched.
+        let (e, again) = diorite::read_at(f, 1, buf);
+        assert_eq!(e.unwrap_err().kind(), ErrorKind::Misaligned);
+        assert!(again.iter().all(|b| *b == 0x6d));
+        let bufs = vec![again, back];
+        let (n, bufs) = diorite::writev_at(f, 0, bufs);
+        assert_eq!((n.unwrap(), bufs.len()), (2 * bs, 2));
+        let (n, bufs) = diorite::readv_at(f, 0, bufs);
+        assert_eq!((n.unwrap(), bufs.len()), (2 * bs, 2));
+        let (e, bufs) = diorite::readv_at(f, 0, Vec::new());
+        assert_eq!(e.unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert!(bufs.is_empty());
+        diorite::fsync(f).unwrap();
+        diorite::fdatasync(f).unwrap();
+    }
+}
