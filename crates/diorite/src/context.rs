@@ -131,6 +131,7 @@ impl ContextBuilder {
             backend,
             skipped,
             register_asked: !self.files.is_empty() || !self.pools.is_empty(),
+            notify: std::sync::Mutex::new(None),
             finished: false,
         })
     }
@@ -192,6 +193,8 @@ pub struct Context {
     skipped: Vec<BackendStatus>,
     /// Whether the builder asked for registered files or buffers.
     register_asked: bool,
+    /// The completion fd, made on the first `completion_fd` call and never replaced.
+    notify: std::sync::Mutex<Option<std::os::fd::OwnedFd>>,
     finished: bool,
 }
 
@@ -373,6 +376,70 @@ impl Context {
             Cancel::NotFound => Err(Error::new(ErrorKind::NotFound, "cancel")
                 .with_detail(format!("no request in flight with id {:#x}", id.0))),
         }
+    }
+
+    /// A file descriptor (an eventfd) that becomes readable when completions may be ready to
+    /// reap — for an epoll loop, mio, or any reactor. Made on the first call; the same fd after.
+    ///
+    /// # Contract
+    /// - The fd is *signaled*, not level-triggered on the queue: each completion (or batch of
+    ///   them) adds to the eventfd's counter, and it stays readable until read. Read it
+    ///   (8 bytes; it is non-blocking) to reset it, *then* reap with `get_events(0, n,
+    ///   Some(Duration::ZERO), ..)` until that returns 0. A completion that arrives after the
+    ///   read signals the fd again, so nothing is missed.
+    /// - Wake-ups can be spurious (a cancel, an internal wake-up, a completion another thread
+    ///   reaped first): reaping then simply finds nothing.
+    /// - The first call signals the fd once, so completions that were ready before it existed
+    ///   are found too.
+    /// - Who signals: io_uring by `IORING_REGISTER_EVENTFD` (the kernel, per CQE); Linux AIO by
+    ///   `IOCB_FLAG_RESFD` on every iocb issued after the call (the kernel, per event); the
+    ///   thread pool and completions made in user space (no-ops on AIO, canceled requests) by
+    ///   the engine, with one `write(2)` each.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Os`] when the eventfd cannot be made or registered.
+    ///
+    /// # Examples
+    /// ```
+    /// use diorite::{BackendChoice, Context, Request};
+    /// use std::os::fd::AsRawFd;
+    /// use std::time::Duration;
+    /// let ctx = Context::builder().backend(BackendChoice::Threads).build()?;
+    /// let fd = ctx.completion_fd()?.as_raw_fd();
+    /// ctx.submit(Request::noop()).map_err(|e| e.error)?;
+    /// let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    /// // SAFETY: one valid pollfd.
+    /// assert_eq!(unsafe { libc::poll(&mut pfd, 1, 5000) }, 1);
+    /// let mut n = [0u8; 8];
+    /// // SAFETY: reads 8 bytes into a live buffer from the context's eventfd.
+    /// unsafe { libc::read(fd, n.as_mut_ptr().cast(), 8) };
+    /// let mut out = Vec::new();
+    /// while ctx.get_events(0, 16, Some(Duration::ZERO), &mut out)? > 0 {}
+    /// # Ok::<(), diorite::Error>(())
+    /// ```
+    pub fn completion_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let mut slot = self.notify.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            // SAFETY: eventfd has no memory arguments.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+            if fd < 0 {
+                return Err(Error::from_io(
+                    "completion_fd",
+                    &std::io::Error::last_os_error(),
+                ));
+            }
+            // SAFETY: eventfd returned a new descriptor that nothing else owns.
+            let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+            self.backend.attach_eventfd(fd)?;
+            self.engine.set_notify_fd(fd);
+            crate::engine::signal(fd);
+            *slot = Some(owned);
+        }
+        let fd = slot.as_ref().map_or(-1, |f| f.as_raw_fd());
+        // SAFETY: the OwnedFd lives in `self.notify` until the context is dropped and is never
+        // replaced, so the descriptor stays open for the borrow's lifetime (tied to `&self`).
+        Ok(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
     }
 
     /// Requests submitted and not yet reaped.

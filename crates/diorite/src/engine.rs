@@ -11,6 +11,7 @@ use crate::completion::{CompletionQueue, Event, RES_CANCELED};
 use crate::error::{Error, ErrorKind, Result};
 use crate::request::{Completion, Request, RequestId};
 use crate::slot::{Cancel, Slot, Start};
+use crate::sync::Ordering;
 use crate::tags::TagSet;
 
 /// Slots, tags, admission and completions of one context. Invariants on the fields.
@@ -23,6 +24,11 @@ pub(crate) struct Engine {
     admission: Admission,
     /// Posted completions on their way to reapers.
     cq: CompletionQueue,
+    /// The completion fd (an eventfd) to signal for completions made in user space, or -1.
+    /// Set once by `Context::completion_fd` (Release) before the fd is handed out; read by
+    /// posters (Acquire) — a poster that misses it posted before the fd existed, and the
+    /// first signal (written when the fd is made) covers that completion.
+    notify_fd: crate::sync::AtomicI32,
 }
 
 // SAFETY: the `UnsafeCell`s in `slots` are accessed under the slot protocol (one owner at a
@@ -58,6 +64,7 @@ impl Engine {
             tags,
             admission: Admission::new(depth),
             cq,
+            notify_fd: crate::sync::AtomicI32::new(-1),
         })
     }
 
@@ -91,9 +98,22 @@ impl Engine {
     }
 
     /// Posts slot `tag`'s one completion: bytes, `-errno` or [`RES_CANCELED`]. Called exactly
-    /// once per queued request, by the backend that started it (or found it canceled).
+    /// once per queued request, by the backend that started it (or found it canceled). A
+    /// completion made in user space signals the completion fd, if there is one.
     #[inline]
     pub(crate) fn complete(&self, tag: u32, res: i64) {
+        self.complete_from_kernel(tag, res);
+        // Acquire: pairs with the Release store in `set_notify_fd`.
+        let fd = self.notify_fd.load(Ordering::Acquire);
+        if fd >= 0 {
+            signal(fd);
+        }
+    }
+
+    /// [`Engine::complete`] for a completion the kernel reported (and so already signaled a
+    /// registered completion fd).
+    #[inline]
+    pub(crate) fn complete_from_kernel(&self, tag: u32, res: i64) {
         let slot = &self.slots[tag as usize];
         // SAFETY: we are the backend posting this slot's completion, before `done`.
         if let Some(req) = unsafe { slot.finishing() } {
@@ -209,6 +229,12 @@ impl Engine {
         completion
     }
 
+    /// Makes completions made in user space signal `fd` from now on.
+    pub(crate) fn set_notify_fd(&self, fd: i32) {
+        // Release: pairs with the Acquire load in `complete`.
+        self.notify_fd.store(fd, Ordering::Release);
+    }
+
     pub(crate) fn cq(&self) -> &CompletionQueue {
         &self.cq
     }
@@ -220,4 +246,12 @@ impl Engine {
     pub(crate) fn depth(&self) -> u32 {
         self.admission.depth()
     }
+}
+
+/// Adds 1 to the eventfd `fd` (the completion fd): it becomes readable.
+pub(crate) fn signal(fd: i32) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64 to an eventfd the context keeps open; a full
+    // counter (EAGAIN) already means "readable", so the result is ignored.
+    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
 }

@@ -40,6 +40,8 @@ const IOCB_CMD_POLL: u16 = 5;
 const IOCB_CMD_PREADV: u16 = 7;
 const IOCB_CMD_PWRITEV: u16 = 8;
 const TAG_BITS: u32 = 16;
+/// `aio_flags` bit: signal the eventfd in `aio_resfd` when the iocb completes.
+const IOCB_FLAG_RESFD: u32 = 1;
 /// `aio_data` of a wake-up poll iocb (never a request's: tags and pieces use the low 48 bits).
 const WAKE: u64 = 1 << 63;
 
@@ -243,6 +245,9 @@ pub(crate) struct Aio {
     kwait: KernelWait,
     /// Always readable: the target of wake-up poll iocbs.
     ready: OwnedFd,
+    /// The completion fd (`Context::completion_fd`) the kernel signals for each event, or -1.
+    /// Relaxed: read when iocbs are built; set once, before the caller learns the fd.
+    resfd: std::sync::atomic::AtomicI32,
     /// The builder allowed buffered files (`ContextBuilder::allow_blocking_aio`): their I/O
     /// runs inside `io_submit`, which then blocks.
     buffered_ok: bool,
@@ -290,6 +295,7 @@ impl Aio {
             submitting: Mutex::new(pending),
             kwait: KernelWait::default(),
             ready,
+            resfd: std::sync::atomic::AtomicI32::new(-1),
             buffered_ok,
         })
     }
@@ -335,12 +341,16 @@ impl Aio {
             // noop: Linux AIO has no no-op command, so the engine completes it here — and, as
             // for every completion made in user space, gets a reaper out of io_getevents.
             drop(pending);
-            self.pieces.done(engine, tag, 0, 0);
+            self.pieces.done(engine, tag, 0, 0, false);
             self.wake();
             return;
         };
+        let resfd = self.resfd.load(std::sync::atomic::Ordering::Relaxed);
         let base = Iocb {
             aio_fildes: file.fd().as_raw_fd() as u32,
+            // The kernel signals the completion fd for this event (IOCB_FLAG_RESFD).
+            aio_flags: if resfd >= 0 { IOCB_FLAG_RESFD } else { 0 },
+            aio_resfd: resfd.max(0) as u32,
             ..Iocb::default()
         };
         match req.op {
@@ -431,7 +441,7 @@ impl Aio {
                     // SAFETY: as above; only `aio_data` is read.
                     let data = unsafe { (*pending[next]).aio_data };
                     let (tag, piece) = ((data & 0xffff) as u32, (data >> TAG_BITS) as usize);
-                    self.pieces.done(engine, tag, piece, -i64::from(e));
+                    self.pieces.done(engine, tag, piece, -i64::from(e), false);
                     completed_here = true;
                     next += 1;
                 }
@@ -446,6 +456,11 @@ impl Aio {
 
     pub(crate) fn kernel_wait(&self) -> &KernelWait {
         &self.kwait
+    }
+
+    /// Has the kernel signal `fd` for every event from now on.
+    pub(crate) fn attach_eventfd(&self, fd: i32) {
+        self.resfd.store(fd, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Gets a reaper out of `io_getevents`: one wake-up poll iocb per event it waits for.
@@ -523,7 +538,7 @@ impl Aio {
                 (ev.data & ((1 << TAG_BITS) - 1)) as u32,
                 (ev.data >> TAG_BITS) as usize,
             );
-            self.pieces.done(engine, tag, piece, ev.res);
+            self.pieces.done(engine, tag, piece, ev.res, true);
         }
     }
 

@@ -310,6 +310,20 @@ impl Backend {
         }
     }
 
+    /// Has the kernel signal the context's completion fd for the completions it reports
+    /// (io_uring: `IORING_REGISTER_EVENTFD`; AIO: `IOCB_FLAG_RESFD` on every iocb). The
+    /// thread pool's completions are signaled by the engine.
+    pub(crate) fn attach_eventfd(&self, fd: i32) -> Result<()> {
+        match self {
+            Backend::Threads(_) => Ok(()),
+            Backend::IoUring(u) => u.attach_eventfd(fd),
+            Backend::Aio(a) => {
+                a.attach_eventfd(fd);
+                Ok(())
+            }
+        }
+    }
+
     /// Whether completions arrive only when a reaper collects them from the kernel (then a
     /// reaper does not spin before it sleeps).
     pub(crate) fn reaped_from_kernel(&self) -> bool {

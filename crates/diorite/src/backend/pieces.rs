@@ -112,8 +112,16 @@ impl PieceTable {
     }
 
     /// Records that piece `piece` of slot `tag` completed with `res` (bytes or `-errno`); the
-    /// last piece completes the request through `engine`.
-    pub(crate) fn done(&self, engine: &Engine, tag: u32, piece: usize, res: i64) {
+    /// last piece completes the request through `engine`. `from_kernel`: the kernel reported
+    /// it (and so already signaled a registered completion fd).
+    pub(crate) fn done(
+        &self,
+        engine: &Engine,
+        tag: u32,
+        piece: usize,
+        res: i64,
+        from_kernel: bool,
+    ) {
         let s = &self.slots[tag as usize];
         let total = s.total.load(Ordering::Relaxed);
         // SAFETY: written by the submitter before the piece was issued; only read here.
@@ -144,6 +152,10 @@ impl PieceTable {
             (0, e) if e != 0 => -i64::from(e),
             (n, _) => n as i64,
         };
-        engine.complete(tag, result);
+        if from_kernel {
+            engine.complete_from_kernel(tag, result);
+        } else {
+            engine.complete(tag, result);
+        }
     }
 }

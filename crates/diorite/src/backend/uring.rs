@@ -458,13 +458,21 @@ impl Uring {
                 (ud >> TAG_BITS) as usize,
             );
             self.pieces
-                .done(engine, tag, piece, i64::from(cqe.result()));
+                .done(engine, tag, piece, i64::from(cqe.result()), true);
         }
         any
     }
 
     pub(crate) fn kernel_wait(&self) -> &KernelWait {
         &self.kwait
+    }
+
+    /// Has the kernel signal `fd` for every CQE from now on (`IORING_REGISTER_EVENTFD`).
+    pub(crate) fn attach_eventfd(&self, fd: i32) -> Result<()> {
+        self.ring
+            .submitter()
+            .register_eventfd(fd)
+            .map_err(|e| Error::from_io("completion_fd", &e))
     }
 
     /// One reaper at a time waits in `io_uring_enter(GETEVENTS | EXT_ARG)` for `need`
