@@ -146,6 +146,9 @@ fn check_spec(j: &JobSpec) -> Result<()> {
             j.ramp_time.as_secs()
         );
     }
+    if j.loops > 1 && (j.verify || j.verify_only) {
+        bail!("job {n}: loops with verify is not supported (fio verifies after each loop)");
+    }
     if j.batch_complete_min > j.iodepth {
         bail!(
             "job {n}: iodepth_batch_complete_min={} is larger than iodepth={}",

@@ -388,3 +388,53 @@ fn status_interval_prints_the_report_while_running() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.matches("s: (groupid=0").count() >= 3, "{text}");
 }
+
+/// `description`, `number_ios`, `loops` and `startdelay` as fio: the description in the text
+/// (`Description  : [..]`), JSON (`desc`) and terse reports; the job stops after `number_ios`
+/// I/Os; `loops` repeats the I/O amount; `startdelay` delays the start, not the runtime.
+#[test]
+fn description_number_ios_loops_and_startdelay() {
+    let dir = tempdir();
+    let base = ["--name=x", "--filename=f", "--size=1m", "--rw=read"];
+    let run = |extra: &[&str]| {
+        let mut a: Vec<&str> = base.to_vec();
+        a.extend(extra);
+        let out = bench_in(dir.path(), &a);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(&["--description=nightly"]);
+    assert!(text.contains("  Description  : [nightly]"), "{text}");
+    let v: Value =
+        serde_json::from_str(&run(&["--description=nightly", "--output-format=json"])).unwrap();
+    assert_eq!(v["jobs"][0]["desc"], "nightly");
+    let terse = run(&["--description=nightly", "--output-format=terse"]);
+    assert!(terse.trim_end().ends_with(";nightly"), "{terse}");
+    let v: Value =
+        serde_json::from_str(&run(&["--number_ios=10", "--output-format=json"])).unwrap();
+    assert_eq!(v["jobs"][0]["read"]["total_ios"], 10);
+    let v: Value = serde_json::from_str(&run(&["--loops=3", "--output-format=json"])).unwrap();
+    assert_eq!(v["jobs"][0]["read"]["io_bytes"], 3 << 20);
+    let t0 = std::time::Instant::now();
+    let v: Value = serde_json::from_str(&run(&[
+        "--startdelay=400ms",
+        "--number_ios=1",
+        "--output-format=json",
+    ]))
+    .unwrap();
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(400));
+    assert!(
+        v["jobs"][0]["read"]["runtime"].as_u64().unwrap() < 400,
+        "the delay is not runtime"
+    );
+    let out = bench_in(
+        dir.path(),
+        &["--name=x", "--filename=f", "--size=1m", "--startdelay=1-2"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("startdelay=1-2"));
+}

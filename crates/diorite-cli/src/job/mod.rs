@@ -231,6 +231,15 @@ pub struct JobSpec {
     /// Where the jobs' own files go when no `filename` is given.
     pub directory: Option<PathBuf>,
     pub thread: bool,
+    /// fio's `description`: printed with the job's report, not parsed.
+    pub description: Option<String>,
+    /// fio's `number_ios`: the job ends once this many I/Os were issued (if nothing else ended
+    /// it first).
+    pub number_ios: Option<u64>,
+    /// fio's `loops`: the job's I/O amount, repeated.
+    pub loops: u32,
+    /// fio's `startdelay`: the job starts this long after its group.
+    pub startdelay: Duration,
     /// Register buffers (`fixedbufs`) and files (`registerfiles`) with io_uring.
     pub fixedbufs: bool,
     pub registerfiles: bool,
@@ -276,6 +285,10 @@ impl Default for JobSpec {
             kb_base: 1024,
             directory: None,
             thread: false,
+            description: None,
+            number_ios: None,
+            loops: 1,
+            startdelay: Duration::ZERO,
             fixedbufs: true,
             registerfiles: true,
             fsync: 0,

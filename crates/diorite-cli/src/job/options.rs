@@ -570,6 +570,48 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.stonewall = v.bool()
         ),
         opt!(
+            "description",
+            [],
+            Kind::Str,
+            Job,
+            "testing",
+            "text printed with the job's report (fio: not parsed)",
+            |j, g, v| j.description = Some(v.str().to_string())
+        ),
+        opt!(
+            "number_ios",
+            [],
+            Kind::Int(1, u64::MAX),
+            Job,
+            "1000",
+            "end the job after this many I/Os, if nothing ends it first",
+            |j, g, v| j.number_ios = Some(v.num())
+        ),
+        opt!(
+            "loops",
+            [],
+            Kind::Int(1, u32::MAX as u64),
+            Job,
+            "3",
+            "repeat the job's I/O amount this many times (default 1)",
+            |j, g, v| j.loops = v.num() as u32
+        ),
+        opt!(
+            "startdelay",
+            [],
+            Kind::Str,
+            Job,
+            "500ms",
+            "start the job this long after its group starts (one time; ranges are refused)",
+            |j, g, v| {
+                let s = v.str();
+                if s.contains('-') || s.contains(':') {
+                    bail!("startdelay={s}: ranges are not supported; give one time");
+                }
+                j.startdelay = value::time(s).map_err(|e| anyhow!("startdelay={s}: {e}"))?
+            }
+        ),
+        opt!(
             "fixedbufs",
             [],
             Kind::Bool,

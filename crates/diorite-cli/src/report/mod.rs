@@ -348,6 +348,9 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
             i32::from(v.error().is_some()),
             v.results[0].backend
         );
+        if let Some(desc) = &v.results[0].spec.description {
+            let _ = writeln!(out, "  Description  : [{desc}]");
+        }
         for (d, label) in [(0, "read"), (1, "write")] {
             let s = &v.stats[d];
             if s.ios == 0 {
@@ -747,6 +750,9 @@ pub fn terse(views: &[View<'_>], disks: &Value) -> String {
             }
             f.push(format!("{:.2}%", d["util"].as_f64().unwrap_or(0.0)));
         }
+        if let Some(desc) = &v.results[0].spec.description {
+            f.push(desc.clone());
+        }
         out.push_str(&f.join(";"));
         out.push('\n');
     }
@@ -785,7 +791,7 @@ pub fn json(
             let verify = v.verify().map(|vr| {
                 json!({"blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "first": vr.first})
             });
-            json!({
+            let mut job = json!({
                 "jobname": v.name,
                 "groupid": v.groupid,
                 "error": i32::from(v.error().is_some()),
@@ -824,7 +830,12 @@ pub fn json(
                     "error_message": v.error(),
                     "interrupted": v.results.iter().any(|r| r.interrupted),
                 },
-            })
+            });
+            // fio adds `desc` only for a job with a description.
+            if let (Some(desc), Some(obj)) = (&r0.spec.description, job.as_object_mut()) {
+                obj.insert("desc".into(), json!(desc));
+            }
+            job
         })
         .collect();
     let cpu = (proc_cpu.usr + proc_cpu.sys).as_secs_f64();

@@ -543,6 +543,15 @@ pub fn run_job(
     let max_bs = spec.bs.max() as usize;
     let engine = Engine::new(spec, targets, max_bs);
     start.wait();
+    // fio's `startdelay`: the job starts this long after its group (a stop cuts it short).
+    let delay_end = Instant::now() + spec.startdelay;
+    while Instant::now() < delay_end && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(
+            delay_end
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50)),
+        );
+    }
     let mut e = match engine {
         Ok(e) => e,
         Err(err) => {
@@ -567,8 +576,10 @@ pub fn run_job(
     let io_limit = if spec.time_based {
         u64::MAX
     } else {
+        // fio's `loops` repeats the job's I/O amount.
         spec.io_size
             .unwrap_or_else(|| targets.iter().map(|t| t.len).sum())
+            .saturating_mul(u64::from(spec.loops))
     };
     // The job's deadline (fio's `runtime`, after the ramp): the verify phase stops there too.
     let deadline = spec
@@ -708,7 +719,10 @@ fn main_phase(
                 if !may_issue && pending.is_none() {
                     break;
                 }
-                if may_issue && issued_bytes >= io_limit {
+                if may_issue
+                    && (issued_bytes >= io_limit
+                        || spec.number_ios.is_some_and(|n| rate_issued >= n))
+                {
                     exhausted = true;
                     break;
                 }
