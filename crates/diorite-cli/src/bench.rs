@@ -460,9 +460,20 @@ fn status_printer(
                 }
             }
         }
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+        // Where the final report goes (fio writes status to its --output file too).
+        match &globals.output {
+            Some(p) => {
+                let _ = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(p)
+                    .and_then(|mut f| f.write_all(text.as_bytes()));
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+        }
     }
 }
 
@@ -530,6 +541,10 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
     }
     install_sigint();
     let (prepared, _temp) = prepare(&plan)?;
+    if let Some(p) = &plan.globals.output {
+        // Created (emptied) once: status reports and the final report are appended.
+        std::fs::write(p, b"").with_context(|| format!("writing {}", p.display()))?;
+    }
     let show_progress = match plan.globals.eta {
         job::Eta::Always => true,
         job::Eta::Never => false,
@@ -671,7 +686,11 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         }
     }
     match &plan.globals.output {
-        Some(p) => std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?,
+        Some(p) => std::fs::OpenOptions::new()
+            .append(true)
+            .open(p)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .with_context(|| format!("writing {}", p.display()))?,
         None => out.write_all(text.as_bytes())?,
     }
     if let Some(p) = &plan.globals.latency_plot {

@@ -387,6 +387,25 @@ fn status_interval_prints_the_report_while_running() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.matches("s: (groupid=0").count() >= 3, "{text}");
+    // With --output, status reports and the final report all go to the file, as in fio.
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=s",
+            "--filename=f",
+            "--size=8m",
+            "--rw=randread",
+            "--runtime=800ms",
+            "--time_based",
+            "--status-interval=300ms",
+            "--eta=never",
+            "--output=report.txt",
+        ],
+    );
+    assert!(out.status.success() && out.stdout.is_empty());
+    let file = std::fs::read_to_string(dir.path().join("report.txt")).unwrap();
+    assert!(file.matches("s: (groupid=0").count() >= 2, "{file}");
+    assert!(file.contains("Run status group 0"));
 }
 
 /// `description`, `number_ios`, `loops` and `startdelay` as fio: the description in the text
