@@ -12,9 +12,20 @@
 //! increment came first (shutdown's RMW returns a count that includes it, and shutdown waits
 //! for it) or the bit came first (the submitter's RMW returns it set, and it backs out). No
 //! fence, no second location.
+//!
+//! # Async submitters wait for an admission
+//! A future whose request finds the context full does not fail: it queues its waker on
+//! `waiters` and sets the `WAITERS` bit in the same word, then retries. A release that finds the
+//! bit set and leaves an admission free wakes the oldest waiter. Both the registration and the
+//! release are read-modify-writes of the one word, so either the release sees the bit, or the
+//! waiter's retry (after its registration in the word's order) sees the freed count — no lost
+//! wake-up (loom model `loom_async_waiter_never_misses_a_free`). A waiter that was woken but is
+//! dropped, or that got in without needing the wake, passes the wake on.
 
-use crate::sync::{AtomicU32, Ordering};
+use crate::sync::{lock, AtomicU32, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
+use std::collections::VecDeque;
+use std::task::Waker;
 
 /// Why [`Admission::admit`] refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,16 +36,31 @@ pub(crate) enum Refused {
     Shutdown,
 }
 
-/// Bit of `word` meaning "shutdown has begun"; the bits below it count admissions (at most
-/// depth + the number of submitters backing out at once, far below 2^31).
+/// Bit of `word` meaning "shutdown has begun"; the bits below `WAITERS` count admissions (at
+/// most depth + the number of submitters backing out at once, far below 2^30).
 const SHUT: u32 = 1 << 31;
+/// Bit of `word` meaning "`waiters` is not empty"; set and cleared under the `waiters` lock.
+const WAITERS: u32 = 1 << 30;
+const COUNT: u32 = WAITERS - 1;
 
 /// The admission counter of one context. Invariants on the fields.
 pub(crate) struct Admission {
-    /// `SHUT | count`: admitted and not yet released, plus transient increments of submitters
-    /// about to back out. Only read-modify-writes decide (see the module docs).
+    /// `SHUT | WAITERS | count`: admitted and not yet released, plus transient increments of
+    /// submitters about to back out. Only read-modify-writes decide (see the module docs).
     word: CachePadded<AtomicU32>,
     depth: u32,
+    /// Async submitters waiting for an admission, oldest first, each with its ticket. Non-empty
+    /// exactly while `WAITERS` is set (both change under this lock). Its capacity grows to the
+    /// most waiters ever at once and is then reused: waiting allocates only while it grows.
+    waiters: Mutex<Waiters>,
+}
+
+/// The queue of async submitters waiting for an admission.
+struct Waiters {
+    /// `(ticket, waker)`, oldest first.
+    list: VecDeque<(u64, Waker)>,
+    /// The last ticket handed out.
+    last: u64,
 }
 
 impl Admission {
@@ -42,6 +68,10 @@ impl Admission {
         Admission {
             word: CachePadded::new(AtomicU32::new(0)),
             depth,
+            waiters: Mutex::new(Waiters {
+                list: VecDeque::new(),
+                last: 0,
+            }),
         }
     }
 
@@ -56,7 +86,7 @@ impl Admission {
             self.release();
             return Err(Refused::Shutdown);
         }
-        if before >= self.depth {
+        if before & COUNT >= self.depth {
             self.release();
             return Err(Refused::Full);
         }
@@ -64,26 +94,99 @@ impl Admission {
     }
 
     /// Releases one admission (a reaped request, or a submitter backing out). The request's tag
-    /// must already be back.
+    /// must already be back. Wakes a waiting async submitter when this leaves an admission
+    /// free (a back-out that leaves none free wakes nobody, so full-depth retries never make a
+    /// wake-up storm).
     #[inline]
     pub(crate) fn release(&self) {
-        // Release: pairs with the Acquire RMW in `admit` and the load in `in_flight`.
-        self.word.fetch_sub(1, Ordering::Release);
+        // Release: pairs with the Acquire RMW in `admit` and the load in `in_flight`; the RMW
+        // also orders this release against a waiter's registration (module docs).
+        let before = self.word.fetch_sub(1, Ordering::Release);
+        if before & WAITERS != 0 && (before & COUNT) <= self.depth {
+            self.wake_one();
+        }
+    }
+
+    /// Queues an async submitter's `waker` to be woken when an admission may be free (under
+    /// `ticket`, made on its first call and kept by the caller; a later call with the same
+    /// ticket only updates the waker). The caller then retries [`Admission::admit`].
+    pub(crate) fn wait(&self, ticket: &mut Option<u64>, waker: &Waker) {
+        let mut w = lock(&self.waiters);
+        if let Some(t) = *ticket {
+            if let Some(e) = w.list.iter_mut().find(|e| e.0 == t) {
+                if !e.1.will_wake(waker) {
+                    e.1 = waker.clone();
+                }
+                return;
+            }
+        }
+        w.last = w.last.wrapping_add(1);
+        let t = w.last;
+        *ticket = Some(t);
+        w.list.push_back((t, waker.clone()));
+        // AcqRel: a read-modify-write of the admission word, ordered against every release
+        // (module docs).
+        self.word.fetch_or(WAITERS, Ordering::AcqRel);
+    }
+
+    /// Takes `ticket` off the queue. `false` when it was no longer there: a release woke it, and
+    /// if the caller does not use that wake-up (it got in anyway, or gives up), it passes it on
+    /// with [`Admission::wake_one`].
+    pub(crate) fn leave(&self, ticket: u64) -> bool {
+        let mut w = lock(&self.waiters);
+        let Some(i) = w.list.iter().position(|e| e.0 == ticket) else {
+            return false;
+        };
+        drop(w.list.remove(i));
+        if w.list.is_empty() {
+            // AcqRel: as in `wait`.
+            self.word.fetch_and(!WAITERS, Ordering::AcqRel);
+        }
+        true
+    }
+
+    /// Wakes the oldest waiting async submitter, if any.
+    pub(crate) fn wake_one(&self) {
+        let mut w = lock(&self.waiters);
+        let first = w.list.pop_front();
+        if w.list.is_empty() {
+            // AcqRel: as in `wait`.
+            self.word.fetch_and(!WAITERS, Ordering::AcqRel);
+        }
+        drop(w);
+        if let Some((_, waker)) = first {
+            waker.wake();
+        }
+    }
+
+    /// Wakes every waiting async submitter (shutdown: they find it and fail).
+    fn wake_all(&self) {
+        let mut w = lock(&self.waiters);
+        let all = std::mem::take(&mut w.list);
+        // AcqRel: as in `wait`.
+        self.word.fetch_and(!WAITERS, Ordering::AcqRel);
+        drop(w);
+        all.into_iter().for_each(|(_, waker)| waker.wake());
     }
 
     /// Begins shutdown; `true` for the first call. Every request admitted before it is counted
-    /// by [`Admission::in_flight`] until released.
+    /// by [`Admission::in_flight`] until released; waiting async submitters are woken (and
+    /// refused).
     pub(crate) fn shut(&self) -> bool {
         // AcqRel: the RMW orders against every `admit` RMW on the same word (see the module
         // docs); Acquire also pairs with releases before it.
-        self.word.fetch_or(SHUT, Ordering::AcqRel) & SHUT == 0
+        let first = self.word.fetch_or(SHUT, Ordering::AcqRel) & SHUT == 0;
+        if first {
+            self.wake_all();
+        }
+        first
     }
 
     /// Admitted requests not yet released (plus submitters about to back out).
     pub(crate) fn in_flight(&self) -> u32 {
         // Acquire: pairs with the Release decrement in `release`: a count of zero means every
         // reaped request's completion handling is done.
-        self.word.load(Ordering::Acquire) & !SHUT
+        self.word.load(Ordering::Acquire) & COUNT
     }
 
     pub(crate) fn depth(&self) -> u32 {
@@ -126,6 +229,53 @@ mod loom_models {
                 // must have counted it (it is never released here).
                 Ok(()) => assert!(seen >= 1, "shutdown missed an admitted request"),
                 Err(r) => assert_eq!(r, Refused::Shutdown),
+            }
+        });
+    }
+
+    /// An async submitter at full depth racing the release of the one admission: it either gets
+    /// in on its retry, or is woken (a lost wake-up would leave `woken` false with the
+    /// admission free, which the assertion catches).
+    #[test]
+    fn loom_async_waiter_never_misses_a_free() {
+        use std::sync::atomic::{AtomicBool as StdBool, Ordering as StdOrdering};
+        use std::task::{Wake, Waker};
+        struct Flag(StdBool);
+        impl Wake for Flag {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.store(true, StdOrdering::SeqCst);
+            }
+        }
+        loom::model(|| {
+            let a = Arc::new(Admission::new(1));
+            a.admit().unwrap();
+            let releaser = {
+                let a = a.clone();
+                thread::spawn(move || a.release())
+            };
+            let flag = std::sync::Arc::new(Flag(StdBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let mut ticket = None;
+            let got_in = match a.admit() {
+                Ok(()) => true,
+                Err(_) => {
+                    a.wait(&mut ticket, &waker);
+                    a.admit().is_ok()
+                }
+            };
+            releaser.join().unwrap();
+            if got_in {
+                if let Some(t) = ticket {
+                    if !a.leave(t) {
+                        a.wake_one();
+                    }
+                }
+            } else {
+                assert!(
+                    flag.0.load(StdOrdering::SeqCst),
+                    "lost wake-up: free, but not woken"
+                );
+                assert!(a.admit().is_ok());
             }
         });
     }

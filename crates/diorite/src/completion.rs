@@ -16,11 +16,16 @@
 //! and its sleep, because the reaper holds the mutex across both), or the reaper's last look
 //! sees the event. The same handshake serves [`CompletionQueue::wake_all`] (a kernel waiter
 //! leaving, so another reaper can take its place) and [`CompletionQueue::close`].
+//!
+//! An async reaper (the [`Completions`](crate::future::Completions) stream) registers a waker
+//! the same way ([`CompletionQueue::register_waker`]): it counts in `reapers` until a poster
+//! (or `close`) takes its waker out and wakes it, once.
 
 use crate::ring::Ring;
 use crate::sync::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 use crossbeam_utils::CachePadded;
 use std::collections::VecDeque;
+use std::task::Waker;
 use std::time::Instant;
 
 /// A completion on its way from a backend to a reaper.
@@ -35,10 +40,14 @@ pub(crate) struct Event {
 pub(crate) const RES_CANCELED: i64 = i64::MIN;
 
 struct Waiting {
-    /// Reapers registered to sleep.
+    /// Reapers registered to sleep, and registered wakers.
     reapers: usize,
-    /// The smallest number of ready events that satisfies one of them (`usize::MAX`: none).
+    /// The smallest number of ready events that satisfies one of them (`usize::MAX`: none; 1
+    /// while a waker is registered).
     need: usize,
+    /// Wakers of async reapers, each woken once by the first post (or close) after it
+    /// registered; their capacity is kept, so registering allocates only while it grows.
+    wakers: Vec<Waker>,
 }
 
 /// Ring + overflow list + reaper wake-ups. Invariants on the fields.
@@ -80,6 +89,7 @@ impl CompletionQueue {
             waiting: Mutex::new(Waiting {
                 reapers: 0,
                 need: usize::MAX,
+                wakers: Vec::new(),
             }),
             wake: Condvar::new(),
             closed: AtomicBool::new(false),
@@ -110,11 +120,45 @@ impl CompletionQueue {
         // the reaper, or its last look sees our event (or our flag).
         fence(Ordering::SeqCst);
         if self.reapers.load(Ordering::Relaxed) > 0 {
-            let w = lock(&self.waiting);
+            let mut w = lock(&self.waiting);
             if all || self.ready() >= w.need {
                 self.wake.notify_all();
+                Self::wake_wakers(&mut w, &self.reapers);
             }
         }
+    }
+
+    /// Wakes and unregisters every registered waker. Under the `waiting` lock.
+    fn wake_wakers(w: &mut Waiting, reapers: &AtomicUsize) {
+        let n = w.wakers.len();
+        if n == 0 {
+            return;
+        }
+        w.wakers.drain(..).for_each(Waker::wake);
+        w.reapers -= n;
+        if w.reapers == 0 {
+            w.need = usize::MAX;
+        }
+        // Relaxed: under the mutex, as in `sleep`.
+        reapers.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// An async reaper found nothing to reap: registers `waker` to be woken by the next post
+    /// (or close). Returns `true` when events (or the close) arrived meanwhile — the caller
+    /// reaps again instead of waiting; the registration then only costs a spurious wake-up.
+    pub(crate) fn register_waker(&self, waker: &Waker) -> bool {
+        {
+            let mut w = lock(&self.waiting);
+            if !w.wakers.iter().any(|k| k.will_wake(waker)) {
+                w.wakers.push(waker.clone());
+                w.reapers += 1;
+                w.need = 1;
+                // SeqCst (RMW + fence below): pairs with the fence in `notify`, as in `sleep`.
+                self.reapers.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        fence(Ordering::SeqCst);
+        self.ready() > 0 || self.is_closed()
     }
 
     /// Wakes every sleeping reaper, so one of them re-checks what it waits for (a backend's
@@ -214,10 +258,11 @@ impl CompletionQueue {
     /// Closes the queue: every sleeper wakes and sees it closed.
     pub(crate) fn close(&self) {
         {
-            let _w = lock(&self.waiting);
+            let mut w = lock(&self.waiting);
             // Release: pairs with the Acquire loads in `sleep` and `is_closed`.
             self.closed.store(true, Ordering::Release);
             self.wake.notify_all();
+            Self::wake_wakers(&mut w, &self.reapers);
         }
         // SeqCst fence: pairs with the fence in `KernelWait::try_enter`: the closer's next look
         // at the kernel wait sees a waiter that did not see `closed`.

@@ -20,6 +20,7 @@ use crate::backend::{
 };
 use crate::buf::BufPool;
 use crate::dio;
+use crate::driver::Driver;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::file::DirectFile;
@@ -128,7 +129,8 @@ impl ContextBuilder {
         backend.start(&engine)?;
         Ok(Context {
             engine,
-            backend,
+            backend: Arc::new(backend),
+            driver: Driver::default(),
             skipped,
             register_asked: !self.files.is_empty() || !self.pools.is_empty(),
             notify: std::sync::Mutex::new(None),
@@ -189,7 +191,10 @@ impl From<SubmitError> for Error {
 pub struct Context {
     /// Slots, tags, admission and completions; shared with the backend's workers.
     engine: Arc<Engine>,
-    backend: Backend,
+    /// Shared with the async driver thread, which `shutdown` joins before the backend stops.
+    backend: Arc<Backend>,
+    /// Collects kernel completions for futures (started by the first one; `driver.rs`).
+    driver: Driver,
     skipped: Vec<BackendStatus>,
     /// Whether the builder asked for registered files or buffers.
     register_asked: bool,
@@ -504,12 +509,20 @@ impl Context {
         // Cancel everything not yet issued; the backend posts each one's Canceled completion
         // when it picks the tag up (kernel backends issue at submit: nothing stays QUEUED).
         engine.cancel_all_queued(|_| {});
-        // Wait for every issued request, reaping (and dropping) completions as they come.
-        while engine.admission().in_flight() > 0 {
+        // Wait for every issued request, reaping (and dropping) completions as they come. An
+        // async request is finished once completed: its future (alive, or the engine for a
+        // dropped one) frees its slot. `in_flight` is read first: a future that frees its slot
+        // between the two reads only makes the count look larger.
+        while engine.admission().in_flight() > engine.parked_async() {
             if engine.reap_discard(usize::MAX) > 0 || self.backend.poll(engine) {
                 continue;
             }
-            let slice = Instant::now().checked_add(Duration::from_millis(50));
+            // Async completions do not wake a sleeper on the completion queue: look often.
+            let slice = Instant::now().checked_add(if self.driver.is_started() {
+                Duration::from_millis(2)
+            } else {
+                Duration::from_millis(50)
+            });
             match self.backend.wait(engine, 1, slice) {
                 Wait::Waited => {}
                 Wait::Unsupported => {
@@ -523,9 +536,110 @@ impl Context {
             }
         }
         cq.close();
-        // A reaper blocked in the kernel with no timeout sees `closed` only once it is out.
+        // A reaper blocked in the kernel with no timeout (the driver among them) sees `closed`
+        // only once it is out.
         self.backend.wake_kernel_waiter();
-        self.backend.stop()
+        let driver = self.driver.stop();
+        self.backend.stop().and(driver)
+    }
+
+    // ---- For the futures (`future.rs`) ----
+
+    /// Validates `req` and submits it as an async request whose completion goes to `waker`.
+    pub(crate) fn submit_async(
+        &self,
+        req: Request,
+        waker: &std::task::Waker,
+    ) -> std::result::Result<RequestId, (Error, Request)> {
+        if let Err(e) = dio::validate(&req).and_then(|()| self.backend.validate(&req)) {
+            return Err((e, req));
+        }
+        if let Err(e) = self.driver.ensure(&self.engine, &self.backend) {
+            return Err((e, req));
+        }
+        let (tag, id) = self.engine.queue_async(req, waker)?;
+        self.backend.submit(&self.engine, tag, true);
+        Ok(id)
+    }
+
+    /// Polls async request `id`: its completion, or `None` with `waker` registered.
+    ///
+    /// # Safety
+    /// As [`Engine::poll_async`].
+    #[inline]
+    pub(crate) unsafe fn poll_async(
+        &self,
+        id: RequestId,
+        waker: &std::task::Waker,
+    ) -> Option<Completion> {
+        // SAFETY: the caller's contract.
+        if let Some(c) = unsafe { self.engine.poll_async(id, waker) } {
+            return Some(c);
+        }
+        // Collect what io_uring has completed (no syscall), which may be ours: an executor
+        // that keeps polling then does not depend on the driver's wake-up.
+        if self.backend.kind() == BackendKind::IoUring && self.backend.poll(&self.engine) {
+            // SAFETY: the caller's contract.
+            return unsafe { self.engine.poll_async(id, waker) };
+        }
+        None
+    }
+
+    /// The future of async request `id` is dropped before its completion: cancel it where
+    /// possible; its slot (and buffers) are freed once the backend is done with it.
+    ///
+    /// # Safety
+    /// As [`Engine::detach`].
+    pub(crate) unsafe fn abandon(&self, id: RequestId) {
+        if self.engine.cancel(id) == Cancel::Running {
+            self.backend
+                .cancel_running(&self.engine, id.tag(), id.generation());
+        }
+        // SAFETY: the caller's contract.
+        unsafe { self.engine.detach(id) };
+    }
+
+    /// Queues `waker` for an admission (see `Admission::wait`).
+    pub(crate) fn wait_for_admission(&self, ticket: &mut Option<u64>, waker: &std::task::Waker) {
+        self.engine.admission().wait(ticket, waker);
+    }
+
+    /// Leaves the queue for an admission; a wake-up this waiter got and does not need goes on
+    /// to the next one.
+    pub(crate) fn leave_admission_queue(&self, ticket: u64) {
+        let admission = self.engine.admission();
+        if !admission.leave(ticket) {
+            admission.wake_one();
+        }
+    }
+
+    /// The [`Completions`](crate::future::Completions) stream's poll.
+    pub(crate) fn poll_completion(
+        &self,
+        waker: &std::task::Waker,
+    ) -> std::task::Poll<Option<Completion>> {
+        use std::task::Poll;
+        let (engine, cq) = (&*self.engine, self.engine.cq());
+        loop {
+            if let Some(c) = engine.reap_one() {
+                return Poll::Ready(Some(c));
+            }
+            if cq.is_closed() {
+                return Poll::Ready(None);
+            }
+            if self.driver.ensure(&self.engine, &self.backend).is_err() {
+                // Only a context that is closing refuses a driver, or the OS a thread: the
+                // stream ends rather than hang.
+                return Poll::Ready(None);
+            }
+            if self.backend.kind() == BackendKind::IoUring && self.backend.poll(engine) {
+                continue;
+            }
+            if cq.register_waker(waker) {
+                continue;
+            }
+            return Poll::Pending;
+        }
     }
 }
 

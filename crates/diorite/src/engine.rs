@@ -10,7 +10,7 @@ use crate::admission::{Admission, Refused};
 use crate::completion::{CompletionQueue, Event, RES_CANCELED};
 use crate::error::{Error, ErrorKind, Result};
 use crate::request::{Completion, Request, RequestId};
-use crate::slot::{Cancel, Slot, Start};
+use crate::slot::{Cancel, Release, Slot, Start};
 use crate::sync::Ordering;
 use crate::tags::TagSet;
 
@@ -99,21 +99,24 @@ impl Engine {
 
     /// Posts slot `tag`'s one completion: bytes, `-errno` or [`RES_CANCELED`]. Called exactly
     /// once per queued request, by the backend that started it (or found it canceled). A
-    /// completion made in user space signals the completion fd, if there is one.
+    /// completion made in user space for the completion queue signals the completion fd, if
+    /// there is one.
     #[inline]
     pub(crate) fn complete(&self, tag: u32, res: i64) {
-        self.complete_from_kernel(tag, res);
-        // Acquire: pairs with the Release store in `set_notify_fd`.
-        let fd = self.notify_fd.load(Ordering::Acquire);
-        if fd >= 0 {
-            signal(fd);
+        if self.complete_from_kernel(tag, res) {
+            // Acquire: pairs with the Release store in `set_notify_fd`.
+            let fd = self.notify_fd.load(Ordering::Acquire);
+            if fd >= 0 {
+                signal(fd);
+            }
         }
     }
 
     /// [`Engine::complete`] for a completion the kernel reported (and so already signaled a
-    /// registered completion fd).
+    /// registered completion fd). An async request's completion goes to its future's waker
+    /// (`false`); any other is posted to the completion queue (`true`).
     #[inline]
-    pub(crate) fn complete_from_kernel(&self, tag: u32, res: i64) {
+    pub(crate) fn complete_from_kernel(&self, tag: u32, res: i64) -> bool {
         let slot = &self.slots[tag as usize];
         // SAFETY: we are the backend posting this slot's completion, before `done`.
         if let Some(req) = unsafe { slot.finishing() } {
@@ -124,8 +127,17 @@ impl Engine {
                 }
             }
         }
+        if slot.is_async() {
+            // SAFETY: we post this async slot's one completion and are done with its request.
+            if unsafe { slot.done_async(res) } == Release::Free {
+                // Its future is gone: the buffers are dropped here, now that the I/O is over.
+                self.free_async(tag);
+            }
+            return false;
+        }
         slot.done();
         self.cq.post(Event { tag, res });
+        true
     }
 
     // ---- The context's side ----
@@ -135,8 +147,31 @@ impl Engine {
     #[inline]
     pub(crate) fn queue(
         &self,
-        mut req: Request,
+        req: Request,
     ) -> std::result::Result<(u32, RequestId), (Error, Request)> {
+        let (tag, req) = self.admit(req)?;
+        // SAFETY: we hold `tag`.
+        let gen = unsafe { self.slots[tag as usize].queue(req) };
+        Ok((tag, RequestId::new(gen, tag)))
+    }
+
+    /// [`Engine::queue`] for an async request: its completion goes to `waker`'s future
+    /// ([`Engine::poll_async`]), never to the completion queue.
+    #[inline]
+    pub(crate) fn queue_async(
+        &self,
+        req: Request,
+        waker: &std::task::Waker,
+    ) -> std::result::Result<(u32, RequestId), (Error, Request)> {
+        let (tag, req) = self.admit(req)?;
+        // SAFETY: we hold `tag`.
+        let gen = unsafe { self.slots[tag as usize].queue_async(req, waker) };
+        Ok((tag, RequestId::new(gen, tag)))
+    }
+
+    /// Admission and a tag for `req`.
+    #[inline]
+    fn admit(&self, mut req: Request) -> std::result::Result<(u32, Request), (Error, Request)> {
         match self.admission.admit() {
             Ok(()) => {}
             Err(Refused::Shutdown) => return Err((Error::new(ErrorKind::Shutdown, "submit"), req)),
@@ -151,13 +186,68 @@ impl Engine {
             std::hint::spin_loop();
         };
         if let Err(e) = req.begin_extend() {
-            self.tags.put(tag);
-            self.admission.release();
+            self.release(tag);
             return Err((e, req));
         }
-        // SAFETY: we hold `tag`.
-        let gen = unsafe { self.slots[tag as usize].queue(req) };
-        Ok((tag, RequestId::new(gen, tag)))
+        Ok((tag, req))
+    }
+
+    /// The future of async request `id` polls it: its completion when it is there, else
+    /// `None` with `waker` registered to be woken by it.
+    ///
+    /// # Safety
+    /// The caller is the future `queue_async` returned `id` to, and has not had its completion
+    /// nor called [`Engine::detach`].
+    #[inline]
+    pub(crate) unsafe fn poll_async(
+        &self,
+        id: RequestId,
+        waker: &std::task::Waker,
+    ) -> Option<Completion> {
+        let slot = &self.slots[id.tag() as usize];
+        // SAFETY: per the caller's contract, we are the slot's receiver.
+        let res = unsafe { slot.poll_async(waker) }?;
+        // SAFETY: `poll_async` returned the result: the completion is ours to claim.
+        let (req, release) = unsafe { slot.claim() };
+        let completion = completion_of(id, req, res);
+        if release == Release::Free {
+            self.free_async(id.tag());
+        }
+        Some(completion)
+    }
+
+    /// The future of async request `id` is dropped before its completion: the request (canceled
+    /// by the caller first, where it can be) stays in its slot until the backend is done with
+    /// it, and the last party out frees it.
+    ///
+    /// # Safety
+    /// As [`Engine::poll_async`].
+    pub(crate) unsafe fn detach(&self, id: RequestId) {
+        let slot = &self.slots[id.tag() as usize];
+        // SAFETY: per the caller's contract, we are the slot's receiver.
+        if unsafe { slot.detach() } == Release::Free {
+            self.free_async(id.tag());
+        }
+    }
+
+    /// Frees an async slot both parties left, dropping what remains of its request.
+    fn free_async(&self, tag: u32) {
+        // SAFETY: the caller got `Release::Free`.
+        let req = unsafe { self.slots[tag as usize].free_async() };
+        drop(req);
+        self.release(tag);
+    }
+
+    /// Async requests completed and not yet claimed by their futures (a snapshot).
+    pub(crate) fn parked_async(&self) -> u32 {
+        self.slots.iter().filter(|s| s.is_parked_async()).count() as u32
+    }
+
+    /// Puts a tag back, then its admission (so admitted requests never outnumber tags).
+    #[inline]
+    fn release(&self, tag: u32) {
+        self.tags.put(tag);
+        self.admission.release();
     }
 
     /// Cancels the request `id` if it is still queued.
@@ -183,6 +273,14 @@ impl Engine {
         self.cq.reap(max, |ev| out.push(self.finish(ev)))
     }
 
+    /// Reaps one completion, if one is ready.
+    #[inline]
+    pub(crate) fn reap_one(&self) -> Option<Completion> {
+        let mut got = None;
+        self.cq.reap(1, |ev| got = Some(self.finish(ev)));
+        got
+    }
+
     /// Reaps and drops up to `max` completions (shutdown), returning their buffers.
     pub(crate) fn reap_discard(&self, max: usize) -> usize {
         self.cq.reap(max, |ev| drop(self.finish(ev)))
@@ -195,37 +293,8 @@ impl Engine {
         // SAFETY: we popped this slot's one event, so we own the DONE slot; the tag goes back
         // below.
         let (req, gen) = unsafe { slot.take() };
-        let id = RequestId::new(gen, ev.tag);
-        let completion = match req {
-            Some(req) => {
-                let result = match ev.res {
-                    n if n >= 0 => Ok(n as usize),
-                    RES_CANCELED => {
-                        Err(Error::new(ErrorKind::Canceled, req.op.name()).at_offset(req.offset))
-                    }
-                    e => Err(Error::os(req.op.name(), (-e) as i32).at_offset(req.offset)),
-                };
-                Completion {
-                    id,
-                    user_data: req.user_data,
-                    op: req.op,
-                    result,
-                    bufs: req.bufs,
-                }
-            }
-            // A DONE slot always holds its request; should the protocol ever break, report it
-            // rather than abort.
-            None => Completion {
-                id,
-                user_data: 0,
-                op: crate::OpKind::Noop,
-                result: Err(Error::new(ErrorKind::Os, "get_events")),
-                bufs: crate::request::Bufs::None,
-            },
-        };
-        // The tag goes back before the admission, so admitted requests never outnumber tags.
-        self.tags.put(ev.tag);
-        self.admission.release();
+        let completion = completion_of(RequestId::new(gen, ev.tag), req, ev.res);
+        self.release(ev.tag);
         completion
     }
 
@@ -245,6 +314,38 @@ impl Engine {
 
     pub(crate) fn depth(&self) -> u32 {
         self.admission.depth()
+    }
+}
+
+/// The completion of request `id` with result `res`.
+#[inline]
+fn completion_of(id: RequestId, req: Option<Request>, res: i64) -> Completion {
+    match req {
+        Some(req) => {
+            let result = match res {
+                n if n >= 0 => Ok(n as usize),
+                RES_CANCELED => {
+                    Err(Error::new(ErrorKind::Canceled, req.op.name()).at_offset(req.offset))
+                }
+                e => Err(Error::os(req.op.name(), (-e) as i32).at_offset(req.offset)),
+            };
+            Completion {
+                id,
+                user_data: req.user_data,
+                op: req.op,
+                result,
+                bufs: req.bufs,
+            }
+        }
+        // A DONE slot always holds its request; should the protocol ever break, report it
+        // rather than abort.
+        None => Completion {
+            id,
+            user_data: 0,
+            op: crate::OpKind::Noop,
+            result: Err(Error::new(ErrorKind::Os, "get_events")),
+            bufs: crate::request::Bufs::None,
+        },
     }
 }
 

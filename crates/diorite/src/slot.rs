@@ -20,6 +20,26 @@
 //! - `free`: by the reaper, after it took the request out; the generation moves on, so a stale
 //!   id never names the next request in the slot.
 //!
+//! # Async requests: completion to a waker
+//! A request submitted through a future ([`crate::future`]) carries the `ASYNC` flag: its
+//! completion goes to the future's waker, not to the completion queue, and the slot is freed by
+//! whichever of the two parties — the *completer* (the backend posting the completion) and the
+//! *receiver* (the future) — is done with it last. Flags beside the state:
+//!
+//! - `WAKER`: the `waker` cell holds the receiver's waker. While it is set the receiver only
+//!   reads the cell and the completer may read it too; the receiver writes the cell only after
+//!   clearing `WAKER` with a read-modify-write that found the slot not yet DONE (so the
+//!   completer's DONE transition, later in the word's modification order, sees `WAKER` clear
+//!   and never reads the cell).
+//! - `RX_GONE`: the receiver took the completion (`claim`) or was dropped (`detach`).
+//! - `TX_GONE`: the completer finished with the slot (after waking the receiver).
+//!
+//! The party whose read-modify-write finds the other's flag already set frees the slot
+//! (`free_async`): it drops the waker and whatever the receiver did not take, and bumps the
+//! generation. So a waker is never dropped while the completer may still be waking it, and a
+//! dropped future's buffers stay in the slot until the backend is done with them (loom models
+//! `loom_async_*` below).
+//!
 //! # Who owns the request
 //! Exactly one party at a time, handed over by the transitions: the submitter (FREE, holding the
 //! tag) → the backend (RUNNING, Acquire in `start`) → the reaper (after it popped the slot's
@@ -27,20 +47,51 @@
 //! `free`, Acquire through the tag allocator).
 
 use crate::request::Request;
-use crate::sync::{AtomicU64, Ordering, UnsafeCell};
+use crate::sync::{AtomicI64, AtomicU64, Ordering, UnsafeCell};
+use std::task::Waker;
 
 const FREE: u32 = 0;
 const QUEUED: u32 = 1;
 const RUNNING: u32 = 2;
 const CANCELED: u32 = 3;
 const DONE: u32 = 4;
+/// The state bits of the low word; the bits above are flags.
+const STATE: u32 = 0b111;
+/// The completion goes to the slot's waker (an async request), not to the completion queue.
+const ASYNC: u32 = 1 << 3;
+/// The `waker` cell holds the receiver's waker (see the module docs).
+const WAKER: u32 = 1 << 4;
+/// The receiver is done with the slot: it claimed the completion or was dropped.
+const RX_GONE: u32 = 1 << 5;
+/// The completer is done with the slot: it posted the completion and woke the receiver.
+const TX_GONE: u32 = 1 << 6;
 
-fn pack(gen: u32, state: u32) -> u64 {
-    (u64::from(gen) << 32) | u64::from(state)
+fn pack(gen: u32, low: u32) -> u64 {
+    (u64::from(gen) << 32) | u64::from(low)
 }
 
+/// `(generation, state)`, flags stripped.
 fn unpack(word: u64) -> (u32, u32) {
-    ((word >> 32) as u32, word as u32)
+    ((word >> 32) as u32, word as u32 & STATE)
+}
+
+/// The word with its state replaced, flags and generation kept.
+fn with_state(word: u64, state: u32) -> u64 {
+    (word & !u64::from(STATE)) | u64::from(state)
+}
+
+fn flags(word: u64) -> u32 {
+    word as u32 & !STATE
+}
+
+/// Who frees an async slot, as found by the read-modify-write that ended one party's part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// The other party is still at it and frees the slot when it is done.
+    Kept,
+    /// The other party was already done: the caller frees the slot with
+    /// [`Slot::free_async`].
+    Free,
 }
 
 /// What [`Slot::start`] found.
@@ -72,6 +123,11 @@ pub(crate) struct Slot {
     /// The request: `Some` from `queue` until the reaper's `take`. Accessed only by the party
     /// the state machine makes its owner (see the module docs).
     req: UnsafeCell<Option<Request>>,
+    /// Async slots: the completion's result. Written by the completer before its DONE
+    /// transition (Release), read by the receiver after it saw DONE (Acquire); Relaxed itself.
+    res: AtomicI64,
+    /// Async slots: the receiver's waker, under the `WAKER` protocol (module docs).
+    waker: UnsafeCell<Option<Waker>>,
 }
 
 impl Slot {
@@ -79,6 +135,8 @@ impl Slot {
         Slot {
             state: AtomicU64::new(pack(0, FREE)),
             req: UnsafeCell::new(None),
+            res: AtomicI64::new(0),
+            waker: UnsafeCell::new(None),
         }
     }
 
@@ -99,51 +157,75 @@ impl Slot {
         gen
     }
 
+    /// Parks `req` in this FREE slot as an async request whose completion goes to `waker`;
+    /// returns the generation.
+    ///
+    /// # Safety
+    /// As [`Slot::queue`].
+    #[inline]
+    pub(crate) unsafe fn queue_async(&self, req: Request, waker: &Waker) -> u32 {
+        // Relaxed: as in `queue`.
+        let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
+        // SAFETY: holding the tag makes us the slot's only accessor until we publish QUEUED.
+        self.req.with_mut(|p| unsafe { *p = Some(req) });
+        // SAFETY: as above; `free_async` left the cell empty.
+        self.waker.with_mut(|p| unsafe { *p = Some(waker.clone()) });
+        // Release: pairs with the Acquire loads in `start`, `cancel` and `poll_async`.
+        self.state
+            .store(pack(gen, QUEUED | ASYNC | WAKER), Ordering::Release);
+        gen
+    }
+
     /// QUEUED -> RUNNING, or [`Start::Canceled`] when a cancel came first.
     #[inline]
     pub(crate) fn start(&self) -> Start {
         // Acquire: pairs with the Release store in `queue`.
-        let cur = self.state.load(Ordering::Acquire);
-        let (gen, state) = unpack(cur);
-        if state != QUEUED {
-            return Start::Canceled;
-        }
-        // Acquire (both): the winner reads the request next; pairs with `queue`'s Release.
-        match self.state.compare_exchange(
-            cur,
-            pack(gen, RUNNING),
-            Ordering::Acquire,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => Start::Run,
-            // The only other transition out of QUEUED is `cancel`.
-            Err(_) => Start::Canceled,
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            if unpack(cur).1 != QUEUED {
+                return Start::Canceled;
+            }
+            // Acquire (both): the winner reads the request next; pairs with `queue`'s Release.
+            match self.state.compare_exchange(
+                cur,
+                with_state(cur, RUNNING),
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Start::Run,
+                // A cancel, or the receiver of an async request moving its flags: look again.
+                Err(now) => cur = now,
+            }
         }
     }
 
     /// Cancels generation `gen`'s request if it is still QUEUED.
     pub(crate) fn cancel(&self, gen: u32) -> Cancel {
         // Acquire: pairs with the Release store in `queue`.
-        let cur = self.state.load(Ordering::Acquire);
-        match unpack(cur) {
-            (g, _) if g != gen => Cancel::NotFound,
-            (_, QUEUED) => {
-                // AcqRel: orders the cancel against `start`'s compare-exchange on the same word.
-                match self.state.compare_exchange(
-                    cur,
-                    pack(gen, CANCELED),
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => Cancel::Canceled,
-                    Err(now) if unpack(now) == (gen, RUNNING) => Cancel::Running,
-                    Err(now) if unpack(now) == (gen, CANCELED) => Cancel::AlreadyCanceled,
-                    Err(_) => Cancel::NotFound,
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            return match unpack(cur) {
+                (g, _) if g != gen => Cancel::NotFound,
+                (_, QUEUED) => {
+                    // AcqRel: orders the cancel against `start`'s compare-exchange on the same
+                    // word.
+                    match self.state.compare_exchange(
+                        cur,
+                        with_state(cur, CANCELED),
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => Cancel::Canceled,
+                        Err(now) => {
+                            cur = now;
+                            continue;
+                        }
+                    }
                 }
-            }
-            (_, RUNNING) => Cancel::Running,
-            (_, CANCELED) => Cancel::AlreadyCanceled,
-            _ => Cancel::NotFound,
+                (_, RUNNING) => Cancel::Running,
+                (_, CANCELED) => Cancel::AlreadyCanceled,
+                _ => Cancel::NotFound,
+            };
         }
     }
 
@@ -152,6 +234,22 @@ impl Slot {
         // Relaxed is enough for a first look; `cancel` re-checks with Acquire.
         let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
         self.cancel(gen) == Cancel::Canceled
+    }
+
+    /// Whether this slot's request is an async one (its completion goes to a waker). Only for
+    /// the party that owns the slot (it saw QUEUED with Acquire, which published the flag).
+    #[inline]
+    pub(crate) fn is_async(&self) -> bool {
+        // Relaxed: the caller's Acquire of the state already ordered the flag's Release store.
+        flags(self.state.load(Ordering::Relaxed)) & ASYNC != 0
+    }
+
+    /// Whether the slot holds a completed async request its receiver has not claimed yet (a
+    /// snapshot, for shutdown's count of requests that are finished but not freed).
+    pub(crate) fn is_parked_async(&self) -> bool {
+        // Acquire: pairs with the AcqRel transitions of `done_async` and `claim`/`detach`.
+        let w = self.state.load(Ordering::Acquire);
+        unpack(w).1 == DONE && flags(w) & (ASYNC | RX_GONE) == ASYNC
     }
 
     /// Whether generation `gen`'s request is issued and not yet completed.
@@ -217,5 +315,150 @@ impl Slot {
         self.state
             .store(pack(gen.wrapping_add(1), FREE), Ordering::Release);
         (req, gen)
+    }
+
+    // ---- Async slots (see the module docs) ----
+
+    /// The completer's side: RUNNING or CANCELED -> DONE with result `res`, wakes the receiver
+    /// if it registered a waker and is still there, then leaves the slot (`TX_GONE`).
+    ///
+    /// # Safety
+    /// The caller is the backend posting this async slot's one completion, after it is done
+    /// with the request (so the receiver may take it the moment it sees DONE).
+    pub(crate) unsafe fn done_async(&self, res: i64) -> Release {
+        // Relaxed: published by the AcqRel transition below.
+        self.res.store(res, Ordering::Relaxed);
+        // Relaxed first look: only we move the state out of RUNNING/CANCELED; the CAS decides.
+        let mut cur = self.state.load(Ordering::Relaxed);
+        let prev = loop {
+            // AcqRel: Release publishes `res` (and the backend's writes into the buffers) to a
+            // receiver that sees DONE; Acquire orders our read of the waker cell after the
+            // receiver's write of it (its `WAKER` set, earlier in the word's order).
+            match self.state.compare_exchange_weak(
+                cur,
+                with_state(cur, DONE),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(prev) => break prev,
+                Err(now) => cur = now,
+            }
+        };
+        if flags(prev) & (WAKER | RX_GONE) == WAKER {
+            self.waker.with(|w| {
+                // SAFETY: `WAKER` was set at our DONE transition, so the receiver writes the
+                // cell no more (it would first have to clear `WAKER` and find the slot not
+                // DONE), and nobody frees the slot before our `TX_GONE` below: shared reads.
+                if let Some(w) = unsafe { (*w).as_ref() } {
+                    w.wake_by_ref();
+                }
+            });
+        }
+        // AcqRel: Release ends our reads of the cell before a receiver that sees TX_GONE frees
+        // it; Acquire orders the receiver's last accesses before our free, when we free.
+        if flags(self.state.fetch_or(u64::from(TX_GONE), Ordering::AcqRel)) & RX_GONE != 0 {
+            Release::Free
+        } else {
+            Release::Kept
+        }
+    }
+
+    /// The receiver's side of a poll: `Some(res)` when the completion is there (then call
+    /// [`Slot::claim`]), else `None` with `waker` registered to be woken by it.
+    ///
+    /// # Safety
+    /// The caller is the receiver of this slot's async request (its future), which has neither
+    /// claimed nor detached it.
+    pub(crate) unsafe fn poll_async(&self, waker: &Waker) -> Option<i64> {
+        // Acquire: pairs with the AcqRel DONE transition in `done_async`.
+        let cur = self.state.load(Ordering::Acquire);
+        if unpack(cur).1 == DONE {
+            return Some(self.res.load(Ordering::Relaxed));
+        }
+        if flags(cur) & WAKER != 0 {
+            // SAFETY: `WAKER` is set: the completer may read the cell, nobody writes it.
+            let same = self
+                .waker
+                .with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker)));
+            if same {
+                return None;
+            }
+            // AcqRel: Acquire pairs with `done_async`'s transition (a DONE found here
+            // publishes `res`); Release is harmless.
+            let prev = self.state.fetch_and(!u64::from(WAKER), Ordering::AcqRel);
+            if unpack(prev).1 == DONE {
+                // The completer may be reading the cell: leave it alone.
+                return Some(self.res.load(Ordering::Relaxed));
+            }
+        }
+        // SAFETY: `WAKER` is clear and the slot was not DONE when we cleared it (or found it
+        // clear): the completer's later DONE transition sees `WAKER` clear and does not read
+        // the cell.
+        self.waker.with_mut(|w| unsafe { *w = Some(waker.clone()) });
+        // AcqRel: Release publishes the cell to the completer's Acquire DONE transition;
+        // Acquire pairs with a DONE that came first.
+        let prev = self.state.fetch_or(u64::from(WAKER), Ordering::AcqRel);
+        if unpack(prev).1 == DONE {
+            // The completer did not see the waker; we see its result.
+            return Some(self.res.load(Ordering::Relaxed));
+        }
+        None
+    }
+
+    /// The receiver takes the request of a DONE async slot and leaves it (`RX_GONE`).
+    ///
+    /// # Safety
+    /// The caller is the receiver and [`Slot::poll_async`] returned `Some` to it.
+    pub(crate) unsafe fn claim(&self) -> (Option<Request>, Release) {
+        // SAFETY: DONE: the completer no longer touches the request, and the slot is not freed
+        // before our `RX_GONE` below.
+        let req = self.req.with_mut(|p| unsafe { (*p).take() });
+        // AcqRel: Release ends our accesses before a completer that sees RX_GONE frees the
+        // slot; Acquire orders the completer's last accesses before our free.
+        let prev = self.state.fetch_or(u64::from(RX_GONE), Ordering::AcqRel);
+        (
+            req,
+            if flags(prev) & TX_GONE != 0 {
+                Release::Free
+            } else {
+                Release::Kept
+            },
+        )
+    }
+
+    /// The receiver leaves without claiming (its future was dropped). Cancel first: the
+    /// request stays in the slot until the completer is done with it.
+    ///
+    /// # Safety
+    /// The caller is the receiver of this slot's async request, which has neither claimed nor
+    /// detached it.
+    pub(crate) unsafe fn detach(&self) -> Release {
+        // AcqRel: as in `claim`.
+        let prev = self.state.fetch_or(u64::from(RX_GONE), Ordering::AcqRel);
+        if flags(prev) & TX_GONE != 0 {
+            Release::Free
+        } else {
+            Release::Kept
+        }
+    }
+
+    /// Frees an async slot both parties left: drops the waker, takes what the receiver did not
+    /// take, and moves to FREE with the next generation.
+    ///
+    /// # Safety
+    /// The caller got [`Release::Free`] from `done_async`, `claim` or `detach`; it must put the
+    /// tag back afterwards.
+    pub(crate) unsafe fn free_async(&self) -> Option<Request> {
+        // SAFETY: both parties left (their AcqRel flags ordered their accesses before ours).
+        let waker = self.waker.with_mut(|p| unsafe { (*p).take() });
+        drop(waker);
+        // SAFETY: as above.
+        let req = self.req.with_mut(|p| unsafe { (*p).take() });
+        // Relaxed: we own the slot.
+        let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
+        // Release: as in `take`.
+        self.state
+            .store(pack(gen.wrapping_add(1), FREE), Ordering::Release);
+        req
     }
 }

@@ -544,14 +544,20 @@ impl Aio {
 
     /// One reaper at a time waits in `io_getevents` for a completion or until `deadline`;
     /// [`Wait::Busy`] when another reaper is already there.
-    pub(crate) fn wait(&self, engine: &Engine, _need: usize, deadline: Option<Instant>) -> Wait {
+    pub(crate) fn wait(
+        &self,
+        engine: &Engine,
+        _need: usize,
+        deadline: Option<Instant>,
+        driver: bool,
+    ) -> Wait {
         let Ok(mut events) = self.reap.try_lock() else {
             return Wait::Busy;
         };
         // One event is enough to return: a submitter whose `io_submit` got EAGAIN waits for
         // this reaper to collect events, so the reaper must not wait for requests that are
         // still queued behind that submitter. (It collects up to 256 events per call anyway.)
-        let Some(_guard) = self.kwait.try_enter(1, engine.cq()) else {
+        let Some(_guard) = self.kwait.try_enter(1, engine.cq(), driver) else {
             return Wait::Busy;
         };
         let ts = deadline.map(|d| {

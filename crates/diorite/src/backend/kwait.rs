@@ -35,11 +35,14 @@ pub(crate) struct Guard<'a> {
 }
 
 impl KernelWait {
-    /// Claims the kernel wait for `need` events, or `None` when another reaper holds it.
+    /// Claims the kernel wait for `need` events, or `None` when another reaper holds it. A
+    /// reaper (`driver == false`) does not enter while the queue has events it could reap; the
+    /// async driver (`driver.rs`) waits for the kernel whatever the queue holds.
     pub(crate) fn try_enter<'a>(
         &'a self,
         need: usize,
         cq: &'a CompletionQueue,
+        driver: bool,
     ) -> Option<Guard<'a>> {
         // Acquire: pairs with the SeqCst clear in `Guard::drop` of the previous waiter.
         self.busy
@@ -54,7 +57,7 @@ impl KernelWait {
         // The same fence pairs with the one a poster issues after it posted a completion made
         // in user space and before it reads `need` to decide whether to wake us: either it
         // sees us (and wakes us), or we see its completion here and do not block.
-        if cq.is_closed() || cq.ready() > 0 {
+        if cq.is_closed() || (!driver && cq.ready() > 0) {
             return None;
         }
         Some(guard)

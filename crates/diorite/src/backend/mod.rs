@@ -284,10 +284,22 @@ impl Backend {
         need: usize,
         deadline: Option<std::time::Instant>,
     ) -> Wait {
+        self.wait_as(engine, need, deadline, false)
+    }
+
+    /// [`Backend::wait`] for the async driver, which waits for the kernel even while the
+    /// completion queue holds events (they are the blocking reapers' to take).
+    pub(crate) fn wait_as(
+        &self,
+        engine: &Engine,
+        need: usize,
+        deadline: Option<std::time::Instant>,
+        driver: bool,
+    ) -> Wait {
         match self {
             Backend::Threads(_) => Wait::Unsupported,
-            Backend::IoUring(u) => u.wait(engine, need, deadline),
-            Backend::Aio(a) => a.wait(engine, need, deadline),
+            Backend::IoUring(u) => u.wait(engine, need, deadline, driver),
+            Backend::Aio(a) => a.wait(engine, need, deadline, driver),
         }
     }
 

@@ -153,7 +153,7 @@ impl PieceTable {
             (n, _) => n as i64,
         };
         if from_kernel {
-            engine.complete_from_kernel(tag, result);
+            let _posted = engine.complete_from_kernel(tag, result);
         } else {
             engine.complete(tag, result);
         }

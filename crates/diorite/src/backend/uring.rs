@@ -478,10 +478,16 @@ impl Uring {
     /// One reaper at a time waits in `io_uring_enter(GETEVENTS | EXT_ARG)` for `need`
     /// completions or until `deadline`, holding no lock: submitters go on submitting, and
     /// `wake` gets it out. [`Wait::Busy`] when another reaper is already waiting there.
-    pub(crate) fn wait(&self, engine: &Engine, need: usize, deadline: Option<Instant>) -> Wait {
+    pub(crate) fn wait(
+        &self,
+        engine: &Engine,
+        need: usize,
+        deadline: Option<Instant>,
+        driver: bool,
+    ) -> Wait {
         // Wait for no more than can be in flight; the reaper loops for the rest.
         let need = need.clamp(1, engine.depth() as usize);
-        let Some(_guard) = self.kwait.try_enter(need, engine.cq()) else {
+        let Some(_guard) = self.kwait.try_enter(need, engine.cq(), driver) else {
             return Wait::Busy;
         };
         let ts;
