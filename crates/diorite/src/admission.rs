@@ -194,7 +194,7 @@ impl Admission {
     }
 }
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, diorite_loom))]
 mod loom_models {
     use super::*;
     use loom::sync::Arc;

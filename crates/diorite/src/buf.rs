@@ -314,7 +314,7 @@ impl fmt::Debug for BufPool {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(diorite_loom)))]
 mod tests {
     use super::*;
 

@@ -285,11 +285,11 @@ impl CompletionQueue {
 }
 
 fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-    #[cfg(loom)]
+    #[cfg(diorite_loom)]
     {
         cv.wait(g).unwrap()
     }
-    #[cfg(not(loom))]
+    #[cfg(not(diorite_loom))]
     {
         cv.wait(g).unwrap_or_else(|p| p.into_inner())
     }
@@ -300,11 +300,11 @@ fn wait_timeout<'a, T>(
     g: MutexGuard<'a, T>,
     d: std::time::Duration,
 ) -> MutexGuard<'a, T> {
-    #[cfg(loom)]
+    #[cfg(diorite_loom)]
     {
         cv.wait_timeout(g, d).unwrap().0
     }
-    #[cfg(not(loom))]
+    #[cfg(not(diorite_loom))]
     {
         match cv.wait_timeout(g, d) {
             Ok((g, _)) => g,
@@ -313,7 +313,7 @@ fn wait_timeout<'a, T>(
     }
 }
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, diorite_loom))]
 mod loom_models {
     //! The context's own protocols, driven by a fake backend: threads that post events as a
     //! backend would.
@@ -366,6 +366,39 @@ mod loom_models {
             assert_eq!(sorted, [0, 1, 2], "lost or duplicated: {got:?}");
             let p0: Vec<_> = got.iter().filter(|t| **t < 2).collect();
             assert_eq!(p0, [&0, &1], "poster order broken: {got:?}");
+        });
+    }
+
+    /// A completion racing an async reaper (the `Completions` stream) that registers its
+    /// waker: it either finds the event on its re-check, or is woken.
+    #[test]
+    fn loom_completion_vs_registering_waker() {
+        use std::task::{Wake, Waker};
+        struct Flag(AtomicBool);
+        impl Wake for Flag {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        loom::model(|| {
+            let cq = Arc::new(CompletionQueue::new(2, 2).unwrap());
+            let backend = {
+                let cq = cq.clone();
+                thread::spawn(move || cq.post(Event { tag: 1, res: 0 }))
+            };
+            let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let mut got = Vec::new();
+            while cq.reap(1, |e| got.push(e)) == 0 {
+                if !cq.register_waker(&waker) {
+                    while !flag.0.load(Ordering::SeqCst) {
+                        thread::yield_now();
+                    }
+                }
+                thread::yield_now();
+            }
+            backend.join().unwrap();
+            assert_eq!(got, [Event { tag: 1, res: 0 }]);
         });
     }
 

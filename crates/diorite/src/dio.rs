@@ -212,7 +212,7 @@ impl Partial {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(diorite_loom)))]
 mod tests {
     use super::*;
     use proptest::prelude::*;

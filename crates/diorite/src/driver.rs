@@ -22,7 +22,6 @@
 use crate::backend::{Backend, Wait};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::sync::lock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -55,7 +54,7 @@ impl Driver {
 
     #[cold]
     fn start(&self, engine: &Arc<Engine>, backend: &Arc<Backend>) -> Result<()> {
-        let mut slot = lock(&self.thread);
+        let mut slot = self.thread.lock().unwrap_or_else(|p| p.into_inner());
         if self.started.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -82,7 +81,7 @@ impl Driver {
     /// Joins the driver. The completion queue is closed and the kernel waiter woken: the
     /// driver is on its way out.
     pub(crate) fn stop(&self) -> Result<()> {
-        let handle = lock(&self.thread).take();
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         match handle.map(JoinHandle::join) {
             Some(Err(_)) => Err(Error::new(ErrorKind::Os, "shutdown")
                 .with_detail("the async driver thread panicked")),

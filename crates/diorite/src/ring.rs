@@ -353,7 +353,7 @@ impl<T> fmt::Debug for Ring<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(diorite_loom)))]
 mod tests {
     use super::*;
 
@@ -413,7 +413,7 @@ mod tests {
     }
 }
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, diorite_loom))]
 mod loom_models {
     use super::*;
     use loom::sync::Arc;

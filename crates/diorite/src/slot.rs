@@ -462,3 +462,168 @@ impl Slot {
         req
     }
 }
+
+#[cfg(all(test, diorite_loom))]
+mod loom_models {
+    //! The async hand-off between the completer (a backend posting the completion) and the
+    //! receiver (the future): no lost wake-up, no access to the waker cell or the request by
+    //! two parties at once (loom's `UnsafeCell` checks that), and the slot freed exactly once.
+    use super::*;
+    use loom::sync::atomic::AtomicUsize;
+    use loom::sync::Arc;
+    use loom::thread;
+    use std::task::{Wake, Waker};
+
+    struct Flag(crate::sync::AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn flag() -> (std::sync::Arc<Flag>, Waker) {
+        let f = std::sync::Arc::new(Flag(crate::sync::AtomicBool::new(false)));
+        (f.clone(), Waker::from(f))
+    }
+
+    /// A slot holding a queued async request whose future registered `waker` at submit.
+    fn queued(waker: &Waker) -> Arc<Slot> {
+        let slot = Arc::new(Slot::new());
+        // SAFETY: a fresh slot; we are its only user.
+        unsafe { slot.queue_async(Request::noop(), waker) };
+        slot
+    }
+
+    /// The backend's side: start, complete, and free if the future is gone.
+    fn complete(slot: &Slot, frees: &AtomicUsize) {
+        assert_eq!(slot.start(), Start::Run);
+        // SAFETY: we started the slot and post its one completion.
+        if unsafe { slot.done_async(5) } == Release::Free {
+            // SAFETY: `done_async` said so.
+            let req = unsafe { slot.free_async() };
+            assert!(req.is_none(), "the future claimed the request");
+            frees.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A completion racing the future's first poll with a different waker than the one given
+    /// at submit (so the poll replaces the waker): the future either finds the result, or is
+    /// woken through the waker it registered last; the slot is freed once.
+    #[test]
+    fn loom_async_completion_vs_first_poll() {
+        loom::model(|| {
+            let (_old, w0) = flag();
+            let slot = queued(&w0);
+            let frees = Arc::new(AtomicUsize::new(0));
+            let backend = {
+                let (slot, frees) = (slot.clone(), frees.clone());
+                thread::spawn(move || complete(&slot, &frees))
+            };
+            let (new, w1) = flag();
+            // SAFETY: we are the receiver, neither claimed nor detached.
+            let res = match unsafe { slot.poll_async(&w1) } {
+                Some(r) => r,
+                None => {
+                    // Pending: the completion must wake the waker we registered.
+                    while !new.0.load(Ordering::SeqCst) {
+                        thread::yield_now();
+                    }
+                    // SAFETY: as above.
+                    unsafe { slot.poll_async(&w1) }.expect("woken, but no completion")
+                }
+            };
+            assert_eq!(res, 5);
+            // SAFETY: `poll_async` returned the result.
+            let (req, rel) = unsafe { slot.claim() };
+            assert!(req.is_some());
+            if rel == Release::Free {
+                // SAFETY: `claim` said so.
+                unsafe { slot.free_async() };
+                frees.fetch_add(1, Ordering::SeqCst);
+            }
+            backend.join().unwrap();
+            assert_eq!(frees.load(Ordering::SeqCst), 1, "freed twice or never");
+            assert_eq!(unpack(slot.state.load(Ordering::SeqCst)), (1, FREE));
+        });
+    }
+
+    /// A completion racing the future's drop (after one poll): the request stays in the slot
+    /// until the completer is done, whoever leaves last frees it, exactly once, and the waker
+    /// is never dropped while the completer may be waking it.
+    #[test]
+    fn loom_async_completion_vs_drop() {
+        loom::model(|| {
+            let (_f, w0) = flag();
+            let slot = queued(&w0);
+            let frees = Arc::new(AtomicUsize::new(0));
+            let backend = {
+                let (slot, frees) = (slot.clone(), frees.clone());
+                thread::spawn(move || {
+                    assert_eq!(slot.start(), Start::Run);
+                    // SAFETY: we started the slot and post its one completion.
+                    if unsafe { slot.done_async(5) } == Release::Free {
+                        // SAFETY: `done_async` said so.
+                        let req = unsafe { slot.free_async() };
+                        assert!(req.is_some(), "the dropped future's request must be freed");
+                        frees.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            };
+            let (_g, w1) = flag();
+            // SAFETY: we are the receiver, neither claimed nor detached.
+            let polled = unsafe { slot.poll_async(&w1) };
+            // SAFETY: as above; the future is dropped (a completed but unclaimed result is
+            // dropped with the slot's request).
+            if unsafe { slot.detach() } == Release::Free {
+                // SAFETY: `detach` said so.
+                let req = unsafe { slot.free_async() };
+                assert!(req.is_some());
+                frees.fetch_add(1, Ordering::SeqCst);
+            }
+            let _ = polled;
+            backend.join().unwrap();
+            assert_eq!(frees.load(Ordering::SeqCst), 1, "freed twice or never");
+            assert_eq!(unpack(slot.state.load(Ordering::SeqCst)), (1, FREE));
+        });
+    }
+
+    /// A future dropped while its request is still queued: the cancel wins or the start does;
+    /// either way exactly one completion, and the slot is freed once.
+    #[test]
+    fn loom_async_cancel_on_drop_vs_start() {
+        loom::model(|| {
+            let (_f, w0) = flag();
+            let slot = queued(&w0);
+            let frees = Arc::new(AtomicUsize::new(0));
+            let backend = {
+                let (slot, frees) = (slot.clone(), frees.clone());
+                thread::spawn(move || {
+                    let res = match slot.start() {
+                        Start::Run => 5,
+                        Start::Canceled => -125,
+                    };
+                    // SAFETY: we own the slot's completion either way.
+                    if unsafe { slot.done_async(res) } == Release::Free {
+                        // SAFETY: `done_async` said so.
+                        unsafe { slot.free_async() };
+                        frees.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            };
+            let _ = slot.cancel(0);
+            // SAFETY: we are the receiver, neither claimed nor detached.
+            if unsafe { slot.detach() } == Release::Free {
+                // SAFETY: `detach` said so.
+                unsafe { slot.free_async() };
+                frees.fetch_add(1, Ordering::SeqCst);
+            }
+            backend.join().unwrap();
+            assert_eq!(frees.load(Ordering::SeqCst), 1);
+            assert_eq!(unpack(slot.state.load(Ordering::SeqCst)), (1, FREE));
+        });
+    }
+}

@@ -1,29 +1,29 @@
-//! Synchronization facade: std types normally, loom's under `cfg(loom)` so the lock-free code in
+//! Synchronization facade: std types normally, loom's under `cfg(diorite_loom)` so the lock-free code in
 //! [`crate::ring`] and [`crate::tags`] can be model-checked unchanged (the tokio/crossbeam pattern).
 
-#[cfg(loom)]
+#[cfg(diorite_loom)]
 pub(crate) use loom::sync::atomic::{
     fence, AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
-#[cfg(loom)]
+#[cfg(diorite_loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 
-#[cfg(not(loom))]
+#[cfg(not(diorite_loom))]
 pub(crate) use std::sync::atomic::{
     fence, AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
-#[cfg(not(loom))]
+#[cfg(not(diorite_loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
-#[cfg(loom)]
+#[cfg(diorite_loom)]
 pub(crate) use loom::cell::UnsafeCell;
 
 /// `std::cell::UnsafeCell` with loom's closure-based access API, so call sites are identical.
-#[cfg(not(loom))]
+#[cfg(not(diorite_loom))]
 #[derive(Debug)]
 pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
-#[cfg(not(loom))]
+#[cfg(not(diorite_loom))]
 impl<T> UnsafeCell<T> {
     pub(crate) const fn new(v: T) -> UnsafeCell<T> {
         UnsafeCell(std::cell::UnsafeCell::new(v))
@@ -46,11 +46,11 @@ impl<T> UnsafeCell<T> {
 /// Locks a mutex, treating poisoning as recoverable: every critical section in this crate leaves
 /// its data consistent at each step, so a panic elsewhere does not invalidate it.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    #[cfg(loom)]
+    #[cfg(diorite_loom)]
     {
         m.lock().unwrap()
     }
-    #[cfg(not(loom))]
+    #[cfg(not(diorite_loom))]
     {
         m.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -60,7 +60,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// model checker schedules the thread we are waiting for.
 #[derive(Debug, Default)]
 pub(crate) struct Backoff {
-    #[cfg(not(loom))]
+    #[cfg(not(diorite_loom))]
     inner: crossbeam_utils::Backoff,
 }
 
@@ -71,17 +71,17 @@ impl Backoff {
 
     /// Backs off in a lock-free retry loop (another thread made progress).
     pub(crate) fn spin(&self) {
-        #[cfg(not(loom))]
+        #[cfg(not(diorite_loom))]
         self.inner.spin();
-        #[cfg(loom)]
+        #[cfg(diorite_loom)]
         loom::thread::yield_now();
     }
 
     /// Backs off while waiting for another thread to finish a short critical step.
     pub(crate) fn snooze(&self) {
-        #[cfg(not(loom))]
+        #[cfg(not(diorite_loom))]
         self.inner.snooze();
-        #[cfg(loom)]
+        #[cfg(diorite_loom)]
         loom::thread::yield_now();
     }
 }

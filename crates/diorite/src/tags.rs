@@ -326,7 +326,7 @@ fn pick_zero(word: u64, valid: u64, from: u32, wrap: bool) -> Option<u32> {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(diorite_loom))]
 fn hint_index() -> usize {
     use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
     static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);
@@ -337,7 +337,7 @@ fn hint_index() -> usize {
     SLOT.with(|s| *s)
 }
 
-#[cfg(loom)]
+#[cfg(diorite_loom)]
 fn hint_index() -> usize {
     0
 }
@@ -472,7 +472,7 @@ impl TagQueue {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(diorite_loom))]
 fn wait_timeout<'a, T>(
     cv: &Condvar,
     g: crate::sync::MutexGuard<'a, T>,
@@ -484,7 +484,7 @@ fn wait_timeout<'a, T>(
     }
 }
 
-#[cfg(loom)]
+#[cfg(diorite_loom)]
 fn wait_timeout<'a, T>(
     cv: &Condvar,
     g: crate::sync::MutexGuard<'a, T>,
@@ -504,7 +504,7 @@ impl fmt::Debug for TagQueue {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(diorite_loom)))]
 mod tests {
     use super::*;
 
@@ -613,7 +613,7 @@ mod tests {
     }
 }
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, diorite_loom))]
 mod loom_models {
     use super::*;
     use loom::sync::atomic::AtomicBool;

@@ -364,7 +364,7 @@ impl Backend {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(diorite_loom)))]
 mod tests {
     use super::*;
     use crate::Context;
