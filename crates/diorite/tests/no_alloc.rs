@@ -77,7 +77,7 @@ fn check_futures(backend: BackendChoice) {
     type Fut<'a> = Io<'a, (diorite::Result<usize>, AlignedBuf)>;
     let mut live: Vec<Option<Fut<'_>>> = Vec::with_capacity(12);
     let mut n = 0u64;
-    let mut make = |n: &mut u64, buf: AlignedBuf| -> Fut<'_> {
+    let make = |n: &mut u64, buf: AlignedBuf| -> Fut<'_> {
         *n += 1;
         let off = (*n % 64) * bs as u64;
         if *n % 2 == 0 {
