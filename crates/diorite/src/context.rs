@@ -21,6 +21,7 @@ use crate::backend::{
 use crate::buf::BufPool;
 use crate::dio;
 use crate::driver::Driver;
+use crate::reactor::Reactor;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::file::DirectFile;
@@ -40,6 +41,7 @@ pub struct ContextBuilder {
     files: Vec<DirectFile>,
     pools: Vec<BufPool>,
     blocking_aio: bool,
+    reactor: Reactor,
 }
 
 impl ContextBuilder {
@@ -77,6 +79,13 @@ impl ContextBuilder {
     /// what fio's `libaio` engine does with `direct=0`. Other backends ignore it.
     pub fn allow_blocking_aio(&mut self, v: bool) -> &mut ContextBuilder {
         self.blocking_aio = v;
+        self
+    }
+
+    /// How completions of the kernel backends reach this context's futures (default
+    /// [`Reactor::Thread`], which works with every executor). See [`Reactor`].
+    pub fn reactor(&mut self, reactor: Reactor) -> &mut ContextBuilder {
+        self.reactor = reactor;
         self
     }
 
@@ -131,6 +140,9 @@ impl ContextBuilder {
             engine,
             backend: Arc::new(backend),
             driver: Driver::default(),
+            reactor: self.reactor,
+            #[cfg(feature = "tokio")]
+            tokio: crate::reactor::TokioWatchers::new(),
             skipped,
             register_asked: !self.files.is_empty() || !self.pools.is_empty(),
             notify: std::sync::Mutex::new(None),
@@ -195,6 +207,10 @@ pub struct Context {
     backend: Arc<Backend>,
     /// Collects kernel completions for futures (started by the first one; `driver.rs`).
     driver: Driver,
+    reactor: Reactor,
+    /// With [`Reactor::Tokio`]: the watcher task of each runtime (`reactor.rs`).
+    #[cfg(feature = "tokio")]
+    tokio: crate::reactor::TokioWatchers,
     skipped: Vec<BackendStatus>,
     /// Whether the builder asked for registered files or buffers.
     register_asked: bool,
@@ -214,6 +230,7 @@ impl Context {
             files: Vec::new(),
             pools: Vec::new(),
             blocking_aio: false,
+            reactor: Reactor::Thread,
         }
     }
 
@@ -537,8 +554,11 @@ impl Context {
         }
         cq.close();
         // A reaper blocked in the kernel with no timeout (the driver among them) sees `closed`
-        // only once it is out.
+        // only once it is out; a reactor's watcher when the completion fd turns readable.
         self.backend.wake_kernel_waiter();
+        if let Some(fd) = self.notify.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            crate::engine::signal(std::os::fd::AsRawFd::as_raw_fd(fd));
+        }
         let driver = self.driver.stop();
         self.backend.stop().and(driver)
     }
@@ -554,12 +574,32 @@ impl Context {
         if let Err(e) = dio::validate(&req).and_then(|()| self.backend.validate(&req)) {
             return Err((e, req));
         }
-        if let Err(e) = self.driver.ensure(&self.engine, &self.backend) {
+        if let Err(e) = self.ensure_reaper() {
             return Err((e, req));
         }
         let (tag, id) = self.engine.queue_async(req, waker)?;
         self.backend.submit(&self.engine, tag, true);
         Ok(id)
+    }
+
+    /// Makes sure someone collects kernel completions for futures: the runtime's reactor
+    /// ([`Reactor::Tokio`], when the caller runs in a tokio runtime with I/O) or the driver
+    /// thread. Nothing for the thread pool, whose workers complete requests themselves.
+    #[inline]
+    fn ensure_reaper(&self) -> Result<()> {
+        if !self.backend.reaped_from_kernel() {
+            return Ok(());
+        }
+        #[cfg(feature = "tokio")]
+        if self.reactor == Reactor::Tokio
+            && self.tokio.ensure(&self.engine, &self.backend, || {
+                use std::os::fd::AsRawFd;
+                self.completion_fd().map(|f| f.as_raw_fd())
+            })
+        {
+            return Ok(());
+        }
+        self.driver.ensure(&self.engine, &self.backend)
     }
 
     /// Polls async request `id`: its completion, or `None` with `waker` registered.
@@ -576,9 +616,10 @@ impl Context {
         if let Some(c) = unsafe { self.engine.poll_async(id, waker) } {
             return Some(c);
         }
-        // Collect what io_uring has completed (no syscall), which may be ours: an executor
-        // that keeps polling then does not depend on the driver's wake-up.
-        if self.backend.kind() == BackendKind::IoUring && self.backend.poll(&self.engine) {
+        // Collect what the kernel has completed when that costs no syscall (io_uring's CQ,
+        // Linux AIO's ring), which may be ours: an executor that keeps polling then does not
+        // depend on the reactor's wake-up.
+        if self.backend.polls_in_user_space() && self.backend.poll(&self.engine) {
             // SAFETY: the caller's contract.
             return unsafe { self.engine.poll_async(id, waker) };
         }
@@ -627,12 +668,12 @@ impl Context {
             if cq.is_closed() {
                 return Poll::Ready(None);
             }
-            if self.driver.ensure(&self.engine, &self.backend).is_err() {
+            if self.ensure_reaper().is_err() {
                 // Only a context that is closing refuses a driver, or the OS a thread: the
                 // stream ends rather than hang.
                 return Poll::Ready(None);
             }
-            if self.backend.kind() == BackendKind::IoUring && self.backend.poll(engine) {
+            if self.backend.polls_in_user_space() && self.backend.poll(engine) {
                 continue;
             }
             if cq.register_waker(waker) {

@@ -19,6 +19,10 @@
 //!   refused with a recommendation to use the thread pool.
 //! - `cancel` calls `io_cancel` for each piece; the completion (canceled or not) always arrives
 //!   through the event ring, and the buffers stay in the slot until then.
+//! - Polling reads the kernel's event ring in user space (the context id *is* the ring's
+//!   address; fio's `userspace_reap`), with no syscall, when its header has the known magic and
+//!   no incompatible features; every consumer — user-space reap or `io_getevents` — holds the
+//!   `reap` lock, so the ring's head has one writer at a time.
 
 use super::kwait::KernelWait;
 use super::pieces::PieceTable;
@@ -75,6 +79,22 @@ struct IoEvent {
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("the AIO iocb layout here is the little-endian one");
+
+/// The header of the kernel's AIO event ring (`struct aio_ring`, fs/aio.c), mapped at the
+/// context id's address and followed by `nr` `io_event`s.
+#[repr(C)]
+struct AioRing {
+    id: u32,
+    nr: u32,
+    head: u32,
+    tail: u32,
+    magic: u32,
+    compat_features: u32,
+    incompat_features: u32,
+    header_length: u32,
+}
+
+const AIO_RING_MAGIC: u32 = 0xa10a_10a1;
 
 const _: () = {
     assert!(size_of::<Iocb>() == 64);
@@ -251,6 +271,8 @@ pub(crate) struct Aio {
     /// The builder allowed buffered files (`ContextBuilder::allow_blocking_aio`): their I/O
     /// runs inside `io_submit`, which then blocks.
     buffered_ok: bool,
+    /// The kernel's event ring can be read in user space (checked once at setup).
+    user_ring: bool,
 }
 
 // SAFETY: the per-slot cells follow the slot protocol (the submitter writes before io_submit;
@@ -286,9 +308,19 @@ impl Aio {
                 err
             }
         })?;
+        // SAFETY: `ctx` is the address of the ring the kernel mapped for this context; its
+        // header is readable for the context's life.
+        let user_ring = unsafe {
+            let ring = ctx as *const AioRing;
+            std::ptr::read_volatile(&(*ring).magic) == AIO_RING_MAGIC
+                && std::ptr::read_volatile(&(*ring).incompat_features) == 0
+                && std::ptr::read_volatile(&(*ring).header_length) as usize
+                    == size_of::<AioRing>()
+        };
         Ok(Aio {
             ctx,
             nr,
+            user_ring,
             pieces,
             iocbs: iocbs.into_boxed_slice(),
             reap: Mutex::new(vec![IoEvent::default(); 256]),
@@ -301,7 +333,15 @@ impl Aio {
     }
 
     pub(crate) fn report(&self) -> String {
-        format!("linux aio: {} events, one io_submit per batch", self.nr)
+        format!(
+            "linux aio: {} events, one io_submit per batch, {}",
+            self.nr,
+            if self.user_ring {
+                "user-space reaping"
+            } else {
+                "reaping by io_getevents"
+            }
+        )
     }
 
     /// Refuses what Linux AIO would do synchronously: I/O on a buffered file blocks `io_submit`.
@@ -483,27 +523,79 @@ impl Aio {
         }
     }
 
-    /// Collects finished events without blocking. `true` when it reaped anything.
+    /// Collects finished events without blocking — from the ring in user space when it can,
+    /// with no syscall. `true` when it reaped anything.
     pub(crate) fn poll(&self, engine: &Engine) -> bool {
         let Ok(mut events) = self.reap.try_lock() else {
             return false;
         };
         let mut any = false;
         loop {
-            let n = self.getevents(
-                &mut events,
-                0,
-                Some(libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                }),
-            );
+            let n = if self.user_ring {
+                // SAFETY: we hold `reap`, so no other consumer moves the ring's head.
+                unsafe { self.reap_user(&mut events) }
+            } else {
+                self.getevents(
+                    &mut events,
+                    0,
+                    Some(libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    }),
+                )
+            };
             self.deliver(engine, &events[..n]);
             any |= n > 0;
             if n < events.len() {
                 return any;
             }
         }
+    }
+
+    /// Whether `poll` costs no syscall.
+    pub(crate) fn polls_in_user_space(&self) -> bool {
+        self.user_ring
+    }
+
+    /// Copies finished events out of the kernel's ring and moves its head past them.
+    ///
+    /// # Safety
+    /// The caller holds `reap` (every consumer of the ring does), and `user_ring` is set.
+    unsafe fn reap_user(&self, events: &mut [IoEvent]) -> usize {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let ring = self.ctx as *mut AioRing;
+        // SAFETY: the ring header is mapped for the context's life; `head` and `tail` are
+        // aligned u32s that the kernel accesses concurrently, so only atomically here.
+        let (head_a, tail_a, nr) = unsafe {
+            (
+                AtomicU32::from_ptr(std::ptr::addr_of_mut!((*ring).head)),
+                AtomicU32::from_ptr(std::ptr::addr_of_mut!((*ring).tail)),
+                std::ptr::read_volatile(std::ptr::addr_of!((*ring).nr)),
+            )
+        };
+        // Relaxed: only holders of `reap` write the head (we hold it).
+        let mut head = head_a.load(Ordering::Relaxed);
+        // Acquire: pairs with the kernel's smp_wmb between writing an event and publishing the
+        // tail (aio_complete).
+        let tail = tail_a.load(Ordering::Acquire);
+        let mut n = 0;
+        while head != tail && n < events.len() && head < nr {
+            // SAFETY: `head < nr`: an event slot inside the mapped ring, published by `tail`.
+            events[n] = unsafe {
+                std::ptr::read_volatile(
+                    (ring as *const u8)
+                        .add(size_of::<AioRing>() + head as usize * size_of::<IoEvent>())
+                        .cast::<IoEvent>(),
+                )
+            };
+            head = (head + 1) % nr;
+            n += 1;
+        }
+        if n > 0 {
+            // Release: the event reads above happen before the kernel may reuse their slots.
+            head_a.store(head, Ordering::Release);
+        }
+        n
     }
 
     fn getevents(&self, events: &mut [IoEvent], min: usize, ts: Option<libc::timespec>) -> usize {

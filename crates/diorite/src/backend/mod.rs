@@ -336,6 +336,16 @@ impl Backend {
         }
     }
 
+    /// Whether [`Backend::poll`] costs no syscall (io_uring's completion queue, or Linux AIO's
+    /// event ring read in user space): a future that is not yet complete may poll.
+    pub(crate) fn polls_in_user_space(&self) -> bool {
+        match self {
+            Backend::IoUring(_) => true,
+            Backend::Aio(a) => a.polls_in_user_space(),
+            Backend::Threads(_) => false,
+        }
+    }
+
     /// Whether completions arrive only when a reaper collects them from the kernel (then a
     /// reaper does not spin before it sleeps).
     pub(crate) fn reaped_from_kernel(&self) -> bool {

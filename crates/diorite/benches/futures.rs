@@ -1,0 +1,246 @@
+//! 4 KiB random reads at QD32 through futures on tokio's current-thread runtime, against the
+//! blocking `submit`/`get_events` loop on the same context, backend and device (issue 12: the
+//! futures should reach at least 90% of the blocking loop's IOPS). On zram (as root: made, filled
+//! with incompressible data, and removed here) or else a file in /var/tmp; every backend.
+//!
+//! `cargo bench -p diorite --bench futures` (one backend: append e.g. `-- io_uring`)
+
+// criterion_group! generates undocumented functions.
+#![allow(missing_docs)]
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, Reactor, Request};
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BS: u64 = 4096;
+const QD: usize = 32;
+const SIZE: u64 = 128 << 20;
+
+/// A zram device (root) or a file, filled with incompressible bytes; removed on drop.
+struct Target {
+    name: &'static str,
+    path: std::path::PathBuf,
+    zram: Option<String>,
+}
+
+impl Target {
+    fn new() -> Target {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let data: Vec<u8> = (0..SIZE)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        if let Ok(id) = std::fs::read_to_string("/sys/class/zram-control/hot_add") {
+            let id = id.trim().to_string();
+            let dev = std::path::PathBuf::from(format!("/dev/zram{id}"));
+            if std::fs::write(format!("/sys/block/zram{id}/disksize"), SIZE.to_string()).is_ok()
+                && std::fs::write(&dev, &data).is_ok()
+            {
+                return Target {
+                    name: "zram",
+                    path: dev,
+                    zram: Some(id),
+                };
+            }
+            let _ = std::fs::write("/sys/class/zram-control/hot_remove", &id);
+        }
+        let path = std::path::PathBuf::from(format!(
+            "/var/tmp/diorite-bench-futures-{}.dat",
+            std::process::id()
+        ));
+        std::fs::write(&path, &data).expect("bench file");
+        Target {
+            name: "file",
+            path,
+            zram: None,
+        }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        match &self.zram {
+            Some(id) => {
+                let _ = std::fs::write(format!("/sys/block/zram{id}/reset"), "1");
+                let _ = std::fs::write("/sys/class/zram-control/hot_remove", id);
+            }
+            None => {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+/// The next random block offset.
+fn next_off(x: &mut u64, blocks: u64) -> u64 {
+    *x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    ((*x >> 33) % blocks) * BS
+}
+
+/// `n` reads kept at QD32 with `submit` + `get_events`.
+fn blocking(ctx: &Context, f: &DirectFile, bufs: &mut Vec<AlignedBuf>, n: u64) -> Duration {
+    let blocks = f.len() / BS;
+    let mut x = 1;
+    let mut out = Vec::with_capacity(QD);
+    let start = Instant::now();
+    let mut submitted = 0;
+    while submitted < n.min(QD as u64) {
+        let b = bufs.pop().unwrap();
+        ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
+            .unwrap();
+        submitted += 1;
+    }
+    let mut done = 0;
+    while done < n {
+        ctx.get_events(1, QD, None, &mut out).unwrap();
+        for mut c in out.drain(..) {
+            assert_eq!(c.result.as_ref().copied().unwrap(), BS as usize);
+            done += 1;
+            let b = c.take_buf().unwrap();
+            if submitted < n {
+                ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
+                    .unwrap();
+                submitted += 1;
+            } else {
+                bufs.push(b);
+            }
+        }
+    }
+    start.elapsed()
+}
+
+/// `n` reads kept at QD32 as futures in a `FuturesUnordered` on tokio's current-thread runtime.
+fn futures_tokio(
+    rt: &tokio::runtime::Runtime,
+    ctx: &Context,
+    f: &DirectFile,
+    bufs: &mut Vec<AlignedBuf>,
+    n: u64,
+) -> Duration {
+    let blocks = f.len() / BS;
+    rt.block_on(async {
+        let mut x = 1;
+        let start = Instant::now();
+        let mut set = FuturesUnordered::new();
+        let mut submitted = 0;
+        while submitted < n.min(QD as u64) {
+            set.push(ctx.read(f, next_off(&mut x, blocks), bufs.pop().unwrap()));
+            submitted += 1;
+        }
+        while let Some((r, b)) = set.next().await {
+            assert_eq!(r.unwrap(), BS as usize);
+            if submitted < n {
+                set.push(ctx.read(f, next_off(&mut x, blocks), b));
+                submitted += 1;
+            } else {
+                bufs.push(b);
+            }
+        }
+        start.elapsed()
+    })
+}
+
+/// `n` reads by 32 tasks spawned on tokio's current-thread runtime, each awaiting one read at
+/// a time (QD32 without a `FuturesUnordered`, whose per-push allocation is then not measured).
+fn tasks_tokio(
+    rt: &tokio::runtime::Runtime,
+    ctx: &Arc<Context>,
+    f: &DirectFile,
+    bufs: &mut Vec<AlignedBuf>,
+    n: u64,
+) -> Duration {
+    let blocks = f.len() / BS;
+    let per = n.div_ceil(QD as u64);
+    let start = Instant::now();
+    let handles: Vec<_> = (0..QD as u64)
+        .map(|t| {
+            let (ctx, f, mut buf) = (ctx.clone(), f.clone(), bufs.pop().unwrap());
+            rt.spawn(async move {
+                let mut x = t + 1;
+                for _ in 0..per {
+                    let (r, b) = ctx.read(&f, next_off(&mut x, blocks), buf).await;
+                    assert_eq!(r.unwrap(), BS as usize);
+                    buf = b;
+                }
+                buf
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        for h in handles {
+            bufs.push(h.await.unwrap());
+        }
+    });
+    start.elapsed()
+}
+
+fn bench(c: &mut Criterion) {
+    let target = Target::new();
+    let f = DirectFile::open(&target.path).expect("open");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let rt_io = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group(format!("qd32_4k_randread_{}", target.name));
+    g.throughput(Throughput::Elements(1));
+    for (name, backend) in [
+        ("io_uring", BackendChoice::IoUring),
+        ("aio", BackendChoice::Aio),
+        ("threads", BackendChoice::Threads),
+    ] {
+        let Ok(ctx) = Context::builder()
+            .depth(QD as u32)
+            .backend(backend)
+            .threads(QD)
+            .build()
+        else {
+            continue;
+        };
+        let mut bufs: Vec<_> = (0..QD)
+            .map(|_| AlignedBuf::for_file(&f, BS as usize).unwrap())
+            .collect();
+        g.bench_function(format!("{name}/blocking"), |b| {
+            b.iter_custom(|n| blocking(&ctx, &f, &mut bufs, n))
+        });
+        g.bench_function(format!("{name}/futures_tokio_current_thread"), |b| {
+            b.iter_custom(|n| futures_tokio(&rt, &ctx, &f, &mut bufs, n))
+        });
+        if backend == BackendChoice::Threads {
+            continue;
+        }
+        // The same futures, waiting in tokio's reactor instead of on the driver thread.
+        let ctx = Context::builder()
+            .depth(QD as u32)
+            .backend(backend)
+            .reactor(Reactor::Tokio)
+            .build()
+            .unwrap();
+        g.bench_function(format!("{name}/futures_tokio_current_thread_reactor"), |b| {
+            b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n))
+        });
+        let ctx = Arc::new(ctx);
+        g.bench_function(format!("{name}/tasks_tokio_current_thread_reactor"), |b| {
+            b.iter_custom(|n| tasks_tokio(&rt_io, &ctx, &f, &mut bufs, n))
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);

@@ -1,0 +1,168 @@
+//! Who collects kernel completions for futures: the driver thread (`driver.rs`, the default,
+//! runtime-free), or — with the `tokio` feature and [`Reactor::Tokio`] — the reactor of the
+//! tokio runtime the futures run on.
+//!
+//! # Why a runtime's reactor
+//! io_uring delivers a completion that finished outside the submitting thread (an io-wq worker,
+//! an interrupt) as *task work* of the submitting thread: that thread is woken to post the CQE,
+//! whoever waits for it. With the driver thread, a parked executor is therefore woken twice per
+//! batch (once to run the task work, once by the driver's `Waker::wake`) and the driver once.
+//! With the runtime's reactor, the executor sleeps in `epoll_wait` on the context's completion
+//! fd (an eventfd the kernel signals per CQE, `IORING_REGISTER_EVENTFD`; Linux AIO:
+//! `IOCB_FLAG_RESFD`): the task-work wake-up posts the CQE, the eventfd turns readable in the
+//! same thread, and a watcher task drains the completion queue into the futures' wakers —
+//! one wake-up per batch, as for a blocking reaper.
+//!
+//! # The watcher
+//! One task per tokio runtime that polls the context's futures (`tokio::spawn`ed on it), found
+//! through a per-thread cache so the check at submit costs no lock. It waits for the eventfd
+//! (`AsyncFd` on a duplicate of the completion fd), resets it, then drains (`Backend::poll`),
+//! until the context closes (shutdown signals the fd). A future submitted outside any tokio
+//! runtime, or in one built without I/O (`enable_io`), is served by the driver thread instead.
+
+use crate::backend::Backend;
+use crate::engine::Engine;
+use std::sync::Arc;
+
+/// How completions of a kernel backend (io_uring, Linux AIO) reach the context's futures. The
+/// thread-pool backend needs neither: its workers wake futures themselves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reactor {
+    /// A driver thread per context, started by its first future, waits in the kernel and wakes
+    /// futures. Works with every executor; costs a thread hand-off per batch of completions.
+    #[default]
+    Thread,
+    /// The reactor of the tokio runtime each future is polled on (feature `tokio`): the
+    /// executor thread itself sleeps on the context's completion fd. Needs runtimes with I/O
+    /// enabled (`enable_io`, `enable_all`, `#[tokio::main]`); a future polled outside one is
+    /// served by the driver thread.
+    #[cfg(feature = "tokio")]
+    Tokio,
+}
+
+/// The tokio watchers of one context. Invariants on the fields.
+#[cfg(feature = "tokio")]
+pub(crate) struct TokioWatchers {
+    /// A process-unique id of the context, for the per-thread cache (an address could be
+    /// reused by a later context).
+    id: u64,
+    /// `(runtime, watcher task)`, one per runtime that polled this context's futures. Under
+    /// the lock only on a cache miss.
+    tasks: std::sync::Mutex<Vec<(tokio::runtime::Id, tokio::task::JoinHandle<()>)>>,
+}
+
+#[cfg(feature = "tokio")]
+thread_local! {
+    /// The last `(context id, runtime id)` this thread checked: its watcher runs.
+    static WATCHED: std::cell::Cell<Option<(u64, tokio::runtime::Id)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+#[cfg(feature = "tokio")]
+impl TokioWatchers {
+    pub(crate) fn new() -> TokioWatchers {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        TokioWatchers {
+            // Relaxed: only uniqueness matters.
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            tasks: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Makes sure a watcher serves the tokio runtime this thread runs in. `false` when there
+    /// is none here (or it has no I/O driver): the caller falls back to the driver thread.
+    /// `fd` makes the completion fd on first use.
+    #[inline]
+    pub(crate) fn ensure(
+        &self,
+        engine: &Arc<Engine>,
+        backend: &Arc<Backend>,
+        fd: impl FnOnce() -> crate::Result<i32>,
+    ) -> bool {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        let rt = handle.id();
+        if WATCHED.get() == Some((self.id, rt)) {
+            return true;
+        }
+        self.start(handle, engine, backend, fd)
+    }
+
+    #[cold]
+    fn start(
+        &self,
+        handle: tokio::runtime::Handle,
+        engine: &Arc<Engine>,
+        backend: &Arc<Backend>,
+        fd: impl FnOnce() -> crate::Result<i32>,
+    ) -> bool {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let rt = handle.id();
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.retain(|(_, t)| !t.is_finished());
+        if !tasks.iter().any(|(id, _)| *id == rt) {
+            if engine.cq().is_closed() {
+                return false;
+            }
+            let Ok(raw) = fd() else { return false };
+            // SAFETY: F_DUPFD_CLOEXEC on the context's open eventfd has no memory arguments.
+            let dup = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 0) };
+            if dup < 0 {
+                return false;
+            }
+            // SAFETY: `dup` is a new descriptor that nothing else owns.
+            let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+            // Registering panics when the runtime was built without I/O (tokio offers no
+            // way to ask first): that runtime's futures use the driver thread.
+            let registered = {
+                let _enter = handle.enter();
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    // SAFETY: an `OwnedFd` is a valid open descriptor, owned by the `AsyncFd`
+                    // for its whole life, and always returns the same number.
+                    unsafe {
+                        tokio::io::unix::AsyncFd::register_with_interest(
+                            owned,
+                            tokio::io::Interest::READABLE,
+                        )
+                    }
+                }))
+            };
+            let Ok(Ok(afd)) = registered else {
+                return false;
+            };
+            let (engine, backend) = (engine.clone(), backend.clone());
+            tasks.push((rt, handle.spawn(watch(afd, engine, backend))));
+        }
+        WATCHED.set(Some((self.id, rt)));
+        true
+    }
+}
+
+/// The watcher: wait for the completion fd, reset it, drain; until the context closes.
+#[cfg(feature = "tokio")]
+async fn watch(
+    afd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+    engine: Arc<Engine>,
+    backend: Arc<Backend>,
+) {
+    use std::os::fd::AsRawFd;
+    loop {
+        if engine.cq().is_closed() {
+            return;
+        }
+        let Ok(mut guard) = afd.readable().await else {
+            return;
+        };
+        let mut n = [0u8; 8];
+        // SAFETY: reads 8 bytes into a live buffer from our (non-blocking) eventfd; EAGAIN
+        // (already reset) is fine.
+        unsafe { libc::read(afd.get_ref().as_raw_fd(), n.as_mut_ptr().cast(), 8) };
+        // Reset before draining (the completion fd's contract): a completion after the drain
+        // signals again; one between the reset and `clear_ready` is already queued in epoll.
+        guard.clear_ready();
+        backend.poll(&engine);
+    }
+}
