@@ -79,7 +79,9 @@ impl Drop for Target {
 
 /// The next random block offset.
 fn next_off(x: &mut u64, blocks: u64) -> u64 {
-    *x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *x = x
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     ((*x >> 33) % blocks) * BS
 }
 
@@ -224,9 +226,10 @@ fn bench(c: &mut Criterion) {
             .reactor(Reactor::Tokio)
             .build()
             .unwrap();
-        g.bench_function(format!("{name}/futures_tokio_current_thread_reactor"), |b| {
-            b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n))
-        });
+        g.bench_function(
+            format!("{name}/futures_tokio_current_thread_reactor"),
+            |b| b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n)),
+        );
         let ctx = Arc::new(ctx);
         g.bench_function(format!("{name}/tasks_tokio_current_thread_reactor"), |b| {
             b.iter_custom(|n| tasks_tokio(&rt_io, &ctx, &f, &mut bufs, n))

@@ -21,10 +21,10 @@ use crate::backend::{
 use crate::buf::BufPool;
 use crate::dio;
 use crate::driver::Driver;
-use crate::reactor::Reactor;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::file::DirectFile;
+use crate::reactor::Reactor;
 use crate::request::{Completion, Request, RequestId};
 use crate::slot::Cancel;
 use std::fmt;
@@ -556,7 +556,12 @@ impl Context {
         // A reaper blocked in the kernel with no timeout (the driver among them) sees `closed`
         // only once it is out; a reactor's watcher when the completion fd turns readable.
         self.backend.wake_kernel_waiter();
-        if let Some(fd) = self.notify.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(fd) = self
+            .notify
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             crate::engine::signal(std::os::fd::AsRawFd::as_raw_fd(fd));
         }
         let driver = self.driver.stop();

@@ -276,7 +276,12 @@ fn dropping_a_future_cancels_it_and_frees_its_buffers_once_the_kernel_is_done() 
         // an admission (1), in flight or completed and not claimed (3); most of those polled
         // 400 times complete, and their data proves no dropped request's late write landed in
         // a reused buffer.
-        for i in 0..4000usize {
+        // DIORITE_DROP_ROUNDS scales it down for valgrind.
+        let rounds = std::env::var("DIORITE_DROP_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4000usize);
+        for i in 0..rounds {
             // Several at once so some wait for admissions (depth 8).
             let futs: Vec<_> = (0..12)
                 .map(|k| {
@@ -308,7 +313,7 @@ fn dropping_a_future_cancels_it_and_frees_its_buffers_once_the_kernel_is_done() 
             .build()
             .unwrap();
         rt.block_on(async {
-            for i in 0..500u64 {
+            for i in 0..(rounds / 8) as u64 {
                 let b = pool_get(&pool);
                 let fut = ctx.read(&f, (i % 64) * BS as u64, b);
                 let _ = tokio::time::timeout(Duration::from_micros(i % 50), fut).await;
@@ -469,6 +474,12 @@ fn close_completes_issued_futures_and_refuses_waiting_ones() {
                 Poll::Pending => None,
             })
             .collect();
+        // Submitted (in flight, or completed within its first poll) or still waiting for a slot.
+        let waiting: Vec<bool> = futs
+            .iter()
+            .zip(&results)
+            .map(|(f, r)| r.is_none() && f.id().is_none())
+            .collect();
         common::within(20, "close with futures pending", move || {
             ctx.close().unwrap()
         });
@@ -484,6 +495,13 @@ fn close_completes_issued_futures_and_refuses_waiting_ones() {
         for (i, r) in results.into_iter().enumerate() {
             let (r, buf) = r.unwrap();
             assert_eq!(buf.len(), BS);
+            if waiting[i] {
+                assert_eq!(
+                    r.as_ref().map_err(|e| e.kind()).unwrap_err(),
+                    ErrorKind::Shutdown,
+                    "{backend:?}: future {i} waited for a slot at close"
+                );
+            }
             match r {
                 Ok(n) => {
                     assert_eq!(n, BS);
@@ -497,12 +515,13 @@ fn close_completes_issued_futures_and_refuses_waiting_ones() {
                 Err(e) => panic!("{backend:?}: {e}"),
             }
         }
-        // Four were admitted (depth 4) and finish; the twelve waiting for a slot are refused.
-        assert_eq!(
-            (ok + canceled, refused),
-            (4, 12),
+        // At least four were admitted (depth 4; one that completed within its first poll freed
+        // its slot for the next) and finish; those waiting for a slot are refused.
+        assert!(
+            ok + canceled >= 4 && refused == waiting.iter().filter(|w| **w).count(),
             "{backend:?}: {ok} ok, {canceled} canceled, {refused} refused"
         );
+        assert_eq!(ok + canceled + refused, 16);
         drop(futs);
         assert_eq!(ctx.in_flight(), 0);
     }
@@ -538,4 +557,74 @@ fn dropping_a_queued_future_keeps_its_request_from_running() {
         back.iter().all(|&b| b == 0),
         "a dropped future's write ran anyway"
     );
+}
+
+/// `Reactor::Tokio`: futures wait in the runtime's reactor (current-thread and multi-thread
+/// runtimes with I/O); outside tokio, or in a runtime built without I/O, the driver thread
+/// serves them instead — the same results everywhere, and drops still cancel and free.
+#[test]
+fn the_tokio_reactor_serves_futures_and_falls_back_where_it_cannot() {
+    for backend in common::backends() {
+        let dir = common::tempdir();
+        let f = patterned(dir.path(), 256);
+        let ctx = Arc::new(
+            Context::builder()
+                .depth(32)
+                .backend(backend)
+                .threads(2)
+                .reactor(diorite::Reactor::Tokio)
+                .build()
+                .unwrap(),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(read_all(&ctx, &f, 256));
+        let mt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        mt.block_on(async {
+            let tasks: Vec<_> = (0..8u64)
+                .map(|t| {
+                    let (ctx, f) = (ctx.clone(), f.clone());
+                    tokio::spawn(async move {
+                        for i in 0..32u64 {
+                            let b = (t * 32 + i) % 256;
+                            let buf = AlignedBuf::for_file(&f, BS).unwrap();
+                            let (n, buf) = ctx.read(&f, b * BS as u64, buf).await;
+                            assert_eq!(n.unwrap(), BS);
+                            check_block(&buf, b);
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        // Timeouts racing completions under the reactor.
+        rt.block_on(async {
+            for i in 0..300u64 {
+                let b = AlignedBuf::for_file(&f, BS).unwrap();
+                let fut = ctx.read(&f, (i % 256) * BS as u64, b);
+                let _ = tokio::time::timeout(Duration::from_micros(i % 40), fut).await;
+            }
+        });
+        settle(&ctx, &format!("{backend:?} reactor"));
+        // Not in tokio: the driver thread.
+        futures::executor::block_on(read_all(&ctx, &f, 64));
+        // A runtime without I/O (tokio panics when asked to register; the engine catches that
+        // and uses the driver thread).
+        let no_io = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        no_io.block_on(read_all(&ctx, &f, 64));
+        // Both runtimes gone, the context still serves futures.
+        drop((rt, mt, no_io));
+        smol::block_on(read_all(&ctx, &f, 64));
+        Arc::into_inner(ctx).unwrap().shutdown().unwrap();
+    }
 }

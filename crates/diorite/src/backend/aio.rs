@@ -314,8 +314,7 @@ impl Aio {
             let ring = ctx as *const AioRing;
             std::ptr::read_volatile(&(*ring).magic) == AIO_RING_MAGIC
                 && std::ptr::read_volatile(&(*ring).incompat_features) == 0
-                && std::ptr::read_volatile(&(*ring).header_length) as usize
-                    == size_of::<AioRing>()
+                && std::ptr::read_volatile(&(*ring).header_length) as usize == size_of::<AioRing>()
         };
         Ok(Aio {
             ctx,
