@@ -83,7 +83,8 @@ impl ContextBuilder {
     }
 
     /// How completions of the kernel backends reach this context's futures (default
-    /// [`Reactor::Thread`], which works with every executor). See [`Reactor`].
+    /// [`Reactor::Thread`], which works with every executor). See [`Reactor`], whose example
+    /// sets it.
     pub fn reactor(&mut self, reactor: Reactor) -> &mut ContextBuilder {
         self.reactor = reactor;
         self
@@ -477,6 +478,11 @@ impl Context {
     /// The backend this context runs on.
     pub fn backend(&self) -> BackendKind {
         self.backend.kind()
+    }
+
+    /// How completions of a kernel backend reach this context's futures (as built).
+    pub fn reactor(&self) -> Reactor {
+        self.reactor
     }
 
     /// The backends `Auto` tried before the one it chose, with the reason each was skipped.

@@ -37,6 +37,22 @@ use std::task::{Context as TaskCx, Poll};
 /// The future of [`Context::run`]: submits the request on its first poll and resolves to its
 /// [`Completion`]. Dropping it before then cancels the request (see the [module
 /// docs](crate::future)).
+///
+/// # Examples
+/// ```
+/// use diorite::{BackendChoice, Context, Request};
+/// use std::future::Future;
+/// use std::task::{Context as TaskCx, Poll};
+/// let ctx = Context::builder().backend(BackendChoice::Threads).build()?;
+/// let mut run = ctx.run(Request::noop());
+/// assert!(run.id().is_none()); // nothing is submitted before the first poll
+/// let waker = futures::task::noop_waker();
+/// if let Poll::Pending = std::pin::Pin::new(&mut run).poll(&mut TaskCx::from_waker(&waker)) {
+///     assert!(run.id().is_some()); // submitted, in flight
+/// }
+/// drop(run); // cancels it if it has not completed; the engine frees it when the backend is done
+/// # Ok::<(), diorite::Error>(())
+/// ```
 #[must_use = "a future does nothing unless polled; dropping it cancels the request"]
 pub struct Run<'a> {
     ctx: &'a Context,
@@ -61,8 +77,9 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The id of the submitted request (`None` before the first poll submitted it, and after
-    /// it completed): for [`Context::cancel`] from elsewhere.
+    /// The id of the submitted request (`None` before the first poll submitted it, while it
+    /// waits for a slot, and after it completed): for [`Context::cancel`] from elsewhere.
+    /// Example: see [`Run`].
     pub fn id(&self) -> Option<RequestId> {
         match self.state {
             State::InFlight(id) => Some(id),
@@ -177,6 +194,21 @@ fn refused(error: Error, req: Request) -> Completion {
 /// The future of [`Context::read`], [`Context::write`], [`Context::readv`],
 /// [`Context::writev`], [`Context::fsync`] and [`Context::fdatasync`]: a [`Run`] whose
 /// completion is turned into `T` (the result, with the buffers back).
+///
+/// # Examples
+/// ```
+/// use diorite::{AlignedBuf, Context, DirectFile, Io};
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("f");
+/// # std::fs::write(&path, vec![1u8; 4096])?;
+/// let file = DirectFile::open(&path)?;
+/// let ctx = Context::builder().build()?;
+/// let read: Io<'_, (diorite::Result<usize>, AlignedBuf)> =
+///     ctx.read(&file, 0, AlignedBuf::for_file(&file, 4096)?);
+/// let (n, _buf) = futures::executor::block_on(read);
+/// assert_eq!(n?, 4096);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "a future does nothing unless polled; dropping it cancels the request"]
 pub struct Io<'a, T> {
     run: Run<'a>,
@@ -184,7 +216,7 @@ pub struct Io<'a, T> {
 }
 
 impl<T> Io<'_, T> {
-    /// The id of the submitted request, as [`Run::id`].
+    /// The id of the submitted request, as [`Run::id`] (whose example shows it).
     pub fn id(&self) -> Option<RequestId> {
         self.run.id()
     }
@@ -395,6 +427,17 @@ impl Context {
 }
 
 /// The stream of [`Context::completions`].
+///
+/// # Examples
+/// ```
+/// use diorite::{BackendChoice, Context, Request};
+/// use futures::StreamExt;
+/// let ctx = Context::builder().backend(BackendChoice::Threads).build()?;
+/// ctx.submit(Request::noop().with_user_data(3)).map_err(|e| e.error)?;
+/// let c = futures::executor::block_on(ctx.completions().next()).unwrap();
+/// assert_eq!(c.user_data, 3);
+/// # Ok::<(), diorite::Error>(())
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct Completions<'a> {
     ctx: &'a Context,

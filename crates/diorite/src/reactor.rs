@@ -20,12 +20,24 @@
 //! until the context closes (shutdown signals the fd). A future submitted outside any tokio
 //! runtime, or in one built without I/O (`enable_io`), is served by the driver thread instead.
 
-use crate::backend::Backend;
-use crate::engine::Engine;
+#[cfg(feature = "tokio")]
+use crate::{backend::Backend, engine::Engine};
+#[cfg(feature = "tokio")]
 use std::sync::Arc;
 
 /// How completions of a kernel backend (io_uring, Linux AIO) reach the context's futures. The
 /// thread-pool backend needs neither: its workers wake futures themselves.
+///
+/// # Examples
+/// ```
+/// use diorite::{Context, Reactor, Request};
+/// // With the `tokio` feature: futures polled in a tokio runtime with I/O wait in its reactor.
+/// let ctx = Context::builder().reactor(Reactor::Tokio).build()?;
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+/// let c = rt.block_on(ctx.run(Request::noop()));
+/// assert_eq!(c.result?, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reactor {
