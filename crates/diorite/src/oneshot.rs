@@ -26,6 +26,7 @@ fn run(req: Request) -> Result<usize> {
 /// The fast path of a single-buffer read or write: validated like a request, then one
 /// `preadv2`/`pwritev2` here — no request, no file handle clone — unless the buffer is larger
 /// than the device's largest transfer (then the general path splits it).
+#[inline]
 fn single(file: &DirectFile, op: OpKind, offset: u64, ptr: *mut u8, len: usize) -> Result<usize> {
     let bufs = Bufs::Raw { ptr, len };
     dio::validate_io(file, op, offset, &bufs)?;
@@ -103,6 +104,7 @@ impl DirectFile {
     /// let n = f.read_at(&mut buf, 0)?;
     /// # Ok::<(), diorite::Error>(())
     /// ```
+    #[inline]
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
         single(self, OpKind::Read, offset, buf.as_mut_ptr(), buf.len())
     }
@@ -154,6 +156,7 @@ impl DirectFile {
 /// println!("{} bytes: {:?}", n?, &buf[..16]);
 /// # Ok::<(), diorite::Error>(())
 /// ```
+#[inline]
 pub fn read_at(file: &DirectFile, offset: u64, mut buf: AlignedBuf) -> (Result<usize>, AlignedBuf) {
     let r = file.read_at(&mut buf, offset);
     (r, buf)

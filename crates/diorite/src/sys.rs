@@ -138,6 +138,7 @@ pub(crate) const IOV_MAX: usize = 1024;
 /// # Safety
 /// Every vector must describe memory valid for the transfer direction (writable for reads,
 /// readable for writes) for the duration of the call.
+#[inline]
 pub(crate) unsafe fn prw(
     fd: BorrowedFd<'_>,
     write: bool,
