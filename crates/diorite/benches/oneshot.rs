@@ -35,6 +35,29 @@ fn targets() -> Vec<(String, std::path::PathBuf, Option<String>)> {
     v
 }
 
+/// A plain `preadv2` loop over random 4 KiB blocks into `raw`.
+fn plain_loop(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    fd: i32,
+    raw: &mut AlignedBuf,
+    blocks: u64,
+) {
+    let mut i = 0u64;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            i = (i * 7 + 1) % blocks;
+            let iov = libc::iovec {
+                iov_base: raw.as_mut_ptr().cast(),
+                iov_len: 4096,
+            };
+            // SAFETY: one vector over a live 4 KiB buffer; fd is open.
+            let n = unsafe { libc::preadv2(fd, &iov, 1, (i * 4096) as libc::off_t, 0) };
+            assert_eq!(n, 4096);
+        })
+    });
+}
+
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("oneshot_4k_read");
     g.throughput(Throughput::Elements(1));
@@ -44,19 +67,7 @@ fn bench(c: &mut Criterion) {
         let blocks = f.len() / 4096;
         let mut raw = AlignedBuf::for_file(&f, 4096).unwrap();
         let fd = f.as_fd().as_raw_fd();
-        let mut i = 0u64;
-        g.bench_function(format!("{name}/preadv2"), |b| {
-            b.iter(|| {
-                i = (i * 7 + 1) % blocks;
-                let iov = libc::iovec {
-                    iov_base: raw.as_mut_ptr().cast(),
-                    iov_len: 4096,
-                };
-                // SAFETY: one vector over a live 4 KiB buffer; fd is open.
-                let n = unsafe { libc::preadv2(fd, &iov, 1, (i * 4096) as libc::off_t, 0) };
-                assert_eq!(n, 4096);
-            })
-        });
+        plain_loop(&mut g, &format!("{name}/preadv2"), fd, &mut raw, blocks);
         let mut buf = Some(raw);
         let mut i = 0u64;
         g.bench_function(format!("{name}/diorite::read_at"), |b| {
@@ -68,19 +79,13 @@ fn bench(c: &mut Criterion) {
             })
         });
         let mut raw = buf.take().unwrap();
-        let mut i = 0u64;
-        g.bench_function(format!("{name}/preadv2_again"), |b| {
-            b.iter(|| {
-                i = (i * 7 + 1) % blocks;
-                let iov = libc::iovec {
-                    iov_base: raw.as_mut_ptr().cast(),
-                    iov_len: 4096,
-                };
-                // SAFETY: one vector over a live 4 KiB buffer; fd is open.
-                let n = unsafe { libc::preadv2(fd, &iov, 1, (i * 4096) as libc::off_t, 0) };
-                assert_eq!(n, 4096);
-            })
-        });
+        plain_loop(
+            &mut g,
+            &format!("{name}/preadv2_again"),
+            fd,
+            &mut raw,
+            blocks,
+        );
     }
     g.finish();
     for (_, path, zram) in targets {

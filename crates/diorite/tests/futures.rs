@@ -63,6 +63,28 @@ async fn read_all(ctx: &Context, f: &DirectFile, blocks: u64) {
     assert_eq!(seen, blocks);
 }
 
+/// `tasks` tokio tasks (spawned on the current runtime), each reading `per` blocks one at a
+/// time and checking them.
+async fn spawned_readers(ctx: &Arc<Context>, f: &DirectFile, tasks: u64, per: u64) {
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let (ctx, f) = (ctx.clone(), f.clone());
+            tokio::spawn(async move {
+                for i in 0..per {
+                    let b = (t * per + i) % 256;
+                    let buf = AlignedBuf::for_file(&f, BS).unwrap();
+                    let (n, buf) = ctx.read(&f, b * BS as u64, buf).await;
+                    assert_eq!(n.unwrap(), BS);
+                    check_block(&buf, b);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
 #[test]
 fn reads_and_writes_on_every_executor() {
     for backend in common::backends() {
@@ -116,25 +138,7 @@ fn reads_and_writes_on_every_executor() {
             .worker_threads(2)
             .build()
             .unwrap();
-        rt.block_on(async {
-            let tasks: Vec<_> = (0..16u64)
-                .map(|t| {
-                    let (ctx, f) = (ctx.clone(), f.clone());
-                    tokio::spawn(async move {
-                        for i in 0..16u64 {
-                            let b = (t * 16 + i) % 256;
-                            let buf = AlignedBuf::for_file(&f, BS).unwrap();
-                            let (n, buf) = ctx.read(&f, b * BS as u64, buf).await;
-                            assert_eq!(n.unwrap(), BS);
-                            check_block(&buf, b);
-                        }
-                    })
-                })
-                .collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
-        });
+        rt.block_on(spawned_readers(&ctx, &f, 16, 16));
         drop(rt);
 
         // smol (async-io's reactor, async-executor).
@@ -586,25 +590,7 @@ fn the_tokio_reactor_serves_futures_and_falls_back_where_it_cannot() {
             .enable_all()
             .build()
             .unwrap();
-        mt.block_on(async {
-            let tasks: Vec<_> = (0..8u64)
-                .map(|t| {
-                    let (ctx, f) = (ctx.clone(), f.clone());
-                    tokio::spawn(async move {
-                        for i in 0..32u64 {
-                            let b = (t * 32 + i) % 256;
-                            let buf = AlignedBuf::for_file(&f, BS).unwrap();
-                            let (n, buf) = ctx.read(&f, b * BS as u64, buf).await;
-                            assert_eq!(n.unwrap(), BS);
-                            check_block(&buf, b);
-                        }
-                    })
-                })
-                .collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
-        });
+        mt.block_on(spawned_readers(&ctx, &f, 8, 32));
         // Timeouts racing completions under the reactor.
         rt.block_on(async {
             for i in 0..300u64 {
