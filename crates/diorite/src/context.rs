@@ -414,6 +414,9 @@ impl Context {
     ///   reaped first): reaping then simply finds nothing.
     /// - The first call signals the fd once, so completions that were ready before it existed
     ///   are found too.
+    /// - With io_uring, a wait in the submitting thread (`epoll_wait`, `poll`) may return
+    ///   `EINTR`: completions of its requests that finished elsewhere are posted as task work
+    ///   of that thread, which interrupts the wait as a signal would. Retry the wait.
     /// - Who signals: io_uring by `IORING_REGISTER_EVENTFD` (the kernel, per CQE); Linux AIO by
     ///   `IOCB_FLAG_RESFD` on every iocb issued after the call (the kernel, per event); the
     ///   thread pool and completions made in user space (no-ops on AIO, canceled requests) by

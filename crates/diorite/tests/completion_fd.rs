@@ -17,11 +17,20 @@ fn thread_cpu() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// `epoll_wait`, retrying on `EINTR`: with io_uring, the task work that posts completions of
+/// this thread's requests interrupts a wait in this thread (as a signal would), and the wait
+/// returns `EINTR` — an event loop must retry (the completion fd's docs say so).
 fn epoll_wait(ep: i32, timeout_ms: i32) -> Vec<u64> {
     let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 8];
-    // SAFETY: `evs` is valid for 8 events.
-    let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), 8, timeout_ms) };
-    evs[..n.max(0) as usize].iter().map(|e| e.u64).collect()
+    loop {
+        // SAFETY: `evs` is valid for 8 events.
+        let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), 8, timeout_ms) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        assert!(n >= 0, "epoll_wait: {}", std::io::Error::last_os_error());
+        return evs[..n as usize].iter().map(|e| e.u64).collect();
+    }
 }
 
 #[test]
