@@ -8,15 +8,17 @@
 //! ```
 //! Without FILE it reads a temporary 4 MiB file it writes first.
 
+mod common;
+
 use diorite::{AlignedBuf, Context, DirectFile, Request};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-const BS: usize = 4096;
+use common::BS;
 const DEPTH: u32 = 32;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_tmp, path) = target()?;
+    let (_tmp, path) = common::target(4 << 20)?;
     let file = DirectFile::open(&path)?;
     let ctx = Context::builder().depth(DEPTH).build()?;
     let fd = ctx.completion_fd()?.as_raw_fd();
@@ -84,19 +86,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     ctx.shutdown()?;
     Ok(())
-}
-
-fn target() -> std::io::Result<(Option<tempfile::TempDir>, std::path::PathBuf)> {
-    if let Some(p) = std::env::args_os().nth(1) {
-        return Ok((None, p.into()));
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("diorite-example")
-        .tempdir_in("/var/tmp")?;
-    let path = dir.path().join("data");
-    std::fs::write(
-        &path,
-        (0..4u64 << 20).map(|i| (i % 251) as u8).collect::<Vec<_>>(),
-    )?;
-    Ok((Some(dir), path))
 }

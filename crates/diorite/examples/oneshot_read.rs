@@ -5,10 +5,12 @@
 //! ```
 //! Without FILE it reads a temporary file it writes first.
 
+mod common;
+
 use diorite::{AlignedBuf, DirectFile};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_tmp, path) = target()?;
+    let (_tmp, path) = common::target(1 << 20)?;
     let file = DirectFile::open(&path)?;
     let buf = AlignedBuf::for_file(&file, 4096)?;
     // The buffer comes back with the result, success or error.
@@ -21,17 +23,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &buf[..8.min(n)]
     );
     Ok(())
-}
-
-/// The file named on the command line, or a fresh 1 MiB temporary file.
-fn target() -> std::io::Result<(Option<tempfile::TempDir>, std::path::PathBuf)> {
-    if let Some(p) = std::env::args_os().nth(1) {
-        return Ok((None, p.into()));
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("diorite-example")
-        .tempdir_in("/var/tmp")?;
-    let path = dir.path().join("data");
-    std::fs::write(&path, (0..1u32 << 20).map(|i| i as u8).collect::<Vec<_>>())?;
-    Ok((Some(dir), path))
 }

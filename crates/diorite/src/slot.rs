@@ -498,16 +498,28 @@ mod loom_models {
         slot
     }
 
+    /// Frees the slot when `rel` says this party is the last out; counts frees and returns
+    /// whether a request was still in it.
+    fn free_if(slot: &Slot, rel: Release, frees: &AtomicUsize) -> Option<bool> {
+        if rel != Release::Free {
+            return None;
+        }
+        // SAFETY: the transition that returned `rel` said this party frees the slot.
+        let req = unsafe { slot.free_async() };
+        frees.fetch_add(1, Ordering::SeqCst);
+        Some(req.is_some())
+    }
+
     /// The backend's side: start, complete, and free if the future is gone.
     fn complete(slot: &Slot, frees: &AtomicUsize) {
         assert_eq!(slot.start(), Start::Run);
         // SAFETY: we started the slot and post its one completion.
-        if unsafe { slot.done_async(5) } == Release::Free {
-            // SAFETY: `done_async` said so.
-            let req = unsafe { slot.free_async() };
-            assert!(req.is_none(), "the future claimed the request");
-            frees.fetch_add(1, Ordering::SeqCst);
-        }
+        let rel = unsafe { slot.done_async(5) };
+        assert_ne!(
+            free_if(slot, rel, frees),
+            Some(true),
+            "the future claimed the request"
+        );
     }
 
     /// A completion racing the future's first poll with a different waker than the one given
@@ -540,11 +552,7 @@ mod loom_models {
             // SAFETY: `poll_async` returned the result.
             let (req, rel) = unsafe { slot.claim() };
             assert!(req.is_some());
-            if rel == Release::Free {
-                // SAFETY: `claim` said so.
-                unsafe { slot.free_async() };
-                frees.fetch_add(1, Ordering::SeqCst);
-            }
+            assert_ne!(free_if(&slot, rel, &frees), Some(true));
             backend.join().unwrap();
             assert_eq!(frees.load(Ordering::SeqCst), 1, "freed twice or never");
             assert_eq!(unpack(slot.state.load(Ordering::SeqCst)), (1, FREE));
@@ -565,12 +573,9 @@ mod loom_models {
                 thread::spawn(move || {
                     assert_eq!(slot.start(), Start::Run);
                     // SAFETY: we started the slot and post its one completion.
-                    if unsafe { slot.done_async(5) } == Release::Free {
-                        // SAFETY: `done_async` said so.
-                        let req = unsafe { slot.free_async() };
-                        assert!(req.is_some(), "the dropped future's request must be freed");
-                        frees.fetch_add(1, Ordering::SeqCst);
-                    }
+                    let rel = unsafe { slot.done_async(5) };
+                    // The dropped future's request is freed with the slot.
+                    assert_ne!(free_if(&slot, rel, &frees), Some(false));
                 })
             };
             let (_g, w1) = flag();
@@ -578,12 +583,8 @@ mod loom_models {
             let polled = unsafe { slot.poll_async(&w1) };
             // SAFETY: as above; the future is dropped (a completed but unclaimed result is
             // dropped with the slot's request).
-            if unsafe { slot.detach() } == Release::Free {
-                // SAFETY: `detach` said so.
-                let req = unsafe { slot.free_async() };
-                assert!(req.is_some());
-                frees.fetch_add(1, Ordering::SeqCst);
-            }
+            let rel = unsafe { slot.detach() };
+            assert_ne!(free_if(&slot, rel, &frees), Some(false));
             let _ = polled;
             backend.join().unwrap();
             assert_eq!(frees.load(Ordering::SeqCst), 1, "freed twice or never");
@@ -607,20 +608,14 @@ mod loom_models {
                         Start::Canceled => -125,
                     };
                     // SAFETY: we own the slot's completion either way.
-                    if unsafe { slot.done_async(res) } == Release::Free {
-                        // SAFETY: `done_async` said so.
-                        unsafe { slot.free_async() };
-                        frees.fetch_add(1, Ordering::SeqCst);
-                    }
+                    let rel = unsafe { slot.done_async(res) };
+                    free_if(&slot, rel, &frees);
                 })
             };
             let _ = slot.cancel(0);
             // SAFETY: we are the receiver, neither claimed nor detached.
-            if unsafe { slot.detach() } == Release::Free {
-                // SAFETY: `detach` said so.
-                unsafe { slot.free_async() };
-                frees.fetch_add(1, Ordering::SeqCst);
-            }
+            let rel = unsafe { slot.detach() };
+            free_if(&slot, rel, &frees);
             backend.join().unwrap();
             assert_eq!(frees.load(Ordering::SeqCst), 1);
             assert_eq!(unpack(slot.state.load(Ordering::SeqCst)), (1, FREE));
