@@ -468,7 +468,9 @@ impl Context {
         Ok(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
     }
 
-    /// Requests submitted and not yet reaped.
+    /// Requests submitted and not yet reaped. An async request's slot is released by whichever
+    /// of its future and the completing backend is done last, so for a moment after a future
+    /// resolves (while the backend finishes waking it) it may still count here.
     pub fn in_flight(&self) -> u32 {
         self.engine.admission().in_flight()
     }

@@ -144,7 +144,9 @@ fn reads_and_writes_on_every_executor() {
         // smol (async-io's reactor, async-executor).
         smol::block_on(read_all(&ctx, &f, 256));
 
-        assert_eq!(ctx.in_flight(), 0, "{backend:?}: slots left behind");
+        // A slot is released by whichever of the future and the completing backend is last
+        // out: for a moment after a future resolves, the backend may still be waking it.
+        settle(&ctx, &format!("{backend:?}: slots left behind"));
         // Async completions never show up in get_events.
         let mut out = Vec::new();
         assert_eq!(
