@@ -321,6 +321,13 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 dirs[0].display()
             )
         })?;
+        for j in clones
+            .iter()
+            .map(|c| &c.0)
+            .filter(|j| j.filenames.is_empty())
+        {
+            check_hipri(j, &f, &guard.path)?;
+        }
         let temp_plan = layout::FilePlan::new(&guard.path, 0, vec![(0, end)]);
         layout::check_space(std::slice::from_ref(&temp_plan))?;
         temp_plan.apply()?;
@@ -364,7 +371,22 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
 }
 
 /// The region `[base, base + len)` job `j` uses in file `f`, checked against the file.
+/// `hipri` (IOPOLL) completes only on devices with poll queues: refused up front elsewhere,
+/// where every I/O would be refused (fio would spin on interrupts instead).
+fn check_hipri(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<()> {
+    if j.hipri && !f.geometry().polled {
+        bail!(
+            "job {}: hipri=1 polls for completions, but {} is on a device without poll queues \
+             (sysfs queue/io_poll is 0)",
+            j.name,
+            p.display()
+        );
+    }
+    Ok(())
+}
+
 fn region_of(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<(u64, u64)> {
+    check_hipri(j, f, p)?;
     let g = f.geometry();
     let align = u64::from(g.offset_align);
     let files = j.filenames.len().max(1) as u64;

@@ -24,6 +24,7 @@ use crate::driver::Driver;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::file::DirectFile;
+use crate::local::LocalContext;
 use crate::reactor::Reactor;
 use crate::request::{Completion, Request, RequestId};
 use crate::slot::Cancel;
@@ -42,6 +43,7 @@ pub struct ContextBuilder {
     pools: Vec<BufPool>,
     blocking_aio: bool,
     reactor: Reactor,
+    uring: backend::UringSetup,
 }
 
 impl ContextBuilder {
@@ -109,6 +111,58 @@ impl ContextBuilder {
         self
     }
 
+    /// Has a kernel thread poll the io_uring submission queue (`IORING_SETUP_SQPOLL`, fio's
+    /// `sqthread_poll`): submitting then costs no syscall while the thread is awake; it sleeps
+    /// after `idle_ms` without work, and the next submit wakes it with one enter. The thread
+    /// burns a CPU while awake. io_uring only: with [`BackendChoice::Auto`] the build fails
+    /// rather than fall back to a backend without it.
+    ///
+    /// ```
+    /// # fn main() -> diorite::Result<()> {
+    /// let ctx = diorite::Context::builder().sqpoll(10).build()?;
+    /// assert!(ctx.backend_report().contains("sqpoll"));
+    /// # Ok(()) }
+    /// ```
+    pub fn sqpoll(&mut self, idle_ms: u32) -> &mut ContextBuilder {
+        let cpu = self.uring.sqpoll.and_then(|s| s.1);
+        self.uring.sqpoll = Some((idle_ms, cpu));
+        self
+    }
+
+    /// Binds the SQPOLL thread to `cpu` (fio's `sqthread_poll_cpu`); implies [`sqpoll`] with
+    /// a 1000 ms idle time unless that was set. A CPU that is offline or not allowed makes
+    /// `build` fail with the kernel's `EINVAL`.
+    ///
+    /// [`sqpoll`]: ContextBuilder::sqpoll
+    pub fn sqpoll_cpu(&mut self, cpu: u32) -> &mut ContextBuilder {
+        let idle = self.uring.sqpoll.map_or(1000, |s| s.0);
+        self.uring.sqpoll = Some((idle, Some(cpu)));
+        self
+    }
+
+    /// Polls the device for completions instead of waiting for interrupts (`IORING_SETUP_IOPOLL`,
+    /// fio's `hipri`): lowest latency on NVMe with poll queues, at the price of a reaper that
+    /// spins. Only reads and writes on `O_DIRECT` files of devices with poll queues
+    /// ([`Geometry::polled`](crate::Geometry::polled)) are accepted; anything else is refused at
+    /// submit with [`ErrorKind::Unsupported`], because it would never complete by polling. No
+    /// completion fd. io_uring only, as [`sqpoll`](ContextBuilder::sqpoll).
+    pub fn iopoll(&mut self, on: bool) -> &mut ContextBuilder {
+        self.uring.iopoll = on;
+        self
+    }
+
+    /// Builds a [`LocalContext`]: the same engine for one thread that submits and reaps, with
+    /// io_uring's single-issuer setup (see [`LocalContext`]). Other backends are built as by
+    /// [`build`](ContextBuilder::build).
+    ///
+    /// # Errors
+    /// As [`build`](ContextBuilder::build).
+    pub fn build_local(&self) -> Result<LocalContext> {
+        let mut b = self.clone();
+        b.uring.single_issuer = true;
+        b.build().map(LocalContext::new)
+    }
+
     /// Builds the context, starting its backend.
     ///
     /// # Errors
@@ -133,6 +187,7 @@ impl ContextBuilder {
             files: &self.files,
             pools: &self.pools,
             blocking_aio: self.blocking_aio,
+            uring: self.uring,
         };
         let (backend, skipped) =
             backend::select(self.backend, self.depth, self.threads, &register)?;
@@ -232,6 +287,7 @@ impl Context {
             pools: Vec::new(),
             blocking_aio: false,
             reactor: Reactor::Thread,
+            uring: backend::UringSetup::default(),
         }
     }
 
@@ -483,6 +539,12 @@ impl Context {
     /// The backend this context runs on.
     pub fn backend(&self) -> BackendKind {
         self.backend.kind()
+    }
+
+    /// Whether this is an io_uring context set up for one issuing thread (only a
+    /// [`LocalContext`] is).
+    pub(crate) fn is_single_issuer(&self) -> bool {
+        self.backend.single_issuer()
     }
 
     /// How completions of a kernel backend reach this context's futures (as built).

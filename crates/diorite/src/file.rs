@@ -100,6 +100,9 @@ pub struct Geometry {
     pub source: GeometrySource,
     /// Whether `mem_align` was verified, and what came of it.
     pub align_check: AlignCheck,
+    /// Whether the device has poll queues (sysfs `queue/io_poll` is 1), so that completions can
+    /// be polled for ([`ContextBuilder::iopoll`](crate::ContextBuilder::iopoll)).
+    pub polled: bool,
 }
 
 impl Geometry {
@@ -338,6 +341,7 @@ fn sysfs_u32(queue: &Path, name: &str) -> Option<u32> {
 fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Geometry> {
     const OP: &str = "DirectFile::open";
     let queue = sysfs_queue(st.dev);
+    let polled = queue.as_deref().and_then(|q| sysfs_u32(q, "io_poll")) == Some(1);
     let max_transfer = queue
         .as_deref()
         .and_then(|q| sysfs_u32(q, "max_sectors_kb"))
@@ -353,6 +357,7 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
             is_block_device: st.is_block_device,
             source: GeometrySource::Buffered,
             align_check: AlignCheck::NotNeeded,
+            polled,
         });
     }
     let lbs = if st.is_block_device {
@@ -400,6 +405,7 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
         is_block_device: st.is_block_device,
         source,
         align_check: AlignCheck::NotNeeded,
+        polled,
     })
 }
 

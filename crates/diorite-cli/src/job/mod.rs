@@ -243,6 +243,10 @@ pub struct JobSpec {
     /// Register buffers (`fixedbufs`) and files (`registerfiles`) with io_uring.
     pub fixedbufs: bool,
     pub registerfiles: bool,
+    /// io_uring's `sqthread_poll` (SQPOLL), `sqthread_poll_cpu` and `hipri` (IOPOLL).
+    pub sqthread_poll: bool,
+    pub sqthread_poll_cpu: Option<u32>,
+    pub hipri: bool,
     pub fsync: u32,
     pub fdatasync: u32,
     pub randrepeat: bool,
@@ -291,6 +295,9 @@ impl Default for JobSpec {
             startdelay: Duration::ZERO,
             fixedbufs: true,
             registerfiles: true,
+            sqthread_poll: false,
+            sqthread_poll_cpu: None,
+            hipri: false,
             fsync: 0,
             fdatasync: 0,
             randrepeat: true,
@@ -349,7 +356,27 @@ fn apply_all(job: &mut JobSpec, g: &mut Globals, opts: &[(String, Option<String>
 /// What fio settles after a job's options: `do_verify=0` turns the verify phase off,
 /// `iodepth_batch_submit=0` becomes `iodepth`, and
 /// `time_based` without a runtime is a warning (fio ignores it), not an error.
-fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> JobSpec {
+fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
+    // io_uring's own options: fio knows them only with ioengine=io_uring.
+    let uring = j.engine == Engine::Async(BackendChoice::IoUring);
+    for (name, set) in [
+        ("sqthread_poll", j.sqthread_poll),
+        ("sqthread_poll_cpu", j.sqthread_poll_cpu.is_some()),
+        ("hipri", j.hipri),
+    ] {
+        if set && !uring {
+            bail!(
+                "job {}: {name} is an io_uring option; this job's ioengine is not io_uring",
+                j.name
+            );
+        }
+    }
+    if j.sqthread_poll_cpu.is_some() && !j.sqthread_poll {
+        bail!(
+            "job {}: sqthread_poll_cpu applies only with sqthread_poll=1 (fio ignores it otherwise)",
+            j.name
+        );
+    }
     if !j.do_verify {
         j.verify = false;
     }
@@ -364,7 +391,7 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> JobSpec {
         ));
         j.time_based = false;
     }
-    j
+    Ok(j)
 }
 
 /// The whole run: jobs in order (with their stonewall marks) and the global options.
@@ -470,7 +497,7 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
                 .with_context(|| format!("reading job file {}", f.display()))?;
             for mut j in parse_jobfile(&text, f, &mut globals)? {
                 apply_all(&mut j, &mut globals, &head)?;
-                all.push(finish(j, &mut warnings));
+                all.push(finish(j, &mut warnings)?);
             }
         }
         return Ok(Plan {
@@ -490,12 +517,12 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
     }
     let mut jobs = Vec::new();
     if jobs_args.is_empty() {
-        jobs.push(finish(template.clone(), &mut warnings));
+        jobs.push(finish(template.clone(), &mut warnings)?);
     }
     for opts in &jobs_args {
         let mut j = template.clone();
         apply_all(&mut j, &mut globals, opts)?;
-        jobs.push(finish(j, &mut warnings));
+        jobs.push(finish(j, &mut warnings)?);
     }
     Ok(Plan {
         jobs,

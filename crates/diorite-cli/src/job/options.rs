@@ -621,6 +621,33 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.fixedbufs = v.bool()
         ),
         opt!(
+            "sqthread_poll",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "io_uring: a kernel thread polls the submission queue (SQPOLL; sleeps after 1 s idle, as fio)",
+            |j, g, v| j.sqthread_poll = v.bool()
+        ),
+        opt!(
+            "sqthread_poll_cpu",
+            [],
+            Kind::Int(0, 65535),
+            Job,
+            "1",
+            "io_uring with sqthread_poll=1: the CPU of the polling thread",
+            |j, g, v| j.sqthread_poll_cpu = Some(v.num() as u32)
+        ),
+        opt!(
+            "hipri",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "io_uring: poll the device for completions (IOPOLL); needs a device with poll queues",
+            |j, g, v| j.hipri = v.bool()
+        ),
+        opt!(
             "registerfiles",
             [],
             Kind::Bool,

@@ -1,4 +1,4 @@
-//! Runs one job on the calling thread with its own engine [`Context`]: the submit/reap loop with
+//! Runs one job on the calling thread with its own engine [`LocalContext`] (single issuer: the job thread submits and reaps): the submit/reap loop with
 //! fio's batching, rate cap, ramp, periodic syncs and stop conditions, then the verify phase.
 //!
 //! Buffers: one `BufPool` of `iodepth` buffers of the largest block size, registered with the
@@ -11,7 +11,7 @@ use crate::report::stats::DirStats;
 use crate::run::verify;
 use crate::run::workload::{Dir, Generator, Io};
 use anyhow::{anyhow, Context as _, Result};
-use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, Request};
+use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -200,7 +200,7 @@ struct Slot {
     reason = "one per job, never moved on the I/O path"
 )]
 enum Path {
-    Ctx(Context),
+    Ctx(LocalContext),
     /// fio's synchronous engines: each I/O is performed when queued (queue depth 1); its
     /// result waits here, with its completion time, until the next reap.
     Sync(Vec<(u32, diorite::Result<usize>, Instant)>),
@@ -261,6 +261,14 @@ impl<'a> Engine<'a> {
                     .threads(spec.pool_threads.unwrap_or(depth.min(64)))
                     // fio's libaio with direct=0: buffered AIO, which blocks in io_submit.
                     .allow_blocking_aio(!spec.direct);
+                if spec.sqthread_poll {
+                    // fio leaves sq_thread_idle at 0: the kernel's default, one second.
+                    builder.sqpoll(1000);
+                    if let Some(cpu) = spec.sqthread_poll_cpu {
+                        builder.sqpoll_cpu(cpu);
+                    }
+                }
+                builder.iopoll(spec.hipri);
                 if spec.fixedbufs {
                     builder.register_pool(&pool);
                 }
@@ -269,7 +277,7 @@ impl<'a> Engine<'a> {
                         builder.register_file(&t.file);
                     }
                 }
-                Path::Ctx(builder.build()?)
+                Path::Ctx(builder.build_local()?)
             }
         };
         let now = Instant::now();

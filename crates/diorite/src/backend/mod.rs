@@ -93,12 +93,33 @@ pub struct Registration {
     pub notes: Vec<String>,
 }
 
-/// What the builder asks a backend to register.
+/// How an io_uring ring is set up (the builder's `build_local`, `sqpoll`, `iopoll`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct UringSetup {
+    /// One thread submits and reaps (`LocalContext`): `SINGLE_ISSUER | DEFER_TASKRUN` and a
+    /// registered ring fd.
+    pub(crate) single_issuer: bool,
+    /// A kernel thread polls the SQ (`SQPOLL`): its idle time in ms before it sleeps, and the
+    /// CPU it is bound to.
+    pub(crate) sqpoll: Option<(u32, Option<u32>)>,
+    /// Completions are polled from the device (`IOPOLL`).
+    pub(crate) iopoll: bool,
+}
+
+impl UringSetup {
+    /// Whether only io_uring can give what is asked.
+    pub(crate) fn needs_uring(&self) -> bool {
+        self.sqpoll.is_some() || self.iopoll
+    }
+}
+
+/// What the builder asks a backend to register and set up.
 pub(crate) struct RegisterRequest<'a> {
     pub(crate) files: &'a [crate::DirectFile],
     pub(crate) pools: &'a [crate::BufPool],
     /// Linux AIO may take buffered files (its submit then blocks).
     pub(crate) blocking_aio: bool,
+    pub(crate) uring: UringSetup,
 }
 
 /// Whether one backend is available here, probed once per process (`Context::build` probes only
@@ -158,13 +179,24 @@ pub(crate) fn select(
     threads: usize,
     register: &RegisterRequest<'_>,
 ) -> Result<(Backend, Vec<BackendStatus>)> {
+    if register.uring.needs_uring()
+        && !matches!(choice, BackendChoice::Auto | BackendChoice::IoUring)
+    {
+        return Err(
+            Error::new(ErrorKind::InvalidInput, "Context::build").with_detail(format!(
+                "sqpoll and iopoll are io_uring setups; the {choice:?} backend has neither"
+            )),
+        );
+    }
     let kinds: &[BackendKind] = match choice {
+        // SQPOLL / IOPOLL: io_uring or nothing (a silent fallback would drop what was asked).
+        BackendChoice::Auto if register.uring.needs_uring() => &[BackendKind::IoUring],
         BackendChoice::Auto => &[BackendKind::IoUring, BackendKind::Aio, BackendKind::Threads],
         BackendChoice::IoUring => &[BackendKind::IoUring],
         BackendChoice::Aio => &[BackendKind::Aio],
         BackendChoice::Threads => &[BackendKind::Threads],
     };
-    let auto = choice == BackendChoice::Auto;
+    let auto = choice == BackendChoice::Auto && !register.uring.needs_uring();
     let mut skipped = Vec::new();
     for &kind in kinds {
         let st = status(kind);
@@ -215,6 +247,11 @@ impl Backend {
         }
     }
 
+    /// Whether the ring takes one issuing thread (io_uring `SINGLE_ISSUER | DEFER_TASKRUN`).
+    pub(crate) fn single_issuer(&self) -> bool {
+        matches!(self, Backend::IoUring(u) if u.single_issuer())
+    }
+
     /// What was registered with the kernel (io_uring only; other backends say so in `notes`
     /// when registration was asked for).
     pub(crate) fn registration(&self, asked: bool) -> Registration {
@@ -235,6 +272,7 @@ impl Backend {
     pub(crate) fn validate(&self, req: &crate::request::Request) -> Result<()> {
         match self {
             Backend::Aio(a) => a.validate(req),
+            Backend::IoUring(u) => u.validate(req),
             _ => Ok(()),
         }
     }

@@ -24,13 +24,25 @@
 //!   tick, for reapers on other threads.
 //! - CQ overflow: the kernel's NODROP feature keeps overflowed CQEs; every enter with GETEVENTS
 //!   flushes them back, so nothing is lost.
+//! - Single issuer (`LocalContext`, 6.1+): `SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG`. The
+//!   kernel runs completion task work only when the one issuing thread enters with GETEVENTS, so
+//!   a wait for `n` completions sleeps until `n` are ready instead of being woken per
+//!   completion; and the ring fd is registered (`IORING_REGISTER_RING_FDS`, per thread), so no
+//!   enter looks the fd up. Any other thread's enter would get EEXIST: `LocalContext` is `!Send`
+//!   and `!Sync`. Kernels that refuse the flags get the shared setup, and the report says so.
+//! - SQPOLL (opt-in): a kernel thread takes SQEs as they are published; a submit enters the
+//!   kernel only to wake it (`SQ_NEED_WAKEUP`) or to run task work.
+//! - IOPOLL (opt-in): completions are polled from the device by enters with GETEVENTS, so a
+//!   waiting reaper spins (`enter(0, 0, GETEVENTS)` until its deadline) instead of sleeping.
+//!   Only reads and writes on devices with poll queues (sysfs `queue/io_poll`) are accepted;
+//!   anything else is refused at submit with `Unsupported`, never left to spin.
 
 use super::kwait::KernelWait;
 use super::pieces::PieceTable;
 use super::{RegisterRequest, Registration, Wait};
 use crate::buf::BufPool;
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::file::DirectFile;
 use crate::request::OpKind;
 use crate::sync::{lock, Mutex};
@@ -46,7 +58,40 @@ const CANCEL: u64 = 1 << 63;
 const WAKE: u64 = 1 << 62;
 /// `io_uring_enter` flags (include/uapi/linux/io_uring.h).
 const IORING_ENTER_GETEVENTS: u32 = 1 << 0;
+const IORING_ENTER_SQ_WAKEUP: u32 = 1 << 1;
 const IORING_ENTER_EXT_ARG: u32 = 1 << 3;
+const IORING_ENTER_REGISTERED_RING: u32 = 1 << 4;
+/// `io_uring_register` opcodes for the registered-ring table.
+const IORING_REGISTER_RING_FDS: libc::c_uint = 20;
+const IORING_UNREGISTER_RING_FDS: libc::c_uint = 21;
+
+/// `struct io_uring_rsrc_update` (include/uapi/linux/io_uring.h).
+#[repr(C)]
+struct RsrcUpdate {
+    offset: u32,
+    resv: u32,
+    data: u64,
+}
+
+/// `struct io_uring_getevents_arg` (the EXT_ARG argument of `io_uring_enter`).
+#[repr(C)]
+struct GeteventsArg {
+    sigmask: u64,
+    sigmask_sz: u32,
+    min_wait_usec: u32,
+    ts: u64,
+}
+
+/// `struct __kernel_timespec`.
+#[repr(C)]
+struct KernelTimespec {
+    tv_sec: i64,
+    tv_nsec: i64,
+}
+
+const _: () = assert!(std::mem::size_of::<RsrcUpdate>() == 16);
+const _: () = assert!(std::mem::size_of::<GeteventsArg>() == 24);
+const _: () = assert!(std::mem::size_of::<KernelTimespec>() == 16);
 /// The kernel's largest SQ (`IORING_MAX_ENTRIES`) and CQ (`IORING_MAX_CQ_ENTRIES`).
 const MAX_SQ: u32 = 32768;
 const MAX_CQ: u32 = 2 * MAX_SQ;
@@ -203,8 +248,19 @@ pub(crate) struct Uring {
     /// One reaper at a time waits in the kernel, holding nothing else.
     kwait: KernelWait,
     pieces: PieceTable,
-    /// Set up with COOP_TASKRUN + TASKRUN_FLAG.
-    coop: bool,
+    /// Set up with TASKRUN_FLAG (with COOP_TASKRUN or DEFER_TASKRUN): the SQ flags say when
+    /// completions wait as task work.
+    taskrun: bool,
+    /// Set up with SINGLE_ISSUER | DEFER_TASKRUN.
+    single: bool,
+    /// Set up with SQPOLL / IOPOLL.
+    sqpoll: bool,
+    iopoll: bool,
+    /// What `io_uring_enter` gets: the ring fd, or (single issuer) its index in the calling
+    /// thread's registered-ring table with `IORING_ENTER_REGISTERED_RING`.
+    enter_fd: (RawFd, u32),
+    /// The thread that registered the ring fd (its table holds the index), if one did.
+    registered_by: Option<libc::pid_t>,
     fixed: Fixed,
     /// Pieces issued with a fixed-buffer opcode. Written only under `sq` (a load and a store, no
     /// read-modify-write); Relaxed: a statistic, it orders nothing.
@@ -226,34 +282,108 @@ impl Uring {
         // up to 65536 valid.
         let entries = depth.next_power_of_two().clamp(8, 4096).min(MAX_SQ);
         let cq = (2 * depth).next_power_of_two().max(2 * entries).min(MAX_CQ);
-        // Cooperative task running (5.19+): completions are not pushed into a running thread
-        // by an inter-processor interrupt; a thread runs its task work at its next kernel
-        // entry or exit (a sleeping thread is still woken). Kernels without it: plain setup.
-        let (ring, coop) = match IoUring::builder()
-            .setup_cqsize(cq)
-            .setup_clamp()
-            .setup_coop_taskrun()
-            .setup_taskrun_flag()
-            .build(entries)
-        {
-            Ok(r) => (r, true),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (
-                IoUring::builder()
-                    .setup_cqsize(cq)
-                    .setup_clamp()
-                    .build(entries)
-                    .map_err(|e| Error::from_io("io_uring_setup", &e))?,
+        let want = register.uring;
+        let base = || {
+            let mut b = IoUring::builder();
+            b.setup_cqsize(cq).setup_clamp();
+            if let Some((idle, cpu)) = want.sqpoll {
+                b.setup_sqpoll(idle);
+                if let Some(cpu) = cpu {
+                    b.setup_sqpoll_cpu(cpu);
+                }
+            }
+            if want.iopoll {
+                b.setup_iopoll();
+            }
+            b
+        };
+        let mut notes = Vec::new();
+        // Task running, best first: single issuer with deferred task work (6.1+, when asked);
+        // cooperative (5.19+: completions are not pushed into a running thread by an
+        // inter-processor interrupt; it runs its task work at its next kernel entry or exit,
+        // a sleeping thread is still woken); plain.
+        let mut built = None;
+        if want.sqpoll.is_some() {
+            // The kernel refuses every task-run flag with SQPOLL (its thread runs the work); a
+            // single issuer is still allowed.
+            let mut b = base();
+            if want.single_issuer {
+                b.setup_single_issuer();
+            }
+            let r = b.build(entries).map_err(|e| setup_error(&e, want))?;
+            built = Some((
+                r,
+                if want.single_issuer {
+                    "single issuer, sqpoll task work"
+                } else {
+                    "sqpoll task work"
+                },
                 false,
-            ),
-            Err(e) => return Err(Error::from_io("io_uring_setup", &e)),
+            ));
+        } else if want.single_issuer {
+            match base()
+                .setup_single_issuer()
+                .setup_defer_taskrun()
+                .setup_taskrun_flag()
+                .build(entries)
+            {
+                Ok(r) => built = Some((r, "single issuer, defer_taskrun", true)),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => notes.push(
+                    "the kernel refused SINGLE_ISSUER | DEFER_TASKRUN (EINVAL: older than 6.1); \
+                     shared setup"
+                        .to_string(),
+                ),
+                Err(e) => return Err(setup_error(&e, want)),
+            }
+        }
+        let (ring, taskrun_mode, taskrun) = match built {
+            Some(b) => b,
+            None => match base()
+                .setup_coop_taskrun()
+                .setup_taskrun_flag()
+                .build(entries)
+            {
+                Ok(r) => (r, "coop_taskrun", true),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (
+                    base().build(entries).map_err(|e| setup_error(&e, want))?,
+                    "ipi taskrun",
+                    false,
+                ),
+                Err(e) => return Err(setup_error(&e, want)),
+            },
+        };
+        let single = taskrun_mode.starts_with("single");
+        // A registered ring fd lives in the registering thread's table: only a ring that one
+        // thread enters may use it.
+        let (enter_fd, registered_by) = if single {
+            match register_ring_fd(ring.as_raw_fd()) {
+                Ok(i) => ((i, IORING_ENTER_REGISTERED_RING), Some(sys::gettid())),
+                Err(e) => {
+                    notes.push(format!("ring fd not registered ({e}); entering by fd"));
+                    ((ring.as_raw_fd(), 0), None)
+                }
+            }
+        } else {
+            ((ring.as_raw_fd(), 0), None)
         };
         let fixed = Fixed::register(&ring, register);
         let p = ring.params();
         let mut report = format!(
-            "io_uring: sq {} cq {}, {}, features{}{}; {} fixed files, {} bytes of fixed buffers",
+            "io_uring: sq {} cq {}, {}{}{}{}, features{}{}; {} fixed files, {} bytes of fixed buffers",
             p.sq_entries(),
             p.cq_entries(),
-            if coop { "coop_taskrun" } else { "ipi taskrun" },
+            taskrun_mode,
+            if registered_by.is_some() {
+                ", registered ring fd"
+            } else {
+                ""
+            },
+            match want.sqpoll {
+                Some((idle, Some(cpu))) => format!(", sqpoll (idle {idle} ms, cpu {cpu})"),
+                Some((idle, None)) => format!(", sqpoll (idle {idle} ms)"),
+                None => String::new(),
+            },
+            if want.iopoll { ", iopoll" } else { "" },
             if p.is_feature_nodrop() { " nodrop" } else { "" },
             if p.is_feature_ext_arg() {
                 " ext_arg"
@@ -263,7 +393,7 @@ impl Uring {
             fixed.files.len(),
             fixed.bufs.iter().map(|b| b.1).sum::<usize>(),
         );
-        for n in &fixed.notes {
+        for n in notes.iter().chain(&fixed.notes) {
             report.push_str("; ");
             report.push_str(n);
         }
@@ -273,11 +403,114 @@ impl Uring {
             cq: Mutex::new(()),
             kwait: KernelWait::default(),
             pieces: PieceTable::new(depth)?,
-            coop,
+            taskrun,
+            single,
+            sqpoll: want.sqpoll.is_some(),
+            iopoll: want.iopoll,
+            enter_fd,
+            registered_by,
             fixed,
             fixed_ios: AtomicU64::new(0),
             report,
         })
+    }
+
+    /// Whether the ring was set up for one issuing thread (`SINGLE_ISSUER | DEFER_TASKRUN`).
+    pub(crate) fn single_issuer(&self) -> bool {
+        self.single
+    }
+
+    /// `io_uring_enter` on this ring (by registered index when there is one).
+    ///
+    /// # Safety
+    /// `arg` is null or a valid `io_uring_getevents_arg` (with `IORING_ENTER_EXT_ARG`) that
+    /// outlives the call; SQEs up to the published tail stay valid until their completion.
+    unsafe fn enter(
+        &self,
+        to_submit: u32,
+        min: u32,
+        flags: u32,
+        arg: *const GeteventsArg,
+    ) -> std::io::Result<usize> {
+        let (fd, extra) = self.enter_fd;
+        let size = if arg.is_null() {
+            0
+        } else {
+            std::mem::size_of::<GeteventsArg>()
+        };
+        // SAFETY: plain syscall; the caller vouches for `arg` and the SQEs.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_enter,
+                fd,
+                to_submit,
+                min,
+                flags | extra,
+                arg,
+                size,
+            )
+        };
+        if r < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(r as usize)
+        }
+    }
+
+    /// Hands the published SQEs to the kernel: one enter, with GETEVENTS when completions wait
+    /// as task work or in the overflow list (or to poll, with IOPOLL); with SQPOLL, no enter at
+    /// all unless the poller sleeps or task work waits. Caller holds `sq`.
+    fn flush(&self) -> std::io::Result<usize> {
+        let (len, need_wakeup, overflow, taskrun) = {
+            // SAFETY: the caller holds the `sq` lock, so this is the only SQ handle.
+            let sq = unsafe { self.ring.submission_shared() };
+            // SeqCst: pairs with the SQPOLL thread's full barrier between setting
+            // SQ_NEED_WAKEUP and its last look at the tail (the kernel's io_sqring_full
+            // protocol): either it sees our tail (published when the previous handle dropped,
+            // Release) or we see the flag.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            (sq.len(), sq.need_wakeup(), sq.cq_overflow(), sq.taskrun())
+        };
+        let mut flags = 0;
+        if self.iopoll || overflow || taskrun {
+            flags |= IORING_ENTER_GETEVENTS;
+        }
+        if self.sqpoll {
+            if need_wakeup {
+                flags |= IORING_ENTER_SQ_WAKEUP;
+            } else if flags == 0 {
+                return Ok(len);
+            }
+        } else if len == 0 && flags == 0 {
+            return Ok(0);
+        }
+        // SAFETY: no EXT_ARG; the published SQEs' memory lives in their slots until completion.
+        unsafe { self.enter(len as u32, 0, flags, std::ptr::null()) }
+    }
+
+    /// Refusals this ring's setup requires (nothing issued): IOPOLL takes only reads and writes
+    /// on devices with poll queues.
+    pub(crate) fn validate(&self, req: &crate::request::Request) -> Result<()> {
+        if !self.iopoll {
+            return Ok(());
+        }
+        let e = |d: String| Err(Error::new(ErrorKind::Unsupported, "submit").with_detail(d));
+        match (&req.op, &req.file) {
+            (OpKind::Read | OpKind::Write, Some(f)) if !f.geometry().polled => e(format!(
+                "this context polls for completions (iopoll), but {} is on a device without \
+                 poll queues (sysfs queue/io_poll is 0): nothing would ever complete by polling",
+                f.path().display()
+            )),
+            (OpKind::Read | OpKind::Write, Some(f)) if !f.is_direct() => e(format!(
+                "this context polls for completions (iopoll), which needs O_DIRECT; {} is buffered",
+                f.path().display()
+            )),
+            (OpKind::Read | OpKind::Write, _) => Ok(()),
+            (op, _) => e(format!(
+                "this context polls for completions (iopoll), which the kernel allows only for \
+                 reads and writes, not {op:?}"
+            )),
+        }
     }
 
     pub(crate) fn report(&self) -> String {
@@ -313,7 +546,7 @@ impl Uring {
             }
             drop(sq);
             // Full: hand what is there to the kernel and retry (EBUSY/EAGAIN: try again).
-            if self.ring.submitter().submit().is_err() {
+            if self.flush().is_err() {
                 std::thread::yield_now();
             }
         }
@@ -412,13 +645,13 @@ impl Uring {
             }
         }
         if kick {
-            let _ = self.ring.submitter().submit();
+            let _ = self.flush();
         }
     }
 
     pub(crate) fn kick(&self) {
         let _g = lock(&self.sq);
-        let _ = self.ring.submitter().submit();
+        let _ = self.flush();
     }
 
     /// Drains the CQ into the context's completion ring, with no syscall. `true` when it reaped
@@ -428,13 +661,15 @@ impl Uring {
             return false;
         };
         let mut any = self.drain(engine);
-        if !any && self.coop {
-            // Completions of this thread's requests may wait as task work (IORING_SQ_TASKRUN):
-            // any enter runs it. Skipped when a submitter holds the SQ: it enters anyway.
+        if !any && (self.taskrun || self.iopoll) {
+            // Completions of this thread's requests may wait as task work (IORING_SQ_TASKRUN),
+            // which an enter with GETEVENTS runs (`flush` adds it); with IOPOLL, an enter with
+            // GETEVENTS polls the device. Skipped when a submitter holds the SQ: it enters
+            // anyway.
             if let Ok(_s) = self.sq.try_lock() {
                 // SAFETY: we hold the `sq` lock, so this is the only SQ handle.
-                if unsafe { self.ring.submission_shared() }.taskrun() {
-                    let _ = self.ring.submitter().submit();
+                if self.iopoll || unsafe { self.ring.submission_shared() }.taskrun() {
+                    let _ = self.flush();
                     any = self.drain(engine);
                 }
             }
@@ -469,6 +704,14 @@ impl Uring {
 
     /// Has the kernel signal `fd` for every CQE from now on (`IORING_REGISTER_EVENTFD`).
     pub(crate) fn attach_eventfd(&self, fd: i32) -> Result<()> {
+        if self.iopoll {
+            return Err(
+                Error::new(ErrorKind::Unsupported, "completion_fd").with_detail(
+                    "this context polls for completions (iopoll): they appear only when a reaper \
+                 polls, so no fd could announce them",
+                ),
+            );
+        }
         self.ring
             .submitter()
             .register_eventfd(fd)
@@ -490,23 +733,45 @@ impl Uring {
         let Some(_guard) = self.kwait.try_enter(need, engine.cq(), driver) else {
             return Wait::Busy;
         };
-        let ts;
-        let args = match deadline {
-            Some(d) => {
-                ts = types::Timespec::from(d.saturating_duration_since(Instant::now()));
-                types::SubmitArgs::new().timespec(&ts)
+        if self.iopoll {
+            // The kernel's IOPOLL wait ignores timeouts: spin here, one polling pass per enter,
+            // until something completes or the deadline passes. Never a hang.
+            loop {
+                if let Ok(_s) = self.sq.try_lock() {
+                    let _ = self.flush();
+                }
+                if self.poll(engine) || deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Wait::Waited;
+                }
+                if engine.admission().in_flight() == 0 {
+                    // Nothing can complete: no point burning the CPU until something is issued.
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+                std::hint::spin_loop();
             }
-            None => types::SubmitArgs::new(),
+        }
+        let ts = deadline.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            KernelTimespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: i64::from(left.subsec_nanos()),
+            }
+        });
+        let arg = GeteventsArg {
+            sigmask: 0,
+            sigmask_sz: 0,
+            min_wait_usec: 0,
+            ts: ts.as_ref().map_or(0, |t| t as *const KernelTimespec as u64),
         };
-        // SAFETY: to_submit is 0, so the kernel reads no SQE; `args` is a valid
-        // io_uring_getevents_arg (EXT_ARG) that outlives the call. ETIME (timeout) and EINTR are
+        // SAFETY: to_submit is 0, so the kernel reads no SQE; `arg` (and `ts` it points to) is a
+        // valid io_uring_getevents_arg that outlives the call. ETIME (timeout) and EINTR are
         // normal; any other error shows up as no progress and the caller loops on its deadline.
         let _ = unsafe {
-            self.ring.submitter().enter(
+            self.enter(
                 0,
                 need as u32,
                 IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-                Some(&args),
+                &arg,
             )
         };
         self.poll(engine);
@@ -523,7 +788,7 @@ impl Uring {
         for _ in 0..n {
             self.push(&opcode::Nop::new().build().user_data(WAKE));
         }
-        let _ = self.ring.submitter().submit();
+        let _ = self.flush();
     }
 
     /// Asks the kernel to cancel every piece of slot `tag`. The request's own completion still
@@ -543,8 +808,66 @@ impl Uring {
                     .user_data(CANCEL | target),
             );
         }
-        let _ = self.ring.submitter().submit();
+        let _ = self.flush();
     }
+}
+
+impl Drop for Uring {
+    fn drop(&mut self) {
+        // The registered index lives in the registering thread's table; from any other thread it
+        // would name another ring. A `LocalContext` is dropped where it was built.
+        if self.registered_by == Some(sys::gettid()) {
+            let mut up = RsrcUpdate {
+                offset: self.enter_fd.0 as u32,
+                resv: 0,
+                data: 0,
+            };
+            // SAFETY: `up` is a valid io_uring_rsrc_update for one entry.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_io_uring_register,
+                    self.ring.as_raw_fd(),
+                    IORING_UNREGISTER_RING_FDS,
+                    &mut up as *mut RsrcUpdate,
+                    1,
+                )
+            };
+        }
+    }
+}
+
+/// Registers `fd` in the calling thread's registered-ring table; returns its index.
+fn register_ring_fd(fd: RawFd) -> std::io::Result<RawFd> {
+    let mut up = RsrcUpdate {
+        offset: u32::MAX, // any free index
+        resv: 0,
+        data: fd as u64,
+    };
+    // SAFETY: `up` is a valid io_uring_rsrc_update for one entry, written back by the kernel.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            fd,
+            IORING_REGISTER_RING_FDS,
+            &mut up as *mut RsrcUpdate,
+            1,
+        )
+    };
+    match r {
+        1 => Ok(up.offset as RawFd),
+        r if r < 0 => Err(std::io::Error::last_os_error()),
+        _ => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+    }
+}
+
+/// A ring setup failure, saying which asked-for setup the kernel may have refused.
+fn setup_error(e: &std::io::Error, want: super::UringSetup) -> Error {
+    let mut err = Error::from_io("io_uring_setup", e);
+    if e.raw_os_error() == Some(libc::EINVAL) && want.sqpoll.is_some_and(|s| s.1.is_some()) {
+        err =
+            err.with_detail("the kernel refused the setup: is the sqpoll CPU online and allowed?");
+    }
+    err
 }
 
 /// Probes io_uring: ring creation and the opcodes the backend uses.
