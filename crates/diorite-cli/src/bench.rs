@@ -208,7 +208,8 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         .filter(|j| j.filenames.is_empty())
         .map(|j| j.offset + j.size.unwrap_or(256 << 20))
         .max();
-    for j in clones.iter().map(|c| &c.0) {
+    // fio's null engine touches no file: null jobs create and lay out nothing (pass 4).
+    for j in clones.iter().map(|c| &c.0).filter(|j| !is_null(j)) {
         let files = j.filenames.len().max(1) as u64;
         for p in &j.filenames {
             let meta = std::fs::metadata(p);
@@ -264,7 +265,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
             .open(p)
             .with_context(|| format!("opening {}", p.display()))
     };
-    for j in clones.iter().map(|c| &c.0) {
+    for j in clones.iter().map(|c| &c.0).filter(|j| !is_null(j)) {
         for p in &j.filenames {
             let f = if needs.iter().any(|n| &n.path == p && n.exists) {
                 open(p, j.rw.writes(), j.direct)?
@@ -354,8 +355,12 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         };
         let direct = spec.direct && (temp_direct || !spec.filenames.is_empty());
         let mut targets = Vec::new();
-        for p in &paths {
-            let f = open(p, spec.rw.writes(), direct)?;
+        for (i, p) in paths.iter().enumerate() {
+            let f = if is_null(&spec) && !p.exists() {
+                null_target(&spec, i)?
+            } else {
+                open(p, spec.rw.writes(), direct)?
+            };
             let (base, len) = region_of(&spec, &f, p)?;
             targets.push(Target { file: f, base, len });
         }
@@ -371,6 +376,40 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
 }
 
 /// The region `[base, base + len)` job `j` uses in file `f`, checked against the file.
+/// Whether `j` runs on the null engine (no I/O).
+fn is_null(j: &JobSpec) -> bool {
+    j.engine == job::Engine::Async(diorite::BackendChoice::Null)
+}
+
+/// The target of a null job whose file does not exist (fio's null engine opens nothing): an
+/// unlinked sparse file of the job's size in /var/tmp, never written, gone with the job.
+fn null_target(j: &JobSpec, i: usize) -> Result<DirectFile> {
+    let Some(size) = j.size else {
+        bail!(
+            "job {}: ioengine=null needs size= (there is no file to take it from)",
+            j.name
+        );
+    };
+    let path = std::env::temp_dir().join(format!(
+        "diorite-null-{}-{}-{i}.dat",
+        std::process::id(),
+        j.name
+    ));
+    let made = std::fs::File::create(&path)
+        .and_then(|f| f.set_len(j.offset + size))
+        .with_context(|| format!("creating the null job's stand-in {}", path.display()));
+    let f = made.and_then(|()| {
+        DirectFile::options()
+            .read(true)
+            .write(true)
+            .direct(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))
+    });
+    let _ = std::fs::remove_file(&path);
+    f
+}
+
 /// `hipri` (IOPOLL) completes only on devices with poll queues: refused up front elsewhere,
 /// where every I/O would be refused (fio would spin on interrupts instead).
 fn check_hipri(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<()> {

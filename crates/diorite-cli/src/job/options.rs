@@ -182,10 +182,12 @@ pub fn parse_engine(s: &str) -> Result<super::Engine> {
         "io_uring" | "uring" => Engine::Async(BackendChoice::IoUring),
         "libaio" | "aio" => Engine::Async(BackendChoice::Aio),
         "threads" => Engine::Async(BackendChoice::Threads),
+        // fio's null engine: the whole engine, no device (diorite's null backend).
+        "null" => Engine::Async(BackendChoice::Null),
         "psync" | "sync" | "pvsync" | "pvsync2" => Engine::Sync,
         _ => bail!(
             "ioengine={s}: unknown engine (supported: io_uring, libaio, psync, sync, pvsync, \
-             pvsync2, threads, auto)"
+             pvsync2, threads, null, auto)"
         ),
     })
 }
@@ -419,7 +421,7 @@ pub static OPTIONS: &[Opt] =
             Kind::Str,
             Job,
             "io_uring",
-            "psync (default; also sync, pvsync, pvsync2), io_uring, libaio, threads, auto",
+            "psync (default; also sync, pvsync, pvsync2), io_uring, libaio, threads, null (no I/O), auto",
             |j, g, v| j.engine = parse_engine(v.str())?
         ),
         opt!(

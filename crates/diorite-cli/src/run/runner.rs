@@ -185,8 +185,8 @@ pub const SAMPLE: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Copy)]
 struct Slot {
-    t0: Instant,
-    t1: Instant,
+    t0: Stamp,
+    t1: Stamp,
     /// 0 read, 1 write, 2 sync.
     kind: usize,
     file: usize,
@@ -203,7 +203,7 @@ enum Path {
     Ctx(LocalContext),
     /// fio's synchronous engines: each I/O is performed when queued (queue depth 1); its
     /// result waits here, with its completion time, until the next reap.
-    Sync(Vec<(u32, diorite::Result<usize>, Instant)>),
+    Sync(Vec<(u32, diorite::Result<usize>, Stamp)>),
 }
 
 /// The job's memory and I/O path. `bufs` is declared before `io`, so the context is dropped
@@ -280,7 +280,7 @@ impl<'a> Engine<'a> {
                 Path::Ctx(builder.build_local()?)
             }
         };
-        let now = Instant::now();
+        let now = Stamp::now();
         let blank = Slot {
             t0: now,
             t1: now,
@@ -343,13 +343,13 @@ impl<'a> Engine<'a> {
         let off = t.base + io.offset;
         let len = io.len as usize;
         if let Path::Sync(done) = &mut self.io {
-            let t0 = Instant::now();
+            let t0 = Stamp::now();
             let buf = &mut self.bufs[slot as usize][..len];
             let res = match io.dir {
                 Dir::Write => t.file.write_at(buf, off),
                 Dir::Read => t.file.read_at(buf, off),
             };
-            done.push((slot, res, Instant::now()));
+            done.push((slot, res, Stamp::now()));
             self.depths.depth[0] += 1;
             self.depths.submit[1] += 1;
             self.slots[slot as usize] = Slot {
@@ -371,7 +371,7 @@ impl<'a> Engine<'a> {
             // SAFETY: as above.
             Dir::Read => unsafe { Request::read_raw(&t.file, off, ptr, len) },
         };
-        let t0 = Instant::now();
+        let t0 = Stamp::now();
         self.slots[slot as usize] = Slot {
             t0,
             t1: t0, // set by `flush`
@@ -389,13 +389,13 @@ impl<'a> Engine<'a> {
         let t = &self.targets[file];
         if let Path::Sync(done) = &mut self.io {
             let slot = self.bufs.len() as u32;
-            let t0 = Instant::now();
+            let t0 = Stamp::now();
             let res = if self.spec.fdatasync > 0 {
                 t.file.sync_data()
             } else {
                 t.file.sync_all()
             };
-            done.push((slot, res.map(|()| 0), Instant::now()));
+            done.push((slot, res.map(|()| 0), Stamp::now()));
             self.slots[slot as usize] = Slot {
                 t0,
                 t1: t0,
@@ -413,7 +413,7 @@ impl<'a> Engine<'a> {
             Request::fsync(&t.file)
         };
         let slot = self.bufs.len() as u32;
-        let t0 = Instant::now();
+        let t0 = Stamp::now();
         self.slots[slot as usize] = Slot {
             t0,
             t1: t0, // set by `flush`
@@ -444,7 +444,7 @@ impl<'a> Engine<'a> {
                 ctx.submit_batch(&mut self.batch)?;
             }
         }
-        let t1 = Instant::now();
+        let t1 = Stamp::now();
         for &s in &self.batch_slots {
             let slot = &mut self.slots[s as usize];
             slot.t1 = t1;
@@ -457,7 +457,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Waits for at least `min` completions (bounded by `timeout`) and takes up to `max`.
-    fn reap(&mut self, min: usize, max: usize, timeout: Duration) -> Result<Instant> {
+    fn reap(&mut self, min: usize, max: usize, timeout: Duration) -> Result<Stamp> {
         self.done.clear();
         let in_flight = self.in_flight();
         match &mut self.io {
@@ -471,10 +471,10 @@ impl<'a> Engine<'a> {
                 );
                 let n = self.done.len();
                 self.depths.complete[Depths::batch_bucket(n)] += n as u64;
-                Ok(Instant::now())
+                Ok(Stamp::now())
             }
             Path::Sync(done) => {
-                let at = done.last().map_or_else(Instant::now, |d| d.2);
+                let at = done.last().map_or_else(Stamp::now, |d| d.2);
                 self.done.extend(done.drain(..).map(|(s, r, _)| (s, r)));
                 let n = self.done.len();
                 self.depths.complete[Depths::batch_bucket(n)] += n as u64;
@@ -483,6 +483,12 @@ impl<'a> Engine<'a> {
         }
     }
 }
+
+/// Per-I/O timestamps (submit, issue, completion) come from the TSC through `quanta`, as fio's
+/// default `clocksource=cpu` on CPUs with an invariant TSC (quanta falls back to
+/// `clock_gettime` elsewhere): a vDSO `clock_gettime` costs tens of nanoseconds in a VM, several
+/// per I/O.
+type Stamp = quanta::Instant;
 
 fn ns(d: Duration) -> u64 {
     d.as_nanos() as u64
@@ -654,7 +660,7 @@ fn main_phase(
         .batch_complete_max
         .unwrap_or(spec.batch_complete_min)
         .max(1) as usize;
-    let t_start = Instant::now();
+    let t_start = Stamp::now();
     let mut ramping = !spec.ramp_time.is_zero();
     let ramp_end = t_start + spec.ramp_time;
     let mut phase_start = t_start;
@@ -675,7 +681,7 @@ fn main_phase(
     let (mut stopping, mut exhausted) = (false, false);
     let mut last_done = t_start;
     loop {
-        let now = Instant::now();
+        let now = Stamp::now();
         if ramping && now >= ramp_end {
             ramping = false;
             stats = [DirStats::new(), DirStats::new(), DirStats::new()];
@@ -799,7 +805,7 @@ fn main_phase(
             }
             if let Some(t) = wait_until {
                 std::thread::sleep(
-                    t.saturating_duration_since(Instant::now())
+                    t.saturating_duration_since(Stamp::now())
                         .min(Duration::from_millis(50)),
                 );
             }

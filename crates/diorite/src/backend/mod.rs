@@ -9,6 +9,7 @@
 
 pub(crate) mod aio;
 pub(crate) mod kwait;
+pub(crate) mod null;
 pub(crate) mod pieces;
 pub(crate) mod threads;
 pub(crate) mod uring;
@@ -31,6 +32,9 @@ pub enum BackendChoice {
     Aio,
     /// A pool of threads doing `preadv2`/`pwritev2`.
     Threads,
+    /// No I/O at all: every request completes at submit with its full length (fio's `null`
+    /// engine), for measuring the engine's own cost. Never chosen by `Auto`.
+    Null,
 }
 
 /// The backend a context runs on.
@@ -43,6 +47,8 @@ pub enum BackendKind {
     Aio,
     /// The thread pool.
     Threads,
+    /// The null backend ([`BackendChoice::Null`]).
+    Null,
 }
 
 impl BackendKind {
@@ -52,6 +58,7 @@ impl BackendKind {
             BackendKind::IoUring => "io_uring",
             BackendKind::Aio => "aio",
             BackendKind::Threads => "threads",
+            BackendKind::Null => "null",
         }
     }
 }
@@ -136,7 +143,7 @@ fn status(kind: BackendKind) -> BackendStatus {
     match kind {
         BackendKind::IoUring => URING.get_or_init(|| from(uring::probe())).clone(),
         BackendKind::Aio => AIO.get_or_init(|| from(aio::probe())).clone(),
-        BackendKind::Threads => from(Ok("always available".into())),
+        BackendKind::Threads | BackendKind::Null => from(Ok("always available".into())),
     }
 }
 
@@ -158,6 +165,7 @@ pub(crate) enum Backend {
     Threads(threads::Pool),
     IoUring(uring::Uring),
     Aio(aio::Aio),
+    Null(null::Null),
 }
 
 /// What [`Backend::wait`] did.
@@ -195,6 +203,7 @@ pub(crate) fn select(
         BackendChoice::IoUring => &[BackendKind::IoUring],
         BackendChoice::Aio => &[BackendKind::Aio],
         BackendChoice::Threads => &[BackendKind::Threads],
+        BackendChoice::Null => &[BackendKind::Null],
     };
     let auto = choice == BackendChoice::Auto && !register.uring.needs_uring();
     let mut skipped = Vec::new();
@@ -216,6 +225,7 @@ pub(crate) fn select(
             BackendKind::Threads => threads::Pool::new(depth, threads).map(Backend::Threads),
             BackendKind::IoUring => uring::Uring::new(depth, register).map(Backend::IoUring),
             BackendKind::Aio => aio::Aio::new(depth, register.blocking_aio).map(Backend::Aio),
+            BackendKind::Null => Ok(Backend::Null(null::Null)),
         };
         match built {
             Ok(b) => return Ok((b, skipped)),
@@ -236,6 +246,7 @@ impl Backend {
             Backend::Threads(_) => BackendKind::Threads,
             Backend::IoUring(_) => BackendKind::IoUring,
             Backend::Aio(_) => BackendKind::Aio,
+            Backend::Null(_) => BackendKind::Null,
         }
     }
 
@@ -244,6 +255,7 @@ impl Backend {
             Backend::Threads(p) => p.report(),
             Backend::IoUring(u) => u.report(),
             Backend::Aio(a) => a.report(),
+            Backend::Null(n) => n.report(),
         }
     }
 
@@ -273,6 +285,7 @@ impl Backend {
         match self {
             Backend::Aio(a) => a.validate(req),
             Backend::IoUring(u) => u.validate(req),
+            Backend::Null(n) => n.validate(req),
             _ => Ok(()),
         }
     }
@@ -281,7 +294,7 @@ impl Backend {
     pub(crate) fn start(&self, engine: &Arc<Engine>) -> Result<()> {
         match self {
             Backend::Threads(p) => p.start(engine),
-            Backend::IoUring(_) | Backend::Aio(_) => Ok(()),
+            Backend::IoUring(_) | Backend::Aio(_) | Backend::Null(_) => Ok(()),
         }
     }
 
@@ -292,6 +305,7 @@ impl Backend {
             Backend::Threads(p) => p.submit(tag, kick),
             Backend::IoUring(u) => u.submit(engine, tag, kick),
             Backend::Aio(a) => a.submit(engine, tag, kick),
+            Backend::Null(n) => n.submit(engine, tag),
         }
     }
 
@@ -301,6 +315,7 @@ impl Backend {
             Backend::Threads(p) => p.kick(),
             Backend::IoUring(u) => u.kick(),
             Backend::Aio(a) => a.kick(engine),
+            Backend::Null(_) => {}
         }
     }
 
@@ -311,6 +326,7 @@ impl Backend {
             Backend::Threads(p) => p.poll(engine),
             Backend::IoUring(u) => u.poll(engine),
             Backend::Aio(a) => a.poll(engine),
+            Backend::Null(_) => false,
         }
     }
 
@@ -335,7 +351,7 @@ impl Backend {
         driver: bool,
     ) -> Wait {
         match self {
-            Backend::Threads(_) => Wait::Unsupported,
+            Backend::Threads(_) | Backend::Null(_) => Wait::Unsupported,
             Backend::IoUring(u) => u.wait(engine, need, deadline, driver),
             Backend::Aio(a) => a.wait(engine, need, deadline, driver),
         }
@@ -344,7 +360,7 @@ impl Backend {
     /// The kernel wait, for backends that have one.
     pub(crate) fn kernel_wait(&self) -> Option<&kwait::KernelWait> {
         match self {
-            Backend::Threads(_) => None,
+            Backend::Threads(_) | Backend::Null(_) => None,
             Backend::IoUring(u) => Some(u.kernel_wait()),
             Backend::Aio(a) => Some(a.kernel_wait()),
         }
@@ -354,7 +370,7 @@ impl Backend {
     /// through the kernel as it waits for (they are never delivered as completions).
     pub(crate) fn wake_kernel_waiter(&self) {
         match self {
-            Backend::Threads(_) => {}
+            Backend::Threads(_) | Backend::Null(_) => {}
             Backend::IoUring(u) => u.wake(),
             Backend::Aio(a) => a.wake(),
         }
@@ -365,7 +381,7 @@ impl Backend {
     /// thread pool's completions are signaled by the engine.
     pub(crate) fn attach_eventfd(&self, fd: i32) -> Result<()> {
         match self {
-            Backend::Threads(_) => Ok(()),
+            Backend::Threads(_) | Backend::Null(_) => Ok(()),
             Backend::IoUring(u) => u.attach_eventfd(fd),
             Backend::Aio(a) => {
                 a.attach_eventfd(fd);
@@ -380,7 +396,7 @@ impl Backend {
         match self {
             Backend::IoUring(_) => true,
             Backend::Aio(a) => a.polls_in_user_space(),
-            Backend::Threads(_) => false,
+            Backend::Threads(_) | Backend::Null(_) => false,
         }
     }
 
@@ -394,8 +410,9 @@ impl Backend {
     /// completion says whether it was canceled (`Canceled`) or finished.
     pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: u32) {
         match self {
-            // A pool worker inside preadv2 cannot be interrupted safely.
-            Backend::Threads(_) => {}
+            // A pool worker inside preadv2 cannot be interrupted safely; a null request is
+            // never running when a cancel comes.
+            Backend::Threads(_) | Backend::Null(_) => {}
             Backend::IoUring(u) => u.cancel_running(engine, tag, gen),
             Backend::Aio(a) => a.cancel_running(engine, tag, gen),
         }
@@ -407,7 +424,7 @@ impl Backend {
             Backend::Threads(p) => p.stop(),
             // The ring / AIO context is closed when the backend is dropped; nothing is in
             // flight now.
-            Backend::IoUring(_) | Backend::Aio(_) => Ok(()),
+            Backend::IoUring(_) | Backend::Aio(_) | Backend::Null(_) => Ok(()),
         }
     }
 }
