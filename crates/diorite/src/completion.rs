@@ -68,6 +68,10 @@ pub(crate) struct CompletionQueue {
     wake: Condvar,
     /// Set once by `close` (Release); a closed queue wakes and releases every sleeper.
     closed: AtomicBool,
+    /// One thread posts and reaps (see `set_one_thread`): `notify` has no one to wake.
+    /// Invariant: set only before the queue is shared, never for a backend whose completions
+    /// are posted by other threads (the thread pool) or for a context with futures.
+    one_thread: bool,
 }
 
 impl CompletionQueue {
@@ -93,7 +97,15 @@ impl CompletionQueue {
             }),
             wake: Condvar::new(),
             closed: AtomicBool::new(false),
+            one_thread: false,
         })
+    }
+
+    /// Declares that one thread does all the posting and reaping (a `LocalContext` whose
+    /// backend completes in its caller: io_uring, Linux AIO, null). Set before the queue is
+    /// shared.
+    pub(crate) fn set_one_thread(&mut self) {
+        self.one_thread = true;
     }
 
     /// Posts one event and wakes a reaper whose need it meets. Never blocks on another thread
@@ -116,6 +128,11 @@ impl CompletionQueue {
     /// sleeper whatever its need.
     #[inline]
     fn notify(&self, all: bool) {
+        if self.one_thread {
+            // The only reaper is the thread posting now: nobody sleeps, nobody is to be woken,
+            // and the handshake's fence (a full barrier per completion) is not needed.
+            return;
+        }
         // SeqCst fence: pairs with the fence in `sleep` after a reaper registers: either we see
         // the reaper, or its last look sees our event (or our flag).
         fence(Ordering::SeqCst);

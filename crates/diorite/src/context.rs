@@ -179,10 +179,7 @@ impl ContextBuilder {
                 self.threads
             )));
         }
-        let engine = Arc::new(Engine::new(
-            self.depth,
-            self.ring.unwrap_or(self.depth as usize),
-        )?);
+        let mut engine = Engine::new(self.depth, self.ring.unwrap_or(self.depth as usize))?;
         let register = backend::RegisterRequest {
             files: &self.files,
             pools: &self.pools,
@@ -191,6 +188,12 @@ impl ContextBuilder {
         };
         let (backend, skipped) =
             backend::select(self.backend, self.depth, self.threads, &register)?;
+        if self.uring.single_issuer && backend.completes_in_caller() {
+            // A LocalContext (no futures, one thread): every completion is posted by the
+            // thread that reaps.
+            engine.set_one_thread();
+        }
+        let engine = Arc::new(engine);
         backend.start(&engine)?;
         Ok(Context {
             engine,

@@ -304,6 +304,11 @@ impl Engine {
         self.notify_fd.store(fd, Ordering::Release);
     }
 
+    /// See [`CompletionQueue::set_one_thread`].
+    pub(crate) fn set_one_thread(&mut self) {
+        self.cq.set_one_thread();
+    }
+
     pub(crate) fn cq(&self) -> &CompletionQueue {
         &self.cq
     }

@@ -26,7 +26,7 @@ pub struct Target {
     pub len: u64,
 }
 
-/// Live counters for the progress line, per direction. Updated once per reap (Relaxed: counters
+/// Live counters for the progress line, per direction. Written once per reap by the job thread alone (Relaxed: counters
 /// read for display, ordering nothing).
 #[derive(Default)]
 pub struct Progress {
@@ -865,8 +865,11 @@ fn main_phase(
         }
         for (d, (ios, bytes)) in counts.iter().enumerate() {
             if *ios > 0 {
-                progress.ios[d].fetch_add(*ios, Ordering::Relaxed);
-                progress.bytes[d].fetch_add(*bytes, Ordering::Relaxed);
+                // The job thread is the only writer: a load and a store, no locked
+                // read-modify-write per reap. Relaxed: progress counters order nothing.
+                let (i, b) = (&progress.ios[d], &progress.bytes[d]);
+                i.store(i.load(Ordering::Relaxed) + ios, Ordering::Relaxed);
+                b.store(b.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
             }
         }
         last_done = tc;

@@ -259,6 +259,12 @@ impl Backend {
         }
     }
 
+    /// Whether completions are posted only by threads calling into the context (submit,
+    /// get_events): everything but the thread pool, whose workers post.
+    pub(crate) fn completes_in_caller(&self) -> bool {
+        !matches!(self, Backend::Threads(_))
+    }
+
     /// Whether the ring takes one issuing thread (io_uring `SINGLE_ISSUER | DEFER_TASKRUN`).
     pub(crate) fn single_issuer(&self) -> bool {
         matches!(self, Backend::IoUring(u) if u.single_issuer())
