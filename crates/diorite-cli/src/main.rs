@@ -80,6 +80,11 @@ fn info(path: &PathBuf, out: &mut impl Write) -> Result<()> {
     )?;
     writeln!(out, "offset alignment:   {}", g.offset_align)?;
     writeln!(out, "max transfer:       {} bytes", g.max_transfer)?;
+    writeln!(
+        out,
+        "poll queues:        {} (sysfs queue/io_poll; needed by hipri / iopoll)",
+        if g.polled { "yes" } else { "no" }
+    )?;
     writeln!(out, "geometry source:    {:?}", g.source)?;
     writeln!(out, "backends:")?;
     for st in diorite::backend::probe() {

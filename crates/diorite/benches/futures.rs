@@ -14,76 +14,10 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const BS: u64 = 4096;
+mod common;
+use common::{next_off, Target, BS};
+
 const QD: usize = 32;
-const SIZE: u64 = 128 << 20;
-
-/// A zram device (root) or a file, filled with incompressible bytes; removed on drop.
-struct Target {
-    name: &'static str,
-    path: std::path::PathBuf,
-    zram: Option<String>,
-}
-
-impl Target {
-    fn new() -> Target {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let data: Vec<u8> = (0..SIZE)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        if let Ok(id) = std::fs::read_to_string("/sys/class/zram-control/hot_add") {
-            let id = id.trim().to_string();
-            let dev = std::path::PathBuf::from(format!("/dev/zram{id}"));
-            if std::fs::write(format!("/sys/block/zram{id}/disksize"), SIZE.to_string()).is_ok()
-                && std::fs::write(&dev, &data).is_ok()
-            {
-                return Target {
-                    name: "zram",
-                    path: dev,
-                    zram: Some(id),
-                };
-            }
-            let _ = std::fs::write("/sys/class/zram-control/hot_remove", &id);
-        }
-        let path = std::path::PathBuf::from(format!(
-            "/var/tmp/diorite-bench-futures-{}.dat",
-            std::process::id()
-        ));
-        std::fs::write(&path, &data).expect("bench file");
-        Target {
-            name: "file",
-            path,
-            zram: None,
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        match &self.zram {
-            Some(id) => {
-                let _ = std::fs::write(format!("/sys/block/zram{id}/reset"), "1");
-                let _ = std::fs::write("/sys/class/zram-control/hot_remove", id);
-            }
-            None => {
-                let _ = std::fs::remove_file(&self.path);
-            }
-        }
-    }
-}
-
-/// The next random block offset.
-fn next_off(x: &mut u64, blocks: u64) -> u64 {
-    *x = x
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    ((*x >> 33) % blocks) * BS
-}
 
 /// `n` reads kept at QD32 with `submit` + `get_events`.
 fn blocking(ctx: &Context, f: &DirectFile, bufs: &mut Vec<AlignedBuf>, n: u64) -> Duration {

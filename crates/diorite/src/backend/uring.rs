@@ -472,7 +472,10 @@ impl Uring {
             (sq.len(), sq.need_wakeup(), sq.cq_overflow(), sq.taskrun())
         };
         let mut flags = 0;
-        if self.iopoll || overflow || taskrun {
+        // A single-issuer ring's submit also runs its deferred task work (cheap when there is
+        // none): completions are then in the CQ for the next reap, without an enter of its own
+        // (measured on zram, QD32: 1.30 -> 1.15 enters per I/O).
+        if self.iopoll || overflow || taskrun || (self.single && len > 0) {
             flags |= IORING_ENTER_GETEVENTS;
         }
         if self.sqpoll {

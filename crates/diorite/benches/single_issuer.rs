@@ -1,0 +1,148 @@
+//! Single-issuer contexts (`LocalContext`) beside shared ones (issue 13): the same blocking
+//! submit/get_events loop, 4 KiB random reads at QD32 on zram (root; else a file), on io_uring
+//! (where the local context is `SINGLE_ISSUER | DEFER_TASKRUN` with a registered ring fd) and
+//! Linux AIO; and the engine's own cost per request on the null backend (where a local context
+//! skips the completion queue's sleep handshake).
+//!
+//! `cargo bench -p diorite --bench single_issuer`
+
+// criterion_group! generates undocumented functions.
+#![allow(missing_docs)]
+
+mod common;
+
+use common::{next_off, Target, BS};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use diorite::{
+    AlignedBuf, BackendChoice, Completion, Context, DirectFile, LocalContext, Request, RequestId,
+    SubmitError,
+};
+use std::time::{Duration, Instant};
+
+const QD: usize = 32;
+
+/// The two context types' blocking API, for one loop over both.
+trait Blocking {
+    fn submit(&self, r: Request) -> Result<RequestId, SubmitError>;
+    fn get_events(&self, min: usize, max: usize, out: &mut Vec<Completion>);
+}
+
+impl Blocking for Context {
+    fn submit(&self, r: Request) -> Result<RequestId, SubmitError> {
+        Context::submit(self, r)
+    }
+    fn get_events(&self, min: usize, max: usize, out: &mut Vec<Completion>) {
+        Context::get_events(self, min, max, Some(Duration::from_secs(10)), out).unwrap();
+    }
+}
+
+impl Blocking for LocalContext {
+    fn submit(&self, r: Request) -> Result<RequestId, SubmitError> {
+        LocalContext::submit(self, r)
+    }
+    fn get_events(&self, min: usize, max: usize, out: &mut Vec<Completion>) {
+        LocalContext::get_events(self, min, max, Some(Duration::from_secs(10)), out).unwrap();
+    }
+}
+
+/// `n` reads kept at QD32: submit one per completion, reap what is there (at least one).
+fn reads(ctx: &impl Blocking, f: &DirectFile, bufs: &mut Vec<AlignedBuf>, n: u64) -> Duration {
+    let blocks = f.len() / BS;
+    let mut x = 1;
+    let mut out = Vec::with_capacity(QD);
+    let start = Instant::now();
+    let mut submitted = 0;
+    while submitted < n.min(QD as u64) {
+        let b = bufs.pop().unwrap();
+        ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
+            .map_err(|e| e.error)
+            .unwrap();
+        submitted += 1;
+    }
+    let mut done = 0;
+    while done < n {
+        ctx.get_events(1, QD, &mut out);
+        for mut c in out.drain(..) {
+            assert_eq!(c.result.as_ref().copied().unwrap(), BS as usize);
+            done += 1;
+            let b = c.take_buf().unwrap();
+            if submitted < n {
+                ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
+                    .map_err(|e| e.error)
+                    .unwrap();
+                submitted += 1;
+            } else {
+                bufs.push(b);
+            }
+        }
+    }
+    start.elapsed()
+}
+
+/// `n` noops kept at QD32 (the engine's cost per request, no device).
+fn noops(ctx: &impl Blocking, n: u64) -> Duration {
+    let mut out = Vec::with_capacity(QD);
+    let start = Instant::now();
+    let mut submitted = 0;
+    while submitted < n.min(QD as u64) {
+        ctx.submit(Request::noop()).map_err(|e| e.error).unwrap();
+        submitted += 1;
+    }
+    let mut done = 0;
+    while done < n {
+        ctx.get_events(1, QD, &mut out);
+        for _ in out.drain(..) {
+            done += 1;
+            if submitted < n {
+                ctx.submit(Request::noop()).map_err(|e| e.error).unwrap();
+                submitted += 1;
+            }
+        }
+    }
+    start.elapsed()
+}
+
+fn bench(c: &mut Criterion) {
+    let target = Target::new();
+    let f = DirectFile::open(&target.path).expect("open");
+    let mut g = c.benchmark_group(format!("single_issuer_qd32_4k_randread_{}", target.name));
+    g.throughput(Throughput::Elements(1));
+    for (name, backend) in [
+        ("io_uring", BackendChoice::IoUring),
+        ("aio", BackendChoice::Aio),
+    ] {
+        let mut b = Context::builder();
+        b.depth(QD as u32).backend(backend).register_file(&f);
+        let (Ok(shared), Ok(local)) = (b.build(), b.build_local()) else {
+            continue;
+        };
+        let mut bufs: Vec<_> = (0..QD)
+            .map(|_| AlignedBuf::for_file(&f, BS as usize).unwrap())
+            .collect();
+        g.bench_function(format!("{name}/shared"), |b| {
+            b.iter_custom(|n| reads(&shared, &f, &mut bufs, n))
+        });
+        g.bench_function(format!("{name}/local"), |b| {
+            b.iter_custom(|n| reads(&local, &f, &mut bufs, n))
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("single_issuer_noop_qd32");
+    g.throughput(Throughput::Elements(1));
+    let mut b = Context::builder();
+    b.depth(QD as u32).backend(BackendChoice::Null);
+    let (shared, local) = (b.build().unwrap(), b.build_local().unwrap());
+    g.bench_function("null/shared", |b| b.iter_custom(|n| noops(&shared, n)));
+    g.bench_function("null/local", |b| b.iter_custom(|n| noops(&local, n)));
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);
