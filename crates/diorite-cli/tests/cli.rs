@@ -603,3 +603,122 @@ fn a_block_device_too_small_for_the_job_is_refused() {
     ]));
     assert_eq!(v["jobs"][0]["write"]["io_bytes"], 1 << 20);
 }
+
+/// Issue 13: every job runs on a single-issuer context; io_uring's own options are honoured
+/// (sqthread_poll, sqthread_poll_cpu) or refused before anything is touched (hipri on a device
+/// without poll queues; any of them with another engine; sqthread_poll_cpu alone).
+#[test]
+fn io_uring_setups_are_honoured_or_refused_by_name() {
+    let dir = tempdir();
+    let f = file_of(dir.path(), "f", 4 << 20, 0x5a);
+    let info = diorite().arg("info").arg(&f).output().unwrap();
+    let io_uring = String::from_utf8_lossy(&info.stdout)
+        .lines()
+        .any(|l| l.split_whitespace().take(2).eq(["io_uring", "available"]));
+    if !io_uring {
+        eprintln!("SKIPPED: io_uring is not available here");
+        return;
+    }
+    let fname = format!("--filename={}", s(&f));
+    let job = |extra: &[&str]| {
+        let mut a = vec![
+            "--name=u",
+            fname.as_str(),
+            "--rw=randread",
+            "--bs=4k",
+            "--direct=1",
+        ];
+        a.extend_from_slice(&["--iodepth=8", "--ioengine=io_uring", "--runtime=1"]);
+        a.extend_from_slice(&["--time_based", "--output-format=json"]);
+        a.extend_from_slice(extra);
+        bench(&a)
+    };
+    let report = |v: &Value| {
+        v["jobs"][0]["diorite"]["backend_report"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let plain = json_of(&job(&[]));
+    assert!(
+        report(&plain).contains("single issuer, defer_taskrun, registered ring fd"),
+        "{}",
+        report(&plain)
+    );
+    let sq = json_of(&job(&["--sqthread_poll=1", "--sqthread_poll_cpu=0"]));
+    assert!(
+        report(&sq).contains("sqpoll (idle 1000 ms, cpu 0)"),
+        "{}",
+        report(&sq)
+    );
+    assert!(sq["jobs"][0]["read"]["total_ios"].as_u64().unwrap() > 0);
+    let before = std::fs::read(&f).unwrap();
+    for (extra, names) in [
+        (vec!["--hipri=1"], "hipri"),
+        (vec!["--sqthread_poll_cpu=0"], "sqthread_poll_cpu"),
+    ] {
+        let out = job(&extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(err.contains(names), "{extra:?}: {err}");
+    }
+    for opt in ["--hipri=1", "--sqthread_poll=1"] {
+        let out = bench(&[
+            "--name=u",
+            &fname,
+            "--rw=read",
+            "--ioengine=libaio",
+            "--direct=1",
+            opt,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{opt}: {err}");
+        assert!(
+            err.contains(opt.trim_start_matches("--").split('=').next().unwrap()),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&f).unwrap(),
+        before,
+        "a refused job touched the file"
+    );
+}
+
+/// Issue 13: ioengine=null runs the engine on the null backend: no I/O, no file created or
+/// laid out (fio's null engine), the full job's accounting.
+#[test]
+fn the_null_engine_touches_no_file() {
+    let dir = tempdir();
+    let out = diorite()
+        .current_dir(dir.path())
+        .args([
+            "bench",
+            "--name=n",
+            "--size=64m",
+            "--rw=randrw",
+            "--ioengine=null",
+            "--iodepth=16",
+        ])
+        .args(["--output-format=json"])
+        .output()
+        .unwrap();
+    let v = json_of(&out);
+    assert_eq!(v["jobs"][0]["diorite"]["backend"], "null", "{v}");
+    let j = &v["jobs"][0];
+    let bytes = j["read"]["io_bytes"].as_u64().unwrap() + j["write"]["io_bytes"].as_u64().unwrap();
+    assert_eq!(bytes, 64 << 20, "the whole size, as fio");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "null created {left:?}");
+    // An existing file is named but never read or written.
+    let f = file_of(dir.path(), "f", 1 << 20, 0x77);
+    let json = json_of(&bench(&[
+        "--name=n",
+        &format!("--filename={}", s(&f)),
+        "--rw=write",
+        "--ioengine=null",
+        "--output-format=json",
+    ]));
+    assert_eq!(json["jobs"][0]["write"]["io_bytes"].as_u64(), Some(1 << 20));
+    assert_eq!(std::fs::read(&f).unwrap(), vec![0x77; 1 << 20]);
+}
