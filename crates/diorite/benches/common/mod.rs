@@ -1,5 +1,6 @@
-//! What the benches share: a target of 128 MiB of incompressible data (zram as root, else a
-//! file in /var/tmp; removed on drop) and random block offsets.
+//! What the benches share: a target of 128 MiB of incompressible data (zram as root, else — or
+//! with `DIORITE_BENCH_TARGET=file` — a file in /var/tmp; removed on drop) and random block
+//! offsets.
 
 #![allow(dead_code)] // each bench uses a part
 
@@ -24,7 +25,12 @@ impl Target {
                 x as u8
             })
             .collect();
-        if let Ok(id) = std::fs::read_to_string("/sys/class/zram-control/hot_add") {
+        // DIORITE_BENCH_TARGET=file: a file on /var/tmp's filesystem even as root (a
+        // device-bound target, where zram is CPU-bound).
+        let want_file = std::env::var("DIORITE_BENCH_TARGET").as_deref() == Ok("file");
+        if let Some(Ok(id)) =
+            (!want_file).then(|| std::fs::read_to_string("/sys/class/zram-control/hot_add"))
+        {
             let id = id.trim().to_string();
             let dev = std::path::PathBuf::from(format!("/dev/zram{id}"));
             if std::fs::write(format!("/sys/block/zram{id}/disksize"), SIZE.to_string()).is_ok()
