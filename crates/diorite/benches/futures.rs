@@ -9,47 +9,13 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, Reactor, Request};
+use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, Reactor};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{next_off, Target, BS};
-
-const QD: usize = 32;
-
-/// `n` reads kept at QD32 with `submit` + `get_events`.
-fn blocking(ctx: &Context, f: &DirectFile, bufs: &mut Vec<AlignedBuf>, n: u64) -> Duration {
-    let blocks = f.len() / BS;
-    let mut x = 1;
-    let mut out = Vec::with_capacity(QD);
-    let start = Instant::now();
-    let mut submitted = 0;
-    while submitted < n.min(QD as u64) {
-        let b = bufs.pop().unwrap();
-        ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
-            .unwrap();
-        submitted += 1;
-    }
-    let mut done = 0;
-    while done < n {
-        ctx.get_events(1, QD, None, &mut out).unwrap();
-        for mut c in out.drain(..) {
-            assert_eq!(c.result.as_ref().copied().unwrap(), BS as usize);
-            done += 1;
-            let b = c.take_buf().unwrap();
-            if submitted < n {
-                ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
-                    .unwrap();
-                submitted += 1;
-            } else {
-                bufs.push(b);
-            }
-        }
-    }
-    start.elapsed()
-}
+use common::{next_off, reads, Target, BS, QD};
 
 /// `n` reads kept at QD32 as futures in a `FuturesUnordered` on tokio's current-thread runtime.
 fn futures_tokio(
@@ -141,11 +107,9 @@ fn bench(c: &mut Criterion) {
         else {
             continue;
         };
-        let mut bufs: Vec<_> = (0..QD)
-            .map(|_| AlignedBuf::for_file(&f, BS as usize).unwrap())
-            .collect();
+        let mut bufs = common::bufs(&f);
         g.bench_function(format!("{name}/blocking"), |b| {
-            b.iter_custom(|n| blocking(&ctx, &f, &mut bufs, n))
+            b.iter_custom(|n| reads(&ctx, &f, &mut bufs, n))
         });
         g.bench_function(format!("{name}/futures_tokio_current_thread"), |b| {
             b.iter_custom(|n| futures_tokio(&rt, &ctx, &f, &mut bufs, n))
@@ -174,10 +138,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = common::config();
     targets = bench
 }
 criterion_main!(benches);

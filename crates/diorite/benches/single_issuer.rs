@@ -11,73 +11,10 @@
 
 mod common;
 
-use common::{next_off, Target, BS};
+use common::{reads, Blocking, Target, QD};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use diorite::{
-    AlignedBuf, BackendChoice, Completion, Context, DirectFile, LocalContext, Request, RequestId,
-    SubmitError,
-};
+use diorite::{BackendChoice, Context, DirectFile, Request};
 use std::time::{Duration, Instant};
-
-const QD: usize = 32;
-
-/// The two context types' blocking API, for one loop over both.
-trait Blocking {
-    fn submit(&self, r: Request) -> Result<RequestId, SubmitError>;
-    fn get_events(&self, min: usize, max: usize, out: &mut Vec<Completion>);
-}
-
-impl Blocking for Context {
-    fn submit(&self, r: Request) -> Result<RequestId, SubmitError> {
-        Context::submit(self, r)
-    }
-    fn get_events(&self, min: usize, max: usize, out: &mut Vec<Completion>) {
-        Context::get_events(self, min, max, Some(Duration::from_secs(10)), out).unwrap();
-    }
-}
-
-impl Blocking for LocalContext {
-    fn submit(&self, r: Request) -> Result<RequestId, SubmitError> {
-        LocalContext::submit(self, r)
-    }
-    fn get_events(&self, min: usize, max: usize, out: &mut Vec<Completion>) {
-        LocalContext::get_events(self, min, max, Some(Duration::from_secs(10)), out).unwrap();
-    }
-}
-
-/// `n` reads kept at QD32: submit one per completion, reap what is there (at least one).
-fn reads(ctx: &impl Blocking, f: &DirectFile, bufs: &mut Vec<AlignedBuf>, n: u64) -> Duration {
-    let blocks = f.len() / BS;
-    let mut x = 1;
-    let mut out = Vec::with_capacity(QD);
-    let start = Instant::now();
-    let mut submitted = 0;
-    while submitted < n.min(QD as u64) {
-        let b = bufs.pop().unwrap();
-        ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
-            .map_err(|e| e.error)
-            .unwrap();
-        submitted += 1;
-    }
-    let mut done = 0;
-    while done < n {
-        ctx.get_events(1, QD, &mut out);
-        for mut c in out.drain(..) {
-            assert_eq!(c.result.as_ref().copied().unwrap(), BS as usize);
-            done += 1;
-            let b = c.take_buf().unwrap();
-            if submitted < n {
-                ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
-                    .map_err(|e| e.error)
-                    .unwrap();
-                submitted += 1;
-            } else {
-                bufs.push(b);
-            }
-        }
-    }
-    start.elapsed()
-}
 
 /// `n` noops kept at QD32 (the engine's cost per request, no device).
 fn noops(ctx: &impl Blocking, n: u64) -> Duration {
@@ -116,9 +53,7 @@ fn bench(c: &mut Criterion) {
         let (Ok(shared), Ok(local)) = (b.build(), b.build_local()) else {
             continue;
         };
-        let mut bufs: Vec<_> = (0..QD)
-            .map(|_| AlignedBuf::for_file(&f, BS as usize).unwrap())
-            .collect();
+        let mut bufs = common::bufs(&f);
         g.bench_function(format!("{name}/shared"), |b| {
             b.iter_custom(|n| reads(&shared, &f, &mut bufs, n))
         });
@@ -139,10 +74,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = common::config();
     targets = bench
 }
 criterion_main!(benches);

@@ -4,7 +4,13 @@
 
 #![allow(dead_code)] // each bench uses a part
 
+use criterion::Criterion;
+use diorite::SubmitError;
+use diorite::{AlignedBuf, Completion, Context, DirectFile, LocalContext, Request, RequestId};
+use std::time::{Duration, Instant};
+
 pub const BS: u64 = 4096;
+pub const QD: usize = 32;
 pub const SIZE: u64 = 128 << 20;
 
 /// A zram device (root) or a file, filled with incompressible bytes; removed on drop.
@@ -77,4 +83,77 @@ pub fn next_off(x: &mut u64, blocks: u64) -> u64 {
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
     ((*x >> 33) % blocks) * BS
+}
+
+/// The two context types' blocking API, for one loop over both.
+pub trait Blocking {
+    fn submit(&self, r: Request) -> Result<RequestId, SubmitError>;
+    fn get_events(&self, min: usize, max: usize, out: &mut Vec<Completion>);
+}
+
+impl Blocking for Context {
+    fn submit(&self, r: Request) -> Result<RequestId, SubmitError> {
+        Context::submit(self, r)
+    }
+    fn get_events(&self, min: usize, max: usize, out: &mut Vec<Completion>) {
+        Context::get_events(self, min, max, Some(Duration::from_secs(10)), out).unwrap();
+    }
+}
+
+impl Blocking for LocalContext {
+    fn submit(&self, r: Request) -> Result<RequestId, SubmitError> {
+        LocalContext::submit(self, r)
+    }
+    fn get_events(&self, min: usize, max: usize, out: &mut Vec<Completion>) {
+        LocalContext::get_events(self, min, max, Some(Duration::from_secs(10)), out).unwrap();
+    }
+}
+
+/// `n` reads kept at QD32: submit one per completion, reap what is there (at least one).
+pub fn reads(ctx: &impl Blocking, f: &DirectFile, bufs: &mut Vec<AlignedBuf>, n: u64) -> Duration {
+    let blocks = f.len() / BS;
+    let mut x = 1;
+    let mut out = Vec::with_capacity(QD);
+    let start = Instant::now();
+    let mut submitted = 0;
+    while submitted < n.min(QD as u64) {
+        let b = bufs.pop().unwrap();
+        ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
+            .map_err(|e| e.error)
+            .unwrap();
+        submitted += 1;
+    }
+    let mut done = 0;
+    while done < n {
+        ctx.get_events(1, QD, &mut out);
+        for mut c in out.drain(..) {
+            assert_eq!(c.result.as_ref().copied().unwrap(), BS as usize);
+            done += 1;
+            let b = c.take_buf().unwrap();
+            if submitted < n {
+                ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
+                    .map_err(|e| e.error)
+                    .unwrap();
+                submitted += 1;
+            } else {
+                bufs.push(b);
+            }
+        }
+    }
+    start.elapsed()
+}
+
+/// Short criterion runs (10 samples of 3 s): these benches do real I/O.
+pub fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+/// QD buffers of one block for `f`.
+pub fn bufs(f: &DirectFile) -> Vec<AlignedBuf> {
+    (0..QD)
+        .map(|_| AlignedBuf::for_file(f, BS as usize).unwrap())
+        .collect()
 }
