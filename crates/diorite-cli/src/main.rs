@@ -85,6 +85,29 @@ fn info(path: &PathBuf, out: &mut impl Write) -> Result<()> {
         "poll queues:        {} (sysfs queue/io_poll; needed by hipri / iopoll)",
         if g.polled { "yes" } else { "no" }
     )?;
+    if g.is_block_device {
+        writeln!(
+            out,
+            "discard:            {}",
+            if g.discard_max_bytes == 0 {
+                "no".to_string()
+            } else {
+                format!(
+                    "granularity {}, at most {} bytes per discard",
+                    g.discard_granularity, g.discard_max_bytes
+                )
+            }
+        )?;
+        writeln!(
+            out,
+            "write zeroes:       {}",
+            if g.write_zeroes_max_bytes == 0 {
+                "written by the kernel (no device offload; unmap not possible)".to_string()
+            } else {
+                format!("offloaded, at most {} bytes", g.write_zeroes_max_bytes)
+            }
+        )?;
+    }
     writeln!(out, "geometry source:    {:?}", g.source)?;
     writeln!(out, "backends:")?;
     for st in diorite::backend::probe() {

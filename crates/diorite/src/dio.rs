@@ -19,10 +19,78 @@ const OP: &str = "submit";
 
 /// Checks `req` against its file's geometry and access mode. Nothing is issued on error.
 pub(crate) fn validate(req: &Request) -> Result<()> {
-    match &req.file {
-        Some(file) => validate_io(file, req.op, req.offset, &req.bufs),
-        None => Ok(()),
+    match (&req.file, req.op) {
+        (Some(file), OpKind::Discard | OpKind::WriteZeroes) => {
+            validate_space(file, req.op, req.offset, req.bufs.total_len(), req.unmap)
+        }
+        (Some(file), _) => validate_io(file, req.op, req.offset, &req.bufs),
+        (None, _) => Ok(()),
     }
+}
+
+/// Discard and write-zeroes: an aligned, non-empty range inside a writable file, on a device
+/// that can do it.
+fn validate_space(file: &DirectFile, op: OpKind, offset: u64, len: u64, unmap: bool) -> Result<()> {
+    let g = file.geometry();
+    let path = file.path();
+    let err =
+        |kind, detail: String| Err(Error::new(kind, OP).with_detail(detail).at_offset(offset));
+    if !file.is_writable() {
+        return err(
+            ErrorKind::InvalidInput,
+            format!("{} is not open for writing", path.display()),
+        );
+    }
+    if len == 0 {
+        return err(ErrorKind::InvalidInput, format!("{} of 0 bytes", op.name()));
+    }
+    let align = u64::from(g.offset_align);
+    if rem(offset, align) != 0 || rem(len, align) != 0 {
+        return err(
+            ErrorKind::Misaligned,
+            format!(
+                "{} of {len} bytes at {offset}: offset and length must be multiples of {align} \
+                 bytes ({} requires {align})",
+                op.name(),
+                path.display()
+            ),
+        );
+    }
+    let end = offset.checked_add(len).filter(|e| *e <= file.len());
+    if end.is_none() {
+        return err(
+            ErrorKind::OutOfRange,
+            format!(
+                "{} of {len} bytes at {offset} ends past the end of {} ({} bytes)",
+                op.name(),
+                path.display(),
+                file.len()
+            ),
+        );
+    }
+    if g.is_block_device {
+        if op == OpKind::Discard && g.discard_max_bytes == 0 {
+            return err(
+                ErrorKind::Unsupported,
+                format!(
+                    "{} takes no discards (sysfs queue/discard_max_bytes is 0)",
+                    path.display()
+                ),
+            );
+        }
+        if op == OpKind::WriteZeroes && unmap && g.write_zeroes_max_bytes == 0 {
+            return err(
+                ErrorKind::Unsupported,
+                format!(
+                    "{} cannot zero without writing (sysfs queue/write_zeroes_max_bytes is 0), \
+                     so an unmapping write-zeroes is not possible; drop unmap() to have the \
+                     kernel write the zeroes",
+                    path.display()
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// [`validate`] for the parts of a request (the one-shot calls check theirs without building
@@ -32,6 +100,9 @@ pub(crate) fn validate_io(file: &DirectFile, op: OpKind, offset: u64, bufs: &Buf
     let path = file.path();
     match op {
         OpKind::Noop | OpKind::Fsync | OpKind::Fdatasync => return Ok(()),
+        OpKind::Discard | OpKind::WriteZeroes => {
+            return validate_space(file, op, offset, bufs.total_len(), false)
+        }
         OpKind::Read if !file.is_readable() => {
             return Err(Error::new(ErrorKind::InvalidInput, OP)
                 .with_detail(format!("{} is not open for reading", path.display())))

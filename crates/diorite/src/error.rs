@@ -157,9 +157,17 @@ impl Error {
         }
     }
 
-    /// An error from the OS: `errno` as returned by a syscall (positive).
+    /// An error from the OS: `errno` as returned by a syscall (positive). Its kind is
+    /// [`ErrorKind::Os`], or [`ErrorKind::Unsupported`] for `EOPNOTSUPP`.
     pub fn os(op: &'static str, errno: i32) -> Error {
-        Error::new(ErrorKind::Os, op).with_errno(errno)
+        // "Operation not supported" is what `Unsupported` means (a filesystem without the
+        // fallocate mode a discard needs, a device without a command); the errno stays.
+        let kind = if errno == libc::EOPNOTSUPP {
+            ErrorKind::Unsupported
+        } else {
+            ErrorKind::Os
+        };
+        Error::new(kind, op).with_errno(errno)
     }
 
     /// Converts a `std::io::Error` raised by `op`.
@@ -385,6 +393,16 @@ mod tests {
         assert!(s.contains("Invalid argument"), "{s}");
         assert_eq!(e.kind(), ErrorKind::Misaligned);
         assert_eq!(e.offset(), Some(4096));
+    }
+
+    #[test]
+    fn eopnotsupp_is_unsupported_and_keeps_its_errno() {
+        let e = Error::os("discard", libc::EOPNOTSUPP);
+        assert_eq!(
+            (e.kind(), e.raw_os_error()),
+            (ErrorKind::Unsupported, Some(libc::EOPNOTSUPP))
+        );
+        assert_eq!(Error::os("read", libc::EIO).kind(), ErrorKind::Os);
     }
 
     #[test]

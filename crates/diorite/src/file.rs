@@ -103,6 +103,17 @@ pub struct Geometry {
     /// Whether the device has poll queues (sysfs `queue/io_poll` is 1), so that completions can
     /// be polled for ([`ContextBuilder::iopoll`](crate::ContextBuilder::iopoll)).
     pub polled: bool,
+    /// Block devices: the discard granularity in bytes (sysfs `queue/discard_granularity`;
+    /// the device may ignore smaller or unaligned parts of a discard). 0 for regular files.
+    pub discard_granularity: u32,
+    /// Block devices: the largest single discard in bytes (sysfs `queue/discard_max_bytes`;
+    /// 0: the device takes no discards, and [`Request::discard`](crate::Request::discard) is
+    /// refused). 0 for regular files, where the filesystem decides (`fallocate`).
+    pub discard_max_bytes: u64,
+    /// Block devices: the largest single write-zeroes the device performs itself in bytes
+    /// (sysfs `queue/write_zeroes_max_bytes`; 0: the kernel writes zeroes instead, and an
+    /// [`unmap`](crate::Request::unmap) write-zeroes is refused). 0 for regular files.
+    pub write_zeroes_max_bytes: u64,
 }
 
 impl Geometry {
@@ -330,6 +341,14 @@ fn sysfs_queue(dev: (u32, u32)) -> Option<PathBuf> {
     parent.is_dir().then_some(parent)
 }
 
+fn sysfs_u64(queue: &Path, name: &str) -> Option<u64> {
+    fs::read_to_string(queue.join(name))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 fn sysfs_u32(queue: &Path, name: &str) -> Option<u32> {
     fs::read_to_string(queue.join(name))
         .ok()?
@@ -342,6 +361,15 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
     const OP: &str = "DirectFile::open";
     let queue = sysfs_queue(st.dev);
     let polled = queue.as_deref().and_then(|q| sysfs_u32(q, "io_poll")) == Some(1);
+    // Discard limits: the device's own queue (a file's holding device does not decide them).
+    let (discard_granularity, discard_max_bytes, write_zeroes_max_bytes) = match &queue {
+        Some(q) if st.is_block_device => (
+            sysfs_u32(q, "discard_granularity").unwrap_or(0),
+            sysfs_u64(q, "discard_max_bytes").unwrap_or(0),
+            sysfs_u64(q, "write_zeroes_max_bytes").unwrap_or(0),
+        ),
+        _ => (0, 0, 0),
+    };
     let max_transfer = queue
         .as_deref()
         .and_then(|q| sysfs_u32(q, "max_sectors_kb"))
@@ -358,6 +386,9 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
             source: GeometrySource::Buffered,
             align_check: AlignCheck::NotNeeded,
             polled,
+            discard_granularity,
+            discard_max_bytes,
+            write_zeroes_max_bytes,
         });
     }
     let lbs = if st.is_block_device {
@@ -406,6 +437,9 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
         source,
         align_check: AlignCheck::NotNeeded,
         polled,
+        discard_granularity,
+        discard_max_bytes,
+        write_zeroes_max_bytes,
     })
 }
 

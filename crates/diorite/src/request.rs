@@ -22,6 +22,17 @@ pub enum OpKind {
     Fdatasync,
     /// Does nothing; completes with `Ok(0)`. Measures the engine's own cost.
     Noop,
+    /// Tells the device the range's data is no longer needed: `BLKDISCARD` on a block device
+    /// (what reads return afterwards is the device's business), a punched hole on a regular file
+    /// (`fallocate(PUNCH_HOLE | KEEP_SIZE)`: reads return zeroes). Completes with the range's
+    /// length.
+    Discard,
+    /// Zeroes the range: `BLKZEROOUT` on a block device (the kernel writes zeroes where the
+    /// device cannot), `fallocate(ZERO_RANGE | KEEP_SIZE)` on a regular file; with
+    /// [`Request::unmap`], zeroing that may deallocate (`fallocate(PUNCH_HOLE | KEEP_SIZE)`:
+    /// on a block device, only where the device can zero without writing). Reads return zeroes
+    /// afterwards. Completes with the range's length.
+    WriteZeroes,
 }
 
 impl OpKind {
@@ -32,6 +43,8 @@ impl OpKind {
             OpKind::Fsync => "fsync",
             OpKind::Fdatasync => "fdatasync",
             OpKind::Noop => "noop",
+            OpKind::Discard => "discard",
+            OpKind::WriteZeroes => "write_zeroes",
         }
     }
 }
@@ -46,13 +59,15 @@ pub(crate) enum Bufs {
         ptr: *mut u8,
         len: usize,
     },
+    /// A byte range without memory (discard, write-zeroes).
+    Span(u64),
 }
 
 impl Bufs {
     /// Calls `f(address, length)` for each segment, in order.
     pub(crate) fn for_each_segment(&self, mut f: impl FnMut(usize, usize)) {
         match self {
-            Bufs::None => {}
+            Bufs::None | Bufs::Span(_) => {}
             Bufs::One(b) => f(b.addr(), b.len()),
             Bufs::Many(v) => v.iter().for_each(|b| f(b.addr(), b.len())),
             Bufs::Raw { ptr, len } => f(*ptr as usize, *len),
@@ -70,6 +85,9 @@ impl Bufs {
     }
 
     pub(crate) fn total_len(&self) -> u64 {
+        if let Bufs::Span(n) = self {
+            return *n;
+        }
         let mut n = 0u64;
         self.for_each_segment(|_, len| n = n.saturating_add(len as u64));
         n
@@ -79,7 +97,7 @@ impl Bufs {
         match self {
             Bufs::One(b) => vec![b],
             Bufs::Many(v) => v,
-            Bufs::None | Bufs::Raw { .. } => Vec::new(),
+            Bufs::None | Bufs::Raw { .. } | Bufs::Span(_) => Vec::new(),
         }
     }
 }
@@ -101,6 +119,8 @@ pub struct Request {
     pub(crate) bufs: Bufs,
     pub(crate) user_data: u64,
     pub(crate) dsync: bool,
+    /// Write-zeroes may deallocate ([`Request::unmap`]).
+    pub(crate) unmap: bool,
     /// Set at submit when this write extends its regular file: its completion must report to
     /// [`DirectFile::end_extend`] (ordered size updates, seed 003).
     pub(crate) extending: bool,
@@ -120,6 +140,7 @@ impl Request {
             bufs,
             user_data: 0,
             dsync: false,
+            unmap: false,
             extending: false,
         }
     }
@@ -161,6 +182,36 @@ impl Request {
     /// Flushes the file's data (and the metadata needed to read it).
     pub fn fdatasync(file: &DirectFile) -> Request {
         Request::new(OpKind::Fdatasync, Some(file), 0, Bufs::None)
+    }
+
+    /// Discards `len` bytes at `offset` (see [`OpKind::Discard`]). The range must be aligned to
+    /// the file's `offset_align` and lie within the file; a block device that takes no discards
+    /// (`Geometry::discard_max_bytes` 0) refuses it with `Unsupported`.
+    ///
+    /// ```no_run
+    /// # use diorite::{Context, DirectFile, Request};
+    /// # let file = DirectFile::options().read(true).write(true).open("/dev/loop0")?;
+    /// # let ctx = Context::builder().build()?;
+    /// ctx.submit(Request::discard(&file, 0, 1 << 20)).map_err(|e| e.error)?;
+    /// # Ok::<(), diorite::Error>(())
+    /// ```
+    pub fn discard(file: &DirectFile, offset: u64, len: u64) -> Request {
+        Request::new(OpKind::Discard, Some(file), offset, Bufs::Span(len))
+    }
+
+    /// Zeroes `len` bytes at `offset` (see [`OpKind::WriteZeroes`]); the range rules are those
+    /// of [`Request::discard`].
+    pub fn write_zeroes(file: &DirectFile, offset: u64, len: u64) -> Request {
+        Request::new(OpKind::WriteZeroes, Some(file), offset, Bufs::Span(len))
+    }
+
+    /// Lets a [`Request::write_zeroes`] deallocate the range (thin provisioning, punched holes)
+    /// instead of keeping it allocated. A block device that cannot zero without writing
+    /// (`Geometry::write_zeroes_max_bytes` 0) refuses it with `Unsupported`. Ignored for other
+    /// operations.
+    pub fn unmap(mut self) -> Request {
+        self.unmap = true;
+        self
     }
 
     /// A request that does nothing and completes with `Ok(0)`.
@@ -219,7 +270,8 @@ impl Request {
         self.offset
     }
 
-    /// The bytes to transfer (0 for fsync and noop).
+    /// The bytes to transfer, or the range's length for discard and write-zeroes (0 for fsync
+    /// and noop).
     pub fn len(&self) -> u64 {
         self.bufs.total_len()
     }

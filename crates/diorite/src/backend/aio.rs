@@ -393,6 +393,15 @@ impl Aio {
             self.wake();
             return;
         };
+        if matches!(req.op, OpKind::Discard | OpKind::WriteZeroes) {
+            // Linux AIO has no discard or zeroing command: performed here, in the submitting
+            // thread, and completed in user space like a noop.
+            drop(pending);
+            let res = super::space::execute(req);
+            self.pieces.done(engine, tag, 0, res, false);
+            self.wake();
+            return;
+        }
         let resfd = self.resfd.load(std::sync::atomic::Ordering::Relaxed);
         let base = Iocb {
             aio_fildes: file.fd().as_raw_fd() as u32,

@@ -11,6 +11,7 @@ pub(crate) mod aio;
 pub(crate) mod kwait;
 pub(crate) mod null;
 pub(crate) mod pieces;
+pub(crate) mod space;
 pub(crate) mod threads;
 pub(crate) mod uring;
 

@@ -45,7 +45,9 @@ impl Null {
             return;
         };
         let res = match req.op {
-            OpKind::Read | OpKind::Write => req.bufs.total_len() as i64,
+            OpKind::Read | OpKind::Write | OpKind::Discard | OpKind::WriteZeroes => {
+                req.bufs.total_len() as i64
+            }
             _ => 0,
         };
         engine.complete(tag, res);

@@ -172,6 +172,7 @@ pub(crate) fn execute(req: &Request, iov: &mut Vec<IoVec>) -> i64 {
     let fd = file.fd();
     let r = match req.op {
         OpKind::Noop => Ok(0),
+        OpKind::Discard | OpKind::WriteZeroes => return super::space::execute(req),
         OpKind::Fsync | OpKind::Fdatasync => sys::sync(fd, req.op == OpKind::Fdatasync).map(|()| 0),
         OpKind::Read | OpKind::Write => {
             let write = req.op == OpKind::Write;

@@ -39,6 +39,7 @@
 
 use super::kwait::KernelWait;
 use super::pieces::PieceTable;
+use super::space::{self, Space};
 use super::{RegisterRequest, Registration, Wait};
 use crate::buf::BufPool;
 use crate::engine::Engine;
@@ -64,6 +65,8 @@ const IORING_ENTER_REGISTERED_RING: u32 = 1 << 4;
 /// `io_uring_register` opcodes for the registered-ring table.
 const IORING_REGISTER_RING_FDS: libc::c_uint = 20;
 const IORING_UNREGISTER_RING_FDS: libc::c_uint = 21;
+/// `BLOCK_URING_CMD_DISCARD` = `_IO(0x12, 0)` (include/uapi/linux/fs.h, 6.12+).
+const BLOCK_URING_CMD_DISCARD: u32 = 0x1200;
 
 /// `struct io_uring_rsrc_update` (include/uapi/linux/io_uring.h).
 #[repr(C)]
@@ -641,6 +644,39 @@ impl Uring {
                             .flags(types::FsyncFlags::DATASYNC)
                             .build()
                             .flags(fdflags)
+                    }
+                    (OpKind::Discard | OpKind::WriteZeroes, Some(f)) => {
+                        let (fd, fdflags) = self.target(f);
+                        let (off, len) = (req.offset, req.bufs.total_len());
+                        match space::plan(req) {
+                            Some(Space::BlkDiscard) => {
+                                // The block layer's io_uring command (6.12+): start in `addr`,
+                                // length in `addr3` (the first bytes of `cmd`). Issued from
+                                // io-wq (IOSQE_ASYNC): tried inline, the kernel marks the bio
+                                // NOWAIT, which devices without NOWAIT support (loop) fail with
+                                // EOPNOTSUPP instead of EAGAIN.
+                                let mut cmd = [0u8; 16];
+                                cmd[..8].copy_from_slice(&len.to_ne_bytes());
+                                opcode::UringCmd16::new(fd, BLOCK_URING_CMD_DISCARD)
+                                    .addr(Some(off))
+                                    .cmd(cmd)
+                                    .build()
+                                    .flags(fdflags | squeue::Flags::ASYNC)
+                            }
+                            // BLKZEROOUT is fallocate(ZERO_RANGE) on a block device (the kernel's
+                            // blkdev_fallocate: zeroout without unmapping).
+                            Some(Space::BlkZeroout) => opcode::Fallocate::new(fd, len)
+                                .offset(off)
+                                .mode(libc::FALLOC_FL_ZERO_RANGE | libc::FALLOC_FL_KEEP_SIZE)
+                                .build()
+                                .flags(fdflags),
+                            Some(Space::Fallocate(mode)) => opcode::Fallocate::new(fd, len)
+                                .offset(off)
+                                .mode(mode)
+                                .build()
+                                .flags(fdflags),
+                            None => opcode::Nop::new().build(),
+                        }
                     }
                     _ => opcode::Nop::new().build(),
                 };

@@ -93,6 +93,11 @@ impl LoopDev {
             .open(&self.dev)
             .expect("open loop device")
     }
+
+    /// The backing image file.
+    pub fn image(&self) -> PathBuf {
+        self._dir.path().join("img")
+    }
 }
 
 impl Drop for LoopDev {
