@@ -218,6 +218,14 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 m.file_type().is_block_device()
             });
             let exists = meta.is_ok();
+            if j.rw.trims() && !is_block {
+                bail!(
+                    "job {}: rw={} trims block devices only (as fio does); {} is not one",
+                    j.name,
+                    format!("{:?}", j.rw).to_lowercase(),
+                    p.display()
+                );
+            }
             if !exists && j.size.is_none() {
                 bail!(
                     "job {}: {} does not exist; give size= to create it",

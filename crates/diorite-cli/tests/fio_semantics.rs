@@ -457,3 +457,104 @@ fn description_number_ios_loops_and_startdelay() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("startdelay=1-2"));
 }
+
+/// Issue 14: fio's trim patterns. trim / randtrim discard the job's range (fio counts them in
+/// its own `trim` section, text and JSON); trimwrite / randtrimwrite trim each range and write
+/// the same range, `size` bytes of each; fio trims block devices only, so a regular file is
+/// refused by name before anything is created.
+#[test]
+fn trim_patterns_discard_and_are_counted_as_fio_counts_them() {
+    let dir = common::tempdir();
+    let file = dir.path().join("plain");
+    let out = common::bench(&[
+        "--name=t",
+        &format!("--filename={}", file.display()),
+        "--size=1m",
+        "--rw=trim",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("rw=trim") && err.contains("block devices only"),
+        "{err}"
+    );
+    assert!(!file.exists(), "a refused trim job created its file");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: the trim runs need root for a loop device; CI runs as root");
+        return;
+    }
+    let img = dir.path().join("img");
+    std::fs::write(&img, vec![0x5a; 16 << 20]).unwrap();
+    let out = std::process::Command::new("losetup")
+        .args(["-f", "--show", "--direct-io=on", "--sector-size", "4096"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    struct Detach(String);
+    impl Drop for Detach {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("losetup")
+                .args(["-d", &self.0])
+                .status();
+        }
+    }
+    let _d = Detach(dev.clone());
+    use std::os::unix::fs::MetadataExt;
+    let allocated = || std::fs::metadata(&img).unwrap().blocks() * 512;
+    let before = allocated();
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "--name=t",
+            "--bs=64k",
+            "--direct=1",
+            "--iodepth=4",
+            "--output-format=json",
+        ];
+        let f = format!("--filename={dev}");
+        a.push(&f);
+        a.extend_from_slice(extra);
+        common::json(&common::bench(&a))["jobs"][0].clone()
+    };
+    let j = run(&["--rw=trim", "--size=8m", "--ioengine=io_uring"]);
+    assert_eq!(j["trim"]["io_bytes"].as_u64(), Some(8 << 20), "{j}");
+    assert_eq!(j["trim"]["total_ios"].as_u64(), Some(128));
+    assert_eq!(
+        (
+            j["read"]["io_bytes"].as_u64(),
+            j["write"]["io_bytes"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert!(
+        j["trim"]["clat_ns"]["N"].as_u64() == Some(128),
+        "trim latencies are recorded"
+    );
+    // The loop driver punched the trimmed range out of its backing file.
+    assert!(
+        before - allocated() >= 8 << 20,
+        "{before} -> {}",
+        allocated()
+    );
+    for (rw, engine) in [
+        ("randtrim", "psync"),
+        ("trimwrite", "libaio"),
+        ("randtrimwrite", "threads"),
+    ] {
+        let j = run(&[
+            &format!("--rw={rw}"),
+            "--size=4m",
+            "--offset=8m",
+            &format!("--ioengine={engine}"),
+        ]);
+        assert_eq!(j["trim"]["io_bytes"].as_u64(), Some(4 << 20), "{rw}: {j}");
+        let writes = if rw.ends_with("write") { 4 << 20 } else { 0 };
+        assert_eq!(j["write"]["io_bytes"].as_u64(), Some(writes), "{rw}: {j}");
+    }
+}

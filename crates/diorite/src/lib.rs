@@ -54,6 +54,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use file::{AlignCheck, DirectFile, Geometry, GeometrySource, OpenOptions};
 pub use future::{Completions, Io, Run};
 pub use local::LocalContext;
-pub use oneshot::{fdatasync, fsync, read_at, readv_at, write_at, writev_at};
+pub use oneshot::{
+    discard, fdatasync, fsync, read_at, readv_at, write_at, write_zeroes, writev_at,
+};
 pub use reactor::Reactor;
 pub use request::{Completion, OpKind, Request, RequestId};

@@ -229,3 +229,31 @@ pub fn fsync(file: &DirectFile) -> Result<()> {
 pub fn fdatasync(file: &DirectFile) -> Result<()> {
     file.sync_data()
 }
+
+/// Discards `len` bytes at `offset` in the calling thread, as [`Request::discard`] (same
+/// validation); returns the range's length.
+///
+/// # Errors
+/// As [`Request::discard`]'s refusals and completion errors.
+///
+/// ```no_run
+/// let f = diorite::DirectFile::options().read(true).write(true).open("/dev/loop0")?;
+/// assert_eq!(diorite::discard(&f, 0, 1 << 20)?, 1 << 20);
+/// # Ok::<(), diorite::Error>(())
+/// ```
+pub fn discard(file: &DirectFile, offset: u64, len: u64) -> Result<u64> {
+    run_keep(Request::discard(file, offset, len))
+        .0
+        .map(|n| n as u64)
+}
+
+/// Zeroes `len` bytes at `offset` in the calling thread, as [`Request::write_zeroes`] (with
+/// [`Request::unmap`] when `unmap`); returns the range's length.
+///
+/// # Errors
+/// As [`Request::write_zeroes`]'s refusals and completion errors.
+pub fn write_zeroes(file: &DirectFile, offset: u64, len: u64, unmap: bool) -> Result<u64> {
+    let req = Request::write_zeroes(file, offset, len);
+    let req = if unmap { req.unmap() } else { req };
+    run_keep(req).0.map(|n| n as u64)
+}

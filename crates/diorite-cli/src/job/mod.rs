@@ -35,6 +35,12 @@ pub enum Rw {
     /// `rw` / `readwrite`: sequential, mixed.
     ReadWrite,
     RandRw,
+    /// Trims (discards), block devices only, as in fio.
+    Trim,
+    RandTrim,
+    /// Trim a range, then write the same range (fio's `trimwrite` / `randtrimwrite`).
+    TrimWrite,
+    RandTrimWrite,
 }
 
 impl Rw {
@@ -46,20 +52,34 @@ impl Rw {
             "randwrite" => Rw::RandWrite,
             "rw" | "readwrite" => Rw::ReadWrite,
             "randrw" => Rw::RandRw,
+            "trim" => Rw::Trim,
+            "randtrim" => Rw::RandTrim,
+            "trimwrite" => Rw::TrimWrite,
+            "randtrimwrite" => Rw::RandTrimWrite,
             _ => bail!(
                 "rw={s}: unsupported pattern (supported: read, write, randread, randwrite, rw, \
-                 readwrite, randrw)"
+                 readwrite, randrw, trim, randtrim, trimwrite, randtrimwrite)"
             ),
         })
     }
     pub fn reads(self) -> bool {
-        !matches!(self, Rw::Write | Rw::RandWrite)
+        matches!(self, Rw::Read | Rw::RandRead | Rw::ReadWrite | Rw::RandRw)
     }
+    /// Whether the target must be open for writing (trims need it too).
     pub fn writes(self) -> bool {
         !matches!(self, Rw::Read | Rw::RandRead)
     }
+    pub fn trims(self) -> bool {
+        matches!(
+            self,
+            Rw::Trim | Rw::RandTrim | Rw::TrimWrite | Rw::RandTrimWrite
+        )
+    }
     pub fn random(self) -> bool {
-        matches!(self, Rw::RandRead | Rw::RandWrite | Rw::RandRw)
+        matches!(
+            self,
+            Rw::RandRead | Rw::RandWrite | Rw::RandRw | Rw::RandTrim | Rw::RandTrimWrite
+        )
     }
     pub fn mixed(self) -> bool {
         matches!(self, Rw::ReadWrite | Rw::RandRw)

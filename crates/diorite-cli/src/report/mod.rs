@@ -7,7 +7,9 @@ pub mod stats;
 
 use crate::job::{Globals, OutputFormat};
 use crate::report::stats::{DirStats, Lat, PERCENTILES};
-use crate::run::runner::{Depths, JobResult, Samples, ThreadUsage, VerifyResult, SYNC};
+use crate::run::runner::{
+    Depths, JobResult, Samples, ThreadUsage, VerifyResult, DIRS, STATS, SYNC,
+};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -17,10 +19,10 @@ pub struct View<'a> {
     pub name: String,
     pub groupid: u32,
     pub results: Vec<&'a JobResult>,
-    pub stats: [DirStats; 3],
+    pub stats: [DirStats; STATS],
     pub runtime: Duration,
     /// Per direction (read, write): the longest a member ran it.
-    pub dir_runtime: [Duration; 2],
+    pub dir_runtime: [Duration; DIRS],
     pub depths: Depths,
     /// Per direction: bandwidth (KiB/s) and IOPS samples, summed over members interval by
     /// interval (fio's group view).
@@ -30,7 +32,7 @@ pub struct View<'a> {
 
 impl<'a> View<'a> {
     pub fn of(results: Vec<&'a JobResult>) -> View<'a> {
-        let mut stats = [DirStats::new(), DirStats::new(), DirStats::new()];
+        let mut stats = std::array::from_fn(|_| DirStats::new());
         for r in &results {
             for (s, o) in stats.iter_mut().zip(&r.stats) {
                 s.merge(o);
@@ -40,7 +42,7 @@ impl<'a> View<'a> {
             name: results[0].name.clone(),
             groupid: results[0].groupid,
             runtime: results.iter().map(|r| r.runtime).max().unwrap_or_default(),
-            dir_runtime: [0, 1].map(|d| {
+            dir_runtime: [0, 1, 2].map(|d| {
                 results
                     .iter()
                     .map(|r| r.dir_runtime[d])
@@ -52,8 +54,8 @@ impl<'a> View<'a> {
                 a
             }),
             samples: {
-                let sum = |pick: &dyn Fn(&Samples) -> &[Vec<f64>; 2]| {
-                    [0, 1].map(|d| {
+                let sum = |pick: &dyn Fn(&Samples) -> &[Vec<f64>; DIRS]| {
+                    [0, 1, 2].map(|d| {
                         let n = results.iter().map(|r| pick(&r.samples)[d].len()).max();
                         (0..n.unwrap_or(0))
                             .map(|i| {
@@ -351,7 +353,7 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
         if let Some(desc) = &v.results[0].spec.description {
             let _ = writeln!(out, "  Description  : [{desc}]");
         }
-        for (d, label) in [(0, "read"), (1, "write")] {
+        for (d, label) in [(0, "read"), (1, "write"), (2, "trim")] {
             let s = &v.stats[d];
             if s.ios == 0 {
                 continue;
@@ -390,6 +392,7 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
         }
         let mut clat = v.stats[0].clat.clone();
         clat.merge(&v.stats[1].clat);
+        clat.merge(&v.stats[2].clat);
         latency_buckets(&mut out, &clat);
         let sync = &v.stats[SYNC];
         if sync.ios > 0 {
@@ -421,8 +424,13 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
         let _ = writeln!(out, "     complete  : {}", dist(&batch, &v.depths.complete));
         let _ = writeln!(
             out,
-            "     issued rwts: total={},{},0,0 short={},{},0,0 dropped=0,0,0,0",
-            v.stats[0].ios, v.stats[1].ios, v.stats[0].short_ios, v.stats[1].short_ios
+            "     issued rwts: total={},{},{},0 short={},{},{},0 dropped=0,0,0,0",
+            v.stats[0].ios,
+            v.stats[1].ios,
+            v.stats[2].ios,
+            v.stats[0].short_ios,
+            v.stats[1].short_ios,
+            v.stats[2].short_ios
         );
         let _ = writeln!(
             out,
@@ -481,7 +489,7 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
     for g in groups {
         let members: Vec<&View<'_>> = views.iter().filter(|v| v.groupid == g).collect();
         let _ = writeln!(out, "\nRun status group {g} (all jobs):");
-        for (d, label) in [(0, "READ"), (1, "WRITE")] {
+        for (d, label) in [(0, "READ"), (1, "WRITE"), (2, "TRIM")] {
             let bytes: u64 = members.iter().map(|v| v.stats[d].bytes).sum();
             if bytes == 0 {
                 continue;
@@ -725,6 +733,7 @@ pub fn terse(views: &[View<'_>], disks: &Value) -> String {
         }
         let mut clat = v.stats[0].clat.clone();
         clat.merge(&v.stats[1].clat);
+        clat.merge(&v.stats[2].clat);
         let mut below = 0;
         for p in bucket_shares(&clat, 1_000, &LAT_EDGES, &mut below) {
             f.push(format!("{p:.2}%"));
@@ -775,8 +784,6 @@ pub fn json(
     let jobs: Vec<Value> = views
         .iter()
         .map(|v| {
-            let secs = v.secs();
-            let ms = v.runtime.as_millis();
             let (usr, sys) = v.cpu_pct();
             let r0 = v.results[0];
             let opts: Map<String, Value> = r0
@@ -787,6 +794,7 @@ pub fn json(
                 .collect();
             let mut clat = v.stats[0].clat.clone();
             clat.merge(&v.stats[1].clat);
+            clat.merge(&v.stats[2].clat);
             let (lat_n, lat_u, lat_m) = latency_json(&clat);
             let verify = v.verify().map(|vr| {
                 json!({"blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "first": vr.first})
@@ -802,7 +810,8 @@ pub fn json(
                     &v.samples.bw[0], &v.samples.iops[0], bw_share(v, views, 0)),
                 "write": dir_json(&v.stats[1], v.dir_secs(1), v.dir_runtime[1].as_millis(), plus,
                     &v.samples.bw[1], &v.samples.iops[1], bw_share(v, views, 1)),
-                "trim": dir_json(&DirStats::new(), secs, ms, false, &[], &[], 0.0),
+                "trim": dir_json(&v.stats[2], v.dir_secs(2), v.dir_runtime[2].as_millis(), plus,
+                    &v.samples.bw[2], &v.samples.iops[2], bw_share(v, views, 2)),
                 "sync": {
                     "total_ios": v.stats[SYNC].ios,
                     "lat_ns": lat_json(&v.stats[SYNC].lat, false),

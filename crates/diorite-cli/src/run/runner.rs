@@ -6,7 +6,7 @@
 //! uses buffer `i`, so an I/O of any size up to the largest is a raw request into that memory.
 //! Nothing is allocated per I/O.
 
-use crate::job::{Engine as JobEngine, JobSpec};
+use crate::job::{Engine as JobEngine, JobSpec, Rw};
 use crate::report::stats::DirStats;
 use crate::run::verify;
 use crate::run::workload::{Dir, Generator, Io};
@@ -17,7 +17,12 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 /// Index of the sync series in [`JobResult::stats`].
-pub const SYNC: usize = 2;
+/// Directions with their own statistics: read, write, trim (fio's `ddir`s), indexed by `Dir`.
+pub const DIRS: usize = 3;
+/// Where syncs are counted, after the directions.
+pub const SYNC: usize = 3;
+/// Statistics slots: the directions and syncs.
+pub const STATS: usize = 4;
 
 /// One file of a job: the region `[base, base + len)` it works in.
 pub struct Target {
@@ -30,8 +35,8 @@ pub struct Target {
 /// read for display, ordering nothing).
 #[derive(Default)]
 pub struct Progress {
-    pub ios: [AtomicU64; 2],
-    pub bytes: [AtomicU64; 2],
+    pub ios: [AtomicU64; DIRS],
+    pub bytes: [AtomicU64; DIRS],
     /// fio's `status-interval`: how often the job publishes a snapshot of its results.
     pub status_every: Option<Duration>,
     /// The latest snapshot (for the status printer).
@@ -58,12 +63,12 @@ pub struct JobResult {
     pub groupid: u32,
     pub spec: JobSpec,
     /// Read, write, sync.
-    pub stats: [DirStats; 3],
+    pub stats: [DirStats; STATS],
     /// The measured phase (after ramp), up to the last completion.
     pub runtime: Duration,
     /// Per direction (read, write): how long it ran. The verify phase's reads count as reads
     /// (as in fio), over the verify phase's time.
-    pub dir_runtime: [Duration; 2],
+    pub dir_runtime: [Duration; DIRS],
     pub usr: Duration,
     pub sys: Duration,
     pub backend: String,
@@ -176,8 +181,8 @@ impl Depths {
 /// `log_avg_msec` default of 500 ms).
 #[derive(Clone, Debug, Default)]
 pub struct Samples {
-    pub bw: [Vec<f64>; 2],
-    pub iops: [Vec<f64>; 2],
+    pub bw: [Vec<f64>; DIRS],
+    pub iops: [Vec<f64>; DIRS],
 }
 
 /// The sampling interval of [`Samples`].
@@ -348,6 +353,8 @@ impl<'a> Engine<'a> {
             let res = match io.dir {
                 Dir::Write => t.file.write_at(buf, off),
                 Dir::Read => t.file.read_at(buf, off),
+                // fio's psync trims with BLKDISCARD in the job thread; so does this.
+                Dir::Trim => diorite::discard(&t.file, off, io.len).map(|n| n as usize),
             };
             done.push((slot, res, Stamp::now()));
             self.depths.depth[0] += 1;
@@ -370,6 +377,7 @@ impl<'a> Engine<'a> {
             Dir::Write => unsafe { Request::write_raw(&t.file, off, ptr, len) },
             // SAFETY: as above.
             Dir::Read => unsafe { Request::read_raw(&t.file, off, ptr, len) },
+            Dir::Trim => Request::discard(&t.file, off, io.len),
         };
         let t0 = Stamp::now();
         self.slots[slot as usize] = Slot {
@@ -428,7 +436,7 @@ impl<'a> Engine<'a> {
     }
 
     /// Submits the queued batch (one call) and records submission latency.
-    fn flush(&mut self, stats: &mut [DirStats; 3]) -> Result<()> {
+    fn flush(&mut self, stats: &mut [DirStats; STATS]) -> Result<()> {
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -523,9 +531,9 @@ pub fn run_job(
         name,
         groupid,
         spec: spec.clone(),
-        stats: [DirStats::new(), DirStats::new(), DirStats::new()],
+        stats: std::array::from_fn(|_| DirStats::new()),
         runtime: Duration::ZERO,
-        dir_runtime: [Duration::ZERO; 2],
+        dir_runtime: [Duration::ZERO; DIRS],
         usr: Duration::ZERO,
         sys: Duration::ZERO,
         backend: String::new(),
@@ -668,11 +676,12 @@ fn main_phase(
     let mut cpu0 = ThreadUsage::now();
     // bw/iops samples: counts at the last sample, and when it was taken.
     let mut next_sample = t_start + SAMPLE;
-    let mut at_sample = [(0u64, 0u64); 2];
+    let mut at_sample = [(0u64, 0u64); DIRS];
     let mut samples = Samples::default();
     let mut next_status = progress.status_every.map(|d| t_start + d);
-    let mut stats = [DirStats::new(), DirStats::new(), DirStats::new()];
-    let (mut issued_bytes, mut rate_issued) = (0u64, 0u64);
+    let mut stats = std::array::from_fn(|_| DirStats::new());
+    let (mut issued_bytes, mut rate_issued, mut limited_ios) = (0u64, 0u64, 0u64);
+    let trimwrite = matches!(spec.rw, Rw::TrimWrite | Rw::RandTrimWrite);
     let mut writes_since_sync = 0u32;
     // Syncs due (one per `sync_every` writes) and not yet issued; one is in flight at a time.
     let (mut syncs_owed, mut sync_file) = (0u32, 0usize);
@@ -684,11 +693,11 @@ fn main_phase(
         let now = Stamp::now();
         if ramping && now >= ramp_end {
             ramping = false;
-            stats = [DirStats::new(), DirStats::new(), DirStats::new()];
+            stats = std::array::from_fn(|_| DirStats::new());
             cpu0 = ThreadUsage::now();
             e.depths = Depths::default();
             samples = Samples::default();
-            at_sample = [(0, 0); 2];
+            at_sample = [(0, 0); DIRS];
             next_sample = now + SAMPLE;
             phase_start = now;
         }
@@ -702,7 +711,7 @@ fn main_phase(
         }
         if now >= next_sample {
             let secs = (now - (next_sample - SAMPLE)).as_secs_f64().max(1e-9);
-            for d in 0..2 {
+            for d in 0..DIRS {
                 let (ios, bytes) = (stats[d].ios, stats[d].bytes);
                 if ios > 0 {
                     samples.bw[d].push((bytes - at_sample[d].1) as f64 / 1024.0 / secs);
@@ -716,7 +725,7 @@ fn main_phase(
             let mut snap = r.clone();
             snap.stats = stats.clone();
             snap.runtime = now.duration_since(phase_start);
-            snap.dir_runtime = [snap.runtime; 2];
+            snap.dir_runtime = [snap.runtime; DIRS];
             let u = ThreadUsage::now().since(&cpu0);
             (snap.usr, snap.sys, snap.usage) = (u.usr, u.sys, u);
             snap.depths = e.depths.clone();
@@ -733,9 +742,14 @@ fn main_phase(
                 if !may_issue && pending.is_none() {
                     break;
                 }
+                // trimwrite: the write half of a trim+write pair is always issued, and only the
+                // trims count toward size and number_ios (fio: io_size=64k trims 64k and writes
+                // the same 64k).
+                let rewrite = gens[next_file].pending_rewrite();
                 if may_issue
+                    && !rewrite
                     && (issued_bytes >= io_limit
-                        || spec.number_ios.is_some_and(|n| rate_issued >= n))
+                        || spec.number_ios.is_some_and(|n| limited_ios >= n))
                 {
                     exhausted = true;
                     break;
@@ -751,8 +765,12 @@ fn main_phase(
                     Some(p) => p,
                     None => {
                         let f = next_file;
-                        next_file = (next_file + 1) % gens.len();
-                        (f, gens[f].next())
+                        let io = gens[f].next();
+                        // A trimwrite pair stays on its file: the write follows its trim.
+                        if !gens[f].pending_rewrite() {
+                            next_file = (next_file + 1) % gens.len();
+                        }
+                        (f, io)
                     }
                 };
                 if io.new_pass && verify_writes && e.in_flight() > 0 {
@@ -772,7 +790,10 @@ fn main_phase(
                     }
                 }
                 e.queue_io(f, &io);
-                issued_bytes += io.len;
+                if !(trimwrite && io.dir == Dir::Write) {
+                    issued_bytes += io.len;
+                    limited_ios += 1;
+                }
                 rate_issued += 1;
                 if io.dir == Dir::Write {
                     writes_since_sync += 1;
@@ -821,7 +842,7 @@ fn main_phase(
             spec.batch_complete_min as usize
         };
         let tc = e.reap(min, max_reap, timeout)?;
-        let mut counts = [(0u64, 0u64); 2];
+        let mut counts = [(0u64, 0u64); DIRS];
         for (s, result) in e.done.drain(..) {
             let s = s as usize;
             let slot = e.slots[s];
@@ -845,7 +866,7 @@ fn main_phase(
                             SYNC => format!("sync of {} failed: {err}", t.file.path().display()),
                             k => format!(
                                 "{} of {} bytes at offset {} of {} failed: {err}",
-                                ["read", "write"][k],
+                                ["read", "write", "trim"][k],
                                 slot.len,
                                 t.base + slot.off,
                                 t.file.path().display()
@@ -886,10 +907,10 @@ fn main_phase(
         last_done.max(phase_start).duration_since(phase_start)
     };
     if ramping {
-        stats = [DirStats::new(), DirStats::new(), DirStats::new()];
+        stats = std::array::from_fn(|_| DirStats::new());
     }
     r.stats = stats;
-    r.dir_runtime = [r.runtime; 2];
+    r.dir_runtime = [r.runtime; DIRS];
     match &r.error {
         Some(err) => Err(anyhow!("{err}")),
         None => Ok(()),
@@ -904,7 +925,7 @@ fn verify_phase(
     seed: u64,
     stop: &AtomicBool,
     deadline: Option<Instant>,
-    stats: &mut [DirStats; 3],
+    stats: &mut [DirStats; STATS],
 ) -> Result<(VerifyResult, bool)> {
     let mut v = VerifyResult::default();
     let mut out_of_time = false;

@@ -245,6 +245,7 @@ impl Skew {
 pub enum Dir {
     Read = 0,
     Write = 1,
+    Trim = 2,
 }
 
 /// One I/O to issue: `offset` and `len` are relative to the region, in bytes.
@@ -272,7 +273,9 @@ pub struct Generator {
     map: Option<BlockMap>,
     /// Random patterns use the map to pick; sequential ones only record.
     pick_from_map: bool,
-    seq: [u64; 2],
+    seq: [u64; 3],
+    /// trimwrite: the range just trimmed, to be written next (fio writes the blocks it trimmed).
+    rewrite: Option<(u64, u64)>,
     rng_off: Rng,
     rng_dir: Rng,
     rng_bs: Rng,
@@ -297,7 +300,8 @@ impl Generator {
             bs,
             map: (pick_from_map || track).then(|| BlockMap::new(blocks)),
             pick_from_map,
-            seq: [0, 0],
+            seq: [0, 0, 0],
+            rewrite: None,
             rng_off: Rng::new(seeds.next_u64()),
             rng_dir: Rng::new(seeds.next_u64()),
             rng_bs: Rng::new(seeds.next_u64()),
@@ -306,6 +310,10 @@ impl Generator {
 
     pub fn unit(&self) -> u64 {
         self.unit
+    }
+    /// Whether the next I/O is the write half of a trimwrite pair.
+    pub fn pending_rewrite(&self) -> bool {
+        self.rewrite.is_some()
     }
     pub fn map(&self) -> Option<&BlockMap> {
         self.map.as_ref()
@@ -330,7 +338,18 @@ impl Generator {
 
     /// The next I/O.
     pub fn next(&mut self) -> Io {
-        let dir = if !self.rw.mixed() {
+        if let Some((block, n)) = self.rewrite.take() {
+            // trimwrite's second half: the same blocks, written (fio's DDIR_TRIM -> DDIR_WRITE).
+            return Io {
+                dir: Dir::Write,
+                offset: block * self.unit,
+                len: n * self.unit,
+                new_pass: false,
+            };
+        }
+        let dir = if self.rw.trims() {
+            Dir::Trim
+        } else if !self.rw.mixed() {
             if self.rw.writes() {
                 Dir::Write
             } else {
@@ -381,6 +400,9 @@ impl Generator {
                     map.set(block + i);
                 }
             }
+        }
+        if matches!(self.rw, Rw::TrimWrite | Rw::RandTrimWrite) {
+            self.rewrite = Some((block, n));
         }
         Io {
             dir,
