@@ -682,7 +682,7 @@ mod tests {
         assert!(e.to_string().contains("frobnicate"), "{e}");
         let e = parse_args(&args("--bs=4q")).unwrap_err();
         assert!(format!("{e:#}").contains("bs=4q"), "{e:#}");
-        assert!(parse_args(&args("--rw=trim")).is_err());
+        assert!(parse_args(&args("--rw=trimread")).is_err());
         assert!(parse_args(&args("--iodepth")).is_err());
         assert!(parse_args(&args("--random_distribution=zipf:1")).is_err());
         assert!(parse_args(&args("--bssplit=4k/60:8k/60")).is_err());
