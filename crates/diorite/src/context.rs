@@ -44,6 +44,7 @@ pub struct ContextBuilder {
     blocking_aio: bool,
     reactor: Reactor,
     uring: backend::UringSetup,
+    faults: Option<crate::faults::Faults>,
 }
 
 impl ContextBuilder {
@@ -151,6 +152,22 @@ impl ContextBuilder {
         self
     }
 
+    /// Runs the context on the faulty backend ([`BackendChoice::Faulty`]: the thread pool with
+    /// these fault rules; see [`crate::faults`]), whatever [`backend`](ContextBuilder::backend)
+    /// said.
+    ///
+    /// ```
+    /// use diorite::faults::Faults;
+    /// let ctx = diorite::Context::builder().faults(Faults::parse("write:nth=2:eio", 1)?).build()?;
+    /// assert_eq!(ctx.backend(), diorite::BackendKind::Faulty);
+    /// # Ok::<(), diorite::Error>(())
+    /// ```
+    pub fn faults(&mut self, faults: crate::faults::Faults) -> &mut ContextBuilder {
+        self.backend = BackendChoice::Faulty;
+        self.faults = Some(faults);
+        self
+    }
+
     /// Builds a [`LocalContext`]: the same engine for one thread that submits and reaps, with
     /// io_uring's single-issuer setup (see [`LocalContext`]). Other backends are built as by
     /// [`build`](ContextBuilder::build).
@@ -185,6 +202,7 @@ impl ContextBuilder {
             pools: &self.pools,
             blocking_aio: self.blocking_aio,
             uring: self.uring,
+            faults: self.faults.as_ref(),
         };
         let (backend, skipped) =
             backend::select(self.backend, self.depth, self.threads, &register)?;
@@ -291,6 +309,7 @@ impl Context {
             blocking_aio: false,
             reactor: Reactor::Thread,
             uring: backend::UringSetup::default(),
+            faults: None,
         }
     }
 
@@ -543,6 +562,19 @@ impl Context {
         self.engine.depth()
     }
 
+    /// On the faulty backend, lets every request held by a `stall` rule go on (they complete as
+    /// the next rules and the I/O say). Elsewhere nothing.
+    pub fn release_stalled(&self) {
+        if let Some(f) = self.backend.faults() {
+            f.release(false);
+        }
+    }
+
+    /// Faults injected so far (0 off the faulty backend).
+    pub fn faults_injected(&self) -> u64 {
+        self.backend.faults().map_or(0, |f| f.injected())
+    }
+
     /// The backend this context runs on.
     pub fn backend(&self) -> BackendKind {
         self.backend.kind()
@@ -606,6 +638,10 @@ impl Context {
         // Cancel everything not yet issued; the backend posts each one's Canceled completion
         // when it picks the tag up (kernel backends issue at submit: nothing stays QUEUED).
         engine.cancel_all_queued(|_| {});
+        // Stalled requests (the faulty backend) go on, or closing would wait for them forever.
+        if let Some(f) = self.backend.faults() {
+            f.release(true);
+        }
         // Wait for every issued request, reaping (and dropping) completions as they come. An
         // async request is finished once completed: its future (alive, or the engine for a
         // dropped one) frees its slot. `in_flight` is read first: a future that frees its slot

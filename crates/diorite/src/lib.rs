@@ -35,6 +35,7 @@ pub(crate) mod dio;
 pub(crate) mod driver;
 pub(crate) mod engine;
 pub mod error;
+pub mod faults;
 pub mod file;
 pub mod future;
 pub mod local;

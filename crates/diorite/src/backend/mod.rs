@@ -36,6 +36,9 @@ pub enum BackendChoice {
     /// No I/O at all: every request completes at submit with its full length (fio's `null`
     /// engine), for measuring the engine's own cost. Never chosen by `Auto`.
     Null,
+    /// The thread pool with fault injection ([`crate::faults`]): the rules given to
+    /// `ContextBuilder::faults` (none: the thread pool itself). Never chosen by `Auto`.
+    Faulty,
 }
 
 /// The backend a context runs on.
@@ -50,6 +53,8 @@ pub enum BackendKind {
     Threads,
     /// The null backend ([`BackendChoice::Null`]).
     Null,
+    /// The faulty backend ([`BackendChoice::Faulty`]).
+    Faulty,
 }
 
 impl BackendKind {
@@ -60,6 +65,7 @@ impl BackendKind {
             BackendKind::Aio => "aio",
             BackendKind::Threads => "threads",
             BackendKind::Null => "null",
+            BackendKind::Faulty => "faulty",
         }
     }
 }
@@ -128,6 +134,8 @@ pub(crate) struct RegisterRequest<'a> {
     /// Linux AIO may take buffered files (its submit then blocks).
     pub(crate) blocking_aio: bool,
     pub(crate) uring: UringSetup,
+    /// The faulty backend's rules.
+    pub(crate) faults: Option<&'a crate::faults::Faults>,
 }
 
 /// Whether one backend is available here, probed once per process (`Context::build` probes only
@@ -144,7 +152,9 @@ fn status(kind: BackendKind) -> BackendStatus {
     match kind {
         BackendKind::IoUring => URING.get_or_init(|| from(uring::probe())).clone(),
         BackendKind::Aio => AIO.get_or_init(|| from(aio::probe())).clone(),
-        BackendKind::Threads | BackendKind::Null => from(Ok("always available".into())),
+        BackendKind::Threads | BackendKind::Null | BackendKind::Faulty => {
+            from(Ok("always available".into()))
+        }
     }
 }
 
@@ -205,6 +215,7 @@ pub(crate) fn select(
         BackendChoice::Aio => &[BackendKind::Aio],
         BackendChoice::Threads => &[BackendKind::Threads],
         BackendChoice::Null => &[BackendKind::Null],
+        BackendChoice::Faulty => &[BackendKind::Faulty],
     };
     let auto = choice == BackendChoice::Auto && !register.uring.needs_uring();
     let mut skipped = Vec::new();
@@ -223,7 +234,12 @@ pub(crate) fn select(
             continue;
         }
         let built = match kind {
-            BackendKind::Threads => threads::Pool::new(depth, threads).map(Backend::Threads),
+            BackendKind::Threads => threads::Pool::new(depth, threads, None).map(Backend::Threads),
+            BackendKind::Faulty => {
+                let rules =
+                    crate::faults::FaultState::new(register.faults.unwrap_or(&Default::default()));
+                threads::Pool::new(depth, threads, Some(rules)).map(Backend::Threads)
+            }
             BackendKind::IoUring => uring::Uring::new(depth, register).map(Backend::IoUring),
             BackendKind::Aio => aio::Aio::new(depth, register.blocking_aio).map(Backend::Aio),
             BackendKind::Null => Ok(Backend::Null(null::Null)),
@@ -244,6 +260,7 @@ pub(crate) fn select(
 impl Backend {
     pub(crate) fn kind(&self) -> BackendKind {
         match self {
+            Backend::Threads(p) if p.faults().is_some() => BackendKind::Faulty,
             Backend::Threads(_) => BackendKind::Threads,
             Backend::IoUring(_) => BackendKind::IoUring,
             Backend::Aio(_) => BackendKind::Aio,
@@ -422,6 +439,14 @@ impl Backend {
             Backend::Threads(_) | Backend::Null(_) => {}
             Backend::IoUring(u) => u.cancel_running(engine, tag, gen),
             Backend::Aio(a) => a.cancel_running(engine, tag, gen),
+        }
+    }
+
+    /// The faulty backend's rules at work.
+    pub(crate) fn faults(&self) -> Option<&crate::faults::FaultState> {
+        match self {
+            Backend::Threads(p) => p.faults(),
+            _ => None,
         }
     }
 

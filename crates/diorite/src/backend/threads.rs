@@ -5,6 +5,7 @@
 use crate::dio::{Partial, Pieces};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
+use crate::faults::{Fault, FaultState};
 use crate::request::{OpKind, Request};
 use crate::ring::Ring;
 use crate::sync::{fence, lock, AtomicUsize, Condvar, Mutex, Ordering};
@@ -15,6 +16,8 @@ use std::thread::JoinHandle;
 
 pub(crate) struct Pool {
     threads: usize,
+    /// The faulty backend: rules consulted before each request (`faults.rs`).
+    faults: Option<Arc<FaultState>>,
     /// The queue the workers share (also held by each worker).
     jobs: Arc<Jobs>,
     handles: Mutex<Vec<JoinHandle<()>>>,
@@ -34,9 +37,10 @@ struct Jobs {
 }
 
 impl Pool {
-    pub(crate) fn new(depth: u32, threads: usize) -> Result<Pool> {
+    pub(crate) fn new(depth: u32, threads: usize, faults: Option<FaultState>) -> Result<Pool> {
         Ok(Pool {
             threads,
+            faults: faults.map(Arc::new),
             jobs: Arc::new(Jobs {
                 ring: Ring::with_capacity(depth as usize)?,
                 idle: CachePadded::new(AtomicUsize::new(0)),
@@ -48,16 +52,28 @@ impl Pool {
     }
 
     pub(crate) fn report(&self) -> String {
-        format!("{} worker threads, preadv2/pwritev2", self.threads)
+        match &self.faults {
+            Some(f) => format!(
+                "{} worker threads, preadv2/pwritev2, injecting faults: {}",
+                self.threads,
+                f.describe()
+            ),
+            None => format!("{} worker threads, preadv2/pwritev2", self.threads),
+        }
+    }
+
+    /// The fault rules, on the faulty backend.
+    pub(crate) fn faults(&self) -> Option<&FaultState> {
+        self.faults.as_deref()
     }
 
     pub(crate) fn start(&self, engine: &Arc<Engine>) -> Result<()> {
         let mut handles = lock(&self.handles);
         for i in 0..self.threads {
-            let (engine, jobs) = (engine.clone(), self.jobs.clone());
+            let (engine, jobs, faults) = (engine.clone(), self.jobs.clone(), self.faults.clone());
             let h = std::thread::Builder::new()
                 .name(format!("diorite-io-{i}"))
-                .spawn(move || worker(&engine, &jobs))
+                .spawn(move || worker(&engine, &jobs, faults.as_deref()))
                 .map_err(|e| Error::from_io("Context::build", &e))?;
             handles.push(h);
         }
@@ -76,13 +92,18 @@ impl Pool {
     /// Caller-runs: a reaper about to wait performs one queued job itself, saving two thread
     /// handoffs (the cheap synchronous path of seed 004). `false` when no job was queued.
     pub(crate) fn poll(&self, engine: &Engine) -> bool {
+        // Not on the faulty backend: a stalled or delayed request would hold the reaper, which
+        // may be the very thread that is to release it.
+        if self.faults.is_some() {
+            return false;
+        }
         let Some(tag) = self.jobs.ring.try_pop() else {
             return false;
         };
         thread_local! {
             static IOV: std::cell::RefCell<Vec<IoVec>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        IOV.with(|iov| run(engine, tag, &mut iov.borrow_mut()));
+        IOV.with(|iov| run(engine, tag, &mut iov.borrow_mut(), self.faults.as_deref()));
         true
     }
 
@@ -91,6 +112,9 @@ impl Pool {
     }
 
     pub(crate) fn stop(&self) -> Result<()> {
+        if let Some(f) = &self.faults {
+            f.release(true);
+        }
         *lock(&self.jobs.park) = true;
         self.jobs.cv.notify_all();
         let handles = std::mem::take(&mut *lock(&self.handles));
@@ -124,11 +148,11 @@ impl Jobs {
     }
 }
 
-fn worker(engine: &Engine, p: &Jobs) {
+fn worker(engine: &Engine, p: &Jobs, faults: Option<&FaultState>) {
     let mut iov: Vec<IoVec> = Vec::with_capacity(16);
     loop {
         if let Some(tag) = p.ring.try_pop() {
-            run(engine, tag, &mut iov);
+            run(engine, tag, &mut iov, faults);
             continue;
         }
         // Spin briefly before parking: a submitter usually follows within microseconds, and a
@@ -157,43 +181,117 @@ fn worker(engine: &Engine, p: &Jobs) {
     }
 }
 
-fn run(engine: &Engine, tag: u32, iov: &mut Vec<IoVec>) {
+fn run(engine: &Engine, tag: u32, iov: &mut Vec<IoVec>, faults: Option<&FaultState>) {
     // SAFETY: we were handed `tag`; the request is not used after its completion is posted.
     let Some(req) = (unsafe { engine.begin(tag) }) else {
         return;
     };
-    let res = execute(req, iov);
+    let res = match faults {
+        Some(f) => faulty(req, iov, f),
+        None => execute(req, iov),
+    };
     engine.complete(tag, res);
+}
+
+/// Performs `req` as the first fault rule that fires says (or plainly); bytes or `-errno`.
+fn faulty(req: &Request, iov: &mut Vec<IoVec>, f: &FaultState) -> i64 {
+    let rw = matches!(req.op, OpKind::Read | OpKind::Write);
+    // Direct I/O moves whole aligned units: a prefix is rounded down to them.
+    let align = |n: u64| {
+        let a = req
+            .file
+            .as_ref()
+            .map_or(1, |f| u64::from(f.geometry().offset_align.max(1)));
+        n / a * a
+    };
+    match f.decide(req) {
+        None => execute(req, iov),
+        Some(Fault::Error(e)) => -i64::from(e),
+        Some(Fault::Delay(d)) => {
+            std::thread::sleep(d);
+            execute(req, iov)
+        }
+        Some(Fault::Stall) => {
+            f.stall();
+            execute(req, iov)
+        }
+        Some(Fault::DropFlush) if matches!(req.op, OpKind::Fsync | OpKind::Fdatasync) => 0,
+        Some(Fault::Short(n)) if rw => transfer(req, iov, align(n)),
+        Some(Fault::Torn(n)) if req.op == OpKind::Write => match transfer(req, iov, align(n)) {
+            r if r < 0 => r,
+            _ => req.len() as i64,
+        },
+        Some(_) => execute(req, iov),
+    }
 }
 
 /// Performs `req` synchronously; bytes or `-errno`.
 pub(crate) fn execute(req: &Request, iov: &mut Vec<IoVec>) -> i64 {
+    match req.op {
+        OpKind::Read | OpKind::Write => transfer(req, iov, u64::MAX),
+        _ => execute_other(req),
+    }
+}
+
+/// A read or write of at most `limit` bytes from the start of `req`; bytes or `-errno`.
+fn transfer(req: &Request, iov: &mut Vec<IoVec>, limit: u64) -> i64 {
     let Some(file) = &req.file else { return 0 };
-    let fd = file.fd();
-    let r = match req.op {
-        OpKind::Noop => Ok(0),
-        OpKind::Discard | OpKind::WriteZeroes => return super::space::execute(req),
-        OpKind::Fsync | OpKind::Fdatasync => sys::sync(fd, req.op == OpKind::Fdatasync).map(|()| 0),
-        OpKind::Read | OpKind::Write => {
-            let write = req.op == OpKind::Write;
-            let flags = if write && req.dsync {
-                sys::RWF_DSYNC
-            } else {
-                0
-            };
-            let mut pieces = Pieces::new(&req.bufs, req.offset, file.geometry().max_transfer);
-            let mut partial = Partial::default();
-            while let Some((off, len)) = pieces.next_into(iov) {
-                // SAFETY: the vectors point into the request's buffers, which the request owns
-                // (or the raw-request caller vouched for) until its completion is reaped, and the
-                // slot is RUNNING for us alone.
-                let r = unsafe { sys::prw(fd, write, iov, off, flags) };
-                if !partial.piece(len, r) {
-                    break;
-                }
-            }
-            partial.result()
+    let write = req.op == OpKind::Write;
+    let flags = if write && req.dsync {
+        sys::RWF_DSYNC
+    } else {
+        0
+    };
+    let mut pieces = Pieces::new(&req.bufs, req.offset, file.geometry().max_transfer);
+    let mut partial = Partial::default();
+    let mut done = 0u64;
+    while let Some((off, len)) = pieces.next_into(iov) {
+        if done >= limit {
+            break;
         }
+        let len = (len as u64).min(limit - done) as usize;
+        cap(iov, len);
+        // SAFETY: the vectors point into the request's buffers, which the request owns (or the
+        // raw-request caller vouched for) until its completion is reaped, and the slot is
+        // RUNNING for us alone.
+        let r = unsafe { sys::prw(file.fd(), write, iov, off, flags) };
+        if let Ok(n) = &r {
+            done += *n as u64;
+        }
+        if !partial.piece(len, r) {
+            break;
+        }
+    }
+    match partial.result() {
+        Ok(n) => n as i64,
+        Err(e) => -i64::from(e),
+    }
+}
+
+/// Shortens the vector list to `len` bytes.
+fn cap(iov: &mut Vec<IoVec>, len: usize) {
+    let mut left = len;
+    let mut keep = 0;
+    for v in iov.iter_mut() {
+        if left == 0 {
+            break;
+        }
+        v.iov_len = v.iov_len.min(left);
+        left -= v.iov_len;
+        keep += 1;
+    }
+    iov.truncate(keep);
+}
+
+/// Everything but reads and writes; `0` or the range's length, or `-errno`.
+fn execute_other(req: &Request) -> i64 {
+    let Some(file) = &req.file else { return 0 };
+    let r = match req.op {
+        OpKind::Discard | OpKind::WriteZeroes => return super::space::execute(req),
+        OpKind::Fsync | OpKind::Fdatasync => {
+            sys::sync(file.fd(), req.op == OpKind::Fdatasync).map(|()| 0)
+        }
+        _ => Ok(0),
     };
     match r {
         Ok(n) => n as i64,

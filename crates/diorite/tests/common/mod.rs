@@ -11,19 +11,25 @@ use std::process::Command;
 /// follow io_uring's shared rings).
 pub fn backends() -> Vec<BackendChoice> {
     let only = std::env::var("DIORITE_TEST_BACKENDS").ok();
-    diorite::backend::probe()
+    let wanted = |name: &str| {
+        only.as_ref()
+            .is_none_or(|o| o.split(',').any(|n| n == name))
+    };
+    let mut v: Vec<BackendChoice> = diorite::backend::probe()
         .into_iter()
         .filter(|s| s.available)
-        .filter(|s| {
-            only.as_ref()
-                .is_none_or(|o| o.split(',').any(|n| n == s.kind.name()))
-        })
+        .filter(|s| wanted(s.kind.name()))
         .map(|s| match s.kind {
             diorite::BackendKind::IoUring => BackendChoice::IoUring,
             diorite::BackendKind::Aio => BackendChoice::Aio,
             _ => BackendChoice::Threads,
         })
-        .collect()
+        .collect();
+    // The faulty backend with no rules: the conformance suite holds it to the same semantics.
+    if wanted("faulty") {
+        v.push(BackendChoice::Faulty);
+    }
+    v
 }
 
 pub fn ctx(backend: BackendChoice, depth: u32) -> Context {
