@@ -722,3 +722,57 @@ fn the_null_engine_touches_no_file() {
     assert_eq!(json["jobs"][0]["write"]["io_bytes"].as_u64(), Some(1 << 20));
     assert_eq!(std::fs::read(&f).unwrap(), vec![0x77; 1 << 20]);
 }
+
+/// Issue 14: `--inject` runs a job on the faulty backend; the injected error is the job's error,
+/// with the operation, size and offset, and a bad rule is refused before anything runs.
+#[test]
+fn inject_runs_a_job_against_faults() {
+    let dir = tempdir();
+    let f = file_of(dir.path(), "f", 1 << 20, 0x33);
+    let fname = format!("--filename={}", s(&f));
+    let out = bench(&[
+        "--name=i",
+        &fname,
+        "--rw=write",
+        "--bs=4k",
+        "--size=1m",
+        "--ioengine=threads",
+        "--iodepth=1",
+        "--direct=1",
+        "--inject=write:nth=5:eio",
+        "--output-format=json",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let j = &v["jobs"][0];
+    assert_eq!(j["error"], 1, "{j}");
+    assert_eq!(j["diorite"]["backend"], "faulty");
+    let msg = j["diorite"]["error_message"].as_str().unwrap();
+    assert!(
+        msg.contains("offset 16384") && msg.contains("Input/output error"),
+        "{msg}"
+    );
+    assert_eq!(
+        j["write"]["total_ios"].as_u64(),
+        Some(4),
+        "the four writes before it"
+    );
+    let out = bench(&[
+        "--name=i",
+        &fname,
+        "--ioengine=threads",
+        "--inject=write:sometimes:eio",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("write:sometimes:eio"), "{err}");
+    let out = bench(&["--name=i", &fname, "--inject=write:nth=1:eio"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("inject"),
+        "psync has no context"
+    );
+    assert_eq!(
+        std::fs::read(&f).unwrap()[16384..20480],
+        vec![0x33; 4096][..],
+        "the failed write wrote nothing"
+    );
+}

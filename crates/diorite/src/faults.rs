@@ -12,7 +12,8 @@
 //! write:nth=3:eio; read:range=0-65536:short=4096; fsync:always:drop; any:p=0.01:delay=2ms
 //! ```
 //!
-//! Rule syntax: `OPS:WHEN:FAULT`, rules separated by `;`. `OPS` is `any` or `+`-joined
+//! Rule syntax: `OPS:WHEN:FAULT`, rules separated by `;`; every rule counts each request it
+//! watches, and the first rule that fires decides. `OPS` is `any` or `+`-joined
 //! `read`, `write`, `fsync` (fsync and fdatasync), `discard` (discard and write-zeroes).
 //! `WHEN`: `always`, `nth=N` (the Nth request the rule watches, counting from 1), `every=N`,
 //! `range=START-END` (requests touching bytes `[START, END)` of the file), `p=P` (probability,
@@ -341,8 +342,11 @@ impl FaultState {
         .to_string()
     }
 
-    /// The fault for `req`, if a rule fires.
+    /// The fault for `req`, if a rule fires. Every rule that watches the request counts it
+    /// (so `nth=5` is the fifth request the rule watches, whatever other rules did); the first
+    /// that fires decides.
     pub(crate) fn decide(&self, req: &Request) -> Option<Fault> {
+        let mut chosen = None;
         for (i, r) in self.rules.iter().enumerate() {
             if !r.ops.watches(req.op) {
                 continue;
@@ -364,12 +368,14 @@ impl FaultState {
                     ((*x >> 11) as f64 / (1u64 << 53) as f64) < p
                 }
             };
-            if fires {
-                self.injected.fetch_add(1, Ordering::Relaxed);
-                return Some(r.fault);
+            if fires && chosen.is_none() {
+                chosen = Some(r.fault);
             }
         }
-        None
+        if chosen.is_some() {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+        }
+        chosen
     }
 
     /// Blocks a stalled request until the next release or close.

@@ -280,6 +280,8 @@ pub struct JobSpec {
     pub verify_fatal: bool,
     pub stonewall: bool,
     pub pool_threads: Option<usize>,
+    /// diorite's `inject`: fault rules (the faulty backend).
+    pub inject: Option<String>,
     /// The options as given, for the report's "job options".
     pub given: Vec<(String, String)>,
 }
@@ -331,6 +333,7 @@ impl Default for JobSpec {
             verify_fatal: false,
             stonewall: false,
             pool_threads: None,
+            inject: None,
             given: Vec::new(),
         }
     }
@@ -390,6 +393,13 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
                 j.name
             );
         }
+    }
+    if j.inject.is_some() && j.engine == Engine::Sync {
+        bail!(
+            "job {}: inject runs the job on the faulty backend, an engine context; \
+             ioengine=psync/sync/pvsync has none (use threads, libaio or io_uring)",
+            j.name
+        );
     }
     if j.sqthread_poll_cpu.is_some() && !j.sqthread_poll {
         bail!(
@@ -734,6 +744,7 @@ mod tests {
         let needs = |name: &str| match name {
             "sqthread_poll" | "hipri" => " --ioengine=io_uring",
             "sqthread_poll_cpu" => " --ioengine=io_uring --sqthread_poll=1",
+            "inject" => " --ioengine=threads",
             _ => "",
         };
         for o in options::OPTIONS {

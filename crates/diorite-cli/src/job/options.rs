@@ -659,6 +659,19 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.registerfiles = v.bool()
         ),
         opt!(
+            "inject",
+            [],
+            Kind::Str,
+            Job,
+            "write:nth=3:eio",
+            "diorite: run on the faulty backend with these fault rules (see diorite::faults), seeded by randseed",
+            |j, g, v| {
+                // Parsed here, so a bad rule is refused with the job, before anything runs.
+                diorite::faults::Faults::parse(v.str(), 0)?;
+                j.inject = Some(v.str().to_string())
+            }
+        ),
+        opt!(
             "pool_threads",
             [],
             Kind::Int(1, 1024),

@@ -274,6 +274,10 @@ impl<'a> Engine<'a> {
                     }
                 }
                 builder.iopoll(spec.hipri);
+                if let Some(rules) = &spec.inject {
+                    // Validated at parse time; the job's seed makes `p=` rules reproducible.
+                    builder.faults(diorite::faults::Faults::parse(rules, spec.randseed)?);
+                }
                 if spec.fixedbufs {
                     builder.register_pool(&pool);
                 }
