@@ -341,7 +341,8 @@ fn sysfs_queue(dev: (u32, u32)) -> Option<PathBuf> {
     parent.is_dir().then_some(parent)
 }
 
-fn sysfs_u64(queue: &Path, name: &str) -> Option<u64> {
+/// A number from the sysfs queue directory.
+fn sysfs_num<T: std::str::FromStr>(queue: &Path, name: &str) -> Option<T> {
     fs::read_to_string(queue.join(name))
         .ok()?
         .trim()
@@ -349,12 +350,12 @@ fn sysfs_u64(queue: &Path, name: &str) -> Option<u64> {
         .ok()
 }
 
+fn sysfs_u64(queue: &Path, name: &str) -> Option<u64> {
+    sysfs_num(queue, name)
+}
+
 fn sysfs_u32(queue: &Path, name: &str) -> Option<u32> {
-    fs::read_to_string(queue.join(name))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    sysfs_num(queue, name)
 }
 
 fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Geometry> {
