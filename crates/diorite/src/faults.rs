@@ -22,7 +22,8 @@
 //! the first N bytes reach the file, but the completion reports all of them — what a power cut
 //! mid-write leaves), `delay=DURATION` (`us`, `ms`, `s`), `stall` (holds the request until
 //! [`Context::release_stalled`](crate::Context::release_stalled) or close), `drop` (a flush
-//! reports success and does nothing). Byte counts of `short` and `torn` are rounded down to the
+//! reports success and does nothing), `reorder` (the completion is posted after that of a
+//! request that finishes later). Byte counts of `short` and `torn` are rounded down to the
 //! file's `offset_align`, as direct I/O requires.
 
 use crate::error::{Error, ErrorKind, Result};
@@ -104,6 +105,10 @@ pub enum Fault {
     Stall,
     /// A flush that reports success and does nothing. Other operations run normally.
     DropFlush,
+    /// The request is performed, but its completion is posted after that of a request that
+    /// finishes later (held until another running request's completion is posted; with nothing
+    /// else running it is posted at once).
+    Reorder,
 }
 
 /// One rule: which operations, when, what.
@@ -226,9 +231,10 @@ impl Faults {
                 "delay" => Fault::Delay(parse_duration(val).ok_or_else(|| bad("delay is N us|ms|s"))?),
                 "stall" => Fault::Stall,
                 "drop" => Fault::DropFlush,
+                "reorder" => Fault::Reorder,
                 _ => {
                     return Err(bad(
-                        "FAULT is eio, enospc, eagain, etimedout, errno=N, short=N, torn=N, delay=D, stall or drop",
+                        "FAULT is eio, enospc, eagain, etimedout, errno=N, short=N, torn=N, delay=D, stall, drop or reorder",
                     ))
                 }
             };
@@ -301,6 +307,7 @@ impl fmt::Display for Faults {
                 Fault::Delay(d) => write!(f, ":delay={}us", d.as_micros())?,
                 Fault::Stall => f.write_str(":stall")?,
                 Fault::DropFlush => f.write_str(":drop")?,
+                Fault::Reorder => f.write_str(":reorder")?,
             }
         }
         Ok(())
@@ -320,6 +327,11 @@ pub(crate) struct FaultState {
     released: Condvar,
     /// Faults injected so far. Relaxed: a statistic.
     injected: AtomicU64,
+    /// `reorder`: requests being performed, and completions held back. Invariant: a completion
+    /// is held only while another request is running, and that request's `finish` posts it —
+    /// both read and change under the `held` lock, so none is held forever.
+    running: AtomicU64,
+    held: Mutex<Vec<(u32, i64)>>,
 }
 
 impl FaultState {
@@ -331,6 +343,29 @@ impl FaultState {
             stall: Mutex::new((0, false)),
             released: Condvar::new(),
             injected: AtomicU64::new(0),
+            running: AtomicU64::new(0),
+            held: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A worker starts performing a request.
+    pub(crate) fn begin(&self) {
+        // Relaxed: read and decremented under `held`, whose lock orders them.
+        self.running.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A worker is done with slot `tag` (result `res`): `post` its completion, or hold it
+    /// (`hold`, a reorder) while another request is running; then post what was held.
+    pub(crate) fn finish(&self, tag: u32, res: i64, hold: bool, mut post: impl FnMut(u32, i64)) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let others = self.running.fetch_sub(1, Ordering::Relaxed) - 1;
+        if hold && others > 0 {
+            held.push((tag, res));
+            return;
+        }
+        post(tag, res);
+        for (t, r) in held.drain(..) {
+            post(t, r);
         }
     }
 

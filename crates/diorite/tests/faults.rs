@@ -35,9 +35,9 @@ fn block(byte: u8, f: &DirectFile, len: usize) -> AlignedBuf {
 
 #[test]
 fn the_text_form_round_trips_and_bad_rules_are_named() {
-    let text = "write:nth=3:eio; read+fsync:range=0-65536:short=4096; fsync:always:drop; any:p=0.25:delay=2000us; discard:every=2:stall; write:always:torn=512; read:always:errno=5";
+    let text = "write:nth=3:eio; read+fsync:range=0-65536:short=4096; fsync:always:drop; any:p=0.25:delay=2000us; discard:every=2:stall; write:always:torn=512; read:always:errno=5; write:every=4:reorder";
     let f = Faults::parse(text, 9).unwrap();
-    assert_eq!(f.rules().len(), 7);
+    assert_eq!(f.rules().len(), 8);
     assert_eq!(f.rules()[0].fault, Fault::Error(libc::EIO));
     assert_eq!(
         f.rules()[1].when,
@@ -260,4 +260,50 @@ fn faulted_completions_go_through_the_overflow_list_exactly_once_and_in_order() 
     let mut seen: Vec<u64> = out.iter().map(|c| c.user_data).collect();
     seen.sort_unstable();
     assert_eq!(seen, (0..16).collect::<Vec<_>>(), "each exactly once");
+}
+
+#[test]
+fn a_reordered_completion_comes_after_a_later_one_and_is_never_lost() {
+    let dir = tempdir();
+    let f = file_with(dir.path(), "f", 4 * B, 5);
+    let g = f.clone();
+    within(60, "reorder", move || {
+        let ctx = faulty("read:always:stall; write:always:reorder", 1, 4);
+        // Alone, a reordered completion is posted at once (nothing could come after it).
+        ctx.submit(Request::write(&g, 0, block(6, &g, B)).with_user_data(9))
+            .map_err(|e| e.error)
+            .unwrap();
+        assert_eq!(wait_one(&ctx).user_data, 9);
+        // A stalled read is running; the write finishes first but is held back.
+        ctx.submit(
+            Request::read(&g, B as u64, AlignedBuf::for_file(&g, B).unwrap()).with_user_data(1),
+        )
+        .map_err(|e| e.error)
+        .unwrap();
+        while ctx.faults_injected() < 2 {
+            std::thread::yield_now();
+        }
+        ctx.submit(Request::write(&g, 2 * B as u64, block(7, &g, B)).with_user_data(2))
+            .map_err(|e| e.error)
+            .unwrap();
+        while ctx.faults_injected() < 3 {
+            std::thread::yield_now();
+        }
+        let mut out = Vec::new();
+        ctx.get_events(1, 2, Some(Duration::from_millis(100)), &mut out)
+            .unwrap();
+        assert!(out.is_empty(), "the write's completion was not held");
+        ctx.release_stalled();
+        while out.len() < 2 {
+            ctx.get_events(1, 2, Some(Duration::from_secs(10)), &mut out)
+                .unwrap();
+        }
+        let order: Vec<u64> = out.iter().map(|c| c.user_data).collect();
+        assert_eq!(
+            order,
+            [1, 2],
+            "the held write completes after the read that finished later"
+        );
+        assert!(out.iter().all(|c| c.result.is_ok()));
+    });
 }

@@ -186,15 +186,29 @@ fn run(engine: &Engine, tag: u32, iov: &mut Vec<IoVec>, faults: Option<&FaultSta
     let Some(req) = (unsafe { engine.begin(tag) }) else {
         return;
     };
-    let res = match faults {
-        Some(f) => faulty(req, iov, f),
-        None => execute(req, iov),
+    let Some(f) = faults else {
+        engine.complete(tag, execute(req, iov));
+        return;
     };
-    engine.complete(tag, res);
+    f.begin();
+    let (res, hold) = faulty(req, iov, f);
+    f.finish(tag, res, hold, |t, r| engine.complete(t, r));
 }
 
-/// Performs `req` as the first fault rule that fires says (or plainly); bytes or `-errno`.
-fn faulty(req: &Request, iov: &mut Vec<IoVec>, f: &FaultState) -> i64 {
+/// Performs `req` as the first fault rule that fires says (or plainly): bytes or `-errno`, and
+/// whether its completion is to be held back (`reorder`).
+fn faulty(req: &Request, iov: &mut Vec<IoVec>, f: &FaultState) -> (i64, bool) {
+    let fault = f.decide(req);
+    match fault {
+        Some(Fault::Stall) => f.stall(),
+        Some(Fault::Delay(d)) => std::thread::sleep(d),
+        _ => {}
+    }
+    (perform(req, iov, fault), fault == Some(Fault::Reorder))
+}
+
+/// Performs `req` under `fault`.
+fn perform(req: &Request, iov: &mut Vec<IoVec>, fault: Option<Fault>) -> i64 {
     let rw = matches!(req.op, OpKind::Read | OpKind::Write);
     // Direct I/O moves whole aligned units: a prefix is rounded down to them.
     let align = |n: u64| {
@@ -204,17 +218,9 @@ fn faulty(req: &Request, iov: &mut Vec<IoVec>, f: &FaultState) -> i64 {
             .map_or(1, |f| u64::from(f.geometry().offset_align.max(1)));
         n / a * a
     };
-    match f.decide(req) {
+    match fault {
         None => execute(req, iov),
         Some(Fault::Error(e)) => -i64::from(e),
-        Some(Fault::Delay(d)) => {
-            std::thread::sleep(d);
-            execute(req, iov)
-        }
-        Some(Fault::Stall) => {
-            f.stall();
-            execute(req, iov)
-        }
         Some(Fault::DropFlush) if matches!(req.op, OpKind::Fsync | OpKind::Fdatasync) => 0,
         Some(Fault::Short(n)) if rw => transfer(req, iov, align(n)),
         Some(Fault::Torn(n)) if req.op == OpKind::Write => match transfer(req, iov, align(n)) {
