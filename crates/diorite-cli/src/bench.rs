@@ -765,9 +765,13 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
     if let Some(p) = &plan.globals.latency_plot {
         crate::report::plot::write(p, &views)?;
     }
+    // Verify errors fail the run unless the job continues on them (continue_on_error=verify).
+    let verify_failed = |r: &runner::JobResult| {
+        r.verify.as_ref().is_some_and(|v| v.errors > 0) && !r.spec.continues_on(2, libc::EILSEQ)
+    };
     let failed = results
         .iter()
-        .any(|r| r.error.is_some() || r.verify.as_ref().is_some_and(|v| v.errors > 0));
+        .any(|r| r.error.is_some() || verify_failed(r));
     for r in &results {
         if let Some(e) = &r.error {
             eprintln!("diorite: job {}: {e}", r.name);

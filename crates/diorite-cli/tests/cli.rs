@@ -776,3 +776,56 @@ fn inject_runs_a_job_against_faults() {
         "the failed write wrote nothing"
     );
 }
+
+/// fio's continue_on_error / ignore_error, against injected faults: EIO (fio's non-fatal error)
+/// lets a job continue with the error counted; other errnos only when ignore_error lists them;
+/// total_err and first_error are reported as fio does, and the job's error stays 0.
+#[test]
+fn continue_on_error_and_ignore_error_behave_as_fio() {
+    let dir = tempdir();
+    let f = file_of(dir.path(), "f", 1 << 20, 0);
+    let fname = format!("--filename={}", s(&f));
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "--name=c",
+            fname.as_str(),
+            "--rw=write",
+            "--bs=4k",
+            "--size=1m",
+        ];
+        a.extend_from_slice(&["--ioengine=threads", "--direct=1", "--output-format=json"]);
+        a.extend_from_slice(extra);
+        let out = bench(&a);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v["jobs"][0].clone())
+    };
+    let (code, j) = run(&["--inject=write:every=10:eio", "--continue_on_error=write"]);
+    assert_eq!((code, j["error"].as_i64()), (Some(0), Some(0)), "{j}");
+    assert_eq!(j["total_err"].as_u64(), Some(25));
+    assert_eq!(j["first_error"].as_i64(), Some(libc::EIO.into()));
+    assert_eq!(
+        j["write"]["total_ios"].as_u64(),
+        Some(231),
+        "256 issued, 25 failed"
+    );
+    // ENOSPC is not one of fio's non-fatal errors: the job stops, unless ignore_error lists it.
+    let (code, j) = run(&[
+        "--inject=write:every=10:enospc",
+        "--continue_on_error=write",
+    ]);
+    assert_eq!((code, j["error"].as_i64()), (Some(1), Some(1)), "{j}");
+    let (code, j) = run(&[
+        "--inject=write:every=10:enospc",
+        "--ignore_error=,ENOSPC:122",
+    ]);
+    assert_eq!((code, j["total_err"].as_u64()), (Some(0), Some(25)), "{j}");
+    assert_eq!(j["first_error"].as_i64(), Some(libc::ENOSPC.into()));
+    // Without either, no total_err field (as fio) and the first error ends the job.
+    let (code, j) = run(&["--inject=write:nth=1:eio"]);
+    assert_eq!(code, Some(1));
+    assert!(j.get("total_err").is_none(), "{j}");
+    let out = bench(&["--name=c", &fname, "--continue_on_error=sometimes"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("continue_on_error=sometimes"));
+    let out = bench(&["--name=c", &fname, "--ignore_error=EWHAT"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("EWHAT"));
+}

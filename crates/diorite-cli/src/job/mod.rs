@@ -43,6 +43,35 @@ pub enum Rw {
     RandTrimWrite,
 }
 
+/// fio's error types (`td_error_type`): EILSEQ is a verify error; otherwise reads are reads
+/// and everything else (writes, trims, syncs) writes.
+pub fn error_type(read: bool, errno: i32) -> usize {
+    if errno == libc::EILSEQ {
+        2
+    } else if read {
+        0
+    } else {
+        1
+    }
+}
+
+impl JobSpec {
+    /// Whether fio would go on after `errno` of error type `etype` (`td_non_fatal_error`).
+    pub fn continues_on(&self, etype: usize, errno: i32) -> bool {
+        self.continue_on[etype]
+            && match &self.ignore_error[etype] {
+                Some(list) => list.contains(&errno),
+                None => errno == libc::EIO || errno == libc::EILSEQ,
+            }
+    }
+
+    /// Whether continue_on_error / ignore_error is on at all (fio then reports `total_err`
+    /// and `first_error`).
+    pub fn continuing(&self) -> bool {
+        self.continue_on.iter().any(|&c| c)
+    }
+}
+
 impl Rw {
     pub(crate) fn parse(s: &str) -> Result<Rw> {
         Ok(match s {
@@ -282,6 +311,10 @@ pub struct JobSpec {
     pub pool_threads: Option<usize>,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
+    /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per type, the
+    /// errnos to continue on; `None`: fio's non-fatal EIO and EILSEQ).
+    pub continue_on: [bool; 3],
+    pub ignore_error: [Option<Vec<i32>>; 3],
     /// The options as given, for the report's "job options".
     pub given: Vec<(String, String)>,
 }
@@ -334,6 +367,8 @@ impl Default for JobSpec {
             stonewall: false,
             pool_threads: None,
             inject: None,
+            continue_on: [false; 3],
+            ignore_error: [None, None, None],
             given: Vec::new(),
         }
     }

@@ -172,6 +172,41 @@ pub(super) fn parse_bssplit(v: &str, kb_base: u32) -> Result<Bs> {
     Ok(Bs::Split(out))
 }
 
+/// An errno by fio's spelling: a number or a symbol (`EIO`, `ENOSPC` ...).
+fn parse_errno(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (n > 0).then_some(n);
+    }
+    Some(match s.trim_start_matches('-') {
+        "EPERM" => libc::EPERM,
+        "ENOENT" => libc::ENOENT,
+        "EINTR" => libc::EINTR,
+        "EIO" => libc::EIO,
+        "ENXIO" => libc::ENXIO,
+        "EBADF" => libc::EBADF,
+        "EAGAIN" | "EWOULDBLOCK" => libc::EAGAIN,
+        "ENOMEM" => libc::ENOMEM,
+        "EACCES" => libc::EACCES,
+        "EFAULT" => libc::EFAULT,
+        "EBUSY" => libc::EBUSY,
+        "EEXIST" => libc::EEXIST,
+        "ENODEV" => libc::ENODEV,
+        "EINVAL" => libc::EINVAL,
+        "EFBIG" => libc::EFBIG,
+        "ENOSPC" => libc::ENOSPC,
+        "EROFS" => libc::EROFS,
+        "ENODATA" => libc::ENODATA,
+        "ETIMEDOUT" => libc::ETIMEDOUT,
+        "EILSEQ" => libc::EILSEQ,
+        "EOPNOTSUPP" => libc::EOPNOTSUPP,
+        "EDQUOT" => libc::EDQUOT,
+        "ECANCELED" => libc::ECANCELED,
+        "EREMOTEIO" => libc::EREMOTEIO,
+        "EMEDIUMTYPE" => libc::EMEDIUMTYPE,
+        _ => return None,
+    })
+}
+
 /// fio's engine names. The synchronous ones (`psync`, `sync`, `pvsync2`) run in the job thread
 /// at queue depth 1, as in fio.
 pub fn parse_engine(s: &str) -> Result<super::Engine> {
@@ -657,6 +692,52 @@ pub static OPTIONS: &[Opt] =
             "0",
             "1 (default in diorite): register the job's files with io_uring; 0: plain descriptors",
             |j, g, v| j.registerfiles = v.bool()
+        ),
+        opt!(
+            "continue_on_error",
+            [],
+            Kind::Str,
+            Job,
+            "io",
+            "go on after EIO/EILSEQ (or ignore_error's list) of: none, read, write, io, verify, all (0, 1)",
+            |j, g, v| {
+                j.continue_on = match v.str() {
+                    "none" | "0" => [false; 3],
+                    "read" => [true, false, false],
+                    "write" => [false, true, false],
+                    "io" => [true, true, false],
+                    "verify" => [false, false, true],
+                    "all" | "1" => [true; 3],
+                    s => anyhow::bail!(
+                        "continue_on_error={s}: expected none, read, write, io, verify, all, 0 or 1"
+                    ),
+                }
+            }
+        ),
+        opt!(
+            "ignore_error",
+            [],
+            Kind::Str,
+            Job,
+            "EAGAIN,ENOSPC:122",
+            "READ_LIST,WRITE_LIST,VERIFY_LIST of errnos (names or numbers, ':'-separated) to go on after",
+            |j, g, v| {
+                for (etype, list) in v.str().split(',').enumerate() {
+                    if etype > 2 {
+                        anyhow::bail!("ignore_error={}: at most three lists (read, write, verify)", v.str());
+                    }
+                    if list.is_empty() {
+                        continue;
+                    }
+                    let errs = list
+                        .split(':')
+                        .map(|e| parse_errno(e).ok_or_else(|| anyhow::anyhow!("ignore_error: unknown error '{e}'")))
+                        .collect::<Result<Vec<i32>>>()?;
+                    // fio: a list for a type also turns continuing on for it.
+                    j.ignore_error[etype] = Some(errs);
+                    j.continue_on[etype] = true;
+                }
+            }
         ),
         opt!(
             "inject",

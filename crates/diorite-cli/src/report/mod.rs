@@ -107,6 +107,16 @@ impl<'a> View<'a> {
         self.results.iter().find_map(|r| r.error.as_deref())
     }
 
+    /// fio's `total_err` and `first_error` (0 when none), for jobs that continue on errors.
+    fn continued_errors(&self) -> Option<(u64, i32)> {
+        self.results[0].spec.continuing().then(|| {
+            (
+                self.results.iter().map(|r| r.total_err).sum(),
+                self.results.iter().find_map(|r| r.first_error).unwrap_or(0),
+            )
+        })
+    }
+
     fn verify(&self) -> Option<VerifyResult> {
         let mut any = false;
         let mut v = VerifyResult::default();
@@ -399,6 +409,17 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
             let _ = writeln!(out, "  fsync/fdatasync/sync_file_range:");
             lat_line(&mut out, "  sync", &sync.lat);
             percentile_lines(&mut out, "  sync", &sync.lat);
+        }
+        if let Some((total, first)) = v.continued_errors() {
+            let _ = writeln!(
+                out,
+                "  errors    : total={total}, first_error={first}/<{}>",
+                std::io::Error::from_raw_os_error(first)
+                    .to_string()
+                    .split(" (os error")
+                    .next()
+                    .unwrap_or("")
+            );
         }
         let (usr, sys) = v.cpu_pct();
         let _ = writeln!(
@@ -843,6 +864,11 @@ pub fn json(
             // fio adds `desc` only for a job with a description.
             if let (Some(desc), Some(obj)) = (&r0.spec.description, job.as_object_mut()) {
                 obj.insert("desc".into(), json!(desc));
+            }
+            // ... and `total_err` / `first_error` only for a job that continues on errors.
+            if let (Some((total, first)), Some(obj)) = (v.continued_errors(), job.as_object_mut()) {
+                obj.insert("total_err".into(), json!(total));
+                obj.insert("first_error".into(), json!(first));
             }
             job
         })

@@ -83,6 +83,10 @@ pub struct JobResult {
     pub samples: Samples,
     pub error: Option<String>,
     pub interrupted: bool,
+    /// fio's `total_err` / `first_error`: errors the job went on after (`continue_on_error`,
+    /// `ignore_error`), verify errors included when it continues on those.
+    pub total_err: u64,
+    pub first_error: Option<i32>,
 }
 
 /// What `getrusage(RUSAGE_THREAD)` says about the calling thread.
@@ -564,6 +568,8 @@ pub fn run_job(
         depths: Depths::default(),
         samples: Samples::default(),
         error: None,
+        total_err: 0,
+        first_error: None,
         interrupted: false,
     };
     let max_bs = spec.bs.max() as usize;
@@ -628,6 +634,11 @@ pub fn run_job(
         r.runtime += took;
         match res {
             Ok((v, interrupted)) => {
+                if v.errors > 0 && spec.continues_on(2, libc::EILSEQ) {
+                    // continue_on_error=verify: verify errors are counted, not fatal.
+                    r.total_err += v.errors;
+                    r.first_error = r.first_error.or(Some(libc::EILSEQ));
+                }
                 r.verify = Some(v);
                 r.interrupted |= interrupted;
             }
@@ -862,6 +873,18 @@ fn main_phase(
                         counts[slot.kind].0 += 1;
                         counts[slot.kind].1 += *n as u64;
                     }
+                }
+                Err(err)
+                    if err.raw_os_error().is_some_and(|errno| {
+                        spec.continues_on(
+                            crate::job::error_type(slot.kind == Dir::Read as usize, errno),
+                            errno,
+                        )
+                    }) =>
+                {
+                    // fio's non-fatal error: counted, and the job goes on.
+                    r.total_err += 1;
+                    r.first_error = r.first_error.or(err.raw_os_error());
                 }
                 Err(err) => {
                     if r.error.is_none() {
