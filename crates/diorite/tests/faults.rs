@@ -307,3 +307,50 @@ fn a_reordered_completion_comes_after_a_later_one_and_is_never_lost() {
         assert!(out.iter().all(|c| c.result.is_ok()));
     });
 }
+
+/// A request split into pieces (a loop device capped at 4 KiB per I/O) cut short part-way: the
+/// result is the contiguous prefix across the pieces, and the buffers past it are untouched.
+#[test]
+fn a_split_request_cut_short_reports_the_prefix_across_its_pieces() {
+    let Some(lo) = common::LoopDev::new(1 << 20, 4096) else {
+        return;
+    };
+    let name = lo.dev.file_name().unwrap().to_str().unwrap().to_string();
+    let knob = format!("/sys/block/{name}/queue/max_sectors_kb");
+    // The limit outlives the attachment: put it back before the device is detached.
+    struct Restore(String, String);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = std::fs::write(&self.0, &self.1);
+        }
+    }
+    let _restore = Restore(
+        knob.clone(),
+        std::fs::read_to_string(&knob).unwrap().trim().to_string(),
+    );
+    std::fs::write(&knob, "4").unwrap();
+    let f = lo.open();
+    assert_eq!(
+        f.geometry().max_transfer,
+        4096,
+        "the request below is split in four"
+    );
+    let ctx = faulty("read:always:short=10000", 1, 4);
+    let plain = Context::builder().depth(4).build().unwrap();
+    plain
+        .submit(Request::write(&f, 0, block(0x42, &f, 4 * B)))
+        .map_err(|e| e.error)
+        .unwrap();
+    assert_eq!(wait_one(&plain).result.unwrap(), 4 * B);
+    ctx.submit(Request::read(&f, 0, block(0, &f, 4 * B)))
+        .map_err(|e| e.error)
+        .unwrap();
+    let mut c = wait_one(&ctx);
+    assert_eq!(
+        c.result.as_ref().copied().unwrap(),
+        2 * B,
+        "10000 bytes rounded down to 4 KiB units"
+    );
+    let b = c.take_buf().unwrap();
+    assert!(b[..2 * B].iter().all(|&x| x == 0x42) && b[2 * B..].iter().all(|&x| x == 0));
+}
