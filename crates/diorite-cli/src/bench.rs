@@ -102,10 +102,11 @@ fn check_spec(j: &JobSpec) -> Result<()> {
         if j.numjobs > 1 {
             bail!("job {n}: verify with numjobs > 1 would have the clones overwrite each other's blocks");
         }
-        if j.bs.unit() < crate::run::verify::HEADER as u64 {
+        if j.bs.unit() < j.verify_kind.header_len() as u64 {
             bail!(
-                "job {n}: verify needs blocks of at least {} bytes",
-                crate::run::verify::HEADER
+                "job {n}: verify={} needs blocks of at least {} bytes (its header and checksum)",
+                j.verify_kind.name(),
+                j.verify_kind.header_len()
             );
         }
     }

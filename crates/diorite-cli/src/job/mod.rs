@@ -309,6 +309,8 @@ pub struct JobSpec {
     pub verify_fatal: bool,
     pub stonewall: bool,
     pub pool_threads: Option<usize>,
+    /// fio's `verify=`: the checksum (with `verify`).
+    pub verify_kind: crate::run::verify::Kind,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
     /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per type, the
@@ -366,6 +368,7 @@ impl Default for JobSpec {
             verify_fatal: false,
             stonewall: false,
             pool_threads: None,
+            verify_kind: crate::run::verify::Kind::Crc32c,
             inject: None,
             continue_on: [false; 3],
             ignore_error: [None, None, None],

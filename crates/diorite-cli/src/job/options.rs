@@ -563,11 +563,18 @@ pub static OPTIONS: &[Opt] =
             Kind::Str,
             Job,
             "crc32c",
-            "crc32c: write blocks with headers and check them afterwards",
-            |j, g, v| j.verify = match v.str() {
-                "crc32c" | "crc32c-intel" => true,
-                "0" | "none" => false,
-                x => bail!("verify={x}: unsupported (supported: crc32c)"),
+            "write blocks with a header and checksum, check them afterwards: md5, sha1, sha256, sha512, sha3-224/256/384/512, crc64, crc32, crc32c(-intel), crc16, crc7, xxhash, null",
+            |j, g, v| {
+                use crate::run::verify::Kind;
+                match v.str() {
+                    "0" | "none" => j.verify = false,
+                    // meta and pattern check other things than a checksum: not built yet.
+                    x @ ("meta" | "pattern") => bail!("verify={x}: not supported yet (supported: md5, sha1, sha256, sha512, sha3-224, sha3-256, sha3-384, sha3-512, crc64, crc32, crc32c, crc32c-intel, crc16, crc7, xxhash, null)"),
+                    x => {
+                        j.verify_kind = Kind::parse(x).ok_or_else(|| anyhow!("verify={x}: unknown (supported: md5, sha1, sha256, sha512, sha3-224, sha3-256, sha3-384, sha3-512, crc64, crc32, crc32c, crc32c-intel, crc16, crc7, xxhash, null)"))?;
+                        j.verify = true;
+                    }
+                }
             }
         ),
         opt!(

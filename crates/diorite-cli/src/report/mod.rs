@@ -470,9 +470,10 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
         if let Some(vr) = v.verify() {
             let _ = writeln!(
                 out,
-                "  verify       : {} blocks ({}) checked, {} bad{}",
+                "  verify       : {} blocks ({}) checked with {}, {} bad{}",
                 vr.blocks,
                 human_bytes(vr.bytes),
+                v.results[0].spec.verify_kind.name(),
                 vr.errors,
                 if vr.unchecked > 0 {
                     format!(
@@ -818,7 +819,7 @@ pub fn json(
             clat.merge(&v.stats[2].clat);
             let (lat_n, lat_u, lat_m) = latency_json(&clat);
             let verify = v.verify().map(|vr| {
-                json!({"blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "first": vr.first})
+                json!({"kind": r0.spec.verify_kind.name(), "blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "first": vr.first})
             });
             let mut job = json!({
                 "jobname": v.name,

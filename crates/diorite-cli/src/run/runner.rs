@@ -801,7 +801,14 @@ fn main_phase(
                     let buf = &mut e.bufs[slot][..io.len as usize];
                     for (i, block) in buf.chunks_mut(unit as usize).enumerate() {
                         let b = io.offset / unit + i as u64;
-                        verify::fill(block, e.targets[f].base + b * unit, b, seed, generation);
+                        verify::fill(
+                            block,
+                            e.targets[f].base + b * unit,
+                            b,
+                            seed,
+                            generation,
+                            spec.verify_kind,
+                        );
                     }
                 }
                 e.queue_io(f, &io);
@@ -1042,8 +1049,14 @@ fn verify_phase(
                     let generation = expect(g, bno).expect("only checkable blocks are read");
                     v.blocks += 1;
                     v.bytes += unit;
-                    if let Err(m) = verify::check(block, t.base + bno * unit, bno, seed, generation)
-                    {
+                    if let Err(m) = verify::check(
+                        block,
+                        t.base + bno * unit,
+                        bno,
+                        seed,
+                        generation,
+                        e.spec.verify_kind,
+                    ) {
                         v.errors += 1;
                         if v.first.len() < 10 {
                             v.first.push(format!("{} ({})", m, t.file.path().display()));

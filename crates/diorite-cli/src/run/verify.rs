@@ -6,14 +6,162 @@
 use std::fmt;
 
 const MAGIC: u32 = u32::from_le_bytes(*b"DRTV");
-/// Bytes of the header at the start of each block.
+/// Bytes of the fixed header at the start of each block; the checksum follows it.
 pub const HEADER: usize = 40;
+
+/// One `crc` digest of width `$w` over several slices.
+macro_rules! crc_all {
+    ($w:ty, $alg:expr, $parts:expr) => {{
+        let c = crc::Crc::<$w>::new($alg);
+        let mut d = c.digest();
+        for p in $parts {
+            d.update(p);
+        }
+        d.finalize()
+    }};
+}
+
+/// fio's `verify=` checksums, from well-kept crates (RustCrypto, `crc`, `crc32c`,
+/// `xxhash-rust`). `Null` writes the same headers and checks nothing (fio: "only pretend").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Kind {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+    Sha3_224,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
+    Crc64,
+    Crc32,
+    #[default]
+    Crc32c,
+    Crc16,
+    Crc7,
+    Xxhash,
+    Null,
+}
+
+impl Kind {
+    /// fio's name (`crc32c-intel` is crc32c: the crate uses the CPU's instruction).
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "md5" => Kind::Md5,
+            "sha1" => Kind::Sha1,
+            "sha256" => Kind::Sha256,
+            "sha512" => Kind::Sha512,
+            "sha3-224" => Kind::Sha3_224,
+            "sha3-256" => Kind::Sha3_256,
+            "sha3-384" => Kind::Sha3_384,
+            "sha3-512" => Kind::Sha3_512,
+            "crc64" => Kind::Crc64,
+            "crc32" => Kind::Crc32,
+            "crc32c" | "crc32c-intel" => Kind::Crc32c,
+            "crc16" => Kind::Crc16,
+            "crc7" => Kind::Crc7,
+            "xxhash" => Kind::Xxhash,
+            "null" => Kind::Null,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Md5 => "md5",
+            Kind::Sha1 => "sha1",
+            Kind::Sha256 => "sha256",
+            Kind::Sha512 => "sha512",
+            Kind::Sha3_224 => "sha3-224",
+            Kind::Sha3_256 => "sha3-256",
+            Kind::Sha3_384 => "sha3-384",
+            Kind::Sha3_512 => "sha3-512",
+            Kind::Crc64 => "crc64",
+            Kind::Crc32 => "crc32",
+            Kind::Crc32c => "crc32c",
+            Kind::Crc16 => "crc16",
+            Kind::Crc7 => "crc7",
+            Kind::Xxhash => "xxhash",
+            Kind::Null => "null",
+        }
+    }
+
+    fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Bytes of the checksum stored after the header.
+    pub fn digest_len(self) -> usize {
+        match self {
+            Kind::Md5 => 16,
+            Kind::Sha1 => 20,
+            Kind::Sha256 | Kind::Sha3_256 => 32,
+            Kind::Sha512 | Kind::Sha3_512 => 64,
+            Kind::Sha3_224 => 28,
+            Kind::Sha3_384 => 48,
+            Kind::Crc64 => 8,
+            Kind::Crc32 | Kind::Crc32c | Kind::Xxhash => 4,
+            Kind::Crc16 => 2,
+            Kind::Crc7 => 1,
+            Kind::Null => 0,
+        }
+    }
+
+    /// The header and checksum of a block: the smallest block verify can use.
+    pub fn header_len(self) -> usize {
+        HEADER + self.digest_len()
+    }
+
+    /// The checksum of `parts`, in order, into `out` (`digest_len` bytes).
+    fn digest(self, parts: &[&[u8]], out: &mut [u8]) {
+        fn hash<D: sha2::Digest>(parts: &[&[u8]], out: &mut [u8]) {
+            let mut d = D::new();
+            for p in parts {
+                d.update(p);
+            }
+            out.copy_from_slice(&d.finalize());
+        }
+        match self {
+            Kind::Md5 => hash::<md5::Md5>(parts, out),
+            Kind::Sha1 => hash::<sha1::Sha1>(parts, out),
+            Kind::Sha256 => hash::<sha2::Sha256>(parts, out),
+            Kind::Sha512 => hash::<sha2::Sha512>(parts, out),
+            Kind::Sha3_224 => hash::<sha3::Sha3_224>(parts, out),
+            Kind::Sha3_256 => hash::<sha3::Sha3_256>(parts, out),
+            Kind::Sha3_384 => hash::<sha3::Sha3_384>(parts, out),
+            Kind::Sha3_512 => hash::<sha3::Sha3_512>(parts, out),
+            Kind::Crc64 => {
+                out.copy_from_slice(&crc_all!(u64, &crc::CRC_64_ECMA_182, parts).to_le_bytes())
+            }
+            Kind::Crc32 => {
+                out.copy_from_slice(&crc_all!(u32, &crc::CRC_32_ISO_HDLC, parts).to_le_bytes())
+            }
+            Kind::Crc16 => {
+                out.copy_from_slice(&crc_all!(u16, &crc::CRC_16_ARC, parts).to_le_bytes())
+            }
+            Kind::Crc7 => out.copy_from_slice(&crc_all!(u8, &crc::CRC_7_MMC, parts).to_le_bytes()),
+            Kind::Crc32c => {
+                let c = parts.iter().fold(0, |c, p| crc32c::crc32c_append(c, p));
+                out.copy_from_slice(&c.to_le_bytes());
+            }
+            Kind::Xxhash => {
+                let mut h = xxhash_rust::xxh32::Xxh32::new(0);
+                for p in parts {
+                    h.update(p);
+                }
+                out.copy_from_slice(&h.digest().to_le_bytes());
+            }
+            Kind::Null => {}
+        }
+    }
+}
 
 /// What a block's header says (or should say).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
     pub magic: u32,
-    pub crc: u32,
+    /// The checksum kind's code.
+    pub kind: u8,
     /// Byte offset in the file.
     pub offset: u64,
     /// Block number within the job's region.
@@ -31,7 +179,7 @@ impl Header {
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
         Header {
             magic: u32_at(0),
-            crc: u32_at(4),
+            kind: b[4],
             offset: u64_at(8),
             block: u64_at(16),
             seed: u64_at(24),
@@ -42,7 +190,7 @@ impl Header {
 
     fn write(&self, b: &mut [u8]) {
         b[0..4].copy_from_slice(&self.magic.to_le_bytes());
-        b[4..8].copy_from_slice(&self.crc.to_le_bytes());
+        b[4..8].copy_from_slice(&[self.kind, 0, 0, 0]);
         b[8..16].copy_from_slice(&self.offset.to_le_bytes());
         b[16..24].copy_from_slice(&self.block.to_le_bytes());
         b[24..32].copy_from_slice(&self.seed.to_le_bytes());
@@ -51,17 +199,17 @@ impl Header {
     }
 }
 
-/// The crc32c of a block with its crc field taken as zero.
-fn block_crc(b: &[u8]) -> u32 {
-    let c = crc32c::crc32c(&b[..4]);
-    let c = crc32c::crc32c_append(c, &[0; 4]);
-    crc32c::crc32c_append(c, &b[8..])
+/// The block's checksum: over the header and the data, not the checksum's own bytes.
+fn block_digest(kind: Kind, b: &[u8], out: &mut [u8]) {
+    kind.digest(&[&b[..HEADER], &b[kind.header_len()..]], out);
 }
 
-/// Fills `block` (one unit) for `offset`/`block_no`/`seed`/`generation`: header, then data.
-pub fn fill(block: &mut [u8], offset: u64, block_no: u64, seed: u64, generation: u32) {
+/// Fills `block` (one unit) for `offset`/`block_no`/`seed`/`generation`: header, checksum,
+/// then data.
+pub fn fill(block: &mut [u8], offset: u64, block_no: u64, seed: u64, generation: u32, kind: Kind) {
+    let start = kind.header_len();
     let mut x = seed ^ offset.rotate_left(17) ^ u64::from(generation).rotate_left(41) | 1;
-    for chunk in block[HEADER..].chunks_mut(8) {
+    for chunk in block[start..].chunks_mut(8) {
         // xorshift64
         x ^= x << 13;
         x ^= x >> 7;
@@ -69,9 +217,9 @@ pub fn fill(block: &mut [u8], offset: u64, block_no: u64, seed: u64, generation:
         let bytes = x.to_le_bytes();
         chunk.copy_from_slice(&bytes[..chunk.len()]);
     }
-    let mut h = Header {
+    let h = Header {
         magic: MAGIC,
-        crc: 0,
+        kind: kind.code(),
         offset,
         block: block_no,
         seed,
@@ -79,17 +227,24 @@ pub fn fill(block: &mut [u8], offset: u64, block_no: u64, seed: u64, generation:
         len: block.len() as u32,
     };
     h.write(block);
-    h.crc = block_crc(block);
-    h.write(block);
+    let mut d = [0u8; 64];
+    let n = kind.digest_len();
+    block_digest(kind, block, &mut d[..n]);
+    block[HEADER..start].copy_from_slice(&d[..n]);
 }
 
 /// A block that did not check out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mismatch {
+    pub kind: Kind,
     pub expected: Header,
     pub found: Header,
-    pub crc_found: u32,
-    pub crc_computed: u32,
+    pub digest_found: Vec<u8>,
+    pub digest_computed: Vec<u8>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 impl fmt::Display for Mismatch {
@@ -98,8 +253,8 @@ impl fmt::Display for Mismatch {
         write!(
             f,
             "verify: bad block at offset {} (block {}): expected offset={} block={} seed={:#x} \
-             generation={}; found magic={:#x} offset={} block={} seed={:#x} generation={} len={}; \
-             crc32c stored {:#010x}, computed {:#010x}",
+             generation={}; found magic={:#x} kind={} offset={} block={} seed={:#x} generation={} \
+             len={}; {} stored {}, computed {}",
             e.offset,
             e.block,
             e.offset,
@@ -107,44 +262,54 @@ impl fmt::Display for Mismatch {
             e.seed,
             e.generation,
             x.magic,
+            x.kind,
             x.offset,
             x.block,
             x.seed,
             x.generation,
             x.len,
-            self.crc_found,
-            self.crc_computed
+            self.kind.name(),
+            hex(&self.digest_found),
+            hex(&self.digest_computed)
         )
     }
 }
 
-/// Checks one block read back against what should be there.
+/// Checks one block read back against what should be there (`Null`: nothing is checked).
 pub fn check(
     block: &[u8],
     offset: u64,
     block_no: u64,
     seed: u64,
     generation: u32,
+    kind: Kind,
 ) -> Result<(), Box<Mismatch>> {
+    if kind == Kind::Null {
+        return Ok(());
+    }
+    let n = kind.digest_len();
     let found = Header::read(block);
-    let computed = block_crc(block);
+    let mut computed = [0u8; 64];
+    block_digest(kind, block, &mut computed[..n]);
+    let stored = &block[HEADER..HEADER + n];
     let expected = Header {
         magic: MAGIC,
-        crc: computed,
+        kind: kind.code(),
         offset,
         block: block_no,
         seed,
         generation,
         len: block.len() as u32,
     };
-    if found == expected {
+    if found == expected && stored == &computed[..n] {
         Ok(())
     } else {
         Err(Box::new(Mismatch {
+            kind,
             expected,
             found,
-            crc_found: found.crc,
-            crc_computed: computed,
+            digest_found: stored.to_vec(),
+            digest_computed: computed[..n].to_vec(),
         }))
     }
 }
@@ -155,20 +320,83 @@ mod tests {
 
     #[test]
     fn a_filled_block_checks_and_any_change_is_caught() {
+        let k = Kind::Crc32c;
         let mut b = vec![0u8; 4096];
-        fill(&mut b, 8192, 2, 7, 1);
-        assert_eq!(check(&b, 8192, 2, 7, 1), Ok(()));
+        fill(&mut b, 8192, 2, 7, 1, k);
+        assert_eq!(check(&b, 8192, 2, 7, 1, k), Ok(()));
         // Wrong place, wrong job, wrong pass.
-        assert!(check(&b, 4096, 1, 7, 1).is_err());
-        assert!(check(&b, 8192, 2, 8, 1).is_err());
-        let m = check(&b, 8192, 2, 7, 2).unwrap_err();
+        assert!(check(&b, 4096, 1, 7, 1, k).is_err());
+        assert!(check(&b, 8192, 2, 8, 1, k).is_err());
+        let m = check(&b, 8192, 2, 7, 2, k).unwrap_err();
         assert_eq!((m.found.generation, m.expected.generation), (1, 2));
         assert!(m.to_string().contains("offset 8192"));
         // A flipped data bit.
         b[3000] ^= 1;
-        let m = check(&b, 8192, 2, 7, 1).unwrap_err();
-        assert_ne!(m.crc_found, m.crc_computed);
+        let m = check(&b, 8192, 2, 7, 1, k).unwrap_err();
+        assert_ne!(m.digest_found, m.digest_computed);
         // Zeros (never written).
-        assert!(check(&[0u8; 512], 0, 0, 7, 0).is_err());
+        assert!(check(&[0u8; 512], 0, 0, 7, 0, k).is_err());
+    }
+
+    /// Every checksum kind: a filled block checks; a flipped bit anywhere (header field,
+    /// checksum, data) is caught and named; the digests are the crates' (known vectors).
+    #[test]
+    fn every_kind_catches_every_kind_of_damage() {
+        let kinds = [
+            "md5",
+            "sha1",
+            "sha256",
+            "sha512",
+            "sha3-224",
+            "sha3-256",
+            "sha3-384",
+            "sha3-512",
+            "crc64",
+            "crc32",
+            "crc32c",
+            "crc32c-intel",
+            "crc16",
+            "crc7",
+            "xxhash",
+        ];
+        for name in kinds {
+            let k = Kind::parse(name).unwrap();
+            let mut b = vec![0u8; 4096];
+            fill(&mut b, 4096, 1, 9, 3, k);
+            assert_eq!(check(&b, 4096, 1, 9, 3, k), Ok(()), "{name}");
+            // One byte of each header field, of the checksum, and of the data.
+            for (at, what) in [
+                (0, "magic"),
+                (4, "kind"),
+                (8, "offset"),
+                (16, "block"),
+                (24, "seed"),
+                (32, "generation"),
+                (36, "len"),
+                (HEADER, "checksum"),
+                (4000, "data"),
+            ] {
+                let mut c = b.clone();
+                c[at] ^= 0x10;
+                let m = check(&c, 4096, 1, 9, 3, k).unwrap_err();
+                let text = m.to_string();
+                assert!(
+                    text.contains(k.name()) && text.contains("offset 4096"),
+                    "{name} {what}: {text}"
+                );
+                if at >= HEADER {
+                    assert_ne!(m.digest_found, m.digest_computed, "{name} {what}");
+                }
+            }
+        }
+        // The null kind checks nothing, as fio's.
+        assert_eq!(check(&[0u8; 512], 0, 0, 7, 0, Kind::Null), Ok(()));
+        // Known vectors: the crates compute the standard functions.
+        let mut out = [0u8; 16];
+        Kind::Md5.digest(&[b"abc"], &mut out);
+        assert_eq!(hex(&out), "900150983cd24fb0d6963f7d28e17f72");
+        let mut out = [0u8; 4];
+        Kind::Crc32.digest(&[b"123456789"], &mut out);
+        assert_eq!(u32::from_le_bytes(out), 0xcbf4_3926);
     }
 }
