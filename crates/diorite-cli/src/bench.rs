@@ -102,6 +102,9 @@ fn check_spec(j: &JobSpec) -> Result<()> {
         if j.numjobs > 1 {
             bail!("job {n}: verify with numjobs > 1 would have the clones overwrite each other's blocks");
         }
+        if j.verify_kind == crate::run::verify::Kind::Pattern && j.verify_pattern.is_none() {
+            bail!("job {n}: verify=pattern checks verify_pattern: give one");
+        }
         if j.bs.unit() < j.verify_kind.header_len() as u64 {
             bail!(
                 "job {n}: verify={} needs blocks of at least {} bytes (its header and checksum)",

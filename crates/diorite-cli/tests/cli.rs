@@ -906,11 +906,39 @@ fn every_checksum_verify_mode_writes_checks_and_catches() {
     );
     let out = run("sha512", &["--bs=64", "--size=64k", "--direct=0"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 104 bytes"));
-    for bad in ["meta", "pattern", "crc99"] {
-        let out = run(bad, &[]);
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains(&format!("verify={bad}")),
-            "{bad}"
-        );
-    }
+    let out = run("crc99", &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verify=crc99"));
+    // meta: header fields only; a flipped data byte passes, a flipped offset does not.
+    json_of(&run("meta", &[]));
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[5 * 4096 + 2000] ^= 1;
+    std::fs::write(&f, &bytes).unwrap();
+    json_of(&run("meta", &["--verify_only"]));
+    bytes[5 * 4096 + 8] ^= 1;
+    std::fs::write(&f, &bytes).unwrap();
+    assert_eq!(run("meta", &["--verify_only"]).status.code(), Some(1));
+    // pattern: every byte is verify_pattern's, %o the block's offset.
+    let out = run("pattern", &[]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("verify_pattern"),
+        "pattern needs one"
+    );
+    json_of(&run("pattern", &["--verify_pattern=0xabcd%o"]));
+    let bytes = std::fs::read(&f).unwrap();
+    assert_eq!(&bytes[3 * 4096..3 * 4096 + 2], &[0xab, 0xcd]);
+    assert_eq!(
+        &bytes[3 * 4096 + 2..3 * 4096 + 10],
+        &(3u64 * 4096).to_le_bytes()
+    );
+    // Without verify, verify_pattern is still the data written (as fio).
+    let g = dir.path().join("w");
+    json_of(&bench(&[
+        "--name=w",
+        &format!("--filename={}", s(&g)),
+        "--size=64k",
+        "--rw=write",
+        "--verify_pattern=\"xy\"",
+        "--output-format=json",
+    ]));
+    assert!(std::fs::read(&g).unwrap().chunks(2).all(|c| c == b"xy"));
 }

@@ -311,6 +311,8 @@ pub struct JobSpec {
     pub pool_threads: Option<usize>,
     /// fio's `verify=`: the checksum (with `verify`).
     pub verify_kind: crate::run::verify::Kind,
+    /// fio's `verify_pattern`.
+    pub verify_pattern: Option<crate::run::verify::Pattern>,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
     /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per type, the
@@ -369,6 +371,7 @@ impl Default for JobSpec {
             stonewall: false,
             pool_threads: None,
             verify_kind: crate::run::verify::Kind::Crc32c,
+            verify_pattern: None,
             inject: None,
             continue_on: [false; 3],
             ignore_error: [None, None, None],

@@ -563,15 +563,13 @@ pub static OPTIONS: &[Opt] =
             Kind::Str,
             Job,
             "crc32c",
-            "write blocks with a header and checksum, check them afterwards: md5, sha1, sha256, sha512, sha3-224/256/384/512, crc64, crc32, crc32c(-intel), crc16, crc7, xxhash, null",
+            "write blocks with a header and checksum, check them afterwards: md5, sha1, sha256, sha512, sha3-224/256/384/512, crc64, crc32, crc32c(-intel), crc16, crc7, xxhash; meta (header only), pattern (verify_pattern only), null",
             |j, g, v| {
                 use crate::run::verify::Kind;
                 match v.str() {
                     "0" | "none" => j.verify = false,
-                    // meta and pattern check other things than a checksum: not built yet.
-                    x @ ("meta" | "pattern") => bail!("verify={x}: not supported yet (supported: md5, sha1, sha256, sha512, sha3-224, sha3-256, sha3-384, sha3-512, crc64, crc32, crc32c, crc32c-intel, crc16, crc7, xxhash, null)"),
                     x => {
-                        j.verify_kind = Kind::parse(x).ok_or_else(|| anyhow!("verify={x}: unknown (supported: md5, sha1, sha256, sha512, sha3-224, sha3-256, sha3-384, sha3-512, crc64, crc32, crc32c, crc32c-intel, crc16, crc7, xxhash, null)"))?;
+                        j.verify_kind = Kind::parse(x).ok_or_else(|| anyhow!("verify={x}: unknown (supported: md5, sha1, sha256, sha512, sha3-224, sha3-256, sha3-384, sha3-512, crc64, crc32, crc32c, crc32c-intel, crc16, crc7, xxhash, meta, pattern, null)"))?;
                         j.verify = true;
                     }
                 }
@@ -699,6 +697,15 @@ pub static OPTIONS: &[Opt] =
             "0",
             "1 (default in diorite): register the job's files with io_uring; 0: plain descriptors",
             |j, g, v| j.registerfiles = v.bool()
+        ),
+        opt!(
+            "verify_pattern",
+            [],
+            Kind::Str,
+            Job,
+            "0xdeadbeef%o",
+            "the data written and checked: 0xHEX, decimals, \"strings\", %o (the block's offset), repeated",
+            |j, g, v| j.verify_pattern = Some(crate::run::verify::Pattern::parse(v.str()).map_err(|e| anyhow!(e))?)
         ),
         opt!(
             "continue_on_error",

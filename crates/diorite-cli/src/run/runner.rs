@@ -808,7 +808,19 @@ fn main_phase(
                             seed,
                             generation,
                             spec.verify_kind,
+                            spec.verify_pattern.as_ref(),
                         );
+                    }
+                }
+                if io.dir == Dir::Write && !verify_writes {
+                    // fio's verify_pattern without verify: the data written is the pattern.
+                    if let Some(p) = &spec.verify_pattern {
+                        let slot = *e.free.last().expect("checked") as usize;
+                        let unit = gens[f].unit();
+                        let buf = &mut e.bufs[slot][..io.len as usize];
+                        for (i, block) in buf.chunks_mut(unit as usize).enumerate() {
+                            p.fill(block, e.targets[f].base + io.offset + i as u64 * unit);
+                        }
                     }
                 }
                 e.queue_io(f, &io);
@@ -1056,6 +1068,7 @@ fn verify_phase(
                         seed,
                         generation,
                         e.spec.verify_kind,
+                        e.spec.verify_pattern.as_ref(),
                     ) {
                         v.errors += 1;
                         if v.first.len() < 10 {

@@ -41,6 +41,10 @@ pub enum Kind {
     Crc7,
     Xxhash,
     Null,
+    /// fio's `meta`: the header's fields are checked, the data is not.
+    Meta,
+    /// fio's `pattern`: no header; every byte must be `verify_pattern`'s.
+    Pattern,
 }
 
 impl Kind {
@@ -62,6 +66,8 @@ impl Kind {
             "crc7" => Kind::Crc7,
             "xxhash" => Kind::Xxhash,
             "null" => Kind::Null,
+            "meta" => Kind::Meta,
+            "pattern" => Kind::Pattern,
             _ => return None,
         })
     }
@@ -83,6 +89,8 @@ impl Kind {
             Kind::Crc7 => "crc7",
             Kind::Xxhash => "xxhash",
             Kind::Null => "null",
+            Kind::Meta => "meta",
+            Kind::Pattern => "pattern",
         }
     }
 
@@ -103,12 +111,15 @@ impl Kind {
             Kind::Crc32 | Kind::Crc32c | Kind::Xxhash => 4,
             Kind::Crc16 => 2,
             Kind::Crc7 => 1,
-            Kind::Null => 0,
+            Kind::Null | Kind::Meta | Kind::Pattern => 0,
         }
     }
 
     /// The header and checksum of a block: the smallest block verify can use.
     pub fn header_len(self) -> usize {
+        if self == Kind::Pattern {
+            return 1;
+        }
         HEADER + self.digest_len()
     }
 
@@ -151,7 +162,89 @@ impl Kind {
                 }
                 out.copy_from_slice(&h.digest().to_le_bytes());
             }
-            Kind::Null => {}
+            Kind::Null | Kind::Meta | Kind::Pattern => {}
+        }
+    }
+}
+
+/// fio's `verify_pattern`: hex (`0xdeadbeef`, bytes in the order written), decimal numbers
+/// (their bytes, little-endian, as few as they need), quoted strings and `%o` (the block's
+/// offset, 8 bytes little-endian), one after another; repeated over the data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern(Vec<Part>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Part {
+    Bytes(Vec<u8>),
+    Offset,
+}
+
+impl Pattern {
+    pub fn parse(s: &str) -> Result<Pattern, String> {
+        let mut parts = Vec::new();
+        let mut rest = s.trim();
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix("%o") {
+                parts.push(Part::Offset);
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix('"') {
+                let end = r
+                    .find('"')
+                    .ok_or_else(|| format!("verify_pattern={s}: unterminated string"))?;
+                parts.push(Part::Bytes(r[..end].as_bytes().to_vec()));
+                rest = &r[end + 1..];
+            } else if let Some(r) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
+                let end = r.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(r.len());
+                let hex = &r[..end];
+                if hex.is_empty() {
+                    return Err(format!("verify_pattern={s}: 0x without hex digits"));
+                }
+                let hex = if hex.len() % 2 == 1 {
+                    format!("0{hex}")
+                } else {
+                    hex.to_string()
+                };
+                let bytes = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
+                    .collect();
+                parts.push(Part::Bytes(bytes));
+                rest = &r[end..];
+            } else if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                let end = rest
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len());
+                let n: u32 = rest[..end]
+                    .parse()
+                    .map_err(|_| format!("verify_pattern={s}: a decimal is at most 32 bits"))?;
+                let bytes = n.to_le_bytes();
+                let width = (4 - n.leading_zeros() as usize / 8).max(1);
+                parts.push(Part::Bytes(bytes[..width].to_vec()));
+                rest = &rest[end..];
+            } else {
+                return Err(format!(
+                    "verify_pattern={s}: expected 0xHEX, a decimal number, \"string\" or %o at '{rest}'"
+                ));
+            }
+        }
+        if parts.is_empty() {
+            return Err("verify_pattern is empty".into());
+        }
+        Ok(Pattern(parts))
+    }
+
+    /// Fills `out` with the pattern for the block at `offset`, repeated.
+    pub fn fill(&self, out: &mut [u8], offset: u64) {
+        let one: Vec<u8> = self
+            .0
+            .iter()
+            .flat_map(|p| match p {
+                Part::Bytes(b) => b.clone(),
+                Part::Offset => offset.to_le_bytes().to_vec(),
+            })
+            .collect();
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = one[i % one.len()];
         }
     }
 }
@@ -206,16 +299,35 @@ fn block_digest(kind: Kind, b: &[u8], out: &mut [u8]) {
 
 /// Fills `block` (one unit) for `offset`/`block_no`/`seed`/`generation`: header, checksum,
 /// then data.
-pub fn fill(block: &mut [u8], offset: u64, block_no: u64, seed: u64, generation: u32, kind: Kind) {
+pub fn fill(
+    block: &mut [u8],
+    offset: u64,
+    block_no: u64,
+    seed: u64,
+    generation: u32,
+    kind: Kind,
+    pattern: Option<&Pattern>,
+) {
+    if kind == Kind::Pattern {
+        pattern
+            .expect("verify=pattern needs verify_pattern (checked with the job)")
+            .fill(block, offset);
+        return;
+    }
     let start = kind.header_len();
-    let mut x = seed ^ offset.rotate_left(17) ^ u64::from(generation).rotate_left(41) | 1;
-    for chunk in block[start..].chunks_mut(8) {
-        // xorshift64
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let bytes = x.to_le_bytes();
-        chunk.copy_from_slice(&bytes[..chunk.len()]);
+    match pattern {
+        Some(p) => p.fill(&mut block[start..], offset),
+        None => {
+            let mut x = seed ^ offset.rotate_left(17) ^ u64::from(generation).rotate_left(41) | 1;
+            for chunk in block[start..].chunks_mut(8) {
+                // xorshift64
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let bytes = x.to_le_bytes();
+                chunk.copy_from_slice(&bytes[..chunk.len()]);
+            }
+        }
     }
     let h = Header {
         magic: MAGIC,
@@ -241,6 +353,8 @@ pub struct Mismatch {
     pub found: Header,
     pub digest_found: Vec<u8>,
     pub digest_computed: Vec<u8>,
+    /// `pattern`: the first byte that differs (the digests then hold the bytes there).
+    pub at: Option<usize>,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -250,6 +364,17 @@ fn hex(b: &[u8]) -> String {
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (e, x) = (&self.expected, &self.found);
+        if let Some(at) = self.at {
+            return write!(
+                f,
+                "verify: bad block at offset {} (block {}): pattern differs at byte {at}: \
+                 expected {}, found {}",
+                e.offset,
+                e.block,
+                hex(&self.digest_computed),
+                hex(&self.digest_found)
+            );
+        }
         write!(
             f,
             "verify: bad block at offset {} (block {}): expected offset={} block={} seed={:#x} \
@@ -283,15 +408,11 @@ pub fn check(
     seed: u64,
     generation: u32,
     kind: Kind,
+    pattern: Option<&Pattern>,
 ) -> Result<(), Box<Mismatch>> {
     if kind == Kind::Null {
         return Ok(());
     }
-    let n = kind.digest_len();
-    let found = Header::read(block);
-    let mut computed = [0u8; 64];
-    block_digest(kind, block, &mut computed[..n]);
-    let stored = &block[HEADER..HEADER + n];
     let expected = Header {
         magic: MAGIC,
         kind: kind.code(),
@@ -301,6 +422,28 @@ pub fn check(
         generation,
         len: block.len() as u32,
     };
+    if kind == Kind::Pattern {
+        let mut want = vec![0u8; block.len()];
+        pattern
+            .expect("checked with the job")
+            .fill(&mut want, offset);
+        return match block.iter().zip(&want).position(|(a, b)| a != b) {
+            None => Ok(()),
+            Some(i) => Err(Box::new(Mismatch {
+                kind,
+                expected,
+                found: Header::read(&[0u8; HEADER]),
+                digest_found: block[i..(i + 8).min(block.len())].to_vec(),
+                digest_computed: want[i..(i + 8).min(block.len())].to_vec(),
+                at: Some(i),
+            })),
+        };
+    }
+    let n = kind.digest_len();
+    let found = Header::read(block);
+    let mut computed = [0u8; 64];
+    block_digest(kind, block, &mut computed[..n]);
+    let stored = &block[HEADER..HEADER + n];
     if found == expected && stored == &computed[..n] {
         Ok(())
     } else {
@@ -310,6 +453,7 @@ pub fn check(
             found,
             digest_found: stored.to_vec(),
             digest_computed: computed[..n].to_vec(),
+            at: None,
         }))
     }
 }
@@ -322,20 +466,20 @@ mod tests {
     fn a_filled_block_checks_and_any_change_is_caught() {
         let k = Kind::Crc32c;
         let mut b = vec![0u8; 4096];
-        fill(&mut b, 8192, 2, 7, 1, k);
-        assert_eq!(check(&b, 8192, 2, 7, 1, k), Ok(()));
+        fill(&mut b, 8192, 2, 7, 1, k, None);
+        assert_eq!(check(&b, 8192, 2, 7, 1, k, None), Ok(()));
         // Wrong place, wrong job, wrong pass.
-        assert!(check(&b, 4096, 1, 7, 1, k).is_err());
-        assert!(check(&b, 8192, 2, 8, 1, k).is_err());
-        let m = check(&b, 8192, 2, 7, 2, k).unwrap_err();
+        assert!(check(&b, 4096, 1, 7, 1, k, None).is_err());
+        assert!(check(&b, 8192, 2, 8, 1, k, None).is_err());
+        let m = check(&b, 8192, 2, 7, 2, k, None).unwrap_err();
         assert_eq!((m.found.generation, m.expected.generation), (1, 2));
         assert!(m.to_string().contains("offset 8192"));
         // A flipped data bit.
         b[3000] ^= 1;
-        let m = check(&b, 8192, 2, 7, 1, k).unwrap_err();
+        let m = check(&b, 8192, 2, 7, 1, k, None).unwrap_err();
         assert_ne!(m.digest_found, m.digest_computed);
         // Zeros (never written).
-        assert!(check(&[0u8; 512], 0, 0, 7, 0, k).is_err());
+        assert!(check(&[0u8; 512], 0, 0, 7, 0, k, None).is_err());
     }
 
     /// Every checksum kind: a filled block checks; a flipped bit anywhere (header field,
@@ -362,8 +506,8 @@ mod tests {
         for name in kinds {
             let k = Kind::parse(name).unwrap();
             let mut b = vec![0u8; 4096];
-            fill(&mut b, 4096, 1, 9, 3, k);
-            assert_eq!(check(&b, 4096, 1, 9, 3, k), Ok(()), "{name}");
+            fill(&mut b, 4096, 1, 9, 3, k, None);
+            assert_eq!(check(&b, 4096, 1, 9, 3, k, None), Ok(()), "{name}");
             // One byte of each header field, of the checksum, and of the data.
             for (at, what) in [
                 (0, "magic"),
@@ -378,7 +522,7 @@ mod tests {
             ] {
                 let mut c = b.clone();
                 c[at] ^= 0x10;
-                let m = check(&c, 4096, 1, 9, 3, k).unwrap_err();
+                let m = check(&c, 4096, 1, 9, 3, k, None).unwrap_err();
                 let text = m.to_string();
                 assert!(
                     text.contains(k.name()) && text.contains("offset 4096"),
@@ -390,7 +534,38 @@ mod tests {
             }
         }
         // The null kind checks nothing, as fio's.
-        assert_eq!(check(&[0u8; 512], 0, 0, 7, 0, Kind::Null), Ok(()));
+        assert_eq!(check(&[0u8; 512], 0, 0, 7, 0, Kind::Null, None), Ok(()));
+        // meta checks the header only; pattern checks every byte against verify_pattern.
+        let mut b = vec![0u8; 4096];
+        fill(&mut b, 4096, 1, 9, 3, Kind::Meta, None);
+        b[2000] ^= 1;
+        assert_eq!(
+            check(&b, 4096, 1, 9, 3, Kind::Meta, None),
+            Ok(()),
+            "meta ignores data"
+        );
+        b[8] ^= 1;
+        assert!(
+            check(&b, 4096, 1, 9, 3, Kind::Meta, None).is_err(),
+            "meta checks the offset"
+        );
+        let pat = Pattern::parse("0xdeadbeef%o\"ab\"7").unwrap();
+        let mut b = vec![0u8; 4096];
+        fill(&mut b, 8192, 2, 9, 3, Kind::Pattern, Some(&pat));
+        assert_eq!(&b[..4], &[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(&b[4..12], &8192u64.to_le_bytes());
+        assert_eq!(&b[12..15], b"ab\x07");
+        assert_eq!(check(&b, 8192, 2, 9, 3, Kind::Pattern, Some(&pat)), Ok(()));
+        assert!(
+            check(&b, 4096, 1, 9, 3, Kind::Pattern, Some(&pat)).is_err(),
+            "%o is per block"
+        );
+        b[100] ^= 1;
+        let m = check(&b, 8192, 2, 9, 3, Kind::Pattern, Some(&pat)).unwrap_err();
+        assert!(m.to_string().contains("byte 100"), "{m}");
+        for bad in ["", "0x", "\"open", "xyz", "99999999999"] {
+            assert!(Pattern::parse(bad).is_err(), "{bad}");
+        }
         // Known vectors: the crates compute the standard functions.
         let mut out = [0u8; 16];
         Kind::Md5.digest(&[b"abc"], &mut out);
