@@ -191,7 +191,7 @@ impl Pattern {
                 let end = r
                     .find('"')
                     .ok_or_else(|| format!("verify_pattern={s}: unterminated string"))?;
-                parts.push(Part::Bytes(r[..end].as_bytes().to_vec()));
+                parts.push(Part::Bytes(r.as_bytes()[..end].to_vec()));
                 rest = &r[end + 1..];
             } else if let Some(r) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
                 let end = r.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(r.len());
