@@ -105,6 +105,28 @@ fn check_spec(j: &JobSpec) -> Result<()> {
         if j.verify_kind == crate::run::verify::Kind::Pattern && j.verify_pattern.is_none() {
             bail!("job {n}: verify=pattern checks verify_pattern: give one");
         }
+        let interval = j.verify_interval.unwrap_or(j.bs.unit());
+        if interval == 0 || j.bs.min() % interval != 0 || j.bs.unit() % interval != 0 {
+            bail!(
+                "job {n}: verify_interval={interval} must divide the block size evenly (as fio requires)"
+            );
+        }
+        if let Some(o) = j.verify_offset {
+            let hl = j.verify_kind.header_len() as u64;
+            if o < hl || o + hl > interval {
+                bail!(
+                    "job {n}: verify_offset={o} must leave room for the {hl}-byte header before it \
+                     and after it within each {interval}-byte block"
+                );
+            }
+        }
+        if interval < j.verify_kind.header_len() as u64 {
+            bail!(
+                "job {n}: verify={} needs blocks (or verify_interval chunks) of at least {} bytes (its header and checksum)",
+                j.verify_kind.name(),
+                j.verify_kind.header_len()
+            );
+        }
         if j.bs.unit() < j.verify_kind.header_len() as u64 {
             bail!(
                 "job {n}: verify={} needs blocks of at least {} bytes (its header and checksum)",

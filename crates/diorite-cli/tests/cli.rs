@@ -942,3 +942,84 @@ fn every_checksum_verify_mode_writes_checks_and_catches() {
     ]));
     assert!(std::fs::read(&g).unwrap().chunks(2).all(|c| c == b"xy"));
 }
+
+/// fio's verify_interval, verify_offset, verify_header_seed, verify_write_sequence and
+/// verify_dump: headers per interval, moved headers, fields left unchecked when asked, and the
+/// bad block dumped as read and as expected.
+#[test]
+fn verify_layout_options_and_dumps() {
+    let dir = tempdir();
+    let f = dir.path().join("v");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "bench".to_string(),
+            "--name=v".into(),
+            format!("--filename={}", s(&f)),
+            "--size=256k".into(),
+            "--rw=randwrite".into(),
+            "--bs=4k".into(),
+            "--iodepth=4".into(),
+            "--verify=crc32c".into(),
+            "--output-format=json".into(),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        diorite().current_dir(dir.path()).args(a).output().unwrap()
+    };
+    // A header every 512 bytes: a corrupted chunk is found at its own offset.
+    json_of(&run(&["--verify_interval=512"]));
+    let mut bytes = std::fs::read(&f).unwrap();
+    assert_eq!(
+        &bytes[2 * 4096 + 3 * 512..][..4],
+        b"DRTV",
+        "a header starts each interval"
+    );
+    bytes[2 * 4096 + 3 * 512 + 300] ^= 1;
+    std::fs::write(&f, &bytes).unwrap();
+    let out = run(&["--verify_interval=512", "--verify_only"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("offset 9728"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The header moved to byte 1024 of each block, and back before checking.
+    json_of(&run(&["--verify_offset=1024"]));
+    let bytes = std::fs::read(&f).unwrap();
+    assert_ne!(&bytes[..4], b"DRTV");
+    assert_eq!(&bytes[1024..1028], b"DRTV");
+    json_of(&run(&["--verify_offset=1024", "--verify_only"]));
+    // Another seed: every block foreign, unless the header's seed is not checked.
+    json_of(&run(&[]));
+    assert_eq!(
+        run(&["--verify_only", "--randseed=7"]).status.code(),
+        Some(1)
+    );
+    json_of(&run(&[
+        "--verify_only",
+        "--randseed=7",
+        "--verify_header_seed=0",
+    ]));
+    // A bad block dumped next to the run (fio's BASENAME.OFFSET.received / .expected).
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[5 * 4096 + 100] ^= 1;
+    std::fs::write(&f, &bytes).unwrap();
+    assert_eq!(
+        run(&["--verify_only", "--verify_dump=1"]).status.code(),
+        Some(1)
+    );
+    let received = std::fs::read(dir.path().join("v.20480.received")).unwrap();
+    let expected = std::fs::read(dir.path().join("v.20480.expected")).unwrap();
+    assert_eq!(received, bytes[5 * 4096..6 * 4096]);
+    assert_eq!(
+        received
+            .iter()
+            .zip(&expected)
+            .filter(|(a, b)| a != b)
+            .count(),
+        1
+    );
+    // Layouts that cannot hold a header are refused before anything is written.
+    let out = run(&["--verify_interval=3000"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verify_interval"));
+    let out = run(&["--verify_offset=4090"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verify_offset"));
+}

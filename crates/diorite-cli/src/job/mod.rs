@@ -313,6 +313,14 @@ pub struct JobSpec {
     pub verify_kind: crate::run::verify::Kind,
     /// fio's `verify_pattern`.
     pub verify_pattern: Option<crate::run::verify::Pattern>,
+    /// fio's `verify_interval`, `verify_offset`, `verify_header_seed`, `verify_write_sequence`,
+    /// `verify_dump`, `experimental_verify`.
+    pub verify_interval: Option<u64>,
+    pub verify_offset: Option<u64>,
+    pub verify_header_seed: bool,
+    pub verify_write_sequence: bool,
+    pub verify_dump: bool,
+    pub experimental_verify: bool,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
     /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per type, the
@@ -372,6 +380,12 @@ impl Default for JobSpec {
             pool_threads: None,
             verify_kind: crate::run::verify::Kind::Crc32c,
             verify_pattern: None,
+            verify_interval: None,
+            verify_offset: None,
+            verify_header_seed: true,
+            verify_write_sequence: true,
+            verify_dump: false,
+            experimental_verify: false,
             inject: None,
             continue_on: [false; 3],
             ignore_error: [None, None, None],

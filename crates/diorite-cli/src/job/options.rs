@@ -699,6 +699,60 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.registerfiles = v.bool()
         ),
         opt!(
+            "verify_interval",
+            [],
+            Kind::Size,
+            Job,
+            "512",
+            "a verify header every this many bytes of a block (default: the block size)",
+            |j, g, v| j.verify_interval = Some(v.num())
+        ),
+        opt!(
+            "verify_offset",
+            [],
+            Kind::Size,
+            Job,
+            "1024",
+            "swap the verify header with the data at this offset of each block (chunk)",
+            |j, g, v| j.verify_offset = Some(v.num())
+        ),
+        opt!(
+            "verify_header_seed",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "check the header's seed (default 1)",
+            |j, g, v| j.verify_header_seed = v.bool()
+        ),
+        opt!(
+            "verify_write_sequence",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "check the header's write sequence, the pass that wrote the block (default 1)",
+            |j, g, v| j.verify_write_sequence = v.bool()
+        ),
+        opt!(
+            "verify_dump",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "write each bad block as read and as expected to BASENAME.OFFSET.received/.expected",
+            |j, g, v| j.verify_dump = v.bool()
+        ),
+        opt!(
+            "experimental_verify",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "verify by replaying the job's I/O (diorite always does: the same blocks, the same expectations)",
+            |j, g, v| j.experimental_verify = v.bool()
+        ),
+        opt!(
             "verify_pattern",
             [],
             Kind::Str,

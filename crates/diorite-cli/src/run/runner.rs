@@ -801,14 +801,13 @@ fn main_phase(
                     let buf = &mut e.bufs[slot][..io.len as usize];
                     for (i, block) in buf.chunks_mut(unit as usize).enumerate() {
                         let b = io.offset / unit + i as u64;
-                        verify::fill(
+                        verify::fill_block(
+                            spec,
                             block,
                             e.targets[f].base + b * unit,
                             b,
                             seed,
                             generation,
-                            spec.verify_kind,
-                            spec.verify_pattern.as_ref(),
                         );
                     }
                 }
@@ -1061,18 +1060,35 @@ fn verify_phase(
                     let generation = expect(g, bno).expect("only checkable blocks are read");
                     v.blocks += 1;
                     v.bytes += unit;
-                    if let Err(m) = verify::check(
+                    if let Err(m) = verify::check_block(
+                        e.spec,
                         block,
                         t.base + bno * unit,
                         bno,
                         seed,
                         generation,
-                        e.spec.verify_kind,
-                        e.spec.verify_pattern.as_ref(),
                     ) {
                         v.errors += 1;
                         if v.first.len() < 10 {
                             v.first.push(format!("{} ({})", m, t.file.path().display()));
+                        }
+                        if e.spec.verify_dump {
+                            let dumped = verify::dump(
+                                e.spec,
+                                t.file.path(),
+                                block,
+                                t.base + bno * unit,
+                                bno,
+                                seed,
+                                generation,
+                            );
+                            match dumped {
+                                Ok(names) if v.first.len() < 10 => v
+                                    .first
+                                    .push(format!("dumped to {} and {}", names[0], names[1])),
+                                Ok(_) => {}
+                                Err(err) => v.first.push(format!("verify_dump failed: {err}")),
+                            }
                         }
                         if e.spec.verify_fatal {
                             stop_all = true;

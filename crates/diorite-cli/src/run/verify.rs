@@ -345,6 +345,132 @@ pub fn fill(
     block[HEADER..start].copy_from_slice(&d[..n]);
 }
 
+/// Fills one job block (`unit` bytes at `offset`) as the job's verify options say: every
+/// `verify_interval` chunk (default: the whole block) gets its own header at its own offset,
+/// and with `verify_offset` the header is swapped with the data at that offset of the chunk.
+pub fn fill_block(
+    spec: &crate::job::JobSpec,
+    block: &mut [u8],
+    offset: u64,
+    block_no: u64,
+    seed: u64,
+    generation: u32,
+) {
+    let interval = spec.verify_interval.unwrap_or(block.len() as u64) as usize;
+    for (i, chunk) in block.chunks_mut(interval).enumerate() {
+        let at = offset + (i * interval) as u64;
+        fill(
+            chunk,
+            at,
+            block_no,
+            seed,
+            generation,
+            spec.verify_kind,
+            spec.verify_pattern.as_ref(),
+        );
+        if let Some(o) = spec.verify_offset {
+            swap_header(chunk, spec.verify_kind, o as usize);
+        }
+    }
+}
+
+/// Checks one job block read back (see [`fill_block`]); the first chunk that fails.
+pub fn check_block(
+    spec: &crate::job::JobSpec,
+    block: &[u8],
+    offset: u64,
+    block_no: u64,
+    seed: u64,
+    generation: u32,
+) -> Result<(), Box<Mismatch>> {
+    let interval = spec.verify_interval.unwrap_or(block.len() as u64) as usize;
+    let mut copy = Vec::new();
+    for (i, chunk) in block.chunks(interval).enumerate() {
+        let at = offset + (i * interval) as u64;
+        let chunk = match spec.verify_offset {
+            Some(o) => {
+                copy.clear();
+                copy.extend_from_slice(chunk);
+                swap_header(&mut copy, spec.verify_kind, o as usize);
+                &copy[..]
+            }
+            None => chunk,
+        };
+        check_with(chunk, at, block_no, seed, generation, spec)?;
+    }
+    Ok(())
+}
+
+/// Swaps the header (and checksum) with the bytes at `at` (fio's `verify_offset`; its own
+/// inverse).
+fn swap_header(chunk: &mut [u8], kind: Kind, at: usize) {
+    let n = kind.header_len();
+    if kind == Kind::Pattern || at < n || at + n > chunk.len() {
+        return; // validated with the job: never here
+    }
+    let (head, rest) = chunk.split_at_mut(at);
+    head[..n].swap_with_slice(&mut rest[..n]);
+}
+
+/// [`check`] with the job's `verify_header_seed` / `verify_write_sequence` choices: a field the
+/// job does not check is taken as found.
+fn check_with(
+    chunk: &[u8],
+    offset: u64,
+    block_no: u64,
+    seed: u64,
+    generation: u32,
+    spec: &crate::job::JobSpec,
+) -> Result<(), Box<Mismatch>> {
+    let found = if chunk.len() >= HEADER && spec.verify_kind != Kind::Pattern {
+        Some(Header::read(chunk))
+    } else {
+        None
+    };
+    let seed = match found {
+        Some(h) if !spec.verify_header_seed => h.seed,
+        _ => seed,
+    };
+    let generation = match found {
+        Some(h) if !spec.verify_write_sequence => h.generation,
+        _ => generation,
+    };
+    check(
+        chunk,
+        offset,
+        block_no,
+        seed,
+        generation,
+        spec.verify_kind,
+        spec.verify_pattern.as_ref(),
+    )
+}
+
+/// fio's `verify_dump`: the block as read and as expected, as `BASENAME.OFFSET.received` and
+/// `.expected` in the current directory (fio's default `aux_path`). Returns the names written.
+pub fn dump(
+    spec: &crate::job::JobSpec,
+    target: &std::path::Path,
+    received: &[u8],
+    offset: u64,
+    block_no: u64,
+    seed: u64,
+    generation: u32,
+) -> std::io::Result<[String; 2]> {
+    let base = target
+        .file_name()
+        .map_or_else(|| "target".into(), |n| n.to_string_lossy().into_owned());
+    let mut expected = vec![0u8; received.len()];
+    fill_block(spec, &mut expected, offset, block_no, seed, generation);
+    let names = [
+        format!("{base}.{offset}.received"),
+        format!("{base}.{offset}.expected"),
+    ];
+    std::fs::write(&names[0], received)?;
+    std::fs::write(&names[1], &expected)?;
+    Ok(names)
+}
+
 /// A block that did not check out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mismatch {
