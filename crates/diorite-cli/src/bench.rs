@@ -93,12 +93,7 @@ fn check_spec(j: &JobSpec) -> Result<()> {
         if !matches!(j.rw, job::Rw::Write | job::Rw::RandWrite) {
             bail!("job {n}: verify needs rw=write or rw=randwrite");
         }
-        if j.norandommap {
-            bail!("job {n}: verify needs the random map (remove norandommap)");
-        }
-        if j.dist != job::Dist::Uniform {
-            bail!("job {n}: verify needs random_distribution=random (a skewed distribution rewrites blocks)");
-        }
+
         if j.numjobs > 1 {
             bail!("job {n}: verify with numjobs > 1 would have the clones overwrite each other's blocks");
         }

@@ -276,6 +276,12 @@ pub struct Generator {
     seq: [u64; 3],
     /// trimwrite: the range just trimmed, to be written next (fio writes the blocks it trimmed).
     rewrite: Option<(u64, u64)>,
+    /// A verifying writer whose blocks may be rewritten within a pass (a skewed distribution,
+    /// norandommap): how many times each block was written (mod 256: the generation its data
+    /// carries; fio keeps the last writer of a block), and which blocks have a write in
+    /// flight (a rewrite waits for it, so the last write issued is the last on the device).
+    counts: Option<Vec<u8>>,
+    in_flight: Vec<u64>,
     rng_off: Rng,
     rng_dir: Rng,
     rng_bs: Rng,
@@ -302,6 +308,12 @@ impl Generator {
             pick_from_map,
             seq: [0, 0, 0],
             rewrite: None,
+            counts: (track && !pick_from_map && rw.random()).then(|| vec![0; blocks as usize]),
+            in_flight: if track && !pick_from_map && rw.random() {
+                vec![0; blocks.div_ceil(64) as usize]
+            } else {
+                Vec::new()
+            },
             rng_off: Rng::new(seeds.next_u64()),
             rng_dir: Rng::new(seeds.next_u64()),
             rng_bs: Rng::new(seeds.next_u64()),
@@ -311,6 +323,55 @@ impl Generator {
     pub fn unit(&self) -> u64 {
         self.unit
     }
+    /// The generation block `b`'s data carries: its write count (counting writers), else the
+    /// map's pass.
+    pub fn generation_of(&self, b: u64) -> u32 {
+        match &self.counts {
+            Some(c) => u32::from(c[b as usize]),
+            None => self.map.as_ref().map_or(0, BlockMap::pass),
+        }
+    }
+
+    /// For verify: the generation block `b` must hold, or `None` if nothing was written there.
+    pub fn expected(&self, b: u64) -> Option<u32> {
+        let m = self.map.as_ref()?;
+        if let Some(c) = &self.counts {
+            return m.is_set(b).then(|| u32::from(c[b as usize]));
+        }
+        if m.is_set(b) {
+            Some(m.pass())
+        } else {
+            m.pass().checked_sub(1)
+        }
+    }
+
+    /// Whether any block of `io` has a write in flight (counting writers only).
+    pub fn overlaps_in_flight(&self, io: &Io) -> bool {
+        self.counts.is_some()
+            && self
+                .blocks_of(io)
+                .any(|b| self.in_flight[(b / 64) as usize] >> (b % 64) & 1 == 1)
+    }
+
+    /// Marks (`true`) or clears the blocks of a write as in flight (counting writers only).
+    pub fn set_in_flight(&mut self, offset: u64, len: u64, on: bool) {
+        if self.counts.is_none() {
+            return;
+        }
+        for b in offset / self.unit..(offset + len).div_ceil(self.unit) {
+            let (w, bit) = ((b / 64) as usize, 1u64 << (b % 64));
+            if on {
+                self.in_flight[w] |= bit;
+            } else {
+                self.in_flight[w] &= !bit;
+            }
+        }
+    }
+
+    fn blocks_of(&self, io: &Io) -> std::ops::Range<u64> {
+        io.offset / self.unit..(io.offset + io.len).div_ceil(self.unit)
+    }
+
     /// Whether the next I/O is the write half of a trimwrite pair.
     pub fn pending_rewrite(&self) -> bool {
         self.rewrite.is_some()
@@ -399,6 +460,11 @@ impl Generator {
                 for i in 0..n {
                     map.set(block + i);
                 }
+            }
+        }
+        if let (Some(c), Dir::Write) = (self.counts.as_mut(), dir) {
+            for i in block..block + n {
+                c[i as usize] = c[i as usize].wrapping_add(1);
             }
         }
         if matches!(self.rw, Rw::TrimWrite | Rw::RandTrimWrite) {
