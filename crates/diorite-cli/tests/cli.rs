@@ -1074,3 +1074,54 @@ fn verify_keeps_the_last_writer_of_rewritten_blocks() {
         std::fs::remove_file(&f).unwrap();
     }
 }
+
+/// fio's verify_async: the blocks are checked on offload threads, with the same findings as
+/// checking in the job thread.
+#[test]
+fn verify_async_finds_what_inline_verify_finds() {
+    let dir = tempdir();
+    let f = dir.path().join("v");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "bench".to_string(),
+            "--name=v".into(),
+            format!("--filename={}", s(&f)),
+            "--size=1m".into(),
+            "--rw=randwrite".into(),
+            "--bs=4k".into(),
+            "--iodepth=8".into(),
+            "--verify=sha256".into(),
+            "--output-format=json".into(),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        diorite().args(a).output().unwrap()
+    };
+    let v = json_of(&run(&["--verify_async=3"]));
+    assert_eq!(
+        v["jobs"][0]["diorite"]["verify"]["blocks"].as_u64(),
+        Some(256)
+    );
+    assert_eq!(
+        v["jobs"][0]["diorite"]["verify"]["errors"].as_u64(),
+        Some(0)
+    );
+    let mut bytes = std::fs::read(&f).unwrap();
+    for b in [3usize, 100, 201] {
+        bytes[b * 4096 + 777] ^= 0x40;
+    }
+    std::fs::write(&f, &bytes).unwrap();
+    for extra in [
+        &["--verify_only"][..],
+        &["--verify_only", "--verify_async=2"][..],
+    ] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let vr = &v["jobs"][0]["diorite"]["verify"];
+        assert_eq!(
+            (vr["blocks"].as_u64(), vr["errors"].as_u64()),
+            (Some(256), Some(3)),
+            "{extra:?}: {vr}"
+        );
+    }
+}

@@ -321,6 +321,8 @@ pub struct JobSpec {
     pub verify_write_sequence: bool,
     pub verify_dump: bool,
     pub experimental_verify: bool,
+    /// fio's `verify_async`: threads that check the blocks read back (0: the job thread).
+    pub verify_async: u32,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
     /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per type, the
@@ -386,6 +388,7 @@ impl Default for JobSpec {
             verify_write_sequence: true,
             verify_dump: false,
             experimental_verify: false,
+            verify_async: 0,
             inject: None,
             continue_on: [false; 3],
             ignore_error: [None, None, None],

@@ -744,6 +744,15 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.verify_dump = v.bool()
         ),
         opt!(
+            "verify_async",
+            [],
+            Kind::Int(0, 1024),
+            Job,
+            "2",
+            "check the blocks read back on this many threads (0: in the job thread)",
+            |j, g, v| j.verify_async = v.num() as u32
+        ),
+        opt!(
             "experimental_verify",
             [],
             Kind::Bool,

@@ -984,6 +984,10 @@ fn verify_phase(
     let mut v = VerifyResult::default();
     let mut out_of_time = false;
     let max_bs = e.bufs[0].len() as u64;
+    let mut pool = match e.spec.verify_async {
+        0 => None,
+        n => Some(VerifyPool::start(e.spec.clone(), seed, n)?),
+    };
     let mut interrupted = false;
     // Expected generation of block b: written in the current pass, or in the previous one.
     let expect = |g: &Generator, b: u64| -> Option<u32> { g.expected(b) };
@@ -1054,48 +1058,44 @@ fn verify_phase(
                     ));
                 }
                 let buf = &e.bufs[s][..slot.len as usize];
-                for (i, block) in buf.chunks(unit as usize).enumerate() {
-                    if e.spec.verify_fatal && v.errors > 0 {
-                        break; // stop at the first mismatch, also in reads already in flight
+                let first_block = slot.off / unit;
+                let gens_of: Vec<u32> = (0..slot.len / unit)
+                    .map(|i| expect(g, first_block + i).expect("only checkable blocks are read"))
+                    .collect();
+                let job = CheckJob {
+                    data: Vec::new(),
+                    unit,
+                    base: t.base,
+                    first_block,
+                    generations: gens_of,
+                    path: t.file.path().to_path_buf(),
+                };
+                match &mut pool {
+                    // verify_async: the block is copied to an offload thread; the slot is free
+                    // for the next read at once.
+                    Some(p) => {
+                        let mut job = job;
+                        job.data = p.spare.pop().unwrap_or_default();
+                        job.data.clear();
+                        job.data.extend_from_slice(buf);
+                        p.send(job);
                     }
-                    let bno = slot.off / unit + i as u64;
-                    let generation = expect(g, bno).expect("only checkable blocks are read");
-                    v.blocks += 1;
-                    v.bytes += unit;
-                    if let Err(m) = verify::check_block(
-                        e.spec,
-                        block,
-                        t.base + bno * unit,
-                        bno,
-                        seed,
-                        generation,
-                    ) {
-                        v.errors += 1;
-                        if v.first.len() < 10 {
-                            v.first.push(format!("{} ({})", m, t.file.path().display()));
-                        }
-                        if e.spec.verify_dump {
-                            let dumped = verify::dump(
-                                e.spec,
-                                t.file.path(),
-                                block,
-                                t.base + bno * unit,
-                                bno,
-                                seed,
-                                generation,
-                            );
-                            match dumped {
-                                Ok(names) if v.first.len() < 10 => v
-                                    .first
-                                    .push(format!("dumped to {} and {}", names[0], names[1])),
-                                Ok(_) => {}
-                                Err(err) => v.first.push(format!("verify_dump failed: {err}")),
-                            }
-                        }
-                        if e.spec.verify_fatal {
-                            stop_all = true;
-                        }
+                    None => {
+                        let r = check_blocks(
+                            e.spec,
+                            seed,
+                            &job,
+                            buf,
+                            e.spec.verify_fatal && v.errors > 0,
+                        );
+                        merge(&mut v, r);
                     }
+                }
+                if let Some(p) = &mut pool {
+                    p.collect(&mut v, false);
+                }
+                if e.spec.verify_fatal && v.errors > 0 {
+                    stop_all = true;
                 }
                 e.free.push(s as u32);
             }
@@ -1108,5 +1108,143 @@ fn verify_phase(
             break;
         }
     }
+    if let Some(p) = pool.take() {
+        p.finish(&mut v);
+    }
     Ok((v, interrupted))
+}
+
+/// The blocks of one verify read, to check (inline or on a `verify_async` thread).
+struct CheckJob {
+    data: Vec<u8>,
+    unit: u64,
+    base: u64,
+    first_block: u64,
+    generations: Vec<u32>,
+    path: std::path::PathBuf,
+}
+
+/// What checking some blocks found.
+#[derive(Default)]
+struct Checked {
+    blocks: u64,
+    bytes: u64,
+    errors: u64,
+    messages: Vec<String>,
+}
+
+/// Checks every block of `job` (its data in `buf`); with `stopped` (verify_fatal after an
+/// error), checks nothing.
+fn check_blocks(spec: &JobSpec, seed: u64, job: &CheckJob, buf: &[u8], stopped: bool) -> Checked {
+    let mut c = Checked::default();
+    for (i, block) in buf.chunks(job.unit as usize).enumerate() {
+        if stopped || (spec.verify_fatal && c.errors > 0) {
+            break; // stop at the first mismatch, also in reads already in flight
+        }
+        let bno = job.first_block + i as u64;
+        let generation = job.generations[i];
+        let offset = job.base + bno * job.unit;
+        c.blocks += 1;
+        c.bytes += job.unit;
+        if let Err(m) = verify::check_block(spec, block, offset, bno, seed, generation) {
+            c.errors += 1;
+            c.messages.push(format!("{} ({})", m, job.path.display()));
+            if spec.verify_dump {
+                match verify::dump(spec, &job.path, block, offset, bno, seed, generation) {
+                    Ok(names) => c
+                        .messages
+                        .push(format!("dumped to {} and {}", names[0], names[1])),
+                    Err(err) => c.messages.push(format!("verify_dump failed: {err}")),
+                }
+            }
+        }
+    }
+    c
+}
+
+fn merge(v: &mut VerifyResult, c: Checked) {
+    v.blocks += c.blocks;
+    v.bytes += c.bytes;
+    v.errors += c.errors;
+    for m in c.messages {
+        if v.first.len() < 10 {
+            v.first.push(m);
+        }
+    }
+}
+
+/// fio's `verify_async`: threads that check the blocks read back, so the job thread keeps
+/// reads in flight meanwhile. Data buffers go back to the job (`spare`) to be reused.
+struct VerifyPool {
+    jobs: Option<std::sync::mpsc::Sender<CheckJob>>,
+    results: std::sync::mpsc::Receiver<(Checked, Vec<u8>)>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    spare: Vec<Vec<u8>>,
+    /// Jobs sent and not yet collected.
+    out: usize,
+}
+
+impl VerifyPool {
+    fn start(spec: JobSpec, seed: u64, n: u32) -> Result<VerifyPool> {
+        let (tx, rx) = std::sync::mpsc::channel::<CheckJob>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let (rtx, rrx) = std::sync::mpsc::channel();
+        let spec = std::sync::Arc::new(spec);
+        let threads = (0..n)
+            .map(|i| -> Result<std::thread::JoinHandle<()>> {
+                let (rx, rtx, spec) = (rx.clone(), rtx.clone(), spec.clone());
+                std::thread::Builder::new()
+                    .name(format!("diorite-verify-{i}"))
+                    .spawn(move || loop {
+                        let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                            Ok(j) => j,
+                            Err(_) => return, // the job thread is done sending
+                        };
+                        let c = check_blocks(&spec, seed, &job, &job.data, false);
+                        if rtx.send((c, job.data)).is_err() {
+                            return;
+                        }
+                    })
+                    .map_err(|e| anyhow!("starting verify_async thread {i}: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(VerifyPool {
+            jobs: Some(tx),
+            results: rrx,
+            threads,
+            spare: Vec::new(),
+            out: 0,
+        })
+    }
+
+    fn send(&mut self, job: CheckJob) {
+        if let Some(tx) = &self.jobs {
+            if tx.send(job).is_ok() {
+                self.out += 1;
+            }
+        }
+    }
+
+    /// Takes in what the threads found (all of it, waiting, with `wait`).
+    fn collect(&mut self, v: &mut VerifyResult, wait: bool) {
+        while self.out > 0 {
+            let got = if wait {
+                self.results.recv().ok()
+            } else {
+                self.results.try_recv().ok()
+            };
+            let Some((c, buf)) = got else { break };
+            self.out -= 1;
+            merge(v, c);
+            self.spare.push(buf);
+        }
+    }
+
+    fn finish(mut self, v: &mut VerifyResult) {
+        self.collect(v, true);
+        drop(self.jobs.take());
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
