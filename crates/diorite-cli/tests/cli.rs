@@ -41,6 +41,28 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// `diorite bench` (in `dir`) of a 4 KiB random-write verify job over `size` of `f`, JSON
+/// output, plus `extra` (which names the verify kind).
+fn verify_job(dir: &Path, f: &Path, size: &str, extra: &[&str]) -> Output {
+    diorite()
+        .current_dir(dir)
+        .arg("bench")
+        .args([
+            "--name=v",
+            &format!("--filename={}", s(f)),
+            &format!("--size={size}"),
+        ])
+        .args([
+            "--rw=randwrite",
+            "--bs=4k",
+            "--iodepth=4",
+            "--output-format=json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn bad_input_is_one_clear_line_exit_1_and_nothing_written() {
     let dir = tempdir();
@@ -839,18 +861,8 @@ fn every_checksum_verify_mode_writes_checks_and_catches() {
     let dir = tempdir();
     let f = dir.path().join("v");
     let run = |kind: &str, extra: &[&str]| {
-        let mut a = vec![
-            "--name=v".to_string(),
-            format!("--filename={}", s(&f)),
-            "--size=1m".into(),
-            "--rw=randwrite".into(),
-            "--bs=4k".into(),
-            "--iodepth=4".into(),
-            format!("--verify={kind}"),
-            "--output-format=json".into(),
-        ];
-        a.extend(extra.iter().map(|x| x.to_string()));
-        diorite().arg("bench").args(a).output().unwrap()
+        let verify = format!("--verify={kind}");
+        verify_job(dir.path(), &f, "1m", &[&[verify.as_str()], extra].concat())
     };
     for kind in [
         "md5",
@@ -951,19 +963,12 @@ fn verify_layout_options_and_dumps() {
     let dir = tempdir();
     let f = dir.path().join("v");
     let run = |extra: &[&str]| {
-        let mut a = vec![
-            "bench".to_string(),
-            "--name=v".into(),
-            format!("--filename={}", s(&f)),
-            "--size=256k".into(),
-            "--rw=randwrite".into(),
-            "--bs=4k".into(),
-            "--iodepth=4".into(),
-            "--verify=crc32c".into(),
-            "--output-format=json".into(),
-        ];
-        a.extend(extra.iter().map(|x| x.to_string()));
-        diorite().current_dir(dir.path()).args(a).output().unwrap()
+        verify_job(
+            dir.path(),
+            &f,
+            "256k",
+            &[&["--verify=crc32c"], extra].concat(),
+        )
     };
     // A header every 512 bytes: a corrupted chunk is found at its own offset.
     json_of(&run(&["--verify_interval=512"]));
@@ -1082,19 +1087,12 @@ fn verify_async_finds_what_inline_verify_finds() {
     let dir = tempdir();
     let f = dir.path().join("v");
     let run = |extra: &[&str]| {
-        let mut a = vec![
-            "bench".to_string(),
-            "--name=v".into(),
-            format!("--filename={}", s(&f)),
-            "--size=1m".into(),
-            "--rw=randwrite".into(),
-            "--bs=4k".into(),
-            "--iodepth=8".into(),
-            "--verify=sha256".into(),
-            "--output-format=json".into(),
-        ];
-        a.extend(extra.iter().map(|x| x.to_string()));
-        diorite().args(a).output().unwrap()
+        verify_job(
+            dir.path(),
+            &f,
+            "1m",
+            &[&["--verify=sha256"], extra].concat(),
+        )
     };
     let v = json_of(&run(&["--verify_async=3"]));
     assert_eq!(
