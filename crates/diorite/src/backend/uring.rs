@@ -470,8 +470,10 @@ impl Uring {
             // SeqCst: pairs with the SQPOLL thread's full barrier between setting
             // SQ_NEED_WAKEUP and its last look at the tail (the kernel's io_sqring_full
             // protocol): either it sees our tail (published when the previous handle dropped,
-            // Release) or we see the flag.
-            std::sync::atomic::fence(Ordering::SeqCst);
+            // Release) or we see the flag. Without SQPOLL nobody reads the flag: no fence.
+            if self.sqpoll {
+                std::sync::atomic::fence(Ordering::SeqCst);
+            }
             (sq.len(), sq.need_wakeup(), sq.cq_overflow(), sq.taskrun())
         };
         let mut flags = 0;
