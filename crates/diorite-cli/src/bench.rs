@@ -100,6 +100,14 @@ fn check_spec(j: &JobSpec) -> Result<()> {
         if j.verify_kind == crate::run::verify::Kind::Pattern && j.verify_pattern.is_none() {
             bail!("job {n}: verify=pattern checks verify_pattern: give one");
         }
+        if let (Some(every), Some(b)) = (j.verify_backlog, j.verify_backlog_batch) {
+            if b > every {
+                bail!(
+                    "job {n}: verify_backlog_batch={b} is larger than verify_backlog={every} (fio \
+                     then verifies some blocks more than once; diorite does not do that)"
+                );
+            }
+        }
         let interval = j.verify_interval.unwrap_or(j.bs.unit());
         if interval == 0 || j.bs.min() % interval != 0 || j.bs.unit() % interval != 0 {
             bail!(
@@ -129,6 +137,12 @@ fn check_spec(j: &JobSpec) -> Result<()> {
                 j.verify_kind.header_len()
             );
         }
+    }
+    if j.verify_backlog.is_some() && !j.verify {
+        bail!("job {n}: verify_backlog verifies during a verify job's write phase: give verify");
+    }
+    if j.verify_backlog_batch.is_some() && j.verify_backlog.is_none() {
+        bail!("job {n}: verify_backlog_batch applies only with verify_backlog");
     }
     if j.verify_only {
         if j.filenames.is_empty() {

@@ -1123,3 +1123,64 @@ fn verify_async_finds_what_inline_verify_finds() {
         );
     }
 }
+
+/// fio's verify_backlog / verify_backlog_batch: blocks are verified during the write phase,
+/// every N written; a torn write (injected) is caught in the round after it, so with
+/// verify_fatal the job stops there instead of after writing everything; every block is
+/// verified once, by a round or by the final pass.
+#[test]
+fn verify_backlog_verifies_during_the_write_phase() {
+    let dir = tempdir();
+    let f = dir.path().join("v");
+    let run = |extra: &[&str]| {
+        let base = [
+            "--verify=crc32c",
+            "--ioengine=threads",
+            "--iodepth=1",
+            "--direct=1",
+        ];
+        let out = verify_job(dir.path(), &f, "1m", &[&base[..], extra].concat());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v["jobs"][0].clone())
+    };
+    let (code, j) = run(&["--verify_backlog=16", "--verify_backlog_batch=8"]);
+    assert_eq!(code, Some(0), "{j}");
+    assert_eq!(
+        j["diorite"]["verify"]["blocks"].as_u64(),
+        Some(256),
+        "each block once: {j}"
+    );
+    // A torn write leaves what was there: start from no file, so that is zeros, not a valid
+    // block of the run before.
+    let torn = ["--inject=write:nth=3:torn=0", "--verify_fatal=1"];
+    std::fs::remove_file(&f).unwrap();
+    let (code, j) = run(&[&torn[..], &["--verify_backlog=4"]].concat());
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        j["write"]["total_ios"].as_u64(),
+        Some(4),
+        "stopped at the first round: {j}"
+    );
+    assert_eq!(j["diorite"]["verify"]["errors"].as_u64(), Some(1));
+    std::fs::remove_file(&f).unwrap();
+    let (code, j) = run(&torn);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        j["write"]["total_ios"].as_u64(),
+        Some(256),
+        "without a backlog, all is written first"
+    );
+    let out = verify_job(dir.path(), &f, "1m", &["--verify_backlog=4"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give verify"));
+    let out = verify_job(
+        dir.path(),
+        &f,
+        "1m",
+        &[
+            "--verify=md5",
+            "--verify_backlog=4",
+            "--verify_backlog_batch=8",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verify_backlog_batch=8"));
+}

@@ -323,6 +323,10 @@ pub struct JobSpec {
     pub experimental_verify: bool,
     /// fio's `verify_async`: threads that check the blocks read back (0: the job thread).
     pub verify_async: u32,
+    /// fio's `verify_backlog` / `verify_backlog_batch`: verify the oldest written blocks every
+    /// this many writes, this many at a time.
+    pub verify_backlog: Option<u64>,
+    pub verify_backlog_batch: Option<u64>,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
     /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per type, the
@@ -389,6 +393,8 @@ impl Default for JobSpec {
             verify_dump: false,
             experimental_verify: false,
             verify_async: 0,
+            verify_backlog: None,
+            verify_backlog_batch: None,
             inject: None,
             continue_on: [false; 3],
             ignore_error: [None, None, None],

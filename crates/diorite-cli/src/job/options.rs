@@ -753,6 +753,24 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.verify_async = v.num() as u32
         ),
         opt!(
+            "verify_backlog",
+            [],
+            Kind::Int(1, i64::MAX as u64),
+            Job,
+            "16",
+            "verify the written blocks every this many blocks written, during the write phase",
+            |j, g, v| j.verify_backlog = Some(v.num())
+        ),
+        opt!(
+            "verify_backlog_batch",
+            [],
+            Kind::Int(1, i64::MAX as u64),
+            Job,
+            "8",
+            "with verify_backlog: how many of the oldest written blocks each round verifies (default: verify_backlog)",
+            |j, g, v| j.verify_backlog_batch = Some(v.num())
+        ),
+        opt!(
             "experimental_verify",
             [],
             Kind::Bool,

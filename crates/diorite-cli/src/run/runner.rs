@@ -633,7 +633,10 @@ pub fn run_job(
         r.dir_runtime[Dir::Read as usize] = took;
         r.runtime += took;
         match res {
-            Ok((v, interrupted)) => {
+            Ok((mut v, interrupted)) => {
+                if let Some(during) = r.verify.take() {
+                    merge_results(&mut v, during);
+                }
                 if v.errors > 0 && spec.continues_on(2, libc::EILSEQ) {
                     // continue_on_error=verify: verify errors are counted, not fatal.
                     r.total_err += v.errors;
@@ -703,6 +706,15 @@ fn main_phase(
     let mut pending: Option<(usize, Io)> = None;
     let mut next_file = 0usize;
     let (mut stopping, mut exhausted) = (false, false);
+    // verify_backlog: written blocks (file, block) not yet verified, oldest first, and what
+    // verifying them during the write phase found.
+    let backlog_every = spec.verify_backlog.filter(|_| verify_writes);
+    let backlog_batch = spec
+        .verify_backlog_batch
+        .or(spec.verify_backlog)
+        .unwrap_or(0) as usize;
+    let mut backlog: std::collections::VecDeque<(usize, u64)> = std::collections::VecDeque::new();
+    let mut backlog_found = VerifyResult::default();
     let mut last_done = t_start;
     loop {
         let now = Stamp::now();
@@ -749,9 +761,25 @@ fn main_phase(
             next_status = progress.status_every.map(|d| now + d);
         }
         let mut wait_until = None;
+        // verify_backlog: every N blocks written, writes stop; once they have all landed, the
+        // oldest `batch` written blocks are read back and checked, then writing goes on.
+        let backlog_due = backlog_every.is_some_and(|n| backlog.len() as u64 >= n);
+        if backlog_due && !stopping && e.in_flight() == 0 && pending.is_none() {
+            let take = backlog_batch.min(backlog.len());
+            let list: Vec<(usize, u64)> = backlog.drain(..take).collect();
+            let found = verify_blocks(e, gens, seed, &list, &mut stats)?;
+            if spec.verify_fatal && found.errors > 0 {
+                stopping = true;
+            }
+            for &(f, b) in &list {
+                gens[f].set_verified(b, true);
+            }
+            merge_results(&mut backlog_found, found);
+            continue;
+        }
         // A pass-starting I/O held back for draining was already taken from the generator (its
         // blocks are in the map): it is issued even when stopping, so the map stays true.
-        let may_issue = !stopping && !exhausted;
+        let may_issue = !stopping && !exhausted && !backlog_due;
         if may_issue || pending.is_some() {
             while !e.free.is_empty() {
                 if !may_issue && pending.is_none() {
@@ -802,6 +830,10 @@ fn main_phase(
                 }
                 if io.dir == Dir::Write && verify_writes {
                     gens[f].set_in_flight(io.offset, io.len, true);
+                    let unit = gens[f].unit();
+                    for b in io.offset / unit..(io.offset + io.len) / unit {
+                        gens[f].set_verified(b, false);
+                    }
                     let slot = *e.free.last().expect("checked") as usize;
                     let unit = gens[f].unit();
                     let buf = &mut e.bufs[slot][..io.len as usize];
@@ -934,6 +966,12 @@ fn main_phase(
             } else {
                 if slot.kind == Dir::Write as usize {
                     gens[slot.file].set_in_flight(slot.off, slot.len, false);
+                    if backlog_every.is_some() && result.is_ok() {
+                        let unit = gens[slot.file].unit();
+                        backlog.extend(
+                            (slot.off / unit..(slot.off + slot.len) / unit).map(|b| (slot.file, b)),
+                        );
+                    }
                 }
                 e.free.push(s as u32);
             }
@@ -965,6 +1003,10 @@ fn main_phase(
     }
     r.stats = stats;
     r.dir_runtime = [r.runtime; DIRS];
+    if backlog_every.is_some() {
+        // What the backlog rounds found; the verify phase adds the rest.
+        r.verify = Some(backlog_found);
+    }
     match &r.error {
         Some(err) => Err(anyhow!("{err}")),
         None => Ok(()),
@@ -990,7 +1032,8 @@ fn verify_phase(
     };
     let mut interrupted = false;
     // Expected generation of block b: written in the current pass, or in the previous one.
-    let expect = |g: &Generator, b: u64| -> Option<u32> { g.expected(b) };
+    // The blocks still to check: written, and not verified by the backlog since.
+    let expect = |g: &Generator, b: u64| -> Option<u32> { g.expected_unverified(b) };
     let mut stop_all = false;
     for (f, g) in gens.iter().enumerate() {
         let unit = g.unit();
@@ -1029,47 +1072,11 @@ fn verify_phase(
                 break;
             }
             let tc = e.reap(1, e.bufs.len() + 1, Duration::from_millis(100))?;
-            for (s, result) in e.done.drain(..) {
+            let done = std::mem::take(&mut e.done);
+            for (s, result) in done.iter().cloned() {
                 let s = s as usize;
-                let slot = e.slots[s];
-                // Verify reads are reads (fio counts them so).
-                let st = &mut stats[Dir::Read as usize];
-                st.clat.record(ns(tc.duration_since(slot.t1)));
-                st.lat.record(ns(tc.duration_since(slot.t0)));
-                if let Ok(n) = &result {
-                    st.ios += 1;
-                    st.bytes += *n as u64;
-                }
-                let t = &e.targets[slot.file];
-                let n = result.with_context(|| {
-                    format!(
-                        "reading back {} bytes at offset {} of {}",
-                        slot.len,
-                        t.base + slot.off,
-                        t.file.path().display()
-                    )
-                })?;
-                if (n as u64) < slot.len {
-                    return Err(anyhow!(
-                        "short read back at offset {} of {}: {n} of {} bytes",
-                        t.base + slot.off,
-                        t.file.path().display(),
-                        slot.len
-                    ));
-                }
-                let buf = &e.bufs[s][..slot.len as usize];
-                let first_block = slot.off / unit;
-                let gens_of: Vec<u32> = (0..slot.len / unit)
-                    .map(|i| expect(g, first_block + i).expect("only checkable blocks are read"))
-                    .collect();
-                let job = CheckJob {
-                    data: Vec::new(),
-                    unit,
-                    base: t.base,
-                    first_block,
-                    generations: gens_of,
-                    path: t.file.path().to_path_buf(),
-                };
+                let job = verify_read_done(e, g, s, result, tc, stats)?;
+                let buf = &e.bufs[s][..e.slots[s].len as usize];
                 match &mut pool {
                     // verify_async: the block is copied to an offload thread; the slot is free
                     // for the next read at once.
@@ -1099,6 +1106,8 @@ fn verify_phase(
                 }
                 e.free.push(s as u32);
             }
+            e.done = done;
+            e.done.clear();
             if stop.load(Ordering::Relaxed) {
                 stop_all = true;
                 interrupted = true;
@@ -1112,6 +1121,56 @@ fn verify_phase(
         p.finish(&mut v);
     }
     Ok((v, interrupted))
+}
+
+/// A verify read finished: its statistics (verify reads are reads, as fio counts them), its
+/// failure (an error or a short read ends verification), and what to check.
+fn verify_read_done(
+    e: &Engine<'_>,
+    g: &Generator,
+    s: usize,
+    result: diorite::Result<usize>,
+    tc: Stamp,
+    stats: &mut [DirStats; STATS],
+) -> Result<CheckJob> {
+    let slot = e.slots[s];
+    let st = &mut stats[Dir::Read as usize];
+    st.clat.record(ns(tc.duration_since(slot.t1)));
+    st.lat.record(ns(tc.duration_since(slot.t0)));
+    if let Ok(n) = &result {
+        st.ios += 1;
+        st.bytes += *n as u64;
+    }
+    let t = &e.targets[slot.file];
+    let n = result.with_context(|| {
+        format!(
+            "reading back {} bytes at offset {} of {}",
+            slot.len,
+            t.base + slot.off,
+            t.file.path().display()
+        )
+    })?;
+    if (n as u64) < slot.len {
+        return Err(anyhow!(
+            "short read back at offset {} of {}: {n} of {} bytes",
+            t.base + slot.off,
+            t.file.path().display(),
+            slot.len
+        ));
+    }
+    let unit = g.unit();
+    let first_block = slot.off / unit;
+    Ok(CheckJob {
+        data: Vec::new(),
+        unit,
+        base: t.base,
+        first_block,
+        // Only checkable blocks are read (`expected` is Some for each).
+        generations: (0..slot.len / unit)
+            .map(|i| g.expected(first_block + i).unwrap_or(0))
+            .collect(),
+        path: t.file.path().to_path_buf(),
+    })
 }
 
 /// The blocks of one verify read, to check (inline or on a `verify_async` thread).
@@ -1160,6 +1219,61 @@ fn check_blocks(spec: &JobSpec, seed: u64, job: &CheckJob, buf: &[u8], stopped: 
         }
     }
     c
+}
+
+/// Reads back and checks the blocks `list` (file, block) — verify_backlog's rounds.
+fn verify_blocks(
+    e: &mut Engine<'_>,
+    gens: &[Generator],
+    seed: u64,
+    list: &[(usize, u64)],
+    stats: &mut [DirStats; STATS],
+) -> Result<VerifyResult> {
+    let mut v = VerifyResult::default();
+    let mut next = 0;
+    while next < list.len() || e.in_flight() > 0 {
+        while next < list.len() && !e.free.is_empty() {
+            let (f, b) = list[next];
+            let unit = gens[f].unit();
+            e.queue_io(
+                f,
+                &Io {
+                    dir: Dir::Read,
+                    offset: b * unit,
+                    len: unit,
+                    new_pass: false,
+                },
+            );
+            e.flush(stats)?;
+            next += 1;
+        }
+        let tc = e.reap(1, e.bufs.len() + 1, Duration::from_millis(100))?;
+        let done = std::mem::take(&mut e.done);
+        for (s, result) in done.iter().cloned() {
+            let s = s as usize;
+            let g = &gens[e.slots[s].file];
+            let job = verify_read_done(e, g, s, result, tc, stats)?;
+            let buf = &e.bufs[s][..e.slots[s].len as usize];
+            merge(&mut v, check_blocks(e.spec, seed, &job, buf, false));
+            e.free.push(s as u32);
+        }
+        e.done = done;
+        e.done.clear();
+    }
+    Ok(v)
+}
+
+/// Adds one verify result to another.
+pub fn merge_results(v: &mut VerifyResult, o: VerifyResult) {
+    v.blocks += o.blocks;
+    v.bytes += o.bytes;
+    v.errors += o.errors;
+    v.unchecked += o.unchecked;
+    for m in o.first {
+        if v.first.len() < 10 {
+            v.first.push(m);
+        }
+    }
 }
 
 fn merge(v: &mut VerifyResult, c: Checked) {

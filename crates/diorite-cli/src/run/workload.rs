@@ -282,6 +282,9 @@ pub struct Generator {
     /// flight (a rewrite waits for it, so the last write issued is the last on the device).
     counts: Option<Vec<u8>>,
     in_flight: Vec<u64>,
+    /// `verify_backlog`: blocks already verified during the write phase and not rewritten
+    /// since (the final verify skips them).
+    verified: Vec<u64>,
     rng_off: Rng,
     rng_dir: Rng,
     rng_bs: Rng,
@@ -314,6 +317,11 @@ impl Generator {
             } else {
                 Vec::new()
             },
+            verified: if track && spec.verify_backlog.is_some() {
+                vec![0; blocks.div_ceil(64) as usize]
+            } else {
+                Vec::new()
+            },
             rng_off: Rng::new(seeds.next_u64()),
             rng_dir: Rng::new(seeds.next_u64()),
             rng_bs: Rng::new(seeds.next_u64()),
@@ -329,6 +337,31 @@ impl Generator {
         match &self.counts {
             Some(c) => u32::from(c[b as usize]),
             None => self.map.as_ref().map_or(0, BlockMap::pass),
+        }
+    }
+
+    /// Marks block `b` verified (`verify_backlog`), or, with `false`, rewritten since.
+    pub fn set_verified(&mut self, b: u64, on: bool) {
+        if let Some(w) = self.verified.get_mut((b / 64) as usize) {
+            if on {
+                *w |= 1 << (b % 64);
+            } else {
+                *w &= !(1 << (b % 64));
+            }
+        }
+    }
+
+    /// For the final verify: the generation block `b` must hold, or `None` if nothing was
+    /// written there or the backlog verified it already.
+    pub fn expected_unverified(&self, b: u64) -> Option<u32> {
+        let done = self
+            .verified
+            .get((b / 64) as usize)
+            .is_some_and(|w| w >> (b % 64) & 1 == 1);
+        if done {
+            None
+        } else {
+            self.expected(b)
         }
     }
 
