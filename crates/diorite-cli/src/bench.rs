@@ -138,6 +138,9 @@ fn check_spec(j: &JobSpec) -> Result<()> {
             );
         }
     }
+    if j.verify_state_load && !j.verify_only {
+        bail!("job {n}: verify_state_load checks a saved state with verify_only: give verify_only");
+    }
     if j.verify_backlog.is_some() && !j.verify {
         bail!("job {n}: verify_backlog verifies during a verify job's write phase: give verify");
     }

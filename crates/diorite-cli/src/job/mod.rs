@@ -327,6 +327,9 @@ pub struct JobSpec {
     /// this many writes, this many at a time.
     pub verify_backlog: Option<u64>,
     pub verify_backlog_batch: Option<u64>,
+    /// fio's `verify_state_save` (default 1) / `verify_state_load`.
+    pub verify_state_save: bool,
+    pub verify_state_load: bool,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
     /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per type, the
@@ -395,6 +398,8 @@ impl Default for JobSpec {
             verify_async: 0,
             verify_backlog: None,
             verify_backlog_batch: None,
+            verify_state_save: true,
+            verify_state_load: false,
             inject: None,
             continue_on: [false; 3],
             ignore_error: [None, None, None],

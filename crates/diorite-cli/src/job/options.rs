@@ -771,6 +771,24 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.verify_backlog_batch = Some(v.num())
         ),
         opt!(
+            "verify_state_save",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "a verify job with fsync/fdatasync keeps local-JOB-0-verify.state of its durable writes (default 1; removed when the write phase ends)",
+            |j, g, v| j.verify_state_save = v.bool()
+        ),
+        opt!(
+            "verify_state_load",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "with verify_only: check what the saved state says was durable; the rest is unknown",
+            |j, g, v| j.verify_state_load = v.bool()
+        ),
+        opt!(
             "experimental_verify",
             [],
             Kind::Bool,

@@ -127,6 +127,7 @@ impl<'a> View<'a> {
                 v.bytes += x.bytes;
                 v.errors += x.errors;
                 v.unchecked += x.unchecked;
+                v.unknown += x.unknown;
                 v.first.extend(x.first.iter().cloned());
             }
         }
@@ -482,6 +483,13 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
                     )
                 } else {
                     String::new()
+                } + &if vr.unknown > 0 {
+                    format!(
+                        "; {} unknown: written when the job stopped, not known durable",
+                        vr.unknown
+                    )
+                } else {
+                    String::new()
                 }
             );
             for m in &vr.first {
@@ -819,7 +827,7 @@ pub fn json(
             clat.merge(&v.stats[2].clat);
             let (lat_n, lat_u, lat_m) = latency_json(&clat);
             let verify = v.verify().map(|vr| {
-                json!({"kind": r0.spec.verify_kind.name(), "blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "first": vr.first})
+                json!({"kind": r0.spec.verify_kind.name(), "blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "unknown": vr.unknown, "first": vr.first})
             });
             let mut job = json!({
                 "jobname": v.name,

@@ -3,5 +3,6 @@
 
 pub mod layout;
 pub mod runner;
+pub mod state;
 pub mod verify;
 pub mod workload;

@@ -8,8 +8,8 @@
 
 use crate::job::{Engine as JobEngine, JobSpec, Rw};
 use crate::report::stats::DirStats;
-use crate::run::verify;
 use crate::run::workload::{Dir, Generator, Io};
+use crate::run::{state, verify};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -52,6 +52,9 @@ pub struct VerifyResult {
     /// Blocks written but not checked because the job's runtime ran out (fio's verify phase
     /// stops at `runtime` too).
     pub unchecked: u64,
+    /// `verify_state_load`: blocks a write not known durable may have touched (in flight when
+    /// the job died): neither good nor bad.
+    pub unknown: u64,
     /// The first mismatches, described.
     pub first: Vec<String>,
 }
@@ -201,6 +204,8 @@ struct Slot {
     file: usize,
     off: u64,
     len: u64,
+    /// A write's number for the verify state (`state.rs`).
+    seq: u64,
 }
 
 /// How the job's I/O is issued: through an engine context, or in the job thread itself.
@@ -301,6 +306,7 @@ impl<'a> Engine<'a> {
             file: 0,
             off: 0,
             len: 0,
+            seq: 0,
         };
         Ok(Engine {
             spec,
@@ -374,6 +380,7 @@ impl<'a> Engine<'a> {
                 file,
                 off: io.offset,
                 len: io.len,
+                seq: 0,
             };
             return;
         }
@@ -395,6 +402,7 @@ impl<'a> Engine<'a> {
             file,
             off: io.offset,
             len: io.len,
+            seq: 0,
         };
         self.batch.push(req.with_user_data(u64::from(slot)));
         self.batch_slots.push(slot);
@@ -419,6 +427,7 @@ impl<'a> Engine<'a> {
                 file,
                 off: 0,
                 len: 0,
+                seq: 0,
             };
             self.sync_busy = true;
             return;
@@ -437,6 +446,7 @@ impl<'a> Engine<'a> {
             file,
             off: 0,
             len: 0,
+            seq: 0,
         };
         self.sync_busy = true;
         self.batch.push(req.with_user_data(u64::from(slot)));
@@ -617,7 +627,14 @@ pub fn run_job(
     let deadline = spec
         .runtime
         .and_then(|d| Instant::now().checked_add(spec.ramp_time + d));
-    let result = if spec.verify_only {
+    // verify_state_load: which blocks the saved state vouches for (1), and which a write not
+    // known durable may have touched (2); 0: never written.
+    let mut known: Option<Vec<Vec<u8>>> = None;
+    let result = if spec.verify_only && spec.verify_state_load {
+        state::State::load(&state::path(&spec.name, 0)).map(|st| {
+            known = Some(replay_state(&mut gens, io_limit, &st));
+        })
+    } else if spec.verify_only {
         replay(&mut gens, io_limit);
         Ok(())
     } else {
@@ -628,7 +645,15 @@ pub fn run_job(
     }
     if verifying && r.error.is_none() && !r.interrupted {
         let t0 = Instant::now();
-        let res = verify_phase(&mut e, &gens, seed, stop, deadline, &mut r.stats);
+        let res = verify_phase(
+            &mut e,
+            &gens,
+            seed,
+            stop,
+            deadline,
+            &mut r.stats,
+            known.as_deref(),
+        );
         let took = t0.elapsed();
         r.dir_runtime[Dir::Read as usize] = took;
         r.runtime += took;
@@ -663,6 +688,29 @@ fn replay(gens: &mut [Generator], io_limit: u64) {
         issued += gens[f].next().len;
         f = (f + 1) % gens.len();
     }
+}
+
+/// `verify_only` with a saved state: the job's writes again, up to the state's limit, marking
+/// each block 1 when its last write was durable and 2 when a write not known durable touched
+/// it last.
+fn replay_state(gens: &mut [Generator], io_limit: u64, st: &state::State) -> Vec<Vec<u8>> {
+    let mut known: Vec<Vec<u8>> = gens
+        .iter()
+        .map(|g| vec![0; g.map().map_or(0, |m| m.blocks()) as usize])
+        .collect();
+    let (mut issued, mut seq, mut f) = (0u64, 0u64, 0usize);
+    while issued < io_limit && seq < st.limit {
+        let io = gens[f].next();
+        let unit = gens[f].unit();
+        let mark = if st.durable(seq) { 1 } else { 2 };
+        for b in io.offset / unit..(io.offset + io.len) / unit {
+            known[f][b as usize] = mark;
+        }
+        issued += io.len;
+        seq += 1;
+        f = (f + 1) % gens.len();
+    }
+    known
 }
 
 fn main_phase(
@@ -715,6 +763,14 @@ fn main_phase(
         .unwrap_or(0) as usize;
     let mut backlog: std::collections::VecDeque<(usize, u64)> = std::collections::VecDeque::new();
     let mut backlog_found = VerifyResult::default();
+    // verify_state_save: the durable writes, saved at each completed sync (`state.rs`); the
+    // limit lets two sync intervals and a queue depth of writes past the last save.
+    let mut tracker = if verify_writes && spec.verify_state_save && sync_every > 0 {
+        let slack = 2 * (u64::from(sync_every) + u64::from(spec.iodepth));
+        Some(state::Tracker::new(state::path(&spec.name, 0), slack)?)
+    } else {
+        None
+    };
     let mut last_done = t_start;
     loop {
         let now = Stamp::now();
@@ -804,6 +860,9 @@ fn main_phase(
                         break;
                     }
                 }
+                if pending.is_none() && tracker.as_ref().is_some_and(|t| !t.may_issue()) {
+                    break; // past the saved state's limit: wait for the next sync to save
+                }
                 let (f, io) = match pending.take() {
                     Some(p) => p,
                     None => {
@@ -860,7 +919,11 @@ fn main_phase(
                         }
                     }
                 }
+                let used = *e.free.last().expect("checked") as usize;
                 e.queue_io(f, &io);
+                if let (Some(t), Dir::Write) = (tracker.as_mut(), io.dir) {
+                    e.slots[used].seq = t.issued();
+                }
                 if !(trimwrite && io.dir == Dir::Write) {
                     issued_bytes += io.len;
                     limited_ios += 1;
@@ -876,6 +939,9 @@ fn main_phase(
                 }
                 if syncs_owed > 0 && !e.sync_busy {
                     e.queue_sync(sync_file);
+                    if let Some(t) = tracker.as_mut() {
+                        t.sync_issued();
+                    }
                     syncs_owed -= 1;
                 }
                 if e.batch.len() >= spec.batch_submit as usize {
@@ -885,6 +951,9 @@ fn main_phase(
         }
         if syncs_owed > 0 && !e.sync_busy && r.error.is_none() {
             e.queue_sync(sync_file);
+            if let Some(t) = tracker.as_mut() {
+                t.sync_issued();
+            }
             syncs_owed -= 1;
         }
         e.flush(&mut stats)?;
@@ -963,8 +1032,14 @@ fn main_phase(
             st.lat.record(ns(tc.duration_since(slot.t0)));
             if slot.kind == SYNC {
                 e.sync_busy = false;
+                if let (Some(t), true) = (tracker.as_mut(), result.is_ok()) {
+                    t.sync_completed()?;
+                }
             } else {
                 if slot.kind == Dir::Write as usize {
+                    if let (Some(t), true) = (tracker.as_mut(), result.is_ok()) {
+                        t.completed(slot.seq);
+                    }
                     gens[slot.file].set_in_flight(slot.off, slot.len, false);
                     if backlog_every.is_some() && result.is_ok() {
                         let unit = gens[slot.file].unit();
@@ -1007,6 +1082,12 @@ fn main_phase(
         // What the backlog rounds found; the verify phase adds the rest.
         r.verify = Some(backlog_found);
     }
+    if let Some(t) = tracker {
+        // fio keeps the state only for a job that stopped during its write phase.
+        if !r.interrupted && r.error.is_none() {
+            t.finish();
+        }
+    }
     match &r.error {
         Some(err) => Err(anyhow!("{err}")),
         None => Ok(()),
@@ -1022,6 +1103,7 @@ fn verify_phase(
     stop: &AtomicBool,
     deadline: Option<Instant>,
     stats: &mut [DirStats; STATS],
+    known: Option<&[Vec<u8>]>,
 ) -> Result<(VerifyResult, bool)> {
     let mut v = VerifyResult::default();
     let mut out_of_time = false;
@@ -1032,10 +1114,19 @@ fn verify_phase(
     };
     let mut interrupted = false;
     // Expected generation of block b: written in the current pass, or in the previous one.
-    // The blocks still to check: written, and not verified by the backlog since.
-    let expect = |g: &Generator, b: u64| -> Option<u32> { g.expected_unverified(b) };
+    if let Some(k) = known {
+        v.unknown = k.iter().flatten().filter(|&&m| m == 2).count() as u64;
+    }
     let mut stop_all = false;
     for (f, g) in gens.iter().enumerate() {
+        // The blocks still to check: written, and not verified by the backlog since; with a
+        // saved state, only those whose last write was durable.
+        let expect = |g: &Generator, b: u64| -> Option<u32> {
+            match known.map(|k| k[f][b as usize]) {
+                Some(1) | None => g.expected_unverified(b),
+                Some(_) => None,
+            }
+        };
         let unit = g.unit();
         let blocks = g.map().map_or(0, |m| m.blocks());
         let per_read = (max_bs / unit).max(1);
@@ -1269,6 +1360,7 @@ pub fn merge_results(v: &mut VerifyResult, o: VerifyResult) {
     v.bytes += o.bytes;
     v.errors += o.errors;
     v.unchecked += o.unchecked;
+    v.unknown += o.unknown;
     for m in o.first {
         if v.first.len() < 10 {
             v.first.push(m);
