@@ -1296,4 +1296,39 @@ fn verify_state_survives_kill_9() {
         killed >= 10,
         "only {killed} of 20 runs were killed mid-write"
     );
+    // Without syncs, the state is saved when the job is stopped mid-write (fio's behaviour):
+    // Ctrl-C, then verify what had completed.
+    let _ = std::fs::remove_file(&state);
+    let nosync: Vec<&String> = job.iter().filter(|a| !a.starts_with("--fsync")).collect();
+    let child = diorite()
+        .current_dir(dir.path())
+        .args(&nosync)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait_with_output().unwrap().status;
+    if status.code() == Some(130) {
+        assert!(state.exists(), "a stopped verify job saves its state");
+        let v = json_of(
+            &diorite()
+                .current_dir(dir.path())
+                .args(&nosync)
+                .args([
+                    "--verify_only",
+                    "--verify_state_load=1",
+                    "--output-format=json",
+                ])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(
+            v["jobs"][0]["diorite"]["verify"]["errors"].as_u64(),
+            Some(0),
+            "{v}"
+        );
+    }
 }

@@ -765,8 +765,8 @@ fn main_phase(
     let mut backlog_found = VerifyResult::default();
     // verify_state_save: the durable writes, saved at each completed sync (`state.rs`); the
     // limit lets two sync intervals and a queue depth of writes past the last save.
-    let mut tracker = if verify_writes && spec.verify_state_save && sync_every > 0 {
-        let slack = 2 * (u64::from(sync_every) + u64::from(spec.iodepth));
+    let mut tracker = if verify_writes && spec.verify_state_save {
+        let slack = (sync_every > 0).then(|| 2 * (u64::from(sync_every) + u64::from(spec.iodepth)));
         Some(state::Tracker::new(state::path(&spec.name, 0), slack)?)
     } else {
         None
@@ -1086,6 +1086,8 @@ fn main_phase(
         // fio keeps the state only for a job that stopped during its write phase.
         if !r.interrupted && r.error.is_none() {
             t.finish();
+        } else if let Err(err) = t.stopped() {
+            r.error.get_or_insert(format!("{err:#}"));
         }
     }
     match &r.error {

@@ -39,14 +39,16 @@ pub struct Tracker {
     window: VecDeque<bool>,
     /// The snapshot taken when the sync in flight was issued.
     at_sync: Option<(u64, Vec<u64>)>,
-    /// Writes numbered at or past it wait for the next save.
-    limit: u64,
+    /// Writes numbered at or past it wait for the next save; `None` for a job without syncs,
+    /// which saves only when stopped mid-write (fio's behaviour).
+    limit: Option<u64>,
     slack: u64,
 }
 
 impl Tracker {
-    /// Starts tracking; saves an empty state whose limit lets `slack` writes go.
-    pub fn new(path: PathBuf, slack: u64) -> Result<Tracker> {
+    /// Starts tracking. With `slack` (a job with syncs), saves an empty state whose limit lets
+    /// `slack` writes go, and saves again at each completed sync.
+    pub fn new(path: PathBuf, slack: Option<u64>) -> Result<Tracker> {
         let t = Tracker {
             path,
             next: 0,
@@ -54,15 +56,17 @@ impl Tracker {
             window: VecDeque::new(),
             at_sync: None,
             limit: slack,
-            slack,
+            slack: slack.unwrap_or(0),
         };
-        t.save(0, &[], slack)?;
+        if let Some(l) = slack {
+            t.save(0, &[], l)?;
+        }
         Ok(t)
     }
 
     /// Whether the next write may be issued (below the saved limit).
     pub fn may_issue(&self) -> bool {
-        self.next < self.limit
+        self.limit.is_none_or(|l| self.next < l)
     }
 
     /// A write is issued: its number.
@@ -100,10 +104,10 @@ impl Tracker {
 
     /// The sync completed: its snapshot is durable; save it, and let `slack` more writes go.
     pub fn sync_completed(&mut self) -> Result<()> {
-        if let Some((w, done)) = self.at_sync.take() {
+        if let (Some((w, done)), Some(_)) = (self.at_sync.take(), self.limit) {
             let limit = self.next + self.slack;
             self.save(w, &done, limit)?;
-            self.limit = limit;
+            self.limit = Some(limit);
         }
         Ok(())
     }
@@ -111,6 +115,19 @@ impl Tracker {
     /// The write phase ended normally: no state is needed.
     pub fn finish(self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// The job stopped mid-write (Ctrl-C, an error): saves every write completed so far — the
+    /// process is gone, not the device's power — with nothing issued past them in flight.
+    pub fn stopped(self) -> Result<()> {
+        let done: Vec<u64> = self
+            .window
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d)
+            .map(|(i, _)| self.watermark + i as u64)
+            .collect();
+        self.save(self.watermark, &done, self.next)
     }
 
     fn save(&self, watermark: u64, done: &[u64], limit: u64) -> Result<()> {
