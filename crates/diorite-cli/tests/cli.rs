@@ -1,5 +1,7 @@
 //! `diorite bench` end to end: the real binary on real files (and, as root, a loop device).
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -1192,35 +1194,16 @@ fn verify_backlog_verifies_during_the_write_phase() {
 /// (the blocks the job never reached). On a 4096-sector loop device.
 #[test]
 fn verify_state_survives_kill_9() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: needs root for a loop device; CI runs as root");
-        return;
-    }
     let dir = tempdir();
     let img = dir.path().join("img");
     std::fs::File::create(&img)
         .unwrap()
         .set_len(128 << 20)
         .unwrap();
-    let out = Command::new("losetup")
-        .args(["-f", "--show", "--direct-io=on", "--sector-size", "4096"])
-        .arg(&img)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    struct Detach(String);
-    impl Drop for Detach {
-        fn drop(&mut self) {
-            let _ = Command::new("losetup").args(["-d", &self.0]).status();
-        }
-    }
-    let _d = Detach(dev.clone());
+    let Some(lo) = common::Loop4k::new(&img) else {
+        return;
+    };
+    let dev = lo.dev.clone();
     let job = [
         "bench".to_string(),
         "--name=c".into(),

@@ -486,26 +486,10 @@ fn trim_patterns_discard_and_are_counted_as_fio_counts_them() {
     }
     let img = dir.path().join("img");
     std::fs::write(&img, vec![0x5a; 16 << 20]).unwrap();
-    let out = std::process::Command::new("losetup")
-        .args(["-f", "--show", "--direct-io=on", "--sector-size", "4096"])
-        .arg(&img)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    struct Detach(String);
-    impl Drop for Detach {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("losetup")
-                .args(["-d", &self.0])
-                .status();
-        }
-    }
-    let _d = Detach(dev.clone());
+    let Some(lo) = common::Loop4k::new(&img) else {
+        return;
+    };
+    let dev = lo.dev.clone();
     use std::os::unix::fs::MetadataExt;
     let allocated = || std::fs::metadata(&img).unwrap().blocks() * 512;
     let before = allocated();

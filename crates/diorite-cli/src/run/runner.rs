@@ -1371,14 +1371,14 @@ pub fn merge_results(v: &mut VerifyResult, o: VerifyResult) {
 }
 
 fn merge(v: &mut VerifyResult, c: Checked) {
-    v.blocks += c.blocks;
-    v.bytes += c.bytes;
-    v.errors += c.errors;
-    for m in c.messages {
-        if v.first.len() < 10 {
-            v.first.push(m);
-        }
-    }
+    let found = VerifyResult {
+        blocks: c.blocks,
+        bytes: c.bytes,
+        errors: c.errors,
+        first: c.messages,
+        ..VerifyResult::default()
+    };
+    merge_results(v, found);
 }
 
 /// fio's `verify_async`: threads that check the blocks read back, so the job thread keeps

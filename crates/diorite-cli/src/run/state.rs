@@ -90,16 +90,19 @@ impl Tracker {
         }
     }
 
-    /// A sync is issued: what it will make durable.
-    pub fn sync_issued(&mut self) {
-        let done = self
-            .window
+    /// The completed writes at or above the watermark.
+    fn completed_above(&self) -> Vec<u64> {
+        self.window
             .iter()
             .enumerate()
             .filter(|(_, d)| **d)
             .map(|(i, _)| self.watermark + i as u64)
-            .collect();
-        self.at_sync = Some((self.watermark, done));
+            .collect()
+    }
+
+    /// A sync is issued: what it will make durable.
+    pub fn sync_issued(&mut self) {
+        self.at_sync = Some((self.watermark, self.completed_above()));
     }
 
     /// The sync completed: its snapshot is durable; save it, and let `slack` more writes go.
@@ -120,14 +123,7 @@ impl Tracker {
     /// The job stopped mid-write (Ctrl-C, an error): saves every write completed so far — the
     /// process is gone, not the device's power — with nothing issued past them in flight.
     pub fn stopped(self) -> Result<()> {
-        let done: Vec<u64> = self
-            .window
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| **d)
-            .map(|(i, _)| self.watermark + i as u64)
-            .collect();
-        self.save(self.watermark, &done, self.next)
+        self.save(self.watermark, &self.completed_above(), self.next)
     }
 
     fn save(&self, watermark: u64, done: &[u64], limit: u64) -> Result<()> {

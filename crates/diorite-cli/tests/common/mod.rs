@@ -43,3 +43,38 @@ pub fn json(out: &Output) -> Value {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A loop device with 4096-byte sectors and direct I/O over the image `img`, detached on drop;
+/// `None` when not root (a loud SKIPPED) — CI runs as root.
+pub struct Loop4k {
+    pub dev: String,
+}
+
+impl Loop4k {
+    pub fn new(img: &Path) -> Option<Loop4k> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: needs root for a loop device; CI runs as root");
+            return None;
+        }
+        let out = Command::new("losetup")
+            .args(["-f", "--show", "--direct-io=on", "--sector-size", "4096"])
+            .arg(img)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(Loop4k {
+            dev: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        })
+    }
+}
+
+impl Drop for Loop4k {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
+    }
+}
