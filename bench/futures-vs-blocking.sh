@@ -5,14 +5,16 @@
 # (blocking, futures, blocking, futures ...), and prints per variant the median IOPS with the
 # min-max over the rounds, and its ratio to the blocking loop of the same backend.
 #
-#   bench/futures-vs-blocking.sh [ROUNDS]
+#   bench/futures-vs-blocking.sh [ROUNDS] [FILTER]   (FILTER: a criterion filter, e.g. io_uring)
 set -euo pipefail
 rounds=${1:-5}
+filter=${2:-}
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
+rm -rf target/criterion/qd32_4k_randread_*
 trap 'rm -rf "$out"' EXIT
 for r in $(seq 1 "$rounds"); do
-  cargo bench -q -p diorite --bench futures >/dev/null 2>&1
+  cargo bench -q -p diorite --bench futures -- $filter >/dev/null 2>&1
   for est in target/criterion/qd32_4k_randread_*/*/new/estimates.json; do
     group=$(basename "$(dirname "$(dirname "$(dirname "$est")")")")
     name=$(basename "$(dirname "$(dirname "$est")")")

@@ -638,6 +638,9 @@ impl Context {
         // Cancel everything not yet issued; the backend posts each one's Canceled completion
         // when it picks the tag up (kernel backends issue at submit: nothing stays QUEUED).
         engine.cancel_all_queued(|_| {});
+        // Submissions left for a tokio watcher's deferred kick go to the kernel now: the wait
+        // below needs them issued.
+        self.backend.kick(engine);
         // Stalled requests (the faulty backend) go on, or closing would wait for them forever.
         if let Some(f) = self.backend.faults() {
             f.release(true);
@@ -695,21 +698,28 @@ impl Context {
         if let Err(e) = dio::validate(&req).and_then(|()| self.backend.validate(&req)) {
             return Err((e, req));
         }
-        if let Err(e) = self.ensure_reaper() {
-            return Err((e, req));
-        }
+        let deferred = match self.ensure_reaper() {
+            Err(e) => return Err((e, req)),
+            Ok(d) => d,
+        };
         let (tag, id) = self.engine.queue_async(req, waker)?;
-        self.backend.submit(&self.engine, tag, true);
+        self.backend.submit(&self.engine, tag, !deferred);
+        #[cfg(feature = "tokio")]
+        if deferred {
+            self.tokio.kick_later(&self.engine, &self.backend);
+        }
         Ok(id)
     }
 
     /// Makes sure someone collects kernel completions for futures: the runtime's reactor
     /// ([`Reactor::Tokio`], when the caller runs in a tokio runtime with I/O) or the driver
     /// thread. Nothing for the thread pool, whose workers complete requests themselves.
+    /// `true` when the runtime's watcher serves this thread: the submission may then be left
+    /// for the watcher to kick (`TokioWatchers::kick_later`).
     #[inline]
-    fn ensure_reaper(&self) -> Result<()> {
+    fn ensure_reaper(&self) -> Result<bool> {
         if !self.backend.reaped_from_kernel() {
-            return Ok(());
+            return Ok(false);
         }
         #[cfg(feature = "tokio")]
         if self.reactor == Reactor::Tokio
@@ -718,9 +728,11 @@ impl Context {
                 self.completion_fd().map(|f| f.as_raw_fd())
             })
         {
-            return Ok(());
+            return Ok(true);
         }
-        self.driver.ensure(&self.engine, &self.backend)
+        self.driver
+            .ensure(&self.engine, &self.backend)
+            .map(|()| false)
     }
 
     /// Polls async request `id`: its completion, or `None` with `waker` registered.

@@ -38,6 +38,8 @@ pub mod error;
 pub mod faults;
 pub mod file;
 pub mod future;
+#[cfg_attr(not(any(feature = "tokio", diorite_loom)), allow(dead_code))]
+pub(crate) mod kick;
 pub mod local;
 pub(crate) mod oneshot;
 pub(crate) mod reactor;

@@ -228,6 +228,22 @@ fn pool_get(pool: &BufPool) -> AlignedBuf {
 }
 
 /// Waits (bounded) until nothing is in flight.
+/// [`pool_get`] inside a runtime: yields while it waits, so the runtime's watcher
+/// (`Reactor::Tokio`) can reap the completions that give the buffers back.
+async fn pool_get_async(pool: &BufPool) -> AlignedBuf {
+    let start = Instant::now();
+    loop {
+        if let Some(b) = pool.get() {
+            return b;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the pool stays empty: buffers of dropped futures leaked"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
 fn settle(ctx: &Context, what: &str) {
     let start = Instant::now();
     while ctx.in_flight() > 0 {
@@ -614,5 +630,77 @@ fn the_tokio_reactor_serves_futures_and_falls_back_where_it_cannot() {
         drop((rt, mt, no_io));
         smol::block_on(read_all(&ctx, &f, 64));
         Arc::into_inner(ctx).unwrap().shutdown().unwrap();
+    }
+}
+
+/// `Reactor::Tokio` defers the kick of a future's submission to the runtime's watcher (one
+/// enter or `io_submit` per batch). A future dropped, or a context closed, before the watcher
+/// ran must still find its request issued: the cancel hands the queue to the kernel first (on
+/// Linux AIO, `io_cancel` finds only submitted iocbs), and so does the close, which waits for
+/// every issued request — without that kick it would wait forever.
+#[test]
+fn deferred_submissions_survive_drops_and_close_before_the_watcher_runs() {
+    for backend in common::backends() {
+        let dir = common::tempdir();
+        let f = patterned(dir.path(), 64);
+        let ctx = Arc::new(
+            Context::builder()
+                .depth(16)
+                .backend(backend)
+                .threads(2)
+                .reactor(diorite::Reactor::Tokio)
+                .build()
+                .unwrap(),
+        );
+        let pool = BufPool::for_file(&f, 16, BS).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // Start the watcher.
+            read_all(&ctx, &f, 4).await;
+            // Polled once (submitted, kick deferred), dropped before this task yields: the
+            // watcher has not run in between.
+            for round in 0..200u64 {
+                let mut futs = Vec::new();
+                for i in 0..16u64 {
+                    let buf = pool_get_async(&pool).await;
+                    futs.push(ctx.read(&f, ((round + i) % 64) * BS as u64, buf));
+                }
+                for fut in futs {
+                    assert!(poll_then_drop(fut, 1).is_none() || backend == BackendChoice::Threads);
+                }
+            }
+            // Polled once, then the context closes under them, still in this task.
+            let mut futs = Vec::new();
+            for i in 0..8u64 {
+                let buf = pool_get_async(&pool).await;
+                futs.push(Box::pin(ctx.read(&f, i * BS as u64, buf)));
+            }
+            let waker = futures::task::noop_waker();
+            for fut in &mut futs {
+                let _ = fut.as_mut().poll(&mut TaskCx::from_waker(&waker));
+            }
+            ctx.close().unwrap();
+            for (i, fut) in futs.into_iter().enumerate() {
+                let (r, buf) = fut.await;
+                match r {
+                    Ok(n) => {
+                        assert_eq!(n, BS);
+                        check_block(&buf, i as u64);
+                    }
+                    // Not yet issued when the close came (the thread pool's queue): canceled.
+                    Err(e) => assert!(
+                        matches!(e.kind(), ErrorKind::Shutdown | ErrorKind::Canceled),
+                        "{backend:?}: {e}"
+                    ),
+                }
+            }
+        });
+        settle(&ctx, &format!("{backend:?} deferred"));
+        // Every buffer came back to the pool: none leaked, none still held by the kernel.
+        let all: Vec<_> = (0..16).map(|_| pool_get(&pool)).collect();
+        assert_eq!(all.len(), 16);
     }
 }

@@ -684,7 +684,13 @@ impl Aio {
     /// `io_cancel` for each piece of slot `tag`; whatever it returns, the completion arrives
     /// through the event ring.
     pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: u32) {
-        let _g = lock(&self.submitting);
+        let mut pending = lock(&self.submitting);
+        if !engine.is_running(tag, gen) {
+            return;
+        }
+        // Its iocbs may still wait for a deferred kick (`reactor.rs`): io_cancel finds only
+        // submitted ones.
+        self.flush(engine, &mut pending);
         if !engine.is_running(tag, gen) {
             return;
         }
