@@ -18,6 +18,7 @@
 use crate::backend::{
     self, Backend, BackendChoice, BackendKind, BackendStatus, Registration, Wait,
 };
+use crate::bounce::{self, Alignment};
 use crate::buf::BufPool;
 use crate::dio;
 use crate::driver::Driver;
@@ -45,6 +46,7 @@ pub struct ContextBuilder {
     reactor: Reactor,
     uring: backend::UringSetup,
     faults: Option<crate::faults::Faults>,
+    alignment: Alignment,
 }
 
 impl ContextBuilder {
@@ -90,6 +92,14 @@ impl ContextBuilder {
     /// sets it.
     pub fn reactor(&mut self, reactor: Reactor) -> &mut ContextBuilder {
         self.reactor = reactor;
+        self
+    }
+
+    /// What the context does with misaligned reads and writes: refuse them
+    /// ([`Alignment::Strict`], the default) or bounce them ([`Alignment::Bounce`]; see
+    /// [`crate::bounce`] for the cost, and [`Alignment`] for an example).
+    pub fn alignment(&mut self, alignment: Alignment) -> &mut ContextBuilder {
+        self.alignment = alignment;
         self
     }
 
@@ -218,6 +228,8 @@ impl ContextBuilder {
             backend: Arc::new(backend),
             driver: Driver::default(),
             reactor: self.reactor,
+            alignment: self.alignment,
+            bounced: std::sync::atomic::AtomicU64::new(0),
             #[cfg(feature = "tokio")]
             tokio: crate::reactor::TokioWatchers::new(),
             skipped,
@@ -285,6 +297,11 @@ pub struct Context {
     /// Collects kernel completions for futures (started by the first one; `driver.rs`).
     driver: Driver,
     reactor: Reactor,
+    /// [`Alignment::Bounce`]: misaligned reads and writes are performed by the submitting call
+    /// through a bounce buffer (`bounce.rs`).
+    alignment: Alignment,
+    /// Requests bounced so far (Relaxed: a statistic, read alone).
+    bounced: std::sync::atomic::AtomicU64,
     /// With [`Reactor::Tokio`]: the watcher task of each runtime (`reactor.rs`).
     #[cfg(feature = "tokio")]
     tokio: crate::reactor::TokioWatchers,
@@ -310,6 +327,7 @@ impl Context {
             reactor: Reactor::Thread,
             uring: backend::UringSetup::default(),
             faults: None,
+            alignment: Alignment::Strict,
         }
     }
 
@@ -326,6 +344,9 @@ impl Context {
     }
 
     fn submit_one(&self, req: Request, kick: bool) -> std::result::Result<RequestId, SubmitError> {
+        if self.alignment == Alignment::Bounce && bounce::misaligned(&req) {
+            return self.submit_bounced(req, None);
+        }
         if let Err(error) = dio::validate(&req).and_then(|()| self.backend.validate(&req)) {
             return Err(SubmitError {
                 error,
@@ -570,6 +591,13 @@ impl Context {
         }
     }
 
+    /// Reads and writes performed through a bounce buffer so far ([`Alignment::Bounce`]; 0
+    /// under [`Alignment::Strict`]). Example: see [`Alignment`].
+    pub fn bounced(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.bounced.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Faults injected so far (0 off the faulty backend).
     pub fn faults_injected(&self) -> u64 {
         self.backend.faults().map_or(0, |f| f.injected())
@@ -695,6 +723,11 @@ impl Context {
         req: Request,
         waker: &std::task::Waker,
     ) -> std::result::Result<RequestId, (Error, Request)> {
+        if self.alignment == Alignment::Bounce && bounce::misaligned(&req) {
+            return self
+                .submit_bounced(req, Some(waker))
+                .map_err(|e| (e.error, e.request));
+        }
         if let Err(e) = dio::validate(&req).and_then(|()| self.backend.validate(&req)) {
             return Err((e, req));
         }
@@ -707,6 +740,43 @@ impl Context {
         #[cfg(feature = "tokio")]
         if deferred {
             self.tokio.kick_later(&self.engine, &self.backend);
+        }
+        Ok(id)
+    }
+
+    /// A misaligned read or write under [`Alignment::Bounce`]: validated (all but alignment),
+    /// given a slot like any request (`waker`: an async one), performed here through a bounce
+    /// buffer, and completed in user space — the backend never sees it.
+    #[cold]
+    fn submit_bounced(
+        &self,
+        req: Request,
+        waker: Option<&std::task::Waker>,
+    ) -> std::result::Result<RequestId, SubmitError> {
+        if let Err(error) = bounce::validate(&req) {
+            return Err(SubmitError {
+                error,
+                request: req,
+            });
+        }
+        let queued = match waker {
+            Some(w) => self.engine.queue_async(req, w),
+            None => self.engine.queue(req),
+        };
+        let (tag, id) = queued.map_err(|(error, request)| SubmitError { error, request })?;
+        // SAFETY: we hold `tag` as its backend would, and do not use the request after the
+        // completion is posted.
+        if let Some(req) = unsafe { self.engine.begin(tag) } {
+            let res = bounce::perform(req);
+            // Relaxed: a statistic.
+            self.bounced
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.engine.complete(tag, res);
+            // A completion made in user space: a reaper waiting inside the kernel would not
+            // see it.
+            if waker.is_none() {
+                self.backend.wake_kernel_waiter();
+            }
         }
         Ok(id)
     }

@@ -137,6 +137,9 @@ pub(crate) struct FileInner {
     size: AtomicU64,
     /// Extending writes in flight, and how far completed ones reached.
     extending: Mutex<Extending>,
+    /// Held by a bounced write from its edge-block reads to its write (`bounce.rs`), so two
+    /// unaligned writes into one block never lose each other's bytes.
+    bounce: crate::sync::Mutex<()>,
 }
 
 /// The ordered-size bookkeeping of a regular file (seed 003: the size advances only after the
@@ -319,6 +322,7 @@ impl OpenOptions {
                 readable: self.read,
                 size: AtomicU64::new(size),
                 extending: Mutex::new(Extending::default()),
+                bounce: crate::sync::Mutex::new(()),
             }),
         })
     }
@@ -569,6 +573,11 @@ impl DirectFile {
     /// The path the file was opened with.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The lock bounced writes to this file hold (`bounce.rs`).
+    pub(crate) fn bounce_lock(&self) -> &crate::sync::Mutex<()> {
+        &self.inner.bounce
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {

@@ -28,6 +28,7 @@
 
 pub(crate) mod admission;
 pub mod backend;
+pub mod bounce;
 pub mod buf;
 pub(crate) mod completion;
 pub mod context;
@@ -51,6 +52,7 @@ pub(crate) mod sys;
 pub mod tags;
 
 pub use backend::{BackendChoice, BackendKind, BackendStatus, Registration};
+pub use bounce::Alignment;
 pub use buf::{AlignedBuf, BufPool};
 pub use context::{Context, ContextBuilder, SubmitError};
 pub use error::{Error, ErrorKind, Result};

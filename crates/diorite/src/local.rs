@@ -66,6 +66,11 @@ impl LocalContext {
         self.ctx.submit(req)
     }
 
+    /// As [`Context::bounced`].
+    pub fn bounced(&self) -> u64 {
+        self.ctx.bounced()
+    }
+
     /// As [`Context::submit_batch`].
     ///
     /// # Errors
