@@ -132,6 +132,18 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{name}/tasks_tokio_current_thread_reactor"), |b| {
             b.iter_custom(|n| tasks_tokio(&rt_io, &ctx, &f, &mut bufs, n))
         });
+        // The same, each submission entering the kernel at once (no batching to the yield).
+        let ctx = Context::builder()
+            .depth(QD as u32)
+            .backend(backend)
+            .reactor(Reactor::Tokio)
+            .batch_submits(false)
+            .build()
+            .unwrap();
+        g.bench_function(
+            format!("{name}/futures_tokio_current_thread_reactor_unbatched"),
+            |b| b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n)),
+        );
     }
     g.finish();
 }

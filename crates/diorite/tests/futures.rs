@@ -586,7 +586,11 @@ fn dropping_a_queued_future_keeps_its_request_from_running() {
 /// serves them instead — the same results everywhere, and drops still cancel and free.
 #[test]
 fn the_tokio_reactor_serves_futures_and_falls_back_where_it_cannot() {
-    for backend in common::backends() {
+    // Submissions batched to the task's yield (the default), and each entering at once.
+    for (backend, batch) in common::backends()
+        .into_iter()
+        .flat_map(|b| [(b, true), (b, false)])
+    {
         let dir = common::tempdir();
         let f = patterned(dir.path(), 256);
         let ctx = Arc::new(
@@ -595,6 +599,7 @@ fn the_tokio_reactor_serves_futures_and_falls_back_where_it_cannot() {
                 .backend(backend)
                 .threads(2)
                 .reactor(diorite::Reactor::Tokio)
+                .batch_submits(batch)
                 .build()
                 .unwrap(),
         );
