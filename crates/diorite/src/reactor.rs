@@ -31,8 +31,11 @@
 //! future, the executor's extra CPU made it lose its core to a second io-wq worker. The cost:
 //! a submission waits for the submitting task to yield (a task that submits and then blocks
 //! the thread without awaiting delays its own I/O — as it would delay everything else on that
-//! runtime). Whatever must find a request issued kicks first: a cancel (`io_cancel` finds
-//! only submitted iocbs), shutdown, and a watcher on its way out.
+//! runtime). Where a device completes in bursts, the batch also reaches it later than
+//! one-by-one submissions would (a virtio disk here: 0.83x the blocking loop, against 0.99x
+//! unbatched), so `ContextBuilder::batch_submits(false)` turns batching off. Whatever must
+//! find a request issued kicks first: a cancel (`io_cancel` finds only submitted iocbs),
+//! shutdown, and a watcher on its way out.
 
 #[cfg(feature = "tokio")]
 use crate::{backend::Backend, engine::Engine, kick::Kick};
