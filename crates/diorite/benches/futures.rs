@@ -9,7 +9,7 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, Reactor};
+use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, Reactor, SubmitBatching};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -132,16 +132,27 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{name}/tasks_tokio_current_thread_reactor"), |b| {
             b.iter_custom(|n| tasks_tokio(&rt_io, &ctx, &f, &mut bufs, n))
         });
-        // The same, each submission entering the kernel at once (no batching to the yield).
+        // The same, each submission entering the kernel at once, and always batched.
         let ctx = Context::builder()
             .depth(QD as u32)
             .backend(backend)
             .reactor(Reactor::Tokio)
-            .batch_submits(false)
+            .submit_batching(SubmitBatching::Never)
             .build()
             .unwrap();
         g.bench_function(
             format!("{name}/futures_tokio_current_thread_reactor_unbatched"),
+            |b| b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n)),
+        );
+        let ctx = Context::builder()
+            .depth(QD as u32)
+            .backend(backend)
+            .reactor(Reactor::Tokio)
+            .submit_batching(SubmitBatching::Always)
+            .build()
+            .unwrap();
+        g.bench_function(
+            format!("{name}/futures_tokio_current_thread_reactor_always_batched"),
             |b| b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n)),
         );
     }

@@ -26,7 +26,7 @@ use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::file::DirectFile;
 use crate::local::LocalContext;
-use crate::reactor::Reactor;
+use crate::reactor::{Reactor, SubmitBatching};
 use crate::request::{Completion, Request, RequestId};
 use crate::slot::Cancel;
 use std::fmt;
@@ -47,7 +47,7 @@ pub struct ContextBuilder {
     uring: backend::UringSetup,
     faults: Option<crate::faults::Faults>,
     alignment: Alignment,
-    batch_submits: bool,
+    batching: SubmitBatching,
 }
 
 impl ContextBuilder {
@@ -104,16 +104,11 @@ impl ContextBuilder {
         self
     }
 
-    /// With [`Reactor::Tokio`]: whether a future's submission waits for the runtime's watcher
-    /// to hand it to the kernel together with the others made before the submitting task
-    /// yields (`true`, the default: one `io_uring_enter` / `io_submit` per batch), or enters the
-    /// kernel at once (`false`: one syscall per submission, and the device sees each request a
-    /// little sooner). Batching pays where the CPU is the limit (zram here: 1.08x the blocking
-    /// loop's IOPS, against 0.66x); where a device completes in bursts it can cost (a virtio
-    /// disk here: 0.83x, against 0.99x). See the README's futures benchmark. No effect on other
-    /// reactors.
-    pub fn batch_submits(&mut self, on: bool) -> &mut ContextBuilder {
-        self.batch_submits = on;
+    /// With [`Reactor::Tokio`]: when a future's submission enters the kernel — batched with
+    /// the others its task makes before it yields, at once, or (the default) batched unless
+    /// the device may run short of work. See [`SubmitBatching`]. No effect on other reactors.
+    pub fn submit_batching(&mut self, batching: SubmitBatching) -> &mut ContextBuilder {
+        self.batching = batching;
         self
     }
 
@@ -244,7 +239,7 @@ impl ContextBuilder {
             reactor: self.reactor,
             alignment: self.alignment,
             bounced: std::sync::atomic::AtomicU64::new(0),
-            batch_submits: self.batch_submits,
+            batching: self.batching,
             #[cfg(feature = "tokio")]
             tokio: crate::reactor::TokioWatchers::new(),
             skipped,
@@ -317,9 +312,10 @@ pub struct Context {
     alignment: Alignment,
     /// Requests bounced so far (Relaxed: a statistic, read alone).
     bounced: std::sync::atomic::AtomicU64,
-    /// With [`Reactor::Tokio`]: futures' submissions wait for the watcher's kick (`reactor.rs`).
+    /// With [`Reactor::Tokio`]: when futures' submissions wait for the watcher's kick
+    /// (`reactor.rs`).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    batch_submits: bool,
+    batching: SubmitBatching,
     /// With [`Reactor::Tokio`]: the watcher task of each runtime (`reactor.rs`).
     #[cfg(feature = "tokio")]
     tokio: crate::reactor::TokioWatchers,
@@ -346,7 +342,7 @@ impl Context {
             uring: backend::UringSetup::default(),
             faults: None,
             alignment: Alignment::Strict,
-            batch_submits: true,
+            batching: SubmitBatching::Adaptive,
         }
     }
 
@@ -752,13 +748,14 @@ impl Context {
         }
         let deferred = match self.ensure_reaper() {
             Err(e) => return Err((e, req)),
-            Ok(watched) => watched && self.batch_submits,
+            Ok(watched) => watched,
         };
         let (tag, id) = self.engine.queue_async(req, waker)?;
         self.backend.submit(&self.engine, tag, !deferred);
         #[cfg(feature = "tokio")]
         if deferred {
-            self.tokio.kick_later(&self.engine, &self.backend);
+            self.tokio
+                .kick_later(&self.engine, &self.backend, self.batching);
         }
         Ok(id)
     }

@@ -62,5 +62,5 @@ pub use local::LocalContext;
 pub use oneshot::{
     discard, fdatasync, fsync, read_at, readv_at, write_at, write_zeroes, writev_at,
 };
-pub use reactor::Reactor;
+pub use reactor::{Reactor, SubmitBatching};
 pub use request::{Completion, OpKind, Request, RequestId};

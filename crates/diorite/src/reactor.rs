@@ -31,11 +31,14 @@
 //! future, the executor's extra CPU made it lose its core to a second io-wq worker. The cost:
 //! a submission waits for the submitting task to yield (a task that submits and then blocks
 //! the thread without awaiting delays its own I/O — as it would delay everything else on that
-//! runtime). Where a device completes in bursts, the batch also reaches it later than
-//! one-by-one submissions would (a virtio disk here: 0.83x the blocking loop, against 0.99x
-//! unbatched), so `ContextBuilder::batch_submits(false)` turns batching off. Whatever must
-//! find a request issued kicks first: a cancel (`io_cancel` finds only submitted iocbs),
-//! shutdown, and a watcher on its way out.
+//! runtime). Where a device completes in bursts, a batch also reaches it later than
+//! one-by-one submissions would, and the device idles meanwhile (a virtio disk here: 0.72-0.80x
+//! the blocking loop always batched, against 0.92-0.97x never). So by default
+//! ([`SubmitBatching::Adaptive`]) a submission enters at once when the device may run short of
+//! work — the kernel holds fewer than half the context's depth, and does not complete
+//! requests inside the submitting call (Linux AIO on zram does: there early submission keeps
+//! nothing busy) — and is batched otherwise. Whatever must find a request issued kicks first:
+//! a cancel (`io_cancel` finds only submitted iocbs), shutdown, and a watcher on its way out.
 
 #[cfg(feature = "tokio")]
 use crate::{backend::Backend, engine::Engine, kick::Kick};
@@ -71,6 +74,35 @@ pub enum Reactor {
 }
 
 /// The tokio watchers of one context. Invariants on the fields.
+/// With [`Reactor::Tokio`]: when a future's submission enters the kernel
+/// ([`ContextBuilder::submit_batching`](crate::ContextBuilder::submit_batching)). Batching
+/// saves a syscall per I/O where the CPU is the limit; it costs where the device would
+/// otherwise idle while the batch is collected. Measured in the README ("Futures against the
+/// blocking loop").
+///
+/// # Examples
+/// ```
+/// use diorite::{Context, Reactor, SubmitBatching};
+/// let ctx = Context::builder()
+///     .reactor(Reactor::Tokio)
+///     .submit_batching(SubmitBatching::Never)
+///     .build()?;
+/// # Ok::<(), diorite::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SubmitBatching {
+    /// Batched, unless the device may run short of work: the kernel holds fewer than half
+    /// the context's depth and does not complete requests inside the submitting call.
+    #[default]
+    Adaptive,
+    /// Always batched: the runtime's watcher hands everything the tasks pushed to the kernel
+    /// in one `io_uring_enter` / `io_submit`, after the submitting task yields.
+    Always,
+    /// Never batched: each submission enters the kernel at once (one syscall each).
+    Never,
+}
+
 #[cfg(feature = "tokio")]
 pub(crate) struct TokioWatchers {
     /// A process-unique id of the context, for the per-thread cache (an address could be
@@ -133,7 +165,16 @@ impl TokioWatchers {
     /// `true`: has this runtime's watcher kick. (Should the cache name another context — it
     /// cannot, nothing runs between the two calls — kicks at once.)
     #[inline]
-    pub(crate) fn kick_later(&self, engine: &Engine, backend: &Backend) {
+    pub(crate) fn kick_later(&self, engine: &Engine, backend: &Backend, batching: SubmitBatching) {
+        let now = match batching {
+            SubmitBatching::Adaptive => backend.device_may_starve(engine.depth()),
+            SubmitBatching::Always => false,
+            SubmitBatching::Never => true,
+        };
+        if now {
+            backend.kick(engine);
+            return;
+        }
         let deferred = WATCHED.with_borrow(|w| match w {
             Some((c, _, kick)) if *c == self.id => {
                 kick.request();

@@ -586,10 +586,11 @@ fn dropping_a_queued_future_keeps_its_request_from_running() {
 /// serves them instead — the same results everywhere, and drops still cancel and free.
 #[test]
 fn the_tokio_reactor_serves_futures_and_falls_back_where_it_cannot() {
-    // Submissions batched to the task's yield (the default), and each entering at once.
+    // Every batching policy.
+    use diorite::SubmitBatching as B;
     for (backend, batch) in common::backends()
         .into_iter()
-        .flat_map(|b| [(b, true), (b, false)])
+        .flat_map(|b| [(b, B::Adaptive), (b, B::Always), (b, B::Never)])
     {
         let dir = common::tempdir();
         let f = patterned(dir.path(), 256);
@@ -599,7 +600,7 @@ fn the_tokio_reactor_serves_futures_and_falls_back_where_it_cannot() {
                 .backend(backend)
                 .threads(2)
                 .reactor(diorite::Reactor::Tokio)
-                .batch_submits(batch)
+                .submit_batching(batch)
                 .build()
                 .unwrap(),
         );
@@ -654,6 +655,9 @@ fn deferred_submissions_survive_drops_and_close_before_the_watcher_runs() {
                 .backend(backend)
                 .threads(2)
                 .reactor(diorite::Reactor::Tokio)
+                // Every submission waits for the watcher's kick (the adaptive default kicks at
+                // once while the device is short of work, as it is here).
+                .submit_batching(diorite::SubmitBatching::Always)
                 .build()
                 .unwrap(),
         );

@@ -280,6 +280,13 @@ pub(crate) struct Aio {
     buffered_ok: bool,
     /// The kernel's event ring can be read in user space (checked once at setup).
     user_ring: bool,
+    /// iocbs `io_submit` accepted minus events delivered: what the kernel holds. Relaxed: an
+    /// estimate for the deferred-kick policy (`reactor.rs`), ordering nothing.
+    in_kernel: std::sync::atomic::AtomicI64,
+    /// Whether the last `io_submit`'s iocbs had all completed when it returned (zram: the
+    /// read is done inside the call): then submitting early keeps no device busy. Relaxed: a
+    /// hint for the same policy.
+    inline: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: the per-slot cells follow the slot protocol (the submitter writes before io_submit;
@@ -329,6 +336,8 @@ impl Aio {
             ctx,
             nr,
             user_ring,
+            in_kernel: std::sync::atomic::AtomicI64::new(0),
+            inline: std::sync::atomic::AtomicBool::new(false),
             pieces,
             iocbs: iocbs.into_boxed_slice(),
             reap: Mutex::new(vec![IoEvent::default(); 256]),
@@ -483,11 +492,17 @@ impl Aio {
     fn flush(&self, engine: &Engine, pending: &mut Vec<*mut Iocb>) {
         let mut next = 0;
         let mut completed_here = false;
+        let tail_before = self.ring_tail();
         while next < pending.len() {
             // SAFETY: every pointer names an initialized iocb in its slot's `iocbs`, which stays
             // put until the request completes; their buffers and iovecs live in the slot too.
             match unsafe { io_submit(self.ctx, &mut pending[next..]) } {
-                Ok(n) if n > 0 => next += n,
+                Ok(n) if n > 0 => {
+                    next += n;
+                    // Relaxed: an estimate (see the field).
+                    self.in_kernel
+                        .fetch_add(n as i64, std::sync::atomic::Ordering::Relaxed);
+                }
                 Ok(_) | Err(libc::EAGAIN) | Err(libc::EINTR) => {
                     // The AIO ring is full: collect completions, then resubmit the rest.
                     self.poll(engine);
@@ -503,6 +518,14 @@ impl Aio {
                     next += 1;
                 }
             }
+        }
+        if let (Some((a, nr)), Some((b, _))) = (tail_before, self.ring_tail()) {
+            let done = (b + nr - a) % nr.max(1);
+            // Relaxed: a hint (see the field).
+            self.inline.store(
+                next > 0 && done as usize >= next,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         pending.clear();
         if completed_here {
@@ -567,6 +590,37 @@ impl Aio {
                 return any;
             }
         }
+    }
+
+    /// About how many iocbs the kernel holds (accepted, event not yet delivered), and whether
+    /// they complete inside `io_submit`.
+    pub(crate) fn in_kernel(&self) -> (u64, bool) {
+        // Relaxed: an estimate and a hint (see the fields).
+        (
+            self.in_kernel
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(0) as u64,
+            self.inline.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// The completion ring's tail and size, when it is read in user space.
+    fn ring_tail(&self) -> Option<(u32, u32)> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        if !self.user_ring {
+            return None;
+        }
+        let ring = self.ctx as *mut AioRing;
+        // SAFETY: as in `reap_user`: the header is mapped for the context's life; `tail` is an
+        // aligned u32 the kernel writes concurrently, so read atomically; `nr` is fixed.
+        let (tail, nr) = unsafe {
+            (
+                AtomicU32::from_ptr(std::ptr::addr_of_mut!((*ring).tail)),
+                std::ptr::read_volatile(std::ptr::addr_of!((*ring).nr)),
+            )
+        };
+        // Relaxed: a hint; no event is read through it.
+        Some((tail.load(Ordering::Relaxed), nr))
     }
 
     /// Whether `poll` costs no syscall.
@@ -643,6 +697,9 @@ impl Aio {
             if ev.data & WAKE != 0 {
                 continue;
             }
+            // Relaxed: an estimate (see the field).
+            self.in_kernel
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             let (tag, piece) = (
                 (ev.data & ((1 << TAG_BITS) - 1)) as u32,
                 (ev.data >> TAG_BITS) as usize,

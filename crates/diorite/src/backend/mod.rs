@@ -333,6 +333,22 @@ impl Backend {
         }
     }
 
+    /// Whether a submission left for a deferred kick could leave the device short of work:
+    /// the kernel holds fewer than half of `depth` requests (pieces), and they complete
+    /// asynchronously (not inside the submitting call). The deferred-kick policy of
+    /// `reactor.rs` then kicks at once.
+    pub(crate) fn device_may_starve(&self, depth: u32) -> bool {
+        let half = u64::from(depth / 2);
+        match self {
+            Backend::IoUring(u) => u.in_kernel() < half,
+            Backend::Aio(a) => {
+                let (held, inline) = a.in_kernel();
+                held < half && !inline
+            }
+            Backend::Threads(_) | Backend::Null(_) => false,
+        }
+    }
+
     /// Makes the backend start on what was submitted without a kick.
     pub(crate) fn kick(&self, engine: &Engine) {
         match self {

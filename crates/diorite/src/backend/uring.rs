@@ -268,6 +268,10 @@ pub(crate) struct Uring {
     /// Pieces issued with a fixed-buffer opcode. Written only under `sq` (a load and a store, no
     /// read-modify-write); Relaxed: a statistic, it orders nothing.
     fixed_ios: AtomicU64,
+    /// SQEs handed to the kernel minus CQEs reaped: what the kernel holds. Added to after an
+    /// enter (under `sq`), subtracted from by the drain (under `cq`). Relaxed: an estimate for
+    /// the deferred-kick policy (`reactor.rs`), ordering nothing.
+    in_kernel: std::sync::atomic::AtomicI64,
     report: String,
 }
 
@@ -414,6 +418,7 @@ impl Uring {
             registered_by,
             fixed,
             fixed_ios: AtomicU64::new(0),
+            in_kernel: std::sync::atomic::AtomicI64::new(0),
             report,
         })
     }
@@ -493,7 +498,12 @@ impl Uring {
             return Ok(0);
         }
         // SAFETY: no EXT_ARG; the published SQEs' memory lives in their slots until completion.
-        unsafe { self.enter(len as u32, 0, flags, std::ptr::null()) }
+        let r = unsafe { self.enter(len as u32, 0, flags, std::ptr::null()) };
+        if let Ok(n) = r {
+            // Relaxed: an estimate (see the field).
+            self.in_kernel.fetch_add(n as i64, Ordering::Relaxed);
+        }
+        r
     }
 
     /// Refusals this ring's setup requires (nothing issued): IOPOLL takes only reads and writes
@@ -721,10 +731,12 @@ impl Uring {
     /// Moves every CQE into the context. Caller holds `cq`.
     fn drain(&self, engine: &Engine) -> bool {
         let mut any = false;
+        let mut n = 0;
         // SAFETY: the caller holds the `cq` lock, so this is the only CQ handle.
         let cq = unsafe { self.ring.completion_shared() };
         for cqe in cq {
             any = true;
+            n += 1;
             let ud = cqe.user_data();
             if ud & (CANCEL | WAKE) != 0 {
                 continue;
@@ -736,7 +748,17 @@ impl Uring {
             self.pieces
                 .done(engine, tag, piece, i64::from(cqe.result()), true);
         }
+        if n > 0 {
+            // Relaxed: an estimate (see the field).
+            self.in_kernel.fetch_sub(n, Ordering::Relaxed);
+        }
         any
+    }
+
+    /// About how many SQEs the kernel holds (handed over, CQE not yet reaped).
+    pub(crate) fn in_kernel(&self) -> u64 {
+        // Relaxed: an estimate (see the field).
+        self.in_kernel.load(Ordering::Relaxed).max(0) as u64
     }
 
     pub(crate) fn kernel_wait(&self) -> &KernelWait {
