@@ -132,7 +132,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{name}/tasks_tokio_current_thread_reactor"), |b| {
             b.iter_custom(|n| tasks_tokio(&rt_io, &ctx, &f, &mut bufs, n))
         });
-        // The same, each submission entering the kernel at once, and always batched.
+        // The same, each submission entering the kernel at once, and adaptive.
         let ctx = Context::builder()
             .depth(QD as u32)
             .backend(backend)
@@ -148,11 +148,11 @@ fn bench(c: &mut Criterion) {
             .depth(QD as u32)
             .backend(backend)
             .reactor(Reactor::Tokio)
-            .submit_batching(SubmitBatching::Always)
+            .submit_batching(SubmitBatching::Adaptive)
             .build()
             .unwrap();
         g.bench_function(
-            format!("{name}/futures_tokio_current_thread_reactor_always_batched"),
+            format!("{name}/futures_tokio_current_thread_reactor_adaptive"),
             |b| b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n)),
         );
     }

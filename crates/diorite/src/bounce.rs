@@ -51,7 +51,8 @@ use crate::sys::{self, IoVec};
 /// ctx.submit(Request::read(&f, 10, AlignedBuf::new(100, 8)?)).map_err(|e| e.error)?;
 /// let mut out = Vec::new();
 /// ctx.get_events(1, 1, Some(Duration::from_secs(5)), &mut out)?;
-/// assert_eq!(out[0].result.as_ref().copied()?, 100);
+/// let n = out[0].result.as_ref().map_err(|e| e.clone())?;
+/// assert_eq!(*n, 100);
 /// assert_eq!(ctx.bounced(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

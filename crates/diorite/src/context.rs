@@ -105,7 +105,7 @@ impl ContextBuilder {
     }
 
     /// With [`Reactor::Tokio`]: when a future's submission enters the kernel — batched with
-    /// the others its task makes before it yields, at once, or (the default) batched unless
+    /// the others its task makes before it yields (the default), at once, or batched unless
     /// the device may run short of work. See [`SubmitBatching`]. No effect on other reactors.
     pub fn submit_batching(&mut self, batching: SubmitBatching) -> &mut ContextBuilder {
         self.batching = batching;
@@ -342,7 +342,7 @@ impl Context {
             uring: backend::UringSetup::default(),
             faults: None,
             alignment: Alignment::Strict,
-            batching: SubmitBatching::Adaptive,
+            batching: SubmitBatching::Always,
         }
     }
 

@@ -33,11 +33,12 @@
 //! the thread without awaiting delays its own I/O — as it would delay everything else on that
 //! runtime). Where a device completes in bursts, a batch also reaches it later than
 //! one-by-one submissions would, and the device idles meanwhile (a virtio disk here: 0.72-0.80x
-//! the blocking loop always batched, against 0.92-0.97x never). So by default
-//! ([`SubmitBatching::Adaptive`]) a submission enters at once when the device may run short of
-//! work — the kernel holds fewer than half the context's depth, and does not complete
-//! requests inside the submitting call (Linux AIO on zram does: there early submission keeps
-//! nothing busy) — and is batched otherwise. Whatever must find a request issued kicks first:
+//! the blocking loop always batched, against 0.92-0.97x never). [`SubmitBatching::Adaptive`]
+//! submits at once while the device may run short of work — the kernel holds fewer than half
+//! the context's depth, and does not complete requests inside the submitting call (Linux AIO
+//! on zram does: there early submission keeps nothing busy) — and batches otherwise; it is
+//! not the default because on io_uring over zram it lands in a slow regime in some runs (a
+//! second io-wq worker competing with the executor). Whatever must find a request issued kicks first:
 //! a cancel (`io_cancel` finds only submitted iocbs), shutdown, and a watcher on its way out.
 
 #[cfg(feature = "tokio")]
@@ -92,13 +93,15 @@ pub enum Reactor {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SubmitBatching {
-    /// Batched, unless the device may run short of work: the kernel holds fewer than half
-    /// the context's depth and does not complete requests inside the submitting call.
+    /// Always batched (the default): the runtime's watcher hands everything the tasks pushed
+    /// to the kernel in one `io_uring_enter` / `io_submit`, after the submitting task yields.
     #[default]
-    Adaptive,
-    /// Always batched: the runtime's watcher hands everything the tasks pushed to the kernel
-    /// in one `io_uring_enter` / `io_submit`, after the submitting task yields.
     Always,
+    /// Batched, unless the device may run short of work: the kernel holds fewer than half
+    /// the context's depth and does not complete requests inside the submitting call. Best
+    /// here on a device that completes in bursts (a virtio disk) and on Linux AIO; on io_uring
+    /// over zram it falls into a slow regime in some runs (README).
+    Adaptive,
     /// Never batched: each submission enters the kernel at once (one syscall each).
     Never,
 }

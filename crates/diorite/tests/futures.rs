@@ -655,8 +655,8 @@ fn deferred_submissions_survive_drops_and_close_before_the_watcher_runs() {
                 .backend(backend)
                 .threads(2)
                 .reactor(diorite::Reactor::Tokio)
-                // Every submission waits for the watcher's kick (the adaptive default kicks at
-                // once while the device is short of work, as it is here).
+                // Every submission waits for the watcher's kick (`Adaptive` would kick at once
+                // while the device is short of work, as it is here).
                 .submit_batching(diorite::SubmitBatching::Always)
                 .build()
                 .unwrap(),
