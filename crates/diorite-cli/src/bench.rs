@@ -60,7 +60,13 @@ impl Drop for TempTarget {
 struct Prepared {
     spec: JobSpec,
     name: String,
+    /// The reporting group (a `stonewall` or `new_group` starts one).
     groupid: u32,
+    /// The jobs that run together (a `stonewall` starts the next phase).
+    phase: u32,
+    /// The job (in the plan) this is a clone of, and the job it waits for (`wait_for`).
+    job: usize,
+    waits_for: Option<usize>,
     seed: u64,
     targets: Vec<Target>,
 }
@@ -197,22 +203,96 @@ fn check_spec(j: &JobSpec) -> Result<()> {
     if j.fsync > 0 && j.fdatasync > 0 {
         bail!("job {n}: give fsync or fdatasync, not both");
     }
+    if j.think.spin > j.think.time {
+        bail!(
+            "job {n}: thinktime_spin={}us is longer than thinktime={}us (the spin is part of the \
+             thinktime)",
+            j.think.spin.as_micros(),
+            j.think.time.as_micros()
+        );
+    }
     Ok(())
+}
+
+/// Each job's reporting group (a `stonewall` or `new_group` starts one) and phase (the jobs
+/// that run together; a `stonewall` starts one), in order.
+fn groups(plan: &Plan) -> Vec<(u32, u32)> {
+    let (mut group, mut phase) = (0u32, 0u32);
+    let mut v = Vec::with_capacity(plan.jobs.len());
+    for (i, j) in plan.jobs.iter().enumerate() {
+        if j.stonewall && i > 0 {
+            group += 1;
+            phase += 1;
+        } else if j.new_group && i > 0 {
+            group += 1;
+        }
+        v.push((group, phase));
+    }
+    v
+}
+
+/// `--parse_only`: one line per job clone — name, group, phase (jobs that run together),
+/// pattern, block size, depth, engine, what it waits for, and its limits.
+fn parse_report(plan: &Plan) -> String {
+    let mut s = String::new();
+    for (j, (group, phase)) in plan.jobs.iter().zip(groups(plan)) {
+        for k in 0..j.numjobs {
+            s += &format!(
+                "job {}.{k}: group={group} phase={phase} rw={:?} bs={:?} iodepth={} \
+                 ioengine={:?} size={} number_ios={} loops={} wait_for={} thinktime={}us\n",
+                j.name,
+                j.rw,
+                j.bs,
+                j.iodepth,
+                j.engine,
+                j.size.map_or("-".into(), |v| v.to_string()),
+                j.number_ios.map_or("-".into(), |v| v.to_string()),
+                j.loops,
+                j.wait_for.as_deref().unwrap_or("-"),
+                j.think.time.as_micros(),
+            );
+        }
+    }
+    s
+}
+
+/// Everything checked before anything is opened: each job's options and the jobs' relations
+/// (`wait_for`). Returns each job's waitee.
+fn validate(plan: &Plan) -> Result<Vec<Option<usize>>> {
+    for j in &plan.jobs {
+        check_spec(j)?;
+    }
+    // fio's wait_for: the waitee is an earlier job with a name no other job has.
+    let mut waits = Vec::new();
+    for (i, j) in plan.jobs.iter().enumerate() {
+        let Some(w) = &j.wait_for else {
+            waits.push(None);
+            continue;
+        };
+        let Some(k) = plan.jobs[..i].iter().position(|o| &o.name == w) else {
+            bail!(
+                "job {}: wait_for={w}: no job named {w} before it (fio: the waitee must be \
+                 defined before the waiter)",
+                j.name
+            );
+        };
+        if plan.jobs.iter().filter(|o| &o.name == w).count() > 1 {
+            bail!("job {}: wait_for={w}: more than one job is named {w} (fio: a waitee's name must be unique)", j.name);
+        }
+        waits.push(Some(k));
+    }
+    Ok(waits)
 }
 
 /// Opens (and, for regular files, creates or lays out) the targets of every job. Everything is
 /// checked before anything is created or written.
 fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
-    for j in &plan.jobs {
-        check_spec(j)?;
-    }
-    // Expand numjobs and assign groups.
-    let mut clones: Vec<(JobSpec, String, u32, u32)> = Vec::new();
-    let mut group = 0u32;
-    for (i, j) in plan.jobs.iter().enumerate() {
-        if j.stonewall && i > 0 {
-            group += 1;
-        }
+    let waits = validate(plan)?;
+    // Expand numjobs, with each job's reporting group and phase.
+    // (spec, name, (group, phase, job index), clone index)
+    type JobClone = (JobSpec, String, (u32, u32, usize), u32);
+    let mut clones: Vec<JobClone> = Vec::new();
+    for (i, (j, (group, phase))) in plan.jobs.iter().zip(groups(plan)).enumerate() {
         for k in 0..j.numjobs {
             let index = clones.len() as u32;
             let mut spec = j.clone();
@@ -229,7 +309,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 let dir = spec.directory.clone().unwrap_or_else(|| PathBuf::from("."));
                 spec.filenames = vec![dir.join(format!("{}.{k}.0", j.name))];
             }
-            clones.push((spec, j.name.clone(), group, index));
+            clones.push((spec, j.name.clone(), (group, phase, i), index));
         }
     }
     // Pass 1: what each file is and must hold; no side effects.
@@ -393,7 +473,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
     }
     // Pass 4: each clone opens its own handles.
     let mut out = Vec::new();
-    for (spec, name, groupid, index) in clones {
+    for (spec, name, (groupid, phase, job), index) in clones {
         let paths: Vec<PathBuf> = if spec.filenames.is_empty() {
             vec![temp.as_ref().expect("default target made").path.clone()]
         } else {
@@ -415,6 +495,9 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
             spec,
             name,
             groupid,
+            phase,
+            job,
+            waits_for: waits[job],
             targets,
         });
     }
@@ -646,6 +729,11 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
     for w in &plan.warnings {
         eprintln!("diorite: warning: {w}");
     }
+    if plan.globals.parse_only {
+        validate(&plan)?;
+        write!(out, "{}", parse_report(&plan))?;
+        return Ok(0);
+    }
     install_sigint();
     let (prepared, _temp) = prepare(&plan)?;
     if let Some(p) = &plan.globals.output {
@@ -666,16 +754,21 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
             .iter()
             .flat_map(|p| p.targets.iter().map(|t| t.file.path())),
     );
-    let ngroups = prepared
-        .iter()
-        .map(|p| p.groupid)
-        .max()
-        .map_or(0, |g| g + 1);
-    for g in 0..ngroups {
+    let nphases = prepared.iter().map(|p| p.phase).max().map_or(0, |g| g + 1);
+    // wait_for: clones of each job still running (a waiter starts once its waitee's is 0).
+    let running = std::sync::Mutex::new({
+        let mut v = vec![0u32; plan.jobs.len()];
+        for p in &prepared {
+            v[p.job] += 1;
+        }
+        v
+    });
+    let finished = std::sync::Condvar::new();
+    for g in 0..nphases {
         if STOP.load(Ordering::Relaxed) {
             break;
         }
-        let members: Vec<&Prepared> = prepared.iter().filter(|p| p.groupid == g).collect();
+        let members: Vec<&Prepared> = prepared.iter().filter(|p| p.phase == g).collect();
         let progress: Vec<Progress> = members
             .iter()
             .map(|_| Progress {
@@ -695,11 +788,24 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                 .iter()
                 .zip(&progress)
                 .map(|(p, prog)| {
-                    let start = &start;
+                    let (start, running, finished) = (&start, &running, &finished);
+                    // wait_for: after the group's start, until the waitee's clones are done
+                    // (or the run stops).
+                    let gate = move || {
+                        if let Some(w) = p.waits_for {
+                            let mut r = running.lock().unwrap_or_else(|e| e.into_inner());
+                            while r[w] > 0 && !STOP.load(Ordering::Relaxed) {
+                                r = finished
+                                    .wait_timeout(r, Duration::from_millis(50))
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .0;
+                            }
+                        }
+                    };
                     std::thread::Builder::new()
                         .name(format!("job-{}", p.name))
                         .spawn_scoped(s, move || {
-                            runner::run_job(
+                            let r = runner::run_job(
                                 &p.spec,
                                 p.name.clone(),
                                 p.groupid,
@@ -708,7 +814,11 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                                 prog,
                                 &STOP,
                                 start,
-                            )
+                                &gate,
+                            );
+                            running.lock().unwrap_or_else(|e| e.into_inner())[p.job] -= 1;
+                            finished.notify_all();
+                            r
                         })
                 })
                 .collect::<std::io::Result<Vec<_>>>()?;

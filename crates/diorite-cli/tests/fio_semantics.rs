@@ -542,3 +542,186 @@ fn trim_patterns_discard_and_are_counted_as_fio_counts_them() {
         assert_eq!(j["write"]["io_bytes"].as_u64(), Some(writes), "{rw}: {j}");
     }
 }
+
+/// A job file: a slow writer of a pattern over 64 blocks, and a reader that checks the
+/// pattern (the same job with `verify_only`: it reads and checks, writes nothing), related by
+/// `extra` (`wait_for=w`, `new_group`, nothing).
+fn writer_then_reader(dir: &Path, extra: &str) -> Value {
+    let f = dir.join("data");
+    std::fs::write(&f, vec![0u8; 256 << 10]).unwrap();
+    let job = dir.join("j.fio");
+    std::fs::write(
+        &job,
+        format!(
+            "[global]\nfilename={}\nsize=256k\nbs=4k\nioengine=io_uring\ndirect=1\n\
+             verify=pattern\nverify_pattern=0xa5\n\n\
+             [w]\nrw=write\nrate_iops=200\ndo_verify=0\n\n\
+             [r]\n{extra}\nrw=write\nverify_only=1\ncontinue_on_error=verify\n",
+            f.display()
+        ),
+    )
+    .unwrap();
+    json(&bench_in(
+        dir,
+        &[job.to_str().unwrap(), "--output-format=json"],
+    ))
+}
+
+/// fio's `wait_for`: the reader starts only once the writer finished, so it finds every block
+/// written; without it the two run at once and the reader finds the blocks not yet written
+/// (the control shows the test can fail). Both stay in one reporting group.
+#[test]
+fn wait_for_starts_a_job_after_the_job_it_names() {
+    let dir = tempdir();
+    let v = writer_then_reader(dir.path(), "wait_for=w");
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(jobs[1]["diorite"]["verify"]["errors"], 0, "{}", jobs[1]);
+    assert_eq!(jobs[1]["diorite"]["verify"]["blocks"], 64);
+    assert_eq!(
+        (jobs[0]["groupid"].as_u64(), jobs[1]["groupid"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let v = writer_then_reader(dir.path(), "");
+    assert!(
+        v["jobs"][1]["diorite"]["verify"]["errors"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "the control: a reader running beside the slow writer sees unwritten blocks"
+    );
+}
+
+/// fio's `new_group`: a new reporting group, but no waiting (unlike `stonewall`): the reader
+/// runs beside the writer.
+#[test]
+fn new_group_reports_apart_without_waiting() {
+    let dir = tempdir();
+    let v = writer_then_reader(dir.path(), "new_group");
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(
+        (jobs[0]["groupid"].as_u64(), jobs[1]["groupid"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert!(jobs[1]["diorite"]["verify"]["errors"].as_u64().unwrap() > 0);
+    let v = writer_then_reader(dir.path(), "stonewall");
+    assert_eq!(v["jobs"][1]["diorite"]["verify"]["errors"], 0);
+    assert_eq!(v["jobs"][1]["groupid"], 1);
+}
+
+/// `wait_for` must name an earlier job with a unique name (fio's rules); refused before
+/// anything is touched.
+#[test]
+fn wait_for_refuses_forward_and_ambiguous_names() {
+    let dir = tempdir();
+    for (text, want) in [
+        ("[a]\nwait_for=b\n[b]\n", "no job named b before it"),
+        (
+            "[b]\n[b]\n[a]\nwait_for=b\n",
+            "more than one job is named b",
+        ),
+        ("[a]\nwait_for=nobody\n", "no job named nobody"),
+    ] {
+        let job = dir.path().join("j.fio");
+        std::fs::write(
+            &job,
+            format!("[global]\nfilename=never-made\nsize=64k\n{text}"),
+        )
+        .unwrap();
+        let out = bench_in(dir.path(), &[job.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            common::stderr(&out).contains(want),
+            "{}",
+            common::stderr(&out)
+        );
+        assert!(!dir.path().join("never-made").exists());
+    }
+}
+
+/// fio's `thinktime`: with `thinktime_blocks_type=issue` and `thinktime_blocks=2`, every second
+/// I/O issued waits for those in flight and stalls, so the queue never holds more than 2 (the
+/// control without thinktime fills the depth); the stalls add up (a lower bound: each one
+/// sleeps at least `thinktime`).
+#[test]
+fn thinktime_stalls_and_caps_the_depth() {
+    let dir = tempdir();
+    let f = dir.path().join("data");
+    std::fs::write(&f, vec![1u8; 1 << 20]).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "--name=t".to_string(),
+            format!("--filename={}", f.display()),
+            "--size=1m".into(),
+            "--bs=4k".into(),
+            "--rw=randread".into(),
+            "--ioengine=io_uring".into(),
+            "--direct=1".into(),
+            "--iodepth=16".into(),
+            "--output-format=json".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        json(&bench_in(dir.path(), &a))
+    };
+    let deep = |v: &Value| -> f64 {
+        ["4", "8", "16", "32", ">=64"]
+            .iter()
+            .map(|k| v["jobs"][0]["iodepth_level"][k].as_f64().unwrap_or(0.0))
+            .sum()
+    };
+    let v = run(&[]);
+    assert!(
+        deep(&v) > 0.0,
+        "the control fills the queue: {}",
+        v["jobs"][0]["iodepth_level"]
+    );
+    let v = run(&[
+        "--thinktime=2ms",
+        "--thinktime_blocks=2",
+        "--thinktime_blocks_type=issue",
+    ]);
+    assert_eq!(v["jobs"][0]["read"]["total_ios"], 256);
+    assert_eq!(
+        deep(&v),
+        0.0,
+        "depth above 2: {}",
+        v["jobs"][0]["iodepth_level"]
+    );
+    // 256 I/Os, a stall of at least 2 ms after every second one.
+    assert!(v["jobs"][0]["job_runtime"].as_u64().unwrap() >= 127 * 2);
+    // Plain numbers are microseconds; the spin must fit in the thinktime.
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=t",
+            "--filename=x",
+            "--size=64k",
+            "--thinktime=10",
+            "--thinktime_spin=20",
+        ],
+    );
+    assert!(common::stderr(&out).contains("thinktime_spin=20us is longer than thinktime=10us"));
+}
+
+/// `--parse_only` checks every job and prints what would run, one line per clone, touching
+/// nothing.
+#[test]
+fn parse_only_prints_the_jobs_and_touches_nothing() {
+    let dir = tempdir();
+    let job = dir.path().join("j.fio");
+    std::fs::write(
+        &job,
+        "[global]\nfilename=not-created\nsize=1m\n[a]\nrw=write\nnumjobs=2\n[b]\nnew_group\nrw=randread\nbs=8k\n[c]\nstonewall\nwait_for=b\nthinktime=5\n",
+    )
+    .unwrap();
+    let out = bench_in(dir.path(), &[job.to_str().unwrap(), "--parse_only"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("job a.0: group=0 phase=0 rw=Write"));
+    assert!(lines[1].starts_with("job a.1: group=0 phase=0"));
+    assert!(lines[2].starts_with("job b.0: group=1 phase=0 rw=RandRead bs=Fixed(8192)"));
+    assert!(lines[3].contains("group=2 phase=1") && lines[3].contains("wait_for=b thinktime=5us"));
+    assert!(!dir.path().join("not-created").exists());
+}

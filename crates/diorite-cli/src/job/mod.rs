@@ -239,6 +239,8 @@ pub struct Globals {
     pub eta: Eta,
     /// fio's `status-interval`: print the full status this often.
     pub status_interval: Option<Duration>,
+    /// fio's `--parse-only`: check the jobs, print what would run, touch nothing.
+    pub parse_only: bool,
 }
 
 impl Default for Globals {
@@ -250,6 +252,7 @@ impl Default for Globals {
             group_reporting: false,
             eta: Eta::Auto,
             status_interval: None,
+            parse_only: false,
         }
     }
 }
@@ -308,6 +311,12 @@ pub struct JobSpec {
     pub verify_only: bool,
     pub verify_fatal: bool,
     pub stonewall: bool,
+    /// fio's `new_group`: a new reporting group starts with this job (no waiting).
+    pub new_group: bool,
+    /// fio's `wait_for`: the job starts once every clone of this earlier job has finished.
+    pub wait_for: Option<String>,
+    /// fio's `thinktime` family.
+    pub think: Think,
     pub pool_threads: Option<usize>,
     /// fio's `verify=`: the checksum (with `verify`).
     pub verify_kind: crate::run::verify::Kind,
@@ -338,6 +347,35 @@ pub struct JobSpec {
     pub ignore_error: [Option<Vec<i32>>; 3],
     /// The options as given, for the report's "job options".
     pub given: Vec<(String, String)>,
+}
+
+/// fio's `thinktime`, `thinktime_spin`, `thinktime_blocks`, `thinktime_blocks_type`,
+/// `thinktime_iotime` (backend.c `handle_thinktime`): after an I/O is issued, once
+/// `blocks` more I/Os have completed (or been issued, with `count_issued`) since the last stall
+/// — or, with `iotime`, once that much time plus `time` has passed since it — the job waits for
+/// everything in flight, spins `spin`, then sleeps the rest of `time`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Think {
+    pub time: Duration,
+    pub spin: Duration,
+    pub blocks: u64,
+    /// Whether `thinktime_blocks` was given (with `iotime` alone, fio skips the count check).
+    pub blocks_set: bool,
+    pub count_issued: bool,
+    pub iotime: Duration,
+}
+
+impl Default for Think {
+    fn default() -> Think {
+        Think {
+            time: Duration::ZERO,
+            spin: Duration::ZERO,
+            blocks: 1,
+            blocks_set: false,
+            count_issued: false,
+            iotime: Duration::ZERO,
+        }
+    }
 }
 
 impl Default for JobSpec {
@@ -386,6 +424,9 @@ impl Default for JobSpec {
             verify_only: false,
             verify_fatal: false,
             stonewall: false,
+            new_group: false,
+            wait_for: None,
+            think: Think::default(),
             pool_threads: None,
             verify_kind: crate::run::verify::Kind::Crc32c,
             verify_pattern: None,

@@ -18,6 +18,8 @@ pub enum Kind {
     Size,
     /// A duration (plain numbers are seconds), arithmetic allowed.
     Time,
+    /// A duration where plain numbers are microseconds (fio's `thinktime` family).
+    TimeUs,
     /// A whole number in `min..=max`, arithmetic allowed.
     Int(u64, u64),
     /// `0` or `1`; alone, `1`.
@@ -91,6 +93,7 @@ impl Kind {
             Kind::Str => Val::Str(need()?.to_string()),
             Kind::Size => Val::Num(value::size(need()?, kb_base).map_err(ctx)?),
             Kind::Time => Val::Time(value::time(need()?).map_err(ctx)?),
+            Kind::TimeUs => Val::Time(value::time_us(need()?).map_err(ctx)?),
             Kind::Int(min, max) => {
                 let n = value::eval(need()?, Unit::Count).map_err(ctx)?;
                 if n < min || n > max {
@@ -612,6 +615,79 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.stonewall = v.bool()
         ),
         opt!(
+            "new_group",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "start a new reporting group here, without waiting for the jobs before (fio)",
+            |j, g, v| j.new_group = v.bool()
+        ),
+        opt!(
+            "wait_for",
+            [],
+            Kind::Str,
+            Job,
+            "other",
+            "start only once every clone of the named earlier job has finished (fio)",
+            |j, g, v| j.wait_for = Some(v.str().to_string())
+        ),
+        opt!(
+            "thinktime",
+            [],
+            Kind::TimeUs,
+            Job,
+            "100",
+            "after every thinktime_blocks I/Os, wait for those in flight, then stall this long \
+             (plain numbers: microseconds)",
+            |j, g, v| j.think.time = v.time()
+        ),
+        opt!(
+            "thinktime_spin",
+            [],
+            Kind::TimeUs,
+            Job,
+            "10",
+            "spend this part of each thinktime spinning on the CPU (plain numbers: microseconds)",
+            |j, g, v| j.think.spin = v.time()
+        ),
+        opt!(
+            "thinktime_blocks",
+            [],
+            Kind::Int(1, u32::MAX as u64),
+            Job,
+            "4",
+            "how many I/Os between stalls (default 1; caps the queue depth, as in fio)",
+            |j, g, v| {
+                j.think.blocks = v.num();
+                j.think.blocks_set = true;
+            }
+        ),
+        opt!(
+            "thinktime_blocks_type",
+            [],
+            Kind::Str,
+            Job,
+            "issue",
+            "what thinktime_blocks counts: complete (default) or issue",
+            |j, g, v| {
+                j.think.count_issued = match v.str() {
+                    "complete" => false,
+                    "issue" => true,
+                    s => bail!("thinktime_blocks_type={s}: expected complete or issue"),
+                }
+            }
+        ),
+        opt!(
+            "thinktime_iotime",
+            [],
+            Kind::Time,
+            Job,
+            "1",
+            "also stall after this much I/O time (plain numbers: seconds)",
+            |j, g, v| j.think.iotime = v.time()
+        ),
+        opt!(
             "description",
             [],
             Kind::Str,
@@ -951,6 +1027,15 @@ pub static OPTIONS: &[Opt] =
             "/dev/null",
             "write the report to this file",
             |j, g, v| g.output = Some(PathBuf::from(v.str()))
+        ),
+        opt!(
+            "parse_only",
+            [],
+            Kind::Bool,
+            Global,
+            "1",
+            "check every job and print what would run (one line per job clone), touching nothing (fio's --parse-only)",
+            |j, g, v| g.parse_only = v.bool()
         ),
         opt!(
             "latency_plot",

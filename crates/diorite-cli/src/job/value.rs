@@ -54,6 +54,8 @@ pub enum Unit {
     Count,
     /// Microseconds; plain numbers are seconds.
     Micros,
+    /// Microseconds; plain numbers are microseconds (fio's `thinktime` family).
+    MicrosUs,
 }
 
 /// Evaluates `s` as a number of `unit`, with fio's operators `+ - * / % ^` and parentheses.
@@ -105,7 +107,8 @@ fn tokens(s: &str, unit: Unit) -> Result<Vec<Tok>> {
                 Unit::Bytes(kb) => multiplier(suffix, kb).ok_or_else(|| {
                     anyhow!("{s:?}: unknown size suffix {suffix:?} (k, m, g, t, p, KiB, MiB, ...)")
                 })?,
-                Unit::Micros => time_unit(suffix).ok_or_else(|| {
+                Unit::MicrosUs if suffix.is_empty() => 1,
+                Unit::Micros | Unit::MicrosUs => time_unit(suffix).ok_or_else(|| {
                     anyhow!("{s:?}: unknown time unit {suffix:?} (us, ms, s, m, h, d)")
                 })?,
                 Unit::Count if suffix.is_empty() => 1,
@@ -210,6 +213,11 @@ pub fn size(s: &str, kb_base: u32) -> Result<u64> {
 /// A duration; plain numbers are seconds.
 pub fn time(s: &str) -> Result<Duration> {
     Ok(Duration::from_micros(eval(s, Unit::Micros)?))
+}
+
+/// A duration; plain numbers are microseconds (fio's `thinktime`, `thinktime_spin`).
+pub fn time_us(s: &str) -> Result<Duration> {
+    Ok(Duration::from_micros(eval(s, Unit::MicrosUs)?))
 }
 
 /// fio's substitutions in a value: `${VAR}` becomes the environment variable's value (empty

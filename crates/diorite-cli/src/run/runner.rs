@@ -544,6 +544,7 @@ pub fn run_job(
     progress: &Progress,
     stop: &AtomicBool,
     start: &Barrier,
+    gate: &dyn Fn(),
 ) -> JobResult {
     let mut r = JobResult {
         name,
@@ -585,6 +586,8 @@ pub fn run_job(
     let max_bs = spec.bs.max() as usize;
     let engine = Engine::new(spec, targets, max_bs);
     start.wait();
+    // fio's `wait_for`: the job starts once the job it waits for has finished.
+    gate();
     // fio's `startdelay`: the job starts this long after its group (a stop cuts it short).
     let delay_end = Instant::now() + spec.startdelay;
     while Instant::now() < delay_end && !stop.load(Ordering::Relaxed) {
@@ -713,6 +716,45 @@ fn replay_state(gens: &mut [Generator], io_limit: u64, st: &state::State) -> Vec
     known
 }
 
+/// fio's test for a thinktime stall after an I/O was issued (backend.c `handle_thinktime`): with
+/// `thinktime_iotime`, once that long plus `thinktime` has passed since the last stall (and,
+/// unless `thinktime_blocks` was given too, only then); else once `thinktime_blocks` more I/Os
+/// than at the last stall were counted. Returns when the check was made (the next stall's time
+/// base), or `None`.
+fn think_due_at(think: &crate::job::Think, b: u64, last_b: u64, last_at: Stamp) -> Option<Stamp> {
+    let now = Stamp::now();
+    if !think.iotime.is_zero() {
+        if now.duration_since(last_at) >= think.iotime + think.time {
+            return Some(now);
+        }
+        if !think.blocks_set {
+            return None;
+        }
+    }
+    (b >= last_b + think.blocks).then_some(now)
+}
+
+/// A thinktime stall: spin `thinktime_spin`, then sleep the rest of `thinktime`; a stop or the
+/// job's deadline cuts the sleep short.
+fn think_stall(think: &crate::job::Think, stop: &AtomicBool, deadline: Option<Stamp>) {
+    let start = Stamp::now();
+    let spin_end = start + think.spin.min(think.time);
+    while Stamp::now() < spin_end {
+        std::hint::spin_loop();
+    }
+    let mut end = start + think.time;
+    if let Some(d) = deadline {
+        end = end.min(d);
+    }
+    while !stop.load(Ordering::Relaxed) {
+        let left = end.saturating_duration_since(Stamp::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
 fn main_phase(
     e: &mut Engine<'_>,
     gens: &mut [Generator],
@@ -772,6 +814,13 @@ fn main_phase(
         None
     };
     let mut last_done = t_start;
+    // fio's thinktime (backend.c handle_thinktime): read and write I/Os completed and issued,
+    // the count at the last stall and when it was; a stall due (the count it was due at, and
+    // when it was found) waits for everything in flight first.
+    let think = &spec.think;
+    let (mut done_rw, mut issued_rw, mut last_think_b) = (0u64, 0u64, 0u64);
+    let mut last_think_at = t_start;
+    let mut think_due: Option<(u64, Stamp)> = None;
     loop {
         let now = Stamp::now();
         if ramping && now >= ramp_end {
@@ -835,7 +884,7 @@ fn main_phase(
         }
         // A pass-starting I/O held back for draining was already taken from the generator (its
         // blocks are in the map): it is issued even when stopping, so the map stays true.
-        let may_issue = !stopping && !exhausted && !backlog_due;
+        let may_issue = !stopping && !exhausted && !backlog_due && think_due.is_none();
         if may_issue || pending.is_some() {
             while !e.free.is_empty() {
                 if !may_issue && pending.is_none() {
@@ -929,6 +978,9 @@ fn main_phase(
                     limited_ios += 1;
                 }
                 rate_issued += 1;
+                if io.dir != Dir::Trim {
+                    issued_rw += 1;
+                }
                 if io.dir == Dir::Write {
                     writes_since_sync += 1;
                     if sync_every > 0 && writes_since_sync >= sync_every {
@@ -947,6 +999,17 @@ fn main_phase(
                 if e.batch.len() >= spec.batch_submit as usize {
                     e.flush(&mut stats)?;
                 }
+                if !think.time.is_zero() && io.dir != Dir::Trim {
+                    let b = if think.count_issued {
+                        issued_rw
+                    } else {
+                        done_rw
+                    };
+                    if let Some(due) = think_due_at(think, b, last_think_b, last_think_at) {
+                        think_due = Some((b, due));
+                        break;
+                    }
+                }
             }
         }
         if syncs_owed > 0 && !e.sync_busy && r.error.is_none() {
@@ -958,6 +1021,14 @@ fn main_phase(
         }
         e.flush(&mut stats)?;
         if e.in_flight() == 0 {
+            if let Some((b, at)) = think_due.take() {
+                // Everything issued has completed: think, then go on issuing.
+                if !stopping {
+                    think_stall(think, stop, deadline);
+                }
+                (last_think_b, last_think_at) = (b, at);
+                continue;
+            }
             if (stopping || exhausted)
                 && pending.is_none()
                 && (syncs_owed == 0 || r.error.is_some())
@@ -986,6 +1057,9 @@ fn main_phase(
         for (s, result) in e.done.drain(..) {
             let s = s as usize;
             let slot = e.slots[s];
+            if slot.kind == Dir::Read as usize || slot.kind == Dir::Write as usize {
+                done_rw += 1;
+            }
             let st = &mut stats[slot.kind];
             match &result {
                 Ok(n) => {

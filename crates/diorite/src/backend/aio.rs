@@ -594,6 +594,7 @@ impl Aio {
 
     /// About how many iocbs the kernel holds (accepted, event not yet delivered), and whether
     /// they complete inside `io_submit`.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn in_kernel(&self) -> (u64, bool) {
         // Relaxed: an estimate and a hint (see the fields).
         (

@@ -337,6 +337,7 @@ impl Backend {
     /// the kernel holds fewer than half of `depth` requests (pieces), and they complete
     /// asynchronously (not inside the submitting call). The deferred-kick policy of
     /// `reactor.rs` then kicks at once.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn device_may_starve(&self, depth: u32) -> bool {
         let half = u64::from(depth / 2);
         match self {

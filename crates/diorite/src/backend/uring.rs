@@ -756,6 +756,7 @@ impl Uring {
     }
 
     /// About how many SQEs the kernel holds (handed over, CQE not yet reaped).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn in_kernel(&self) -> u64 {
         // Relaxed: an estimate (see the field).
         self.in_kernel.load(Ordering::Relaxed).max(0) as u64
