@@ -60,6 +60,12 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // The verify phase's reads are reads, as in fio.
     ("basic-verify.fio", Expect::Runs(&[(0, "rw")])),
     ("fsx.fio", Expect::Runs(&[(0, "rw")])),
+    // filesize, new_group and wait_for: four groups, each waiting for the one before; with
+    // group_reporting, one entry per group.
+    (
+        "waitfor.fio",
+        Expect::Runs(&[(0, "w"), (1, "r"), (2, "w"), (3, "r")]),
+    ),
     ("iometer-file-access-server.fio", Expect::Runs(&[(0, "rw")])),
     // The null engine moves no data but counts it, as fio's does.
     ("zipf.fio", Expect::Runs(&[(0, "r")])),
@@ -75,8 +81,8 @@ const EXAMPLES: &[(&str, Expect)] = &[
     ("cross-stripe-verify.fio", Expect::Refused("rw=write:112k")),
     ("dedupe-global.fio", Expect::Refused("dedupe_mode")),
     ("disk-zone-profile.fio", Expect::Refused("zonemode")),
-    ("enospc-pressure.fio", Expect::Refused("filesize")),
-    ("exitwhat.fio", Expect::Refused("filesize")),
+    ("enospc-pressure.fio", Expect::Refused("error_dump")),
+    ("exitwhat.fio", Expect::Refused("exitall")),
     (
         "fixed-rate-submission.fio",
         Expect::Refused("io_submit_mode"),
@@ -95,7 +101,6 @@ const EXAMPLES: &[(&str, Expect)] = &[
     ("ssd-steadystate.fio", Expect::Refused("write_bw_log")),
     ("steadystate.fio", Expect::Refused("'ss'")),
     ("surface-scan.fio", Expect::Refused("fill_device")),
-    ("waitfor.fio", Expect::Refused("filesize")),
 ];
 
 /// Every example in the directory is in the table: a new one cannot slip through untested.

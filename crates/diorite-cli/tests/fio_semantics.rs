@@ -725,3 +725,58 @@ fn parse_only_prints_the_jobs_and_touches_nothing() {
     assert!(lines[3].contains("group=2 phase=1") && lines[3].contains("wait_for=b thinktime=5us"));
     assert!(!dir.path().join("not-created").exists());
 }
+
+/// fio's `filesize`: the file gets that size, and `size` only sets how much I/O the job does
+/// (the default `io_size`); a range picks one size in it, a whole number of blocks, the same
+/// for the same seed.
+#[test]
+fn filesize_sizes_the_file_and_size_becomes_the_io_amount() {
+    let dir = tempdir();
+    let v = json(&bench_in(
+        dir.path(),
+        &[
+            "--name=fs",
+            "--filename=f",
+            "--filesize=2m",
+            "--size=8m",
+            "--rw=write",
+            "--bs=64k",
+            "--output-format=json",
+        ],
+    ));
+    assert_eq!(
+        std::fs::metadata(dir.path().join("f")).unwrap().len(),
+        2 << 20
+    );
+    assert_eq!(
+        v["jobs"][0]["write"]["io_bytes"],
+        8 << 20,
+        "four passes over the 2 MiB file"
+    );
+    let sized = |seed: &str| {
+        let out = bench_in(
+            dir.path(),
+            &[
+                "--name=r",
+                "--filesize=1m-3m",
+                "--bs=4k",
+                &format!("--randseed={seed}"),
+                "--parse_only",
+            ],
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let size: u64 = text
+            .split("size=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        size
+    };
+    let a = sized("7");
+    assert!((1 << 20..=3 << 20).contains(&a) && a % 4096 == 0, "{a}");
+    assert_eq!(sized("7"), a, "the same seed, the same size");
+}

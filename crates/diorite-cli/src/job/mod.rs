@@ -273,6 +273,9 @@ pub struct JobSpec {
     pub size: Option<u64>,
     pub offset: u64,
     pub io_size: Option<u64>,
+    /// fio's `filesize` (low, high): each file's size; `size` then only sets the default
+    /// `io_size` (settled in `finish`).
+    pub filesize: Option<(u64, u64)>,
     pub runtime: Option<Duration>,
     pub time_based: bool,
     pub ramp_time: Duration,
@@ -395,6 +398,7 @@ impl Default for JobSpec {
             size: None,
             offset: 0,
             io_size: None,
+            filesize: None,
             runtime: None,
             time_based: false,
             ramp_time: Duration::ZERO,
@@ -519,6 +523,38 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
     }
     if !j.do_verify {
         j.verify = false;
+    }
+    // fio: with filesize, each file has that size (a range: one size per file in it, a whole
+    // number of the smallest block), and size only sets the default io_size.
+    if let Some((lo, hi)) = j.filesize {
+        let files = j.filenames.len().max(1) as u64;
+        if hi > lo && files > 1 {
+            bail!(
+                "job {}: filesize={lo}-{hi} with {files} files: a size range per file is not \
+                 supported yet (give one size)",
+                j.name
+            );
+        }
+        let pick = if hi > lo {
+            // Seeded by the job (randseed, name), as fio's per-file choice is by its seed.
+            let mut x = j.randseed
+                ^ j.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                });
+            x ^= x >> 33;
+            x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+            x ^= x >> 33;
+            let v = lo + x % (hi - lo + 1);
+            (v / j.bs.min() * j.bs.min()).max(lo)
+        } else {
+            lo
+        };
+        if j.io_size.is_none() {
+            j.io_size = j.size;
+        }
+        j.size = Some(pick.checked_mul(files).ok_or_else(|| {
+            anyhow::anyhow!("job {}: filesize x {files} files overflows", j.name)
+        })?);
     }
     // fio: iodepth_batch_submit=0 means "iodepth".
     if j.batch_submit == 0 {

@@ -418,6 +418,27 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.offset = v.num()
         ),
         opt!(
+            "filesize",
+            [],
+            Kind::Str,
+            Job,
+            "8m",
+            "each file's size (or LOW-HIGH: one size per file in that range); size then only \
+             sets the default io_size (fio)",
+            |j, g, v| {
+                let s = v.str();
+                let (lo, hi) = s.split_once(['-', ':']).unwrap_or((s, s));
+                let size = |x: &str| {
+                    value::size(x, j.kb_base).map_err(|e| anyhow!("filesize={s}: {e}"))
+                };
+                let (lo, hi) = (size(lo)?, size(hi)?);
+                if lo == 0 || hi < lo {
+                    bail!("filesize={s}: expected a size, or LOW-HIGH with 0 < LOW <= HIGH");
+                }
+                j.filesize = Some((lo, hi));
+            }
+        ),
+        opt!(
             "io_size",
             ["io_limit"],
             Kind::Size,
