@@ -104,7 +104,7 @@ impl ContextBuilder {
         self
     }
 
-    /// With [`Reactor::Tokio`]: when a future's submission enters the kernel — batched with
+    /// With `Reactor::Tokio`: when a future's submission enters the kernel — batched with
     /// the others its task makes before it yields (the default), at once, or batched unless
     /// the device may run short of work. See [`SubmitBatching`]. No effect on other reactors.
     pub fn submit_batching(&mut self, batching: SubmitBatching) -> &mut ContextBuilder {

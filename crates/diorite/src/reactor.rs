@@ -75,7 +75,7 @@ pub enum Reactor {
 }
 
 /// The tokio watchers of one context. Invariants on the fields.
-/// With [`Reactor::Tokio`]: when a future's submission enters the kernel
+/// With `Reactor::Tokio`: when a future's submission enters the kernel
 /// ([`ContextBuilder::submit_batching`](crate::ContextBuilder::submit_batching)). Batching
 /// saves a syscall per I/O where the CPU is the limit; it costs where the device would
 /// otherwise idle while the batch is collected. Measured in the README ("Futures against the
