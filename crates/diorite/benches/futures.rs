@@ -117,44 +117,32 @@ fn bench(c: &mut Criterion) {
         if backend == BackendChoice::Threads {
             continue;
         }
-        // The same futures, waiting in tokio's reactor instead of on the driver thread.
-        let ctx = Context::builder()
-            .depth(QD as u32)
-            .backend(backend)
-            .reactor(Reactor::Tokio)
-            .build()
-            .unwrap();
-        g.bench_function(
-            format!("{name}/futures_tokio_current_thread_reactor"),
-            |b| b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n)),
-        );
-        let ctx = Arc::new(ctx);
-        g.bench_function(format!("{name}/tasks_tokio_current_thread_reactor"), |b| {
-            b.iter_custom(|n| tasks_tokio(&rt_io, &ctx, &f, &mut bufs, n))
-        });
-        // The same, each submission entering the kernel at once, and adaptive.
-        let ctx = Context::builder()
-            .depth(QD as u32)
-            .backend(backend)
-            .reactor(Reactor::Tokio)
-            .submit_batching(SubmitBatching::Never)
-            .build()
-            .unwrap();
-        g.bench_function(
-            format!("{name}/futures_tokio_current_thread_reactor_unbatched"),
-            |b| b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n)),
-        );
-        let ctx = Context::builder()
-            .depth(QD as u32)
-            .backend(backend)
-            .reactor(Reactor::Tokio)
-            .submit_batching(SubmitBatching::Adaptive)
-            .build()
-            .unwrap();
-        g.bench_function(
-            format!("{name}/futures_tokio_current_thread_reactor_adaptive"),
-            |b| b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n)),
-        );
+        // The same futures, waiting in tokio's reactor instead of on the driver thread, under
+        // each submission policy (the default batches to the task's yield); and, with the
+        // default, as 32 tasks.
+        for (suffix, batching) in [
+            ("", SubmitBatching::Always),
+            ("_unbatched", SubmitBatching::Never),
+            ("_adaptive", SubmitBatching::Adaptive),
+        ] {
+            let ctx = Context::builder()
+                .depth(QD as u32)
+                .backend(backend)
+                .reactor(Reactor::Tokio)
+                .submit_batching(batching)
+                .build()
+                .unwrap();
+            g.bench_function(
+                format!("{name}/futures_tokio_current_thread_reactor{suffix}"),
+                |b| b.iter_custom(|n| futures_tokio(&rt_io, &ctx, &f, &mut bufs, n)),
+            );
+            if batching == SubmitBatching::Always {
+                let ctx = Arc::new(ctx);
+                g.bench_function(format!("{name}/tasks_tokio_current_thread_reactor"), |b| {
+                    b.iter_custom(|n| tasks_tokio(&rt_io, &ctx, &f, &mut bufs, n))
+                });
+            }
+        }
     }
     g.finish();
 }

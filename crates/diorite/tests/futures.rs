@@ -211,35 +211,37 @@ fn poll_then_drop<F: Future + Unpin>(mut fut: F, polls: usize) -> Option<F::Outp
     None
 }
 
-/// A pool buffer; buffers of dropped futures come back once the backend is done with them, so
-/// this may wait a little (bounded: a leak exhausts the pool and fails here).
+/// One look at the pool for [`pool_get`] / [`pool_get_async`]: a buffer, or `None` — failing
+/// the test once `start` is 20 s ago (buffers of dropped futures come back once the backend is
+/// done with them; a leak exhausts the pool).
+fn pool_look(pool: &BufPool, start: Instant) -> Option<AlignedBuf> {
+    let b = pool.get();
+    assert!(
+        b.is_some() || start.elapsed() < Duration::from_secs(20),
+        "the pool stays empty: buffers of dropped futures leaked"
+    );
+    b
+}
+
+/// A pool buffer, waiting (bounded) for one to come back.
 fn pool_get(pool: &BufPool) -> AlignedBuf {
     let start = Instant::now();
     loop {
-        if let Some(b) = pool.get() {
+        if let Some(b) = pool_look(pool, start) {
             return b;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the pool stays empty: buffers of dropped futures leaked"
-        );
         std::thread::yield_now();
     }
 }
 
-/// Waits (bounded) until nothing is in flight.
 /// [`pool_get`] inside a runtime: yields while it waits, so the runtime's watcher
 /// (`Reactor::Tokio`) can reap the completions that give the buffers back.
 async fn pool_get_async(pool: &BufPool) -> AlignedBuf {
     let start = Instant::now();
     loop {
-        if let Some(b) = pool.get() {
+        if let Some(b) = pool_look(pool, start) {
             return b;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the pool stays empty: buffers of dropped futures leaked"
-        );
         tokio::task::yield_now().await;
     }
 }
