@@ -60,6 +60,8 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // The verify phase's reads are reads, as in fio.
     ("basic-verify.fio", Expect::Runs(&[(0, "rw")])),
     ("fsx.fio", Expect::Runs(&[(0, "rw")])),
+    // rate, rate_min, startdelay: 32 clients, one group.
+    ("1mbs_clients.fio", Expect::Runs(&[(0, "r"); 32])),
     // filesize, new_group and wait_for: four groups, each waiting for the one before; with
     // group_reporting, one entry per group.
     (
@@ -73,7 +75,6 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // the rest of issue 15's vocabulary.
     ("latency-profile.fio", Expect::Refused("random_generator")),
     ("null.fio", Expect::Refused("gtod_reduce")),
-    ("1mbs_clients.fio", Expect::Refused("'rate'")),
     ("backwards-read.fio", Expect::Refused("rw=read:-8k")),
     ("butterfly.fio", Expect::Refused("'flow'")),
     ("cmdprio-bssplit.fio", Expect::Refused("write_lat_log")),

@@ -780,3 +780,67 @@ fn filesize_sizes_the_file_and_size_becomes_the_io_amount() {
     assert!((1 << 20..=3 << 20).contains(&a) && a % 4096 == 0, "{a}");
     assert_eq!(sized("7"), a, "the same seed, the same size");
 }
+
+/// fio's `rate` / `rate_iops` per direction (upper bounds only: never a speed target), a mixed
+/// job switching to the direction under budget (io_u.c `rate_ddir`; the test fails without the
+/// switch), and `rate_iops_min` ending a job that falls below it. (The drain before a rate wait
+/// is fio's too, but not told apart here: at these rates the queue is empty by then anyway.)
+#[test]
+fn rates_cap_each_direction_drain_the_queue_and_enforce_a_floor() {
+    let dir = tempdir();
+    let f = dir.path().join("data");
+    std::fs::write(&f, vec![1u8; 4 << 20]).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "--name=rt".to_string(),
+            format!("--filename={}", f.display()),
+            "--bs=4k".into(),
+            "--ioengine=io_uring".into(),
+            "--direct=1".into(),
+            "--iodepth=8".into(),
+            "--runtime=1".into(),
+            "--time_based".into(),
+            "--output-format=json".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        bench_in(dir.path(), &a)
+    };
+    let bytes = |v: &Value, d: &str| v["jobs"][0][d]["io_bytes"].as_u64().unwrap();
+    // 200 KiB/s of reads for 1 s: at most the budget plus the I/O that starts it.
+    let v = json(&run(&["--rw=randread", "--rate=200k"]));
+    assert!(bytes(&v, "read") <= 204800 + 4096, "{}", bytes(&v, "read"));
+    // At 50 I/Os per second the queue never holds more than one.
+    let lv = &v["jobs"][0]["iodepth_level"];
+    assert_eq!(lv["1"].as_f64().unwrap(), 100.0, "{lv}");
+    // Writes capped, reads not: a mixed job switches to reads while writes are over budget.
+    let v = json(&run(&["--rw=randrw", "--rate=,40k"]));
+    assert!(bytes(&v, "write") <= 40960 + 4096, "{}", bytes(&v, "write"));
+    assert!(bytes(&v, "read") > 4 * bytes(&v, "write"), "{v}");
+    // Both capped per direction (one value for both): each stays within its own budget.
+    let v = json(&run(&["--rw=randrw", "--rate_iops=25"]));
+    for d in ["read", "write"] {
+        assert!(
+            v["jobs"][0][d]["total_ios"].as_u64().unwrap() <= 26,
+            "{d}: {v}"
+        );
+    }
+    // A floor above the cap: after fio's 2 s settle period and one cycle, the job ends with
+    // an error naming it.
+    let out = run(&[
+        "--rw=randread",
+        "--rate_iops=20",
+        "--rate_iops_min=100",
+        "--rate_cycle=500",
+        "--runtime=4",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("rate_iops_min=100 not met"),
+        "{}",
+        common::stderr(&out)
+    );
+    // A trim rate is refused by name.
+    let out = run(&["--rw=randread", "--rate=1m,1m,1m"]);
+    assert!(common::stderr(&out).contains("a rate for trims is not supported yet"));
+}

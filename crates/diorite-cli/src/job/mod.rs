@@ -308,7 +308,14 @@ pub struct JobSpec {
     pub randseed: u64,
     pub dist: Dist,
     pub norandommap: bool,
-    pub rate_iops: Option<u64>,
+    /// fio's `rate` / `rate_iops` (bytes/s, I/Os per second), per direction (read, write);
+    /// `rate` wins where both are given.
+    pub rate: [Option<u64>; 2],
+    pub rate_iops: [Option<u64>; 2],
+    /// fio's `rate_min` / `rate_iops_min` per direction, checked every `rate_cycle`.
+    pub rate_min: [Option<u64>; 2],
+    pub rate_iops_min: [Option<u64>; 2],
+    pub rate_cycle: Duration,
     pub verify: bool,
     pub do_verify: bool,
     pub verify_only: bool,
@@ -422,7 +429,11 @@ impl Default for JobSpec {
             randseed: 0x5eed_d10e,
             dist: Dist::Uniform,
             norandommap: false,
-            rate_iops: None,
+            rate: [None; 2],
+            rate_iops: [None; 2],
+            rate_min: [None; 2],
+            rate_iops_min: [None; 2],
+            rate_cycle: Duration::from_secs(1),
             verify: false,
             do_verify: true,
             verify_only: false,

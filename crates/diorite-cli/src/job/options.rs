@@ -115,6 +115,29 @@ impl Kind {
     }
 }
 
+/// fio's per-direction values `READ[,WRITE[,TRIM]]`: one value applies to every direction, an
+/// empty one leaves its direction alone. Trims take no rate here yet: a trim value is refused.
+fn per_dir(name: &str, v: &str, parse: impl Fn(&str) -> Result<u64>) -> Result<[Option<u64>; 2]> {
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    let one = |x: &str| -> Result<Option<u64>> {
+        if x.is_empty() {
+            return Ok(None);
+        }
+        let n = parse(x).map_err(|e| anyhow!("{name}={v}: {e}"))?;
+        Ok((n > 0).then_some(n))
+    };
+    match parts.as_slice() {
+        [all] => {
+            let n = one(all)?;
+            Ok([n, n])
+        }
+        [r, w] => Ok([one(r)?, one(w)?]),
+        [r, w, ""] => Ok([one(r)?, one(w)?]),
+        [_, _, _] => bail!("{name}={v}: a rate for trims is not supported yet (give READ,WRITE)"),
+        _ => bail!("{name}={v}: expected READ[,WRITE[,TRIM]]"),
+    }
+}
+
 fn parse_bs(name: &str, v: &str, kb_base: u32) -> Result<u64> {
     if v.contains(',') {
         bail!("{name}={v}: separate read,write block sizes are not supported; give one size");
@@ -573,13 +596,52 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.thread = v.bool()
         ),
         opt!(
+            "rate",
+            [],
+            Kind::Str,
+            Job,
+            "1m",
+            "cap the job's bandwidth in bytes/s, per direction: R[,W] (one value: both; empty: \
+             no cap); as fio, an I/O over its direction's budget waits for the queue to drain",
+            |j, g, v| j.rate = per_dir("rate", v.str(), |x| value::size(x, j.kb_base))?
+        ),
+        opt!(
             "rate_iops",
             [],
-            Kind::Int(1, u32::MAX as u64),
+            Kind::Str,
             Job,
             "100",
-            "cap each job at this many I/Os per second",
-            |j, g, v| j.rate_iops = Some(v.num())
+            "cap the job's I/Os per second, per direction: R[,W] (as rate; with rate, rate wins)",
+            |j, g, v| j.rate_iops = per_dir("rate_iops", v.str(), |x| value::eval(x, Unit::Count))?
+        ),
+        opt!(
+            "rate_min",
+            ["ratemin"],
+            Kind::Str,
+            Job,
+            "1k",
+            "end the job with an error when a rate_cycle's bandwidth falls below this, bytes/s, \
+             per direction R[,W]",
+            |j, g, v| j.rate_min = per_dir("rate_min", v.str(), |x| value::size(x, j.kb_base))?
+        ),
+        opt!(
+            "rate_iops_min",
+            [],
+            Kind::Str,
+            Job,
+            "1",
+            "end the job with an error when a rate_cycle's IOPS fall below this, per direction R[,W]",
+            |j, g, v| j.rate_iops_min =
+                per_dir("rate_iops_min", v.str(), |x| value::eval(x, Unit::Count))?
+        ),
+        opt!(
+            "rate_cycle",
+            ["ratecycle"],
+            Kind::Int(1, u32::MAX as u64),
+            Job,
+            "500",
+            "the window of rate_min and rate_iops_min, in milliseconds (default 1000)",
+            |j, g, v| j.rate_cycle = Duration::from_millis(v.num())
         ),
         opt!(
             "verify",

@@ -9,7 +9,7 @@
 use crate::job::{Engine as JobEngine, JobSpec, Rw};
 use crate::report::stats::DirStats;
 use crate::run::workload::{Dir, Generator, Io};
-use crate::run::{state, verify};
+use crate::run::{rate, state, verify};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -788,7 +788,12 @@ fn main_phase(
     let mut samples = Samples::default();
     let mut next_status = progress.status_every.map(|d| t_start + d);
     let mut stats = std::array::from_fn(|_| DirStats::new());
-    let (mut issued_bytes, mut rate_issued, mut limited_ios) = (0u64, 0u64, 0u64);
+    let (mut issued_bytes, mut limited_ios) = (0u64, 0u64);
+    // fio's rate, rate_iops, rate_min, rate_iops_min (`rate.rs`): a held I/O waits for the
+    // queue to drain and this time; completed (bytes, I/Os) per direction for the floor.
+    let mut rate = rate::Rate::new(spec, t_start);
+    let mut rate_hold: Option<Stamp> = None;
+    let mut rw_done = [(0u64, 0u64); 2];
     let trimwrite = matches!(spec.rw, Rw::TrimWrite | Rw::RandTrimWrite);
     let mut writes_since_sync = 0u32;
     // Syncs due (one per `sync_every` writes) and not yet issued; one is in flight at a time.
@@ -885,7 +890,15 @@ fn main_phase(
         // A pass-starting I/O held back for draining was already taken from the generator (its
         // blocks are in the map): it is issued even when stopping, so the map stays true.
         let may_issue = !stopping && !exhausted && !backlog_due && think_due.is_none();
-        if may_issue || pending.is_some() {
+        if let Some(t) = rate_hold {
+            // A rate wait: drain what is in flight, then wait for the budget (not past a stop).
+            if stopping || (e.in_flight() == 0 && now >= t) {
+                rate_hold = None;
+            } else if e.in_flight() == 0 {
+                wait_until = Some(t);
+            }
+        }
+        if (may_issue || pending.is_some()) && rate_hold.is_none() {
             while !e.free.is_empty() {
                 if !may_issue && pending.is_none() {
                     break;
@@ -902,13 +915,6 @@ fn main_phase(
                     exhausted = true;
                     break;
                 }
-                if let Some(rate) = spec.rate_iops.filter(|_| may_issue) {
-                    let due = t_start + Duration::from_secs_f64(rate_issued as f64 / rate as f64);
-                    if due > now {
-                        wait_until = Some(due);
-                        break;
-                    }
-                }
                 if pending.is_none() && tracker.as_ref().is_some_and(|t| !t.may_issue()) {
                     break; // past the saved state's limit: wait for the next sync to save
                 }
@@ -916,7 +922,24 @@ fn main_phase(
                     Some(p) => p,
                     None => {
                         let f = next_file;
-                        let io = gens[f].next();
+                        let mut hold = None;
+                        let io = match &rate {
+                            Some(r) => gens[f].next_with(|d| {
+                                let (d, h) = r.choose(d, Stamp::now());
+                                hold = h;
+                                d
+                            }),
+                            None => gens[f].next(),
+                        };
+                        if hold.is_some() {
+                            // Over budget: drain, wait, then issue this one.
+                            rate_hold = hold;
+                            if !gens[f].pending_rewrite() {
+                                next_file = (next_file + 1) % gens.len();
+                            }
+                            pending = Some((f, io));
+                            break;
+                        }
                         // A trimwrite pair stays on its file: the write follows its trim.
                         if !gens[f].pending_rewrite() {
                             next_file = (next_file + 1) % gens.len();
@@ -977,7 +1000,9 @@ fn main_phase(
                     issued_bytes += io.len;
                     limited_ios += 1;
                 }
-                rate_issued += 1;
+                if let Some(r) = rate.as_mut() {
+                    r.issued(io.dir, io.len);
+                }
                 if io.dir != Dir::Trim {
                     issued_rw += 1;
                 }
@@ -1059,6 +1084,10 @@ fn main_phase(
             let slot = e.slots[s];
             if slot.kind == Dir::Read as usize || slot.kind == Dir::Write as usize {
                 done_rw += 1;
+                if let Ok(n) = &result {
+                    rw_done[slot.kind].0 += *n as u64;
+                    rw_done[slot.kind].1 += 1;
+                }
             }
             let st = &mut stats[slot.kind];
             match &result {
@@ -1135,6 +1164,13 @@ fn main_phase(
             }
         }
         last_done = tc;
+        // fio's rate_min / rate_iops_min: a cycle below the floor ends the job with an error.
+        if let (Some(rt), false) = (rate.as_mut(), stopping) {
+            if let Some(msg) = rt.below_min(rw_done, tc) {
+                r.error.get_or_insert(format!("job {}: {msg}", spec.name));
+                stopping = true;
+            }
+        }
     }
     let usage = ThreadUsage::now().since(&cpu0);
     r.usr = usage.usr;

@@ -432,6 +432,12 @@ impl Generator {
 
     /// The next I/O.
     pub fn next(&mut self) -> Io {
+        self.next_with(|d| d)
+    }
+
+    /// [`Generator::next`], with `choose` deciding the direction drawn (fio's `rate_ddir` may
+    /// switch a mixed job's direction) before the offset and size are picked.
+    pub fn next_with(&mut self, choose: impl FnOnce(Dir) -> Dir) -> Io {
         if let Some((block, n)) = self.rewrite.take() {
             // trimwrite's second half: the same blocks, written (fio's DDIR_TRIM -> DDIR_WRITE).
             return Io {
@@ -454,6 +460,7 @@ impl Generator {
         } else {
             Dir::Write
         };
+        let dir = choose(dir);
         let want = self.pick_bs() / self.unit;
         let mut new_pass = false;
         let (block, n) = if self.pick_from_map {
