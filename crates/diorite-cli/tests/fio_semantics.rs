@@ -638,6 +638,18 @@ fn wait_for_refuses_forward_and_ambiguous_names() {
     }
 }
 
+/// `diorite bench` in `dir` with `base` and `extra`: 4 KiB O_DIRECT I/O through io_uring, JSON.
+fn direct_4k(dir: &Path, base: &[&str], extra: &[&str]) -> std::process::Output {
+    let fixed = [
+        "--bs=4k",
+        "--ioengine=io_uring",
+        "--direct=1",
+        "--output-format=json",
+    ];
+    let args: Vec<&str> = base.iter().chain(&fixed).chain(extra).copied().collect();
+    bench_in(dir, &args)
+}
+
 /// fio's `thinktime`: with `thinktime_blocks_type=issue` and `thinktime_blocks=2`, every second
 /// I/O issued waits for those in flight and stalls, so the queue never holds more than 2 (the
 /// control without thinktime fills the depth); the stalls add up (a lower bound: each one
@@ -647,22 +659,15 @@ fn thinktime_stalls_and_caps_the_depth() {
     let dir = tempdir();
     let f = dir.path().join("data");
     std::fs::write(&f, vec![1u8; 1 << 20]).unwrap();
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "--name=t".to_string(),
-            format!("--filename={}", f.display()),
-            "--size=1m".into(),
-            "--bs=4k".into(),
-            "--rw=randread".into(),
-            "--ioengine=io_uring".into(),
-            "--direct=1".into(),
-            "--iodepth=16".into(),
-            "--output-format=json".into(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        json(&bench_in(dir.path(), &a))
-    };
+    let file = format!("--filename={}", f.display());
+    let base = [
+        "--name=t",
+        &file,
+        "--size=1m",
+        "--rw=randread",
+        "--iodepth=16",
+    ];
+    let run = |extra: &[&str]| json(&direct_4k(dir.path(), &base, extra));
     let deep = |v: &Value| -> f64 {
         ["4", "8", "16", "32", ">=64"]
             .iter()
@@ -790,22 +795,15 @@ fn rates_cap_each_direction_drain_the_queue_and_enforce_a_floor() {
     let dir = tempdir();
     let f = dir.path().join("data");
     std::fs::write(&f, vec![1u8; 4 << 20]).unwrap();
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "--name=rt".to_string(),
-            format!("--filename={}", f.display()),
-            "--bs=4k".into(),
-            "--ioengine=io_uring".into(),
-            "--direct=1".into(),
-            "--iodepth=8".into(),
-            "--runtime=1".into(),
-            "--time_based".into(),
-            "--output-format=json".into(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        bench_in(dir.path(), &a)
-    };
+    let file = format!("--filename={}", f.display());
+    let base = [
+        "--name=rt",
+        &file,
+        "--iodepth=8",
+        "--runtime=1",
+        "--time_based",
+    ];
+    let run = |extra: &[&str]| direct_4k(dir.path(), &base, extra);
     let bytes = |v: &Value, d: &str| v["jobs"][0][d]["io_bytes"].as_u64().unwrap();
     // 200 KiB/s of reads for 1 s: at most the budget plus the I/O that starts it.
     let v = json(&run(&["--rw=randread", "--rate=200k"]));
