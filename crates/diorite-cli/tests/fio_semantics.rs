@@ -842,3 +842,41 @@ fn rates_cap_each_direction_drain_the_queue_and_enforce_a_floor() {
     let out = run(&["--rw=randread", "--rate=1m,1m,1m"]);
     assert!(common::stderr(&out).contains("a rate for trims is not supported yet"));
 }
+
+/// fio's `gtod_reduce` and `disable_*`: a disabled latency series is not recorded (JSON `N` 0,
+/// no percentiles) nor printed; the others still are.
+#[test]
+fn disabled_latencies_are_neither_recorded_nor_printed() {
+    let dir = tempdir();
+    let f = dir.path().join("data");
+    std::fs::write(&f, vec![1u8; 1 << 20]).unwrap();
+    let file = format!("--filename={}", f.display());
+    let base = [
+        "--name=g",
+        &file,
+        "--size=1m",
+        "--rw=randread",
+        "--iodepth=4",
+    ];
+    let n = |v: &Value, k: &str| v["jobs"][0]["read"][k]["N"].as_u64().unwrap();
+    let v = json(&direct_4k(dir.path(), &base, &["--gtod_reduce=1"]));
+    assert_eq!(
+        (n(&v, "slat_ns"), n(&v, "clat_ns"), n(&v, "lat_ns")),
+        (0, 0, 0)
+    );
+    assert!(v["jobs"][0]["read"]["clat_ns"].get("percentile").is_none());
+    assert_eq!(v["jobs"][0]["read"]["total_ios"], 256);
+    let v = json(&direct_4k(dir.path(), &base, &["--disable_lat=1"]));
+    assert_eq!((n(&v, "clat_ns"), n(&v, "lat_ns")), (256, 0));
+    let out = direct_4k(
+        dir.path(),
+        &base,
+        &["--disable_clat=1", "--output-format=normal"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("clat (") && !text.contains("clat percentiles"),
+        "{text}"
+    );
+    assert!(text.contains(" lat (") && text.contains("slat ("), "{text}");
+}

@@ -327,6 +327,14 @@ pub struct JobSpec {
     pub wait_for: Option<String>,
     /// fio's `thinktime` family.
     pub think: Think,
+    /// fio's `disable_lat`, `disable_clat`, `disable_slat`, `disable_bw_measurement` (all four:
+    /// `gtod_reduce`): the latency series not recorded (not printed; JSON `N` 0).
+    /// `disable_bw_measurement` only stops fio's per-I/O bandwidth log, which diorite does not
+    /// write: it changes nothing here, as in fio's report.
+    pub disable_lat: bool,
+    pub disable_clat: bool,
+    pub disable_slat: bool,
+    pub disable_bw: bool,
     pub pool_threads: Option<usize>,
     /// fio's `verify=`: the checksum (with `verify`).
     pub verify_kind: crate::run::verify::Kind,
@@ -442,6 +450,10 @@ impl Default for JobSpec {
             new_group: false,
             wait_for: None,
             think: Think::default(),
+            disable_lat: false,
+            disable_clat: false,
+            disable_slat: false,
+            disable_bw: false,
             pool_threads: None,
             verify_kind: crate::run::verify::Kind::Crc32c,
             verify_pattern: None,

@@ -716,6 +716,56 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.wait_for = Some(v.str().to_string())
         ),
         opt!(
+            "gtod_reduce",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "disable_lat, disable_clat, disable_slat and disable_bw_measurement at once (fio)",
+            |j, g, v| {
+                if v.bool() {
+                    (j.disable_lat, j.disable_clat, j.disable_slat, j.disable_bw) =
+                        (true, true, true, true);
+                }
+            }
+        ),
+        opt!(
+            "disable_lat",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "do not measure total latency (lat)",
+            |j, g, v| j.disable_lat = v.bool()
+        ),
+        opt!(
+            "disable_clat",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "do not measure completion latency (clat, its percentiles)",
+            |j, g, v| j.disable_clat = v.bool()
+        ),
+        opt!(
+            "disable_slat",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "do not measure submission latency (slat)",
+            |j, g, v| j.disable_slat = v.bool()
+        ),
+        opt!(
+            "disable_bw_measurement",
+            ["disable_bw"],
+            Kind::Bool,
+            Job,
+            "1",
+            "fio: no per-I/O bandwidth log (diorite writes none: nothing changes, as in fio's report)",
+            |j, g, v| j.disable_bw = v.bool()
+        ),
+        opt!(
             "thinktime",
             [],
             Kind::TimeUs,

@@ -377,13 +377,16 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
                 human_bytes(s.bytes),
                 v.dir_runtime[d].as_millis()
             );
-            // As fio: a series without samples (slat of a synchronous engine) is not printed.
-            if s.slat.n > 0 {
-                lat_line(&mut out, "slat", &s.slat);
+            // As fio: a series without samples (slat of a synchronous engine, anything the
+            // job disabled) is not printed.
+            for (label, l) in [("slat", &s.slat), ("clat", &s.clat), (" lat", &s.lat)] {
+                if l.n > 0 {
+                    lat_line(&mut out, label, l);
+                }
             }
-            lat_line(&mut out, "clat", &s.clat);
-            lat_line(&mut out, " lat", &s.lat);
-            percentile_lines(&mut out, "clat", &s.clat);
+            if s.clat.n > 0 {
+                percentile_lines(&mut out, "clat", &s.clat);
+            }
             if let Some((min, max, avg, dev, n)) = series(&v.samples.bw[d]) {
                 let _ = writeln!(
                     out,

@@ -471,12 +471,15 @@ impl<'a> Engine<'a> {
             }
         }
         let t1 = Stamp::now();
+        let slat = !self.spec.disable_slat;
         for &s in &self.batch_slots {
             let slot = &mut self.slots[s as usize];
             slot.t1 = t1;
-            stats[slot.kind]
-                .slat
-                .record(t1.duration_since(slot.t0).as_nanos() as u64);
+            if slat {
+                stats[slot.kind]
+                    .slat
+                    .record(t1.duration_since(slot.t0).as_nanos() as u64);
+            }
         }
         self.batch_slots.clear();
         Ok(())
@@ -714,6 +717,17 @@ fn replay_state(gens: &mut [Generator], io_limit: u64, st: &state::State) -> Vec
         f = (f + 1) % gens.len();
     }
     known
+}
+
+/// Records a completion's clat and lat, unless the job disabled them (`disable_clat`,
+/// `disable_lat`, `gtod_reduce`).
+fn record_lat(spec: &JobSpec, st: &mut DirStats, tc: Stamp, t0: Stamp, t1: Stamp) {
+    if !spec.disable_clat {
+        st.clat.record(ns(tc.duration_since(t1)));
+    }
+    if !spec.disable_lat {
+        st.lat.record(ns(tc.duration_since(t0)));
+    }
 }
 
 /// fio's test for a thinktime stall after an I/O was issued (backend.c `handle_thinktime`): with
@@ -1131,8 +1145,7 @@ fn main_phase(
                     stopping = true;
                 }
             }
-            st.clat.record(ns(tc.duration_since(slot.t1)));
-            st.lat.record(ns(tc.duration_since(slot.t0)));
+            record_lat(spec, st, tc, slot.t0, slot.t1);
             if slot.kind == SYNC {
                 e.sync_busy = false;
                 if let (Some(t), true) = (tracker.as_mut(), result.is_ok()) {
@@ -1338,8 +1351,7 @@ fn verify_read_done(
 ) -> Result<CheckJob> {
     let slot = e.slots[s];
     let st = &mut stats[Dir::Read as usize];
-    st.clat.record(ns(tc.duration_since(slot.t1)));
-    st.lat.record(ns(tc.duration_since(slot.t0)));
+    record_lat(e.spec, st, tc, slot.t0, slot.t1);
     if let Ok(n) = &result {
         st.ios += 1;
         st.bytes += *n as u64;
