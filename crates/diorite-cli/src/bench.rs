@@ -203,6 +203,12 @@ fn check_spec(j: &JobSpec) -> Result<()> {
     if j.fsync > 0 && j.fdatasync > 0 {
         bail!("job {n}: give fsync or fdatasync, not both");
     }
+    if j.rw.trims() && j.trim_rate.contains(&true) {
+        bail!(
+            "job {n}: a rate for trims (the third value of rate, rate_iops, rate_min or \
+             rate_iops_min) is not supported yet"
+        );
+    }
     if j.think.spin > j.think.time {
         bail!(
             "job {n}: thinktime_spin={}us is longer than thinktime={}us (the spin is part of the \

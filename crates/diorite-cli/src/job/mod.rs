@@ -316,6 +316,9 @@ pub struct JobSpec {
     pub rate_min: [Option<u64>; 2],
     pub rate_iops_min: [Option<u64>; 2],
     pub rate_cycle: Duration,
+    /// Whether `rate`, `rate_iops`, `rate_min`, `rate_iops_min` gave a trim value (refused for
+    /// a job that trims; no effect on one that does not, as in fio).
+    pub trim_rate: [bool; 4],
     pub verify: bool,
     pub do_verify: bool,
     pub verify_only: bool,
@@ -442,6 +445,7 @@ impl Default for JobSpec {
             rate_min: [None; 2],
             rate_iops_min: [None; 2],
             rate_cycle: Duration::from_secs(1),
+            trim_rate: [false; 4],
             verify: false,
             do_verify: true,
             verify_only: false,

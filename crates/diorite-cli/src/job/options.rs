@@ -116,8 +116,13 @@ impl Kind {
 }
 
 /// fio's per-direction values `READ[,WRITE[,TRIM]]`: one value applies to every direction, an
-/// empty one leaves its direction alone. Trims take no rate here yet: a trim value is refused.
-fn per_dir(name: &str, v: &str, parse: impl Fn(&str) -> Result<u64>) -> Result<[Option<u64>; 2]> {
+/// empty one leaves its direction alone. The trim value is returned apart: it only matters to
+/// a job that trims, which `check_spec` refuses for now.
+fn per_dir(
+    name: &str,
+    v: &str,
+    parse: impl Fn(&str) -> Result<u64>,
+) -> Result<([Option<u64>; 2], bool)> {
     let parts: Vec<&str> = v.split(',').map(str::trim).collect();
     let one = |x: &str| -> Result<Option<u64>> {
         if x.is_empty() {
@@ -129,11 +134,10 @@ fn per_dir(name: &str, v: &str, parse: impl Fn(&str) -> Result<u64>) -> Result<[
     match parts.as_slice() {
         [all] => {
             let n = one(all)?;
-            Ok([n, n])
+            Ok(([n, n], n.is_some()))
         }
-        [r, w] => Ok([one(r)?, one(w)?]),
-        [r, w, ""] => Ok([one(r)?, one(w)?]),
-        [_, _, _] => bail!("{name}={v}: a rate for trims is not supported yet (give READ,WRITE)"),
+        [r, w] => Ok(([one(r)?, one(w)?], false)),
+        [r, w, t] => Ok(([one(r)?, one(w)?], one(t)?.is_some())),
         _ => bail!("{name}={v}: expected READ[,WRITE[,TRIM]]"),
     }
 }
@@ -603,7 +607,8 @@ pub static OPTIONS: &[Opt] =
             "1m",
             "cap the job's bandwidth in bytes/s, per direction: R[,W] (one value: both; empty: \
              no cap); as fio, an I/O over its direction's budget waits for the queue to drain",
-            |j, g, v| j.rate = per_dir("rate", v.str(), |x| value::size(x, j.kb_base))?
+            |j, g, v| (j.rate, j.trim_rate[0]) =
+                per_dir("rate", v.str(), |x| value::size(x, j.kb_base))?
         ),
         opt!(
             "rate_iops",
@@ -612,7 +617,8 @@ pub static OPTIONS: &[Opt] =
             Job,
             "100",
             "cap the job's I/Os per second, per direction: R[,W] (as rate; with rate, rate wins)",
-            |j, g, v| j.rate_iops = per_dir("rate_iops", v.str(), |x| value::eval(x, Unit::Count))?
+            |j, g, v| (j.rate_iops, j.trim_rate[1]) =
+                per_dir("rate_iops", v.str(), |x| value::eval(x, Unit::Count))?
         ),
         opt!(
             "rate_min",
@@ -622,7 +628,8 @@ pub static OPTIONS: &[Opt] =
             "1k",
             "end the job with an error when a rate_cycle's bandwidth falls below this, bytes/s, \
              per direction R[,W]",
-            |j, g, v| j.rate_min = per_dir("rate_min", v.str(), |x| value::size(x, j.kb_base))?
+            |j, g, v| (j.rate_min, j.trim_rate[2]) =
+                per_dir("rate_min", v.str(), |x| value::size(x, j.kb_base))?
         ),
         opt!(
             "rate_iops_min",
@@ -631,7 +638,7 @@ pub static OPTIONS: &[Opt] =
             Job,
             "1",
             "end the job with an error when a rate_cycle's IOPS fall below this, per direction R[,W]",
-            |j, g, v| j.rate_iops_min =
+            |j, g, v| (j.rate_iops_min, j.trim_rate[3]) =
                 per_dir("rate_iops_min", v.str(), |x| value::eval(x, Unit::Count))?
         ),
         opt!(
