@@ -67,6 +67,10 @@ struct Prepared {
     /// The job (in the plan) this is a clone of, and the job it waits for (`wait_for`).
     job: usize,
     waits_for: Option<usize>,
+    /// Set when another job's end ends this one (`exitall`); and once it started its I/O
+    /// (past `wait_for`), for `exit_what=stonewall`, which ends only running jobs.
+    terminate: AtomicBool,
+    started: AtomicBool,
     seed: u64,
     targets: Vec<Target>,
 }
@@ -218,6 +222,24 @@ fn check_spec(j: &JobSpec) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// fio's `exitall` (backend.c `fio_terminate_threads`): job `p` ended; per its `exit_what`,
+/// end the jobs of its reporting group, every job running now, or every job (those not yet
+/// started end as soon as they start).
+fn end_others(prepared: &[Prepared], p: &Prepared) {
+    for q in prepared {
+        let end = match p.spec.exit_what {
+            job::ExitWhat::Group => q.groupid == p.groupid,
+            // Relaxed: a best-effort signal, polled between I/Os.
+            job::ExitWhat::Stonewall => q.started.load(Ordering::Relaxed),
+            job::ExitWhat::All => true,
+        };
+        if end {
+            // Relaxed: polled between I/Os; orders nothing.
+            q.terminate.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Each job's reporting group (a `stonewall` or `new_group` starts one) and phase (the jobs
@@ -504,6 +526,8 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
             phase,
             job,
             waits_for: waits[job],
+            terminate: AtomicBool::new(false),
+            started: AtomicBool::new(false),
             targets,
         });
     }
@@ -770,6 +794,9 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         v
     });
     let finished = std::sync::Condvar::new();
+    // fio's exitall is global: any job giving it turns it on for every job's end.
+    let exitall = prepared.iter().any(|p| p.spec.exitall);
+    let prepared = &prepared;
     for g in 0..nphases {
         if STOP.load(Ordering::Relaxed) {
             break;
@@ -800,13 +827,18 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                     let gate = move || {
                         if let Some(w) = p.waits_for {
                             let mut r = running.lock().unwrap_or_else(|e| e.into_inner());
-                            while r[w] > 0 && !STOP.load(Ordering::Relaxed) {
+                            while r[w] > 0
+                                && !STOP.load(Ordering::Relaxed)
+                                && !p.terminate.load(Ordering::Relaxed)
+                            {
                                 r = finished
                                     .wait_timeout(r, Duration::from_millis(50))
                                     .unwrap_or_else(|e| e.into_inner())
                                     .0;
                             }
                         }
+                        // Relaxed: read by other job threads' exitall, a best-effort signal.
+                        p.started.store(true, Ordering::Relaxed);
                     };
                     std::thread::Builder::new()
                         .name(format!("job-{}", p.name))
@@ -818,10 +850,16 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                                 p.seed,
                                 &p.targets,
                                 prog,
-                                &STOP,
+                                runner::Stop {
+                                    run: &STOP,
+                                    job: &p.terminate,
+                                },
                                 start,
                                 &gate,
                             );
+                            if exitall {
+                                end_others(prepared, p);
+                            }
                             running.lock().unwrap_or_else(|e| e.into_inner())[p.job] -= 1;
                             finished.notify_all();
                             r

@@ -886,3 +886,53 @@ fn disabled_latencies_are_neither_recorded_nor_printed() {
     );
     assert!(text.contains(" lat (") && text.contains("slat ("), "{text}");
 }
+
+/// fio's `exitall` / `exit_what`: when the short job `a` ends, `exit_what=group` ends the
+/// jobs of its reporting group (not those of another group), `all` every job — also one of a
+/// later stonewall phase, which then ends as it starts. (Without exitall, `b` runs its 3 s.)
+#[test]
+fn exitall_ends_the_jobs_exit_what_names() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("data"), vec![1u8; 1 << 20]).unwrap();
+    let run = |a_extra: &str, b_extra: &str, c: &str| {
+        let job = dir.path().join("j.fio");
+        std::fs::write(
+            &job,
+            format!(
+                "[global]\nfilename=data\nsize=1m\nrw=randread\n\
+                 [a]\nnumber_ios=10\nthinktime=10ms\n{a_extra}\n\
+                 [b]\nruntime=3\ntime_based\n{b_extra}\n{c}"
+            ),
+        )
+        .unwrap();
+        let v = json(&bench_in(
+            dir.path(),
+            &[job.to_str().unwrap(), "--output-format=json"],
+        ));
+        let ms: Vec<u64> = v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["job_runtime"].as_u64().unwrap())
+            .collect();
+        ms
+    };
+    let ms = run("exitall", "", "");
+    assert!(ms[1] < 2000, "b ends with a: {ms:?}");
+    let ms = run("exitall", "new_group", "");
+    assert!(ms[1] >= 2900, "b is in another group: {ms:?}");
+    let ms = run(
+        "exitall\nexit_what=all",
+        "new_group",
+        "[c]\nstonewall\nruntime=3\ntime_based\n",
+    );
+    assert!(
+        ms[1] < 2000 && ms[2] < 2000,
+        "all: b and the later c end: {ms:?}"
+    );
+    let ms = run("", "", "");
+    assert!(
+        ms[1] >= 2900,
+        "the control: without exitall b runs on: {ms:?}"
+    );
+}

@@ -328,6 +328,10 @@ pub struct JobSpec {
     pub new_group: bool,
     /// fio's `wait_for`: the job starts once every clone of this earlier job has finished.
     pub wait_for: Option<String>,
+    /// fio's `exitall` (any job giving it turns it on for the run, as fio's global does) and
+    /// `exit_what`: when a job ends, which others end with it.
+    pub exitall: bool,
+    pub exit_what: ExitWhat,
     /// fio's `thinktime` family.
     pub think: Think,
     /// fio's `disable_lat`, `disable_clat`, `disable_slat`, `disable_bw_measurement` (all four:
@@ -368,6 +372,15 @@ pub struct JobSpec {
     pub ignore_error: [Option<Vec<i32>>; 3],
     /// The options as given, for the report's "job options".
     pub given: Vec<(String, String)>,
+}
+
+/// fio's `exit_what` (backend.c `fio_terminate_threads`): with `exitall`, a job that ends
+/// ends the jobs of its reporting group, every job running now, or every job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitWhat {
+    Group,
+    Stonewall,
+    All,
 }
 
 /// fio's `thinktime`, `thinktime_spin`, `thinktime_blocks`, `thinktime_blocks_type`,
@@ -453,6 +466,8 @@ impl Default for JobSpec {
             stonewall: false,
             new_group: false,
             wait_for: None,
+            exitall: false,
+            exit_what: ExitWhat::Group,
             think: Think::default(),
             disable_lat: false,
             disable_clat: false,

@@ -723,6 +723,33 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.wait_for = Some(v.str().to_string())
         ),
         opt!(
+            "exitall",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "when a job ends, end others too (which: exit_what); given to any job, it holds for \
+             the whole run, as in fio",
+            |j, g, v| j.exitall = v.bool()
+        ),
+        opt!(
+            "exit_what",
+            [],
+            Kind::Str,
+            Job,
+            "all",
+            "with exitall, a job's end ends: group (its reporting group, the default), stonewall \
+             (every job running now), all (every job, also those not started)",
+            |j, g, v| {
+                j.exit_what = match v.str() {
+                    "group" => super::ExitWhat::Group,
+                    "stonewall" => super::ExitWhat::Stonewall,
+                    "all" => super::ExitWhat::All,
+                    s => bail!("exit_what={s}: expected group, stonewall or all"),
+                }
+            }
+        ),
+        opt!(
             "gtod_reduce",
             [],
             Kind::Bool,

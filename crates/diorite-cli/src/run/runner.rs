@@ -31,6 +31,27 @@ pub struct Target {
     pub len: u64,
 }
 
+/// What ends a job early: Ctrl-C (the run's flag; the job reports itself interrupted) or,
+/// under fio's `exitall`, another job's end (this job's flag; it just ends, without its verify
+/// phase, as fio's terminated jobs do).
+#[derive(Clone, Copy)]
+pub struct Stop<'a> {
+    pub run: &'a AtomicBool,
+    pub job: &'a AtomicBool,
+}
+
+impl Stop<'_> {
+    pub fn any(&self) -> bool {
+        // Relaxed: flags polled between I/Os; they order nothing.
+        self.run.load(Ordering::Relaxed) || self.job.load(Ordering::Relaxed)
+    }
+
+    pub fn interrupted(&self) -> bool {
+        // Relaxed: as above.
+        self.run.load(Ordering::Relaxed)
+    }
+}
+
 /// Live counters for the progress line, per direction. Written once per reap by the job thread alone (Relaxed: counters
 /// read for display, ordering nothing).
 #[derive(Default)]
@@ -86,6 +107,8 @@ pub struct JobResult {
     pub samples: Samples,
     pub error: Option<String>,
     pub interrupted: bool,
+    /// Ended by another job's end (`exitall`).
+    pub terminated: bool,
     /// fio's `total_err` / `first_error`: errors the job went on after (`continue_on_error`,
     /// `ignore_error`), verify errors included when it continues on those.
     pub total_err: u64,
@@ -545,7 +568,7 @@ pub fn run_job(
     seed: u64,
     targets: &[Target],
     progress: &Progress,
-    stop: &AtomicBool,
+    stop: Stop<'_>,
     start: &Barrier,
     gate: &dyn Fn(),
 ) -> JobResult {
@@ -585,6 +608,7 @@ pub fn run_job(
         total_err: 0,
         first_error: None,
         interrupted: false,
+        terminated: false,
     };
     let max_bs = spec.bs.max() as usize;
     let engine = Engine::new(spec, targets, max_bs);
@@ -593,7 +617,7 @@ pub fn run_job(
     gate();
     // fio's `startdelay`: the job starts this long after its group (a stop cuts it short).
     let delay_end = Instant::now() + spec.startdelay;
-    while Instant::now() < delay_end && !stop.load(Ordering::Relaxed) {
+    while Instant::now() < delay_end && !stop.any() {
         std::thread::sleep(
             delay_end
                 .saturating_duration_since(Instant::now())
@@ -649,7 +673,7 @@ pub fn run_job(
     if let Err(err) = result {
         r.error = Some(format!("{err:#}"));
     }
-    if verifying && r.error.is_none() && !r.interrupted {
+    if verifying && r.error.is_none() && !r.interrupted && !r.terminated {
         let t0 = Instant::now();
         let res = verify_phase(
             &mut e,
@@ -750,7 +774,7 @@ fn think_due_at(think: &crate::job::Think, b: u64, last_b: u64, last_at: Stamp) 
 
 /// A thinktime stall: spin `thinktime_spin`, then sleep the rest of `thinktime`; a stop or the
 /// job's deadline cuts the sleep short.
-fn think_stall(think: &crate::job::Think, stop: &AtomicBool, deadline: Option<Stamp>) {
+fn think_stall(think: &crate::job::Think, stop: Stop<'_>, deadline: Option<Stamp>) {
     let start = Stamp::now();
     let spin_end = start + think.spin.min(think.time);
     while Stamp::now() < spin_end {
@@ -760,7 +784,7 @@ fn think_stall(think: &crate::job::Think, stop: &AtomicBool, deadline: Option<St
     if let Some(d) = deadline {
         end = end.min(d);
     }
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.any() {
         let left = end.saturating_duration_since(Stamp::now());
         if left.is_zero() {
             break;
@@ -776,7 +800,7 @@ fn main_phase(
     io_limit: u64,
     seed: u64,
     progress: &Progress,
-    stop: &AtomicBool,
+    stop: Stop<'_>,
 ) -> Result<()> {
     let spec = e.spec;
     let verify_writes = spec.verify;
@@ -853,9 +877,13 @@ fn main_phase(
             phase_start = now;
         }
         if !stopping {
-            if stop.load(Ordering::Relaxed) {
+            if stop.any() {
                 stopping = true;
-                r.interrupted = true;
+                if stop.interrupted() {
+                    r.interrupted = true;
+                } else {
+                    r.terminated = true;
+                }
             } else if deadline.is_some_and(|d| now >= d) {
                 stopping = true;
             }
@@ -1225,7 +1253,7 @@ fn verify_phase(
     e: &mut Engine<'_>,
     gens: &[Generator],
     seed: u64,
-    stop: &AtomicBool,
+    stop: Stop<'_>,
     deadline: Option<Instant>,
     stats: &mut [DirStats; STATS],
     known: Option<&[Vec<u8>]>,
@@ -1324,7 +1352,7 @@ fn verify_phase(
             }
             e.done = done;
             e.done.clear();
-            if stop.load(Ordering::Relaxed) {
+            if stop.any() {
                 stop_all = true;
                 interrupted = true;
             }
