@@ -72,6 +72,7 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // The null engine moves no data but counts it, as fio's does.
     ("zipf.fio", Expect::Runs(&[(0, "r")])),
     ("null.fio", Expect::Runs(&[(0, "r")])),
+    ("rand-zones.fio", Expect::Runs(&[(0, "r")])),
     // exitall with exit_what=stonewall and =all: the fast jobs end with the slow ones.
     (
         "exitwhat.fio",
@@ -98,10 +99,6 @@ const EXAMPLES: &[(&str, Expect)] = &[
     (
         "poisson-rate-submission.fio",
         Expect::Refused("io_submit_mode"),
-    ),
-    (
-        "rand-zones.fio",
-        Expect::Refused("random_distribution=zoned"),
     ),
     ("ssd-steadystate.fio", Expect::Refused("write_bw_log")),
     ("steadystate.fio", Expect::Refused("'ss'")),

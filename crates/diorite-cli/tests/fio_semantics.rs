@@ -936,3 +936,65 @@ fn exitall_ends_the_jobs_exit_what_names() {
         "the control: without exitall b runs on: {ms:?}"
     );
 }
+
+/// fio's `random_distribution=zoned` / `zoned_abs`: writes land only in the zones that get
+/// accesses, in proportion (seeded, so exact counts are reproducible; checked loosely).
+#[test]
+fn zoned_distributions_put_the_accesses_in_their_zones() {
+    let dir = tempdir();
+    let f = dir.path().join("data");
+    let written = |dist: &str| -> Vec<bool> {
+        std::fs::write(&f, vec![0u8; 4 << 20]).unwrap();
+        let file = format!("--filename={}", f.display());
+        let d = format!("--random_distribution={dist}");
+        let base = [
+            "--name=z",
+            &file,
+            "--size=4m",
+            "--rw=randwrite",
+            "--number_ios=400",
+            &d,
+        ];
+        json(&direct_4k(
+            dir.path(),
+            &base,
+            &["--norandommap", "--verify_pattern=0xff"],
+        ));
+        std::fs::read(&f)
+            .unwrap()
+            .chunks(4096)
+            .map(|b| b[0] != 0)
+            .collect()
+    };
+    // All accesses in the first 10% of the 1024 blocks.
+    let w = written("zoned:100/10:0/90");
+    assert!(w[..102].iter().filter(|b| **b).count() > 50);
+    assert!(
+        !w[103..].iter().any(|b| *b),
+        "a write outside the first zone"
+    );
+    // The same by absolute size.
+    let w = written("zoned_abs:100/64k:0/3m");
+    assert!(w[..16].iter().all(|b| *b) && !w[16..].iter().any(|b| *b));
+    // Half the accesses in the first 5%: that zone is nearly full, the rest sparse.
+    let w = written("zoned:50/5:50/");
+    let (hot, cold) = (
+        w[..51].iter().filter(|b| **b).count(),
+        w[51..].iter().filter(|b| **b).count(),
+    );
+    assert!(hot > 45 && cold > 100 && cold < 250, "{hot} {cold}");
+    // Refused by name: access percentages not adding up to 100.
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=z",
+            "--random_distribution=zoned:50/5:30/15",
+            "--parse_only",
+        ],
+    );
+    assert!(
+        common::stderr(&out).contains("add up to 80, not 100"),
+        "{}",
+        common::stderr(&out)
+    );
+}

@@ -156,13 +156,19 @@ fn gcd(a: u64, b: u64) -> u64 {
 }
 
 /// `random_distribution=`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Dist {
     Uniform,
     Zipf(f64),
     Pareto(f64),
     /// Standard deviation in percent of the region.
     Normal(f64),
+    /// fio's `zoned` (`abs` false: zone sizes in percent of the region) and `zoned_abs` (sizes
+    /// in bytes): `(access percent, size)` per zone, in order from the region's start.
+    Zoned {
+        zones: std::sync::Arc<[(u32, u64)]>,
+        abs: bool,
+    },
 }
 
 impl Dist {
@@ -203,9 +209,78 @@ impl Dist {
                 }
                 Dist::Normal(d)
             }
+            "zoned" | "zoned_abs" => Dist::parse_zoned(s, kind == "zoned_abs")?,
             _ => bail!(
-                "random_distribution={s}: unsupported (supported: random, zipf:θ, pareto:h, normal:σ)"
+                "random_distribution={s}: unsupported (supported: random, zipf:θ, pareto:h, \
+                 normal:σ, zoned:A/S:..., zoned_abs:A/SIZE:...)"
             ),
+        })
+    }
+
+    /// fio's zone list (options.c `zone_split_ddir`): `ACCESS/SIZE` items, `:`-separated (fio
+    /// also takes `=` after the kind); access percentages must add up to 100, sizes (percent)
+    /// to at most 100; a missing value shares what is left evenly. One list for every
+    /// direction (per-direction lists are refused for now).
+    fn parse_zoned(s: &str, abs: bool) -> Result<Dist> {
+        let kind = if abs { "zoned_abs" } else { "zoned" };
+        let list = s[kind.len()..].trim_start_matches([':', '=']);
+        if list.contains(',') {
+            bail!("random_distribution={s}: per-direction zone lists are not supported yet");
+        }
+        let mut items: Vec<(Option<u32>, Option<u64>)> = Vec::new();
+        for item in list.split(':').filter(|i| !i.is_empty()) {
+            let (a, z) = item.split_once('/').unwrap_or((item, ""));
+            let a = (!a.is_empty())
+                .then(|| a.parse::<u32>())
+                .transpose()
+                .map_err(|_| anyhow!("random_distribution={s}: {a:?} is not a percentage"))?;
+            let z = if z.is_empty() {
+                None
+            } else if abs {
+                Some(value::size(z, 1024).map_err(|e| anyhow!("random_distribution={s}: {e}"))?)
+            } else {
+                Some(
+                    z.parse::<u64>().map_err(|_| {
+                        anyhow!("random_distribution={s}: {z:?} is not a percentage")
+                    })?,
+                )
+            };
+            items.push((a, z));
+        }
+        if items.is_empty() || items.len() > 256 {
+            bail!("random_distribution={s}: give 1 to 256 zones, ACCESS/SIZE:...");
+        }
+        let perc: u32 = items.iter().filter_map(|i| i.0).sum();
+        let sperc: u64 = if abs {
+            0
+        } else {
+            items.iter().filter_map(|i| i.1).sum()
+        };
+        if perc > 100 || sperc > 100 {
+            bail!("random_distribution={s}: the percentages add up to more than 100");
+        }
+        let (pm, sm) = (
+            items.iter().filter(|i| i.0.is_none()).count() as u32,
+            items.iter().filter(|i| i.1.is_none()).count() as u64,
+        );
+        if perc < 100 && pm == 0 {
+            bail!("random_distribution={s}: the access percentages add up to {perc}, not 100");
+        }
+        if abs && sm > 0 {
+            bail!("random_distribution={s}: zoned_abs needs a size for every zone");
+        }
+        let zones: Vec<(u32, u64)> = items
+            .into_iter()
+            .map(|(a, z)| {
+                (
+                    a.unwrap_or((100 - perc) / pm.max(1)),
+                    z.unwrap_or((100 - sperc) / sm.max(1)),
+                )
+            })
+            .collect();
+        Ok(Dist::Zoned {
+            zones: zones.into(),
+            abs,
         })
     }
 }

@@ -160,6 +160,9 @@ enum Skew {
     Normal {
         stddev: f64,
     },
+    /// fio's zoned distributions: per zone, the cumulative access percentage it ends at, its
+    /// first block and its length in blocks.
+    Zoned(Vec<(u32, u64, u64)>),
 }
 
 /// Gray et al., "Quickly generating billion-record synthetic databases" (as fio does).
@@ -208,8 +211,26 @@ fn scramble(v: u64, n: u64) -> u64 {
 }
 
 impl Skew {
-    fn new(dist: Dist, n: u64) -> Skew {
+    /// `unit`: the block size (for `zoned_abs`'s byte sizes).
+    fn new(dist: Dist, n: u64, unit: u64) -> Skew {
         match dist {
+            // io_u.c `__get_next_rand_offset_zoned`: zone i spans its size (percent of the
+            // region, or bytes) after the zones before it.
+            Dist::Zoned { zones, abs } => {
+                let (mut acc, mut start) = (0u32, 0u64);
+                let mut v = Vec::with_capacity(zones.len());
+                for &(a, size) in zones.iter() {
+                    acc += a;
+                    let (first, len) = if abs {
+                        (start / unit, size / unit)
+                    } else {
+                        (start * n / 100, n * size / 100)
+                    };
+                    start += size;
+                    v.push((acc, first.min(n.saturating_sub(1)), len));
+                }
+                Skew::Zoned(v)
+            }
             Dist::Uniform => Skew::Uniform,
             Dist::Zipf(theta) => Skew::Zipf(Zipf::new(theta, n)),
             Dist::Pareto(h) => Skew::Pareto {
@@ -235,6 +256,15 @@ impl Skew {
                 let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
                 let v = n as f64 / 2.0 + z * stddev;
                 v.clamp(0.0, (n - 1) as f64) as u64
+            }
+            Skew::Zoned(ref zones) => {
+                // A value in 1..=100 picks the zone; uniform within it.
+                let v = rng.below(100) as u32 + 1;
+                let &(_, first, len) = zones
+                    .iter()
+                    .find(|z| z.0 >= v)
+                    .unwrap_or(&zones[zones.len() - 1]);
+                (first + rng.below(len.max(1))).min(n - 1)
             }
         }
     }
@@ -295,7 +325,7 @@ impl Generator {
     /// even where picking does not need it (a verifying writer). `len` must hold at least one
     /// largest block.
     pub fn new(spec: &JobSpec, track: bool, len: u64, seed: u64) -> Generator {
-        let (rw, bs, dist) = (spec.rw, spec.bs.clone(), spec.dist);
+        let (rw, bs, dist) = (spec.rw, spec.bs.clone(), spec.dist.clone());
         let unit = bs.unit();
         let blocks = len / unit;
         let pick_from_map = rw.random() && !spec.norandommap && dist == Dist::Uniform;
@@ -305,7 +335,7 @@ impl Generator {
             rwmixread: spec.rwmixread,
             unit,
             blocks,
-            skew: Skew::new(dist, (blocks - bs.max() / unit + 1).max(1)),
+            skew: Skew::new(dist.clone(), (blocks - bs.max() / unit + 1).max(1), unit),
             bs,
             map: (pick_from_map || track).then(|| BlockMap::new(blocks)),
             pick_from_map,
