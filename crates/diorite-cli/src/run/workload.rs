@@ -587,8 +587,18 @@ mod tests {
         }
 
         #[test]
-        fn ios_stay_inside_the_region(len_blocks in 16u64..5000, seed in any::<u64>(), dist in 0..4u8) {
-            let dist = [Dist::Uniform, Dist::Zipf(1.1), Dist::Pareto(0.3), Dist::Normal(10.0)][dist as usize];
+        fn ios_stay_inside_the_region(len_blocks in 16u64..5000, seed in any::<u64>(), dist in 0..6u8) {
+            let zoned = |abs: bool, zones: &[(u32, u64)]| Dist::Zoned { zones: zones.into(), abs };
+            let dist = [
+                Dist::Uniform,
+                Dist::Zipf(1.1),
+                Dist::Pareto(0.3),
+                Dist::Normal(10.0),
+                zoned(false, &[(50, 5), (30, 15), (20, 80)]),
+                // Zones past the region's end are clamped into it.
+                zoned(true, &[(60, 1 << 20), (40, 1 << 40)]),
+            ][dist as usize]
+                .clone();
             let bs = Bs::Split(vec![(4096, 50), (16384, 30), (65536, 20)]);
             let len = len_blocks * 4096 + 65536;
             let mut g = Generator::new(&spec(Rw::RandRw, 70, bs, dist, true), false, len, seed);
@@ -634,7 +644,7 @@ mod tests {
     fn skewed_distributions_are_skewed() {
         let n = 10_000u64;
         for dist in [Dist::Zipf(1.2), Dist::Pareto(0.2)] {
-            let mut g = gen(Rw::RandRead, Bs::Fixed(4096), dist, false, n * 4096);
+            let mut g = gen(Rw::RandRead, Bs::Fixed(4096), dist.clone(), false, n * 4096);
             let mut counts = vec![0u32; n as usize];
             for _ in 0..100_000 {
                 counts[(g.next().offset / 4096) as usize] += 1;
