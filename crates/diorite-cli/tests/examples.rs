@@ -73,6 +73,8 @@ const EXAMPLES: &[(&str, Expect)] = &[
     ("zipf.fio", Expect::Runs(&[(0, "r")])),
     ("null.fio", Expect::Runs(&[(0, "r")])),
     ("rand-zones.fio", Expect::Runs(&[(0, "r")])),
+    // bssplit down to 512 bytes, blockalign=4k, zoned: four clones reported as one group.
+    ("jesd219.fio", Expect::Runs(&[(0, "rw")])),
     // exitall with exit_what=stonewall and =all: the fast jobs end with the slow ones.
     (
         "exitwhat.fio",
@@ -94,7 +96,6 @@ const EXAMPLES: &[(&str, Expect)] = &[
         Expect::Refused("io_submit_mode"),
     ),
     ("flow.fio", Expect::Refused("flow_sleep")),
-    ("jesd219.fio", Expect::Refused("blockalign")),
     ("numa.fio", Expect::Refused("numa_cpu_nodes")),
     (
         "poisson-rate-submission.fio",

@@ -998,3 +998,46 @@ fn zoned_distributions_put_the_accesses_in_their_zones() {
         common::stderr(&out)
     );
 }
+
+/// fio's `blockalign`: random offsets are multiples of it, whatever the block size.
+#[test]
+fn blockalign_aligns_random_offsets() {
+    let dir = tempdir();
+    let f = dir.path().join("data");
+    std::fs::write(&f, vec![0u8; 4 << 20]).unwrap();
+    let file = format!("--filename={}", f.display());
+    let base = [
+        "--name=ba",
+        &file,
+        "--size=4m",
+        "--rw=randwrite",
+        "--number_ios=200",
+    ];
+    json(&direct_4k(
+        dir.path(),
+        &base,
+        &["--blockalign=16k", "--verify_pattern=0xff"],
+    ));
+    let written: Vec<usize> = std::fs::read(&f)
+        .unwrap()
+        .chunks(4096)
+        .enumerate()
+        .filter(|(_, b)| b[0] != 0)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(written.len() > 100, "{}", written.len());
+    assert!(
+        written.iter().all(|i| i % 4 == 0),
+        "an offset not 16k-aligned: {written:?}"
+    );
+    // Finer than the job's blocks: refused by name.
+    let out = bench_in(
+        dir.path(),
+        &["--name=ba", "--bs=8k", "--blockalign=4k", "--parse_only"],
+    );
+    assert!(
+        common::stderr(&out).contains("blockalign=4096 is not a multiple"),
+        "{}",
+        common::stderr(&out)
+    );
+}

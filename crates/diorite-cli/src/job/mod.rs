@@ -383,6 +383,9 @@ pub struct JobSpec {
     pub randseed: u64,
     pub dist: Dist,
     pub norandommap: bool,
+    /// fio's `blockalign`: random offsets are multiples of this (default: the block size);
+    /// giving it turns the random map off, as in fio.
+    pub blockalign: Option<u64>,
     /// fio's `rate` / `rate_iops` (bytes/s, I/Os per second), per direction (read, write);
     /// `rate` wins where both are given.
     pub rate: [Option<u64>; 2],
@@ -528,6 +531,7 @@ impl Default for JobSpec {
             randseed: 0x5eed_d10e,
             dist: Dist::Uniform,
             norandommap: false,
+            blockalign: None,
             rate: [None; 2],
             rate_iops: [None; 2],
             rate_min: [None; 2],
@@ -640,6 +644,19 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
     }
     if !j.do_verify {
         j.verify = false;
+    }
+    // fio: blockalign "is mutually exclusive with using a random map for files, so it will
+    // turn off that option".
+    if let Some(ba) = j.blockalign {
+        let unit = j.bs.unit();
+        if ba % unit != 0 {
+            bail!(
+                "job {}: blockalign={ba} is not a multiple of the block size unit ({unit} bytes): \
+                 offsets finer than the job's blocks are not supported",
+                j.name
+            );
+        }
+        j.norandommap = true;
     }
     // fio: with filesize, each file has that size (a range: one size per file in it, a whole
     // number of the smallest block), and size only sets the default io_size.

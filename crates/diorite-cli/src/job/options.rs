@@ -723,6 +723,30 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.wait_for = Some(v.str().to_string())
         ),
         opt!(
+            "blockalign",
+            ["ba"],
+            Kind::Str,
+            Job,
+            "8k",
+            "random offsets are multiples of this (default: the block size); turns the random map \
+             off, as in fio; one value for every direction",
+            |j, g, v| {
+                let s = v.str();
+                let mut vals = s.split(',').map(str::trim).filter(|x| !x.is_empty());
+                let first = vals.next().ok_or_else(|| anyhow!("blockalign={s}: give a size"))?;
+                let ba = value::size(first, j.kb_base).map_err(|e| anyhow!("blockalign={s}: {e}"))?;
+                for other in vals {
+                    if value::size(other, j.kb_base).ok() != Some(ba) {
+                        bail!("blockalign={s}: different alignments per direction are not supported yet");
+                    }
+                }
+                if ba == 0 {
+                    bail!("blockalign={s}: must be at least 1 byte");
+                }
+                j.blockalign = Some(ba);
+            }
+        ),
+        opt!(
             "exitall",
             [],
             Kind::Bool,

@@ -297,6 +297,8 @@ pub struct Generator {
     bs: Bs,
     unit: u64,
     blocks: u64,
+    /// fio's `blockalign`, in blocks: random offsets are multiples of it.
+    align: u64,
     skew: Skew,
     /// The random map (random patterns without norandommap and with a uniform distribution),
     /// or the written-blocks map of a sequential writer (for verify). None otherwise.
@@ -335,6 +337,7 @@ impl Generator {
             rwmixread: spec.rwmixread,
             unit,
             blocks,
+            align: spec.blockalign.map_or(1, |ba| (ba / unit).max(1)),
             skew: Skew::new(dist.clone(), (blocks - bs.max() / unit + 1).max(1), unit),
             bs,
             map: (pick_from_map || track).then(|| BlockMap::new(blocks)),
@@ -506,6 +509,7 @@ impl Generator {
             (b, map.free_run(b, want).max(1))
         } else if self.rw.random() {
             let b = self.skew.pick(&mut self.rng_off, self.blocks - want + 1);
+            let b = b / self.align * self.align;
             (b, want)
         } else {
             // A pass ends exactly at the region's end: the last I/O is shortened to the blocks
