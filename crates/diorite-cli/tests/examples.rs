@@ -75,6 +75,8 @@ const EXAMPLES: &[(&str, Expect)] = &[
     ("rand-zones.fio", Expect::Runs(&[(0, "r")])),
     // bssplit down to 512 bytes, blockalign=4k, zoned: four clones reported as one group.
     ("jesd219.fio", Expect::Runs(&[(0, "rw")])),
+    // rw=read:-8k: backwards.
+    ("backwards-read.fio", Expect::Runs(&[(0, "r")])),
     // exitall with exit_what=stonewall and =all: the fast jobs end with the slow ones.
     (
         "exitwhat.fio",
@@ -83,11 +85,13 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // Refused, each by the first option (in the file's order) diorite does not support yet;
     // the rest of issue 15's vocabulary.
     ("latency-profile.fio", Expect::Refused("random_generator")),
-    ("backwards-read.fio", Expect::Refused("rw=read:-8k")),
     ("butterfly.fio", Expect::Refused("'flow'")),
     ("cmdprio-bssplit.fio", Expect::Refused("write_lat_log")),
     ("cmdprio-percentage.fio", Expect::Refused("write_lat_log")),
-    ("cross-stripe-verify.fio", Expect::Refused("rw=write:112k")),
+    (
+        "cross-stripe-verify.fio",
+        Expect::Refused("offset_increment"),
+    ),
     ("dedupe-global.fio", Expect::Refused("dedupe_mode")),
     ("disk-zone-profile.fio", Expect::Refused("zonemode")),
     ("enospc-pressure.fio", Expect::Refused("error_dump")),

@@ -1041,3 +1041,43 @@ fn blockalign_aligns_random_offsets() {
         common::stderr(&out)
     );
 }
+
+/// fio's offset modifier, seen in which blocks of a zeroed file some writes touch: `write:4k`
+/// leaves holes, `write:-8k` goes backwards from the end after the first block (fio's
+/// get_next_seq_offset), `randwrite:4` takes a new random offset every 4th I/O with the ones
+/// between following it (`rw_sequencer=sequential`) or repeating it (`identical`).
+#[test]
+fn offset_modifiers_leave_holes_go_backwards_and_group_random_ios() {
+    let dir = tempdir();
+    let f = dir.path().join("data");
+    let written = |args: &[&str]| -> Vec<usize> {
+        std::fs::write(&f, vec![0u8; 1 << 20]).unwrap();
+        let file = format!("--filename={}", f.display());
+        let base = ["--name=m", &file, "--verify_pattern=0xff"];
+        json(&direct_4k(dir.path(), &base, args));
+        std::fs::read(&f)
+            .unwrap()
+            .chunks(4096)
+            .enumerate()
+            .filter(|(_, b)| b[0] != 0)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let small = ["--size=64k", "--number_ios=4"];
+    let w = written(&[&small[..], &["--rw=write:4k"]].concat());
+    assert_eq!(w, [0, 2, 4, 6]);
+    // 16 blocks: 0, then from the end backwards (fio's wrap: the region's end plus -8k).
+    let w = written(&[&small[..], &["--rw=write:-8k"]].concat());
+    assert_eq!(w, [0, 12, 13, 14]);
+    // 256 blocks: 0, 1, 2 (fio starts with the sequential ones), a random R, R+1..R+3, ...
+    let rand = [
+        "--size=1m",
+        "--number_ios=8",
+        "--rw=randwrite:4",
+        "--norandommap",
+    ];
+    let seq = written(&rand);
+    assert!(seq.starts_with(&[0, 1, 2]) && seq.len() >= 6, "{seq:?}");
+    let same = written(&[&rand[..], &["--rw_sequencer=identical"]].concat());
+    assert!(same.len() <= 3 && same[0] == 0, "{same:?}");
+}

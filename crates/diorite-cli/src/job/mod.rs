@@ -383,6 +383,14 @@ pub struct JobSpec {
     pub randseed: u64,
     pub dist: Dist,
     pub norandommap: bool,
+    /// fio's offset modifier (`rw=read:-8k`, `rw=randread:8`): for a sequential pattern, bytes
+    /// added to each next offset (holes, or backwards); for a random one, how many I/Os share
+    /// one random offset (`rw_sequencer`: sequential after it, or identical).
+    pub rw_add: i64,
+    pub rw_nr: u64,
+    pub rw_identical: bool,
+    /// The raw offset modifier of `rw=PATTERN:MOD`, settled in `finish`.
+    pub rw_modifier: Option<String>,
     /// fio's `blockalign`: random offsets are multiples of this (default: the block size);
     /// giving it turns the random map off, as in fio.
     pub blockalign: Option<u64>,
@@ -531,7 +539,11 @@ impl Default for JobSpec {
             randseed: 0x5eed_d10e,
             dist: Dist::Uniform,
             norandommap: false,
+            rw_add: 0,
+            rw_nr: 0,
+            rw_identical: false,
             blockalign: None,
+            rw_modifier: None,
             rate: [None; 2],
             rate_iops: [None; 2],
             rate_min: [None; 2],
@@ -644,6 +656,43 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
     }
     if !j.do_verify {
         j.verify = false;
+    }
+    // fio's offset modifier: a size for sequential patterns, a count for random ones.
+    if let Some(m) = j.rw_modifier.take() {
+        if j.rw.random() {
+            j.rw_nr = value::eval(&m, value::Unit::Count)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "job {}: rw=...:{m}: a random pattern takes a count of I/Os",
+                        j.name
+                    )
+                })?;
+        } else {
+            let (neg, mag) = m
+                .strip_prefix('-')
+                .map_or((false, m.as_str()), |r| (true, r));
+            let v = value::size(mag, j.kb_base)
+                .map_err(|e| anyhow!("job {}: rw=...:{m}: {e}", j.name))?;
+            let unit = j.bs.unit();
+            if v % unit != 0 {
+                bail!(
+                    "job {}: rw=...:{m}: the offset modifier must be a multiple of the block size \
+                     unit ({unit} bytes)",
+                    j.name
+                );
+            }
+            let v =
+                i64::try_from(v).map_err(|_| anyhow!("job {}: rw=...:{m}: too large", j.name))?;
+            j.rw_add = if neg { -v } else { v };
+        }
+        if j.verify || j.verify_only {
+            bail!(
+                "job {}: verify with an rw offset modifier is not supported yet",
+                j.name
+            );
+        }
     }
     // fio: blockalign "is mutually exclusive with using a random map for files, so it will
     // turn off that option".

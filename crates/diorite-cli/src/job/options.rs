@@ -311,8 +311,30 @@ pub static OPTIONS: &[Opt] =
             Kind::Str,
             Job,
             "randwrite",
-            "read, write, randread, randwrite, rw|readwrite, randrw (default read)",
-            |j, g, v| j.rw = Rw::parse(v.str())?
+            "read, write, randread, randwrite, rw|readwrite, randrw, trims (default read); \
+             PATTERN:MOD adds fio's offset modifier (sequential: bytes added to each next offset, \
+             negative goes backwards; random: I/Os per random offset, see rw_sequencer)",
+            |j, g, v| {
+                let (p, m) = v.str().split_once(':').unwrap_or((v.str(), ""));
+                j.rw = Rw::parse(p)?;
+                j.rw_modifier = (!m.is_empty()).then(|| m.to_string());
+            }
+        ),
+        opt!(
+            "rw_sequencer",
+            [],
+            Kind::Str,
+            Job,
+            "identical",
+            "with rw=RANDOM:N, what the N-1 I/Os after each random offset do: sequential \
+             (continue after it, the default) or identical (repeat it)",
+            |j, g, v| {
+                j.rw_identical = match v.str() {
+                    "sequential" => false,
+                    "identical" => true,
+                    s => bail!("rw_sequencer={s}: expected sequential or identical"),
+                }
+            }
         ),
         opt!(
             "rwmixread",

@@ -299,6 +299,14 @@ pub struct Generator {
     blocks: u64,
     /// fio's `blockalign`, in blocks: random offsets are multiples of it.
     align: u64,
+    /// fio's offset modifier (`JobSpec::rw_add`, in blocks; `rw_nr`, `rw_identical`), and for
+    /// a random pattern the I/Os left until the next random offset and the last I/O's
+    /// `(block, blocks)`.
+    add: i64,
+    nr: u64,
+    identical: bool,
+    nr_left: u64,
+    last: (u64, u64),
     skew: Skew,
     /// The random map (random patterns without norandommap and with a uniform distribution),
     /// or the written-blocks map of a sequential writer (for verify). None otherwise.
@@ -330,7 +338,10 @@ impl Generator {
         let (rw, bs, dist) = (spec.rw, spec.bs.clone(), spec.dist.clone());
         let unit = bs.unit();
         let blocks = len / unit;
-        let pick_from_map = rw.random() && !spec.norandommap && dist == Dist::Uniform;
+        // (A random pattern with an offset modifier does not pick from the map: its sequential
+        // follow-ups would not respect it.)
+        let pick_from_map =
+            rw.random() && !spec.norandommap && dist == Dist::Uniform && spec.rw_nr <= 1;
         let mut seeds = Rng::new(seed);
         Generator {
             rw,
@@ -338,6 +349,11 @@ impl Generator {
             unit,
             blocks,
             align: spec.blockalign.map_or(1, |ba| (ba / unit).max(1)),
+            add: spec.rw_add / unit as i64,
+            nr: spec.rw_nr,
+            identical: spec.rw_identical,
+            nr_left: spec.rw_nr,
+            last: (0, 0),
             skew: Skew::new(dist.clone(), (blocks - bs.max() / unit + 1).max(1), unit),
             bs,
             map: (pick_from_map || track).then(|| BlockMap::new(blocks)),
@@ -507,10 +523,42 @@ impl Generator {
                 .next_free(r)
                 .expect("a map that is not full has a free block");
             (b, map.free_run(b, want).max(1))
+        } else if self.rw.random() && self.nr > 1 && {
+            // fio (io_u.c): the counter runs down first; a random offset when it reaches 0.
+            self.nr_left -= 1;
+            self.nr_left > 0
+        } {
+            // rw_sequencer: after the last I/O, or the same offset again.
+            let (lb, ln) = self.last;
+            let b = if self.identical { lb } else { lb + ln };
+            let b = if b + want > self.blocks { 0 } else { b };
+            (b, want.min(self.blocks - b))
         } else if self.rw.random() {
+            self.nr_left = self.nr;
             let b = self.skew.pick(&mut self.rng_off, self.blocks - want + 1);
             let b = b / self.align * self.align;
             (b, want)
+        } else if self.add != 0 {
+            // fio's get_next_seq_offset with a modifier: the next offset is the last I/O's end
+            // plus the modifier (the first I/O at the start); past the region's end a hole
+            // pattern wraps to its start, a backwards one to its end plus the modifier. (fio
+            // wraps at the file's end; diorite never leaves the job's region.)
+            let cur = &mut self.seq[dir as usize];
+            let mut pos = *cur as i64;
+            if pos != 0 {
+                pos += self.add;
+                if pos < 0 || pos >= self.blocks as i64 {
+                    pos = if self.add > 0 {
+                        0
+                    } else {
+                        (self.blocks as i64 + self.add).max(0)
+                    };
+                }
+            }
+            let b = (pos as u64).min(self.blocks - 1);
+            let n = want.min(self.blocks - b);
+            *cur = b + n;
+            (b, n)
         } else {
             // A pass ends exactly at the region's end: the last I/O is shortened to the blocks
             // left, so every pass covers every block once (verify relies on it).
@@ -524,6 +572,7 @@ impl Generator {
             *cur += n;
             (b, n)
         };
+        self.last = (block, n);
         if let Some(map) = self.map.as_mut() {
             // A tracking (sequential) map starts its next pass when the cursor wraps; a picking
             // map did so above.
