@@ -77,6 +77,8 @@ const EXAMPLES: &[(&str, Expect)] = &[
     ("jesd219.fio", Expect::Runs(&[(0, "rw")])),
     // rw=read:-8k: backwards.
     ("backwards-read.fio", Expect::Runs(&[(0, "r")])),
+    // write_bw_log: per-I/O bandwidth logs for the four steady-state writers.
+    ("ssd-steadystate.fio", Expect::Runs(&[(0, "w"), (1, "w")])),
     // exitall with exit_what=stonewall and =all: the fast jobs end with the slow ones.
     (
         "exitwhat.fio",
@@ -86,8 +88,11 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // the rest of issue 15's vocabulary.
     ("latency-profile.fio", Expect::Refused("random_generator")),
     ("butterfly.fio", Expect::Refused("'flow'")),
-    ("cmdprio-bssplit.fio", Expect::Refused("write_lat_log")),
-    ("cmdprio-percentage.fio", Expect::Refused("write_lat_log")),
+    (
+        "cmdprio-bssplit.fio",
+        Expect::Refused("bssplit=64k/40:1024k/60,1024k/100"),
+    ),
+    ("cmdprio-percentage.fio", Expect::Refused("prioclass")),
     (
         "cross-stripe-verify.fio",
         Expect::Refused("offset_increment"),
@@ -105,7 +110,6 @@ const EXAMPLES: &[(&str, Expect)] = &[
         "poisson-rate-submission.fio",
         Expect::Refused("io_submit_mode"),
     ),
-    ("ssd-steadystate.fio", Expect::Refused("write_bw_log")),
     ("steadystate.fio", Expect::Refused("'ss'")),
     ("surface-scan.fio", Expect::Refused("fill_device")),
 ];

@@ -796,6 +796,70 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
+            "write_lat_log",
+            [],
+            Kind::Str,
+            Job,
+            "lat",
+            "log each I/O's lat, clat and slat to PREFIX_lat.N.log, PREFIX_clat.N.log, \
+             PREFIX_slat.N.log (fio's names and format)",
+            |j, g, v| j.write_lat_log = Some(v.str().to_string())
+        ),
+        opt!(
+            "write_bw_log",
+            [],
+            Kind::Str,
+            Job,
+            "bw",
+            "log each I/O's bandwidth to PREFIX_bw.N.log (fio's format)",
+            |j, g, v| j.write_bw_log = Some(v.str().to_string())
+        ),
+        opt!(
+            "write_iops_log",
+            [],
+            Kind::Str,
+            Job,
+            "iops",
+            "log each I/O (value 1) to PREFIX_iops.N.log (fio's format)",
+            |j, g, v| j.write_iops_log = Some(v.str().to_string())
+        ),
+        opt!(
+            "log_offset",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "add each I/O's file offset to the log lines",
+            |j, g, v| j.log_offset = v.bool()
+        ),
+        opt!(
+            "log_prio",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "log the I/O priority value (0x0000: diorite issues none yet) instead of 0/1",
+            |j, g, v| j.log_prio = v.bool()
+        ),
+        opt!(
+            "per_job_logs",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "name logs PREFIX_TYPE.N.log per job (1, the default) or PREFIX_TYPE.log (0)",
+            |j, g, v| j.per_job_logs = v.bool()
+        ),
+        opt!(
+            "log_avg_msec",
+            [],
+            Kind::Int(0, u32::MAX as u64),
+            Job,
+            "500",
+            "0: one log entry per I/O (averaging over windows is not supported yet)",
+            |j, g, v| j.log_avg_msec = v.num()
+        ),
+        opt!(
             "gtod_reduce",
             [],
             Kind::Bool,

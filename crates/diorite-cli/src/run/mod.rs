@@ -2,6 +2,7 @@
 //! driving the engine ([`runner`]) and checking what was written ([`verify`]).
 
 pub mod layout;
+pub mod logs;
 pub mod rate;
 pub mod runner;
 pub mod state;

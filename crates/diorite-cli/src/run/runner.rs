@@ -9,7 +9,7 @@
 use crate::job::{Engine as JobEngine, JobSpec, Rw};
 use crate::report::stats::DirStats;
 use crate::run::workload::{Dir, Generator, Io};
-use crate::run::{rate, state, verify};
+use crate::run::{logs, rate, state, verify};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -260,6 +260,8 @@ struct Engine<'a> {
     reaped: Vec<Completion>,
     sync_busy: bool,
     depths: Depths,
+    /// fio's per-I/O logs, when the job asked for any (`logs.rs`).
+    logs: Option<logs::Logs>,
 }
 
 impl<'a> Engine<'a> {
@@ -345,6 +347,7 @@ impl<'a> Engine<'a> {
             reaped: Vec::with_capacity(depth + 1),
             sync_busy: false,
             depths: Depths::default(),
+            logs: None,
         })
     }
 
@@ -499,9 +502,12 @@ impl<'a> Engine<'a> {
             let slot = &mut self.slots[s as usize];
             slot.t1 = t1;
             if slat {
-                stats[slot.kind]
-                    .slat
-                    .record(t1.duration_since(slot.t0).as_nanos() as u64);
+                let ns = t1.duration_since(slot.t0).as_nanos() as u64;
+                stats[slot.kind].slat.record(ns);
+                if let (Some(l), 0 | 1) = (self.logs.as_mut(), slot.kind) {
+                    let off = self.targets[slot.file].base + slot.off;
+                    l.submitted(t1, ns, slot.kind as u8, slot.len, off);
+                }
             }
         }
         self.batch_slots.clear();
@@ -703,6 +709,11 @@ pub fn run_job(
             Err(err) => r.error = Some(format!("verify: {err:#}")),
         }
     }
+    if let Some(l) = e.logs.take() {
+        if let Err(err) = l.write(spec) {
+            r.error.get_or_insert(format!("{err:#}"));
+        }
+    }
     if let Err(err) = e.close() {
         r.error.get_or_insert(format!("{err:#}"));
     }
@@ -815,6 +826,7 @@ fn main_phase(
         .unwrap_or(spec.batch_complete_min)
         .max(1) as usize;
     let t_start = Stamp::now();
+    e.logs = logs::Logs::new(spec, t_start);
     let mut ramping = !spec.ramp_time.is_zero();
     let ramp_end = t_start + spec.ramp_time;
     let mut phase_start = t_start;
@@ -871,6 +883,9 @@ fn main_phase(
             stats = std::array::from_fn(|_| DirStats::new());
             cpu0 = ThreadUsage::now();
             e.depths = Depths::default();
+            if let Some(l) = e.logs.as_mut() {
+                l.restart();
+            }
             samples = Samples::default();
             at_sample = [(0, 0); DIRS];
             next_sample = now + SAMPLE;
@@ -1174,6 +1189,17 @@ fn main_phase(
                 }
             }
             record_lat(spec, st, tc, slot.t0, slot.t1);
+            if let (Some(l), 0 | 1, Ok(n)) = (e.logs.as_mut(), slot.kind, &result) {
+                l.completed(
+                    tc,
+                    ns(tc.duration_since(slot.t1)),
+                    ns(tc.duration_since(slot.t0)),
+                    slot.kind as u8,
+                    slot.len,
+                    e.targets[slot.file].base + slot.off,
+                    *n as u64,
+                );
+            }
             if slot.kind == SYNC {
                 e.sync_busy = false;
                 if let (Some(t), true) = (tracker.as_mut(), result.is_ok()) {
