@@ -254,6 +254,54 @@ fn end_others(prepared: &[Prepared], p: &Prepared) {
     }
 }
 
+/// fio's percentage forms and `offset_increment` (filesetup.c `get_start_offset`) for clone
+/// `k` of its job: the offset is `offset` (or N% of the file) plus `k` increments (bytes, or
+/// N% of the file), rounded up to the smallest block when a percentage is involved; `size=N%`
+/// is N% of the file. A percentage needs one existing file to measure.
+fn resolve_offsets(spec: &mut JobSpec, k: u64) -> Result<()> {
+    let pct_incr = matches!(spec.offset_increment, job::Incr::Pct(_));
+    if spec.size_pct.is_none() && spec.offset_pct.is_none() && !pct_incr {
+        if let job::Incr::Bytes(b) = spec.offset_increment {
+            spec.offset += k * b;
+        }
+        return Ok(());
+    }
+    let [p] = spec.filenames.as_slice() else {
+        bail!(
+            "job {}: size, offset or offset_increment as a percentage needs exactly one file \
+             (several, or the default target, are not supported yet)",
+            spec.name
+        );
+    };
+    let len = DirectFile::options()
+        .read(true)
+        .require_direct(false)
+        .open(p)
+        .with_context(|| {
+            format!(
+                "job {}: a percentage of {}, which must exist to be measured",
+                spec.name,
+                p.display()
+            )
+        })?
+        .len();
+    let incr = match spec.offset_increment {
+        job::Incr::Bytes(b) => b,
+        job::Incr::Pct(q) => len * q / 100,
+    };
+    let base = spec.offset_pct.map_or(spec.offset, |q| len * q / 100);
+    let mut off = base + k * incr;
+    if spec.offset_pct.is_some() || pct_incr {
+        let a = spec.bs.min().max(1);
+        off = off.div_ceil(a) * a;
+    }
+    spec.offset = off;
+    if let Some(q) = spec.size_pct {
+        spec.size = Some(len * q / 100);
+    }
+    Ok(())
+}
+
 /// Each job's reporting group (a `stonewall` or `new_group` starts one) and phase (the jobs
 /// that run together; a `stonewall` starts one), in order.
 fn groups(plan: &Plan) -> Vec<(u32, u32)> {
@@ -351,6 +399,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 let dir = spec.directory.clone().unwrap_or_else(|| PathBuf::from("."));
                 spec.filenames = vec![dir.join(format!("{}.{k}.0", j.name))];
             }
+            resolve_offsets(&mut spec, u64::from(k))?;
             clones.push((spec, j.name.clone(), (group, phase, i), index));
         }
     }

@@ -95,7 +95,7 @@ const EXAMPLES: &[(&str, Expect)] = &[
     ("cmdprio-percentage.fio", Expect::Refused("prioclass")),
     (
         "cross-stripe-verify.fio",
-        Expect::Refused("offset_increment"),
+        Expect::Refused("verify with an rw offset modifier"),
     ),
     ("dedupe-global.fio", Expect::Refused("dedupe_mode")),
     ("disk-zone-profile.fio", Expect::Refused("zonemode")),

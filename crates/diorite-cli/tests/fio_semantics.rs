@@ -1166,3 +1166,45 @@ fn logs_have_fios_names_and_line_format() {
         _ => eprintln!("SKIPPED: fio is not installed; the side-by-side log check did not run"),
     }
 }
+
+/// fio's `size=N%`, `offset=N%` and `offset_increment` (filesetup.c `get_start_offset`): each
+/// numjobs clone writes its own region, seen in the bytes of a zeroed file.
+#[test]
+fn percentages_and_offset_increment_place_each_clone() {
+    let dir = tempdir();
+    let f = dir.path().join("data");
+    let run = |extra: &[&str]| -> (usize, usize) {
+        std::fs::write(&f, vec![0u8; 1 << 20]).unwrap();
+        let file = format!("--filename={}", f.display());
+        let base = [
+            "--name=o",
+            &file,
+            "--rw=write",
+            "--numjobs=2",
+            "--verify_pattern=0xff",
+        ];
+        json(&direct_4k(dir.path(), &base, extra));
+        let data = std::fs::read(&f).unwrap();
+        let first = data.iter().position(|b| *b != 0).unwrap();
+        let end = data.iter().rposition(|b| *b != 0).unwrap() + 1;
+        assert!(
+            data[first..end].iter().all(|b| *b != 0),
+            "a hole in the written range"
+        );
+        (first, end)
+    };
+    // Bytes: clone 0 at 0, clone 1 64 KiB later.
+    assert_eq!(
+        run(&["--size=64k", "--offset_increment=64k"]),
+        (0, 128 << 10)
+    );
+    // Half-way in, a quarter of the file each, the second 10% later (aligned up to 4 KiB).
+    let inc = (1u64 << 20) / 10;
+    let second = (524288 + inc).div_ceil(4096) * 4096;
+    assert_eq!(
+        run(&["--size=25%", "--offset=50%", "--offset_increment=10%"]),
+        (524288, (second + 262144) as usize)
+    );
+    let out = bench_in(dir.path(), &["--name=o", "--size=0%", "--parse_only"]);
+    assert!(common::stderr(&out).contains("a whole number from 1 to 100"));
+}

@@ -348,6 +348,11 @@ pub struct JobSpec {
     pub size: Option<u64>,
     pub offset: u64,
     pub io_size: Option<u64>,
+    /// fio's percentage forms: `size=N%`, `offset=N%` (of each file; resolved per clone when
+    /// the files are known), and `offset_increment` (clone k starts k increments later).
+    pub size_pct: Option<u64>,
+    pub offset_pct: Option<u64>,
+    pub offset_increment: Incr,
     /// fio's `filesize` (low, high): each file's size; `size` then only sets the default
     /// `io_size` (settled in `finish`).
     pub filesize: Option<(u64, u64)>,
@@ -471,6 +476,13 @@ pub struct JobSpec {
     pub given: Vec<(String, String)>,
 }
 
+/// fio's `offset_increment`: bytes, or a percentage of the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Incr {
+    Bytes(u64),
+    Pct(u64),
+}
+
 /// fio's `exit_what` (backend.c `fio_terminate_threads`): with `exitall`, a job that ends
 /// ends the jobs of its reporting group, every job running now, or every job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -526,6 +538,9 @@ impl Default for JobSpec {
             size: None,
             offset: 0,
             io_size: None,
+            size_pct: None,
+            offset_pct: None,
+            offset_increment: Incr::Bytes(0),
             filesize: None,
             runtime: None,
             time_based: false,

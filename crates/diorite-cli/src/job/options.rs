@@ -4,7 +4,7 @@
 //! that stores it in the job spec. An option that is not here is refused by name.
 
 use super::value::{self, Unit};
-use super::{Bs, Dist, Eta, Globals, JobSpec, OutputFormat, Rw};
+use super::{Bs, Dist, Eta, Globals, Incr, JobSpec, OutputFormat, Rw};
 use anyhow::{anyhow, bail, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -139,6 +139,18 @@ fn per_dir(
         [r, w] => Ok(([one(r)?, one(w)?], false)),
         [r, w, t] => Ok(([one(r)?, one(w)?], one(t)?.is_some())),
         _ => bail!("{name}={v}: expected READ[,WRITE[,TRIM]]"),
+    }
+}
+
+/// `N%` (1..=100) as fio's percentage forms of `size`, `offset`, `offset_increment`; `None`
+/// for anything else.
+fn pct(name: &str, v: &str) -> Result<Option<u64>> {
+    let Some(n) = v.strip_suffix('%') else {
+        return Ok(None);
+    };
+    match n.trim().parse::<u64>() {
+        Ok(p) if (1..=100).contains(&p) => Ok(Some(p)),
+        _ => bail!("{name}={v}: a percentage is a whole number from 1 to 100"),
     }
 }
 
@@ -448,23 +460,53 @@ pub static OPTIONS: &[Opt] =
             Kind::Str,
             Job,
             "64m",
-            "bytes of the target(s) to use (default: the whole target)",
+            "bytes of the target(s) to use (default: the whole target), or N% of it (fio)",
             |j, g, v| {
                 let s = v.str();
-                if s.ends_with('%') {
-                    bail!("size={s}: percentages are not supported; give a size");
+                match pct("size", s)? {
+                    Some(p) => (j.size, j.size_pct) = (None, Some(p)),
+                    None => {
+                        j.size = Some(value::size(s, j.kb_base).map_err(|e| anyhow!("size={s}: {e}"))?);
+                        j.size_pct = None;
+                    }
                 }
-                j.size = Some(value::size(s, j.kb_base).map_err(|e| anyhow!("size={s}: {e}"))?)
             }
         ),
         opt!(
             "offset",
             [],
-            Kind::Size,
+            Kind::Str,
             Job,
             "1m",
-            "start of the region in each file (default 0)",
-            |j, g, v| j.offset = v.num()
+            "start of the region in each file (default 0), or N% of the file (aligned up to the \
+             smallest block, as fio)",
+            |j, g, v| {
+                let s = v.str();
+                match pct("offset", s)? {
+                    Some(p) => (j.offset, j.offset_pct) = (0, Some(p)),
+                    None => {
+                        j.offset = value::size(s, j.kb_base).map_err(|e| anyhow!("offset={s}: {e}"))?;
+                        j.offset_pct = None;
+                    }
+                }
+            }
+        ),
+        opt!(
+            "offset_increment",
+            [],
+            Kind::Str,
+            Job,
+            "1m",
+            "each numjobs clone starts this much (or N% of the file) after the one before (fio)",
+            |j, g, v| {
+                let s = v.str();
+                j.offset_increment = match pct("offset_increment", s)? {
+                    Some(p) => Incr::Pct(p),
+                    None => Incr::Bytes(
+                        value::size(s, j.kb_base).map_err(|e| anyhow!("offset_increment={s}: {e}"))?,
+                    ),
+                };
+            }
         ),
         opt!(
             "filesize",
