@@ -937,109 +937,86 @@ fn exitall_ends_the_jobs_exit_what_names() {
     );
 }
 
+/// Which 4 KiB blocks of a zeroed file of `size` bytes a 4 KiB O_DIRECT job writes (its
+/// data is a nonzero pattern), with `args`.
+fn blocks_written(dir: &Path, size: usize, args: &[&str]) -> Vec<usize> {
+    let f = dir.join("data");
+    std::fs::write(&f, vec![0u8; size]).unwrap();
+    let file = format!("--filename={}", f.display());
+    let base = ["--name=w", &file, "--verify_pattern=0xff"];
+    json(&direct_4k(dir, &base, args));
+    std::fs::read(&f)
+        .unwrap()
+        .chunks(4096)
+        .enumerate()
+        .filter(|(_, b)| b[0] != 0)
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// fio's `random_distribution=zoned` / `zoned_abs`: writes land only in the zones that get
 /// accesses, in proportion (seeded, so exact counts are reproducible; checked loosely).
 #[test]
 fn zoned_distributions_put_the_accesses_in_their_zones() {
     let dir = tempdir();
-    let f = dir.path().join("data");
-    let written = |dist: &str| -> Vec<bool> {
-        std::fs::write(&f, vec![0u8; 4 << 20]).unwrap();
-        let file = format!("--filename={}", f.display());
+    let written = |dist: &str| {
         let d = format!("--random_distribution={dist}");
-        let base = [
-            "--name=z",
-            &file,
+        let args = [
             "--size=4m",
             "--rw=randwrite",
             "--number_ios=400",
+            "--norandommap",
             &d,
         ];
-        json(&direct_4k(
-            dir.path(),
-            &base,
-            &["--norandommap", "--verify_pattern=0xff"],
-        ));
-        std::fs::read(&f)
-            .unwrap()
-            .chunks(4096)
-            .map(|b| b[0] != 0)
-            .collect()
+        blocks_written(dir.path(), 4 << 20, &args)
     };
     // All accesses in the first 10% of the 1024 blocks.
     let w = written("zoned:100/10:0/90");
-    assert!(w[..102].iter().filter(|b| **b).count() > 50);
-    assert!(
-        !w[103..].iter().any(|b| *b),
-        "a write outside the first zone"
-    );
+    assert!(w.len() > 50 && w.iter().all(|b| *b < 103), "{w:?}");
     // The same by absolute size.
-    let w = written("zoned_abs:100/64k:0/3m");
-    assert!(w[..16].iter().all(|b| *b) && !w[16..].iter().any(|b| *b));
+    assert_eq!(
+        written("zoned_abs:100/64k:0/3m"),
+        (0..16).collect::<Vec<_>>()
+    );
     // Half the accesses in the first 5%: that zone is nearly full, the rest sparse.
     let w = written("zoned:50/5:50/");
-    let (hot, cold) = (
-        w[..51].iter().filter(|b| **b).count(),
-        w[51..].iter().filter(|b| **b).count(),
-    );
+    let hot = w.iter().filter(|b| **b < 51).count();
+    let cold = w.len() - hot;
     assert!(hot > 45 && cold > 100 && cold < 250, "{hot} {cold}");
     // Refused by name: access percentages not adding up to 100.
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=z",
-            "--random_distribution=zoned:50/5:30/15",
-            "--parse_only",
-        ],
-    );
-    assert!(
-        common::stderr(&out).contains("add up to 80, not 100"),
-        "{}",
-        common::stderr(&out)
-    );
+    let args = [
+        "--name=z",
+        "--random_distribution=zoned:50/5:30/15",
+        "--parse_only",
+    ];
+    let out = bench_in(dir.path(), &args);
+    let err = common::stderr(&out);
+    assert!(err.contains("add up to 80, not 100"), "{err}");
 }
 
 /// fio's `blockalign`: random offsets are multiples of it, whatever the block size.
 #[test]
 fn blockalign_aligns_random_offsets() {
     let dir = tempdir();
-    let f = dir.path().join("data");
-    std::fs::write(&f, vec![0u8; 4 << 20]).unwrap();
-    let file = format!("--filename={}", f.display());
-    let base = [
-        "--name=ba",
-        &file,
+    let args = [
         "--size=4m",
         "--rw=randwrite",
         "--number_ios=200",
+        "--blockalign=16k",
     ];
-    json(&direct_4k(
-        dir.path(),
-        &base,
-        &["--blockalign=16k", "--verify_pattern=0xff"],
-    ));
-    let written: Vec<usize> = std::fs::read(&f)
-        .unwrap()
-        .chunks(4096)
-        .enumerate()
-        .filter(|(_, b)| b[0] != 0)
-        .map(|(i, _)| i)
-        .collect();
-    assert!(written.len() > 100, "{}", written.len());
+    let w = blocks_written(dir.path(), 4 << 20, &args);
+    assert!(w.len() > 100, "{}", w.len());
     assert!(
-        written.iter().all(|i| i % 4 == 0),
-        "an offset not 16k-aligned: {written:?}"
+        w.iter().all(|i| i % 4 == 0),
+        "an offset not 16k-aligned: {w:?}"
     );
     // Finer than the job's blocks: refused by name.
     let out = bench_in(
         dir.path(),
         &["--name=ba", "--bs=8k", "--blockalign=4k", "--parse_only"],
     );
-    assert!(
-        common::stderr(&out).contains("blockalign=4096 is not a multiple"),
-        "{}",
-        common::stderr(&out)
-    );
+    let err = common::stderr(&out);
+    assert!(err.contains("blockalign=4096 is not a multiple"), "{err}");
 }
 
 /// fio's offset modifier, seen in which blocks of a zeroed file some writes touch: `write:4k`
@@ -1049,26 +1026,13 @@ fn blockalign_aligns_random_offsets() {
 #[test]
 fn offset_modifiers_leave_holes_go_backwards_and_group_random_ios() {
     let dir = tempdir();
-    let f = dir.path().join("data");
-    let written = |args: &[&str]| -> Vec<usize> {
-        std::fs::write(&f, vec![0u8; 1 << 20]).unwrap();
-        let file = format!("--filename={}", f.display());
-        let base = ["--name=m", &file, "--verify_pattern=0xff"];
-        json(&direct_4k(dir.path(), &base, args));
-        std::fs::read(&f)
-            .unwrap()
-            .chunks(4096)
-            .enumerate()
-            .filter(|(_, b)| b[0] != 0)
-            .map(|(i, _)| i)
-            .collect()
+    let small = |rw: &str| {
+        let rw = format!("--rw={rw}");
+        blocks_written(dir.path(), 1 << 20, &["--size=64k", "--number_ios=4", &rw])
     };
-    let small = ["--size=64k", "--number_ios=4"];
-    let w = written(&[&small[..], &["--rw=write:4k"]].concat());
-    assert_eq!(w, [0, 2, 4, 6]);
+    assert_eq!(small("write:4k"), [0, 2, 4, 6]);
     // 16 blocks: 0, then from the end backwards (fio's wrap: the region's end plus -8k).
-    let w = written(&[&small[..], &["--rw=write:-8k"]].concat());
-    assert_eq!(w, [0, 12, 13, 14]);
+    assert_eq!(small("write:-8k"), [0, 12, 13, 14]);
     // 256 blocks: 0, 1, 2 (fio starts with the sequential ones), a random R, R+1..R+3, ...
     let rand = [
         "--size=1m",
@@ -1076,9 +1040,13 @@ fn offset_modifiers_leave_holes_go_backwards_and_group_random_ios() {
         "--rw=randwrite:4",
         "--norandommap",
     ];
-    let seq = written(&rand);
+    let seq = blocks_written(dir.path(), 1 << 20, &rand);
     assert!(seq.starts_with(&[0, 1, 2]) && seq.len() >= 6, "{seq:?}");
-    let same = written(&[&rand[..], &["--rw_sequencer=identical"]].concat());
+    let same = blocks_written(
+        dir.path(),
+        1 << 20,
+        &[&rand[..], &["--rw_sequencer=identical"]].concat(),
+    );
     assert!(same.len() <= 3 && same[0] == 0, "{same:?}");
 }
 
@@ -1168,30 +1136,20 @@ fn logs_have_fios_names_and_line_format() {
 }
 
 /// fio's `size=N%`, `offset=N%` and `offset_increment` (filesetup.c `get_start_offset`): each
-/// numjobs clone writes its own region, seen in the bytes of a zeroed file.
+/// numjobs clone writes its own region, seen in the blocks of a zeroed file.
 #[test]
 fn percentages_and_offset_increment_place_each_clone() {
     let dir = tempdir();
-    let f = dir.path().join("data");
     let run = |extra: &[&str]| -> (usize, usize) {
-        std::fs::write(&f, vec![0u8; 1 << 20]).unwrap();
-        let file = format!("--filename={}", f.display());
-        let base = [
-            "--name=o",
-            &file,
-            "--rw=write",
-            "--numjobs=2",
-            "--verify_pattern=0xff",
-        ];
-        json(&direct_4k(dir.path(), &base, extra));
-        let data = std::fs::read(&f).unwrap();
-        let first = data.iter().position(|b| *b != 0).unwrap();
-        let end = data.iter().rposition(|b| *b != 0).unwrap() + 1;
-        assert!(
-            data[first..end].iter().all(|b| *b != 0),
-            "a hole in the written range"
+        let args = [&["--rw=write", "--numjobs=2"][..], extra].concat();
+        let w = blocks_written(dir.path(), 1 << 20, &args);
+        let (first, last) = (w[0], w[w.len() - 1]);
+        assert_eq!(
+            w.len(),
+            last - first + 1,
+            "a hole in the written range: {w:?}"
         );
-        (first, end)
+        (first * 4096, (last + 1) * 4096)
     };
     // Bytes: clone 0 at 0, clone 1 64 KiB later.
     assert_eq!(
@@ -1199,11 +1157,10 @@ fn percentages_and_offset_increment_place_each_clone() {
         (0, 128 << 10)
     );
     // Half-way in, a quarter of the file each, the second 10% later (aligned up to 4 KiB).
-    let inc = (1u64 << 20) / 10;
-    let second = (524288 + inc).div_ceil(4096) * 4096;
+    let second = (524288 + (1 << 20) / 10usize).div_ceil(4096) * 4096;
     assert_eq!(
         run(&["--size=25%", "--offset=50%", "--offset_increment=10%"]),
-        (524288, (second + 262144) as usize)
+        (524288, second + 262144)
     );
     let out = bench_in(dir.path(), &["--name=o", "--size=0%", "--parse_only"]);
     assert!(common::stderr(&out).contains("a whole number from 1 to 100"));
