@@ -426,9 +426,9 @@ pub struct JobSpec {
     /// fio's `thinktime` family.
     pub think: Think,
     /// fio's `disable_lat`, `disable_clat`, `disable_slat`, `disable_bw_measurement` (all four:
-    /// `gtod_reduce`): the latency series not recorded (not printed; JSON `N` 0).
-    /// `disable_bw_measurement` only stops fio's per-I/O bandwidth log, which diorite does not
-    /// write: it changes nothing here, as in fio's report.
+    /// `gtod_reduce`): the latency series not recorded (not printed; JSON `N` 0);
+    /// `disable_bw_measurement` leaves the per-I/O bandwidth log empty (fio's report keeps its
+    /// bandwidth numbers).
     pub disable_lat: bool,
     pub disable_clat: bool,
     pub disable_slat: bool,

@@ -948,7 +948,7 @@ pub static OPTIONS: &[Opt] =
             Kind::Bool,
             Job,
             "1",
-            "fio: no per-I/O bandwidth log (diorite writes none: nothing changes, as in fio's report)",
+            "no per-I/O bandwidth samples: write_bw_log's file stays empty (the report is unchanged, as in fio)",
             |j, g, v| j.disable_bw = v.bool()
         ),
         opt!(

@@ -33,6 +33,9 @@ pub struct Logs {
     slat: Option<Vec<Entry>>,
     bw: Option<Vec<Entry>>,
     iops: Option<Vec<Entry>>,
+    /// `disable_bw_measurement` (or `gtod_reduce`): the bw log is made but stays empty, as
+    /// fio's per-I/O bandwidth samples are skipped then.
+    bw_off: bool,
 }
 
 impl Logs {
@@ -47,6 +50,7 @@ impl Logs {
             slat: on(lat && !spec.disable_slat),
             bw: on(spec.write_bw_log.is_some()),
             iops: on(spec.write_iops_log.is_some()),
+            bw_off: spec.disable_bw,
         })
     }
 
@@ -78,7 +82,8 @@ impl Logs {
         }
     }
 
-    /// A read or write completed at `tc` with `bytes`, its clat and lat.
+    /// A read or write completed at `tc` with `bytes` (the block size column, as fio logs the
+    /// bytes transferred), its clat and lat.
     #[allow(clippy::too_many_arguments)]
     pub fn completed(
         &mut self,
@@ -86,18 +91,18 @@ impl Logs {
         clat_ns: u64,
         lat_ns: u64,
         dir: u8,
-        bs: u64,
         offset: u64,
         bytes: u64,
     ) {
         let ms = self.ms(tc);
+        let bs = bytes;
         if let Some(v) = &mut self.lat {
             v.push((ms, lat_ns, dir, bs, offset));
         }
         if let Some(v) = &mut self.clat {
             v.push((ms, clat_ns, dir, bs, offset));
         }
-        if let Some(v) = &mut self.bw {
+        if let (Some(v), false) = (&mut self.bw, self.bw_off) {
             // stat.c add_bw_sample: bytes * 10^6 / the completion time in ns.
             let rate = (bytes * 1_000_000).checked_div(clat_ns).unwrap_or(0);
             v.push((ms, rate, dir, bs, offset));

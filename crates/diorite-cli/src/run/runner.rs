@@ -1195,7 +1195,6 @@ fn main_phase(
                     ns(tc.duration_since(slot.t1)),
                     ns(tc.duration_since(slot.t0)),
                     slot.kind as u8,
-                    slot.len,
                     e.targets[slot.file].base + slot.off,
                     *n as u64,
                 );
