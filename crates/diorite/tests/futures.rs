@@ -680,7 +680,9 @@ fn deferred_submissions_survive_drops_and_close_before_the_watcher_runs() {
                     futs.push(ctx.read(&f, ((round + i) % 64) * BS as u64, buf));
                 }
                 for fut in futs {
-                    assert!(poll_then_drop(fut, 1).is_none() || backend == BackendChoice::Threads);
+                    // Usually still pending; a full submission queue flushes on push, and a
+                    // read may then complete within the poll: either way it must come back.
+                    let _ = poll_then_drop(fut, 1);
                 }
             }
             // Polled once, then the context closes under them, still in this task.
