@@ -1108,14 +1108,28 @@ fn logs_have_fios_names_and_line_format() {
     // With disable_bw_measurement the bw log is made but stays empty (fio skips the samples).
     a.extend([
         "--per_job_logs=0",
-        "--numjobs=1",
+        "--numjobs=2",
         "--disable_bw_measurement=1",
         "--output-format=json",
     ]);
-    json(&bench_in(dir.path(), &a));
+    let v = json(&bench_in(dir.path(), &a));
     let len = |n: &str| std::fs::metadata(dir.path().join(n)).unwrap().len();
-    assert!(len("L_clat.log") > 0 && len("I_iops.log") > 0);
+    assert!(len("L_clat.log") > 0);
     assert_eq!(len("B_bw.log"), 0);
+    // Both clones appended to the shared log (fio opens it in append mode).
+    let ios: u64 = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            j["read"]["total_ios"].as_u64().unwrap() + j["write"]["total_ios"].as_u64().unwrap()
+        })
+        .sum();
+    let lines = std::fs::read_to_string(dir.path().join("I_iops.log"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(lines as u64, ios, "one line per I/O of both clones");
     // fio side by side, when installed: the same file names, the same line shape.
     let fio_dir = tempdir();
     std::fs::write(fio_dir.path().join("data"), vec![1u8; 1 << 20]).unwrap();

@@ -3,8 +3,9 @@
 //! so fio's `fiologparser.py` and `fio_generate_plots` read them.
 //!
 //! - **Names**: `PREFIX_TYPE.N.log` (`per_job_logs=1`, the default; N is the job's number, 1
-//!   for the first job clone of the run) or `PREFIX_TYPE.log`, in the working directory; the
-//!   prefix is the option's value.
+//!   for the first job clone of the run), written afresh; or `PREFIX_TYPE.log`, appended to by
+//!   every job (fio opens a shared log in append mode); in the working directory; the prefix
+//!   is the option's value.
 //! - **Lines**: `time, value, direction, block size, priority` — time in ms since the job
 //!   started, latencies in ns, bandwidth as fio computes it per I/O (bytes x 10^6 / clat in
 //!   ns, i.e. KB/s), IOPS as 1 per I/O; direction 0 read, 1 write; with `log_offset=1` the
@@ -139,9 +140,16 @@ impl Logs {
             } else {
                 format!("{prefix}_{kind}.log")
             };
-            let mut out = std::io::BufWriter::new(
-                std::fs::File::create(&name).with_context(|| format!("creating {name}"))?,
-            );
+            // iolog.c flush_log: a per-job log is written afresh; a shared one
+            // (`per_job_logs=0`) is appended to, by every job clone (and by later runs).
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(spec.per_job_logs)
+                .append(!spec.per_job_logs)
+                .open(&name)
+                .with_context(|| format!("creating {name}"))?;
+            let mut out = std::io::BufWriter::new(file);
             for &(ms, value, dir, bs, offset) in entries {
                 let prio = if spec.log_prio { "0x0000" } else { "0" };
                 if spec.log_offset {

@@ -619,10 +619,11 @@ pub fn run_job(
     let max_bs = spec.bs.max() as usize;
     let engine = Engine::new(spec, targets, max_bs);
     start.wait();
-    // fio's `wait_for`: the job starts once the job it waits for has finished.
-    gate();
-    // fio's `startdelay`: the job starts this long after its group (a stop cuts it short).
+    // fio's `startdelay`: the job starts this long after its group starts (a stop cuts it
+    // short) — and, with `wait_for`, not before the job it waits for has finished: the two
+    // conditions are independent, as fio checks both against the run's start.
     let delay_end = Instant::now() + spec.startdelay;
+    gate();
     while Instant::now() < delay_end && !stop.any() {
         std::thread::sleep(
             delay_end
