@@ -923,6 +923,15 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                             if exitall {
                                 end_others(prepared, p);
                             }
+                            // fio's unlink: the job's regular files go when it is done (another
+                            // job still using one keeps its open descriptor, as with fio).
+                            if p.spec.unlink && !is_null(&p.spec) {
+                                for t in &p.targets {
+                                    if !t.file.geometry().is_block_device {
+                                        let _ = std::fs::remove_file(t.file.path());
+                                    }
+                                }
+                            }
                             running.lock().unwrap_or_else(|e| e.into_inner())[p.job] -= 1;
                             finished.notify_all();
                             r

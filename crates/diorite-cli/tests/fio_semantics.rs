@@ -1187,3 +1187,41 @@ fn percentages_and_offset_increment_place_each_clone() {
     let out = bench_in(dir.path(), &["--name=o", "--size=0%", "--parse_only"]);
     assert!(common::stderr(&out).contains("a whole number from 1 to 100"));
 }
+
+/// fio's `unlink`: the job's files are deleted when it is done — ones it made and, as in fio,
+/// ones that were there before.
+#[test]
+fn unlink_deletes_the_jobs_files_when_done() {
+    let dir = tempdir();
+    let made = dir.path().join("made");
+    let old = dir.path().join("old");
+    std::fs::write(&old, vec![7u8; 64 << 10]).unwrap();
+    for (f, rw) in [(&made, "write"), (&old, "read")] {
+        let file = format!("--filename={}", f.display());
+        let rw = format!("--rw={rw}");
+        let args = [
+            "--name=u",
+            &file,
+            "--size=64k",
+            &rw,
+            "--unlink=1",
+            "--output-format=json",
+        ];
+        let v = json(&bench_in(dir.path(), &args));
+        assert!(v["jobs"][0]["job_runtime"].as_u64().is_some());
+        assert!(!f.exists(), "{} is still there", f.display());
+    }
+    // Without unlink the file stays.
+    let file = format!("--filename={}", made.display());
+    json(&bench_in(
+        dir.path(),
+        &[
+            "--name=u",
+            &file,
+            "--size=64k",
+            "--rw=write",
+            "--output-format=json",
+        ],
+    ));
+    assert!(made.exists());
+}

@@ -422,6 +422,8 @@ pub struct JobSpec {
     /// fio's `exitall` (any job giving it turns it on for the run, as fio's global does) and
     /// `exit_what`: when a job ends, which others end with it.
     pub exitall: bool,
+    /// fio's `unlink`: delete the job's regular files when it is done (never a block device).
+    pub unlink: bool,
     pub exit_what: ExitWhat,
     /// fio's `thinktime` family.
     pub think: Think,
@@ -584,6 +586,7 @@ impl Default for JobSpec {
             new_group: false,
             wait_for: None,
             exitall: false,
+            unlink: false,
             exit_what: ExitWhat::Group,
             think: Think::default(),
             disable_lat: false,

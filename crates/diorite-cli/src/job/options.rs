@@ -811,6 +811,16 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
+            "unlink",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "delete the job's files when it is done (regular files, also ones that existed \
+             before; never a block device), as fio does",
+            |j, g, v| j.unlink = v.bool()
+        ),
+        opt!(
             "exitall",
             [],
             Kind::Bool,
