@@ -694,18 +694,22 @@ impl Aio {
     }
 
     fn deliver(&self, engine: &Engine, events: &[IoEvent]) {
+        let mut n = 0;
         for ev in events {
             if ev.data & WAKE != 0 {
                 continue;
             }
-            // Relaxed: an estimate (see the field).
-            self.in_kernel
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            n += 1;
             let (tag, piece) = (
                 (ev.data & ((1 << TAG_BITS) - 1)) as u32,
                 (ev.data >> TAG_BITS) as usize,
             );
             self.pieces.done(engine, tag, piece, ev.res, true);
+        }
+        if n > 0 {
+            // Relaxed: an estimate (see the field); one update per batch of events.
+            self.in_kernel
+                .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
