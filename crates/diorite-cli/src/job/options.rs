@@ -1280,6 +1280,96 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.pool_threads = Some(v.num() as usize)
         ),
         opt!(
+            "buffer_compress_percentage",
+            [],
+            Kind::Int(0, 100),
+            Job,
+            "60",
+            "make written data about this compressible: each segment is 100-N% random data, then \
+             zeros (or buffer_pattern); 100: zero_buffers (fio)",
+            |j, g, v| {
+                j.data.compress_pct = v.num() as u32;
+                j.data.compress_given = true;
+            }
+        ),
+        opt!(
+            "buffer_compress_chunk",
+            [],
+            Kind::Size,
+            Job,
+            "4k",
+            "the segment of buffer_compress_percentage (default 512; at most the smallest block)",
+            |j, g, v| j.data.compress_chunk = v.num()
+        ),
+        opt!(
+            "dedupe_percentage",
+            [],
+            Kind::Int(0, 100),
+            Job,
+            "30",
+            "this percent of written buffers repeat earlier data (fio's dedupe_mode=repeat)",
+            |j, g, v| {
+                j.data.dedupe_pct = v.num() as u32;
+                j.data.compress_given = true;
+            }
+        ),
+        opt!(
+            "dedupe_mode",
+            [],
+            Kind::Str,
+            Job,
+            "repeat",
+            "how duplicates are made: repeat (the only mode supported; working_set is refused)",
+            |j, g, v| match v.str() {
+                "repeat" => {}
+                s => bail!(
+                    "dedupe_mode={s}: not supported (diorite makes duplicates as fio's repeat mode)"
+                ),
+            }
+        ),
+        opt!(
+            "buffer_pattern",
+            [],
+            Kind::Str,
+            Job,
+            "0xdeadbeef",
+            "fill write buffers with this pattern, repeated: 0xHEX, decimals, \"strings\" (and \
+             %o, the block's offset: a diorite extension; fio 3.33 takes no formats here)",
+            |j, g, v| j.data.pattern = Some(
+                crate::run::verify::Pattern::parse(v.str())
+                    .map_err(|e| anyhow!(e.replace("verify_pattern", "buffer_pattern")))?
+            )
+        ),
+        opt!(
+            "refill_buffers",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "new buffer contents before every write (default 0, but on with compression, \
+             dedupe, verify)",
+            |j, g, v| (j.data.refill, j.data.set_refill) = (v.bool(), true)
+        ),
+        opt!(
+            "scramble_buffers",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "before every write, patch each 512-byte block with its offset and the time \
+             (default 1; off with compression, dedupe, verify or zero_buffers)",
+            |j, g, v| (j.data.scramble, j.data.set_scramble) = (v.bool(), true)
+        ),
+        opt!(
+            "zero_buffers",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "write zeros",
+            |j, g, v| (j.data.zero, j.data.set_zero) = (v.bool(), true)
+        ),
+        opt!(
             "group_reporting",
             [],
             Kind::Bool,

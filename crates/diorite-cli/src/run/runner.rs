@@ -9,7 +9,7 @@
 use crate::job::{Engine as JobEngine, JobSpec, Rw};
 use crate::report::stats::DirStats;
 use crate::run::workload::{Dir, Generator, Io};
-use crate::run::{logs, rate, state, verify};
+use crate::run::{data, logs, rate, state, verify};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -262,6 +262,9 @@ struct Engine<'a> {
     depths: Depths,
     /// fio's per-I/O logs, when the job asked for any (`logs.rs`).
     logs: Option<logs::Logs>,
+    /// What writes carry (`data.rs`), and the engine's start (the scramble's clock).
+    data: data::Filler,
+    started: Stamp,
 }
 
 impl<'a> Engine<'a> {
@@ -280,14 +283,11 @@ impl<'a> Engine<'a> {
         let mut bufs: Vec<AlignedBuf> = (0..depth)
             .map(|_| pool.get().expect("a fresh pool has every buffer"))
             .collect();
-        // Incompressible data for plain writes (fio's default buffer contents), written once.
-        let mut x = 0x2545_f491_4f6c_dd1d_u64 ^ spec.randseed;
-        for b in &mut bufs {
-            for chunk in b.chunks_mut(8) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        // fio's first fill of a writer's buffers (`data.rs`: random by default).
+        let mut data = data::Filler::new(&spec.data, spec.bs.min(), spec.randseed);
+        if spec.rw.writes() {
+            for b in &mut bufs {
+                data.init(b);
             }
         }
         let io = match spec.engine {
@@ -348,6 +348,8 @@ impl<'a> Engine<'a> {
             sync_busy: false,
             depths: Depths::default(),
             logs: None,
+            data,
+            started: Stamp::now(),
         })
     }
 
@@ -1039,14 +1041,19 @@ fn main_phase(
                     }
                 }
                 if io.dir == Dir::Write && !verify_writes {
-                    // fio's verify_pattern without verify: the data written is the pattern.
+                    let slot = *e.free.last().expect("checked") as usize;
+                    let at = e.targets[f].base + io.offset;
                     if let Some(p) = &spec.verify_pattern {
-                        let slot = *e.free.last().expect("checked") as usize;
+                        // fio's verify_pattern without verify: the data written is the pattern.
                         let unit = gens[f].unit();
                         let buf = &mut e.bufs[slot][..io.len as usize];
                         for (i, block) in buf.chunks_mut(unit as usize).enumerate() {
-                            p.fill(block, e.targets[f].base + io.offset + i as u64 * unit);
+                            p.fill(block, at + i as u64 * unit);
                         }
+                    } else if e.data.per_write() {
+                        let t = Stamp::now().duration_since(e.started);
+                        e.data
+                            .before_write(&mut e.bufs[slot][..io.len as usize], at, t);
                     }
                 }
                 let used = *e.free.last().expect("checked") as usize;

@@ -233,18 +233,34 @@ impl Pattern {
         Ok(Pattern(parts))
     }
 
-    /// Fills `out` with the pattern for the block at `offset`, repeated.
+    /// Whether the pattern carries `%o` (its bytes depend on where it is written).
+    pub fn has_offset(&self) -> bool {
+        self.0.iter().any(|p| matches!(p, Part::Offset))
+    }
+
+    /// Fills `out` with the pattern for the block at `offset`, repeated. Writes one copy in
+    /// place, then doubles it: no allocation (this runs before every write).
     pub fn fill(&self, out: &mut [u8], offset: u64) {
-        let one: Vec<u8> = self
-            .0
-            .iter()
-            .flat_map(|p| match p {
-                Part::Bytes(b) => b.clone(),
-                Part::Offset => offset.to_le_bytes().to_vec(),
-            })
-            .collect();
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = one[i % one.len()];
+        let off = offset.to_le_bytes();
+        let mut n = 0;
+        'one: for p in &self.0 {
+            let bytes: &[u8] = match p {
+                Part::Bytes(b) => b,
+                Part::Offset => &off,
+            };
+            for &b in bytes {
+                if n == out.len() {
+                    break 'one;
+                }
+                out[n] = b;
+                n += 1;
+            }
+        }
+        let one = n;
+        while n < out.len() && one > 0 {
+            let k = n.min(out.len() - n);
+            out.copy_within(..k, n);
+            n += k;
         }
     }
 }
@@ -297,6 +313,14 @@ fn block_digest(kind: Kind, b: &[u8], out: &mut [u8]) {
     kind.digest(&[&b[..HEADER], &b[kind.header_len()..]], out);
 }
 
+/// The data after a verify header: fio's `verify_pattern`, or random data of which the
+/// last `compress` percent of the chunk are zeros (fio's `buffer_compress_percentage`).
+#[derive(Clone, Copy)]
+pub enum Data<'a> {
+    Pattern(&'a Pattern),
+    Random { compress: u32 },
+}
+
 /// Fills `block` (one unit) for `offset`/`block_no`/`seed`/`generation`: header, checksum,
 /// then data.
 pub fn fill(
@@ -306,8 +330,12 @@ pub fn fill(
     seed: u64,
     generation: u32,
     kind: Kind,
-    pattern: Option<&Pattern>,
+    data: Data<'_>,
 ) {
+    let (pattern, compress) = match data {
+        Data::Pattern(p) => (Some(p), 0),
+        Data::Random { compress } => (None, compress),
+    };
     if kind == Kind::Pattern {
         pattern
             .expect("verify=pattern needs verify_pattern (checked with the job)")
@@ -318,15 +346,12 @@ pub fn fill(
     match pattern {
         Some(p) => p.fill(&mut block[start..], offset),
         None => {
-            let mut x = seed ^ offset.rotate_left(17) ^ u64::from(generation).rotate_left(41) | 1;
-            for chunk in block[start..].chunks_mut(8) {
-                // xorshift64
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let bytes = x.to_le_bytes();
-                chunk.copy_from_slice(&bytes[..chunk.len()]);
-            }
+            // fio's verify data (`__fill_buffer`): buffer_compress_percentage applies over the
+            // whole chunk, the header then written over its start.
+            let x = seed ^ offset.rotate_left(17) ^ u64::from(generation).rotate_left(41);
+            let rand = (block.len() * (100 - compress.min(100)) as usize / 100).max(start);
+            super::data::random(&mut block[start..rand], x);
+            block[rand..].fill(0);
         }
     }
     let h = Header {
@@ -366,7 +391,12 @@ pub fn fill_block(
             seed,
             generation,
             spec.verify_kind,
-            spec.verify_pattern.as_ref(),
+            match &spec.verify_pattern {
+                Some(p) => Data::Pattern(p),
+                None => Data::Random {
+                    compress: spec.data.compress_pct,
+                },
+            },
         );
         if let Some(o) = spec.verify_offset {
             swap_header(chunk, spec.verify_kind, o as usize);
@@ -592,7 +622,7 @@ mod tests {
     fn a_filled_block_checks_and_any_change_is_caught() {
         let k = Kind::Crc32c;
         let mut b = vec![0u8; 4096];
-        fill(&mut b, 8192, 2, 7, 1, k, None);
+        fill(&mut b, 8192, 2, 7, 1, k, Data::Random { compress: 0 });
         assert_eq!(check(&b, 8192, 2, 7, 1, k, None), Ok(()));
         // Wrong place, wrong job, wrong pass.
         assert!(check(&b, 4096, 1, 7, 1, k, None).is_err());
@@ -632,7 +662,7 @@ mod tests {
         for name in kinds {
             let k = Kind::parse(name).unwrap();
             let mut b = vec![0u8; 4096];
-            fill(&mut b, 4096, 1, 9, 3, k, None);
+            fill(&mut b, 4096, 1, 9, 3, k, Data::Random { compress: 0 });
             assert_eq!(check(&b, 4096, 1, 9, 3, k, None), Ok(()), "{name}");
             // One byte of each header field, of the checksum, and of the data.
             for (at, what) in [
@@ -663,7 +693,15 @@ mod tests {
         assert_eq!(check(&[0u8; 512], 0, 0, 7, 0, Kind::Null, None), Ok(()));
         // meta checks the header only; pattern checks every byte against verify_pattern.
         let mut b = vec![0u8; 4096];
-        fill(&mut b, 4096, 1, 9, 3, Kind::Meta, None);
+        fill(
+            &mut b,
+            4096,
+            1,
+            9,
+            3,
+            Kind::Meta,
+            Data::Random { compress: 0 },
+        );
         b[2000] ^= 1;
         assert_eq!(
             check(&b, 4096, 1, 9, 3, Kind::Meta, None),
@@ -677,7 +715,7 @@ mod tests {
         );
         let pat = Pattern::parse("0xdeadbeef%o\"ab\"7").unwrap();
         let mut b = vec![0u8; 4096];
-        fill(&mut b, 8192, 2, 9, 3, Kind::Pattern, Some(&pat));
+        fill(&mut b, 8192, 2, 9, 3, Kind::Pattern, Data::Pattern(&pat));
         assert_eq!(&b[..4], &[0xde, 0xad, 0xbe, 0xef]);
         assert_eq!(&b[4..12], &8192u64.to_le_bytes());
         assert_eq!(&b[12..15], b"ab\x07");
