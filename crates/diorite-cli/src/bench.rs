@@ -386,8 +386,20 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
             let mut spec = j.clone();
             // fio's thread_number: 1 for the run's first job clone (per-job log names).
             spec.job_number = index + 1;
-            if let Some(dir) = &spec.directory {
-                // fio: a relative filename lives in `directory`.
+            // fio's `directory`, a `:`-separated list: a relative filename lives in the first;
+            // a clone's own files in the clone's (clone k: directory k modulo their number).
+            let dirs: Vec<PathBuf> = spec
+                .directory
+                .as_ref()
+                .map(|d| {
+                    d.to_string_lossy()
+                        .split(':')
+                        .filter(|s| !s.is_empty())
+                        .map(PathBuf::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(dir) = dirs.first() {
                 for f in &mut spec.filenames {
                     if f.is_relative() {
                         *f = dir.join(&*f);
@@ -395,9 +407,26 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 }
             }
             if spec.filenames.is_empty() && !plan.default_job {
-                // fio's own files: `jobname.N.0` in `directory` (or here), one per clone, kept.
-                let dir = spec.directory.clone().unwrap_or_else(|| PathBuf::from("."));
-                spec.filenames = vec![dir.join(format!("{}.{k}.0", j.name))];
+                // fio's own files: `nrfiles` of them per clone, named by `filename_format`
+                // (default `jobname.N.F`), in the clone's directory (or here), kept.
+                let dir = dirs
+                    .get(k as usize % dirs.len().max(1))
+                    .cloned()
+                    .unwrap_or_else(|| PathBuf::from("."));
+                spec.filenames = (0..spec.nrfiles)
+                    .map(|i| dir.join(job::file_name(&spec, &j.name, k, i)))
+                    .collect();
+            }
+            if let Some(open) = spec.openfiles {
+                if (open as usize) < spec.filenames.len() {
+                    bail!(
+                        "job {}: openfiles={open} with {} files: diorite keeps every file of a job \
+                         open (registered with the engine); closing and reopening files during a \
+                         run is not supported",
+                        j.name,
+                        spec.filenames.len()
+                    );
+                }
             }
             resolve_offsets(&mut spec, u64::from(k))?;
             clones.push((spec, j.name.clone(), (group, phase, i), index));
@@ -408,6 +437,8 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         path: PathBuf,
         /// Regions `[start, end)` that reading jobs will read: laid out if not there yet.
         reads: Vec<(u64, u64)>,
+        /// Regions only written, with the job's `fallocate`: reserved past the file's end.
+        writes: Vec<(u64, u64, job::Fallocate)>,
         exists: bool,
     }
     let mut needs: Vec<Need> = Vec::new();
@@ -432,6 +463,13 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                     "job {}: rw={} trims block devices only (as fio does); {} is not one",
                     j.name,
                     format!("{:?}", j.rw).to_lowercase(),
+                    p.display()
+                );
+            }
+            if !exists && !j.allow_file_create {
+                bail!(
+                    "job {}: {} does not exist, and allow_file_create=0 forbids creating it",
+                    j.name,
                     p.display()
                 );
             }
@@ -462,11 +500,20 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 .size
                 .filter(|_| j.rw.reads() && !is_block)
                 .map(|s| (j.offset, j.offset + s / files));
+            let unit = j.bs.unit().max(1);
+            let written = j
+                .size
+                .filter(|_| j.rw.writes() && !j.rw.reads() && !is_block)
+                .map(|s| (j.offset, j.offset + s / files / unit * unit, j.fallocate));
             match needs.iter_mut().find(|n| &n.path == p) {
-                Some(n) => n.reads.extend(region),
+                Some(n) => {
+                    n.reads.extend(region);
+                    n.writes.extend(written);
+                }
                 None => needs.push(Need {
                     path: p.clone(),
                     reads: region.into_iter().collect(),
+                    writes: written.into_iter().collect(),
                     exists,
                 }),
             }
@@ -561,6 +608,9 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 .with_context(|| format!("creating {}", n.path.display()))?;
         }
         plan.apply()?;
+        for &(start, end, mode) in &n.writes {
+            layout::preallocate(&n.path, start, end, mode)?;
+        }
     }
     // Pass 4: each clone opens its own handles.
     let mut out = Vec::new();

@@ -1334,3 +1334,185 @@ fn buffer_options_shape_the_data_written_as_fios_do() {
         assert_eq!(b, &want[..], "block {i}");
     }
 }
+
+/// The files of a run in `dir` (recursively, relative names) with their sizes and allocated
+/// bytes, sorted.
+fn files_in(dir: &Path) -> Vec<(String, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                todo.push(e.path());
+            } else {
+                let name = e.path().strip_prefix(dir).unwrap().display().to_string();
+                out.push((name, m.len(), m.blocks() * 512));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// fio's file sets (issue 15, "file sets"): `nrfiles` files per clone named by
+/// `filename_format` in the clone's `directory` of a `:` list; `file_service_type` decides
+/// which file each I/O goes to (seen in the bytes each file received, with `fallocate=none`
+/// so a file's size is where its writes ended); `fallocate` reserves a writer's region;
+/// `allow_file_create=0` and `openfiles` below the file count are refused, creating nothing.
+/// With fio installed, fio makes the same files with the same sizes.
+#[test]
+fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
+    let base = [
+        "--name=w",
+        "--rw=write",
+        "--bs=4k",
+        "--size=96k",
+        "--nrfiles=3",
+        "--ioengine=psync",
+        "--fallocate=none",
+    ];
+    let k = |n: u64| n * 4096;
+    let cases: &[(&[&str], &[u64])] = &[
+        // 10 I/Os: sequential fills file 0's 8 blocks, then 2 in file 1.
+        (
+            &["--file_service_type=sequential", "--number_ios=10"],
+            &[k(8), k(2), 0],
+        ),
+        // Round robin: 4, 3, 3.
+        (&["--number_ios=10"], &[k(4), k(3), k(3)]),
+        // Two I/Os per file before moving on: 2+2, 2+2, 2.
+        (
+            &["--file_service_type=roundrobin:2", "--number_ios=10"],
+            &[k(4), k(4), k(2)],
+        ),
+        // The whole size: every file its share, whatever the service.
+        (&["--file_service_type=random"], &[k(8), k(8), k(8)]),
+    ];
+    let fio = Command::new("fio").arg("--version").output().is_ok();
+    for (extra, sizes) in cases {
+        let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
+        let dir = tempdir();
+        let out = bench_in(dir.path(), &args);
+        assert!(out.status.success(), "{extra:?}: {}", common::stderr(&out));
+        let got: Vec<(String, u64)> = files_in(dir.path())
+            .into_iter()
+            .map(|(n, s, _)| (n, s))
+            .collect();
+        let want: Vec<(String, u64)> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("w.0.{i}"), *s))
+            .collect();
+        assert_eq!(got, want, "{extra:?}");
+        if fio {
+            let fdir = tempdir();
+            let st = Command::new("fio")
+                .current_dir(fdir.path())
+                .args(&args)
+                .arg("--output=/dev/null")
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let theirs: Vec<(String, u64)> = files_in(fdir.path())
+                .into_iter()
+                .map(|(n, s, _)| (n, s))
+                .collect();
+            assert_eq!(got, theirs, "{extra:?}: fio's files");
+        }
+    }
+    // A random service switches files at random: not round robin's order (seen with :1 over
+    // a few I/Os, as the first file's share).
+    let dir = tempdir();
+    let mut args = base.to_vec();
+    args.extend(["--file_service_type=random", "--number_ios=12"]);
+    assert!(bench_in(dir.path(), &args).status.success());
+    let sizes: Vec<u64> = files_in(dir.path()).iter().map(|f| f.1).collect();
+    assert_ne!(
+        sizes,
+        [k(4), k(4), k(4)],
+        "random service is not round robin"
+    );
+
+    // Names and directories: clone k's files in directory k mod 2, named by the format
+    // (keywords in any case; $clientuid is empty).
+    let dir = tempdir();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let dirs = format!("--directory={}:{}", a.display(), b.display());
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=w",
+            "--rw=write",
+            "--size=96k",
+            "--nrfiles=3",
+            "--numjobs=2",
+            "--filename_format=$jobname-$JOBNUM-$filenum$clientuid.dat",
+            &dirs,
+        ],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let names: Vec<String> = files_in(dir.path()).into_iter().map(|f| f.0).collect();
+    assert_eq!(
+        names,
+        [
+            "a/w-0-0.dat",
+            "a/w-0-1.dat",
+            "a/w-0-2.dat",
+            "b/w-1-0.dat",
+            "b/w-1-1.dat",
+            "b/w-1-2.dat"
+        ]
+    );
+
+    // fallocate: native reserves the region and sets the size; keep reserves without the
+    // size; truncate sets the size without reserving.
+    for (mode, size, reserved) in [
+        ("native", true, true),
+        ("keep", false, true),
+        ("truncate", true, false),
+    ] {
+        let dir = tempdir();
+        let out = bench_in(
+            dir.path(),
+            &[
+                "--name=w",
+                "--rw=write",
+                "--bs=4k",
+                "--size=1m",
+                "--number_ios=1",
+                &format!("--fallocate={mode}"),
+            ],
+        );
+        assert!(out.status.success(), "{mode}: {}", common::stderr(&out));
+        let (_, len, blocks) = files_in(dir.path()).remove(0);
+        assert_eq!(len == 1 << 20, size, "{mode}: size {len}");
+        assert_eq!(
+            blocks >= 1 << 20,
+            reserved,
+            "{mode}: {blocks} bytes allocated"
+        );
+    }
+
+    // Refusals name the option and create nothing.
+    for (extra, says) in [
+        ("--allow_file_create=0", "allow_file_create=0"),
+        ("--openfiles=2", "openfiles=2"),
+    ] {
+        let dir = tempdir();
+        let mut args = base.to_vec();
+        args.push(extra);
+        let out = bench_in(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            common::stderr(&out).contains(says),
+            "{}",
+            common::stderr(&out)
+        );
+        assert!(files_in(dir.path()).is_empty(), "{extra}: nothing created");
+    }
+}

@@ -476,6 +476,16 @@ pub struct JobSpec {
     pub ignore_error: [Option<Vec<i32>>; 3],
     /// fio's data options: what write buffers hold (`run/data.rs`).
     pub data: DataOpts,
+    /// fio's file set: `nrfiles` (files per clone when no `filename` is given),
+    /// `filename_format` (their names), `file_service_type` (which file the next I/O goes to,
+    /// and after how many I/Os), `openfiles` (at most this many open: only "all" is supported),
+    /// `allow_file_create`, `fallocate` (how new space for a writing job is reserved).
+    pub nrfiles: u32,
+    pub filename_format: Option<String>,
+    pub file_service: (Service, u64),
+    pub openfiles: Option<u32>,
+    pub allow_file_create: bool,
+    pub fallocate: Fallocate,
     /// The options as given, for the report's "job options".
     pub given: Vec<(String, String)>,
 }
@@ -550,6 +560,26 @@ impl DataOpts {
         self.scramble =
             self.scramble && (self.set_scramble || !zero_given) && !self.compress_given && !verify;
     }
+}
+
+/// fio's `file_service_type` kinds (`run/workload.rs` `FileService`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    RoundRobin,
+    Sequential,
+    Random,
+}
+
+/// fio's `fallocate`: how a writing job's new file space is reserved before it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallocate {
+    None,
+    /// `native` / `posix` / `1`: `fallocate(2)` mode 0 (the size grows to the region's end).
+    Native,
+    /// `keep`: `FALLOC_FL_KEEP_SIZE` (blocks reserved, the size unchanged).
+    Keep,
+    /// `truncate`: `ftruncate` to the region's end (no blocks reserved).
+    Truncate,
 }
 
 /// fio's `offset_increment`: bytes, or a percentage of the file.
@@ -693,6 +723,12 @@ impl Default for JobSpec {
             continue_on: [false; 3],
             ignore_error: [None, None, None],
             data: DataOpts::default(),
+            nrfiles: 1,
+            filename_format: None,
+            file_service: (Service::RoundRobin, 1),
+            openfiles: None,
+            allow_file_create: true,
+            fallocate: Fallocate::Native,
             given: Vec::new(),
         }
     }
@@ -822,7 +858,7 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
     // fio: with filesize, each file has that size (a range: one size per file in it, a whole
     // number of the smallest block), and size only sets the default io_size.
     if let Some((lo, hi)) = j.filesize {
-        let files = j.filenames.len().max(1) as u64;
+        let files = j.file_count();
         if hi > lo && files > 1 {
             bail!(
                 "job {}: filesize={lo}-{hi} with {files} files: a size range per file is not \
@@ -1071,6 +1107,49 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
         bail!("{}: no job sections (only [global])", path.display());
     }
     Ok(jobs)
+}
+
+/// fio's `make_filename`: the name of file `filenum` of clone `jobnum` of job `jobname`, from
+/// `filename_format` (keywords matched without regard to case, as fio's `strcasestr`), by
+/// default `$jobname.$jobnum.$filenum`. `$clientuid` is empty: there is no client/server mode.
+pub fn file_name(j: &JobSpec, jobname: &str, jobnum: u32, filenum: u32) -> String {
+    let Some(fmt) = &j.filename_format else {
+        return format!("{jobname}.{jobnum}.{filenum}");
+    };
+    let mut out = String::new();
+    let mut rest = fmt.as_str();
+    'scan: while !rest.is_empty() {
+        for (key, val) in [
+            ("$jobname", jobname.to_string()),
+            ("$jobnum", jobnum.to_string()),
+            ("$filenum", filenum.to_string()),
+            ("$clientuid", String::new()),
+        ] {
+            if rest.len() >= key.len()
+                && rest.is_char_boundary(key.len())
+                && rest[..key.len()].eq_ignore_ascii_case(key)
+            {
+                out.push_str(&val);
+                rest = &rest[key.len()..];
+                continue 'scan;
+            }
+        }
+        let c = rest.chars().next().expect("not empty");
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+impl JobSpec {
+    /// How many files each clone uses: the names given, else `nrfiles` of its own.
+    pub fn file_count(&self) -> u64 {
+        if self.filenames.is_empty() {
+            u64::from(self.nrfiles)
+        } else {
+            self.filenames.len() as u64
+        }
+    }
 }
 
 /// `diorite bench --help`: the option table.

@@ -318,6 +318,89 @@ pub static OPTIONS: &[Opt] =
         "directory of the jobs' files when no filename is given (default: the working directory)",
         |j, g, v| j.directory = Some(PathBuf::from(v.str()))),
         opt!(
+            "nrfiles",
+            ["nr_files"],
+            Kind::Int(1, 1 << 20),
+            Job,
+            "4",
+            "files per job clone when no filename is given (named by filename_format); size is \
+             divided among them",
+            |j, g, v| j.nrfiles = v.num() as u32
+        ),
+        opt!(
+            "filename_format",
+            [],
+            Kind::Str,
+            Job,
+            "$jobname.$filenum",
+            "names of a job's own files: $jobname, $jobnum (the clone), $filenum, $clientuid \
+             (empty: no client/server) (default $jobname.$jobnum.$filenum)",
+            |j, g, v| j.filename_format = Some(v.str().to_string())
+        ),
+        opt!(
+            "file_service_type",
+            [],
+            Kind::Str,
+            Job,
+            "random:4",
+            "which file the next I/O goes to: roundrobin (default), sequential (each file's \
+             share in turn), random; :N switches every N I/Os",
+            |j, g, v| {
+                let s = v.str();
+                let (k, n) = s.split_once(':').unwrap_or((s, "1"));
+                let kind = match k {
+                    "roundrobin" => super::Service::RoundRobin,
+                    "sequential" => super::Service::Sequential,
+                    "random" => super::Service::Random,
+                    _ => bail!(
+                        "file_service_type={s}: supported: roundrobin, sequential, random \
+                         (with :N); zipf, pareto, normal and gauss are not"
+                    ),
+                };
+                let n: u64 = n
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| anyhow!("file_service_type={s}: :N takes a count of I/Os"))?;
+                j.file_service = (kind, n);
+            }
+        ),
+        opt!(
+            "openfiles",
+            ["open_files"],
+            Kind::Int(1, 1 << 20),
+            Job,
+            "8",
+            "files open at once: diorite keeps all of a job's files open, so a value below the \
+             job's file count is refused",
+            |j, g, v| j.openfiles = Some(v.num() as u32)
+        ),
+        opt!(
+            "allow_file_create",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "1 (default): create missing files; 0: a missing file is an error",
+            |j, g, v| j.allow_file_create = v.bool()
+        ),
+        opt!(
+            "fallocate",
+            [],
+            Kind::Str,
+            Job,
+            "none",
+            "how a writing job's new file space is reserved: native (default), posix, keep \
+             (size unchanged), truncate (ftruncate only), none; 1 is native, 0 none",
+            |j, g, v| j.fallocate = match v.str() {
+                "native" | "posix" | "1" => super::Fallocate::Native,
+                "keep" => super::Fallocate::Keep,
+                "truncate" => super::Fallocate::Truncate,
+                "none" | "0" => super::Fallocate::None,
+                s => bail!("fallocate={s}: expected none, native, posix, keep, truncate, 0 or 1"),
+            }
+        ),
+        opt!(
             "rw",
             ["readwrite"],
             Kind::Str,

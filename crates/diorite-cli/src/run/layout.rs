@@ -77,6 +77,45 @@ impl FilePlan {
     }
 }
 
+/// fio's `fallocate` for a writing job's region `[start, end)` of a regular file: only the
+/// part past the file's end is reserved (existing bytes are never touched, where fio would
+/// recreate a file too small for a write job). `Native` is `fallocate(2)` mode 0 (the size
+/// grows to `end`), `Keep` keeps the size, `Truncate` only sets the size.
+pub fn preallocate(path: &Path, start: u64, end: u64, mode: crate::job::Fallocate) -> Result<()> {
+    use crate::job::Fallocate;
+    use std::os::fd::AsRawFd;
+    let what = || format!("preallocating {} (fallocate)", path.display());
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .with_context(what)?;
+    let from = start.max(f.metadata().with_context(what)?.len());
+    if from >= end {
+        return Ok(());
+    }
+    let flags = match mode {
+        Fallocate::None => return Ok(()),
+        Fallocate::Truncate => return f.set_len(end).with_context(what),
+        Fallocate::Native => 0,
+        Fallocate::Keep => libc::FALLOC_FL_KEEP_SIZE,
+    };
+    let (off, len) = (
+        libc::off_t::try_from(from).with_context(what)?,
+        libc::off_t::try_from(end - from).with_context(what)?,
+    );
+    // SAFETY: `f` is an open descriptor for the duration of the call; no memory is passed.
+    if unsafe { libc::fallocate(f.as_raw_fd(), flags, off, len) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if mode == Fallocate::Native {
+            // fio's native mode goes on without a reservation when the call fails (filesystem
+            // without fallocate, no space): the job's writes then meet the same condition.
+            return Ok(());
+        }
+        return Err(e).with_context(what);
+    }
+    Ok(())
+}
+
 /// Free bytes for unprivileged writers on the filesystem holding `dir`, and its device.
 fn free_space(dir: &Path) -> Result<(u64, u64)> {
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())

@@ -8,7 +8,7 @@
 
 use crate::job::{Engine as JobEngine, JobSpec, Rw};
 use crate::report::stats::DirStats;
-use crate::run::workload::{Dir, Generator, Io};
+use crate::run::workload::{Dir, FileService, Generator, Io};
 use crate::run::{data, logs, rate, state, verify};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
@@ -654,6 +654,9 @@ pub fn run_job(
             )
         })
         .collect();
+    // fio's file_service_type: the same sequence of files for the run and its replays.
+    let lens: Vec<u64> = targets.iter().map(|t| t.len).collect();
+    let mut files = FileService::new(spec, lens, seed);
     let io_limit = if spec.time_based {
         u64::MAX
     } else {
@@ -671,13 +674,14 @@ pub fn run_job(
     let mut known: Option<Vec<Vec<u8>>> = None;
     let result = if spec.verify_only && spec.verify_state_load {
         state::State::load(&state::path(&spec.name, 0)).map(|st| {
-            known = Some(replay_state(&mut gens, io_limit, &st));
+            known = Some(replay_state(&mut gens, &mut files, io_limit, &st));
         })
     } else if spec.verify_only {
-        replay(&mut gens, io_limit);
+        replay(&mut gens, &mut files, io_limit);
         Ok(())
     } else {
-        main_phase(&mut e, &mut gens, &mut r, io_limit, seed, progress, stop)
+        let io = (io_limit, seed);
+        main_phase(&mut e, &mut gens, &mut files, &mut r, io, progress, stop)
     };
     if let Err(err) = result {
         r.error = Some(format!("{err:#}"));
@@ -725,25 +729,32 @@ pub fn run_job(
 
 /// `verify_only`: the write job's sequence again, without writing, to know which blocks it
 /// wrote and in which pass.
-fn replay(gens: &mut [Generator], io_limit: u64) {
+fn replay(gens: &mut [Generator], files: &mut FileService, io_limit: u64) {
     let mut issued = 0u64;
-    let mut f = 0;
     while issued < io_limit {
-        issued += gens[f].next().len;
-        f = (f + 1) % gens.len();
+        let f = files.file();
+        let len = gens[f].next().len;
+        issued += len;
+        files.after(len);
     }
 }
 
 /// `verify_only` with a saved state: the job's writes again, up to the state's limit, marking
 /// each block 1 when its last write was durable and 2 when a write not known durable touched
 /// it last.
-fn replay_state(gens: &mut [Generator], io_limit: u64, st: &state::State) -> Vec<Vec<u8>> {
+fn replay_state(
+    gens: &mut [Generator],
+    files: &mut FileService,
+    io_limit: u64,
+    st: &state::State,
+) -> Vec<Vec<u8>> {
     let mut known: Vec<Vec<u8>> = gens
         .iter()
         .map(|g| vec![0; g.map().map_or(0, |m| m.blocks()) as usize])
         .collect();
-    let (mut issued, mut seq, mut f) = (0u64, 0u64, 0usize);
+    let (mut issued, mut seq) = (0u64, 0u64);
     while issued < io_limit && seq < st.limit {
+        let f = files.file();
         let io = gens[f].next();
         let unit = gens[f].unit();
         let mark = if st.durable(seq) { 1 } else { 2 };
@@ -752,7 +763,7 @@ fn replay_state(gens: &mut [Generator], io_limit: u64, st: &state::State) -> Vec
         }
         issued += io.len;
         seq += 1;
-        f = (f + 1) % gens.len();
+        files.after(io.len);
     }
     known
 }
@@ -810,9 +821,9 @@ fn think_stall(think: &crate::job::Think, stop: Stop<'_>, deadline: Option<Stamp
 fn main_phase(
     e: &mut Engine<'_>,
     gens: &mut [Generator],
+    files: &mut FileService,
     r: &mut JobResult,
-    io_limit: u64,
-    seed: u64,
+    (io_limit, seed): (u64, u64),
     progress: &Progress,
     stop: Stop<'_>,
 ) -> Result<()> {
@@ -852,7 +863,6 @@ fn main_phase(
     // Syncs due (one per `sync_every` writes) and not yet issued; one is in flight at a time.
     let (mut syncs_owed, mut sync_file) = (0u32, 0usize);
     let mut pending: Option<(usize, Io)> = None;
-    let mut next_file = 0usize;
     let (mut stopping, mut exhausted) = (false, false);
     // verify_backlog: written blocks (file, block) not yet verified, oldest first, and what
     // verifying them during the write phase found.
@@ -966,7 +976,7 @@ fn main_phase(
                 // trimwrite: the write half of a trim+write pair is always issued, and only the
                 // trims count toward size and number_ios (fio: io_size=64k trims 64k and writes
                 // the same 64k).
-                let rewrite = gens[next_file].pending_rewrite();
+                let rewrite = gens[files.file()].pending_rewrite();
                 if may_issue
                     && !rewrite
                     && (issued_bytes >= io_limit
@@ -981,7 +991,7 @@ fn main_phase(
                 let (f, io) = match pending.take() {
                     Some(p) => p,
                     None => {
-                        let f = next_file;
+                        let f = files.file();
                         let mut hold = None;
                         let io = match &rate {
                             Some(r) => gens[f].next_with(|d| {
@@ -995,14 +1005,14 @@ fn main_phase(
                             // Over budget: drain, wait, then issue this one.
                             rate_hold = hold;
                             if !gens[f].pending_rewrite() {
-                                next_file = (next_file + 1) % gens.len();
+                                files.after(io.len);
                             }
                             pending = Some((f, io));
                             break;
                         }
                         // A trimwrite pair stays on its file: the write follows its trim.
                         if !gens[f].pending_rewrite() {
-                            next_file = (next_file + 1) % gens.len();
+                            files.after(io.len);
                         }
                         (f, io)
                     }

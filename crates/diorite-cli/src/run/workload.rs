@@ -750,3 +750,94 @@ mod tests {
         assert_eq!(m.free_run(190, 100), 10);
     }
 }
+
+/// fio's `file_service_type` (io_u.c `__get_next_file`): which of a job's files the next I/O
+/// goes to. Each file takes its region's worth of I/O per pass and is then *done* (fio closes
+/// it) until every file is; a done file is never picked. `roundrobin` (the default) moves to
+/// the next file not done after every `nr` I/Os, `random` picks one uniformly among those not
+/// done every `nr` I/Os, and `sequential` stays on a file until it is done.
+#[derive(Clone, Debug)]
+pub struct FileService {
+    kind: crate::job::Service,
+    nr: u64,
+    cur: usize,
+    /// I/Os left on `cur` before the next pick (round robin, random).
+    left: u64,
+    /// Per file: its region's length, and the bytes issued to it in this pass.
+    lens: Vec<u64>,
+    issued: Vec<u64>,
+    rng: Rng,
+}
+
+impl FileService {
+    /// The service over files whose regions are `lens` bytes long.
+    pub fn new(spec: &JobSpec, lens: Vec<u64>, seed: u64) -> FileService {
+        let (kind, nr) = spec.file_service;
+        let mut s = FileService {
+            kind,
+            nr: nr.max(1),
+            cur: 0,
+            left: nr.max(1) - 1,
+            issued: vec![0; lens.len()],
+            lens,
+            rng: Rng::new(seed ^ 0x6669_6c65_7365_7276),
+        };
+        if kind == crate::job::Service::Random {
+            s.cur = s.rng.below(s.lens.len().max(1) as u64) as usize;
+        }
+        s
+    }
+
+    /// The file of the next I/O.
+    pub fn file(&self) -> usize {
+        self.cur
+    }
+
+    fn done(&self, f: usize) -> bool {
+        self.issued[f] >= self.lens[f]
+    }
+
+    /// After an I/O of `len` bytes on [`FileService::file`]: the file of the next one.
+    pub fn after(&mut self, len: u64) {
+        use crate::job::Service;
+        let n = self.lens.len();
+        if n <= 1 {
+            return;
+        }
+        self.issued[self.cur] += len;
+        if (0..n).all(|f| self.done(f)) {
+            // Every file is done: the next pass starts.
+            self.issued.fill(0);
+        }
+        let stay = !self.done(self.cur)
+            && match self.kind {
+                Service::Sequential => true,
+                _ if self.left > 0 => {
+                    self.left -= 1;
+                    true
+                }
+                _ => false,
+            };
+        if stay {
+            return;
+        }
+        self.left = self.nr - 1;
+        if self.kind == Service::Random {
+            // Uniform among the files not done (fio retries its pick until it finds one).
+            loop {
+                let f = self.rng.below(n as u64) as usize;
+                if !self.done(f) {
+                    self.cur = f;
+                    return;
+                }
+            }
+        }
+        for step in 1..=n {
+            let f = (self.cur + step) % n;
+            if !self.done(f) {
+                self.cur = f;
+                return;
+            }
+        }
+    }
+}
