@@ -429,6 +429,15 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 }
             }
             resolve_offsets(&mut spec, u64::from(k))?;
+            if let Some(hi) = spec.startdelay_high.take() {
+                // fio: with a range, each clone draws its delay (rand_between, from its seed).
+                let lo = spec.startdelay;
+                let span = (hi - lo).as_nanos() as u64;
+                let mut x = runner::job_seed(&spec, index) ^ 0x7374_6172_7464_6c79;
+                x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+                x ^= x >> 33;
+                spec.startdelay = lo + Duration::from_nanos(x % (span + 1));
+            }
             clones.push((spec, j.name.clone(), (group, phase, i), index));
         }
     }

@@ -450,12 +450,33 @@ fn description_number_ios_loops_and_startdelay() {
         v["jobs"][0]["read"]["runtime"].as_u64().unwrap() < 400,
         "the delay is not runtime"
     );
+    // A range: each clone draws its own delay in it (reported per job), the same each run
+    // (randrepeat).
+    let ranged = |_: ()| -> Vec<u64> {
+        let v: Value = serde_json::from_str(&run(&[
+            "--startdelay=10ms-300ms",
+            "--numjobs=4",
+            "--number_ios=1",
+            "--output-format=json",
+        ]))
+        .unwrap();
+        (0..4)
+            .map(|k| v["jobs"][k]["diorite"]["startdelay_ms"].as_u64().unwrap())
+            .collect()
+    };
+    let delays = ranged(());
+    assert!(delays.iter().all(|d| (10..=300).contains(d)), "{delays:?}");
+    let mut distinct = delays.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(distinct.len() > 1, "{delays:?}: one delay for every clone");
+    assert_eq!(ranged(()), delays, "randrepeat: the same delays again");
     let out = bench_in(
         dir.path(),
-        &["--name=x", "--filename=f", "--size=1m", "--startdelay=1-2"],
+        &["--name=x", "--filename=f", "--size=1m", "--startdelay=2-1"],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("startdelay=1-2"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("startdelay=2-1"));
 }
 
 /// Issue 14: fio's trim patterns. trim / randtrim discard the job's range (fio counts them in

@@ -373,8 +373,10 @@ pub struct JobSpec {
     pub number_ios: Option<u64>,
     /// fio's `loops`: the job's I/O amount, repeated.
     pub loops: u32,
-    /// fio's `startdelay`: the job starts this long after its group.
+    /// fio's `startdelay`: the job starts this long after its group; with a range (up to
+    /// `startdelay_high`), each clone picks its own delay in it (settled in `bench.rs`).
     pub startdelay: Duration,
+    pub startdelay_high: Option<Duration>,
     /// Register buffers (`fixedbufs`) and files (`registerfiles`) with io_uring.
     pub fixedbufs: bool,
     pub registerfiles: bool,
@@ -660,6 +662,7 @@ impl Default for JobSpec {
             number_ios: None,
             loops: 1,
             startdelay: Duration::ZERO,
+            startdelay_high: None,
             fixedbufs: true,
             registerfiles: true,
             sqthread_poll: false,

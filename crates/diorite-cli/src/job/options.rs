@@ -1132,13 +1132,18 @@ pub static OPTIONS: &[Opt] =
             Kind::Str,
             Job,
             "500ms",
-            "start the job this long after its group starts (one time; ranges are refused)",
+            "start the job this long after its group starts; LOW-HIGH: each clone picks a time \
+             in the range (from its seed)",
             |j, g, v| {
                 let s = v.str();
-                if s.contains('-') || s.contains(':') {
-                    bail!("startdelay={s}: ranges are not supported; give one time");
+                let (lo, hi) = s.split_once('-').unwrap_or((s, s));
+                let t = |x: &str| value::time(x).map_err(|e| anyhow!("startdelay={s}: {e}"));
+                let (lo, hi) = (t(lo)?, t(hi)?);
+                if hi < lo {
+                    bail!("startdelay={s}: LOW is above HIGH");
                 }
-                j.startdelay = value::time(s).map_err(|e| anyhow!("startdelay={s}: {e}"))?
+                j.startdelay = lo;
+                j.startdelay_high = (hi > lo).then_some(hi);
             }
         ),
         opt!(

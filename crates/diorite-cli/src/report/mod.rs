@@ -868,6 +868,7 @@ pub fn json(
                     "backend_report": r0.backend_report,
                     "skipped_backends": r0.skipped,
                     "targets": r0.targets,
+                    "startdelay_ms": r0.spec.startdelay.as_millis() as u64,
                     "verify": verify,
                     "error_message": v.error(),
                     "interrupted": v.results.iter().any(|r| r.interrupted),
