@@ -1537,3 +1537,55 @@ fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
         assert!(files_in(dir.path()).is_empty(), "{extra}: nothing created");
     }
 }
+
+/// fio's CPU options (issue 15): the job thread's affinity and nice value, as the kernel
+/// reports them from inside the job (`diorite.cpus`, `diorite.nice`): `cpus_allowed` and
+/// `cpumask` set the CPUs, `cpus_allowed_policy=split` gives each job one CPU of the set by its
+/// number in the run, `nice` the nice value; a CPU this machine lacks is refused by name.
+#[test]
+fn cpu_options_place_the_job_threads() {
+    let dir = tempdir();
+    let run = |extra: &[&str]| -> Vec<(Vec<u64>, i64)> {
+        let mut a = vec![
+            "--name=c",
+            "--filename=f",
+            "--size=64k",
+            "--numjobs=2",
+            "--output-format=json",
+        ];
+        a.extend(extra);
+        let v = json(&bench_in(dir.path(), &a));
+        (0..2)
+            .map(|k| {
+                let d = &v["jobs"][k]["diorite"];
+                let cpus = d["cpus"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_u64().unwrap())
+                    .collect();
+                (cpus, d["nice"].as_i64().unwrap())
+            })
+            .collect()
+    };
+    let all: Vec<u64> = run(&[])[0].0.clone();
+    assert!(all.len() >= 2, "this test needs two CPUs: {all:?}");
+    assert_eq!(run(&["--cpus_allowed=1"]), [(vec![1], 0), (vec![1], 0)]);
+    assert_eq!(run(&["--cpumask=0x1"]), [(vec![0], 0), (vec![0], 0)]);
+    assert_eq!(
+        run(&["--cpus_allowed=0-1", "--cpus_allowed_policy=split"]),
+        [(vec![0], 0), (vec![1], 0)]
+    );
+    assert_eq!(run(&["--nice=7"]), [(all.clone(), 7), (all, 7)]);
+    for bad in ["--cpus_allowed=4096", "--nice=40", "--cpumask=0"] {
+        let out = bench_in(dir.path(), &["--name=c", "--filename=g", "--size=64k", bad]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        let name = bad.trim_start_matches("--").split('=').next().unwrap();
+        assert!(
+            common::stderr(&out).contains(name),
+            "{bad}: {}",
+            common::stderr(&out)
+        );
+        assert!(!dir.path().join("g").exists(), "{bad}: nothing created");
+    }
+}

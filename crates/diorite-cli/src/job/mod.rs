@@ -476,6 +476,11 @@ pub struct JobSpec {
     /// errnos to continue on; `None`: fio's non-fatal EIO and EILSEQ).
     pub continue_on: [bool; 3],
     pub ignore_error: [Option<Vec<i32>>; 3],
+    /// fio's `cpus_allowed` / `cpumask` (the CPU set), `cpus_allowed_policy=split` (one CPU
+    /// of it per job) and `nice` (`run/cpu.rs`).
+    pub cpus: Option<Vec<usize>>,
+    pub cpus_split: bool,
+    pub nice: Option<i32>,
     /// fio's data options: what write buffers hold (`run/data.rs`).
     pub data: DataOpts,
     /// fio's file set: `nrfiles` (files per clone when no `filename` is given),
@@ -727,6 +732,9 @@ impl Default for JobSpec {
             ignore_error: [None, None, None],
             data: DataOpts::default(),
             nrfiles: 1,
+            cpus: None,
+            cpus_split: false,
+            nice: None,
             filename_format: None,
             file_service: (Service::RoundRobin, 1),
             openfiles: None,

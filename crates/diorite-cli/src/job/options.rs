@@ -1458,6 +1458,55 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| (j.data.zero, j.data.set_zero) = (v.bool(), true)
         ),
         opt!(
+            "cpus_allowed",
+            [],
+            Kind::Str,
+            Job,
+            "0",
+            "CPUs the job thread (and its engine's threads) may run on: 0,5,8-15",
+            |j, g, v| j.cpus = Some(crate::run::cpu::parse_list(v.str())?)
+        ),
+        opt!(
+            "cpumask",
+            [],
+            Kind::Str,
+            Job,
+            "0x1",
+            "the same as a bit mask of CPUs (decimal or 0xHEX)",
+            |j, g, v| j.cpus = Some(crate::run::cpu::parse_mask(v.str())?)
+        ),
+        opt!(
+            "cpus_allowed_policy",
+            [],
+            Kind::Str,
+            Job,
+            "split",
+            "shared (default: every job on the whole set) or split (each job one CPU of the set, \
+             by its number in the run)",
+            |j, g, v| j.cpus_split = match v.str() {
+                "shared" => false,
+                "split" => true,
+                s => bail!("cpus_allowed_policy={s}: expected shared or split"),
+            }
+        ),
+        opt!(
+            "nice",
+            [],
+            Kind::Str,
+            Job,
+            "5",
+            "the job thread's nice value, -20 (first) to 19 (last)",
+            |j, g, v| {
+                let s = v.str();
+                let n: i32 = s
+                    .parse()
+                    .ok()
+                    .filter(|n| (-20..=19).contains(n))
+                    .ok_or_else(|| anyhow!("nice={s}: expected a whole number from -20 to 19"))?;
+                j.nice = Some(n)
+            }
+        ),
+        opt!(
             "group_reporting",
             [],
             Kind::Bool,

@@ -869,6 +869,8 @@ pub fn json(
                     "skipped_backends": r0.skipped,
                     "targets": r0.targets,
                     "startdelay_ms": r0.spec.startdelay.as_millis() as u64,
+                    "cpus": r0.cpus,
+                    "nice": r0.nice,
                     "verify": verify,
                     "error_message": v.error(),
                     "interrupted": v.results.iter().any(|r| r.interrupted),

@@ -1,6 +1,7 @@
 //! Running jobs: laying out their files ([`layout`]), generating their offsets ([`workload`]),
 //! driving the engine ([`runner`]) and checking what was written ([`verify`]).
 
+pub mod cpu;
 pub mod data;
 pub mod layout;
 pub mod logs;

@@ -9,7 +9,7 @@
 use crate::job::{Engine as JobEngine, JobSpec, Rw};
 use crate::report::stats::DirStats;
 use crate::run::workload::{Dir, FileService, Generator, Io};
-use crate::run::{data, logs, rate, state, verify};
+use crate::run::{cpu, data, logs, rate, state, verify};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -113,6 +113,10 @@ pub struct JobResult {
     /// `ignore_error`), verify errors included when it continues on those.
     pub total_err: u64,
     pub first_error: Option<i32>,
+    /// The job thread's CPUs and nice value as the kernel reports them after `cpus_allowed`,
+    /// `cpumask`, `nice` were applied.
+    pub cpus: Vec<usize>,
+    pub nice: i32,
 }
 
 /// What `getrusage(RUSAGE_THREAD)` says about the calling thread.
@@ -617,7 +621,15 @@ pub fn run_job(
         first_error: None,
         interrupted: false,
         terminated: false,
+        cpus: Vec::new(),
+        nice: 0,
     };
+    // fio's CPU options, before the engine starts its threads (they inherit them).
+    let cpus = spec
+        .cpus
+        .as_ref()
+        .map(|set| cpu::for_job(set, spec.cpus_split, spec.job_number));
+    let placed = cpu::apply(cpus.as_deref(), spec.nice);
     let max_bs = spec.bs.max() as usize;
     let engine = Engine::new(spec, targets, max_bs);
     start.wait();
@@ -632,6 +644,13 @@ pub fn run_job(
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_millis(50)),
         );
+    }
+    match placed {
+        Ok((cpus, nice)) => (r.cpus, r.nice) = (cpus, nice),
+        Err(err) => {
+            r.error = Some(format!("{err:#}"));
+            return r;
+        }
     }
     let mut e = match engine {
         Ok(e) => e,
