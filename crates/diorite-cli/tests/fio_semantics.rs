@@ -1589,3 +1589,74 @@ fn cpu_options_place_the_job_threads() {
         assert!(!dir.path().join("g").exists(), "{bad}: nothing created");
     }
 }
+
+/// fio's percentile options (issue 15): `clat_percentiles` (on by default),
+/// `lat_percentiles`, `slat_percentiles` decide which series carry percentiles — in the text
+/// report, the JSON (`*_ns.percentile`, only those) and terse (total latency's when asked,
+/// else clat's) — and `percentile_list` which percentiles. With fio installed, fio's JSON has
+/// percentiles in the same series at the same keys.
+#[test]
+fn percentile_options_choose_the_series_and_the_percentiles() {
+    let dir = tempdir();
+    let args = [
+        "--name=p",
+        "--filename=f",
+        "--size=256k",
+        "--ioengine=libaio",
+        "--direct=1",
+        "--clat_percentiles=0",
+        "--lat_percentiles=1",
+        "--slat_percentiles=1",
+        "--percentile_list=99.9:50",
+    ];
+    let keys = |v: &Value, series: &str| -> Option<Vec<String>> {
+        v["jobs"][0]["read"][series]["percentile"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+    };
+    let mut a = args.to_vec();
+    a.push("--output-format=json");
+    let ours = json(&bench_in(dir.path(), &a));
+    let want = Some(vec!["50.000000".to_string(), "99.900000".to_string()]);
+    assert_eq!(keys(&ours, "slat_ns"), want);
+    assert_eq!(keys(&ours, "clat_ns"), None);
+    assert_eq!(keys(&ours, "lat_ns"), want);
+    let text = String::from_utf8(bench_in(dir.path(), &args).stdout).unwrap();
+    assert!(text.contains("    slat percentiles ("), "{text}");
+    assert!(text.contains("    lat percentiles ("), "{text}");
+    assert!(!text.contains("clat percentiles"), "{text}");
+    assert!(text.contains(" 99.90th=["), "{text}");
+    let mut a = args.to_vec();
+    a.push("--output-format=terse");
+    let terse = String::from_utf8(bench_in(dir.path(), &a).stdout).unwrap();
+    assert!(terse.contains(";50.000000%="), "{terse}");
+    // The defaults: clat only.
+    let v = json(&bench_in(
+        dir.path(),
+        &[
+            "--name=p",
+            "--filename=f",
+            "--size=256k",
+            "--output-format=json",
+        ],
+    ));
+    assert_eq!(keys(&v, "clat_ns").map(|k| k.len()), Some(17));
+    assert_eq!(keys(&v, "lat_ns"), None);
+    assert_eq!(keys(&v, "slat_ns"), None);
+    // fio side by side.
+    let mut a = args.to_vec();
+    a.push("--output-format=json");
+    match Command::new("fio")
+        .current_dir(dir.path())
+        .args(&a)
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let f: Value = serde_json::from_slice(&o.stdout).unwrap();
+            for s in ["slat_ns", "clat_ns", "lat_ns"] {
+                assert_eq!(keys(&f, s), keys(&ours, s), "{s}");
+            }
+        }
+        _ => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
+    }
+}

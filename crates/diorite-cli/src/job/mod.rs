@@ -476,6 +476,9 @@ pub struct JobSpec {
     /// errnos to continue on; `None`: fio's non-fatal EIO and EILSEQ).
     pub continue_on: [bool; 3],
     pub ignore_error: [Option<Vec<i32>>; 3],
+    /// fio's `clat_percentiles` (default on), `lat_percentiles`, `slat_percentiles` (which
+    /// series report percentiles) and `percentile_list`.
+    pub pcts: Pcts,
     /// fio's `cpus_allowed` / `cpumask` (the CPU set), `cpus_allowed_policy=split` (one CPU
     /// of it per job) and `nice` (`run/cpu.rs`).
     pub cpus: Option<Vec<usize>>,
@@ -566,6 +569,27 @@ impl DataOpts {
         let zero_given = self.zero && self.set_zero;
         self.scramble =
             self.scramble && (self.set_scramble || !zero_given) && !self.compress_given && !verify;
+    }
+}
+
+/// Which latency series report percentiles, and at which percentiles (fio's defaults: clat
+/// only, at 1 ... 99.99).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pcts {
+    pub clat: bool,
+    pub lat: bool,
+    pub slat: bool,
+    pub list: Vec<f64>,
+}
+
+impl Default for Pcts {
+    fn default() -> Pcts {
+        Pcts {
+            clat: true,
+            lat: false,
+            slat: false,
+            list: crate::report::stats::PERCENTILES.to_vec(),
+        }
     }
 }
 
@@ -732,6 +756,7 @@ impl Default for JobSpec {
             ignore_error: [None, None, None],
             data: DataOpts::default(),
             nrfiles: 1,
+            pcts: Pcts::default(),
             cpus: None,
             cpus_split: false,
             nice: None,

@@ -1507,6 +1507,61 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
+            "clat_percentiles",
+            [],
+            Kind::Bool,
+            Job,
+            "0",
+            "report completion-latency percentiles (default 1)",
+            |j, g, v| j.pcts.clat = v.bool()
+        ),
+        opt!(
+            "lat_percentiles",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "report total-latency percentiles (default 0; terse then carries these)",
+            |j, g, v| j.pcts.lat = v.bool()
+        ),
+        opt!(
+            "slat_percentiles",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "report submission-latency percentiles (default 0)",
+            |j, g, v| j.pcts.slat = v.bool()
+        ),
+        opt!(
+            "percentile_list",
+            [],
+            Kind::Str,
+            Job,
+            "50:99.9",
+            "the percentiles reported, ':'-separated, at most 20 (default 1:5:10:20:30:40:50:60:70:\
+             80:90:95:99:99.5:99.9:99.95:99.99)",
+            |j, g, v| {
+                let s = v.str();
+                let mut list = s
+                    .split(':')
+                    .map(|x| {
+                        x.trim()
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|p| *p > 0.0 && *p <= 100.0)
+                            .ok_or_else(|| anyhow!("percentile_list={s}: {x:?} is not a percentile in (0, 100]"))
+                    })
+                    .collect::<Result<Vec<f64>>>()?;
+                if list.len() > 20 {
+                    bail!("percentile_list={s}: at most 20 percentiles (fio's limit)");
+                }
+                // fio sorts the list.
+                list.sort_by(f64::total_cmp);
+                j.pcts.list = list;
+            }
+        ),
+        opt!(
             "group_reporting",
             [],
             Kind::Bool,

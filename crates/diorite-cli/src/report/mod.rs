@@ -6,7 +6,7 @@ pub mod plot;
 pub mod stats;
 
 use crate::job::{Globals, OutputFormat};
-use crate::report::stats::{DirStats, Lat, PERCENTILES};
+use crate::report::stats::{DirStats, Lat};
 use crate::run::runner::{
     Depths, JobResult, Samples, ThreadUsage, VerifyResult, DIRS, STATS, SYNC,
 };
@@ -234,8 +234,11 @@ fn lat_line(out: &mut String, label: &str, l: &Lat) {
 /// fio's percentile block (stat.c `show_clat_percentiles`): the unit is chosen from the
 /// smallest and largest percentile values (msec when > 2 ms and > 100 ms, usec when > 2 us
 /// and > 99,999 ns), values divided down to whole units, four to a line.
-fn percentile_lines(out: &mut String, label: &str, l: &Lat) {
-    let vals: Vec<u64> = PERCENTILES.iter().map(|p| l.percentile(*p)).collect();
+fn percentile_lines(out: &mut String, label: &str, l: &Lat, list: &[f64]) {
+    if list.is_empty() {
+        return;
+    }
+    let vals: Vec<u64> = list.iter().map(|p| l.percentile(*p)).collect();
     let (minv, maxv) = (vals[0], vals[vals.len() - 1]);
     let (u, div) = if minv > 2_000_000 && maxv > 99_999_999 {
         ("msec", 1_000_000)
@@ -245,7 +248,7 @@ fn percentile_lines(out: &mut String, label: &str, l: &Lat) {
         ("nsec", 1)
     };
     let _ = write!(out, "    {label} percentiles ({u}):\n     |");
-    for (i, (p, v)) in PERCENTILES.iter().zip(&vals).enumerate() {
+    for (i, (p, v)) in list.iter().zip(&vals).enumerate() {
         let last = i + 1 == vals.len();
         let _ = write!(
             out,
@@ -384,8 +387,16 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
                     lat_line(&mut out, label, l);
                 }
             }
-            if s.clat.n > 0 {
-                percentile_lines(&mut out, "clat", &s.clat);
+            // fio's order: slat, clat, lat percentiles, each as the job asks.
+            let p = &v.results[0].spec.pcts;
+            for (on, label, l) in [
+                (p.slat, "slat", &s.slat),
+                (p.clat, "clat", &s.clat),
+                (p.lat, "lat", &s.lat),
+            ] {
+                if on && l.n > 0 {
+                    percentile_lines(&mut out, label, l, &p.list);
+                }
             }
             if let Some((min, max, avg, dev, n)) = series(&v.samples.bw[d]) {
                 let _ = writeln!(
@@ -412,7 +423,10 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
         if sync.ios > 0 {
             let _ = writeln!(out, "  fsync/fdatasync/sync_file_range:");
             lat_line(&mut out, "  sync", &sync.lat);
-            percentile_lines(&mut out, "  sync", &sync.lat);
+            let p = &v.results[0].spec.pcts;
+            if p.clat || p.lat {
+                percentile_lines(&mut out, "  sync", &sync.lat, &p.list);
+            }
         }
         if let Some((total, first)) = v.continued_errors() {
             let _ = writeln!(
@@ -562,9 +576,11 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
     out
 }
 
-fn lat_json(l: &Lat, bins: bool) -> Value {
+/// One latency series in fio's JSON: percentiles (at `list`) only when the job asks for them,
+/// and json+'s bins only with them (stat.c `add_ddir_lat_json`).
+fn lat_json(l: &Lat, bins: bool, list: Option<&[f64]>) -> Value {
     let mut pct = Map::new();
-    for p in PERCENTILES {
+    for &p in list.unwrap_or_default() {
         pct.insert(format!("{p:.6}"), json!(l.percentile(p)));
     }
     let mut m = Map::new();
@@ -573,10 +589,10 @@ fn lat_json(l: &Lat, bins: bool) -> Value {
     m.insert("mean".into(), json!(l.mean()));
     m.insert("stddev".into(), json!(l.stddev()));
     m.insert("N".into(), json!(l.n));
-    if l.n > 0 {
+    if l.n > 0 && list.is_some() {
         m.insert("percentile".into(), Value::Object(pct));
     }
-    if bins && l.n > 0 {
+    if bins && l.n > 0 && list.is_some() {
         let mut b = Map::new();
         for v in l.hist.iter_recorded() {
             b.insert(
@@ -593,7 +609,7 @@ fn dir_json(
     s: &DirStats,
     secs: f64,
     runtime_ms: u128,
-    plus: bool,
+    (plus, p): (bool, &crate::job::Pcts),
     bw: &[f64],
     iops: &[f64],
     agg_pct: f64,
@@ -609,9 +625,9 @@ fn dir_json(
         "total_ios": s.ios,
         "short_ios": s.short_ios,
         "drop_ios": 0,
-        "slat_ns": lat_json(&s.slat, false),
-        "clat_ns": lat_json(&s.clat, plus),
-        "lat_ns": lat_json(&s.lat, false),
+        "slat_ns": lat_json(&s.slat, plus, p.slat.then_some(&p.list[..])),
+        "clat_ns": lat_json(&s.clat, plus, p.clat.then_some(&p.list[..])),
+        "lat_ns": lat_json(&s.lat, plus, p.lat.then_some(&p.list[..])),
     });
     // fio's sampled bandwidth and IOPS fields; absent when nothing was sampled (a run shorter
     // than one interval), never placeholder zeros.
@@ -732,15 +748,21 @@ pub fn terse(views: &[View<'_>], disks: &Value) -> String {
             });
             lat4(&s.slat, &mut f);
             lat4(&s.clat, &mut f);
-            for p in PERCENTILES {
-                let val = if active {
-                    s.clat.percentile(p) / 1000
-                } else {
-                    0
-                };
+            // fio's terse percentiles: total latency's with lat_percentiles, else clat's with
+            // clat_percentiles, else none; padded to 20 fields.
+            let pc = &v.results[0].spec.pcts;
+            let (l, list) = if pc.lat {
+                (&s.lat, &pc.list[..])
+            } else if pc.clat {
+                (&s.clat, &pc.list[..])
+            } else {
+                (&s.clat, &[][..])
+            };
+            for &p in list {
+                let val = if active { l.percentile(p) / 1000 } else { 0 };
                 f.push(format!("{p:.6}%={val}"));
             }
-            for _ in PERCENTILES.len()..20 {
+            for _ in list.len()..20 {
                 f.push("0%=0".into());
             }
             lat4(&s.lat, &mut f);
@@ -829,6 +851,7 @@ pub fn json(
             clat.merge(&v.stats[1].clat);
             clat.merge(&v.stats[2].clat);
             let (lat_n, lat_u, lat_m) = latency_json(&clat);
+            let pc = &r0.spec.pcts;
             let verify = v.verify().map(|vr| {
                 json!({"kind": r0.spec.verify_kind.name(), "blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "unknown": vr.unknown, "first": vr.first})
             });
@@ -839,15 +862,16 @@ pub fn json(
                 "eta": 0,
                 "elapsed": v.runtime.as_secs(),
                 "job options": opts,
-                "read": dir_json(&v.stats[0], v.dir_secs(0), v.dir_runtime[0].as_millis(), plus,
+                "read": dir_json(&v.stats[0], v.dir_secs(0), v.dir_runtime[0].as_millis(), (plus, pc),
                     &v.samples.bw[0], &v.samples.iops[0], bw_share(v, views, 0)),
-                "write": dir_json(&v.stats[1], v.dir_secs(1), v.dir_runtime[1].as_millis(), plus,
+                "write": dir_json(&v.stats[1], v.dir_secs(1), v.dir_runtime[1].as_millis(), (plus, pc),
                     &v.samples.bw[1], &v.samples.iops[1], bw_share(v, views, 1)),
-                "trim": dir_json(&v.stats[2], v.dir_secs(2), v.dir_runtime[2].as_millis(), plus,
+                "trim": dir_json(&v.stats[2], v.dir_secs(2), v.dir_runtime[2].as_millis(), (plus, pc),
                     &v.samples.bw[2], &v.samples.iops[2], bw_share(v, views, 2)),
                 "sync": {
                     "total_ios": v.stats[SYNC].ios,
-                    "lat_ns": lat_json(&v.stats[SYNC].lat, false),
+                    "lat_ns": lat_json(&v.stats[SYNC].lat, false,
+                        (pc.clat || pc.lat).then_some(&pc.list[..])),
                 },
                 // fio sums the members' runtimes with group_reporting.
                 "job_runtime": v.results.iter().map(|r| r.runtime.as_millis()).sum::<u128>(),
@@ -937,7 +961,12 @@ mod tests {
         // A QD32 randread's clat (69 us .. 150 ms): usec, not msec with zeros.
         assert_eq!(lat_unit(&lat_of(&[69_000, 300_000, 150_000_000])).0, "usec");
         let mut out = String::new();
-        percentile_lines(&mut out, "clat", &lat_of(&[227_000; 100]));
+        percentile_lines(
+            &mut out,
+            "clat",
+            &lat_of(&[227_000; 100]),
+            &crate::report::stats::PERCENTILES,
+        );
         assert!(out.contains("(usec)") && out.contains("[  227]"), "{out}");
         assert_eq!(num2str(150_000), "150000");
         assert_eq!(num2str(5_526_700), "5526k");
