@@ -86,7 +86,7 @@ const EXAMPLES: &[(&str, Expect)] = &[
     ),
     // Refused, each by the first option (in the file's order) diorite does not support yet;
     // the rest of issue 15's vocabulary.
-    ("latency-profile.fio", Expect::Refused("random_generator")),
+    ("latency-profile.fio", Expect::Refused("latency_target")),
     ("butterfly.fio", Expect::Refused("'flow'")),
     (
         "cmdprio-bssplit.fio",

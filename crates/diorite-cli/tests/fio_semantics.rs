@@ -1660,3 +1660,102 @@ fn percentile_options_choose_the_series_and_the_percentiles() {
         _ => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
     }
 }
+
+/// The offsets a job's I/Os went to, in issue order, from its `write_iops_log` with
+/// `log_offset=1` (block numbers of `bs` bytes).
+fn offsets_logged(dir: &Path, args: &[&str], bs: u64) -> Vec<u64> {
+    let mut a = args.to_vec();
+    a.extend(["--write_iops_log=trace", "--log_offset=1"]);
+    let out = bench_in(dir, &a);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let log = std::fs::read_to_string(dir.join("trace_iops.1.log")).unwrap();
+    std::fs::remove_file(dir.join("trace_iops.1.log")).unwrap();
+    log.lines()
+        .map(|l| l.split(", ").nth(4).unwrap().trim().parse::<u64>().unwrap() / bs)
+        .collect()
+}
+
+/// fio's `random_generator` (issue 15, "offsets and patterns"): `lfsr` visits every block
+/// exactly once per pass without a random map (here with `norandommap`: 2 passes of 256
+/// blocks, each a permutation), where `tausworthe` without the map repeats blocks within a
+/// pass; `lfsr` with a skewed distribution is refused by name.
+#[test]
+fn lfsr_visits_each_block_once_per_pass_without_a_map() {
+    let dir = tempdir();
+    let base = [
+        "--name=r",
+        "--filename=f",
+        "--size=1m",
+        "--io_size=2m",
+        "--rw=randread",
+        "--norandommap",
+    ];
+    let passes = |gen: &str| -> Vec<Vec<u64>> {
+        let mut a = base.to_vec();
+        let g = format!("--random_generator={gen}");
+        a.push(&g);
+        let offs = offsets_logged(dir.path(), &a, 4096);
+        assert_eq!(offs.len(), 512, "{gen}");
+        offs.chunks(256).map(|c| c.to_vec()).collect()
+    };
+    for pass in passes("lfsr") {
+        let mut sorted = pass.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            (0..256).collect::<Vec<u64>>(),
+            "lfsr: a permutation"
+        );
+        assert_ne!(pass, sorted, "lfsr: not in order");
+    }
+    for gen in ["tausworthe", "tausworthe64"] {
+        let pass = &passes(gen)[0];
+        let mut sorted = pass.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert!(sorted.len() < 256, "{gen} without a map repeats blocks");
+    }
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=r",
+            "--filename=f",
+            "--rw=randread",
+            "--random_generator=lfsr",
+            "--random_distribution=zipf:1.2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::stderr(&out).contains("random_generator=lfsr"));
+}
+
+/// fio's `percentage_random` (io_u.c `should_do_random`): of a random pattern's I/Os about
+/// this share is random, the others continue right after the direction's last I/O (seen in
+/// the trace: the share of I/Os that start where the one before ended); 0 is sequential.
+#[test]
+fn percentage_random_mixes_sequential_into_random_patterns() {
+    let dir = tempdir();
+    let follows = |perc: &str| -> f64 {
+        let p = format!("--percentage_random={perc}");
+        let offs = offsets_logged(
+            dir.path(),
+            &[
+                "--name=r",
+                "--filename=f",
+                "--size=64m",
+                "--number_ios=2000",
+                "--rw=randread",
+                &p,
+            ],
+            4096,
+        );
+        let seq = offs.windows(2).filter(|w| w[1] == w[0] + 1).count();
+        seq as f64 / (offs.len() - 1) as f64
+    };
+    assert!(follows("100") < 0.01);
+    assert!(follows("0") > 0.99);
+    let f = follows("75");
+    assert!((0.20..0.30).contains(&f), "{f}");
+    let f = follows("50,100");
+    assert!((0.45..0.55).contains(&f), "reads at 50%: {f}");
+}

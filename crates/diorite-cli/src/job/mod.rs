@@ -479,6 +479,11 @@ pub struct JobSpec {
     /// fio's `clat_percentiles` (default on), `lat_percentiles`, `slat_percentiles` (which
     /// series report percentiles) and `percentile_list`.
     pub pcts: Pcts,
+    /// fio's `random_generator` (random offsets; lfsr: each block once per pass, no map) and
+    /// `percentage_random` (per direction: the share of I/Os at a random offset, the rest
+    /// sequential).
+    pub random_generator: RandomGen,
+    pub perc_rand: [u32; 2],
     /// fio's `cpus_allowed` / `cpumask` (the CPU set), `cpus_allowed_policy=split` (one CPU
     /// of it per job) and `nice` (`run/cpu.rs`).
     pub cpus: Option<Vec<usize>>,
@@ -591,6 +596,14 @@ impl Default for Pcts {
             list: crate::report::stats::PERCENTILES.to_vec(),
         }
     }
+}
+
+/// fio's `random_generator` (`run/random.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RandomGen {
+    Tausworthe,
+    Tausworthe64,
+    Lfsr,
 }
 
 /// fio's `file_service_type` kinds (`run/workload.rs` `FileService`).
@@ -756,6 +769,8 @@ impl Default for JobSpec {
             ignore_error: [None, None, None],
             data: DataOpts::default(),
             nrfiles: 1,
+            random_generator: RandomGen::Tausworthe,
+            perc_rand: [100; 2],
             pcts: Pcts::default(),
             cpus: None,
             cpus_split: false,
@@ -922,6 +937,19 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
         j.size = Some(pick.checked_mul(files).ok_or_else(|| {
             anyhow::anyhow!("job {}: filesize x {files} files overflows", j.name)
         })?);
+    }
+    if j.random_generator == RandomGen::Lfsr && j.dist != Dist::Uniform {
+        bail!(
+            "job {}: random_generator=lfsr visits each block once per pass; it cannot follow \
+             random_distribution (give one or the other)",
+            j.name
+        );
+    }
+    if j.perc_rand != [100; 2] && (j.verify || j.verify_only) {
+        bail!(
+            "job {}: percentage_random below 100 with verify is not supported yet",
+            j.name
+        );
     }
     j.data.settle(j.rw.reads(), j.verify || j.verify_only);
     // fio: iodepth_batch_submit=0 means "iodepth".

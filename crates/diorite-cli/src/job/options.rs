@@ -729,6 +729,60 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.dist = Dist::parse(v.str())?
         ),
         opt!(
+            "random_generator",
+            [],
+            Kind::Str,
+            Job,
+            "lfsr",
+            "random offsets from: tausworthe (default; tausworthe64 past 2^32 blocks, as fio), \
+             tausworthe64, lfsr (every block exactly once per pass, without a random map)",
+            |j, g, v| j.random_generator = match v.str() {
+                "tausworthe" => super::RandomGen::Tausworthe,
+                "tausworthe64" => super::RandomGen::Tausworthe64,
+                "lfsr" => super::RandomGen::Lfsr,
+                s => bail!("random_generator={s}: expected tausworthe, tausworthe64 or lfsr"),
+            }
+        ),
+        opt!(
+            "percentage_random",
+            [],
+            Kind::Str,
+            Job,
+            "50",
+            "of a random pattern's I/Os, this percent are random, the rest continue after the \
+             direction's last I/O; READ[,WRITE] (default 100)",
+            |j, g, v| {
+                let s = v.str();
+                let one = |x: &str| -> Result<Option<u32>> {
+                    if x.trim().is_empty() {
+                        return Ok(None);
+                    }
+                    x.trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|p| *p <= 100)
+                        .map(Some)
+                        .ok_or_else(|| anyhow!("percentage_random={s}: {x:?} is not a percentage"))
+                };
+                let parts: Vec<&str> = s.split(',').collect();
+                match parts.as_slice() {
+                    [all] => {
+                        let p = one(all)?.unwrap_or(100);
+                        j.perc_rand = [p, p];
+                    }
+                    [r, w] | [r, w, _] => {
+                        j.perc_rand = [one(r)?.unwrap_or(100), one(w)?.unwrap_or(100)];
+                    }
+                    _ => bail!("percentage_random={s}: expected READ[,WRITE[,TRIM]]"),
+                }
+                if let [_, _, t] = parts.as_slice() {
+                    if one(t)?.is_some_and(|p| p < 100) {
+                        bail!("percentage_random={s}: a trim value below 100 is not supported yet");
+                    }
+                }
+            }
+        ),
+        opt!(
             "norandommap",
             [],
             Kind::Bool,

@@ -3,6 +3,7 @@
 //! for a seed, so `verify_only` can replay a write job without writing.
 
 use crate::job::{Bs, Dist, JobSpec, Rw};
+use crate::run::random::OffsetRng;
 
 /// splitmix64: small, fast, good enough for offsets; no allocation or syscall per I/O.
 #[derive(Clone, Debug)]
@@ -22,10 +23,6 @@ impl Rng {
     /// Uniform in `0..n` (`n > 0`), by multiply-shift.
     pub fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -242,7 +239,7 @@ impl Skew {
         }
     }
 
-    fn pick(&self, rng: &mut Rng, n: u64) -> u64 {
+    fn pick(&self, rng: &mut OffsetRng, n: u64) -> u64 {
         match *self {
             Skew::Uniform => rng.below(n),
             Skew::Zipf(ref z) => scramble(z.rank(rng.unit(), n), n),
@@ -325,7 +322,12 @@ pub struct Generator {
     /// `verify_backlog`: blocks already verified during the write phase and not rewritten
     /// since (the final verify skips them).
     verified: Vec<u64>,
-    rng_off: Rng,
+    rng_off: OffsetRng,
+    /// fio's `percentage_random` per direction, its draws, and where each direction's last
+    /// I/O ended (the sequential I/Os continue there).
+    perc_rand: [u32; 3],
+    rng_seq: Rng,
+    last_end: [u64; 3],
     rng_dir: Rng,
     rng_bs: Rng,
 }
@@ -340,8 +342,11 @@ impl Generator {
         let blocks = len / unit;
         // (A random pattern with an offset modifier does not pick from the map: its sequential
         // follow-ups would not respect it.)
-        let pick_from_map =
-            rw.random() && !spec.norandommap && dist == Dist::Uniform && spec.rw_nr <= 1;
+        let pick_from_map = rw.random()
+            && !spec.norandommap
+            && dist == Dist::Uniform
+            && spec.rw_nr <= 1
+            && spec.random_generator != crate::job::RandomGen::Lfsr;
         let mut seeds = Rng::new(seed);
         Generator {
             rw,
@@ -371,9 +376,12 @@ impl Generator {
             } else {
                 Vec::new()
             },
-            rng_off: Rng::new(seeds.next_u64()),
+            rng_off: OffsetRng::new(spec.random_generator, blocks, seeds.next_u64()),
+            perc_rand: [spec.perc_rand[0], spec.perc_rand[1], 100],
+            last_end: [0; 3],
             rng_dir: Rng::new(seeds.next_u64()),
             rng_bs: Rng::new(seeds.next_u64()),
+            rng_seq: Rng::new(seeds.next_u64()),
         }
     }
 
@@ -512,7 +520,15 @@ impl Generator {
         let dir = choose(dir);
         let want = self.pick_bs() / self.unit;
         let mut new_pass = false;
-        let (block, n) = if self.pick_from_map {
+        // fio's percentage_random (io_u.c `should_do_random`): a random pattern's I/O is
+        // random with this probability, else it continues after the direction's last I/O.
+        let perc = u64::from(self.perc_rand[dir as usize]);
+        let seq_instead = self.rw.random() && perc < 100 && self.rng_seq.below(100) >= perc;
+        let (block, n) = if seq_instead {
+            let b = self.last_end[dir as usize];
+            let b = if b >= self.blocks { 0 } else { b };
+            (b, want.min(self.blocks - b))
+        } else if self.pick_from_map {
             let map = self.map.as_mut().expect("random map");
             if map.is_full() {
                 map.next_pass();
@@ -573,7 +589,8 @@ impl Generator {
             (b, n)
         };
         self.last = (block, n);
-        if let Some(map) = self.map.as_mut() {
+        self.last_end[dir as usize] = block + n;
+        if let Some(map) = self.map.as_mut().filter(|_| !seq_instead) {
             // A tracking (sequential) map starts its next pass when the cursor wraps; a picking
             // map did so above.
             if new_pass && !self.pick_from_map {
