@@ -1759,3 +1759,76 @@ fn percentage_random_mixes_sequential_into_random_patterns() {
     let f = follows("50,100");
     assert!((0.45..0.55).contains(&f), "reads at 50%: {f}");
 }
+
+/// fio's `zonemode=strided` (io_u.c `setup_strided_zone_mode`), from an I/O trace: the
+/// pattern stays in a zone of `zonerange` bytes until `zonesize` bytes were transferred (so a
+/// zonesize above the range revisits the zone), then moves `zonerange + zoneskip` on; as in
+/// fio 3.33, `zonesize` without `zonemode=strided` is refused, and strided needs a
+/// `zonesize`. With fio installed, fio's trace for the same job is the same.
+#[test]
+fn strided_zones_move_through_the_region_as_fios_do() {
+    let dir = tempdir();
+    let base = [
+        "--name=z",
+        "--filename=f",
+        "--size=1m",
+        "--number_ios=12",
+        "--rw=read",
+        "--ioengine=psync",
+    ];
+    let cases: &[(&[&str], &[u64])] = &[
+        (
+            &["--zonemode=strided", "--zonesize=16k", "--zoneskip=48k"],
+            &[0, 1, 2, 3, 16, 17, 18, 19, 32, 33, 34, 35],
+        ),
+        (
+            &[
+                "--zonemode=strided",
+                "--zonesize=32k",
+                "--zonerange=16k",
+                "--zoneskip=16k",
+            ],
+            &[0, 1, 2, 3, 0, 1, 2, 3, 8, 9, 10, 11],
+        ),
+    ];
+    let fio = Command::new("fio").arg("--version").output().is_ok();
+    for (extra, want) in cases {
+        let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
+        assert_eq!(offsets_logged(dir.path(), &args, 4096), *want, "{extra:?}");
+        if fio {
+            let mut a = args.clone();
+            a.extend([
+                "--write_iops_log=fio",
+                "--log_offset=1",
+                "--output=/dev/null",
+            ]);
+            let st = Command::new("fio")
+                .current_dir(dir.path())
+                .args(&a)
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let log = std::fs::read_to_string(dir.path().join("fio_iops.1.log")).unwrap();
+            let theirs: Vec<u64> = log
+                .lines()
+                .map(|l| l.split(", ").nth(4).unwrap().trim().parse::<u64>().unwrap() / 4096)
+                .collect();
+            assert_eq!(theirs, *want, "fio {extra:?}");
+        }
+    }
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=z",
+            "--filename=f",
+            "--zonemode=strided",
+            "--size=1m",
+        ],
+    );
+    assert!(common::stderr(&out).contains("needs zonesize"));
+    let out = bench_in(
+        dir.path(),
+        &["--name=z", "--filename=f", "--zonesize=16k", "--size=1m"],
+    );
+    assert!(common::stderr(&out).contains("zonemode=none (the default) and zonesize"));
+}

@@ -484,6 +484,13 @@ pub struct JobSpec {
     /// sequential).
     pub random_generator: RandomGen,
     pub perc_rand: [u32; 2],
+    /// fio's `zonemode=strided` with `zonesize` (bytes per zone visit), `zonerange` (a zone's
+    /// length; default zonesize) and `zoneskip` (the gap after a zone); settled in `finish`.
+    pub zone: Option<StridedZone>,
+    pub zonemode: Option<String>,
+    pub zone_size: Option<u64>,
+    pub zone_range: Option<u64>,
+    pub zone_skip: u64,
     /// fio's `cpus_allowed` / `cpumask` (the CPU set), `cpus_allowed_policy=split` (one CPU
     /// of it per job) and `nice` (`run/cpu.rs`).
     pub cpus: Option<Vec<usize>>,
@@ -596,6 +603,14 @@ impl Default for Pcts {
             list: crate::report::stats::PERCENTILES.to_vec(),
         }
     }
+}
+
+/// A settled `zonemode=strided` (bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StridedZone {
+    pub size: u64,
+    pub range: u64,
+    pub skip: u64,
 }
 
 /// fio's `random_generator` (`run/random.rs`).
@@ -771,6 +786,11 @@ impl Default for JobSpec {
             nrfiles: 1,
             random_generator: RandomGen::Tausworthe,
             perc_rand: [100; 2],
+            zone: None,
+            zonemode: None,
+            zone_size: None,
+            zone_range: None,
+            zone_skip: 0,
             pcts: Pcts::default(),
             cpus: None,
             cpus_split: false,
@@ -950,6 +970,51 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
             "job {}: percentage_random below 100 with verify is not supported yet",
             j.name
         );
+    }
+    // fio 3.33's init.c: zonemode defaults to none, which refuses zonesize; strided needs
+    // zonesize; zonerange defaults to zonesize.
+    match (j.zonemode.as_deref(), j.zone_size) {
+        (Some("strided"), Some(size)) => {
+            let range = j.zone_range.unwrap_or(size);
+            let unit = j.bs.unit();
+            if size == 0 || range < j.bs.max() || range % unit != 0 || j.zone_skip % unit != 0 {
+                bail!(
+                    "job {}: zonesize, zonerange and zoneskip must be multiples of the block size \
+                     unit ({unit} bytes), and a zone must hold the largest block",
+                    j.name
+                );
+            }
+            if j.file_count() > 1 {
+                bail!(
+                    "job {}: zonemode=strided works on one file (fio quietly turns it off for \
+                     more; diorite refuses)",
+                    j.name
+                );
+            }
+            if j.verify || j.verify_only {
+                bail!(
+                    "job {}: zonemode=strided with verify is not supported yet",
+                    j.name
+                );
+            }
+            j.zone = Some(StridedZone {
+                size,
+                range,
+                skip: j.zone_skip,
+            });
+        }
+        (Some("strided"), None) => {
+            bail!(
+                "job {}: zonemode=strided needs zonesize (as in fio)",
+                j.name
+            )
+        }
+        (None | Some("none"), Some(_)) => bail!(
+            "job {}: zonemode=none (the default) and zonesize are not compatible (as in fio); \
+             give zonemode=strided",
+            j.name
+        ),
+        _ => {}
     }
     j.data.settle(j.rw.reads(), j.verify || j.verify_only);
     // fio: iodepth_batch_submit=0 means "iodepth".
@@ -1330,6 +1395,7 @@ mod tests {
             "sqthread_poll" | "hipri" => " --ioengine=io_uring",
             "sqthread_poll_cpu" => " --ioengine=io_uring --sqthread_poll=1",
             "inject" => " --ioengine=threads",
+            "zonesize" => " --zonemode=strided --zonesize=64k",
             _ => "",
         };
         for o in options::OPTIONS {

@@ -14,6 +14,8 @@ use std::time::Duration;
 pub enum Kind {
     /// Text, parsed by the setter.
     Str,
+    /// Text that may be left out (`write_bw_log` alone: the setter sees "").
+    OptStr,
     /// A size with fio's suffixes per `kb_base`, arithmetic allowed.
     Size,
     /// A duration (plain numbers are seconds), arithmetic allowed.
@@ -91,6 +93,7 @@ impl Kind {
         let ctx = |e: anyhow::Error| anyhow!("{name}={}: {e}", raw.unwrap_or(""));
         Ok(match self {
             Kind::Str => Val::Str(need()?.to_string()),
+            Kind::OptStr => Val::Str(raw.unwrap_or("").trim().to_string()),
             Kind::Size => Val::Num(value::size(need()?, kb_base).map_err(ctx)?),
             Kind::Time => Val::Time(value::time(need()?).map_err(ctx)?),
             Kind::TimeUs => Val::Time(value::time_us(need()?).map_err(ctx)?),
@@ -111,7 +114,7 @@ impl Kind {
 
     /// Whether the option may stand alone (`--time_based`).
     pub fn is_flag(self) -> bool {
-        self == Kind::Bool
+        matches!(self, Kind::Bool | Kind::OptStr)
     }
 }
 
@@ -783,6 +786,46 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
+            "zonemode",
+            [],
+            Kind::Str,
+            Job,
+            "none",
+            "none, or strided: the pattern runs in one zone of zonerange bytes until zonesize \
+             bytes were transferred, then zonerange + zoneskip further on (zbd is not supported)",
+            |j, g, v| j.zonemode = Some(match v.str() {
+                s @ ("none" | "strided") => s.to_string(),
+                s => bail!("zonemode={s}: supported: none, strided (zbd is not)"),
+            })
+        ),
+        opt!(
+            "zonesize",
+            [],
+            Kind::Size,
+            Job,
+            "1m",
+            "strided zones: bytes transferred in a zone before the next (with zonemode=strided)",
+            |j, g, v| j.zone_size = Some(v.num())
+        ),
+        opt!(
+            "zonerange",
+            [],
+            Kind::Size,
+            Job,
+            "2m",
+            "strided zones: a zone's length (default zonesize)",
+            |j, g, v| j.zone_range = Some(v.num())
+        ),
+        opt!(
+            "zoneskip",
+            [],
+            Kind::Size,
+            Job,
+            "4m",
+            "strided zones: bytes skipped after a zone",
+            |j, g, v| j.zone_skip = v.num()
+        ),
+        opt!(
             "norandommap",
             [],
             Kind::Bool,
@@ -987,29 +1030,29 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "write_lat_log",
             [],
-            Kind::Str,
+            Kind::OptStr,
             Job,
             "lat",
             "log each I/O's lat, clat and slat to PREFIX_lat.N.log, PREFIX_clat.N.log, \
-             PREFIX_slat.N.log (fio's names and format)",
+             PREFIX_slat.N.log (fio's names and format; alone, PREFIX is the job's name)",
             |j, g, v| j.write_lat_log = Some(v.str().to_string())
         ),
         opt!(
             "write_bw_log",
             [],
-            Kind::Str,
+            Kind::OptStr,
             Job,
             "bw",
-            "log each I/O's bandwidth to PREFIX_bw.N.log (fio's format)",
+            "log each I/O's bandwidth to PREFIX_bw.N.log (fio's format; alone, PREFIX is the job's name)",
             |j, g, v| j.write_bw_log = Some(v.str().to_string())
         ),
         opt!(
             "write_iops_log",
             [],
-            Kind::Str,
+            Kind::OptStr,
             Job,
             "iops",
-            "log each I/O (value 1) to PREFIX_iops.N.log (fio's format)",
+            "log each I/O (value 1) to PREFIX_iops.N.log (fio's format; alone, PREFIX is the job's name)",
             |j, g, v| j.write_iops_log = Some(v.str().to_string())
         ),
         opt!(

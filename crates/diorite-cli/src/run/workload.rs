@@ -286,6 +286,17 @@ pub struct Io {
     pub new_pass: bool,
 }
 
+/// fio's strided zone state (blocks of the generator's unit; `size` in bytes).
+#[derive(Clone, Copy, Debug)]
+struct Zone {
+    range: u64,
+    size: u64,
+    skip: u64,
+    region: u64,
+    base: u64,
+    bytes: u64,
+}
+
 /// The per-file generator of one job.
 #[derive(Clone, Debug)]
 pub struct Generator {
@@ -323,6 +334,8 @@ pub struct Generator {
     /// since (the final verify skips them).
     verified: Vec<u64>,
     rng_off: OffsetRng,
+    /// fio's strided zones: `blocks` is then one zone's, at `base` in the region.
+    zone: Option<Zone>,
     /// fio's `percentage_random` per direction, its draws, and where each direction's last
     /// I/O ended (the sequential I/Os continue there).
     perc_rand: [u32; 3],
@@ -339,7 +352,16 @@ impl Generator {
     pub fn new(spec: &JobSpec, track: bool, len: u64, seed: u64) -> Generator {
         let (rw, bs, dist) = (spec.rw, spec.bs.clone(), spec.dist.clone());
         let unit = bs.unit();
-        let blocks = len / unit;
+        // fio's zonemode=strided: the pattern runs over one zone of zonerange bytes at a time.
+        let zone = spec.zone.map(|z| Zone {
+            range: (z.range / unit).clamp(1, len / unit),
+            size: z.size,
+            skip: z.skip / unit,
+            region: len / unit,
+            base: 0,
+            bytes: 0,
+        });
+        let blocks = zone.map_or(len / unit, |z| z.range);
         // (A random pattern with an offset modifier does not pick from the map: its sequential
         // follow-ups would not respect it.)
         let pick_from_map = rw.random()
@@ -378,6 +400,7 @@ impl Generator {
             },
             rng_off: OffsetRng::new(spec.random_generator, blocks, seeds.next_u64()),
             perc_rand: [spec.perc_rand[0], spec.perc_rand[1], 100],
+            zone,
             last_end: [0; 3],
             rng_dir: Rng::new(seeds.next_u64()),
             rng_bs: Rng::new(seeds.next_u64()),
@@ -610,9 +633,29 @@ impl Generator {
         if matches!(self.rw, Rw::TrimWrite | Rw::RandTrimWrite) {
             self.rewrite = Some((block, n));
         }
+        let base = self.zone.map_or(0, |z| z.base);
+        if let Some(z) = self.zone.as_mut() {
+            // fio's `setup_strided_zone_mode`: after zonesize bytes, the next zone starts
+            // zonerange + zoneskip further on (from the region's start again past its end —
+            // fio wraps at the file's end; diorite never leaves the region); its pattern starts
+            // afresh there.
+            z.bytes += n * self.unit;
+            if z.bytes >= z.size {
+                z.bytes = 0;
+                z.base += z.range + z.skip;
+                if z.base + z.range > z.region {
+                    z.base = 0;
+                }
+                self.seq = [0; 3];
+                self.last_end = [0; 3];
+                if let Some(m) = self.map.as_mut().filter(|_| self.pick_from_map) {
+                    m.next_pass();
+                }
+            }
+        }
         Io {
             dir,
-            offset: block * self.unit,
+            offset: (base + block) * self.unit,
             len: n * self.unit,
             new_pass,
         }
