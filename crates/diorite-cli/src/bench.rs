@@ -219,6 +219,9 @@ fn check_spec(j: &JobSpec) -> Result<()> {
             "job {n}: write_lat_log/write_bw_log/write_iops_log with verify are not supported yet"
         );
     }
+    if j.rw.trims() && j.bs_trim {
+        bail!("job {n}: a block size for trims (the third value of bs, bsrange or bssplit) is not supported yet");
+    }
     if j.rw.trims() && j.trim_rate.contains(&true) {
         bail!(
             "job {n}: a rate for trims (the third value of rate, rate_iops, rate_min or \

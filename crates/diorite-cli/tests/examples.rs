@@ -91,10 +91,7 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // the rest of issue 15's vocabulary.
     ("latency-profile.fio", Expect::Refused("latency_target")),
     ("butterfly.fio", Expect::Refused("'flow'")),
-    (
-        "cmdprio-bssplit.fio",
-        Expect::Refused("bssplit=64k/40:1024k/60,1024k/100"),
-    ),
+    ("cmdprio-bssplit.fio", Expect::Refused("cmdprio_bssplit")),
     ("cmdprio-percentage.fio", Expect::Refused("prioclass")),
     (
         "cross-stripe-verify.fio",

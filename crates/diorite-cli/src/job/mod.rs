@@ -126,6 +126,30 @@ pub enum Bs {
 }
 
 impl Bs {
+    /// The sizes this choice can produce at the extremes and the unit (for the envelope of
+    /// several: see [`JobSpec::bs_dirs`]).
+    fn corners(&self) -> Vec<u64> {
+        match self {
+            Bs::Fixed(b) => vec![*b],
+            // bsrange picks multiples of min up to max.
+            Bs::Range(a, b) => vec![*a, a * (b / a)],
+            Bs::Split(v) => v.iter().map(|x| x.0).collect(),
+        }
+    }
+
+    /// One `Bs` whose `min`, `max` and `unit` cover both directions' choices (never used to
+    /// pick a size).
+    pub fn envelope(dirs: &[Bs; 2]) -> Bs {
+        if dirs[0] == dirs[1] {
+            return dirs[0].clone();
+        }
+        let mut all: Vec<u64> = dirs.iter().flat_map(Bs::corners).collect();
+        all.sort_unstable();
+        all.dedup();
+        let n = all.len() as u32;
+        Bs::Split(all.into_iter().map(|b| (b, 100 / n)).collect())
+    }
+
     pub fn min(&self) -> u64 {
         match self {
             Bs::Fixed(b) | Bs::Range(b, _) => *b,
@@ -339,7 +363,13 @@ pub struct JobSpec {
     pub filenames: Vec<PathBuf>,
     pub rw: Rw,
     pub rwmixread: u32,
+    /// The block sizes: `bs` the envelope of both directions (sizing, alignment, the unit of
+    /// offsets), `bs_rw` what reads and writes pick from (fio's `bs=R,W`, `bsrange`,
+    /// `bssplit` per direction); `bs_trim` whether a trim value was given (refused for trim
+    /// jobs for now).
     pub bs: Bs,
+    pub bs_rw: Option<[Bs; 2]>,
+    pub bs_trim: bool,
     pub iodepth: u32,
     pub batch_submit: u32,
     pub batch_complete_min: u32,
@@ -695,6 +725,8 @@ impl Default for JobSpec {
             rw: Rw::Read,
             rwmixread: 50,
             bs: Bs::Fixed(4096),
+            bs_rw: None,
+            bs_trim: false,
             iodepth: 1,
             batch_submit: 1,
             batch_complete_min: 1,
@@ -1271,6 +1303,46 @@ pub fn file_name(j: &JobSpec, jobname: &str, jobnum: u32, filenum: u32) -> Strin
 }
 
 impl JobSpec {
+    /// What reads and writes pick their sizes from.
+    pub fn bs_dirs(&self) -> [Bs; 2] {
+        self.bs_rw
+            .clone()
+            .unwrap_or_else(|| [self.bs.clone(), self.bs.clone()])
+    }
+
+    /// Sets the block sizes per direction from fio's `READ[,WRITE[,TRIM]]` list, each part
+    /// parsed by `one` (an empty part leaves its direction as it was).
+    pub(crate) fn set_bs(
+        &mut self,
+        name: &str,
+        v: &str,
+        one: impl Fn(&str) -> Result<Bs>,
+    ) -> Result<()> {
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        let mut dirs = self.bs_dirs();
+        match parts.as_slice() {
+            [all] => {
+                let b = one(all)?;
+                dirs = [b.clone(), b];
+            }
+            [r, w, ..] if parts.len() <= 3 => {
+                for (d, x) in [r, w].into_iter().enumerate() {
+                    if !x.is_empty() {
+                        dirs[d] = one(x)?;
+                    }
+                }
+                if let Some(t) = parts.get(2).filter(|t| !t.is_empty()) {
+                    one(t)?;
+                    self.bs_trim = true;
+                }
+            }
+            _ => bail!("{name}={v}: expected READ[,WRITE[,TRIM]]"),
+        }
+        self.bs = Bs::envelope(&dirs);
+        self.bs_rw = (dirs[0] != dirs[1]).then_some(dirs);
+        Ok(())
+    }
+
     /// How many files each clone uses: the names given, else `nrfiles` of its own.
     pub fn file_count(&self) -> u64 {
         if self.filenames.is_empty() {

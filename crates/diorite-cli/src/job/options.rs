@@ -158,9 +158,6 @@ fn pct(name: &str, v: &str) -> Result<Option<u64>> {
 }
 
 fn parse_bs(name: &str, v: &str, kb_base: u32) -> Result<u64> {
-    if v.contains(',') {
-        bail!("{name}={v}: separate read,write block sizes are not supported; give one size");
-    }
     let b = value::size(v, kb_base).map_err(|e| anyhow!("{name}={v}: {e}"))?;
     if b == 0 || b > 64 << 20 {
         bail!("{name}={v}: block size must be between 1 byte and 64 MiB");
@@ -458,8 +455,11 @@ pub static OPTIONS: &[Opt] =
             Kind::Str,
             Job,
             "8k",
-            "block size (default 4k)",
-            |j, g, v| j.bs = Bs::Fixed(parse_bs("bs", v.str(), j.kb_base)?)
+            "block size (default 4k); per direction R[,W] (4k,64k: reads 4k, writes 64k)",
+            |j, g, v| {
+                let kb = j.kb_base;
+                j.set_bs("bs", v.str(), |x| Ok(Bs::Fixed(parse_bs("bs", x, kb)?)))?
+            }
         ),
         opt!(
             "bsrange",
@@ -467,23 +467,22 @@ pub static OPTIONS: &[Opt] =
             Kind::Str,
             Job,
             "4k-64k",
-            "block sizes min-max, e.g. 4k-64k (multiples of min)",
+            "block sizes min-max, e.g. 4k-64k (multiples of min); per direction R[,W]",
             |j, g, v| {
-                let s = v.str();
-                let (a, b) = s
-                    .split_once('-')
-                    .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
-                    .ok_or_else(|| {
-                        anyhow!("bsrange={s}: expected min-max (two sizes), e.g. 4k-64k")
-                    })?;
-                let (a, b) = (
-                    parse_bs("bsrange", a, j.kb_base)?,
-                    parse_bs("bsrange", b, j.kb_base)?,
-                );
-                if a > b {
-                    bail!("bsrange={s}: min is larger than max");
-                }
-                j.bs = Bs::Range(a, b)
+                let kb = j.kb_base;
+                j.set_bs("bsrange", v.str(), |s| {
+                    let (a, b) = s
+                        .split_once('-')
+                        .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
+                        .ok_or_else(|| {
+                            anyhow!("bsrange={s}: expected min-max (two sizes), e.g. 4k-64k")
+                        })?;
+                    let (a, b) = (parse_bs("bsrange", a, kb)?, parse_bs("bsrange", b, kb)?);
+                    if a > b {
+                        bail!("bsrange={s}: min is larger than max");
+                    }
+                    Ok(Bs::Range(a, b))
+                })?
             }
         ),
         opt!(
@@ -492,8 +491,11 @@ pub static OPTIONS: &[Opt] =
             Kind::Str,
             Job,
             "4k/50:64k/50",
-            "weighted block sizes, e.g. 4k/50:64k/40:1m/10",
-            |j, g, v| j.bs = parse_bssplit(v.str(), j.kb_base)?
+            "weighted block sizes, e.g. 4k/50:64k/40:1m/10; per direction R[,W]",
+            |j, g, v| {
+                let kb = j.kb_base;
+                j.set_bs("bssplit", v.str(), |x| parse_bssplit(x, kb))?
+            }
         ),
         opt!(
             "iodepth",

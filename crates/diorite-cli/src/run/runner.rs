@@ -288,7 +288,7 @@ impl<'a> Engine<'a> {
             .map(|_| pool.get().expect("a fresh pool has every buffer"))
             .collect();
         // fio's first fill of a writer's buffers (`data.rs`: random by default).
-        let mut data = data::Filler::new(&spec.data, spec.bs.min(), spec.randseed);
+        let mut data = data::Filler::new(&spec.data, spec.bs_dirs()[1].min(), spec.randseed);
         if spec.rw.writes() {
             for b in &mut bufs {
                 data.init(b);

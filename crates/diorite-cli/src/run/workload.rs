@@ -302,7 +302,9 @@ struct Zone {
 pub struct Generator {
     rw: Rw,
     rwmixread: u32,
-    bs: Bs,
+    /// Block sizes per direction (read, write; trims take the read one); `unit` is their
+    /// envelope's.
+    bs: [Bs; 2],
     unit: u64,
     blocks: u64,
     /// fio's `blockalign`, in blocks: random offsets are multiples of it.
@@ -382,7 +384,7 @@ impl Generator {
             nr_left: spec.rw_nr,
             last: (0, 0),
             skew: Skew::new(dist.clone(), (blocks - bs.max() / unit + 1).max(1), unit),
-            bs,
+            bs: spec.bs_dirs(),
             map: (pick_from_map || track).then(|| BlockMap::new(blocks)),
             pick_from_map,
             seq: [0, 0, 0],
@@ -493,8 +495,8 @@ impl Generator {
         self.map.as_ref()
     }
 
-    fn pick_bs(&mut self) -> u64 {
-        match &self.bs {
+    fn pick_bs(&mut self, dir: Dir) -> u64 {
+        match &self.bs[(dir as usize).min(1)] {
             Bs::Fixed(b) => *b,
             Bs::Range(min, max) => min * (1 + self.rng_bs.below(max / min)),
             Bs::Split(v) => {
@@ -541,7 +543,7 @@ impl Generator {
             Dir::Write
         };
         let dir = choose(dir);
-        let want = self.pick_bs() / self.unit;
+        let want = self.pick_bs(dir) / self.unit;
         let mut new_pass = false;
         // fio's percentage_random (io_u.c `should_do_random`): a random pattern's I/O is
         // random with this probability, else it continues after the direction's last I/O.
