@@ -87,6 +87,7 @@ pub(crate) fn misaligned(req: &Request) -> bool {
 /// The checks a bounced request must pass — everything but alignment: access mode, a non-empty
 /// transfer, the offset range, and (writes) an end inside the file's block-aligned size.
 pub(crate) fn validate(req: &Request) -> Result<()> {
+    req.check_priority(OP)?;
     let Some(file) = &req.file else {
         return Ok(());
     };
@@ -168,7 +169,8 @@ pub(crate) fn perform(req: &Request) -> i64 {
     else {
         return -i64::from(libc::ENOMEM);
     };
-    let result = match req.op {
+    // The request's priority is the submitting thread's for the call, as on the thread pool.
+    let result = sys::with_ioprio(req.ioprio(), || match req.op {
         OpKind::Read => read(file, start, &mut bounce, head, len as usize).inspect(|&n| {
             // SAFETY: the caller runs this request for its slot (RUNNING): its buffers are the
             // request's own, touched by nobody else until the completion is posted — exactly
@@ -180,7 +182,8 @@ pub(crate) fn perform(req: &Request) -> i64 {
             write(file, req, start, &mut bounce, head, len as usize, req.dsync)
         }
         _ => Ok(0),
-    };
+    })
+    .and_then(|r| r);
     match result {
         Ok(n) => n as i64,
         Err(e) => -i64::from(e),

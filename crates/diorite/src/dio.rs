@@ -19,6 +19,7 @@ const OP: &str = "submit";
 
 /// Checks `req` against its file's geometry and access mode. Nothing is issued on error.
 pub(crate) fn validate(req: &Request) -> Result<()> {
+    req.check_priority(OP)?;
     match (&req.file, req.op) {
         (Some(file), OpKind::Discard | OpKind::WriteZeroes) => {
             validate_space(file, req.op, req.offset, req.bufs.total_len(), req.unmap)

@@ -63,4 +63,4 @@ pub use oneshot::{
     discard, fdatasync, fsync, read_at, readv_at, write_at, write_zeroes, writev_at,
 };
 pub use reactor::{Reactor, SubmitBatching};
-pub use request::{Completion, OpKind, Request, RequestId};
+pub use request::{Completion, IoClass, OpKind, Request, RequestId};

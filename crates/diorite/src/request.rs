@@ -124,6 +124,39 @@ pub struct Request {
     /// Set at submit when this write extends its regular file: its completion must report to
     /// [`DirectFile::end_extend`] (ordered size updates, seed 003).
     pub(crate) extending: bool,
+    /// The I/O priority ([`Request::with_priority`]): class and level; `None` leaves the
+    /// issuer's.
+    pub(crate) prio: Option<(IoClass, u8)>,
+}
+
+/// An I/O priority class (Linux `ioprio`, see ioprio_set(2)): `RealTime` needs
+/// `CAP_SYS_ADMIN` or `CAP_SYS_NICE` where the I/O is issued; what a class does is up to the
+/// device's I/O scheduler (mq-deadline and bfq honour it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IoClass {
+    /// Served before the others (`IOPRIO_CLASS_RT`).
+    RealTime = 1,
+    /// The default class (`IOPRIO_CLASS_BE`).
+    BestEffort = 2,
+    /// Served when nothing else wants the device (`IOPRIO_CLASS_IDLE`).
+    Idle = 3,
+}
+
+impl IoClass {
+    /// The class of Linux's class number (1, 2, 3).
+    pub fn from_number(n: u8) -> Option<IoClass> {
+        match n {
+            1 => Some(IoClass::RealTime),
+            2 => Some(IoClass::BestEffort),
+            3 => Some(IoClass::Idle),
+            _ => None,
+        }
+    }
+}
+
+/// The kernel's encoding of a priority (`IOPRIO_PRIO_VALUE`: class << 13 | level).
+pub(crate) fn ioprio_value(class: IoClass, level: u8) -> u16 {
+    ((class as u16) << 13) | u16::from(level)
 }
 
 // SAFETY: every field is Send except the raw pointer of `Bufs::Raw`; the caller of `read_raw` /
@@ -142,6 +175,7 @@ impl Request {
             dsync: false,
             unmap: false,
             extending: false,
+            prio: None,
         }
     }
 
@@ -252,6 +286,46 @@ impl Request {
     pub fn with_user_data(mut self, user_data: u64) -> Request {
         self.user_data = user_data;
         self
+    }
+
+    /// Issues a read or write at this I/O priority: class and level (0, the highest, to 7).
+    /// Carried as the io_uring SQE's `ioprio` and the AIO iocb's `aio_reqprio`
+    /// (`IOCB_FLAG_IOPRIO`); the thread pool sets its worker's priority (`ioprio_set`) around
+    /// the call and restores it. A level above 7 is refused at submit ([`ErrorKind::InvalidInput`],
+    /// nothing issued); a class the issuer may not use completes with `EPERM`. Ignored for other
+    /// operations.
+    ///
+    /// [`ErrorKind::InvalidInput`]: crate::ErrorKind::InvalidInput
+    pub fn with_priority(mut self, class: IoClass, level: u8) -> Request {
+        self.prio = Some((class, level));
+        self
+    }
+
+    /// The priority given with [`Request::with_priority`].
+    pub fn priority(&self) -> Option<(IoClass, u8)> {
+        self.prio
+    }
+
+    /// Refuses a priority level the kernel does not have.
+    pub(crate) fn check_priority(&self, op: &'static str) -> crate::Result<()> {
+        match self.prio {
+            Some((class, level)) if level > 7 => {
+                Err(
+                    crate::Error::new(crate::ErrorKind::InvalidInput, op).with_detail(format!(
+                "I/O priority level {level} (class {class:?}) is out of range: levels are 0 to 7"
+            )),
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The kernel's `ioprio` of a read or write (0: none given).
+    pub(crate) fn ioprio(&self) -> u16 {
+        match (self.op, self.prio) {
+            (OpKind::Read | OpKind::Write, Some((c, l))) => ioprio_value(c, l),
+            _ => 0,
+        }
     }
 
     /// Makes a write durable before it completes (`RWF_DSYNC`). Ignored for other operations.

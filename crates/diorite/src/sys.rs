@@ -169,6 +169,37 @@ pub(crate) unsafe fn prw(
     }
 }
 
+/// Runs `f` with the calling thread's I/O priority set to `ioprio` (`ioprio_set(2)`,
+/// `IOPRIO_WHO_PROCESS` of this thread), then restores the one it had. `0` runs `f` as is.
+/// `Err(errno)` when the priority cannot be set (`EPERM` for a class the thread may not use).
+pub(crate) fn with_ioprio<T>(ioprio: u16, f: impl FnOnce() -> T) -> Result<T, Errno> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    if ioprio == 0 {
+        return Ok(f());
+    }
+    // SAFETY: ioprio_get/ioprio_set take no memory arguments; who 0 is the calling thread.
+    let old = unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0) };
+    if old < 0 {
+        return Err(errno());
+    }
+    // SAFETY: as above.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0,
+            libc::c_long::from(ioprio),
+        )
+    };
+    if r < 0 {
+        return Err(errno());
+    }
+    let out = f();
+    // SAFETY: as above; restoring the value the thread had cannot need more privilege.
+    unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, old) };
+    Ok(out)
+}
+
 /// `fsync(2)` (`data_only == false`) or `fdatasync(2)`.
 pub(crate) fn sync(fd: BorrowedFd<'_>, data_only: bool) -> Result<(), Errno> {
     loop {

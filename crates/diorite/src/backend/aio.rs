@@ -46,6 +46,8 @@ const IOCB_CMD_PWRITEV: u16 = 8;
 const TAG_BITS: u32 = 16;
 /// `aio_flags` bit: signal the eventfd in `aio_resfd` when the iocb completes.
 const IOCB_FLAG_RESFD: u32 = 1;
+/// `aio_flags` bit: `aio_reqprio` carries the iocb's I/O priority.
+const IOCB_FLAG_IOPRIO: u32 = 1 << 1;
 /// `aio_data` of a wake-up poll iocb (never a request's: tags and pieces use the low 48 bits).
 const WAKE: u64 = 1 << 63;
 
@@ -444,9 +446,12 @@ impl Aio {
                             vs.len() as u64,
                         ),
                     };
+                    let prio = req.ioprio();
                     iocbs.push(Iocb {
                         aio_data: u64::from(tag) | ((i as u64) << TAG_BITS),
                         aio_lio_opcode: op,
+                        aio_reqprio: prio as i16,
+                        aio_flags: base.aio_flags | if prio != 0 { IOCB_FLAG_IOPRIO } else { 0 },
                         aio_rw_flags: if write && req.dsync {
                             sys::RWF_DSYNC
                         } else {

@@ -234,7 +234,11 @@ fn perform(req: &Request, iov: &mut Vec<IoVec>, fault: Option<Fault>) -> i64 {
 /// Performs `req` synchronously; bytes or `-errno`.
 pub(crate) fn execute(req: &Request, iov: &mut Vec<IoVec>) -> i64 {
     match req.op {
-        OpKind::Read | OpKind::Write => transfer(req, iov, u64::MAX),
+        OpKind::Read | OpKind::Write => {
+            // The request's priority is this worker's for the call (`Request::with_priority`).
+            sys::with_ioprio(req.ioprio(), || transfer(req, iov, u64::MAX))
+                .unwrap_or_else(|e| -i64::from(e))
+        }
         _ => execute_other(req),
     }
 }

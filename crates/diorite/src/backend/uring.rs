@@ -595,6 +595,7 @@ impl Uring {
                         [v] => self.fixed.buf(v.iov_base as usize, v.iov_len),
                         _ => None,
                     };
+                    let prio = req.ioprio();
                     let sqe = match (vs, write, fixed_buf) {
                         ([v], true, Some(bi)) => {
                             fixed_ios += 1;
@@ -605,6 +606,7 @@ impl Uring {
                                 bi,
                             )
                             .offset(off)
+                            .ioprio(prio)
                             .rw_flags(flags)
                             .build()
                         }
@@ -612,25 +614,30 @@ impl Uring {
                             fixed_ios += 1;
                             opcode::ReadFixed::new(fd, v.iov_base as *mut u8, v.iov_len as u32, bi)
                                 .offset(off)
+                                .ioprio(prio)
                                 .build()
                         }
                         ([v], true, None) => {
                             opcode::Write::new(fd, v.iov_base as *const u8, v.iov_len as u32)
                                 .offset(off)
+                                .ioprio(prio)
                                 .rw_flags(flags)
                                 .build()
                         }
                         ([v], false, None) => {
                             opcode::Read::new(fd, v.iov_base as *mut u8, v.iov_len as u32)
                                 .offset(off)
+                                .ioprio(prio)
                                 .build()
                         }
                         (vs, true, _) => opcode::Writev::new(fd, vs.as_ptr(), vs.len() as u32)
                             .offset(off)
+                            .ioprio(prio)
                             .rw_flags(flags)
                             .build(),
                         (vs, false, _) => opcode::Readv::new(fd, vs.as_ptr(), vs.len() as u32)
                             .offset(off)
+                            .ioprio(prio)
                             .build(),
                     };
                     self.push(
