@@ -87,12 +87,17 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // zonemode=strided (the zones larger than the adapted file: one zone, the file), and
     // write_bw_log without a prefix (the job's name).
     ("disk-zone-profile.fio", Expect::Runs(&[(0, "r")])),
+    // Priorities: prioclass/prio, cmdprio_percentage, cmdprio_bssplit (per block size, with
+    // their own classes), three stonewalled groups.
+    ("cmdprio-percentage.fio", Expect::Runs(&[(0, "r")])),
+    (
+        "cmdprio-bssplit.fio",
+        Expect::Runs(&[(0, "rw"), (1, "rw"), (2, "rw")]),
+    ),
     // Refused, each by the first option (in the file's order) diorite does not support yet;
     // the rest of issue 15's vocabulary.
     ("latency-profile.fio", Expect::Refused("latency_target")),
     ("butterfly.fio", Expect::Refused("'flow'")),
-    ("cmdprio-bssplit.fio", Expect::Refused("cmdprio_bssplit")),
-    ("cmdprio-percentage.fio", Expect::Refused("prioclass")),
     (
         "cross-stripe-verify.fio",
         Expect::Refused("verify with an rw offset modifier"),

@@ -509,6 +509,10 @@ pub struct JobSpec {
     /// fio's `clat_percentiles` (default on), `lat_percentiles`, `slat_percentiles` (which
     /// series report percentiles) and `percentile_list`.
     pub pcts: Pcts,
+    /// fio's `prio` / `prioclass` (the job's I/O priority) and `cmdprio_*` (`run/prio.rs`).
+    pub prio: Option<u8>,
+    pub prioclass: Option<u8>,
+    pub cmdprio: CmdPrio,
     /// fio's `random_generator` (random offsets; lfsr: each block once per pass, no map) and
     /// `percentage_random` (per direction: the share of I/Os at a random offset, the rest
     /// sequential).
@@ -632,6 +636,26 @@ impl Default for Pcts {
             slat: false,
             list: crate::report::stats::PERCENTILES.to_vec(),
         }
+    }
+}
+
+/// fio's `cmdprio_percentage`, `cmdprio_class` (0: not given, the real-time class),
+/// `cmdprio` and `cmdprio_bssplit` (`(block size, percent, (class, level) if given)` entries),
+/// per direction (read, write).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CmdPrio {
+    pub perc: [u32; 2],
+    pub class: [u8; 2],
+    pub level: [u8; 2],
+    pub bssplit: [Vec<PrioSplit>; 2],
+}
+
+/// One `cmdprio_bssplit` entry: block size, percent, and `(class, level)` if given.
+pub type PrioSplit = (u64, u32, Option<(u8, u8)>);
+
+impl CmdPrio {
+    pub fn given(&self) -> bool {
+        self.perc != [0; 2] || !self.bssplit[0].is_empty() || !self.bssplit[1].is_empty()
     }
 }
 
@@ -817,6 +841,9 @@ impl Default for JobSpec {
             data: DataOpts::default(),
             nrfiles: 1,
             random_generator: RandomGen::Tausworthe,
+            prio: None,
+            prioclass: None,
+            cmdprio: CmdPrio::default(),
             perc_rand: [100; 2],
             zone: None,
             zonemode: None,
@@ -1047,6 +1074,23 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
             j.name
         ),
         _ => {}
+    }
+    if j.cmdprio.given() {
+        if j.engine == Engine::Sync {
+            bail!(
+                "job {}: cmdprio_percentage / cmdprio_bssplit are options of fio's libaio and \
+                 io_uring engines; this job's ioengine is synchronous",
+                j.name
+            );
+        }
+        if j.cmdprio.perc != [0; 2]
+            && (!j.cmdprio.bssplit[0].is_empty() || !j.cmdprio.bssplit[1].is_empty())
+        {
+            bail!(
+                "job {}: cmdprio_percentage and cmdprio_bssplit are mutually exclusive (as in fio)",
+                j.name
+            );
+        }
     }
     j.data.settle(j.rw.reads(), j.verify || j.verify_only);
     // fio: iodepth_batch_submit=0 means "iodepth".
@@ -1303,6 +1347,16 @@ pub fn file_name(j: &JobSpec, jobname: &str, jobnum: u32, filenum: u32) -> Strin
 }
 
 impl JobSpec {
+    /// The job's own I/O priority (fio's `ioprio_value`: no class given is best effort).
+    pub fn default_prio(&self) -> Option<(diorite::IoClass, u8)> {
+        if self.prio.is_none() && self.prioclass.is_none() {
+            return None;
+        }
+        let class = diorite::IoClass::from_number(self.prioclass.unwrap_or(0))
+            .unwrap_or(diorite::IoClass::BestEffort);
+        Some((class, self.prio.unwrap_or(0)))
+    }
+
     /// What reads and writes pick their sizes from.
     pub fn bs_dirs(&self) -> [Bs; 2] {
         self.bs_rw
@@ -1468,6 +1522,7 @@ mod tests {
             "sqthread_poll_cpu" => " --ioengine=io_uring --sqthread_poll=1",
             "inject" => " --ioengine=threads",
             "zonesize" => " --zonemode=strided --zonesize=64k",
+            "cmdprio_percentage" | "cmdprio_bssplit" => " --ioengine=io_uring",
             _ => "",
         };
         for o in options::OPTIONS {

@@ -145,6 +145,67 @@ fn per_dir(
     }
 }
 
+/// A small number per direction (`R[,W]`; one value for both; an empty one leaves the
+/// direction's default 0), each in `lo..=hi`.
+fn per_dir_small(name: &str, v: &str, lo: u8, hi: u8) -> Result<[u8; 2]> {
+    let one = |x: &str| -> Result<u8> {
+        if x.trim().is_empty() {
+            return Ok(0);
+        }
+        x.trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|n| (lo..=hi).contains(n))
+            .ok_or_else(|| anyhow!("{name}={v}: {x:?} is not a whole number from {lo} to {hi}"))
+    };
+    match v.split(',').collect::<Vec<_>>().as_slice() {
+        [all] => Ok([one(all)?; 2]),
+        [r, w] => Ok([one(r)?, one(w)?]),
+        _ => bail!("{name}={v}: expected READ[,WRITE]"),
+    }
+}
+
+/// fio's `cmdprio_bssplit`: per direction (`,`), `BS/PERCENT[/CLASS/LEVEL]` entries (`:`),
+/// the percentages of one direction adding up to at most 100.
+fn parse_cmdprio_bssplit(v: &str, kb_base: u32) -> Result<[Vec<super::PrioSplit>; 2]> {
+    let mut out: [Vec<super::PrioSplit>; 2] = Default::default();
+    let dirs: Vec<&str> = v.split(',').collect();
+    if dirs.len() > 2 {
+        bail!("cmdprio_bssplit={v}: expected READ[,WRITE] lists");
+    }
+    for (d, list) in dirs.iter().enumerate() {
+        let mut sum = 0;
+        for e in list.split(':').filter(|e| !e.trim().is_empty()) {
+            let f: Vec<&str> = e.split('/').map(str::trim).collect();
+            let bad = || anyhow!("cmdprio_bssplit={v}: {e:?} is not BS/PERCENT[/CLASS/LEVEL]");
+            let (bs, pct, prio) = match f.as_slice() {
+                [bs, p] => (bs, p, None),
+                [bs, p, c, l] => {
+                    let c: u8 = c
+                        .parse()
+                        .ok()
+                        .filter(|c| (1..=3).contains(c))
+                        .ok_or_else(bad)?;
+                    let l: u8 = l.parse().ok().filter(|l| *l <= 7).ok_or_else(bad)?;
+                    (bs, p, Some((c, l)))
+                }
+                _ => return Err(bad()),
+            };
+            let bs = value::size(bs, kb_base).map_err(|_| bad())?;
+            let pct: u32 = pct.parse().ok().filter(|p| *p <= 100).ok_or_else(bad)?;
+            sum += pct;
+            out[d].push((bs, pct, prio));
+        }
+        if sum > 100 {
+            bail!("cmdprio_bssplit={v}: the percentages of a direction add up to more than 100");
+        }
+    }
+    if dirs.len() == 1 {
+        out[1] = out[0].clone();
+    }
+    Ok(out)
+}
+
 /// `N%` (1..=100) as fio's percentage forms of `size`, `offset`, `offset_increment`; `None`
 /// for anything else.
 fn pct(name: &str, v: &str) -> Result<Option<u64>> {
@@ -1659,6 +1720,63 @@ pub static OPTIONS: &[Opt] =
                 list.sort_by(f64::total_cmp);
                 j.pcts.list = list;
             }
+        ),
+        opt!(
+            "prio",
+            [],
+            Kind::Int(0, 7),
+            Job,
+            "3",
+            "the job's I/O priority level, 0 (highest) to 7, in prioclass (default best effort)",
+            |j, g, v| j.prio = Some(v.num() as u8)
+        ),
+        opt!(
+            "prioclass",
+            [],
+            Kind::Int(0, 3),
+            Job,
+            "3",
+            "the job's I/O priority class: 1 real-time, 2 best effort, 3 idle",
+            |j, g, v| j.prioclass = Some(v.num() as u8)
+        ),
+        opt!(
+            "cmdprio_percentage",
+            [],
+            Kind::Str,
+            Job,
+            "30",
+            "this percent of I/Os (per direction R[,W]) get cmdprio_class/cmdprio instead of the \
+             job's priority (async engines)",
+            |j, g, v| j.cmdprio.perc = per_dir_small("cmdprio_percentage", v.str(), 0, 100)?
+                .map(|x| x as u32)
+        ),
+        opt!(
+            "cmdprio_class",
+            [],
+            Kind::Str,
+            Job,
+            "2",
+            "the class of cmdprio I/Os, per direction R[,W] (default 1, real-time)",
+            |j, g, v| j.cmdprio.class = per_dir_small("cmdprio_class", v.str(), 1, 3)?
+        ),
+        opt!(
+            "cmdprio",
+            [],
+            Kind::Str,
+            Job,
+            "3",
+            "the level of cmdprio I/Os, per direction R[,W] (default 0)",
+            |j, g, v| j.cmdprio.level = per_dir_small("cmdprio", v.str(), 0, 7)?
+        ),
+        opt!(
+            "cmdprio_bssplit",
+            [],
+            Kind::Str,
+            Job,
+            "64k/50:1m/10/3/0",
+            "per block size, the percent of I/Os with a priority: BS/PERCENT[/CLASS/LEVEL]:...,\
+             per direction (without CLASS/LEVEL: cmdprio_class/cmdprio)",
+            |j, g, v| j.cmdprio.bssplit = parse_cmdprio_bssplit(v.str(), j.kb_base)?
         ),
         opt!(
             "group_reporting",

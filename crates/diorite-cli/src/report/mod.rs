@@ -28,17 +28,49 @@ pub struct View<'a> {
     /// interval (fio's group view).
     pub samples: Samples,
     pub usage: ThreadUsage,
+    /// Per direction, the latency of each I/O priority (ioprio value), members merged.
+    pub prio_lat: [Vec<(u16, Lat)>; 2],
 }
 
 impl<'a> View<'a> {
+    /// fio's per-priority statistics of direction `d`: the priorities with samples, when there
+    /// are two or more (`get_nr_prios_with_samples`).
+    pub fn prios_with_samples(&self, d: usize) -> Vec<(u16, &Lat)> {
+        let v: Vec<(u16, &Lat)> = self
+            .prio_lat
+            .get(d)
+            .map(|v| {
+                v.iter()
+                    .filter(|x| x.1.n > 0)
+                    .map(|x| (x.0, &x.1))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if v.len() >= 2 {
+            v
+        } else {
+            Vec::new()
+        }
+    }
+
     pub fn of(results: Vec<&'a JobResult>) -> View<'a> {
         let mut stats = std::array::from_fn(|_| DirStats::new());
+        let mut prio_lat: [Vec<(u16, Lat)>; 2] = Default::default();
         for r in &results {
             for (s, o) in stats.iter_mut().zip(&r.stats) {
                 s.merge(o);
             }
+            for (mine, theirs) in prio_lat.iter_mut().zip(&r.prio_lat) {
+                for (p, l) in theirs {
+                    match mine.iter_mut().find(|x| x.0 == *p) {
+                        Some(x) => x.1.merge(l),
+                        None => mine.push((*p, l.clone())),
+                    }
+                }
+            }
         }
         View {
+            prio_lat,
             name: results[0].name.clone(),
             groupid: results[0].groupid,
             runtime: results.iter().map(|r| r.runtime).max().unwrap_or_default(),
@@ -387,8 +419,18 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
                     lat_line(&mut out, label, l);
                 }
             }
-            // fio's order: slat, clat, lat percentiles, each as the job asks.
+            // fio: per-priority latency when two or more priorities have samples.
             let p = &v.results[0].spec.pcts;
+            let prios = v.prios_with_samples(d);
+            let kind = if p.lat { "lat" } else { "clat" };
+            for (ioprio, l) in &prios {
+                lat_line(
+                    &mut out,
+                    &format!("{kind} prio {}/{}", ioprio >> 13, ioprio & 7),
+                    l,
+                );
+            }
+            // fio's order: slat, clat, lat percentiles, each as the job asks.
             for (on, label, l) in [
                 (p.slat, "slat", &s.slat),
                 (p.clat, "clat", &s.clat),
@@ -396,6 +438,18 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
             ] {
                 if on && l.n > 0 {
                     percentile_lines(&mut out, label, l, &p.list);
+                }
+            }
+            if p.clat || p.lat {
+                let all = if p.lat { s.lat.n } else { s.clat.n }.max(1);
+                for (ioprio, l) in &prios {
+                    let label = format!(
+                        "{kind} prio {}/{} ({:.2}% of IOs)",
+                        ioprio >> 13,
+                        ioprio & 7,
+                        100.0 * l.n as f64 / all as f64
+                    );
+                    percentile_lines(&mut out, &label, l, &p.list);
                 }
             }
             if let Some((min, max, avg, dev, n)) = series(&v.samples.bw[d]) {
@@ -900,6 +954,28 @@ pub fn json(
                     "interrupted": v.results.iter().any(|r| r.interrupted),
                 },
             });
+            // fio's per-priority latency (`prios`), when two or more priorities have samples.
+            for (d, key) in [(0, "read"), (1, "write")] {
+                let prios = v.prios_with_samples(d);
+                if prios.is_empty() {
+                    continue;
+                }
+                let name = if pc.lat { "lat_ns" } else { "clat_ns" };
+                let list = (pc.clat || pc.lat).then_some(&pc.list[..]);
+                let arr: Vec<Value> = prios
+                    .iter()
+                    .map(|(p, l)| {
+                        let mut o = Map::new();
+                        o.insert("prioclass".into(), json!(p >> 13));
+                        o.insert("prio".into(), json!(p & 7));
+                        o.insert(name.into(), lat_json(l, plus, list));
+                        Value::Object(o)
+                    })
+                    .collect();
+                if let Some(obj) = job[key].as_object_mut() {
+                    obj.insert("prios".into(), Value::Array(arr));
+                }
+            }
             // fio adds `desc` only for a job with a description.
             if let (Some(desc), Some(obj)) = (&r0.spec.description, job.as_object_mut()) {
                 obj.insert("desc".into(), json!(desc));

@@ -21,8 +21,9 @@ use std::io::Write as _;
 
 type Stamp = quanta::Instant;
 
-/// One entry: ms since the job started, value, direction, block size, file offset.
-type Entry = (u64, u64, u8, u64, u64);
+/// One entry: ms since the job started, value, direction, block size, file offset, the I/O's
+/// priority (ioprio value).
+type Entry = (u64, u64, u8, u64, u64, u16);
 
 /// The logs a job asked for, filled as it runs. Invariants on the fields.
 pub struct Logs {
@@ -76,10 +77,15 @@ impl Logs {
     }
 
     /// A read or write (`dir` 0 or 1) was submitted at `t1`, `slat_ns` after it was queued.
-    pub fn submitted(&mut self, t1: Stamp, slat_ns: u64, dir: u8, bs: u64, offset: u64) {
+    pub fn submitted(
+        &mut self,
+        t1: Stamp,
+        slat_ns: u64,
+        (dir, bs, offset, prio): (u8, u64, u64, u16),
+    ) {
         let ms = self.ms(t1);
         if let Some(v) = &mut self.slat {
-            v.push((ms, slat_ns, dir, bs, offset));
+            v.push((ms, slat_ns, dir, bs, offset, prio));
         }
     }
 
@@ -94,22 +100,23 @@ impl Logs {
         dir: u8,
         offset: u64,
         bytes: u64,
+        prio: u16,
     ) {
         let ms = self.ms(tc);
         let bs = bytes;
         if let Some(v) = &mut self.lat {
-            v.push((ms, lat_ns, dir, bs, offset));
+            v.push((ms, lat_ns, dir, bs, offset, prio));
         }
         if let Some(v) = &mut self.clat {
-            v.push((ms, clat_ns, dir, bs, offset));
+            v.push((ms, clat_ns, dir, bs, offset, prio));
         }
         if let (Some(v), false) = (&mut self.bw, self.bw_off) {
             // stat.c add_bw_sample: bytes * 10^6 / the completion time in ns.
             let rate = (bytes * 1_000_000).checked_div(clat_ns).unwrap_or(0);
-            v.push((ms, rate, dir, bs, offset));
+            v.push((ms, rate, dir, bs, offset, prio));
         }
         if let Some(v) = &mut self.iops {
-            v.push((ms, 1, dir, bs, offset));
+            v.push((ms, 1, dir, bs, offset, prio));
         }
     }
 
@@ -150,8 +157,13 @@ impl Logs {
                 .open(&name)
                 .with_context(|| format!("creating {name}"))?;
             let mut out = std::io::BufWriter::new(file);
-            for &(ms, value, dir, bs, offset) in entries {
-                let prio = if spec.log_prio { "0x0000" } else { "0" };
+            for &(ms, value, dir, bs, offset, ioprio) in entries {
+                // iolog.c: with log_prio the ioprio value in hex, else 1 for a real-time I/O.
+                let prio = if spec.log_prio {
+                    format!("0x{ioprio:04x}")
+                } else {
+                    u8::from(ioprio >> 13 == 1).to_string()
+                };
                 if spec.log_offset {
                     writeln!(out, "{ms}, {value}, {dir}, {bs}, {offset}, {prio}")?;
                 } else {

@@ -5,6 +5,7 @@ pub mod cpu;
 pub mod data;
 pub mod layout;
 pub mod logs;
+pub mod prio;
 pub mod random;
 pub mod rate;
 pub mod runner;

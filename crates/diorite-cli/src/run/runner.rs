@@ -7,9 +7,9 @@
 //! Nothing is allocated per I/O.
 
 use crate::job::{Engine as JobEngine, JobSpec, Rw};
-use crate::report::stats::DirStats;
+use crate::report::stats::{DirStats, Lat};
 use crate::run::workload::{Dir, FileService, Generator, Io};
-use crate::run::{cpu, data, logs, rate, state, verify};
+use crate::run::{cpu, data, logs, prio, rate, state, verify};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -117,6 +117,9 @@ pub struct JobResult {
     /// `cpumask`, `nice` were applied.
     pub cpus: Vec<usize>,
     pub nice: i32,
+    /// Per direction (read, write), the latency of each priority the job used, by ioprio value
+    /// (fio's `clat_prio`; empty unless `cmdprio_*` mixed priorities).
+    pub prio_lat: [Vec<(u16, Lat)>; 2],
 }
 
 /// What `getrusage(RUSAGE_THREAD)` says about the calling thread.
@@ -233,6 +236,9 @@ struct Slot {
     len: u64,
     /// A write's number for the verify state (`state.rs`).
     seq: u64,
+    /// The I/O's priority: its index in the job's priority table and its ioprio value.
+    prio: u8,
+    ioprio: u16,
 }
 
 /// How the job's I/O is issued: through an engine context, or in the job thread itself.
@@ -269,6 +275,10 @@ struct Engine<'a> {
     /// What writes carry (`data.rs`), and the engine's start (the scramble's clock).
     data: data::Filler,
     started: Stamp,
+    /// Which priority each I/O gets (`prio.rs`), and per direction the latency of each
+    /// priority in its table (fio's `clat_prio`), kept when priorities are mixed.
+    prios: prio::Prios,
+    prio_lat: [Vec<Lat>; 2],
 }
 
 impl<'a> Engine<'a> {
@@ -328,6 +338,7 @@ impl<'a> Engine<'a> {
             }
         };
         let now = Stamp::now();
+        let prios = prio::Prios::new(spec, spec.randseed ^ u64::from(spec.job_number));
         let blank = Slot {
             t0: now,
             t1: now,
@@ -336,6 +347,8 @@ impl<'a> Engine<'a> {
             off: 0,
             len: 0,
             seq: 0,
+            prio: 0,
+            ioprio: 0,
         };
         Ok(Engine {
             spec,
@@ -354,6 +367,14 @@ impl<'a> Engine<'a> {
             logs: None,
             data,
             started: Stamp::now(),
+            prio_lat: [0, 1].map(|d| {
+                if prios.mixed() {
+                    prios.table[d].iter().map(|_| Lat::new()).collect()
+                } else {
+                    Vec::new()
+                }
+            }),
+            prios,
         })
     }
 
@@ -393,6 +414,8 @@ impl<'a> Engine<'a> {
         let t = &self.targets[file];
         let off = t.base + io.offset;
         let len = io.len as usize;
+        let (prio, prio_index) = self.prios.pick(io.dir, io.len);
+        let ioprio = prio::value(prio);
         if let Path::Sync(done) = &mut self.io {
             let t0 = Stamp::now();
             let buf = &mut self.bufs[slot as usize][..len];
@@ -413,6 +436,8 @@ impl<'a> Engine<'a> {
                 off: io.offset,
                 len: io.len,
                 seq: 0,
+                prio: prio_index,
+                ioprio,
             };
             return;
         }
@@ -426,6 +451,10 @@ impl<'a> Engine<'a> {
             Dir::Read => unsafe { Request::read_raw(&t.file, off, ptr, len) },
             Dir::Trim => Request::discard(&t.file, off, io.len),
         };
+        let req = match prio {
+            Some((class, level)) => req.with_priority(class, level),
+            None => req,
+        };
         let t0 = Stamp::now();
         self.slots[slot as usize] = Slot {
             t0,
@@ -435,6 +464,8 @@ impl<'a> Engine<'a> {
             off: io.offset,
             len: io.len,
             seq: 0,
+            prio: prio_index,
+            ioprio,
         };
         self.batch.push(req.with_user_data(u64::from(slot)));
         self.batch_slots.push(slot);
@@ -460,6 +491,8 @@ impl<'a> Engine<'a> {
                 off: 0,
                 len: 0,
                 seq: 0,
+                prio: 0,
+                ioprio: 0,
             };
             self.sync_busy = true;
             return;
@@ -479,6 +512,8 @@ impl<'a> Engine<'a> {
             off: 0,
             len: 0,
             seq: 0,
+            prio: 0,
+            ioprio: 0,
         };
         self.sync_busy = true;
         self.batch.push(req.with_user_data(u64::from(slot)));
@@ -512,7 +547,7 @@ impl<'a> Engine<'a> {
                 stats[slot.kind].slat.record(ns);
                 if let (Some(l), 0 | 1) = (self.logs.as_mut(), slot.kind) {
                     let off = self.targets[slot.file].base + slot.off;
-                    l.submitted(t1, ns, slot.kind as u8, slot.len, off);
+                    l.submitted(t1, ns, (slot.kind as u8, slot.len, off, slot.ioprio));
                 }
             }
         }
@@ -623,13 +658,15 @@ pub fn run_job(
         terminated: false,
         cpus: Vec::new(),
         nice: 0,
+        prio_lat: Default::default(),
     };
     // fio's CPU options, before the engine starts its threads (they inherit them).
     let cpus = spec
         .cpus
         .as_ref()
         .map(|set| cpu::for_job(set, spec.cpus_split, spec.job_number));
-    let placed = cpu::apply(cpus.as_deref(), spec.nice);
+    let placed = cpu::apply(cpus.as_deref(), spec.nice)
+        .and_then(|placed| prio::set_thread(spec.default_prio()).map(|()| placed));
     let max_bs = spec.bs.max() as usize;
     let engine = Engine::new(spec, targets, max_bs);
     start.wait();
@@ -913,6 +950,9 @@ fn main_phase(
         if ramping && now >= ramp_end {
             ramping = false;
             stats = std::array::from_fn(|_| DirStats::new());
+            for l in e.prio_lat.iter_mut().flatten() {
+                *l = Lat::new();
+            }
             cpu0 = ThreadUsage::now();
             e.depths = Depths::default();
             if let Some(l) = e.logs.as_mut() {
@@ -1226,6 +1266,18 @@ fn main_phase(
                 }
             }
             record_lat(spec, st, tc, slot.t0, slot.t1);
+            if let Some(l) = e
+                .prio_lat
+                .get_mut(slot.kind)
+                .and_then(|v| v.get_mut(slot.prio as usize))
+            {
+                // fio's clat_prio: clat, or lat with lat_percentiles.
+                l.record(ns(tc.duration_since(if spec.pcts.lat {
+                    slot.t0
+                } else {
+                    slot.t1
+                })));
+            }
             if let (Some(l), 0 | 1, Ok(n)) = (e.logs.as_mut(), slot.kind, &result) {
                 l.completed(
                     tc,
@@ -1234,6 +1286,7 @@ fn main_phase(
                     slot.kind as u8,
                     e.targets[slot.file].base + slot.off,
                     *n as u64,
+                    slot.ioprio,
                 );
             }
             if slot.kind == SYNC {
@@ -1291,6 +1344,16 @@ fn main_phase(
     }
     r.stats = stats;
     r.dir_runtime = [r.runtime; DIRS];
+    if !ramping {
+        // Per priority: (ioprio, latency) in the table's order.
+        r.prio_lat = [0, 1].map(|d| {
+            e.prios.table[d]
+                .iter()
+                .copied()
+                .zip(std::mem::take(&mut e.prio_lat[d]))
+                .collect()
+        });
+    }
     if backlog_every.is_some() {
         // What the backlog rounds found; the verify phase adds the rest.
         r.verify = Some(backlog_found);
