@@ -921,6 +921,14 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
     let finished = std::sync::Condvar::new();
     // fio's exitall is global: any job giving it turns it on for every job's end.
     let exitall = prepared.iter().any(|p| p.spec.exitall);
+    // fio's flows: one shared state per flow_id of the jobs with a flow weight.
+    let mut flows: Vec<(u32, runner::Flow)> = Vec::new();
+    for p in prepared.iter().filter(|p| p.spec.flow > 0) {
+        if !flows.iter().any(|f| f.0 == p.spec.flow_id) {
+            flows.push((p.spec.flow_id, runner::Flow::default()));
+        }
+    }
+    let flows = &flows;
     let prepared = &prepared;
     for g in 0..nphases {
         if STOP.load(Ordering::Relaxed) {
@@ -981,6 +989,10 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                                 },
                                 start,
                                 &gate,
+                                flows
+                                    .iter()
+                                    .find(|f| p.spec.flow > 0 && f.0 == p.spec.flow_id)
+                                    .map(|f| &f.1),
                             );
                             if exitall {
                                 end_others(prepared, p);

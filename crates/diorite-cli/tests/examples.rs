@@ -94,10 +94,12 @@ const EXAMPLES: &[(&str, Expect)] = &[
         "cmdprio-bssplit.fio",
         Expect::Runs(&[(0, "rw"), (1, "rw"), (2, "rw")]),
     ),
+    // flow: two jobs kept at 1:8 I/Os, and a forward and a backward reader in step.
+    ("flow.fio", Expect::Runs(&[(0, "w"), (0, "r")])),
+    ("butterfly.fio", Expect::Runs(&[(0, "r"), (0, "r")])),
     // Refused, each by the first option (in the file's order) diorite does not support yet;
     // the rest of issue 15's vocabulary.
     ("latency-profile.fio", Expect::Refused("latency_target")),
-    ("butterfly.fio", Expect::Refused("'flow'")),
     (
         "cross-stripe-verify.fio",
         Expect::Refused("verify with an rw offset modifier"),
@@ -108,7 +110,6 @@ const EXAMPLES: &[(&str, Expect)] = &[
         "fixed-rate-submission.fio",
         Expect::Refused("io_submit_mode"),
     ),
-    ("flow.fio", Expect::Refused("flow_sleep")),
     ("numa.fio", Expect::Refused("numa_cpu_nodes")),
     (
         "poisson-rate-submission.fio",

@@ -2044,3 +2044,37 @@ fn priorities_per_io_and_their_latency() {
         );
     }
 }
+
+/// fio's `flow` (flow.c): two equal readers with flow weights 1 and 3 in one `flow_id` end
+/// up with I/O counts in that ratio (without flow, about equal); a job in another flow_id is
+/// not held back by them.
+#[test]
+fn flow_weights_keep_jobs_in_ratio() {
+    let dir = tempdir();
+    let counts = |flows: [&str; 3]| -> Vec<f64> {
+        let job = |name: &str, flow: &str| {
+            format!(
+                "[{name}]\nfilename=f\nsize=4m\nrw=randread\nioengine=psync\ntime_based\n\
+                 runtime=1\nflow_sleep=100\n{flow}\n"
+            )
+        };
+        let file = format!(
+            "{}{}{}",
+            job("a", flows[0]),
+            job("b", flows[1]),
+            job("c", flows[2])
+        );
+        std::fs::write(dir.path().join("flow.fio"), file).unwrap();
+        let v = json(&bench_in(dir.path(), &["flow.fio", "--output-format=json"]));
+        (0..3)
+            .map(|k| v["jobs"][k]["read"]["total_ios"].as_u64().unwrap() as f64)
+            .collect()
+    };
+    let n = counts(["flow=1", "flow=3", "flow_id=7\nflow=1"]);
+    let ratio = n[1] / n[0];
+    assert!((2.6..3.4).contains(&ratio), "{n:?}");
+    assert!(n[2] > n[0] * 1.5, "c is in another flow: {n:?}");
+    let n = counts(["", "", ""]);
+    let ratio = n[1] / n[0];
+    assert!((0.6..1.6).contains(&ratio), "without flow: {n:?}");
+}

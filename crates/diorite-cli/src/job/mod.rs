@@ -512,6 +512,11 @@ pub struct JobSpec {
     /// fio's `prio` / `prioclass` (the job's I/O priority) and `cmdprio_*` (`run/prio.rs`).
     pub prio: Option<u8>,
     pub prioclass: Option<u8>,
+    /// fio's `flow_id`, `flow` (the job's weight; 0: not in a flow) and `flow_sleep`
+    /// (`run/flow.rs`).
+    pub flow_id: u32,
+    pub flow: u64,
+    pub flow_sleep: Duration,
     pub cmdprio: CmdPrio,
     /// fio's `random_generator` (random offsets; lfsr: each block once per pass, no map) and
     /// `percentage_random` (per direction: the share of I/Os at a random offset, the rest
@@ -843,6 +848,9 @@ impl Default for JobSpec {
             random_generator: RandomGen::Tausworthe,
             prio: None,
             prioclass: None,
+            flow_id: 0,
+            flow: 0,
+            flow_sleep: Duration::ZERO,
             cmdprio: CmdPrio::default(),
             perc_rand: [100; 2],
             zone: None,

@@ -1779,6 +1779,35 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.cmdprio.bssplit = parse_cmdprio_bssplit(v.str(), j.kb_base)?
         ),
         opt!(
+            "flow_id",
+            [],
+            Kind::Int(0, u32::MAX as u64),
+            Job,
+            "2",
+            "the flow the job's flow weight counts in (default 0)",
+            |j, g, v| j.flow_id = v.num() as u32
+        ),
+        opt!(
+            "flow",
+            [],
+            Kind::Int(0, 1000),
+            Job,
+            "2",
+            "the job's weight in its flow: jobs of a flow keep their I/O counts in the ratio of \
+             their weights (0: not in a flow)",
+            |j, g, v| j.flow = v.num()
+        ),
+        opt!(
+            "flow_sleep",
+            [],
+            Kind::TimeUs,
+            Job,
+            "1000",
+            "how long a job ahead of its flow share waits after draining (plain numbers: \
+             microseconds)",
+            |j, g, v| j.flow_sleep = v.time()
+        ),
+        opt!(
             "group_reporting",
             [],
             Kind::Bool,

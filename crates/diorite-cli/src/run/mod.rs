@@ -3,6 +3,7 @@
 
 pub mod cpu;
 pub mod data;
+pub mod flow;
 pub mod layout;
 pub mod logs;
 pub mod prio;

@@ -9,9 +9,10 @@
 use crate::job::{Engine as JobEngine, JobSpec, Rw};
 use crate::report::stats::{DirStats, Lat};
 use crate::run::workload::{Dir, FileService, Generator, Io};
-use crate::run::{cpu, data, logs, prio, rate, state, verify};
+use crate::run::{cpu, data, flow, logs, prio, rate, state, verify};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
+pub use flow::Flow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -618,6 +619,7 @@ pub fn run_job(
     stop: Stop<'_>,
     start: &Barrier,
     gate: &dyn Fn(),
+    flow: Option<&flow::Flow>,
 ) -> JobResult {
     let mut r = JobResult {
         name,
@@ -737,7 +739,10 @@ pub fn run_job(
         Ok(())
     } else {
         let io = (io_limit, seed);
-        main_phase(&mut e, &mut gens, &mut files, &mut r, io, progress, stop)
+        // fio's flow: the job counts in its flow from its start to its end.
+        let mut flow = flow.map(|f| flow::FlowJob::join(f, spec.flow));
+        let pace = (&mut files, flow.as_mut());
+        main_phase(&mut e, &mut gens, pace, &mut r, io, progress, stop)
     };
     if let Err(err) = result {
         r.error = Some(format!("{err:#}"));
@@ -877,7 +882,7 @@ fn think_stall(think: &crate::job::Think, stop: Stop<'_>, deadline: Option<Stamp
 fn main_phase(
     e: &mut Engine<'_>,
     gens: &mut [Generator],
-    files: &mut FileService,
+    (files, mut flow): (&mut FileService, Option<&mut flow::FlowJob<'_>>),
     r: &mut JobResult,
     (io_limit, seed): (u64, u64),
     progress: &Progress,
@@ -1046,6 +1051,11 @@ fn main_phase(
                 }
                 if pending.is_none() && tracker.as_ref().is_some_and(|t| !t.may_issue()) {
                     break; // past the saved state's limit: wait for the next sync to save
+                }
+                if pending.is_none() && !rewrite && flow.as_mut().is_some_and(|f| f.exceeded()) {
+                    // fio's flow: ahead of the job's share; drain, wait flow_sleep, look again.
+                    rate_hold = Some(Stamp::now() + spec.flow_sleep);
+                    break;
                 }
                 let (f, io) = match pending.take() {
                     Some(p) => p,
