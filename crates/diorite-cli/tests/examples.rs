@@ -97,6 +97,9 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // flow: two jobs kept at 1:8 I/Os, and a forward and a backward reader in step.
     ("flow.fio", Expect::Runs(&[(0, "w"), (0, "r")])),
     ("butterfly.fio", Expect::Runs(&[(0, "r"), (0, "r")])),
+    // io_submit_mode=offload with rate_iops, linear and poisson.
+    ("fixed-rate-submission.fio", Expect::Runs(&[(0, "r")])),
+    ("poisson-rate-submission.fio", Expect::Runs(&[(0, "r")])),
     // Refused, each by the first option (in the file's order) diorite does not support yet;
     // the rest of issue 15's vocabulary.
     ("latency-profile.fio", Expect::Refused("latency_target")),
@@ -106,15 +109,7 @@ const EXAMPLES: &[(&str, Expect)] = &[
     ),
     ("dedupe-global.fio", Expect::Refused("dedupe_mode")),
     ("enospc-pressure.fio", Expect::Refused("error_dump")),
-    (
-        "fixed-rate-submission.fio",
-        Expect::Refused("io_submit_mode"),
-    ),
     ("numa.fio", Expect::Refused("numa_cpu_nodes")),
-    (
-        "poisson-rate-submission.fio",
-        Expect::Refused("io_submit_mode"),
-    ),
     ("steadystate.fio", Expect::Refused("'ss'")),
     ("surface-scan.fio", Expect::Refused("fill_device")),
 ];

@@ -2078,3 +2078,82 @@ fn flow_weights_keep_jobs_in_ratio() {
     let ratio = n[1] / n[0];
     assert!((0.6..1.6).contains(&ratio), "without flow: {n:?}");
 }
+
+/// fio's `rate_process=poisson` (backend.c `usec_for_io`): the gaps between I/Os are
+/// exponential with the rate's mean (coefficient of variation near 1), where `linear` paces
+/// them evenly; `io_submit_mode=offload`: a rate wait does not drain what is in flight, so on
+/// a device taking 20 ms per I/O at 200 IOPS the queue stays 4 deep, where `inline` drains and
+/// then catches up in bursts; poisson without a rate is refused.
+#[test]
+fn rate_process_and_offload_submission() {
+    let dir = tempdir();
+    let gaps = |process: &str| -> (f64, f64) {
+        let p = format!("--rate_process={process}");
+        let out = bench_in(
+            dir.path(),
+            &[
+                "--name=o",
+                "--size=1m",
+                "--rw=randread",
+                "--ioengine=null",
+                "--rate_iops=100",
+                "--number_ios=200",
+                &p,
+                "--write_iops_log=pp",
+            ],
+        );
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let log = std::fs::read_to_string(dir.path().join("pp_iops.1.log")).unwrap();
+        let t: Vec<f64> = log
+            .lines()
+            .map(|l| l.split(", ").next().unwrap().parse().unwrap())
+            .collect();
+        let g: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+        let mean = g.iter().sum::<f64>() / g.len() as f64;
+        let var = g.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / g.len() as f64;
+        (mean, var.sqrt() / mean)
+    };
+    let (mean, cv) = gaps("linear");
+    assert!(
+        (8.0..12.0).contains(&mean) && cv < 0.3,
+        "linear: {mean} {cv}"
+    );
+    let (mean, cv) = gaps("poisson");
+    assert!(
+        (7.0..14.0).contains(&mean) && cv > 0.6,
+        "poisson: {mean} {cv}"
+    );
+    let depth4 = |mode: &str| -> f64 {
+        let m = format!("--io_submit_mode={mode}");
+        let v = json(&bench_in(
+            dir.path(),
+            &[
+                "--name=o",
+                "--filename=f",
+                "--size=1m",
+                "--rw=randread",
+                "--ioengine=threads",
+                "--iodepth=8",
+                "--rate_iops=200",
+                "--number_ios=60",
+                "--inject=any:always:delay=20ms",
+                &m,
+                "--output-format=json",
+            ],
+        ));
+        v["jobs"][0]["iodepth_level"]["4"].as_f64().unwrap()
+    };
+    let (inline, offload) = (depth4("inline"), depth4("offload"));
+    assert!(offload >= 70.0, "offload keeps 4 in flight: {offload}%");
+    assert!(inline <= 55.0, "inline drains: {inline}%");
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=o",
+            "--filename=f",
+            "--size=1m",
+            "--rate_process=poisson",
+        ],
+    );
+    assert!(common::stderr(&out).contains("rate_process=poisson"));
+}

@@ -439,6 +439,10 @@ pub struct JobSpec {
     pub rate_min: [Option<u64>; 2],
     pub rate_iops_min: [Option<u64>; 2],
     pub rate_cycle: Duration,
+    /// fio's `rate_process=poisson` (`rate.rs`) and `io_submit_mode=offload` (a rate wait does
+    /// not drain what is in flight).
+    pub rate_poisson: bool,
+    pub submit_offload: bool,
     /// Whether `rate`, `rate_iops`, `rate_min`, `rate_iops_min` gave a trim value (refused for
     /// a job that trims; no effect on one that does not, as in fio).
     pub trim_rate: [bool; 4],
@@ -802,6 +806,8 @@ impl Default for JobSpec {
             rate_min: [None; 2],
             rate_iops_min: [None; 2],
             rate_cycle: Duration::from_secs(1),
+            rate_poisson: false,
+            submit_offload: false,
             trim_rate: [false; 4],
             verify: false,
             do_verify: true,
@@ -1099,6 +1105,13 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
                 j.name
             );
         }
+    }
+    if j.rate_poisson && j.rate == [None; 2] && j.rate_iops == [None; 2] {
+        bail!(
+            "job {}: rate_process=poisson paces rate or rate_iops, and this job has neither (fio \
+             would ignore it)",
+            j.name
+        );
     }
     j.data.settle(j.rw.reads(), j.verify || j.verify_only);
     // fio: iodepth_batch_submit=0 means "iodepth".

@@ -949,6 +949,34 @@ pub static OPTIONS: &[Opt] =
                 per_dir("rate_iops_min", v.str(), |x| value::eval(x, Unit::Count))?
         ),
         opt!(
+            "rate_process",
+            [],
+            Kind::Str,
+            Job,
+            "poisson",
+            "how rate and rate_iops pace I/Os: linear (default, evenly) or poisson (exponential \
+             gaps of the same mean)",
+            |j, g, v| j.rate_poisson = match v.str() {
+                "linear" => false,
+                "poisson" => true,
+                s => bail!("rate_process={s}: expected linear or poisson"),
+            }
+        ),
+        opt!(
+            "io_submit_mode",
+            [],
+            Kind::Str,
+            Job,
+            "offload",
+            "inline (default): a rate wait first drains what is in flight; offload: I/Os go out \
+             at their rate times whatever is still in flight (no coordinated omission)",
+            |j, g, v| j.submit_offload = match v.str() {
+                "inline" => false,
+                "offload" => true,
+                s => bail!("io_submit_mode={s}: expected inline or offload"),
+            }
+        ),
+        opt!(
             "rate_cycle",
             ["ratecycle"],
             Kind::Int(1, u32::MAX as u64),

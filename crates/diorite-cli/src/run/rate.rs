@@ -7,13 +7,17 @@
 //!   When the direction drawn for the next I/O is ahead of its budget, a mixed job switches to
 //!   the other direction if that one is behind; else the job waits for the earlier of the two
 //!   times — first draining everything in flight, as fio does in its default `inline` submit
-//!   mode — and issues in that direction.
+//!   mode; with `io_submit_mode=offload` it keeps reaping instead, so I/Os go out at their
+//!   times whatever the device's completions do — and issues in that direction.
+//! - **`rate_process=poisson`** (backend.c `usec_for_io`): a direction's next time is its last
+//!   plus an exponentially distributed gap of mean `1 / IOPS` (IOPS = the byte rate over the
+//!   smallest block), instead of the fixed pace.
 //! - **Floor.** After a 2 s settle period, every `rate_cycle` the bandwidth (or IOPS) completed
 //!   in each direction since the last check must reach `rate_min` (`rate_iops_min`; `rate_min`
 //!   wins where both are given), else the job ends with an error.
 
 use crate::job::JobSpec;
-use crate::run::workload::Dir;
+use crate::run::workload::{Dir, Rng};
 use std::time::Duration;
 
 type Stamp = quanta::Instant;
@@ -28,6 +32,10 @@ pub struct Rate {
     start: Stamp,
     /// Bytes issued per direction since `start`.
     issued: [u64; 2],
+    /// `rate_process=poisson`: per direction, the draws and the next time (µs from `start`).
+    poisson: Option<([Rng; 2], [f64; 2])>,
+    /// The smallest block per direction (the poisson process's I/O size).
+    min_bs: [u64; 2],
     /// The floor per direction: `(bytes per second, true)` or `(I/Os per second, false)`.
     min: [Option<(u64, bool)>; 2],
     cycle: Duration,
@@ -56,7 +64,18 @@ impl Rate {
             return None;
         }
         let mixed = spec.rw.mixed();
+        let dirs = spec.bs_dirs();
         Some(Rate {
+            poisson: spec.rate_poisson.then(|| {
+                (
+                    [
+                        Rng::new(spec.randseed ^ 0x706f_6973_736f_6e30),
+                        Rng::new(spec.randseed ^ 0x706f_6973_736f_6e31),
+                    ],
+                    [0.0; 2],
+                )
+            }),
+            min_bs: [dirs[0].min(), dirs[1].min()],
             bps,
             may_switch: [mixed && spec.rwmixread < 100, mixed && spec.rwmixread > 0],
             start,
@@ -70,8 +89,11 @@ impl Rate {
     /// When direction `d` may issue next (`None`: no cap).
     fn next_time(&self, d: usize) -> Option<Stamp> {
         let bps = self.bps[d];
-        (bps > 0).then(|| {
-            self.start + Duration::from_micros(self.issued[d].saturating_mul(1_000_000) / bps)
+        (bps > 0).then(|| match &self.poisson {
+            Some((_, at)) => self.start + Duration::from_micros(at[d] as u64),
+            None => {
+                self.start + Duration::from_micros(self.issued[d].saturating_mul(1_000_000) / bps)
+            }
         })
     }
 
@@ -103,8 +125,16 @@ impl Rate {
 
     /// Counts an issued I/O.
     pub fn issued(&mut self, dir: Dir, bytes: u64) {
-        if dir != Dir::Trim {
-            self.issued[dir as usize] += bytes;
+        if dir == Dir::Trim {
+            return;
+        }
+        let d = dir as usize;
+        self.issued[d] += bytes;
+        if let (Some((rng, at)), true) = (self.poisson.as_mut(), self.bps[d] > 0) {
+            // fio: (1e6 / iops) * -ln(U), U uniform in (0, 1].
+            let iops = (self.bps[d] / self.min_bs[d].max(1)).max(1);
+            let u = 1.0 - (rng[d].next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            at[d] += (1_000_000 / iops) as f64 * -u.ln();
         }
     }
 

@@ -918,6 +918,8 @@ fn main_phase(
     // queue to drain and this time; completed (bytes, I/Os) per direction for the floor.
     let mut rate = rate::Rate::new(spec, t_start);
     let mut rate_hold: Option<Stamp> = None;
+    // Whether `rate_hold` is a flow hold (which always drains, as fio's io_u_quiesce).
+    let mut flow_held = false;
     let mut rw_done = [(0u64, 0u64); 2];
     let trimwrite = matches!(spec.rw, Rw::TrimWrite | Rw::RandTrimWrite);
     let mut writes_since_sync = 0u32;
@@ -1025,10 +1027,13 @@ fn main_phase(
         // blocks are in the map): it is issued even when stopping, so the map stays true.
         let may_issue = !stopping && !exhausted && !backlog_due && think_due.is_none();
         if let Some(t) = rate_hold {
-            // A rate wait: drain what is in flight, then wait for the budget (not past a stop).
-            if stopping || (e.in_flight() == 0 && now >= t) {
+            // A rate wait: drain what is in flight, then wait for the budget (not past a stop);
+            // with io_submit_mode=offload (and not for a flow hold), keep reaping while waiting.
+            let drain = !spec.submit_offload || flow_held;
+            if stopping || (now >= t && (!drain || e.in_flight() == 0)) {
                 rate_hold = None;
-            } else if e.in_flight() == 0 {
+                flow_held = false;
+            } else if !drain || e.in_flight() == 0 {
                 wait_until = Some(t);
             }
         }
@@ -1055,6 +1060,7 @@ fn main_phase(
                 if pending.is_none() && !rewrite && flow.as_mut().is_some_and(|f| f.exceeded()) {
                     // fio's flow: ahead of the job's share; drain, wait flow_sleep, look again.
                     rate_hold = Some(Stamp::now() + spec.flow_sleep);
+                    flow_held = true;
                     break;
                 }
                 let (f, io) = match pending.take() {
