@@ -1544,6 +1544,7 @@ mod tests {
             "inject" => " --ioengine=threads",
             "zonesize" => " --zonemode=strided --zonesize=64k",
             "cmdprio_percentage" | "cmdprio_bssplit" => " --ioengine=io_uring",
+            "rate_process" => " --rate_iops=100",
             _ => "",
         };
         for o in options::OPTIONS {
