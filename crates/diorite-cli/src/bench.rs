@@ -6,6 +6,7 @@ use crate::job::{self, JobSpec, OutputFormat, Plan};
 use crate::report::{self, ProcessCpu, View};
 use crate::run::layout;
 use crate::run::runner::{self, JobResult, Progress, Target};
+use crate::run::steady::Steady;
 use anyhow::{bail, Context as _, Result};
 use diorite::DirectFile;
 use std::io::{IsTerminal, Write};
@@ -255,6 +256,85 @@ fn end_others(prepared: &[Prepared], p: &Prepared) {
             q.terminate.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// fio's steady-state check (`steadystate_check`, `run/steady.rs`) over a phase's jobs: per
+/// job, or per reporting group with `group_reporting`, every `ss_interval` the IOPS and
+/// bandwidth completed since the last look; once attained, the job (group) is ended. Returns
+/// each member's record (a group's on each of its members).
+fn steady_monitor(
+    members: &[&Prepared],
+    progress: &[Progress],
+    group_reporting: bool,
+    done: &AtomicBool,
+) -> Vec<Option<Steady>> {
+    struct Unit {
+        idx: Vec<usize>,
+        steady: Steady,
+        prev: (u64, u64),
+        prev_at: Instant,
+        next: Instant,
+        ramp_over_at: Instant,
+    }
+    let t0 = Instant::now();
+    let mut units: Vec<Unit> = Vec::new();
+    for (i, p) in members.iter().enumerate() {
+        let Some(spec) = p.spec.steady else { continue };
+        if let Some(u) = units
+            .iter_mut()
+            .find(|u| group_reporting && members[u.idx[0]].groupid == p.groupid)
+        {
+            u.idx.push(i);
+            continue;
+        }
+        units.push(Unit {
+            idx: vec![i],
+            steady: Steady::new(spec),
+            prev: (0, 0),
+            prev_at: t0,
+            next: t0 + spec.interval,
+            // fio: recording begins one second (here: one interval) after ss_ramp.
+            ramp_over_at: if spec.ramp.is_zero() {
+                t0
+            } else {
+                t0 + spec.ramp + spec.interval
+            },
+        });
+    }
+    // Relaxed: the flag ends this loop; the scope's join orders the rest.
+    while !units.is_empty() && !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = Instant::now();
+        for u in units
+            .iter_mut()
+            .filter(|u| !u.steady.attained && now >= u.next)
+        {
+            u.next += u.steady.spec.interval;
+            let total = u.idx.iter().fold((0, 0), |(n, b), &i| {
+                let p = &progress[i];
+                // Relaxed: counters read for pacing, as the progress line reads them.
+                let ios: u64 = p.ios.iter().map(|x| x.load(Ordering::Relaxed)).sum();
+                let bytes: u64 = p.bytes.iter().map(|x| x.load(Ordering::Relaxed)).sum();
+                (n + ios, b + bytes)
+            });
+            let ms = now.duration_since(u.prev_at).as_millis().max(1) as u64;
+            let (dn, db) = (total.0 - u.prev.0, total.1 - u.prev.1);
+            (u.prev, u.prev_at) = (total, now);
+            if now >= u.ramp_over_at && u.steady.push(dn * 1000 / ms, db * 1000 / ms) {
+                for &i in &u.idx {
+                    // Relaxed: polled between I/Os; orders nothing.
+                    members[i].terminate.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    let mut out = vec![None; members.len()];
+    for u in units {
+        for &i in &u.idx {
+            out[i] = Some(u.steady.clone());
+        }
+    }
+    out
 }
 
 /// fio's percentage forms and `offset_increment` (filesetup.c `get_start_offset`) for clone
@@ -1020,6 +1100,11 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                 let (progress, done, globals) = (&progress, &done, &plan.globals);
                 s.spawn(move || status_printer(progress, every, globals, done));
             }
+            let steady = members.iter().any(|p| p.spec.steady.is_some()).then(|| {
+                let (members, progress, done) = (&members, &progress, &done);
+                let grouped = plan.globals.group_reporting;
+                s.spawn(move || steady_monitor(members, progress, grouped, done))
+            });
             let mut rs = Vec::new();
             for h in handles {
                 rs.push(
@@ -1029,6 +1114,14 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
             }
             // Relaxed: the scope's join orders everything the progress thread could need.
             done.store(true, Ordering::Relaxed);
+            if let Some(h) = steady {
+                let records = h
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the steady-state thread panicked"))?;
+                for (r, st) in rs.iter_mut().zip(records) {
+                    r.steady = st;
+                }
+            }
             anyhow::Ok(rs)
         })?;
         results.extend(group_results);

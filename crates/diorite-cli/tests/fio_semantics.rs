@@ -2157,3 +2157,102 @@ fn rate_process_and_offload_submission() {
     );
     assert!(common::stderr(&out).contains("rate_process=poisson"));
 }
+
+/// fio's steady state (issue 15): a job whose IOPS settle ends once the window of `ss_dur`
+/// (sampled every `ss_interval`) meets the criterion, long before its runtime, and reports
+/// fio's `steadystate` block (criterion string, data arrays of the window's length) and text
+/// line; a criterion that cannot be met runs the whole runtime, `attained` 0; with
+/// `group_reporting` a group is judged and ended as one; `ss` without `ss_dur` is refused.
+/// With fio installed, fio's block has the same keys.
+#[test]
+fn steady_state_ends_jobs_once_attained() {
+    let dir = tempdir();
+    let base = [
+        "--name=s",
+        "--filename=f",
+        "--size=4m",
+        "--rw=randread",
+        "--ioengine=psync",
+        "--time_based",
+        "--ss_dur=2",
+        "--ss_interval=500ms",
+        "--output-format=json",
+    ];
+    let run = |extra: &[&str]| -> Value {
+        let mut a = base.to_vec();
+        a.extend(extra);
+        json(&bench_in(dir.path(), &a))
+    };
+    let v = run(&["--runtime=30", "--ss=iops:60%"]);
+    let j = &v["jobs"][0];
+    let ss = &j["steadystate"];
+    assert_eq!(ss["attained"], 1, "{ss}");
+    assert_eq!(ss["ss"], "iops:60.000000%");
+    assert_eq!(ss["duration"], 2);
+    assert_eq!(ss["data"]["iops"].as_array().unwrap().len(), 4);
+    assert!(ss["criterion"].as_str().unwrap().ends_with('%'));
+    assert!(
+        j["read"]["runtime"].as_u64().unwrap() < 15_000,
+        "ended early"
+    );
+    let v = run(&["--runtime=3", "--ss=bw_slope:0"]);
+    let ss = &v["jobs"][0]["steadystate"];
+    assert_eq!(ss["attained"], 0, "{ss}");
+    assert!(v["jobs"][0]["read"]["runtime"].as_u64().unwrap() >= 2900);
+    // A group judged as one: both clones end together, early.
+    let v = run(&[
+        "--runtime=30",
+        "--ss=iops:60%",
+        "--numjobs=2",
+        "--group_reporting",
+    ]);
+    let j = &v["jobs"][0];
+    assert_eq!(j["steadystate"]["attained"], 1);
+    assert!(j["read"]["runtime"].as_u64().unwrap() < 15_000);
+    let text = {
+        let mut a = base.to_vec();
+        a.retain(|x| *x != "--output-format=json");
+        a.extend(["--runtime=30", "--ss=iops:60%"]);
+        String::from_utf8(bench_in(dir.path(), &a).stdout).unwrap()
+    };
+    assert!(
+        text.contains("  steadystate  : attained=yes, bw="),
+        "{text}"
+    );
+    assert!(text.contains("iops mean dev="), "{text}");
+    let out = bench_in(dir.path(), &["--name=s", "--filename=f", "--ss=iops:5%"]);
+    assert!(common::stderr(&out).contains("give ss_dur"));
+    // fio's block has the same keys.
+    let fa = [
+        "--name=s",
+        "--filename=f",
+        "--size=4m",
+        "--rw=randread",
+        "--time_based",
+        "--runtime=4",
+        "--ss_dur=2",
+        "--ss=iops:60%",
+        "--output-format=json",
+    ];
+    match Command::new("fio")
+        .current_dir(dir.path())
+        .args(fa)
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let f: Value = serde_json::from_slice(&o.stdout).unwrap();
+            let keys = |v: &Value| -> Vec<String> {
+                let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+                k.extend(v["data"].as_object().unwrap().keys().cloned());
+                k.sort();
+                k
+            };
+            let ours = run(&["--runtime=4", "--ss=iops:60%"]);
+            assert_eq!(
+                keys(&f["jobs"][0]["steadystate"]),
+                keys(&ours["jobs"][0]["steadystate"])
+            );
+        }
+        _ => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
+    }
+}

@@ -443,6 +443,14 @@ pub struct JobSpec {
     /// not drain what is in flight).
     pub rate_poisson: bool,
     pub submit_offload: bool,
+    /// fio's `steadystate` (criterion: iops or bw, slope or deviation, % or absolute, limit),
+    /// `ss_dur` (0: off), `ss_ramp`, `ss_interval`; settled into `steady` (`run/steady.rs`).
+    pub ss_crit: (bool, bool, bool, f64),
+    pub ss_crit_given: bool,
+    pub ss_dur: Duration,
+    pub ss_ramp: Duration,
+    pub ss_interval: Duration,
+    pub steady: Option<crate::run::steady::SsSpec>,
     /// Whether `rate`, `rate_iops`, `rate_min`, `rate_iops_min` gave a trim value (refused for
     /// a job that trims; no effect on one that does not, as in fio).
     pub trim_rate: [bool; 4],
@@ -808,6 +816,13 @@ impl Default for JobSpec {
             rate_cycle: Duration::from_secs(1),
             rate_poisson: false,
             submit_offload: false,
+            // fio's default criterion: iops_slope:0.01%.
+            ss_crit: (true, true, true, 0.01),
+            ss_crit_given: false,
+            ss_dur: Duration::ZERO,
+            ss_ramp: Duration::ZERO,
+            ss_interval: Duration::from_secs(1),
+            steady: None,
             trim_rate: [false; 4],
             verify: false,
             do_verify: true,
@@ -1112,6 +1127,34 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
              would ignore it)",
             j.name
         );
+    }
+    if j.ss_dur.is_zero() {
+        if j.ss_crit_given || !j.ss_ramp.is_zero() {
+            bail!(
+                "job {}: steadystate / ss_ramp without ss_dur do nothing (fio ignores them); \
+                 give ss_dur",
+                j.name
+            );
+        }
+    } else {
+        let (iv, dur) = (j.ss_interval.as_millis(), j.ss_dur.as_millis());
+        if iv == 0 || dur < iv || dur % iv != 0 {
+            bail!(
+                "job {}: ss_dur must be a whole number of ss_interval ({} ms)",
+                j.name,
+                iv
+            );
+        }
+        let (iops, slope, pct, limit) = j.ss_crit;
+        j.steady = Some(crate::run::steady::SsSpec {
+            iops,
+            slope,
+            pct,
+            limit,
+            dur: j.ss_dur,
+            ramp: j.ss_ramp,
+            interval: j.ss_interval,
+        });
     }
     j.data.settle(j.rw.reads(), j.verify || j.verify_only);
     // fio: iodepth_batch_submit=0 means "iodepth".
@@ -1545,6 +1588,7 @@ mod tests {
             "zonesize" => " --zonemode=strided --zonesize=64k",
             "cmdprio_percentage" | "cmdprio_bssplit" => " --ioengine=io_uring",
             "rate_process" => " --rate_iops=100",
+            "steadystate" | "steadystate_ramp_time" | "ss_interval" => " --ss_dur=10",
             _ => "",
         };
         for o in options::OPTIONS {

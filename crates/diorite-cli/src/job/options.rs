@@ -949,6 +949,70 @@ pub static OPTIONS: &[Opt] =
                 per_dir("rate_iops_min", v.str(), |x| value::eval(x, Unit::Count))?
         ),
         opt!(
+            "steadystate",
+            ["ss"],
+            Kind::Str,
+            Job,
+            "bw:5%",
+            "end the job (its group with group_reporting) once steady over ss_dur: iops or bw \
+             (largest deviation from the mean), iops_slope or bw_slope (least-squares slope), \
+             below LIMIT or LIMIT% of the mean (default iops_slope:0.01%)",
+            |j, g, v| {
+                let s = v.str();
+                let (k, lim) = s
+                    .split_once(':')
+                    .ok_or_else(|| anyhow!("steadystate={s}: expected CRITERION:LIMIT[%]"))?;
+                let (iops, slope) = match k {
+                    "iops" => (true, false),
+                    "iops_slope" => (true, true),
+                    "bw" => (false, false),
+                    "bw_slope" => (false, true),
+                    _ => bail!("steadystate={s}: criterion iops, iops_slope, bw or bw_slope"),
+                };
+                let (num, pct) = match lim.trim().strip_suffix('%') {
+                    Some(n) => (n, true),
+                    None => (lim.trim(), false),
+                };
+                // fio reads an absolute bandwidth limit as a size (1m, 500k ...).
+                let limit = match num.trim().parse::<f64>() {
+                    Ok(x) if x >= 0.0 => x,
+                    _ if !pct && !iops => value::size(num, j.kb_base)
+                        .map_err(|e| anyhow!("steadystate={s}: {e}"))? as f64,
+                    _ => bail!("steadystate={s}: {num:?} is not a limit"),
+                };
+                j.ss_crit = (iops, slope, pct, limit);
+                j.ss_crit_given = true;
+            }
+        ),
+        opt!(
+            "steadystate_duration",
+            ["ss_dur"],
+            Kind::Time,
+            Job,
+            "30",
+            "the steady-state window; 0 (default): no steady-state detection",
+            |j, g, v| j.ss_dur = v.time()
+        ),
+        opt!(
+            "steadystate_ramp_time",
+            ["ss_ramp"],
+            Kind::Time,
+            Job,
+            "5",
+            "start recording steady-state data this long (plus one interval) after the job starts",
+            |j, g, v| j.ss_ramp = v.time()
+        ),
+        opt!(
+            "ss_interval",
+            ["steadystate_check_interval"],
+            Kind::Time,
+            Job,
+            "2",
+            "the steady-state sampling interval (default 1 s; fio 3.33 has it fixed, later fio \
+             takes it)",
+            |j, g, v| j.ss_interval = v.time()
+        ),
+        opt!(
             "rate_process",
             [],
             Kind::Str,

@@ -530,6 +530,22 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
             "     latency   : target=0, window=0, percentile=100.00%, depth={}",
             v.results[0].spec.iodepth
         );
+        if let Some(st) = &v.results[0].steady {
+            // fio's show_ss_normal.
+            let (bw, iops) = st.means();
+            let sp = &st.spec;
+            let _ = writeln!(
+                out,
+                "  steadystate  : attained={}, bw={}, iops={}, {}{}={:.3}{}",
+                if st.attained { "yes" } else { "no" },
+                human_rate(bw as f64),
+                human_count(iops as f64),
+                if sp.iops { "iops" } else { "bw" },
+                if sp.slope { " slope" } else { " mean dev" },
+                st.criterion,
+                if sp.pct { "%" } else { "" }
+            );
+        }
         for r in v.results.iter().take(1) {
             for t in &r.targets {
                 let _ = writeln!(out, "  target       : {t}");
@@ -975,6 +991,33 @@ pub fn json(
                 if let Some(obj) = job[key].as_object_mut() {
                     obj.insert("prios".into(), Value::Array(arr));
                 }
+            }
+            // fio's steadystate block.
+            if let (Some(st), Some(obj)) = (&v.results[0].steady, job.as_object_mut()) {
+                let (bw, iops) = st.means();
+                let n = st.spec.window();
+                let pad = |d: &std::collections::VecDeque<u64>| -> Vec<u64> {
+                    let mut v: Vec<u64> = d.iter().copied().collect();
+                    v.resize(n, 0);
+                    v
+                };
+                obj.insert(
+                    "steadystate".into(),
+                    json!({
+                        "ss": st.spec.name(),
+                        "duration": st.spec.dur.as_secs(),
+                        "attained": u8::from(st.attained),
+                        "criterion": format!("{:.6}{}", st.criterion, if st.spec.pct { "%" } else { "" }),
+                        "max_deviation": st.deviation,
+                        "slope": st.slope,
+                        "data": {
+                            "bw_mean": bw,
+                            "iops_mean": iops,
+                            "iops": pad(&st.iops),
+                            "bw": pad(&st.bw),
+                        },
+                    }),
+                );
             }
             // fio adds `desc` only for a job with a description.
             if let (Some(desc), Some(obj)) = (&r0.spec.description, job.as_object_mut()) {

@@ -11,5 +11,6 @@ pub mod random;
 pub mod rate;
 pub mod runner;
 pub mod state;
+pub mod steady;
 pub mod verify;
 pub mod workload;

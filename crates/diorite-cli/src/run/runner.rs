@@ -121,6 +121,8 @@ pub struct JobResult {
     /// Per direction (read, write), the latency of each priority the job used, by ioprio value
     /// (fio's `clat_prio`; empty unless `cmdprio_*` mixed priorities).
     pub prio_lat: [Vec<(u16, Lat)>; 2],
+    /// fio's steady-state record of the job (or its group), when it has `ss_dur`.
+    pub steady: Option<crate::run::steady::Steady>,
 }
 
 /// What `getrusage(RUSAGE_THREAD)` says about the calling thread.
@@ -661,6 +663,7 @@ pub fn run_job(
         cpus: Vec::new(),
         nice: 0,
         prio_lat: Default::default(),
+        steady: None,
     };
     // fio's CPU options, before the engine starts its threads (they inherit them).
     let cpus = spec
