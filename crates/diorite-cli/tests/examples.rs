@@ -102,9 +102,10 @@ const EXAMPLES: &[(&str, Expect)] = &[
     ("poisson-rate-submission.fio", Expect::Runs(&[(0, "r")])),
     // Steady state (not attained in the adapted runtime), two groups reported as one each.
     ("steadystate.fio", Expect::Runs(&[(0, "w"), (1, "r")])),
+    // latency_target's depth search with random_generator=lfsr.
+    ("latency-profile.fio", Expect::Runs(&[(0, "r")])),
     // Refused, each by the first option (in the file's order) diorite does not support yet;
     // the rest of issue 15's vocabulary.
-    ("latency-profile.fio", Expect::Refused("latency_target")),
     (
         "cross-stripe-verify.fio",
         Expect::Refused("verify with an rw offset modifier"),

@@ -2256,3 +2256,65 @@ fn steady_state_ends_jobs_once_attained() {
         _ => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
     }
 }
+
+/// fio's latency-target search (io_u.c `lat_target_*`): on a device whose latency grows with
+/// the queue (two workers, 10 ms per I/O), a 25 ms target settles at depth 4, the job runs one
+/// last window there (statistics from it alone) and ends by itself; the report carries fio's
+/// `latency   : target=…, window=…, percentile=…, depth=…` line and JSON fields;
+/// `max_latency` ends a job whose I/O is slower with ETIMEDOUT; the search's other options
+/// without a target are refused.
+#[test]
+fn latency_target_finds_the_deepest_queue_that_meets_it() {
+    let dir = tempdir();
+    let args = [
+        "--name=l",
+        "--filename=f",
+        "--size=4m",
+        "--rw=randread",
+        "--ioengine=threads",
+        "--pool_threads=2",
+        "--iodepth=32",
+        "--inject=any:always:delay=10ms",
+        "--latency_target=25ms",
+        "--latency_window=200ms",
+        "--time_based",
+        "--runtime=30",
+    ];
+    let mut a = args.to_vec();
+    a.push("--output-format=json,normal");
+    let out = bench_in(dir.path(), &a);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("latency   : target=25000000, window=200000, percentile=100.00%, depth=4"),
+        "{stdout}"
+    );
+    let v: Value = serde_json::from_str(&stdout[stdout.find('{').unwrap()..]).unwrap();
+    let j = &v["jobs"][0];
+    assert_eq!(j["latency_depth"], 4);
+    assert_eq!(j["latency_target"], 25_000_000);
+    assert!(
+        j["read"]["runtime"].as_u64().unwrap() < 5_000,
+        "ends by itself"
+    );
+    assert!(j["read"]["lat_ns"]["mean"].as_f64().unwrap() < 25e6);
+    // max_latency: slower I/O ends the job.
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=m",
+            "--filename=f",
+            "--size=4m",
+            "--ioengine=threads",
+            "--inject=any:always:delay=10ms",
+            "--max_latency=5ms",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("max_latency"));
+    let out = bench_in(
+        dir.path(),
+        &["--name=m", "--filename=f", "--latency_window=1s"],
+    );
+    assert!(common::stderr(&out).contains("latency_target"));
+}

@@ -451,6 +451,14 @@ pub struct JobSpec {
     pub ss_ramp: Duration,
     pub ss_interval: Duration,
     pub steady: Option<crate::run::steady::SsSpec>,
+    /// fio's latency-target search (`run/latency.rs`): `latency_target`, `latency_window`,
+    /// `latency_percentile`, `latency_run`; and `max_latency` (a read or write slower than
+    /// this ends the job with ETIMEDOUT).
+    pub latency_target: Option<Duration>,
+    pub latency_window: Duration,
+    pub latency_percentile: f64,
+    pub latency_run: bool,
+    pub max_latency: Option<Duration>,
     /// Whether `rate`, `rate_iops`, `rate_min`, `rate_iops_min` gave a trim value (refused for
     /// a job that trims; no effect on one that does not, as in fio).
     pub trim_rate: [bool; 4],
@@ -823,6 +831,11 @@ impl Default for JobSpec {
             ss_ramp: Duration::ZERO,
             ss_interval: Duration::from_secs(1),
             steady: None,
+            latency_target: None,
+            latency_window: Duration::ZERO,
+            latency_percentile: 100.0,
+            latency_run: false,
+            max_latency: None,
             trim_rate: [false; 4],
             verify: false,
             do_verify: true,
@@ -1125,6 +1138,15 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
         bail!(
             "job {}: rate_process=poisson paces rate or rate_iops, and this job has neither (fio \
              would ignore it)",
+            j.name
+        );
+    }
+    if j.latency_target.is_none()
+        && (!j.latency_window.is_zero() || j.latency_percentile != 100.0 || j.latency_run)
+    {
+        bail!(
+            "job {}: latency_window / latency_percentile / latency_run apply to a \
+             latency_target search, and this job has none (fio ignores them)",
             j.name
         );
     }
@@ -1589,6 +1611,7 @@ mod tests {
             "cmdprio_percentage" | "cmdprio_bssplit" => " --ioengine=io_uring",
             "rate_process" => " --rate_iops=100",
             "steadystate" | "steadystate_ramp_time" | "ss_interval" => " --ss_dur=10",
+            "latency_window" | "latency_percentile" | "latency_run" => " --latency_target=1ms",
             _ => "",
         };
         for o in options::OPTIONS {

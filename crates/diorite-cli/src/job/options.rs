@@ -1013,6 +1013,61 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.ss_interval = v.time()
         ),
         opt!(
+            "latency_target",
+            [],
+            Kind::TimeUs,
+            Job,
+            "2ms",
+            "find the deepest queue (up to iodepth) whose I/Os meet this latency, then run at it \
+             (plain numbers: microseconds)",
+            |j, g, v| j.latency_target = Some(v.time())
+        ),
+        opt!(
+            "latency_window",
+            [],
+            Kind::TimeUs,
+            Job,
+            "100ms",
+            "how long each queue depth is tried (plain numbers: microseconds)",
+            |j, g, v| j.latency_window = v.time()
+        ),
+        opt!(
+            "latency_percentile",
+            [],
+            Kind::Str,
+            Job,
+            "99.9",
+            "the percent of I/Os that must meet latency_target (default 100)",
+            |j, g, v| {
+                let s = v.str();
+                j.latency_percentile = s
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|p| *p > 0.0 && *p <= 100.0)
+                    .ok_or_else(|| anyhow!("latency_percentile={s}: a percent in (0, 100]"))?;
+            }
+        ),
+        opt!(
+            "latency_run",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "keep adjusting the depth for the whole run instead of ending at the one found",
+            |j, g, v| j.latency_run = v.bool()
+        ),
+        opt!(
+            "max_latency",
+            [],
+            Kind::TimeUs,
+            Job,
+            "10ms",
+            "a read or write slower than this ends the job with ETIMEDOUT (plain numbers: \
+             microseconds)",
+            |j, g, v| j.max_latency = Some(v.time())
+        ),
+        opt!(
             "rate_process",
             [],
             Kind::Str,

@@ -263,6 +263,19 @@ fn lat_line(out: &mut String, label: &str, l: &Lat) {
     );
 }
 
+/// fio's latency-target report fields: target (ns), window (us), percentile, and the depth
+/// the search settled on (the job's iodepth without a target).
+fn latency_fields(v: &View<'_>) -> (u64, u64, f64, u32) {
+    let r = v.results[0];
+    let s = &r.spec;
+    (
+        s.latency_target.map_or(0, |t| t.as_nanos() as u64),
+        s.latency_window.as_micros() as u64,
+        s.latency_percentile,
+        r.latency_depth.unwrap_or(s.iodepth),
+    )
+}
+
 /// fio's percentile block (stat.c `show_clat_percentiles`): the unit is chosen from the
 /// smallest and largest percentile values (msec when > 2 ms and > 100 ms, usec when > 2 us
 /// and > 99,999 ns), values divided down to whole units, four to a line.
@@ -525,11 +538,13 @@ pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String
             v.stats[1].short_ios,
             v.stats[2].short_ios
         );
-        let _ = writeln!(
-            out,
-            "     latency   : target=0, window=0, percentile=100.00%, depth={}",
-            v.results[0].spec.iodepth
-        );
+        {
+            let (target, window, pct, depth) = latency_fields(v);
+            let _ = writeln!(
+                out,
+                "     latency   : target={target}, window={window}, percentile={pct:.2}%, depth={depth}"
+            );
+        }
         if let Some(st) = &v.results[0].steady {
             // fio's show_ss_normal.
             let (bw, iops) = st.means();
@@ -991,6 +1006,14 @@ pub fn json(
                 if let Some(obj) = job[key].as_object_mut() {
                     obj.insert("prios".into(), Value::Array(arr));
                 }
+            }
+            // fio's latency-target fields (target in ns, window in us, as fio reports them).
+            if let Some(obj) = job.as_object_mut() {
+                let (target, window, pct, depth) = latency_fields(v);
+                obj.insert("latency_depth".into(), json!(depth));
+                obj.insert("latency_target".into(), json!(target));
+                obj.insert("latency_percentile".into(), json!(pct));
+                obj.insert("latency_window".into(), json!(window));
             }
             // fio's steadystate block.
             if let (Some(st), Some(obj)) = (&v.results[0].steady, job.as_object_mut()) {

@@ -4,6 +4,7 @@
 pub mod cpu;
 pub mod data;
 pub mod flow;
+pub mod latency;
 pub mod layout;
 pub mod logs;
 pub mod prio;

@@ -9,7 +9,7 @@
 use crate::job::{Engine as JobEngine, JobSpec, Rw};
 use crate::report::stats::{DirStats, Lat};
 use crate::run::workload::{Dir, FileService, Generator, Io};
-use crate::run::{cpu, data, flow, logs, prio, rate, state, verify};
+use crate::run::{cpu, data, flow, latency, logs, prio, rate, state, verify};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
 pub use flow::Flow;
@@ -121,6 +121,8 @@ pub struct JobResult {
     /// Per direction (read, write), the latency of each priority the job used, by ioprio value
     /// (fio's `clat_prio`; empty unless `cmdprio_*` mixed priorities).
     pub prio_lat: [Vec<(u16, Lat)>; 2],
+    /// The queue depth the latency-target search settled on (fio's `latency_depth`).
+    pub latency_depth: Option<u32>,
     /// fio's steady-state record of the job (or its group), when it has `ss_dur`.
     pub steady: Option<crate::run::steady::Steady>,
 }
@@ -664,6 +666,7 @@ pub fn run_job(
         nice: 0,
         prio_lat: Default::default(),
         steady: None,
+        latency_depth: None,
     };
     // fio's CPU options, before the engine starts its threads (they inherit them).
     let cpus = spec
@@ -923,6 +926,17 @@ fn main_phase(
     let mut rate_hold: Option<Stamp> = None;
     // Whether `rate_hold` is a flow hold (which always drains, as fio's io_u_quiesce).
     let mut flow_held = false;
+    // fio's latency_target search, and its final window's pending statistics reset.
+    let mut lat = spec.latency_target.map(|t| {
+        latency::LatTarget::new(
+            t,
+            spec.latency_window,
+            spec.latency_percentile,
+            spec.latency_run,
+            spec.iodepth,
+        )
+    });
+    let mut lat_reset = false;
     let mut rw_done = [(0u64, 0u64); 2];
     let trimwrite = matches!(spec.rw, Rw::TrimWrite | Rw::RandTrimWrite);
     let mut writes_since_sync = 0u32;
@@ -957,8 +971,12 @@ fn main_phase(
     let mut think_due: Option<(u64, Stamp)> = None;
     loop {
         let now = Stamp::now();
-        if ramping && now >= ramp_end {
+        // The latency-target search's final window starts from an empty queue with its
+        // statistics afresh, as the ramp's end does.
+        let final_run = lat_reset && e.in_flight() == 0;
+        if (ramping && now >= ramp_end) || final_run {
             ramping = false;
+            lat_reset = false;
             stats = std::array::from_fn(|_| DirStats::new());
             for l in e.prio_lat.iter_mut().flatten() {
                 *l = Lat::new();
@@ -1043,6 +1061,10 @@ fn main_phase(
         if (may_issue || pending.is_some()) && rate_hold.is_none() {
             while !e.free.is_empty() {
                 if !may_issue && pending.is_none() {
+                    break;
+                }
+                // fio's queue_full with a latency target: at most the depth being tried.
+                if lat.as_ref().is_some_and(|l| e.in_flight() >= l.qd as usize) {
                     break;
                 }
                 // trimwrite: the write half of a trim+write pair is always issued, and only the
@@ -1308,6 +1330,30 @@ fn main_phase(
                     slot.ioprio,
                 );
             }
+            if slot.kind == Dir::Read as usize || slot.kind == Dir::Write as usize {
+                let lat_ns = ns(tc.duration_since(slot.t0));
+                if spec.max_latency.is_some_and(|m| lat_ns > ns(m)) && r.error.is_none() {
+                    // fio's lat_fatal.
+                    r.error = Some(format!(
+                        "latency of {lat_ns} nsec exceeds max_latency ({} nsec) (ETIMEDOUT)",
+                        ns(spec.max_latency.unwrap_or_default())
+                    ));
+                    stopping = true;
+                }
+                if let Some(l) = lat.as_mut().filter(|_| !ramping) {
+                    match l.completed(slot.t0, lat_ns, done_rw) {
+                        Ok(latency::Step::Drain) => {
+                            rate_hold = Some(Stamp::now());
+                            flow_held = true;
+                        }
+                        Ok(_) => {}
+                        Err(msg) => {
+                            r.error.get_or_insert(format!("{msg} (ETIMEDOUT)"));
+                            stopping = true;
+                        }
+                    }
+                }
+            }
             if slot.kind == SYNC {
                 e.sync_busy = false;
                 if let (Some(t), true) = (tracker.as_mut(), result.is_ok()) {
@@ -1339,6 +1385,22 @@ fn main_phase(
             }
         }
         last_done = tc;
+        // fio's latency-target search: a window's verdict.
+        if let (Some(l), false) = (lat.as_mut(), ramping || stopping) {
+            match l.check(done_rw) {
+                latency::Step::Nothing => {}
+                latency::Step::Drain => {
+                    rate_hold = Some(Stamp::now());
+                    flow_held = true;
+                }
+                latency::Step::FinalRun => {
+                    rate_hold = Some(Stamp::now());
+                    flow_held = true;
+                    lat_reset = true;
+                }
+                latency::Step::Done => exhausted = true,
+            }
+        }
         // fio's rate_min / rate_iops_min: a cycle below the floor ends the job with an error.
         if let (Some(rt), false) = (rate.as_mut(), stopping) {
             if let Some(msg) = rt.below_min(rw_done, tc) {
@@ -1352,6 +1414,7 @@ fn main_phase(
     r.sys = usage.sys;
     r.usage = usage;
     r.depths = std::mem::take(&mut e.depths);
+    r.latency_depth = lat.as_ref().map(|l| l.qd);
     r.samples = samples;
     r.runtime = if ramping {
         Duration::ZERO
