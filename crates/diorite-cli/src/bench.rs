@@ -208,12 +208,12 @@ fn check_spec(j: &JobSpec) -> Result<()> {
     if j.fsync > 0 && j.fdatasync > 0 {
         bail!("job {n}: give fsync or fdatasync, not both");
     }
-    let logs = j.write_lat_log.is_some() || j.write_bw_log.is_some() || j.write_iops_log.is_some();
-    if logs && j.log_avg_msec > 0 {
-        bail!(
-            "job {n}: log_avg_msec={} (averaged log entries) is not supported yet; 0 logs each I/O",
-            j.log_avg_msec
-        );
+    let logs = j.write_lat_log.is_some()
+        || j.write_bw_log.is_some()
+        || j.write_iops_log.is_some()
+        || j.write_hist_log.is_some();
+    if j.write_hist_log.is_some() && j.log_hist_msec == 0 {
+        bail!("job {n}: write_hist_log needs log_hist_msec (without it fio writes an empty file)");
     }
     if logs && (j.verify || j.verify_only) {
         bail!(

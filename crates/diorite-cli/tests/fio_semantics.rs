@@ -2318,3 +2318,122 @@ fn latency_target_finds_the_deepest_queue_that_meets_it() {
     );
     assert!(common::stderr(&out).contains("latency_target"));
 }
+
+/// fio's averaged and histogram logs (issue 15, "logs"): with `log_avg_msec=200` each log has
+/// one entry per 200 ms window and direction (times on the window grid, block size and
+/// offset 0, the window's mean; `log_max_value=1` its largest), bandwidth in KiB/s and IOPS
+/// per interval; `write_hist_log` with `log_hist_msec` writes fio's 1856 bins per line (fewer
+/// with `log_hist_coarseness`), the windows' counts adding up to the I/Os; and fio's own
+/// `fiologparser_hist.py` (from fio's documentation, when fio, numpy and pandas are here)
+/// reads it.
+#[test]
+fn averaged_and_histogram_logs_as_fio_writes_them() {
+    let dir = tempdir();
+    let base = [
+        "--name=g",
+        "--filename=f",
+        "--size=16m",
+        "--rw=randread",
+        "--ioengine=psync",
+        "--time_based",
+        "--runtime=1",
+        "--output-format=json",
+    ];
+    let run = |extra: &[&str]| -> Value {
+        let mut a = base.to_vec();
+        a.extend(extra);
+        let out = bench_in(dir.path(), &a);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        json(&out)
+    };
+    let lines = |name: &str| -> Vec<Vec<u64>> {
+        std::fs::read_to_string(dir.path().join(name))
+            .unwrap()
+            .lines()
+            .map(|l| l.split(", ").map(|x| x.trim().parse().unwrap()).collect())
+            .collect()
+    };
+    let v = run(&[
+        "--log_avg_msec=200",
+        "--write_lat_log=a",
+        "--write_bw_log=a",
+        "--write_iops_log=a",
+        "--log_offset=1",
+    ]);
+    let ios = v["jobs"][0]["read"]["total_ios"].as_u64().unwrap();
+    // (psync has no submission step: its slat log stays empty, as fio's.)
+    assert!(lines("a_slat.1.log").is_empty());
+    for kind in ["lat", "clat", "bw", "iops"] {
+        let l = lines(&format!("a_{kind}.1.log"));
+        assert!((4..=6).contains(&l.len()), "{kind}: {} entries", l.len());
+        for e in &l {
+            assert_eq!(e.len(), 6, "{kind}: {e:?}");
+            assert_eq!((e[2], e[3], e[4], e[5]), (0, 0, 0, 0), "{kind}: {e:?}");
+            assert!(e[1] > 0, "{kind}: {e:?}");
+        }
+    }
+    // IOPS per interval times the intervals: about the I/Os done.
+    let iops: u64 = lines("a_iops.1.log").iter().map(|e| e[1] / 5).sum();
+    assert!(iops > ios / 2 && iops < ios * 2, "{iops} vs {ios}");
+    let mean = lines("a_clat.1.log")[1][1];
+    run(&[
+        "--log_avg_msec=200",
+        "--log_max_value=1",
+        "--write_lat_log=a",
+    ]);
+    let max = lines("a_clat.1.log")[1][1];
+    assert!(
+        max > mean,
+        "a window's max ({max}) above a window's mean ({mean})"
+    );
+    // Histograms.
+    let v = run(&["--write_hist_log=h", "--log_hist_msec=200"]);
+    let ios = v["jobs"][0]["read"]["total_ios"].as_u64().unwrap();
+    let h = lines("h_clat_hist.1.log");
+    assert!((3..=5).contains(&h.len()), "{}", h.len());
+    assert!(h.iter().all(|e| e.len() == 3 + 1856));
+    let counted: u64 = h.iter().map(|e| e[3..].iter().sum::<u64>()).sum();
+    assert!(counted <= ios && counted > ios / 2, "{counted} of {ios}");
+    run(&[
+        "--write_hist_log=c",
+        "--log_hist_msec=200",
+        "--log_hist_coarseness=2",
+    ]);
+    assert!(lines("c_clat_hist.1.log")
+        .iter()
+        .all(|e| e.len() == 3 + 464));
+    let out = bench_in(
+        dir.path(),
+        &["--name=g", "--filename=f", "--write_hist_log"],
+    );
+    assert!(common::stderr(&out).contains("log_hist_msec"));
+    // fio's parser.
+    let parser = dir.path().join("fiologparser_hist.py");
+    let unpacked = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "zcat /usr/share/doc/fio/fiologparser_hist.py.gz > {} && python3 -c 'import numpy, pandas'",
+            parser.display()
+        ))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !unpacked {
+        eprintln!(
+            "SKIPPED: fio's fiologparser_hist.py (fio's docs) with numpy and pandas is not here"
+        );
+        return;
+    }
+    let out = Command::new("python3")
+        .arg(&parser)
+        .arg(dir.path().join("h_clat_hist.1.log"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split(", ").collect();
+    assert_eq!(row[1].trim().parse::<u64>().unwrap(), counted, "{text}");
+}

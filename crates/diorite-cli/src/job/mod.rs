@@ -497,6 +497,11 @@ pub struct JobSpec {
     pub log_prio: bool,
     pub per_job_logs: bool,
     pub log_avg_msec: u64,
+    /// fio's `log_max_value`, `write_hist_log`, `log_hist_msec`, `log_hist_coarseness`.
+    pub log_max_value: bool,
+    pub write_hist_log: Option<String>,
+    pub log_hist_msec: u64,
+    pub log_hist_coarseness: u32,
     pub job_number: u32,
     pub pool_threads: Option<usize>,
     /// fio's `verify=`: the checksum (with `verify`).
@@ -859,6 +864,10 @@ impl Default for JobSpec {
             log_prio: false,
             per_job_logs: true,
             log_avg_msec: 0,
+            log_max_value: false,
+            write_hist_log: None,
+            log_hist_msec: 0,
+            log_hist_coarseness: 0,
             job_number: 1,
             pool_threads: None,
             verify_kind: crate::run::verify::Kind::Crc32c,

@@ -1298,8 +1298,46 @@ pub static OPTIONS: &[Opt] =
             Kind::Int(0, u32::MAX as u64),
             Job,
             "500",
-            "0: one log entry per I/O (averaging over windows is not supported yet)",
+            "0 (default): one log entry per I/O; N: per direction, one entry per N ms (the mean \
+             latency, or the interval's KiB/s and IOPS)",
             |j, g, v| j.log_avg_msec = v.num()
+        ),
+        opt!(
+            "log_max_value",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "with log_avg_msec, log each window's largest latency instead of its mean",
+            |j, g, v| j.log_max_value = v.bool()
+        ),
+        opt!(
+            "write_hist_log",
+            [],
+            Kind::OptStr,
+            Job,
+            "hist",
+            "log clat histograms (fio's bins) every log_hist_msec to PREFIX_clat_hist.N.log \
+             (alone, PREFIX is the job's name)",
+            |j, g, v| j.write_hist_log = Some(v.str().to_string())
+        ),
+        opt!(
+            "log_hist_msec",
+            [],
+            Kind::Int(1, u32::MAX as u64),
+            Job,
+            "1000",
+            "how often write_hist_log writes a histogram, in ms",
+            |j, g, v| j.log_hist_msec = v.num()
+        ),
+        opt!(
+            "log_hist_coarseness",
+            [],
+            Kind::Int(0, 6),
+            Job,
+            "2",
+            "write_hist_log sums 2^N of fio's bins per column (default 0)",
+            |j, g, v| j.log_hist_coarseness = v.num() as u32
         ),
         opt!(
             "gtod_reduce",

@@ -783,7 +783,8 @@ pub fn run_job(
             Err(err) => r.error = Some(format!("verify: {err:#}")),
         }
     }
-    if let Some(l) = e.logs.take() {
+    if let Some(mut l) = e.logs.take() {
+        l.finish(Stamp::now());
         if let Err(err) = l.write(spec) {
             r.error.get_or_insert(format!("{err:#}"));
         }
@@ -984,7 +985,7 @@ fn main_phase(
             cpu0 = ThreadUsage::now();
             e.depths = Depths::default();
             if let Some(l) = e.logs.as_mut() {
-                l.restart();
+                l.restart(now);
             }
             samples = Samples::default();
             at_sample = [(0, 0); DIRS];
@@ -1002,6 +1003,10 @@ fn main_phase(
             } else if deadline.is_some_and(|d| now >= d) {
                 stopping = true;
             }
+        }
+        if let Some(l) = e.logs.as_mut() {
+            // log_avg_msec: the bandwidth and IOPS intervals that have ended.
+            l.tick(now, [0, 1].map(|d| (stats[d].bytes, stats[d].ios)));
         }
         if now >= next_sample {
             let secs = (now - (next_sample - SAMPLE)).as_secs_f64().max(1e-9);
