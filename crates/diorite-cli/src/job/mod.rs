@@ -1512,19 +1512,22 @@ pub fn help() -> String {
          options before the first --name apply to every job; each --name starts a job. '-' and '_'\n\
          are interchangeable. Sizes take fio's suffixes per kb_base (default: k, m, g powers of 2;\n\
          KiB, MiB powers of 10); numbers may use + - * / % ^ ( ), ${VAR}, $pagesize, $ncpus,\n\
-         $mb_memory.\n\nOptions:\n",
+         $mb_memory.\n\nOptions, grouped:\n",
     );
-    for o in options::OPTIONS {
-        let spelled = if o.kind.is_flag() {
-            format!("--{}[=0|1]", o.name)
-        } else {
-            format!("--{}=V", o.name)
-        };
-        s.push_str(&format!("  {spelled:<34} {}", o.help));
-        if !o.aliases.is_empty() {
-            s.push_str(&format!(" (also: {})", o.aliases.join(", ")));
+    for (group, names) in options::GROUPS {
+        s.push_str(&format!("\n{group}:\n"));
+        for o in names.iter().filter_map(|n| lookup(n)) {
+            let spelled = match o.kind {
+                options::Kind::Bool => format!("--{}[=0|1]", o.name),
+                options::Kind::OptStr => format!("--{}[=V]", o.name),
+                _ => format!("--{}=V", o.name),
+            };
+            s.push_str(&format!("  {spelled:<34} {}", o.help));
+            if !o.aliases.is_empty() {
+                s.push_str(&format!(" (also: {})", o.aliases.join(", ")));
+            }
+            s.push('\n');
         }
-        s.push('\n');
     }
     s
 }
@@ -1644,6 +1647,28 @@ mod tests {
                 }
                 assert_ne!(view(&p), base, "{a}: accepted but changed nothing");
             }
+        }
+    }
+
+    /// `--help` lists every option once, in one of the groups.
+    #[test]
+    fn every_option_is_in_exactly_one_help_group() {
+        for o in options::OPTIONS {
+            let n = options::GROUPS
+                .iter()
+                .filter(|(_, names)| names.contains(&o.name))
+                .count();
+            assert_eq!(n, 1, "{} is in {n} groups", o.name);
+        }
+        let listed: usize = options::GROUPS.iter().map(|g| g.1.len()).sum();
+        assert_eq!(
+            listed,
+            options::OPTIONS.len(),
+            "a group names an option that does not exist"
+        );
+        let h = help();
+        for (g, _) in options::GROUPS {
+            assert!(h.contains(&format!("\n{g}:\n")));
         }
     }
 
