@@ -542,8 +542,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         .max();
     // fio's null engine touches no file: null jobs create and lay out nothing (pass 4).
     for j in clones.iter().map(|c| &c.0).filter(|j| !is_null(j)) {
-        let files = j.filenames.len().max(1) as u64;
-        for p in &j.filenames {
+        for (fi, p) in j.filenames.iter().enumerate() {
             let meta = std::fs::metadata(p);
             let is_block = meta.as_ref().is_ok_and(|m| {
                 use std::os::unix::fs::FileTypeExt;
@@ -589,14 +588,14 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 }
             }
             let region = j
-                .size
+                .file_size(fi)
                 .filter(|_| j.rw.reads() && !is_block)
-                .map(|s| (j.offset, j.offset + s / files));
+                .map(|s| (j.offset, j.offset + s));
             let unit = j.bs.unit().max(1);
             let written = j
-                .size
+                .file_size(fi)
                 .filter(|_| j.rw.writes() && !j.rw.reads() && !is_block)
-                .map(|s| (j.offset, j.offset + s / files / unit * unit, j.fallocate));
+                .map(|s| (j.offset, j.offset + s / unit * unit, j.fallocate));
             match needs.iter_mut().find(|n| &n.path == p) {
                 Some(n) => {
                     n.reads.extend(region);
@@ -622,13 +621,13 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
             .with_context(|| format!("opening {}", p.display()))
     };
     for j in clones.iter().map(|c| &c.0).filter(|j| !is_null(j)) {
-        for p in &j.filenames {
+        for (fi, p) in j.filenames.iter().enumerate() {
             let f = if needs.iter().any(|n| &n.path == p && n.exists) {
                 open(p, j.rw.writes(), j.direct)?
             } else {
                 probe_new_file(p, j.direct)?
             };
-            region_of(j, &f, p)?;
+            region_of(j, &f, p, fi)?;
         }
     }
     // Pass 3: plan the layouts, check the free space, then create and lay out.
@@ -720,7 +719,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
             } else {
                 open(p, spec.rw.writes(), direct)?
             };
-            let (base, len) = region_of(&spec, &f, p)?;
+            let (base, len) = region_of(&spec, &f, p, i)?;
             targets.push(Target { file: f, base, len });
         }
         out.push(Prepared {
@@ -788,11 +787,10 @@ fn check_hipri(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<()> {
     Ok(())
 }
 
-fn region_of(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<(u64, u64)> {
+fn region_of(j: &JobSpec, f: &DirectFile, p: &Path, fi: usize) -> Result<(u64, u64)> {
     check_hipri(j, f, p)?;
     let g = f.geometry();
     let align = u64::from(g.offset_align);
-    let files = j.filenames.len().max(1) as u64;
     let unit = j.bs.unit();
     if unit % align != 0 || j.bs.min() % align != 0 {
         bail!(
@@ -810,8 +808,8 @@ fn region_of(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<(u64, u64)> {
             p.display()
         );
     }
-    let len = match j.size {
-        Some(s) => s / files,
+    let len = match j.file_size(fi) {
+        Some(s) => s,
         None => f.len().saturating_sub(j.offset),
     };
     let len = len / unit * unit;

@@ -805,6 +805,35 @@ fn filesize_sizes_the_file_and_size_becomes_the_io_amount() {
     let a = sized("7");
     assert!((1 << 20..=3 << 20).contains(&a) && a % 4096 == 0, "{a}");
     assert_eq!(sized("7"), a, "the same seed, the same size");
+    // A range with several files: each file its own size in the range (fio's
+    // get_rand_file_size), whole blocks; the job writes them all.
+    let d = tempdir();
+    let v = json(&bench_in(
+        d.path(),
+        &[
+            "--name=w",
+            "--rw=write",
+            "--nrfiles=6",
+            "--filesize=16k-64k",
+            "--output-format=json",
+        ],
+    ));
+    let sizes: Vec<u64> = files_in(d.path()).iter().map(|f| f.1).collect();
+    assert_eq!(sizes.len(), 6);
+    assert!(
+        sizes
+            .iter()
+            .all(|s| (16384..=65536).contains(s) && s % 4096 == 0),
+        "{sizes:?}"
+    );
+    assert!(
+        sizes.iter().any(|s| *s != sizes[0]),
+        "one size for all: {sizes:?}"
+    );
+    assert_eq!(
+        v["jobs"][0]["write"]["io_bytes"].as_u64().unwrap(),
+        sizes.iter().sum::<u64>()
+    );
 }
 
 /// fio's `rate` / `rate_iops` per direction (upper bounds only: never a speed target), a mixed

@@ -386,6 +386,9 @@ pub struct JobSpec {
     /// fio's `filesize` (low, high): each file's size; `size` then only sets the default
     /// `io_size` (settled in `finish`).
     pub filesize: Option<(u64, u64)>,
+    /// With a `filesize` range: each file's own size (fio's `get_rand_file_size`), settled in
+    /// `finish`; `size` is then their sum.
+    pub file_sizes: Option<Vec<u64>>,
     pub runtime: Option<Duration>,
     pub time_based: bool,
     pub ramp_time: Duration,
@@ -793,6 +796,7 @@ impl Default for JobSpec {
             offset_pct: None,
             offset_increment: Incr::Bytes(0),
             filesize: None,
+            file_sizes: None,
             runtime: None,
             time_based: false,
             ramp_time: Duration::ZERO,
@@ -1040,33 +1044,36 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
     // number of the smallest block), and size only sets the default io_size.
     if let Some((lo, hi)) = j.filesize {
         let files = j.file_count();
-        if hi > lo && files > 1 {
-            bail!(
-                "job {}: filesize={lo}-{hi} with {files} files: a size range per file is not \
-                 supported yet (give one size)",
-                j.name
-            );
-        }
-        let pick = if hi > lo {
-            // Seeded by the job (randseed, name), as fio's per-file choice is by its seed.
-            let mut x = j.randseed
-                ^ j.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-                });
-            x ^= x >> 33;
-            x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-            x ^= x >> 33;
-            let v = lo + x % (hi - lo + 1);
-            (v / j.bs.min() * j.bs.min()).max(lo)
-        } else {
-            lo
-        };
         if j.io_size.is_none() {
             j.io_size = j.size;
         }
-        j.size = Some(pick.checked_mul(files).ok_or_else(|| {
-            anyhow::anyhow!("job {}: filesize x {files} files overflows", j.name)
-        })?);
+        if hi > lo {
+            // fio's get_rand_file_size: per file a draw in the range, a whole number of the
+            // smallest block; seeded by the job (randseed, name).
+            let mut rng = crate::run::workload::Rng::new(
+                j.randseed
+                    ^ j.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                    }),
+            );
+            let min = j.bs.min().max(1);
+            let sizes: Vec<u64> = (0..files)
+                .map(|_| {
+                    let v = lo + rng.below(hi - lo + 1);
+                    (v / min * min).max(lo)
+                })
+                .collect();
+            let total = sizes
+                .iter()
+                .try_fold(0u64, |a, &b| a.checked_add(b))
+                .ok_or_else(|| anyhow::anyhow!("job {}: filesize total overflows", j.name))?;
+            j.size = Some(total);
+            j.file_sizes = Some(sizes);
+        } else {
+            j.size = Some(lo.checked_mul(files).ok_or_else(|| {
+                anyhow::anyhow!("job {}: filesize x {files} files overflows", j.name)
+            })?);
+        }
     }
     if j.random_generator == RandomGen::Lfsr && j.dist != Dist::Uniform {
         bail!(
@@ -1490,6 +1497,14 @@ impl JobSpec {
         self.bs = Bs::envelope(&dirs);
         self.bs_rw = (dirs[0] != dirs[1]).then_some(dirs);
         Ok(())
+    }
+
+    /// The bytes of file `i` the job uses: its `filesize` draw, else its share of `size`.
+    pub fn file_size(&self, i: usize) -> Option<u64> {
+        match &self.file_sizes {
+            Some(v) => v.get(i).copied(),
+            None => self.size.map(|s| s / self.file_count().max(1)),
+        }
     }
 
     /// How many files each clone uses: the names given, else `nrfiles` of its own.
