@@ -564,7 +564,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                     p.display()
                 );
             }
-            if !exists && j.size.is_none() {
+            if !exists && j.size.is_none() && !j.fill_device {
                 bail!(
                     "job {}: {} does not exist; give size= to create it",
                     j.name,
@@ -595,6 +595,8 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
             let written = j
                 .file_size(fi)
                 .filter(|_| j.rw.writes() && !j.rw.reads() && !is_block)
+                // fio reserves nothing for a job that fills the device.
+                .filter(|_| !j.fill_device)
                 .map(|s| (j.offset, j.offset + s / unit * unit, j.fallocate));
             match needs.iter_mut().find(|n| &n.path == p) {
                 Some(n) => {
@@ -810,6 +812,12 @@ fn region_of(j: &JobSpec, f: &DirectFile, p: &Path, fi: usize) -> Result<(u64, u
     }
     let len = match j.file_size(fi) {
         Some(s) => s,
+        // fill_device on a regular file: all the free space of its filesystem (fio's
+        // get_fs_free_counts), beyond what the file holds past the offset.
+        None if j.fill_device && !g.is_block_device => {
+            let (free, _) = layout::free_space(&layout::parent_dir(p))?;
+            f.len().saturating_sub(j.offset) + free
+        }
         None => f.len().saturating_sub(j.offset),
     };
     let len = len / unit * unit;

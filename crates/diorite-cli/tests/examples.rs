@@ -113,7 +113,7 @@ const EXAMPLES: &[(&str, Expect)] = &[
     ("dedupe-global.fio", Expect::Refused("dedupe_mode")),
     ("enospc-pressure.fio", Expect::Refused("error_dump")),
     ("numa.fio", Expect::Refused("numa_cpu_nodes")),
-    ("surface-scan.fio", Expect::Refused("fill_device")),
+    ("surface-scan.fio", Expect::Refused("create_serialize")),
 ];
 
 /// Every example in the directory is in the table: a new one cannot slip through untested.

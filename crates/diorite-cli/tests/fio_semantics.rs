@@ -2466,3 +2466,58 @@ fn averaged_and_histogram_logs_as_fio_writes_them() {
     let row: Vec<&str> = text.lines().nth(1).unwrap().split(", ").collect();
     assert_eq!(row[1].trim().parse::<u64>().unwrap(), counted, "{text}");
 }
+
+/// fio's `fill_device` (issue 15, file sets): on a 4 MiB tmpfs, a writer asked for 8 MiB with
+/// `fill_device=1` writes until the filesystem is full and ends without an error, where
+/// without it ENOSPC is the job's error; without `size` the region is the free space. Needs
+/// root (to mount the tmpfs).
+#[test]
+fn fill_device_writes_until_full_and_ends_cleanly() {
+    if !common::is_root() {
+        eprintln!("SKIPPED: needs root to mount a small tmpfs");
+        return;
+    }
+    let dir = tempdir();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let m = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(m.success());
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&mnt);
+    let run = |name: &str, extra: &[&str]| -> std::process::Output {
+        let f = format!("--filename={}", mnt.join(name).display());
+        let mut a = vec![
+            "--name=f",
+            f.as_str(),
+            "--rw=write",
+            "--bs=64k",
+            "--output-format=json",
+        ];
+        a.extend(extra);
+        bench_in(dir.path(), &a)
+    };
+    let out = run("a", &["--size=8m", "--fill_device=1"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["jobs"][0]["write"]["io_bytes"], 4 << 20);
+    assert_eq!(v["jobs"][0]["error"], 0);
+    std::fs::remove_file(mnt.join("a")).unwrap();
+    let out = run("b", &["--size=8m"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::stderr(&out).contains("No space left on device"));
+    std::fs::remove_file(mnt.join("b")).unwrap();
+    let out = run("c", &["--fill_device=1"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(json(&out)["jobs"][0]["write"]["io_bytes"], 4 << 20);
+    let out = run("d", &["--fill_device=1", "--rw=read"]);
+    assert!(common::stderr(&out).contains("fill_device"));
+}

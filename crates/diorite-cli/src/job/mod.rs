@@ -574,6 +574,9 @@ pub struct JobSpec {
     pub file_service: (Service, u64),
     pub openfiles: Option<u32>,
     pub allow_file_create: bool,
+    /// fio's `fill_device` / `fill_fs`: write until the device or filesystem is full (ENOSPC or
+    /// EDQUOT end the job without an error); without `size`, the region is the free space.
+    pub fill_device: bool,
     pub fallocate: Fallocate,
     /// The options as given, for the report's "job options".
     pub given: Vec<(String, String)>,
@@ -913,6 +916,7 @@ impl Default for JobSpec {
             file_service: (Service::RoundRobin, 1),
             openfiles: None,
             allow_file_create: true,
+            fill_device: false,
             fallocate: Fallocate::Native,
             given: Vec::new(),
         }
@@ -1193,6 +1197,13 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
             ramp: j.ss_ramp,
             interval: j.ss_interval,
         });
+    }
+    if j.fill_device && (j.rw.reads() || !j.rw.writes() || j.rw.trims()) {
+        bail!(
+            "job {}: fill_device with a pattern that reads or trims is not supported yet (fio \
+             fills the filesystem first, then runs it); use it with rw=write or randwrite",
+            j.name
+        );
     }
     j.data.settle(j.rw.reads(), j.verify || j.verify_only);
     // fio: iodepth_batch_submit=0 means "iodepth".

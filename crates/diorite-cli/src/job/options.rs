@@ -437,6 +437,16 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.openfiles = Some(v.num() as u32)
         ),
         opt!(
+            "fill_device",
+            ["fill_fs"],
+            Kind::Bool,
+            Job,
+            "1",
+            "write until the device or filesystem is full: ENOSPC/EDQUOT end the job without an \
+             error; without size, the region is all the free space (writing jobs only)",
+            |j, g, v| j.fill_device = v.bool()
+        ),
+        opt!(
             "allow_file_create",
             [],
             Kind::Bool,

@@ -117,7 +117,7 @@ pub fn preallocate(path: &Path, start: u64, end: u64, mode: crate::job::Fallocat
 }
 
 /// Free bytes for unprivileged writers on the filesystem holding `dir`, and its device.
-fn free_space(dir: &Path) -> Result<(u64, u64)> {
+pub fn free_space(dir: &Path) -> Result<(u64, u64)> {
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
         .with_context(|| format!("{}: path contains a NUL byte", dir.display()))?;
     // SAFETY: an all-zero statvfs is a valid value to be overwritten.

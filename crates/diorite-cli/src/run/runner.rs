@@ -1283,6 +1283,14 @@ fn main_phase(
                     }
                 }
                 Err(err)
+                    if spec.fill_device
+                        && slot.kind == Dir::Write as usize
+                        && matches!(err.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
+                {
+                    // fio's fill_device: full is the end of the job, not an error.
+                    stopping = true;
+                }
+                Err(err)
                     if err.raw_os_error().is_some_and(|errno| {
                         spec.continues_on(
                             crate::job::error_type(slot.kind == Dir::Read as usize, errno),

@@ -78,3 +78,9 @@ impl Drop for Loop4k {
         let _ = Command::new("losetup").args(["-d", &self.dev]).status();
     }
 }
+
+/// Whether the tests run as root (some create devices or mounts).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
