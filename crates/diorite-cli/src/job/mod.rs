@@ -1648,6 +1648,7 @@ mod tests {
             "zonesize" => " --zonemode=strided --zonesize=64k",
             "cmdprio_percentage" | "cmdprio_bssplit" => " --ioengine=io_uring",
             "rate_process" => " --rate_iops=100",
+            "fill_device" => " --rw=write",
             "steadystate" | "steadystate_ramp_time" | "ss_interval" => " --ss_dur=10",
             "latency_window" | "latency_percentile" | "latency_run" => " --latency_target=1ms",
             _ => "",

@@ -2152,6 +2152,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "openfiles",
             "allow_file_create",
             "fallocate",
+            "fill_device",
             "unlink",
         ],
     ),
