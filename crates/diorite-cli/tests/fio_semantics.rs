@@ -1606,7 +1606,42 @@ fn cpu_options_place_the_job_threads() {
         [(vec![0], 0), (vec![1], 0)]
     );
     assert_eq!(run(&["--nice=7"]), [(all.clone(), 7), (all, 7)]);
-    for bad in ["--cpus_allowed=4096", "--nice=40", "--cpumask=0"] {
+    // NUMA: node 0's CPUs (all of them on a one-node machine), and the memory policy the
+    // kernel reports for the job thread.
+    let node0: Vec<u64> = std::fs::read_to_string("/sys/devices/system/node/node0/cpulist")
+        .map(|l| {
+            l.trim()
+                .split(',')
+                .flat_map(|p| {
+                    let (a, b) = p.split_once('-').unwrap_or((p, p));
+                    a.parse::<u64>().unwrap()..=b.parse::<u64>().unwrap()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(run(&["--numa_cpu_nodes=0"])[0].0, node0);
+    let v = json(&bench_in(
+        dir.path(),
+        &[
+            "--name=c",
+            "--filename=f",
+            "--size=64k",
+            "--numa_mem_policy=bind:0",
+            "--output-format=json",
+        ],
+    ));
+    assert_eq!(
+        v["jobs"][0]["diorite"]["mem_policy"]["mode"], 2,
+        "MPOL_BIND"
+    );
+    assert_eq!(v["jobs"][0]["diorite"]["mem_policy"]["nodes"], 1);
+    for bad in [
+        "--cpus_allowed=4096",
+        "--nice=40",
+        "--cpumask=0",
+        "--numa_cpu_nodes=63",
+        "--numa_mem_policy=bind:63",
+    ] {
         let out = bench_in(dir.path(), &["--name=c", "--filename=g", "--size=64k", bad]);
         assert_eq!(out.status.code(), Some(1), "{bad}");
         let name = bad.trim_start_matches("--").split('=').next().unwrap();

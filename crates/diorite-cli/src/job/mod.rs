@@ -563,6 +563,9 @@ pub struct JobSpec {
     pub cpus: Option<Vec<usize>>,
     pub cpus_split: bool,
     pub nice: Option<i32>,
+    /// fio's `numa_mem_policy`: the `set_mempolicy` mode and node mask (`run/cpu.rs`);
+    /// `numa_cpu_nodes` sets `cpus`.
+    pub mem_policy: Option<(i32, u64)>,
     /// fio's data options: what write buffers hold (`run/data.rs`).
     pub data: DataOpts,
     /// fio's file set: `nrfiles` (files per clone when no `filename` is given),
@@ -912,6 +915,7 @@ impl Default for JobSpec {
             cpus: None,
             cpus_split: false,
             nice: None,
+            mem_policy: None,
             filename_format: None,
             file_service: (Service::RoundRobin, 1),
             openfiles: None,

@@ -1831,6 +1831,25 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.cpus = Some(crate::run::cpu::parse_mask(v.str())?)
         ),
         opt!(
+            "numa_cpu_nodes",
+            [],
+            Kind::Str,
+            Job,
+            "0",
+            "run the job on the CPUs of these NUMA nodes: 0,2-3 or all",
+            |j, g, v| j.cpus = Some(crate::run::cpu::parse_numa_cpu_nodes(v.str())?)
+        ),
+        opt!(
+            "numa_mem_policy",
+            [],
+            Kind::Str,
+            Job,
+            "bind:0",
+            "the job's memory policy (its buffers): default, local, prefer:NODE, bind:NODES, \
+             interleave:NODES",
+            |j, g, v| j.mem_policy = Some(crate::run::cpu::parse_mem_policy(v.str())?)
+        ),
+        opt!(
             "cpus_allowed_policy",
             [],
             Kind::Str,
@@ -2236,6 +2255,8 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "cmdprio_bssplit",
             "cpus_allowed",
             "cpumask",
+            "numa_cpu_nodes",
+            "numa_mem_policy",
             "cpus_allowed_policy",
             "nice",
             "description",

@@ -980,6 +980,7 @@ pub fn json(
                     "startdelay_ms": r0.spec.startdelay.as_millis() as u64,
                     "cpus": r0.cpus,
                     "nice": r0.nice,
+                    "mem_policy": r0.mem_policy.map(|(mode, mask)| json!({"mode": mode, "nodes": mask})),
                     "verify": verify,
                     "error_message": v.error(),
                     "interrupted": v.results.iter().any(|r| r.interrupted),

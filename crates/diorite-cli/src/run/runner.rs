@@ -118,6 +118,9 @@ pub struct JobResult {
     /// `cpumask`, `nice` were applied.
     pub cpus: Vec<usize>,
     pub nice: i32,
+    /// The job thread's memory policy as the kernel reports it (`numa_mem_policy`): mode and
+    /// node mask.
+    pub mem_policy: Option<(i32, u64)>,
     /// Per direction (read, write), the latency of each priority the job used, by ioprio value
     /// (fio's `clat_prio`; empty unless `cmdprio_*` mixed priorities).
     pub prio_lat: [Vec<(u16, Lat)>; 2],
@@ -664,6 +667,7 @@ pub fn run_job(
         terminated: false,
         cpus: Vec::new(),
         nice: 0,
+        mem_policy: None,
         prio_lat: Default::default(),
         steady: None,
         latency_depth: None,
@@ -674,7 +678,12 @@ pub fn run_job(
         .as_ref()
         .map(|set| cpu::for_job(set, spec.cpus_split, spec.job_number));
     let placed = cpu::apply(cpus.as_deref(), spec.nice)
-        .and_then(|placed| prio::set_thread(spec.default_prio()).map(|()| placed));
+        .and_then(|placed| prio::set_thread(spec.default_prio()).map(|()| placed))
+        .and_then(|placed| {
+            // fio's numa_mem_policy, before the engine allocates the job's buffers.
+            r.mem_policy = spec.mem_policy.map(cpu::apply_mem_policy).transpose()?;
+            Ok(placed)
+        });
     let max_bs = spec.bs.max() as usize;
     let engine = Engine::new(spec, targets, max_bs);
     start.wait();
