@@ -74,6 +74,29 @@ struct Prepared {
     started: AtomicBool,
     seed: u64,
     targets: Vec<Target>,
+    /// fio's `create_on_open`: the job's files (all of them, in order) to create and open when
+    /// the job starts, and whether O_DIRECT.
+    deferred: Option<(Vec<PathBuf>, bool)>,
+}
+
+/// fio's `create_on_open`: the job creates and opens its files as it starts.
+fn open_on_start(p: &Prepared) -> Result<Vec<Target>> {
+    let Some((paths, direct)) = &p.deferred else {
+        return Ok(Vec::new());
+    };
+    let mut targets = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let f = DirectFile::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .direct(*direct)
+            .open(path)
+            .with_context(|| format!("creating {} (create_on_open)", path.display()))?;
+        let (base, len) = region_of(&p.spec, &f, path, i)?;
+        targets.push(Target { file: f, base, len });
+    }
+    Ok(targets)
 }
 
 /// The geometry a file not yet created at `p` will have: an unnamed temp file (`O_TMPFILE`)
@@ -532,6 +555,8 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         /// Regions only written, with the job's `fallocate`: reserved past the file's end.
         writes: Vec<(u64, u64, job::Fallocate)>,
         exists: bool,
+        /// Every job using the (missing) file has `create_on_open`: its job creates it.
+        on_open: bool,
     }
     let mut needs: Vec<Need> = Vec::new();
     let default_end = clones
@@ -602,11 +627,13 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                 Some(n) => {
                     n.reads.extend(region);
                     n.writes.extend(written);
+                    n.on_open &= j.create_on_open;
                 }
                 None => needs.push(Need {
                     path: p.clone(),
                     reads: region.into_iter().collect(),
                     writes: written.into_iter().collect(),
+                    on_open: j.create_on_open && !exists,
                     exists,
                 }),
             }
@@ -693,6 +720,9 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         temp = Some(guard);
     }
     for (n, plan) in needs.iter().zip(&plans) {
+        if n.on_open {
+            continue; // created by its job when it starts (fio's create_on_open)
+        }
         if !n.exists {
             std::fs::OpenOptions::new()
                 .write(true)
@@ -715,7 +745,12 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         };
         let direct = spec.direct && (temp_direct || !spec.filenames.is_empty());
         let mut targets = Vec::new();
+        let mut deferred = Vec::new();
         for (i, p) in paths.iter().enumerate() {
+            if needs.iter().any(|n| &n.path == p && n.on_open) {
+                deferred.push(p.clone());
+                continue;
+            }
             let f = if is_null(&spec) && !p.exists() {
                 null_target(&spec, i)?
             } else {
@@ -735,6 +770,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
             terminate: AtomicBool::new(false),
             started: AtomicBool::new(false),
             targets,
+            deferred: (!deferred.is_empty()).then_some((deferred, direct)),
         });
     }
     Ok((out, temp))
@@ -1062,12 +1098,22 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                     std::thread::Builder::new()
                         .name(format!("job-{}", p.name))
                         .spawn_scoped(s, move || {
+                            // create_on_open: the files are made now (an error is the job's).
+                            let opened = open_on_start(p);
+                            let targets = match &opened {
+                                Ok(t) if p.deferred.is_some() => t.as_slice(),
+                                _ => p.targets.as_slice(),
+                            };
+                            let setup = opened
+                                .as_ref()
+                                .map(|_| ())
+                                .map_err(|e| anyhow::anyhow!("{e:#}"));
                             let r = runner::run_job(
                                 &p.spec,
                                 p.name.clone(),
                                 p.groupid,
                                 p.seed,
-                                &p.targets,
+                                targets,
                                 prog,
                                 runner::Stop {
                                     run: &STOP,
@@ -1079,6 +1125,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                                     .iter()
                                     .find(|f| p.spec.flow > 0 && f.0 == p.spec.flow_id)
                                     .map(|f| &f.1),
+                                setup,
                             );
                             if exitall {
                                 end_others(prepared, p);

@@ -2556,3 +2556,46 @@ fn fill_device_writes_until_full_and_ends_cleanly() {
     let out = run("d", &["--fill_device=1", "--rw=read"]);
     assert!(common::stderr(&out).contains("fill_device"));
 }
+
+/// fio's `create_on_open` (issue 15, file sets): a writer's missing file is created when the
+/// job starts, not while the run is set up — behind a 1 s first phase, its creation time is
+/// a second after the first phase's file's (without the option, both are made together).
+#[test]
+fn create_on_open_creates_the_file_when_the_job_starts() {
+    let born = |on: &str| -> f64 {
+        let dir = tempdir();
+        let file = format!(
+            "[a]\nfilename=a\nsize=1m\nrw=read\ntime_based\nruntime=1\n\n\
+             [b]\nstonewall\nfilename=b\nsize=1m\nrw=write\ncreate_on_open={on}\n"
+        );
+        std::fs::write(dir.path().join("co.fio"), file).unwrap();
+        let out = bench_in(dir.path(), &["co.fio"]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let t = |n: &str| {
+            std::fs::metadata(dir.path().join(n))
+                .unwrap()
+                .created()
+                .unwrap()
+        };
+        t("b")
+            .duration_since(t("a"))
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    let later = born("1");
+    assert!(
+        later >= 0.9,
+        "created {later} s after the first phase's file"
+    );
+    let now = born("0");
+    assert!(now < 0.5, "without create_on_open: {now} s");
+    let out = bench_in(
+        tempdir().path(),
+        &[
+            "--name=r",
+            "--filename=x",
+            "--size=1m",
+            "--create_on_open=1",
+        ],
+    );
+    assert!(common::stderr(&out).contains("create_on_open"));
+}

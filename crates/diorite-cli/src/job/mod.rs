@@ -580,6 +580,9 @@ pub struct JobSpec {
     /// fio's `fill_device` / `fill_fs`: write until the device or filesystem is full (ENOSPC or
     /// EDQUOT end the job without an error); without `size`, the region is the free space.
     pub fill_device: bool,
+    /// fio's `create_on_open`: a missing file is created when the job opens it (at its start),
+    /// not while the run is set up (writing jobs).
+    pub create_on_open: bool,
     pub fallocate: Fallocate,
     /// The options as given, for the report's "job options".
     pub given: Vec<(String, String)>,
@@ -921,6 +924,7 @@ impl Default for JobSpec {
             openfiles: None,
             allow_file_create: true,
             fill_device: false,
+            create_on_open: false,
             fallocate: Fallocate::Native,
             given: Vec::new(),
         }
@@ -1201,6 +1205,13 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
             ramp: j.ss_ramp,
             interval: j.ss_interval,
         });
+    }
+    if j.create_on_open && (j.rw.reads() || j.rw.trims()) {
+        bail!(
+            "job {}: create_on_open with a pattern that reads or trims is not supported yet (the \
+             file would need its layout before the job starts)",
+            j.name
+        );
     }
     if j.fill_device && (j.rw.reads() || !j.rw.writes() || j.rw.trims()) {
         bail!(
@@ -1652,7 +1663,7 @@ mod tests {
             "zonesize" => " --zonemode=strided --zonesize=64k",
             "cmdprio_percentage" | "cmdprio_bssplit" => " --ioengine=io_uring",
             "rate_process" => " --rate_iops=100",
-            "fill_device" => " --rw=write",
+            "fill_device" | "create_on_open" => " --rw=write",
             "steadystate" | "steadystate_ramp_time" | "ss_interval" => " --ss_dur=10",
             "latency_window" | "latency_percentile" | "latency_run" => " --latency_target=1ms",
             _ => "",

@@ -447,6 +447,16 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.fill_device = v.bool()
         ),
         opt!(
+            "create_on_open",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "create a missing file when the job starts (opens it), not while the run is set up \
+             (writing jobs)",
+            |j, g, v| j.create_on_open = v.bool()
+        ),
+        opt!(
             "allow_file_create",
             [],
             Kind::Bool,
@@ -2172,6 +2182,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "allow_file_create",
             "fallocate",
             "fill_device",
+            "create_on_open",
             "unlink",
         ],
     ),

@@ -627,6 +627,7 @@ pub fn run_job(
     start: &Barrier,
     gate: &dyn Fn(),
     flow: Option<&flow::Flow>,
+    setup: Result<()>,
 ) -> JobResult {
     let mut r = JobResult {
         name,
@@ -684,6 +685,13 @@ pub fn run_job(
             r.mem_policy = spec.mem_policy.map(cpu::apply_mem_policy).transpose()?;
             Ok(placed)
         });
+    if let Err(err) = setup {
+        // What the job had to do before its engine (create_on_open) failed: it ends here,
+        // after its group's start, with that error.
+        start.wait();
+        r.error = Some(format!("{err:#}"));
+        return r;
+    }
     let max_bs = spec.bs.max() as usize;
     let engine = Engine::new(spec, targets, max_bs);
     start.wait();
