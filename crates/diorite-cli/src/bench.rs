@@ -231,17 +231,8 @@ fn check_spec(j: &JobSpec) -> Result<()> {
     if j.fsync > 0 && j.fdatasync > 0 {
         bail!("job {n}: give fsync or fdatasync, not both");
     }
-    let logs = j.write_lat_log.is_some()
-        || j.write_bw_log.is_some()
-        || j.write_iops_log.is_some()
-        || j.write_hist_log.is_some();
     if j.write_hist_log.is_some() && j.log_hist_msec == 0 {
         bail!("job {n}: write_hist_log needs log_hist_msec (without it fio writes an empty file)");
-    }
-    if logs && (j.verify || j.verify_only) {
-        bail!(
-            "job {n}: write_lat_log/write_bw_log/write_iops_log with verify are not supported yet"
-        );
     }
     if j.rw.trims() && j.bs_trim {
         bail!("job {n}: a block size for trims (the third value of bs, bsrange or bssplit) is not supported yet");

@@ -2599,3 +2599,40 @@ fn create_on_open_creates_the_file_when_the_job_starts() {
     );
     assert!(common::stderr(&out).contains("create_on_open"));
 }
+
+/// A verify job's logs carry its verify phase's reads too, as fio's do: 256 writes and 256
+/// reads for a 1 MiB job of 4 KiB blocks (and fio's log for the same job, when installed).
+#[test]
+fn logs_include_the_verify_phase() {
+    let dir = tempdir();
+    let args = [
+        "--name=v",
+        "--filename=f",
+        "--size=1m",
+        "--rw=write",
+        "--verify=crc32c",
+        "--write_iops_log=vl",
+        "--ioengine=libaio",
+        "--direct=1",
+    ];
+    let count = |d: &Path| -> [usize; 2] {
+        let log = std::fs::read_to_string(d.join("vl_iops.1.log")).unwrap();
+        let mut c = [0; 2];
+        for l in log.lines() {
+            c[l.split(", ").nth(2).unwrap().parse::<usize>().unwrap()] += 1;
+        }
+        c
+    };
+    assert!(bench_in(dir.path(), &args).status.success());
+    assert_eq!(count(dir.path()), [256, 256]);
+    let fdir = tempdir();
+    match Command::new("fio")
+        .current_dir(fdir.path())
+        .args(args)
+        .arg("--output=/dev/null")
+        .status()
+    {
+        Ok(s) if s.success() => assert_eq!(count(fdir.path()), [256, 256], "fio's"),
+        _ => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
+    }
+}

@@ -1607,7 +1607,7 @@ fn verify_phase(
 /// A verify read finished: its statistics (verify reads are reads, as fio counts them), its
 /// failure (an error or a short read ends verification), and what to check.
 fn verify_read_done(
-    e: &Engine<'_>,
+    e: &mut Engine<'_>,
     g: &Generator,
     s: usize,
     result: diorite::Result<usize>,
@@ -1620,6 +1620,18 @@ fn verify_read_done(
     if let Ok(n) = &result {
         st.ios += 1;
         st.bytes += *n as u64;
+        // The verify phase's reads are logged as reads, as fio logs them.
+        if let Some(l) = e.logs.as_mut() {
+            l.completed(
+                tc,
+                ns(tc.duration_since(slot.t1)),
+                ns(tc.duration_since(slot.t0)),
+                0,
+                e.targets[slot.file].base + slot.off,
+                *n as u64,
+                slot.ioprio,
+            );
+        }
     }
     let t = &e.targets[slot.file];
     let n = result.with_context(|| {
