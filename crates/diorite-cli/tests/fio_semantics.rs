@@ -2636,3 +2636,49 @@ fn logs_include_the_verify_phase() {
         _ => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
     }
 }
+
+/// fio's `fio_generate_plots` (with gnuplot) draws its graphs from diorite's logs: one SVG per
+/// log type, each plotting the job's log (skipped when fio_generate_plots or gnuplot is not
+/// installed).
+#[test]
+fn fio_generate_plots_reads_the_logs() {
+    let have = |c: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("fio_generate_plots") || !have("gnuplot") {
+        eprintln!("SKIPPED: fio_generate_plots or gnuplot is not installed");
+        return;
+    }
+    let dir = tempdir();
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=p",
+            "--filename=f",
+            "--size=4m",
+            "--rw=randread",
+            "--write_lat_log=p",
+            "--write_bw_log=p",
+            "--write_iops_log=p",
+        ],
+    );
+    assert!(out.status.success());
+    let st = Command::new("fio_generate_plots")
+        .arg("t")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    for kind in ["lat", "clat", "bw", "iops"] {
+        let svg = std::fs::read_to_string(dir.path().join(format!("t-{kind}.svg")))
+            .unwrap_or_else(|e| panic!("t-{kind}.svg: {e}"));
+        // fio_generate_plots titles each series by its log's name.
+        assert!(
+            svg.contains("Queue depth p.1"),
+            "t-{kind}.svg has no series from p_{kind}.1.log"
+        );
+    }
+}
