@@ -1369,6 +1369,27 @@ fn buffer_options_shape_the_data_written_as_fios_do() {
             );
         }
     }
+    // Clones write their own data (each its own seed, as fio's jobs): no 4 KiB block of one
+    // clone's file is in the other's (before: the same data, deduplicated to one copy).
+    let d = tempdir();
+    let out = bench_in(
+        d.path(),
+        &[
+            "--name=c",
+            "--rw=write",
+            "--size=1m",
+            "--numjobs=2",
+            "--refill_buffers",
+        ],
+    );
+    assert!(out.status.success());
+    let a = std::fs::read(d.path().join("c.0.0")).unwrap();
+    let b = std::fs::read(d.path().join("c.1.0")).unwrap();
+    let theirs: std::collections::HashSet<&[u8]> = b.chunks(4096).collect();
+    assert!(
+        a.chunks(4096).all(|blk| !theirs.contains(blk)),
+        "clones share data"
+    );
     // buffer_pattern: the pattern, repeated from each buffer's start; %o (a diorite extension)
     // the block's offset.
     let f = dir.path().join("f.dat");

@@ -290,7 +290,12 @@ struct Engine<'a> {
 }
 
 impl<'a> Engine<'a> {
-    fn new(spec: &'a JobSpec, targets: &'a [Target], max_bs: usize) -> Result<Engine<'a>> {
+    fn new(
+        spec: &'a JobSpec,
+        targets: &'a [Target],
+        max_bs: usize,
+        seed: u64,
+    ) -> Result<Engine<'a>> {
         let align = targets
             .iter()
             .map(|t| t.file.geometry().buf_align() as usize)
@@ -306,7 +311,9 @@ impl<'a> Engine<'a> {
             .map(|_| pool.get().expect("a fresh pool has every buffer"))
             .collect();
         // fio's first fill of a writer's buffers (`data.rs`: random by default).
-        let mut data = data::Filler::new(&spec.data, spec.bs_dirs()[1].min(), spec.randseed);
+        // The clone's own seed: clones write different data, as fio's jobs do (each its own
+        // buffer seed), so storage that deduplicates sees no copies between them.
+        let mut data = data::Filler::new(&spec.data, spec.bs_dirs()[1].min(), seed);
         if spec.rw.writes() {
             for b in &mut bufs {
                 data.init(b);
@@ -693,7 +700,7 @@ pub fn run_job(
         return r;
     }
     let max_bs = spec.bs.max() as usize;
-    let engine = Engine::new(spec, targets, max_bs);
+    let engine = Engine::new(spec, targets, max_bs, seed);
     start.wait();
     // fio's `startdelay`: the job starts this long after its group starts (a stop cuts it
     // short) — and, with `wait_for`, not before the job it waits for has finished: the two
