@@ -583,6 +583,9 @@ pub struct JobSpec {
     /// fio's `create_on_open`: a missing file is created when the job opens it (at its start),
     /// not while the run is set up (writing jobs).
     pub create_on_open: bool,
+    /// fio's `unlink_each_loop`: after each of its `loops`, the job's files are deleted; the
+    /// next loop runs on new ones (writing jobs).
+    pub unlink_each_loop: bool,
     pub fallocate: Fallocate,
     /// The options as given, for the report's "job options".
     pub given: Vec<(String, String)>,
@@ -925,6 +928,7 @@ impl Default for JobSpec {
             allow_file_create: true,
             fill_device: false,
             create_on_open: false,
+            unlink_each_loop: false,
             fallocate: Fallocate::Native,
             given: Vec::new(),
         }
@@ -1205,6 +1209,25 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
             ramp: j.ss_ramp,
             interval: j.ss_interval,
         });
+    }
+    if j.unlink_each_loop
+        && (j.rw.reads()
+            || j.rw.trims()
+            || j.verify
+            || j.verify_only
+            || j.write_lat_log.is_some()
+            || j.write_bw_log.is_some()
+            || j.write_iops_log.is_some()
+            || j.write_hist_log.is_some()
+            || j.time_based
+            || j.latency_target.is_some()
+            || j.steady.is_some())
+    {
+        bail!(
+            "job {}: unlink_each_loop is supported for writing jobs without verify, logs, \
+             time_based, latency_target or steady state for now",
+            j.name
+        );
     }
     if j.create_on_open && (j.rw.reads() || j.rw.trims()) {
         bail!(
@@ -1663,7 +1686,7 @@ mod tests {
             "zonesize" => " --zonemode=strided --zonesize=64k",
             "cmdprio_percentage" | "cmdprio_bssplit" => " --ioengine=io_uring",
             "rate_process" => " --rate_iops=100",
-            "fill_device" | "create_on_open" => " --rw=write",
+            "fill_device" | "create_on_open" | "unlink_each_loop" => " --rw=write",
             "steadystate" | "steadystate_ramp_time" | "ss_interval" => " --ss_dur=10",
             "latency_window" | "latency_percentile" | "latency_run" => " --latency_target=1ms",
             _ => "",

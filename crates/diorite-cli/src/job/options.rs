@@ -457,6 +457,16 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.create_on_open = v.bool()
         ),
         opt!(
+            "unlink_each_loop",
+            [],
+            Kind::Bool,
+            Job,
+            "1",
+            "delete the job's files after each of its loops; the next loop runs on new files \
+             (writing jobs)",
+            |j, g, v| j.unlink_each_loop = v.bool()
+        ),
+        opt!(
             "allow_file_create",
             [],
             Kind::Bool,
@@ -2184,6 +2194,7 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "fill_device",
             "create_on_open",
             "unlink",
+            "unlink_each_loop",
         ],
     ),
     (

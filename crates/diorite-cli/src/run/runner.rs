@@ -745,13 +745,15 @@ pub fn run_job(
     // fio's file_service_type: the same sequence of files for the run and its replays.
     let lens: Vec<u64> = targets.iter().map(|t| t.len).collect();
     let mut files = FileService::new(spec, lens, seed);
+    // fio's unlink_each_loop: one pass of the job per loop, on new files each time.
+    let apart = spec.unlink_each_loop && !spec.time_based;
     let io_limit = if spec.time_based {
         u64::MAX
     } else {
         // fio's `loops` repeats the job's I/O amount.
         spec.io_size
             .unwrap_or_else(|| targets.iter().map(|t| t.len).sum())
-            .saturating_mul(u64::from(spec.loops))
+            .saturating_mul(if apart { 1 } else { u64::from(spec.loops) })
     };
     // The job's deadline (fio's `runtime`, after the ramp): the verify phase stops there too.
     let deadline = spec
@@ -772,7 +774,24 @@ pub fn run_job(
         // fio's flow: the job counts in its flow from its start to its end.
         let mut flow = flow.map(|f| flow::FlowJob::join(f, spec.flow));
         let pace = (&mut files, flow.as_mut());
-        main_phase(&mut e, &mut gens, pace, &mut r, io, progress, stop)
+        let first = main_phase(&mut e, &mut gens, pace, &mut r, io, progress, stop);
+        if apart {
+            // fio: before every loop after the first, the files are deleted and the loop runs
+            // on new ones (the last loop's stay).
+            let mut res = first;
+            for _ in 1..spec.loops {
+                if res.is_err() || r.error.is_some() || r.interrupted || r.terminated {
+                    break;
+                }
+                let _ = e.close();
+                res = unlink_files(targets).and_then(|()| {
+                    next_loop(spec, targets, seed, &mut r, (progress, stop), flow.as_mut())
+                });
+            }
+            res
+        } else {
+            first
+        }
     };
     if let Err(err) = result {
         r.error = Some(format!("{err:#}"));
@@ -817,6 +836,115 @@ pub fn run_job(
         r.error.get_or_insert(format!("{err:#}"));
     }
     r
+}
+
+/// fio's `unlink_each_loop`: deletes the job's regular files (never a block device).
+fn unlink_files(targets: &[Target]) -> Result<()> {
+    for t in targets
+        .iter()
+        .filter(|t| !t.file.geometry().is_block_device)
+    {
+        std::fs::remove_file(t.file.path())
+            .with_context(|| format!("unlink_each_loop: deleting {}", t.file.path().display()))?;
+    }
+    Ok(())
+}
+
+/// One more loop of an `unlink_each_loop` job: its files made anew (created, reserved per
+/// `fallocate`), a fresh engine and pattern over them, one pass; what it measured is added
+/// to `r`.
+fn next_loop(
+    spec: &JobSpec,
+    old: &[Target],
+    seed: u64,
+    r: &mut JobResult,
+    (progress, stop): (&Progress, Stop<'_>),
+    flow: Option<&mut flow::FlowJob<'_>>,
+) -> Result<()> {
+    let mut targets = Vec::new();
+    for t in old {
+        let path = t.file.path();
+        let f = DirectFile::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .direct(t.file.is_direct())
+            .open(path)
+            .with_context(|| format!("unlink_each_loop: creating {}", path.display()))?;
+        crate::run::layout::preallocate(path, t.base, t.base + t.len, spec.fallocate)?;
+        targets.push(Target {
+            file: f,
+            base: t.base,
+            len: t.len,
+        });
+    }
+    let mut e = Engine::new(spec, &targets, spec.bs.max() as usize, seed)?;
+    let mut gens: Vec<Generator> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            Generator::new(
+                spec,
+                false,
+                t.len,
+                seed ^ (i as u64).wrapping_mul(0xa076_1d64_78bd_642f),
+            )
+        })
+        .collect();
+    let mut files = FileService::new(spec, targets.iter().map(|t| t.len).collect(), seed);
+    let io_limit = spec
+        .io_size
+        .unwrap_or_else(|| targets.iter().map(|t| t.len).sum());
+    let before = r.clone();
+    let res = main_phase(
+        &mut e,
+        &mut gens,
+        (&mut files, flow),
+        r,
+        (io_limit, seed),
+        progress,
+        stop,
+    );
+    let _ = e.close();
+    add_loop(r, before);
+    res
+}
+
+/// Adds what earlier loops measured (`before`) to the loop `r` just ran.
+fn add_loop(r: &mut JobResult, before: JobResult) {
+    for (s, b) in r.stats.iter_mut().zip(&before.stats) {
+        s.merge(b);
+    }
+    r.runtime += before.runtime;
+    for (d, b) in r.dir_runtime.iter_mut().zip(before.dir_runtime) {
+        *d += b;
+    }
+    r.usr += before.usr;
+    r.sys += before.sys;
+    r.usage.usr += before.usage.usr;
+    r.usage.sys += before.usage.sys;
+    r.usage.ctx += before.usage.ctx;
+    r.usage.majf += before.usage.majf;
+    r.usage.minf += before.usage.minf;
+    r.depths.merge(&before.depths);
+    for d in 0..DIRS {
+        let mut bw = before.samples.bw[d].clone();
+        bw.append(&mut r.samples.bw[d]);
+        r.samples.bw[d] = bw;
+        let mut iops = before.samples.iops[d].clone();
+        iops.append(&mut r.samples.iops[d]);
+        r.samples.iops[d] = iops;
+    }
+    for (mine, theirs) in r.prio_lat.iter_mut().zip(before.prio_lat) {
+        for (p, l) in theirs {
+            match mine.iter_mut().find(|x| x.0 == p) {
+                Some(x) => x.1.merge(&l),
+                None => mine.push((p, l)),
+            }
+        }
+    }
+    r.total_err += before.total_err;
+    r.first_error = before.first_error.or(r.first_error);
 }
 
 /// `verify_only`: the write job's sequence again, without writing, to know which blocks it
