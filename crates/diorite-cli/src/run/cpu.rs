@@ -14,21 +14,7 @@ fn cpus_here() -> usize {
 
 /// fio's `cpus_allowed`: `0,5,8-15` (CPUs from 0); every CPU must exist here.
 pub fn parse_list(s: &str) -> Result<Vec<usize>> {
-    let mut cpus = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let num = |x: &str| -> Result<usize> {
-            x.trim()
-                .parse()
-                .with_context(|| format!("cpus_allowed={s}: {x:?} is not a CPU number"))
-        };
-        let (a, b) = (num(a)?, num(b)?);
-        if a > b {
-            bail!("cpus_allowed={s}: range {a}-{b} runs backwards");
-        }
-        cpus.extend(a..=b);
-    }
-    check(s, "cpus_allowed", cpus)
+    check(s, "cpus_allowed", parse_ranges("cpus_allowed", s)?)
 }
 
 /// A list of numbers as fio's option values write them: `0,5,8-15` (or `all`, given as

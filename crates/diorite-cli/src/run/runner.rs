@@ -730,18 +730,7 @@ pub fn run_job(
     };
     (r.backend, r.backend_report, r.skipped) = e.describe();
     let verifying = spec.verify || spec.verify_only;
-    let mut gens: Vec<Generator> = targets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            Generator::new(
-                spec,
-                verifying,
-                t.len,
-                seed ^ (i as u64).wrapping_mul(0xa076_1d64_78bd_642f),
-            )
-        })
-        .collect();
+    let mut gens = generators(spec, targets, verifying, seed);
     // fio's file_service_type: the same sequence of files for the run and its replays.
     let lens: Vec<u64> = targets.iter().map(|t| t.len).collect();
     let mut files = FileService::new(spec, lens, seed);
@@ -838,6 +827,22 @@ pub fn run_job(
     r
 }
 
+/// The job's generators, one per file (each seeded apart from the job's seed).
+fn generators(spec: &JobSpec, targets: &[Target], track: bool, seed: u64) -> Vec<Generator> {
+    targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            Generator::new(
+                spec,
+                track,
+                t.len,
+                seed ^ (i as u64).wrapping_mul(0xa076_1d64_78bd_642f),
+            )
+        })
+        .collect()
+}
+
 /// fio's `unlink_each_loop`: deletes the job's regular files (never a block device).
 fn unlink_files(targets: &[Target]) -> Result<()> {
     for t in targets
@@ -879,18 +884,7 @@ fn next_loop(
         });
     }
     let mut e = Engine::new(spec, &targets, spec.bs.max() as usize, seed)?;
-    let mut gens: Vec<Generator> = targets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            Generator::new(
-                spec,
-                false,
-                t.len,
-                seed ^ (i as u64).wrapping_mul(0xa076_1d64_78bd_642f),
-            )
-        })
-        .collect();
+    let mut gens = generators(spec, &targets, false, seed);
     let mut files = FileService::new(spec, targets.iter().map(|t| t.len).collect(), seed);
     let io_limit = spec
         .io_size
