@@ -548,6 +548,8 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         exists: bool,
         /// Every job using the (missing) file has `create_on_open`: its job creates it.
         on_open: bool,
+        /// A reading `fill_device` job lays it out until the filesystem is full.
+        until_full: bool,
     }
     let mut needs: Vec<Need> = Vec::new();
     let default_end = clones
@@ -603,8 +605,19 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                     );
                 }
             }
+            // fio's fill_device for a reading job: the filesystem is filled first.
+            let fill_len = (j.fill_device && j.file_size(fi).is_none() && !is_block)
+                .then(|| -> Result<u64> {
+                    let held = meta
+                        .as_ref()
+                        .map_or(0, |m| m.len())
+                        .saturating_sub(j.offset);
+                    Ok(held + layout::free_space(&layout::parent_dir(p))?.0)
+                })
+                .transpose()?;
             let region = j
                 .file_size(fi)
+                .or(fill_len)
                 .filter(|_| j.rw.reads() && !is_block)
                 .map(|s| (j.offset, j.offset + s));
             let unit = j.bs.unit().max(1);
@@ -619,12 +632,14 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                     n.reads.extend(region);
                     n.writes.extend(written);
                     n.on_open &= j.create_on_open;
+                    n.until_full |= fill_len.is_some() && j.rw.reads();
                 }
                 None => needs.push(Need {
                     path: p.clone(),
                     reads: region.into_iter().collect(),
                     writes: written.into_iter().collect(),
                     on_open: j.create_on_open && !exists,
+                    until_full: fill_len.is_some() && j.rw.reads(),
                     exists,
                 }),
             }
@@ -660,7 +675,9 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         } else {
             0
         };
-        plans.push(layout::FilePlan::new(&n.path, len, n.reads.clone()));
+        let mut plan = layout::FilePlan::new(&n.path, len, n.reads.clone());
+        plan.until_full = n.until_full;
+        plans.push(plan);
     }
     layout::check_space(&plans)?;
     let mut temp = None;

@@ -2525,8 +2525,8 @@ fn averaged_and_histogram_logs_as_fio_writes_them() {
 
 /// fio's `fill_device` (issue 15, file sets): on a 4 MiB tmpfs, a writer asked for 8 MiB with
 /// `fill_device=1` writes until the filesystem is full and ends without an error, where
-/// without it ENOSPC is the job's error; without `size` the region is the free space. Needs
-/// root (to mount the tmpfs).
+/// without it ENOSPC is the job's error; without `size` the region is the free space; a reader
+/// has the filesystem filled first and reads it all. Needs root (to mount the tmpfs).
 #[test]
 fn fill_device_writes_until_full_and_ends_cleanly() {
     if !common::is_root() {
@@ -2574,7 +2574,14 @@ fn fill_device_writes_until_full_and_ends_cleanly() {
     let out = run("c", &["--fill_device=1"]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert_eq!(json(&out)["jobs"][0]["write"]["io_bytes"], 4 << 20);
+    std::fs::remove_file(mnt.join("c")).unwrap();
+    // A reading job: the filesystem is filled first, then read (fio: "the mount point will be
+    // filled first then I/O started on the result").
     let out = run("d", &["--fill_device=1", "--rw=read"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(json(&out)["jobs"][0]["read"]["io_bytes"], 4 << 20);
+    assert_eq!(std::fs::metadata(mnt.join("d")).unwrap().len(), 4 << 20);
+    let out = run("e", &["--fill_device=1", "--rw=trim"]);
     assert!(common::stderr(&out).contains("fill_device"));
 }
 

@@ -1236,10 +1236,9 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
             j.name
         );
     }
-    if j.fill_device && (j.rw.reads() || !j.rw.writes() || j.rw.trims()) {
+    if j.fill_device && j.rw.trims() {
         bail!(
-            "job {}: fill_device with a pattern that reads or trims is not supported yet (fio \
-             fills the filesystem first, then runs it); use it with rw=write or randwrite",
+            "job {}: fill_device with a trim pattern is not supported (it fills by writing)",
             j.name
         );
     }

@@ -443,7 +443,7 @@ pub static OPTIONS: &[Opt] =
             Job,
             "1",
             "write until the device or filesystem is full: ENOSPC/EDQUOT end the job without an \
-             error; without size, the region is all the free space (writing jobs only)",
+             error; without size, the region is all the free space (a reader fills it first)",
             |j, g, v| j.fill_device = v.bool()
         ),
         opt!(

@@ -14,6 +14,9 @@ pub struct FilePlan {
     pub path: PathBuf,
     /// `(from, to)`: bytes to write. A `from` past the file's length then leaves a hole below.
     pub fill: Vec<(u64, u64)>,
+    /// fio's `fill_device` for a reading job: the layout fills the filesystem, and ENOSPC or
+    /// EDQUOT end it without an error (the file then holds what fitted).
+    pub until_full: bool,
 }
 
 impl FilePlan {
@@ -33,6 +36,7 @@ impl FilePlan {
         FilePlan {
             path: path.to_owned(),
             fill,
+            until_full: false,
         }
     }
 
@@ -68,7 +72,15 @@ impl FilePlan {
             let mut off = from;
             while off < to {
                 let n = (to - off).min(chunk.len() as u64) as usize;
-                f.write_all_at(&chunk[..n], off).with_context(what)?;
+                match f.write_all_at(&chunk[..n], off) {
+                    Err(e)
+                        if self.until_full
+                            && matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
+                    {
+                        break; // full: what fitted is the file
+                    }
+                    r => r.with_context(what)?,
+                }
                 off += n as u64;
             }
         }
