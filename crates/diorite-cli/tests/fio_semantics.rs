@@ -2749,6 +2749,23 @@ fn unlink_each_loop_runs_each_loop_on_new_files() {
         ))
     };
     assert_eq!(size_after("1", false), Some((256 << 10, 512 << 10)));
+    // The job's log goes on over its loops: one line per I/O of every loop.
+    let dir = tempdir();
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=u",
+            "--filename=f",
+            "--size=256k",
+            "--rw=write",
+            "--loops=3",
+            "--unlink_each_loop=1",
+            "--write_iops_log=ul",
+        ],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let log = std::fs::read_to_string(dir.path().join("ul_iops.1.log")).unwrap();
+    assert_eq!(log.lines().count(), 3 * 64);
     assert_eq!(size_after("0", false), Some((512 << 10, 512 << 10)));
     match size_after("1", true) {
         Some(theirs) => {

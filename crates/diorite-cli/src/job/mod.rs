@@ -1215,24 +1215,20 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
             || j.rw.trims()
             || j.verify
             || j.verify_only
-            || j.write_lat_log.is_some()
-            || j.write_bw_log.is_some()
-            || j.write_iops_log.is_some()
-            || j.write_hist_log.is_some()
             || j.time_based
             || j.latency_target.is_some()
             || j.steady.is_some())
     {
         bail!(
-            "job {}: unlink_each_loop is supported for writing jobs without verify, logs, \
-             time_based, latency_target or steady state for now",
+            "job {}: unlink_each_loop is supported for writing jobs without verify, time_based, \
+             latency_target or steady state for now",
             j.name
         );
     }
     if j.create_on_open && (j.rw.reads() || j.rw.trims()) {
         bail!(
-            "job {}: create_on_open with a pattern that reads or trims is not supported yet (the \
-             file would need its layout before the job starts)",
+            "job {}: create_on_open with a pattern that reads or trims is refused: fio lays out \
+             no data then and would read an empty new file",
             j.name
         );
     }

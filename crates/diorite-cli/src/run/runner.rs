@@ -773,8 +773,10 @@ pub fn run_job(
                     break;
                 }
                 let _ = e.close();
+                let logs = &mut e.logs;
                 res = unlink_files(targets).and_then(|()| {
-                    next_loop(spec, targets, seed, &mut r, (progress, stop), flow.as_mut())
+                    let ctl = (progress, stop, logs);
+                    next_loop(spec, targets, seed, &mut r, ctl, flow.as_mut())
                 });
             }
             res
@@ -863,7 +865,7 @@ fn next_loop(
     old: &[Target],
     seed: u64,
     r: &mut JobResult,
-    (progress, stop): (&Progress, Stop<'_>),
+    (progress, stop, logs): (&Progress, Stop<'_>, &mut Option<logs::Logs>),
     flow: Option<&mut flow::FlowJob<'_>>,
 ) -> Result<()> {
     let mut targets = Vec::new();
@@ -884,6 +886,7 @@ fn next_loop(
         });
     }
     let mut e = Engine::new(spec, &targets, spec.bs.max() as usize, seed)?;
+    e.logs = logs.take();
     let mut gens = generators(spec, &targets, false, seed);
     let mut files = FileService::new(spec, targets.iter().map(|t| t.len).collect(), seed);
     let io_limit = spec
@@ -900,6 +903,7 @@ fn next_loop(
         stop,
     );
     let _ = e.close();
+    *logs = e.logs.take();
     add_loop(r, before);
     res
 }
@@ -1054,7 +1058,10 @@ fn main_phase(
         .unwrap_or(spec.batch_complete_min)
         .max(1) as usize;
     let t_start = Stamp::now();
-    e.logs = logs::Logs::new(spec, t_start);
+    // (An unlink_each_loop job's later loops go on with the first loop's logs.)
+    if e.logs.is_none() {
+        e.logs = logs::Logs::new(spec, t_start);
+    }
     let mut ramping = !spec.ramp_time.is_zero();
     let ramp_end = t_start + spec.ramp_time;
     let mut phase_start = t_start;
