@@ -514,17 +514,6 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
                     .map(|i| dir.join(job::file_name(&spec, &j.name, k, i)))
                     .collect();
             }
-            if let Some(open) = spec.openfiles {
-                if (open as usize) < spec.filenames.len() {
-                    bail!(
-                        "job {}: openfiles={open} with {} files: diorite keeps every file of a job \
-                         open (registered with the engine); closing and reopening files during a \
-                         run is not supported",
-                        j.name,
-                        spec.filenames.len()
-                    );
-                }
-            }
             resolve_offsets(&mut spec, u64::from(k))?;
             if let Some(hi) = spec.startdelay_high.take() {
                 // fio: with a range, each clone draws its delay (rand_between, from its seed).

@@ -1431,8 +1431,9 @@ fn files_in(dir: &Path) -> Vec<(String, u64, u64)> {
 /// fio's file sets (issue 15, "file sets"): `nrfiles` files per clone named by
 /// `filename_format` in the clone's `directory` of a `:` list; `file_service_type` decides
 /// which file each I/O goes to (seen in the bytes each file received, with `fallocate=none`
-/// so a file's size is where its writes ended); `fallocate` reserves a writer's region;
-/// `allow_file_create=0` and `openfiles` below the file count are refused, creating nothing.
+/// so a file's size is where its writes ended; `openfiles` limits the files served at a
+/// time); `fallocate` reserves a writer's region; `allow_file_create=0` is refused, creating
+/// nothing.
 /// With fio installed, fio makes the same files with the same sizes.
 #[test]
 fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
@@ -1461,6 +1462,10 @@ fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
         ),
         // The whole size: every file its share, whatever the service.
         (&["--file_service_type=random"], &[k(8), k(8), k(8)]),
+        // openfiles: one file open at a time makes round robin go file by file; with two,
+        // the third opens when the first is done.
+        (&["--openfiles=1", "--number_ios=10"], &[k(8), k(2), 0]),
+        (&["--openfiles=2", "--number_ios=20"], &[k(8), k(8), k(4)]),
     ];
     let fio = Command::new("fio").arg("--version").output().is_ok();
     for (extra, sizes) in cases {
@@ -1570,10 +1575,7 @@ fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
     }
 
     // Refusals name the option and create nothing.
-    for (extra, says) in [
-        ("--allow_file_create=0", "allow_file_create=0"),
-        ("--openfiles=2", "openfiles=2"),
-    ] {
+    for (extra, says) in [("--allow_file_create=0", "allow_file_create=0")] {
         let dir = tempdir();
         let mut args = base.to_vec();
         args.push(extra);

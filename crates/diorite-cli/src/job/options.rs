@@ -432,8 +432,8 @@ pub static OPTIONS: &[Opt] =
             Kind::Int(1, 1 << 20),
             Job,
             "8",
-            "files open at once: diorite keeps all of a job's files open, so a value below the \
-             job's file count is refused",
+            "files served at a time (default: all): the first N, a done file's place going to \
+             the next (descriptors stay open in diorite)",
             |j, g, v| j.openfiles = Some(v.num() as u32)
         ),
         opt!(

@@ -813,11 +813,13 @@ mod tests {
     }
 }
 
-/// fio's `file_service_type` (io_u.c `__get_next_file`): which of a job's files the next I/O
-/// goes to. Each file takes its region's worth of I/O per pass and is then *done* (fio closes
-/// it) until every file is; a done file is never picked. `roundrobin` (the default) moves to
-/// the next file not done after every `nr` I/Os, `random` picks one uniformly among those not
-/// done every `nr` I/Os, and `sequential` stays on a file until it is done.
+/// fio's `file_service_type` (io_u.c `__get_next_file`) and `openfiles`: which of a job's
+/// files the next I/O goes to. Each file takes its region's worth of I/O per pass and is then
+/// *done* (fio closes it) until every file is; at most `openfiles` files are *open* at a time
+/// (the first ones; a done file's place goes to the next not yet opened), and only open files
+/// not done are picked. `roundrobin` (the default) moves to the next such file after every
+/// `nr` I/Os, `random` picks one uniformly every `nr` I/Os, and `sequential` stays on a file
+/// until it is done.
 #[derive(Clone, Debug)]
 pub struct FileService {
     kind: crate::job::Service,
@@ -825,9 +827,13 @@ pub struct FileService {
     cur: usize,
     /// I/Os left on `cur` before the next pick (round robin, random).
     left: u64,
-    /// Per file: its region's length, and the bytes issued to it in this pass.
+    /// Per file: its region's length, the bytes issued to it in this pass, whether open.
     lens: Vec<u64>,
     issued: Vec<u64>,
+    open: Vec<bool>,
+    /// `openfiles`, and the next file to open when one is done.
+    limit: usize,
+    next_open: usize,
     rng: Rng,
 }
 
@@ -835,17 +841,22 @@ impl FileService {
     /// The service over files whose regions are `lens` bytes long.
     pub fn new(spec: &JobSpec, lens: Vec<u64>, seed: u64) -> FileService {
         let (kind, nr) = spec.file_service;
+        let n = lens.len();
+        let limit = spec.openfiles.map_or(n, |o| o as usize).clamp(1, n.max(1));
         let mut s = FileService {
             kind,
             nr: nr.max(1),
             cur: 0,
             left: nr.max(1) - 1,
-            issued: vec![0; lens.len()],
+            issued: vec![0; n],
+            open: (0..n).map(|i| i < limit).collect(),
+            limit,
+            next_open: limit,
             lens,
             rng: Rng::new(seed ^ 0x6669_6c65_7365_7276),
         };
         if kind == crate::job::Service::Random {
-            s.cur = s.rng.below(s.lens.len().max(1) as u64) as usize;
+            s.cur = s.rng.below(limit as u64) as usize;
         }
         s
     }
@@ -859,6 +870,10 @@ impl FileService {
         self.issued[f] >= self.lens[f]
     }
 
+    fn ready(&self, f: usize) -> bool {
+        self.open[f] && !self.done(f)
+    }
+
     /// After an I/O of `len` bytes on [`FileService::file`]: the file of the next one.
     pub fn after(&mut self, len: u64) {
         use crate::job::Service;
@@ -867,11 +882,23 @@ impl FileService {
             return;
         }
         self.issued[self.cur] += len;
-        if (0..n).all(|f| self.done(f)) {
-            // Every file is done: the next pass starts.
-            self.issued.fill(0);
+        if self.done(self.cur) && self.open[self.cur] {
+            // fio closes a done file; the next one not yet opened takes its place.
+            self.open[self.cur] = false;
+            if self.next_open < n {
+                self.open[self.next_open] = true;
+                self.next_open += 1;
+            }
         }
-        let stay = !self.done(self.cur)
+        if (0..n).all(|f| self.done(f)) {
+            // Every file is done: the next pass starts, with the first files open again.
+            self.issued.fill(0);
+            for (i, o) in self.open.iter_mut().enumerate() {
+                *o = i < self.limit;
+            }
+            self.next_open = self.limit;
+        }
+        let stay = self.ready(self.cur)
             && match self.kind {
                 Service::Sequential => true,
                 _ if self.left > 0 => {
@@ -885,10 +912,10 @@ impl FileService {
         }
         self.left = self.nr - 1;
         if self.kind == Service::Random {
-            // Uniform among the files not done (fio retries its pick until it finds one).
+            // Uniform among the open files not done (fio retries its pick until it finds one).
             loop {
                 let f = self.rng.below(n as u64) as usize;
-                if !self.done(f) {
+                if self.ready(f) {
                     self.cur = f;
                     return;
                 }
@@ -896,7 +923,7 @@ impl FileService {
         }
         for step in 1..=n {
             let f = (self.cur + step) % n;
-            if !self.done(f) {
+            if self.ready(f) {
                 self.cur = f;
                 return;
             }
