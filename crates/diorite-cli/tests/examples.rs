@@ -208,8 +208,11 @@ const BOUNDED: &[(&str, Match)] = &[
     ("jesd219.fio", Match::Bytes(4 * (64 << 10))),
 ];
 
+/// A job's name, group, and per direction (I/Os, bytes).
+type JobIo = (String, u64, [(u64, u64); 2]);
+
 /// Per job: name, group, and per direction (I/Os, bytes), from either tool's JSON.
-fn io_of(v: &Value) -> Vec<(String, u64, [(u64, u64); 2])> {
+fn io_of(v: &Value) -> Vec<JobIo> {
     v["jobs"]
         .as_array()
         .unwrap()
