@@ -128,8 +128,24 @@ fn check_spec(j: &JobSpec) -> Result<()> {
             bail!("job {n}: verify needs rw=write or rw=randwrite");
         }
 
-        if j.numjobs > 1 {
-            bail!("job {n}: verify with numjobs > 1 would have the clones overwrite each other's blocks");
+        // Clones may verify when they cannot overwrite each other's blocks: each has its own
+        // files, or offset_increment puts their regions apart.
+        let files = j.file_count().max(1);
+        let apart = j.filenames.is_empty()
+            || matches!(j.offset_increment, job::Incr::Bytes(b)
+                if j.size.is_some_and(|s| b >= s / files));
+        if j.numjobs > 1 && !apart {
+            bail!(
+                "job {n}: verify with numjobs > 1 on shared files would have the clones overwrite \
+                 each other's blocks (give each its own files, or an offset_increment of at \
+                 least its region)"
+            );
+        }
+        if j.numjobs > 1 && (j.fsync > 0 || j.fdatasync > 0) && j.verify_state_save {
+            bail!(
+                "job {n}: verify_state_save with numjobs > 1 is not supported yet (the clones \
+                 would share one state file); give verify_state_save=0"
+            );
         }
         if j.verify_kind == crate::run::verify::Kind::Pattern && j.verify_pattern.is_none() {
             bail!("job {n}: verify=pattern checks verify_pattern: give one");

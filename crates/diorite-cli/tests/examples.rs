@@ -108,7 +108,7 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // the rest of issue 15's vocabulary.
     (
         "cross-stripe-verify.fio",
-        Expect::Refused("verify with an rw offset modifier"),
+        Expect::Refused("verify with numjobs > 1 on shared files"),
     ),
     ("dedupe-global.fio", Expect::Refused("dedupe_mode")),
     ("enospc-pressure.fio", Expect::Refused("error_dump")),

@@ -1098,6 +1098,29 @@ fn offset_modifiers_leave_holes_go_backwards_and_group_random_ios() {
         &[&rand[..], &["--rw_sequencer=identical"]].concat(),
     );
     assert!(same.len() <= 3 && same[0] == 0, "{same:?}");
+    // With verify: the blocks a modifier's pattern wrote are checked, holes are not (a 2 MiB
+    // region of 16 KiB blocks written every 128 KiB: 16 blocks, over 8 passes).
+    for (rw, blocks) in [("write:112k", Some(16)), ("randwrite:4", None)] {
+        let v = json(&bench_in(
+            dir.path(),
+            &[
+                "--name=v",
+                "--filename=vf",
+                "--size=2m",
+                "--bs=16k",
+                &format!("--rw={rw}"),
+                "--verify=crc32c",
+                "--ioengine=libaio",
+                "--direct=1",
+                "--output-format=json",
+            ],
+        ));
+        let vr = &v["jobs"][0]["diorite"]["verify"];
+        assert_eq!(vr["errors"], 0, "{rw}: {vr}");
+        let n = vr["blocks"].as_u64().unwrap();
+        assert!(blocks.map_or(n > 0, |b| n == b), "{rw}: {vr}");
+        std::fs::remove_file(dir.path().join("vf")).unwrap();
+    }
 }
 
 /// fio's per-I/O logs: names (`PREFIX_TYPE.N.log`, N counting job clones from 1;
@@ -2771,4 +2794,45 @@ fn unlink_each_loop_runs_each_loop_on_new_files() {
         }
         None => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
     }
+}
+
+/// Verify with job clones (issue 15's examples use it): clones with their own files, or kept
+/// apart on one file by `offset_increment`, each verify their own blocks; on one shared region
+/// they would overwrite each other, and that is refused by name.
+#[test]
+fn verify_with_clones_that_cannot_overwrite_each_other() {
+    let dir = tempdir();
+    for extra in [&["--filename=f", "--offset_increment=1m"][..], &[][..]] {
+        let mut a = vec![
+            "--name=v",
+            "--size=1m",
+            "--numjobs=3",
+            "--rw=randwrite",
+            "--verify=crc32c",
+            "--output-format=json",
+        ];
+        a.extend(extra);
+        let out = bench_in(dir.path(), &a);
+        assert!(out.status.success(), "{extra:?}: {}", common::stderr(&out));
+        let v = json(&out);
+        for k in 0..3 {
+            let vr = &v["jobs"][k]["diorite"]["verify"];
+            assert_eq!(
+                (vr["blocks"].as_u64(), vr["errors"].as_u64()),
+                (Some(256), Some(0))
+            );
+        }
+    }
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=v",
+            "--filename=g",
+            "--size=1m",
+            "--numjobs=2",
+            "--rw=write",
+            "--verify=md5",
+        ],
+    );
+    assert!(common::stderr(&out).contains("numjobs > 1 on shared files"));
 }

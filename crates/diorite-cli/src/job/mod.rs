@@ -1036,12 +1036,6 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
                 i64::try_from(v).map_err(|_| anyhow!("job {}: rw=...:{m}: too large", j.name))?;
             j.rw_add = if neg { -v } else { v };
         }
-        if j.verify || j.verify_only {
-            bail!(
-                "job {}: verify with an rw offset modifier is not supported yet",
-                j.name
-            );
-        }
     }
     // fio: blockalign "is mutually exclusive with using a random map for files, so it will
     // turn off that option".
