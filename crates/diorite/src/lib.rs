@@ -33,6 +33,7 @@ pub mod buf;
 pub(crate) mod completion;
 pub mod context;
 pub(crate) mod dio;
+pub(crate) mod drain;
 pub(crate) mod driver;
 pub(crate) mod engine;
 pub mod error;

@@ -265,7 +265,7 @@ pub(crate) struct Aio {
     /// under `submitting`.
     iocbs: Box<[UnsafeCell<Vec<Iocb>>]>,
     /// One reaper at a time owns `events` (and may wait in `io_getevents`).
-    reap: Mutex<Vec<IoEvent>>,
+    reap: crate::drain::DrainLock<Vec<IoEvent>>,
     /// Iocbs laid out and not yet handed to `io_submit` (a batch before its kick). Held while a
     /// slot's pieces and iocbs are written and submitted, and by `cancel_running` while it reads
     /// them: a cancel never reads a slot being (re)filled.
@@ -342,7 +342,7 @@ impl Aio {
             inline: std::sync::atomic::AtomicBool::new(false),
             pieces,
             iocbs: iocbs.into_boxed_slice(),
-            reap: Mutex::new(vec![IoEvent::default(); 256]),
+            reap: crate::drain::DrainLock::new(vec![IoEvent::default(); 256]),
             submitting: Mutex::new(pending),
             kwait: KernelWait::default(),
             ready,
@@ -571,17 +571,20 @@ impl Aio {
     /// Collects finished events without blocking — from the ring in user space when it can,
     /// with no syscall. `true` when it reaped anything.
     pub(crate) fn poll(&self, engine: &Engine) -> bool {
-        let Ok(mut events) = self.reap.try_lock() else {
-            return false;
-        };
+        // A caller that finds `reap` held has its holder drain once more (`drain.rs`).
+        self.reap.drain(|events| self.poll_held(engine, events))
+    }
+
+    /// [`Aio::poll`]'s drain, with `reap` held.
+    fn poll_held(&self, engine: &Engine, events: &mut [IoEvent]) -> bool {
         let mut any = false;
         loop {
             let n = if self.user_ring {
                 // SAFETY: we hold `reap`, so no other consumer moves the ring's head.
-                unsafe { self.reap_user(&mut events) }
+                unsafe { self.reap_user(events) }
             } else {
                 self.getevents(
-                    &mut events,
+                    events,
                     0,
                     Some(libc::timespec {
                         tv_sec: 0,
@@ -727,13 +730,16 @@ impl Aio {
         deadline: Option<Instant>,
         driver: bool,
     ) -> Wait {
-        let Ok(mut events) = self.reap.try_lock() else {
+        let Some(mut held) = self.reap.try_hold() else {
             return Wait::Busy;
         };
         // One event is enough to return: a submitter whose `io_submit` got EAGAIN waits for
         // this reaper to collect events, so the reaper must not wait for requests that are
         // still queued behind that submitter. (It collects up to 256 events per call anyway.)
-        let Some(_guard) = self.kwait.try_enter(1, engine.cq(), driver) else {
+        let Some(kwait) = self.kwait.try_enter(1, engine.cq(), driver) else {
+            if held.release() {
+                self.poll(engine); // a poller asked meanwhile (`drain.rs`)
+            }
             return Wait::Busy;
         };
         let ts = deadline.map(|d| {
@@ -743,8 +749,14 @@ impl Aio {
                 tv_nsec: left.subsec_nanos() as libc::c_long,
             }
         });
-        let n = self.getevents(&mut events, 1, ts);
+        let events = held.state();
+        let n = self.getevents(events, 1, ts);
         self.deliver(engine, &events[..n]);
+        drop(kwait);
+        if held.release() {
+            // A poller found `reap` held while we waited: drain for it (`drain.rs`).
+            self.poll(engine);
+        }
         Wait::Waited
     }
 
@@ -782,7 +794,7 @@ impl Aio {
 impl Drop for Aio {
     fn drop(&mut self) {
         // Every request has completed and been reaped before the shared state is dropped.
-        let _g = lock(&self.reap);
+        // (`&mut self`: no reaper is left.)
         io_destroy(self.ctx);
     }
 }

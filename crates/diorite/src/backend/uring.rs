@@ -247,7 +247,7 @@ pub(crate) struct Uring {
     /// The SQ has one producer at a time.
     sq: Mutex<()>,
     /// The CQ has one consumer at a time.
-    cq: Mutex<()>,
+    cq: crate::drain::DrainLock<()>,
     /// One reaper at a time waits in the kernel, holding nothing else.
     kwait: KernelWait,
     pieces: PieceTable,
@@ -407,7 +407,7 @@ impl Uring {
         Ok(Uring {
             ring,
             sq: Mutex::new(()),
-            cq: Mutex::new(()),
+            cq: crate::drain::DrainLock::new(()),
             kwait: KernelWait::default(),
             pieces: PieceTable::new(depth)?,
             taskrun,
@@ -715,24 +715,26 @@ impl Uring {
     /// Drains the CQ into the context's completion ring, with no syscall. `true` when it reaped
     /// anything.
     pub(crate) fn poll(&self, engine: &Engine) -> bool {
-        let Ok(_g) = self.cq.try_lock() else {
-            return false;
-        };
-        let mut any = self.drain(engine);
-        if !any && (self.taskrun || self.iopoll) {
-            // Completions of this thread's requests may wait as task work (IORING_SQ_TASKRUN),
-            // which an enter with GETEVENTS runs (`flush` adds it); with IOPOLL, an enter with
-            // GETEVENTS polls the device. Skipped when a submitter holds the SQ: it enters
-            // anyway.
-            if let Ok(_s) = self.sq.try_lock() {
-                // SAFETY: we hold the `sq` lock, so this is the only SQ handle.
-                if self.iopoll || unsafe { self.ring.submission_shared() }.taskrun() {
-                    let _ = self.flush();
-                    any = self.drain(engine);
+        // Whoever holds the CQ drains once more for a caller that found it held
+        // (`drain.rs`): a completion that arrived after the holder read the queue is not left
+        // with nobody told.
+        self.cq.drain(|_| {
+            let mut any = self.drain(engine);
+            if !any && (self.taskrun || self.iopoll) {
+                // Completions of this thread's requests may wait as task work
+                // (IORING_SQ_TASKRUN), which an enter with GETEVENTS runs (`flush` adds it);
+                // with IOPOLL, an enter with GETEVENTS polls the device. Skipped when a
+                // submitter holds the SQ: it enters anyway.
+                if let Ok(_s) = self.sq.try_lock() {
+                    // SAFETY: we hold the `sq` lock, so this is the only SQ handle.
+                    if self.iopoll || unsafe { self.ring.submission_shared() }.taskrun() {
+                        let _ = self.flush();
+                        any = self.drain(engine);
+                    }
                 }
             }
-        }
-        any
+            any
+        })
     }
 
     /// Moves every CQE into the context. Caller holds `cq`.
