@@ -1240,12 +1240,6 @@ fn main_phase(
                 if pending.is_none() && tracker.as_ref().is_some_and(|t| !t.may_issue()) {
                     break; // past the saved state's limit: wait for the next sync to save
                 }
-                if pending.is_none() && !rewrite && flow.as_mut().is_some_and(|f| f.exceeded()) {
-                    // fio's flow: ahead of the job's share; drain, wait flow_sleep, look again.
-                    rate_hold = Some(Stamp::now() + spec.flow_sleep);
-                    flow_held = true;
-                    break;
-                }
                 let (f, io) = match pending.take() {
                     Some(p) => p,
                     None => {
@@ -1275,6 +1269,14 @@ fn main_phase(
                         (f, io)
                     }
                 };
+                if !rewrite && flow.as_mut().is_some_and(|fl| fl.exceeded()) {
+                    // fio's flow: ahead of the job's share (checked as the I/O is about to go,
+                    // also for one a rate wait held back); drain, wait flow_sleep, look again.
+                    pending = Some((f, io));
+                    rate_hold = Some(Stamp::now() + spec.flow_sleep);
+                    flow_held = true;
+                    break;
+                }
                 if io.new_pass && verify_writes && e.in_flight() > 0 {
                     // A new pass may rewrite blocks still being written: drain first, so each
                     // block's last write is the one verification expects.
