@@ -701,6 +701,10 @@ pub fn run_job(
     }
     let max_bs = spec.bs.max() as usize;
     let engine = Engine::new(spec, targets, max_bs, seed);
+    // fio's flow: the job counts in its flow from before its group starts to its end — joined
+    // before the start barrier, so no job of the flow runs alone while another is still
+    // setting up (a job joining late found the first ahead by its whole head start).
+    let mut flow = flow.map(|f| flow::FlowJob::join(f, spec.flow));
     start.wait();
     // fio's `startdelay`: the job starts this long after its group starts (a stop cuts it
     // short) — and, with `wait_for`, not before the job it waits for has finished: the two
@@ -760,8 +764,6 @@ pub fn run_job(
         Ok(())
     } else {
         let io = (io_limit, seed);
-        // fio's flow: the job counts in its flow from its start to its end.
-        let mut flow = flow.map(|f| flow::FlowJob::join(f, spec.flow));
         let pace = (&mut files, flow.as_mut());
         let first = main_phase(&mut e, &mut gens, pace, &mut r, io, progress, stop);
         if apart {
