@@ -89,12 +89,25 @@ impl AlignedBuf {
         AlignedBuf::new(len, file.geometry().buf_align() as usize)
     }
 
+    /// A buffer of no bytes that owns no memory: what a single-buffer future that was polled
+    /// again after it completed hands back (`future.rs`), so misuse gets an error, not a panic.
+    pub(crate) fn empty() -> AlignedBuf {
+        AlignedBuf {
+            ptr: NonNull::dangling(),
+            len: 0,
+            align: 1,
+            index: 0,
+            pool: None,
+        }
+    }
+
     /// The length in bytes.
     pub fn len(&self) -> usize {
         self.len
     }
 
-    /// Whether the length is zero (never, for a constructed buffer).
+    /// Whether the length is zero (never for a constructed buffer; only for the placeholder a
+    /// future polled after completion returns).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -134,6 +147,8 @@ impl Drop for AlignedBuf {
     fn drop(&mut self) {
         match self.pool.take() {
             Some(pool) => pool.put(self.index),
+            // `empty`: nothing was allocated.
+            None if self.len == 0 => {}
             None => {
                 // SAFETY: allocated in `new` with exactly this layout (checked there).
                 unsafe {

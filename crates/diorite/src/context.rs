@@ -182,7 +182,6 @@ impl ContextBuilder {
     /// # Ok::<(), diorite::Error>(())
     /// ```
     pub fn faults(&mut self, faults: crate::faults::Faults) -> &mut ContextBuilder {
-        self.backend = BackendChoice::Faulty;
         self.faults = Some(faults);
         self
     }
@@ -223,8 +222,13 @@ impl ContextBuilder {
             uring: self.uring,
             faults: self.faults.as_ref(),
         };
-        let (backend, skipped) =
-            backend::select(self.backend, self.depth, self.threads, &register)?;
+        // Fault rules choose the faulty backend whatever `backend` said, in either order of the
+        // builder calls.
+        let choice = match self.faults {
+            Some(_) => BackendChoice::Faulty,
+            None => self.backend,
+        };
+        let (backend, skipped) = backend::select(choice, self.depth, self.threads, &register)?;
         if self.uring.single_issuer && backend.completes_in_caller() {
             // A LocalContext (no futures, one thread): every completion is posted by the
             // thread that reaps.
@@ -422,7 +426,8 @@ impl Context {
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`] when `min_nr > max_nr`; [`ErrorKind::Shutdown`] when the
-    /// context was closed (by another thread) and nothing is left to reap.
+    /// context was closed (by another thread) and nothing is left to reap — whatever `min_nr`,
+    /// `max_nr` and `timeout` are, so a non-blocking event loop learns it too.
     pub fn get_events(
         &self,
         min_nr: usize,
@@ -444,6 +449,12 @@ impl Context {
         loop {
             got += engine.reap(max_nr - got, out);
             if max_nr == 0 || (got >= min_nr && (got > 0 || polled)) {
+                // A closed context with nothing left says so, also to a caller that does not
+                // wait (an event loop's `get_events(0, n, Some(ZERO))`): it has no other way
+                // to learn it.
+                if got == 0 && cq.is_closed() {
+                    return Err(Error::new(ErrorKind::Shutdown, "get_events"));
+                }
                 return Ok(got);
             }
             if got >= min_nr {
@@ -783,10 +794,16 @@ impl Context {
         // SAFETY: we hold `tag` as its backend would, and do not use the request after the
         // completion is posted.
         if let Some(req) = unsafe { self.engine.begin(tag) } {
-            let res = bounce::perform(req);
-            // Relaxed: a statistic.
-            self.bounced
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let res = if self.backend.kind() == BackendKind::Null {
+                // The null backend touches no file: the request completes as any other does
+                // there, with its full length, and nothing is read or written.
+                req.bufs.total_len() as i64
+            } else {
+                // Relaxed: a statistic.
+                self.bounced
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                bounce::perform(req)
+            };
             self.engine.complete(tag, res);
             // A completion made in user space: a reaper waiting inside the kernel would not
             // see it.

@@ -122,11 +122,50 @@ pub struct Rule {
     pub fault: Fault,
 }
 
+impl Rule {
+    /// A rule, checked: `nth` and `every` count from 1 (0 would never fire, or divide by
+    /// zero); a range is non-empty; a probability lies in `[0, 1]`; an errno is a positive
+    /// errno below 4096 (the kernel's range: a larger or negative value would read as bytes
+    /// transferred). The text form ([`Faults::parse`]) goes through the same checks.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] naming the part that is wrong.
+    pub fn new(ops: Ops, when: When, fault: Fault) -> Result<Rule> {
+        let bad = |what: String| {
+            Err(Error::new(ErrorKind::InvalidInput, "Faults::rule").with_detail(what))
+        };
+        match when {
+            When::Nth(0) | When::Every(0) => {
+                return bad("WHEN nth=N or every=N needs N > 0 (they count from 1)".into())
+            }
+            When::Range { start, end } if start >= end => {
+                return bad(format!("range {start}-{end}: START must be below END"))
+            }
+            When::Chance(p) if !(0.0..=1.0).contains(&p) => {
+                return bad(format!("p={p}: a probability is in [0, 1]"))
+            }
+            _ => {}
+        }
+        if let Fault::Error(e) = fault {
+            if !(1..MAX_ERRNO).contains(&e) {
+                return bad(format!(
+                    "errno {e}: an errno is a positive number below {MAX_ERRNO}"
+                ));
+            }
+        }
+        Ok(Rule { ops, when, fault })
+    }
+}
+
+/// The kernel's errno range is `1..4096` (`MAX_ERRNO`): a completion result of `-e` for `e`
+/// in it is an error, anything else a byte count.
+const MAX_ERRNO: i32 = 4096;
+
 /// A set of fault rules with the seed for `p=` rules. See the module docs.
 ///
 /// ```
 /// use diorite::faults::{Fault, Faults, Ops, When};
-/// let f = Faults::new(7).rule(Ops { write: true, ..Ops::default() }, When::Nth(3), Fault::Error(libc::EIO));
+/// let f = Faults::new(7).rule(Ops { write: true, ..Ops::default() }, When::Nth(3), Fault::Error(libc::EIO))?;
 /// assert_eq!(f.to_string(), "write:nth=3:eio");
 /// assert_eq!(Faults::parse("write:nth=3:eio", 7)?, f);
 /// # Ok::<(), diorite::Error>(())
@@ -147,9 +186,13 @@ impl Faults {
     }
 
     /// Adds a rule (rules are consulted in order; the first that fires decides).
-    pub fn rule(mut self, ops: Ops, when: When, fault: Fault) -> Faults {
-        self.rules.push(Rule { ops, when, fault });
-        self
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for a rule that could never be applied as written, the same
+    /// checks as the text form's ([`Rule::new`]).
+    pub fn rule(mut self, ops: Ops, when: When, fault: Fault) -> Result<Faults> {
+        self.rules.push(Rule::new(ops, when, fault)?);
+        Ok(self)
     }
 
     /// The rules.
@@ -194,8 +237,8 @@ impl Faults {
             let (key, val) = when.split_once('=').unwrap_or((when, ""));
             let w = match key {
                 "always" => When::Always,
-                "nth" if num(val)? > 0 => When::Nth(num(val)?),
-                "every" if num(val)? > 0 => When::Every(num(val)?),
+                "nth" => When::Nth(num(val)?),
+                "every" => When::Every(num(val)?),
                 "range" => {
                     let (a, b) = val
                         .split_once('-')
@@ -206,10 +249,10 @@ impl Faults {
                     }
                     When::Range { start, end }
                 }
-                "p" => match val.parse::<f64>() {
-                    Ok(p) if (0.0..=1.0).contains(&p) => When::Chance(p),
-                    _ => return Err(bad("p is a probability in [0, 1]")),
-                },
+                "p" => When::Chance(
+                    val.parse::<f64>()
+                        .map_err(|_| bad("p is a probability in [0, 1]"))?,
+                ),
                 _ => {
                     return Err(bad(
                         "WHEN is always, nth=N, every=N (N > 0), range=A-B or p=P",
@@ -222,10 +265,10 @@ impl Faults {
                 "enospc" => Fault::Error(libc::ENOSPC),
                 "eagain" => Fault::Error(libc::EAGAIN),
                 "etimedout" => Fault::Error(libc::ETIMEDOUT),
-                "errno" => match val.parse::<i32>() {
-                    Ok(e) if e > 0 => Fault::Error(e),
-                    _ => return Err(bad("errno is a positive number")),
-                },
+                "errno" => Fault::Error(
+                    val.parse::<i32>()
+                        .map_err(|_| bad("errno is a positive number"))?,
+                ),
                 "short" => Fault::Short(num(val)?),
                 "torn" => Fault::Torn(num(val)?),
                 "delay" => Fault::Delay(parse_duration(val).ok_or_else(|| bad("delay is N us|ms|s"))?),
@@ -238,11 +281,8 @@ impl Faults {
                     ))
                 }
             };
-            f.rules.push(Rule {
-                ops: o,
-                when: w,
-                fault: ft,
-            });
+            let r = Rule::new(o, w, ft).map_err(|e| bad(&e.to_string()))?;
+            f.rules.push(r);
         }
         Ok(f)
     }

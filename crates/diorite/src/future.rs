@@ -19,6 +19,10 @@
 //!   that frees one), it does not fail with `QueueFull`.
 //! - **The buffers always come back**, with the result, success or error — also when the
 //!   request is refused before it is submitted (validation, shutdown).
+//! - **Polled again after it completed**, a future does not panic: it resolves again, to an
+//!   [`ErrorKind::InvalidInput`] error ("polled after it completed") with no buffers (a
+//!   single-buffer future gives back an empty [`AlignedBuf`] of length 0). [`Completions`]
+//!   keeps returning `None` after it ended.
 //!
 //! [`Completions`] is the other way in: a `Stream` (the `futures-core` trait) of the
 //! completions of requests submitted with [`Context::submit`], for users who submit in bulk and
@@ -241,8 +245,10 @@ impl<T> fmt::Debug for Io<'_, T> {
 fn one(c: Completion) -> (Result<usize>, AlignedBuf) {
     match c.bufs {
         Bufs::One(b) => (c.result, b),
-        // `read`/`write` requests hold exactly one buffer from construction to completion.
-        _ => unreachable!("a single-buffer request lost its buffer"),
+        // `read`/`write` requests hold exactly one buffer from construction to completion; the
+        // only completion without it is the error of a future polled after it completed, which
+        // gets an empty placeholder (no memory) next to that error.
+        _ => (c.result, AlignedBuf::empty()),
     }
 }
 

@@ -47,14 +47,16 @@ fn the_text_form_round_trips_and_bad_rules_are_named() {
         }
     );
     assert_eq!(Faults::parse(&f.to_string(), 9).unwrap(), f);
-    let built = Faults::new(9).rule(
-        Ops {
-            write: true,
-            ..Ops::default()
-        },
-        When::Nth(3),
-        Fault::Error(libc::EIO),
-    );
+    let built = Faults::new(9)
+        .rule(
+            Ops {
+                write: true,
+                ..Ops::default()
+            },
+            When::Nth(3),
+            Fault::Error(libc::EIO),
+        )
+        .unwrap();
     assert_eq!(built.to_string(), "write:nth=3:eio");
     for (bad, says) in [
         ("write:nth=3", "OPS:WHEN:FAULT"),

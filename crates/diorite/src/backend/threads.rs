@@ -186,12 +186,22 @@ fn run(engine: &Engine, tag: u32, iov: &mut Vec<IoVec>, faults: Option<&FaultSta
     let Some(req) = (unsafe { engine.begin(tag) }) else {
         return;
     };
+    // A panic while performing a request (a bug: nothing here panics by design) must not leave
+    // it without its completion, nor the pool without a worker: the request completes with EIO
+    // and the worker goes on. The request's memory is untouched by unwinding (it lives in its
+    // slot), so nothing is observed half-changed.
+    let caught = |r: std::thread::Result<(i64, bool)>| r.unwrap_or((-i64::from(libc::EIO), false));
     let Some(f) = faults else {
-        engine.complete(tag, execute(req, iov));
+        let (res, _) = caught(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+            || (execute(req, iov), false),
+        )));
+        engine.complete(tag, res);
         return;
     };
     f.begin();
-    let (res, hold) = faulty(req, iov, f);
+    let (res, hold) = caught(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || faulty(req, iov, f),
+    )));
     f.finish(tag, res, hold, |t, r| engine.complete(t, r));
 }
 

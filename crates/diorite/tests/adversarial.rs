@@ -1,0 +1,228 @@
+//! Promises leaned on the way a user breaks them: bad rules, a backend that must touch nothing,
+//! a context closed under an event loop, futures polled after they completed, refused kernel
+//! entries in the middle of a batch, failed extending writes, two handles on one file, a fork.
+//! Each test names the behaviour it holds the library to; hangs become failures through
+//! `common::within`.
+
+mod common;
+
+use common::{backends, file_with, tempdir};
+use diorite::faults::{Fault, Faults, Ops, When};
+use diorite::{
+    AlignedBuf, Alignment, BackendChoice, BackendKind, Context, ErrorKind, Request,
+};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskCx, Poll};
+use std::time::Duration;
+
+const B: usize = 4096;
+
+fn reap_one(ctx: &Context) -> diorite::Completion {
+    let mut out = Vec::new();
+    ctx.get_events(1, 1, Some(Duration::from_secs(20)), &mut out)
+        .unwrap();
+    out.pop().unwrap()
+}
+
+// ---- Fault rules ----
+
+/// A fault rule that could never be applied as written is refused where it is built, by the
+/// builder exactly as by the text form: an errno that is not a positive errno below 4096 (it
+/// would complete as bytes "transferred"), `every=0` (a remainder by zero in a worker, which
+/// then never completed the request), `nth=0`, an empty range, a probability outside [0, 1].
+#[test]
+fn fault_rules_are_checked_where_they_are_built() {
+    let w = Ops {
+        write: true,
+        ..Ops::default()
+    };
+    for (when, fault) in [
+        (When::Always, Fault::Error(-5)),
+        (When::Always, Fault::Error(-4096)),
+        (When::Always, Fault::Error(i32::MIN)),
+        (When::Always, Fault::Error(0)),
+        (When::Always, Fault::Error(4096)),
+        (When::Every(0), Fault::Error(libc::EIO)),
+        (When::Nth(0), Fault::Error(libc::EIO)),
+        (When::Range { start: 9, end: 9 }, Fault::Error(libc::EIO)),
+        (When::Chance(1.5), Fault::Error(libc::EIO)),
+        (When::Chance(f64::NAN), Fault::Error(libc::EIO)),
+    ] {
+        let e = Faults::new(1).rule(w, when, fault).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{when:?} {fault:?}");
+    }
+    for text in [
+        "write:always:errno=-5",
+        "write:always:errno=4096",
+        "write:every=0:eio",
+        "write:p=NaN:eio",
+    ] {
+        let e = Faults::parse(text, 1).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{text}");
+    }
+    // The largest valid errno still completes as an error, never as bytes.
+    let dir = tempdir();
+    let f = file_with(dir.path(), "f", 4 * B, 0);
+    let ctx = Context::builder()
+        .faults(
+            Faults::new(1)
+                .rule(w, When::Always, Fault::Error(4095))
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    ctx.submit(Request::write(&f, 0, AlignedBuf::for_file(&f, B).unwrap()))
+        .unwrap();
+    let c = reap_one(&ctx);
+    assert_eq!(c.result.unwrap_err().raw_os_error(), Some(4095));
+}
+
+/// Fault rules choose the faulty backend whatever `backend()` says, in either order of the
+/// builder calls (`faults(..).backend(Threads)` used to drop the rules silently).
+#[test]
+fn fault_rules_apply_whatever_the_order_of_the_builder_calls() {
+    let dir = tempdir();
+    let f = file_with(dir.path(), "f", 4 * B, 0x11);
+    let rules = || Faults::parse("read:always:eio", 1).unwrap();
+    for ctx in [
+        Context::builder()
+            .faults(rules())
+            .backend(BackendChoice::Threads)
+            .build()
+            .unwrap(),
+        Context::builder()
+            .backend(BackendChoice::IoUring)
+            .faults(rules())
+            .build()
+            .unwrap(),
+    ] {
+        assert_eq!(ctx.backend(), BackendKind::Faulty);
+        ctx.submit(Request::read(&f, 0, AlignedBuf::for_file(&f, B).unwrap()))
+            .unwrap();
+        let e = reap_one(&ctx).result.unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EIO), "{e}");
+    }
+}
+
+// ---- The null backend ----
+
+/// The null backend touches no file, also for a request that `Alignment::Bounce` would bounce:
+/// an unaligned write completes with its full length and the file keeps its bytes (before, the
+/// bounce step wrote the file before the backend was asked).
+#[test]
+fn the_null_backend_touches_no_file_even_for_a_bounced_write() {
+    let dir = tempdir();
+    let f = file_with(dir.path(), "f", 4 * B, 0x11);
+    let ctx = Context::builder()
+        .backend(BackendChoice::Null)
+        .alignment(Alignment::Bounce)
+        .build()
+        .unwrap();
+    let mut buf = AlignedBuf::new(300, 1).unwrap();
+    buf.fill(0xEE);
+    ctx.submit(Request::write(&f, 100, buf)).unwrap();
+    assert_eq!(reap_one(&ctx).result.unwrap(), 300);
+    let read = AlignedBuf::new(300, 1).unwrap();
+    ctx.submit(Request::read(&f, 100, read)).unwrap();
+    assert_eq!(reap_one(&ctx).result.unwrap(), 300);
+    assert_eq!(std::fs::read(f.path()).unwrap(), vec![0x11; 4 * B]);
+    assert_eq!(
+        ctx.bounced(),
+        0,
+        "nothing was performed through a bounce buffer"
+    );
+}
+
+// ---- Closing under an event loop ----
+
+/// `close()` from another thread is visible to an event loop that never waits:
+/// `get_events(0, n, Some(ZERO))` returns `Shutdown` once nothing is left (it returned `Ok(0)`
+/// forever). Every backend.
+#[test]
+fn close_is_visible_to_a_loop_that_never_waits() {
+    for b in backends() {
+        let ctx = Arc::new(common::ctx(b, 8));
+        let mut out = Vec::new();
+        assert_eq!(
+            ctx.get_events(0, 8, Some(Duration::ZERO), &mut out)
+                .unwrap(),
+            0
+        );
+        let closer = ctx.clone();
+        std::thread::spawn(move || closer.close().unwrap())
+            .join()
+            .unwrap();
+        for (min, max) in [(0, 8), (0, 0)] {
+            let e = ctx
+                .get_events(min, max, Some(Duration::ZERO), &mut out)
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Shutdown, "{b:?} ({min}, {max})");
+        }
+    }
+}
+
+// ---- Futures polled after they completed ----
+
+fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    let waker = futures::task::noop_waker();
+    Pin::new(f).poll(&mut TaskCx::from_waker(&waker))
+}
+
+/// Polling a future again after it completed gives a clear error, never a panic, for every
+/// future type (a single-buffer one panicked with "a single-buffer request lost its buffer").
+#[test]
+fn a_future_polled_after_it_completed_reports_it() {
+    let dir = tempdir();
+    let f = file_with(dir.path(), "f", 4 * B, 7);
+    let ctx = Context::builder()
+        .backend(BackendChoice::Threads)
+        .build()
+        .unwrap();
+    let until_ready = |p: &mut dyn FnMut() -> bool| {
+        for _ in 0..20_000 {
+            if p() {
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        panic!("the future never completed");
+    };
+    let mut read = ctx.read(&f, 0, AlignedBuf::for_file(&f, B).unwrap());
+    until_ready(&mut || match poll_once(&mut read) {
+        Poll::Ready((r, buf)) => {
+            assert_eq!(r.unwrap(), B);
+            assert!(buf.iter().all(|&x| x == 7));
+            true
+        }
+        Poll::Pending => false,
+    });
+    let Poll::Ready((again, buf)) = poll_once(&mut read) else {
+        panic!("a completed future must not pend again")
+    };
+    assert_eq!(again.unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert!(buf.is_empty());
+
+    let mut readv = ctx.readv(&f, 0, vec![AlignedBuf::for_file(&f, B).unwrap()]);
+    until_ready(&mut || poll_once(&mut readv).is_ready());
+    let Poll::Ready((again, bufs)) = poll_once(&mut readv) else {
+        panic!("a completed future must not pend again")
+    };
+    assert_eq!(again.unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert!(bufs.is_empty());
+
+    let mut sync = ctx.fsync(&f);
+    until_ready(&mut || poll_once(&mut sync).is_ready());
+    let Poll::Ready(again) = poll_once(&mut sync) else {
+        panic!("a completed future must not pend again")
+    };
+    assert_eq!(again.unwrap_err().kind(), ErrorKind::InvalidInput);
+
+    let mut run = ctx.run(Request::noop());
+    until_ready(&mut || poll_once(&mut run).is_ready());
+    let Poll::Ready(again) = poll_once(&mut run) else {
+        panic!("a completed future must not pend again")
+    };
+    assert_eq!(again.result.unwrap_err().kind(), ErrorKind::InvalidInput);
+}
