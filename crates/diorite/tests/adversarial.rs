@@ -9,7 +9,8 @@ mod common;
 use common::{backends, file_with, tempdir};
 use diorite::faults::{Fault, Faults, Ops, When};
 use diorite::{
-    AlignedBuf, Alignment, BackendChoice, BackendKind, Context, ErrorKind, Request,
+    AlignedBuf, Alignment, BackendChoice, BackendKind, Context, DirectFile, ErrorKind, IoClass,
+    Request,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -225,4 +226,75 @@ fn a_future_polled_after_it_completed_reports_it() {
         panic!("a completed future must not pend again")
     };
     assert_eq!(again.result.unwrap_err().kind(), ErrorKind::InvalidInput);
+}
+
+// ---- Refused kernel entries ----
+
+/// Every submitted request completes, also when the kernel refuses one entry of a batch at
+/// submission: as a thread without `CAP_SYS_ADMIN`/`CAP_SYS_NICE`, a 16 KiB RealTime read
+/// split into four 4 KiB pieces completes with `EPERM` (its last three pieces were stranded in
+/// io_uring's SQ and `close()` hung), and a batch mixing RealTime and BestEffort reads completes
+/// all six (2 of 6 before). Every backend.
+#[test]
+fn a_refused_entry_never_strands_the_rest_of_its_batch() {
+    if !common::is_root() {
+        eprintln!("SKIPPED: needs root (capabilities to drop)");
+        return;
+    }
+    let dir = tempdir();
+    let path = dir.path().join("f");
+    std::fs::write(&path, vec![3u8; 1 << 20]).unwrap();
+    for b in backends() {
+        if b == BackendChoice::Faulty {
+            continue; // the thread pool's path
+        }
+        let path = path.clone();
+        common::within(30, &format!("{b:?}: refused entries"), move || {
+            common::drop_priority_caps();
+            let f = DirectFile::options()
+                .read(true)
+                .max_transfer(4096)
+                .open(&path)
+                .unwrap();
+            let ctx = common::ctx(b, 16);
+            let rt = |at: u64, len: usize| {
+                Request::read(&f, at, AlignedBuf::for_file(&f, len).unwrap())
+                    .with_priority(IoClass::RealTime, 0)
+            };
+            ctx.submit(rt(0, 4 * B)).unwrap();
+            let e = reap_one(&ctx).result.unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{b:?}: {e}");
+            let be = |at: u64| {
+                Request::read(&f, at, AlignedBuf::for_file(&f, B).unwrap())
+                    .with_priority(IoClass::BestEffort, 4)
+                    .with_user_data(at)
+            };
+            let mut batch = vec![
+                be(0),
+                rt(B as u64, B).with_user_data(B as u64),
+                be(2 * B as u64),
+                be(3 * B as u64),
+                rt(4 * B as u64, B).with_user_data(4 * B as u64),
+                be(5 * B as u64),
+            ];
+            assert_eq!(ctx.submit_batch(&mut batch).unwrap(), 6);
+            let mut out = Vec::new();
+            while out.len() < 6 {
+                ctx.get_events(1, 6, Some(Duration::from_secs(10)), &mut out)
+                    .unwrap();
+            }
+            out.sort_by_key(|c| c.user_data);
+            for (i, c) in out.iter().enumerate() {
+                match i {
+                    1 | 4 => assert_eq!(
+                        c.result.as_ref().unwrap_err().raw_os_error(),
+                        Some(libc::EPERM),
+                        "{b:?} #{i}"
+                    ),
+                    _ => assert_eq!(*c.result.as_ref().unwrap(), B, "{b:?} #{i}"),
+                }
+            }
+            ctx.close().unwrap();
+        });
+    }
 }

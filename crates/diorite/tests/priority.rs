@@ -27,35 +27,6 @@ fn read(f: &DirectFile, prio: Option<(IoClass, u8)>) -> Request {
     }
 }
 
-/// Drops `CAP_SYS_ADMIN` and `CAP_SYS_NICE` from the calling thread's effective set
-/// (capabilities are per thread; threads it starts inherit them).
-fn drop_priority_caps() {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut h = Header {
-        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
-        pid: 0,
-    };
-    let mut d = [Data::default(); 2];
-    // SAFETY: header and two data structs, as capget(2) wants for version 3.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
-    assert_eq!(r, 0);
-    d[0].effective &= !((1 << 21) | (1 << 23)); // CAP_SYS_ADMIN, CAP_SYS_NICE
-                                                // SAFETY: as above.
-    let r = unsafe { libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) };
-    assert_eq!(r, 0);
-}
-
 fn ioprio_of_this_thread() -> i64 {
     // SAFETY: no memory arguments; IOPRIO_WHO_PROCESS (1) of this thread (0).
     unsafe { libc::syscall(libc::SYS_ioprio_get, 1, 0) }
@@ -99,7 +70,7 @@ fn priorities_reach_the_kernel_on_every_backend() {
         // Without them (in a thread of its own, whose context and workers inherit that).
         let f2 = f.clone();
         std::thread::spawn(move || {
-            drop_priority_caps();
+            common::drop_priority_caps();
             let ctx = common::ctx(backend, 4);
             let r = run(&ctx, read(&f2, Some((IoClass::RealTime, 0))));
             let e = r.expect_err("RealTime without CAP_SYS_ADMIN/CAP_SYS_NICE");

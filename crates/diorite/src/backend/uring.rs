@@ -290,9 +290,17 @@ impl Uring {
         let entries = depth.next_power_of_two().clamp(8, 4096).min(MAX_SQ);
         let cq = (2 * depth).next_power_of_two().max(2 * entries).min(MAX_CQ);
         let want = register.uring;
+        let submit_all = submit_all_supported();
         let base = || {
             let mut b = IoUring::builder();
             b.setup_cqsize(cq).setup_clamp();
+            // SUBMIT_ALL (5.18): an entry the kernel refuses at submission (a priority the
+            // thread may not use, a bad opcode field) completes with its error and the rest of
+            // the batch is still submitted; without it the kernel stops there and leaves the
+            // rest in the SQ, which `flush` then submits by entering again.
+            if submit_all {
+                b.setup_submit_all();
+            }
             if let Some((idle, cpu)) = want.sqpoll {
                 b.setup_sqpoll(idle);
                 if let Some(cpu) = cpu {
@@ -469,6 +477,23 @@ impl Uring {
     /// as task work or in the overflow list (or to poll, with IOPOLL); with SQPOLL, no enter at
     /// all unless the poller sleeps or task work waits. Caller holds `sq`.
     fn flush(&self) -> std::io::Result<usize> {
+        let mut total = 0;
+        loop {
+            let (n, left) = self.flush_once()?;
+            total += n;
+            // A short count: the kernel stopped at an entry it refused (a kernel without
+            // SUBMIT_ALL) and left the rest in the SQ. Every pushed entry must reach the
+            // kernel, or its request never completes: enter again while that makes progress.
+            // (With SQPOLL the poller takes the entries; `left` is 0 then.)
+            if left == 0 || n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// One enter for [`Uring::flush`]: the entries the kernel took, and how many it left in the
+    /// SQ.
+    fn flush_once(&self) -> std::io::Result<(usize, usize)> {
         let (len, need_wakeup, overflow, taskrun) = {
             // SAFETY: the caller holds the `sq` lock, so this is the only SQ handle.
             let sq = unsafe { self.ring.submission_shared() };
@@ -492,18 +517,19 @@ impl Uring {
             if need_wakeup {
                 flags |= IORING_ENTER_SQ_WAKEUP;
             } else if flags == 0 {
-                return Ok(len);
+                return Ok((len, 0));
             }
         } else if len == 0 && flags == 0 {
-            return Ok(0);
+            return Ok((0, 0));
         }
         // SAFETY: no EXT_ARG; the published SQEs' memory lives in their slots until completion.
-        let r = unsafe { self.enter(len as u32, 0, flags, std::ptr::null()) };
-        if let Ok(n) = r {
-            // Relaxed: an estimate (see the field).
-            self.in_kernel.fetch_add(n as i64, Ordering::Relaxed);
+        let n = unsafe { self.enter(len as u32, 0, flags, std::ptr::null()) }?;
+        // Relaxed: an estimate (see the field).
+        self.in_kernel.fetch_add(n as i64, Ordering::Relaxed);
+        if self.sqpoll {
+            return Ok((n, 0));
         }
-        r
+        Ok((n, len.saturating_sub(n)))
     }
 
     /// Refusals this ring's setup requires (nothing issued): IOPOLL takes only reads and writes
@@ -906,6 +932,36 @@ impl Drop for Uring {
                 )
             };
         }
+    }
+}
+
+/// Whether the kernel takes `IORING_SETUP_SUBMIT_ALL` (5.18+), learned with a small ring and
+/// kept once known (a property of the kernel); a build that failed for another reason (a
+/// descriptor or memlock limit) decides nothing and is tried again next time.
+fn submit_all_supported() -> bool {
+    // 0: not known yet; 1: supported; 2: refused. Relaxed: a cache of a fixed fact; racing
+    // probes find the same answer.
+    static KNOWN: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    match KNOWN.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
+    match IoUring::<squeue::Entry>::builder()
+        .setup_submit_all()
+        .build(2)
+    {
+        Ok(_) => {
+            KNOWN.store(1, Ordering::Relaxed);
+            true
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            KNOWN.store(2, Ordering::Relaxed);
+            false
+        }
+        // Unknown: ask for it; a kernel without it refuses the real setup with EINVAL, and the
+        // next build probes again.
+        Err(_) => true,
     }
 }
 

@@ -238,3 +238,32 @@ pub fn within<T: Send + 'static>(
     rx.recv_timeout(std::time::Duration::from_secs(secs))
         .unwrap_or_else(|_| panic!("{what}: no return within {secs} s (hang)"))
 }
+
+/// Drops `CAP_SYS_ADMIN` and `CAP_SYS_NICE` from the calling thread's effective set
+/// (capabilities are per thread; threads it starts inherit them).
+pub fn drop_priority_caps() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut h = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: header and two data structs, as capget(2) wants for version 3.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
+    assert_eq!(r, 0);
+    d[0].effective &= !((1 << 21) | (1 << 23)); // CAP_SYS_ADMIN, CAP_SYS_NICE
+                                                // SAFETY: as above.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) };
+    assert_eq!(r, 0);
+}
