@@ -15,10 +15,14 @@
 //!   bytes *of the request* done contiguously from its start, or the error if none were.
 //! - **Serialized writes.** Bounced writes to one file hold that file's bounce lock from the
 //!   edge reads to the write, so two unaligned writes into one block never lose each other's
-//!   bytes. The lock does not cover aligned writes on the normal path: an aligned write in
-//!   flight to a bounced write's edge block at the same time can lose bytes *outside both
-//!   ranges* (the bounced write rewrites the block it read earlier). Order such writes — wait
-//!   for one's completion before submitting the other — as for any two writes to one block.
+//!   bytes. The lock is the file's, not the handle's: every [`DirectFile`] of this process
+//!   open on the same file (same device and inode; a block device by its device number,
+//!   through any node or link) shares it, whichever contexts submit. What it does not cover:
+//!   - *other processes* writing the same file (nothing in user space can serialize them);
+//!   - *aligned writes* on the normal path: one in flight to a bounced write's edge block at
+//!     the same time can lose bytes *outside both ranges* (the bounced write rewrites the
+//!     block it read earlier). Order such writes — wait for one's completion before
+//!     submitting the other — as for any two writes to one block.
 //! - **Not extending.** A bounced write must end inside the file's block-aligned size (a
 //!   block device: inside the device): rewriting whole blocks past the end of a file would
 //!   grow it to a block boundary. Such writes are refused with [`ErrorKind::Unsupported`];

@@ -119,14 +119,45 @@ impl Engine {
     pub(crate) fn complete_from_kernel(&self, tag: u32, res: i64) -> bool {
         let slot = &self.slots[tag as usize];
         // SAFETY: we are the backend posting this slot's completion, before `done`.
-        if let Some(req) = unsafe { slot.finishing() } {
-            if req.extending {
-                if let Some(f) = &req.file {
-                    // The size moves only now that the data is written, in order (seed 003).
-                    f.end_extend(req.offset, req.bufs.total_len(), res);
-                }
-            }
+        let extended = match unsafe { slot.finishing() } {
+            Some(req) if req.extending => req
+                .file
+                .as_ref()
+                .map(|f| (f.clone(), req.offset, req.bufs.total_len())),
+            _ => None,
+        };
+        // The size moves only now that the data is written, in order; the completion waits
+        // for this context's extending writes below it (`DirectFile::len`). The file handle is
+        // cloned (on the extending path only): the reaper may take the request once it is
+        // posted.
+        let Some((file, offset, len)) = extended else {
+            return self.post(tag, res);
+        };
+        let owner = self.owner();
+        let mut posted = false;
+        if file.end_extend(offset, len, res, owner, tag) {
+            posted |= self.post(tag, res);
         }
+        // Held completions this one released: the slot of each is still RUNNING, its
+        // completion passed to us through the file's lock.
+        while let Some((t, r)) = file.next_released(owner) {
+            posted |= self.post(t, r);
+        }
+        posted
+    }
+
+    /// This engine's identity for the ordered-size protocol (`DirectFile::begin_extend`): its
+    /// address, fixed while it is shared (it lives in an `Arc`).
+    #[inline]
+    fn owner(&self) -> usize {
+        self as *const Engine as usize
+    }
+
+    /// Posts slot `tag`'s completion: to its future's waker (`false`) or the completion queue
+    /// (`true`).
+    #[inline]
+    fn post(&self, tag: u32, res: i64) -> bool {
+        let slot = &self.slots[tag as usize];
         if slot.is_async() {
             // SAFETY: we post this async slot's one completion and are done with its request.
             if unsafe { slot.done_async(res) } == Release::Free {
@@ -185,7 +216,7 @@ impl Engine {
             }
             std::hint::spin_loop();
         };
-        if let Err(e) = req.begin_extend() {
+        if let Err(e) = req.begin_extend(self.owner()) {
             self.release(tag);
             return Err((e, req));
         }

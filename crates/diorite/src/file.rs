@@ -138,18 +138,72 @@ pub(crate) struct FileInner {
     /// Extending writes in flight, and how far completed ones reached.
     extending: Mutex<Extending>,
     /// Held by a bounced write from its edge-block reads to its write (`bounce.rs`), so two
-    /// unaligned writes into one block never lose each other's bytes.
-    bounce: crate::sync::Mutex<()>,
+    /// unaligned writes into one block never lose each other's bytes. One lock per file
+    /// (device and inode) in the process, shared by every handle to it ([`bounce_lock_for`]).
+    bounce: Arc<crate::sync::Mutex<()>>,
 }
 
-/// The ordered-size bookkeeping of a regular file (seed 003: the size advances only after the
-/// data it covers is written, in order).
+/// What names a file for the bounce lock: a block device by its device number (every node and
+/// link to it), anything else by the device holding it and its inode.
+type FileKey = (bool, (u32, u32), u64);
+
+/// The bounce lock of the file `key`: the one every live handle to it in this process shares,
+/// or a new one. The registry holds weak references; entries of files with no handle left are
+/// dropped as new ones are added (at open, never on the I/O path).
+fn bounce_lock_for(key: FileKey) -> Result<Arc<crate::sync::Mutex<()>>> {
+    use std::collections::HashMap;
+    use std::sync::Weak;
+    type Registry = Mutex<HashMap<FileKey, Weak<crate::sync::Mutex<()>>>>;
+    static LOCKS: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    let mut map = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(l) = map.get(&key).and_then(Weak::upgrade) {
+        return Ok(l);
+    }
+    map.retain(|_, w| w.strong_count() > 0);
+    map.try_reserve(1)
+        .map_err(|_| Error::os("DirectFile::open", libc::ENOMEM))?;
+    let l = Arc::new(crate::sync::Mutex::new(()));
+    map.insert(key, Arc::downgrade(&l));
+    Ok(l)
+}
+
+/// The ordered-size bookkeeping of a regular file: the size advances only over data that was
+/// written, in order, and an extending write's completion is delivered only once the size can
+/// cover it. The rules are stated on [`DirectFile::len`]; the fields' invariants here.
 #[derive(Default)]
 struct Extending {
-    /// `(start, end)` of each extending write submitted and not yet completed.
-    in_flight: Vec<(u64, u64)>,
-    /// The furthest end reached by a completed extending write.
+    /// Each extending write submitted and not yet completed.
+    in_flight: Vec<InFlight>,
+    /// The furthest end reached by a completed extending write, lowered to the written end of a
+    /// failed or short one (so a write that completed beside it cannot carry the size over its
+    /// hole). Never below the published size.
     reached: u64,
+    /// Completions of extending writes held back while an extending write of the same context
+    /// below their end is in flight; released, lowest end first, by the completion that leaves
+    /// none below them. A held completion never holds another back (no cycle).
+    held: Vec<Held>,
+}
+
+/// An extending write in flight.
+struct InFlight {
+    start: u64,
+    end: u64,
+    /// Who delivers its completion: the engine's address, or 0 for a one-shot call.
+    owner: usize,
+    /// The furthest its completion may carry the size: lowered to the written end of a failed
+    /// or short extending write that was in flight beside it.
+    cap: u64,
+}
+
+/// A completed extending write whose completion waits for the writes below it.
+struct Held {
+    end: u64,
+    owner: usize,
+    tag: u32,
+    res: i64,
 }
 
 /// A file or block device opened for direct I/O. Cloning is cheap (an `Arc`); in-flight requests
@@ -322,7 +376,12 @@ impl OpenOptions {
                 readable: self.read,
                 size: AtomicU64::new(size),
                 extending: Mutex::new(Extending::default()),
-                bounce: crate::sync::Mutex::new(()),
+                bounce: bounce_lock_for((
+                    st.is_block_device,
+                    st.dev,
+                    if st.is_block_device { 0 } else { st.ino },
+                ))
+                .map_err(|e| e.at_path(path))?,
             }),
         })
     }
@@ -542,8 +601,28 @@ impl DirectFile {
     }
 
     /// The device size for a block device; for a regular file, its size as of open, advanced by
-    /// extending writes in order: only to a size below which every extending write submitted
-    /// through a context has completed, so everything below `len()` is data that was written.
+    /// extending writes (writes that end past it) under the ordered-size rules:
+    ///
+    /// 1. **Only over written data.** The size advances to the furthest end of a completed
+    ///    extending write, but never past the start of an extending write still in flight: a
+    ///    reader that trusts `len()` never reads bytes not yet written.
+    /// 2. **Never over a failed write's hole.** An extending write that fails, is canceled or
+    ///    completes short moves the size at most to its written end (`offset + bytes`); and no
+    ///    extending write that was in flight beside it (or completed while it was) carries the
+    ///    size past that point — their data stays outside `len()` (conservative: it was
+    ///    written, but below it lies a range nobody wrote). Extending writes submitted after the
+    ///    failure completed move the size as usual: a write past the end that leaves a hole is
+    ///    the caller's decision, as with `pwrite(2)`.
+    /// 3. **A delivered completion is covered.** A context delivers an extending write's
+    ///    completion (to `get_events` or its future) only once every extending write it issued
+    ///    below that write's end has completed; so, when those succeeded, `len()` covers the
+    ///    write by the time its completion is seen, on every backend. The kernel's own file
+    ///    size may run ahead (XFS moves it at each completion); `len()` does not. Limits: the
+    ///    wait covers the writes of the same context — a write of another context (or a
+    ///    one-shot call) below it still holds the size back (rule 1) but not the delivery.
+    ///
+    /// The size is the handle's own: another handle to the same file, or another process,
+    /// keeps its own count (reopen to read the kernel's size).
     pub fn len(&self) -> u64 {
         // Acquire: pairs with the Release `fetch_max` in `end_extend`: a size seen here is
         // backed by completed writes.
@@ -584,49 +663,124 @@ impl DirectFile {
         self.inner.fd.as_fd()
     }
 
-    /// Registers an extending write `[offset, offset + len)` about to be submitted: `Ok(true)`
-    /// when it reaches past the current size of a regular file (then [`DirectFile::end_extend`]
-    /// must follow once it completes), `Ok(false)` when it does not extend.
-    pub(crate) fn begin_extend(&self, offset: u64, len: u64) -> Result<bool> {
+    /// Registers an extending write `[offset, offset + len)` about to be submitted by `owner`
+    /// (an engine's address; 0 for a one-shot call): `Ok(true)` when it reaches past the current
+    /// size of a regular file (then [`DirectFile::end_extend`] must follow once it completes),
+    /// `Ok(false)` when it does not extend.
+    pub(crate) fn begin_extend(&self, offset: u64, len: u64, owner: usize) -> Result<bool> {
         let end = offset.saturating_add(len);
         if self.inner.geometry.is_block_device || len == 0 || end <= self.len() {
             return Ok(false);
         }
-        let mut x = self
-            .inner
-            .extending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut x = self.extending();
+        // Room for its entry now, and for its completion should it be held: neither push
+        // below can fail.
+        let could_hold = x.in_flight.len() + 1;
         x.in_flight
             .try_reserve(1)
+            .and_then(|()| x.held.try_reserve(could_hold))
             .map_err(|_| Error::os("submit", libc::ENOMEM))?;
-        x.in_flight.push((offset, end));
+        x.in_flight.push(InFlight {
+            start: offset,
+            end,
+            owner,
+            cap: u64::MAX,
+        });
         Ok(true)
     }
 
-    /// An extending write registered by [`DirectFile::begin_extend`] completed with `res`
-    /// (bytes, or negative when it failed or was canceled). The size advances to the furthest
-    /// completed end, but never past the start of an extending write still in flight, so a
-    /// reader that trusts [`DirectFile::len`] never reads data not yet written (seed 003).
-    pub(crate) fn end_extend(&self, offset: u64, len: u64, res: i64) {
+    /// An extending write registered by [`DirectFile::begin_extend`] completed with `res` (bytes,
+    /// or negative when it failed or was canceled). Moves the size (the rules on
+    /// [`DirectFile::len`]) and says whether its completion (slot `tag` of `owner`) is to be
+    /// delivered now (`true`), or is held until the extending writes of the same owner below
+    /// its end have completed (`false`; [`DirectFile::next_released`] hands it back then).
+    pub(crate) fn end_extend(
+        &self,
+        offset: u64,
+        len: u64,
+        res: i64,
+        owner: usize,
+        tag: u32,
+    ) -> bool {
         let end = offset.saturating_add(len);
-        let mut x = self
-            .inner
-            .extending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(i) = x.in_flight.iter().position(|w| *w == (offset, end)) {
-            x.in_flight.swap_remove(i);
+        let mut x = self.extending();
+        let cap = match x
+            .in_flight
+            .iter()
+            .position(|w| (w.start, w.end, w.owner) == (offset, end, owner))
+        {
+            Some(i) => x.in_flight.swap_remove(i).cap,
+            None => u64::MAX,
+        };
+        let written = offset.saturating_add(res.max(0) as u64).min(end);
+        if written == end {
+            x.reached = x.reached.max(end.min(cap));
+        } else {
+            // Failed, short or canceled: the size never moves past `written` on the strength of
+            // any write that was in flight beside it (nor of one that completed beside it, which
+            // `reached` may already count); writes submitted after this point are new decisions
+            // and move it as usual.
+            x.reached = x.reached.max(written.min(cap)).min(written.max(self.len()));
+            for w in x.in_flight.iter_mut().filter(|w| w.end > written) {
+                w.cap = w.cap.min(written);
+            }
         }
-        if res > 0 {
-            x.reached = x.reached.max(offset + res as u64);
-        }
-        let floor = x.in_flight.iter().map(|w| w.0).min().unwrap_or(u64::MAX);
+        let floor = x
+            .in_flight
+            .iter()
+            .map(|w| w.start)
+            .min()
+            .unwrap_or(u64::MAX);
         // Release: pairs with the Acquire load in `len`. Under the lock, so sizes never step
         // back past a concurrent advance.
         self.inner
             .size
             .fetch_max(x.reached.min(floor), Ordering::Release);
+        let below = |x: &Extending, end: u64| {
+            x.in_flight
+                .iter()
+                .any(|w| w.owner == owner && w.start < end)
+        };
+        if owner == 0 || !below(&x, end) {
+            return true;
+        }
+        x.held.push(Held {
+            end,
+            owner,
+            tag,
+            res,
+        });
+        false
+    }
+
+    /// A held completion of `owner` that may now be delivered (no extending write of `owner`
+    /// below its end is in flight), lowest end first: `(tag, res)`. Called by the completer of
+    /// an extending write after it delivered its own, until `None`.
+    pub(crate) fn next_released(&self, owner: usize) -> Option<(u32, i64)> {
+        let mut x = self.extending();
+        let floor = x
+            .in_flight
+            .iter()
+            .filter(|w| w.owner == owner)
+            .map(|w| w.start)
+            .min()
+            .unwrap_or(u64::MAX);
+        let i = x
+            .held
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.owner == owner && h.end <= floor)
+            .min_by_key(|(_, h)| h.end)
+            .map(|(i, _)| i)?;
+        let h = x.held.swap_remove(i);
+        Some((h.tag, h.res))
+    }
+
+    fn extending(&self) -> std::sync::MutexGuard<'_, Extending> {
+        self.inner
+            .extending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// An identity for this open file, stable while any handle to it lives (io_uring's fixed-file

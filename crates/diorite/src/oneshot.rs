@@ -42,7 +42,7 @@ fn single(file: &DirectFile, op: OpKind, offset: u64, ptr: *mut u8, len: usize) 
         return run(req);
     }
     let write = op == OpKind::Write;
-    let extending = write && file.begin_extend(offset, len as u64)?;
+    let extending = write && file.begin_extend(offset, len as u64, 0)?;
     let iov = [IoVec {
         iov_base: ptr.cast(),
         iov_len: len,
@@ -55,7 +55,7 @@ fn single(file: &DirectFile, op: OpKind, offset: u64, ptr: *mut u8, len: usize) 
         Err(e) => -i64::from(e),
     };
     if extending {
-        file.end_extend(offset, len as u64, res);
+        file.end_extend(offset, len as u64, res, 0, 0);
     }
     match r {
         Ok(n) => Ok(n),
@@ -65,7 +65,7 @@ fn single(file: &DirectFile, op: OpKind, offset: u64, ptr: *mut u8, len: usize) 
 
 /// Runs `req` in this thread and hands it back (with its buffers) beside the result.
 fn run_keep(mut req: Request) -> (Result<usize>, Request) {
-    if let Err(e) = dio::validate(&req).and_then(|()| req.begin_extend()) {
+    if let Err(e) = dio::validate(&req).and_then(|()| req.begin_extend(0)) {
         return (Err(e), req);
     }
     let res = IOV.with(|iov| match iov.try_borrow_mut() {
@@ -75,7 +75,7 @@ fn run_keep(mut req: Request) -> (Result<usize>, Request) {
     });
     if req.extending {
         if let Some(f) = &req.file {
-            f.end_extend(req.offset, req.bufs.total_len(), res);
+            f.end_extend(req.offset, req.bufs.total_len(), res, 0, 0);
         }
         req.extending = false;
     }

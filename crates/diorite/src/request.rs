@@ -179,11 +179,11 @@ impl Request {
         }
     }
 
-    /// Registers this request as an extending write when it is one (see
-    /// [`DirectFile::begin_extend`]).
-    pub(crate) fn begin_extend(&mut self) -> Result<()> {
+    /// Registers this request as an extending write of `owner` (an engine's address, 0 for a
+    /// one-shot call) when it is one (see [`DirectFile::begin_extend`]).
+    pub(crate) fn begin_extend(&mut self, owner: usize) -> Result<()> {
         if let (OpKind::Write, Some(f)) = (self.op, &self.file) {
-            self.extending = f.begin_extend(self.offset, self.bufs.total_len())?;
+            self.extending = f.begin_extend(self.offset, self.bufs.total_len(), owner)?;
         }
         Ok(())
     }

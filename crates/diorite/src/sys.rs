@@ -45,6 +45,8 @@ pub(crate) struct Stat {
     pub(crate) dio_align: Option<(u32, u32)>,
     /// For a block device, its own major:minor; otherwise the device holding the file.
     pub(crate) dev: (u32, u32),
+    /// The inode number (of the device node, for a block device).
+    pub(crate) ino: u64,
 }
 
 /// `statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_DIOALIGN)`.
@@ -78,6 +80,7 @@ pub(crate) fn statx(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
         } else {
             (st.stx_dev_major, st.stx_dev_minor)
         },
+        ino: st.stx_ino,
     })
 }
 
