@@ -214,6 +214,8 @@ impl ContextBuilder {
                 self.threads
             )));
         }
+        crate::sys::watch_forks();
+        let born = crate::sys::fork_generation();
         let mut engine = Engine::new(self.depth, self.ring.unwrap_or(self.depth as usize))?;
         let register = backend::RegisterRequest {
             files: &self.files,
@@ -250,6 +252,7 @@ impl ContextBuilder {
             register_asked: !self.files.is_empty() || !self.pools.is_empty(),
             notify: std::sync::Mutex::new(None),
             finished: false,
+            born,
         })
     }
 }
@@ -329,9 +332,28 @@ pub struct Context {
     /// The completion fd, made on the first `completion_fd` call and never replaced.
     notify: std::sync::Mutex<Option<std::os::fd::OwnedFd>>,
     finished: bool,
+    /// The fork generation of the process that built it (`sys::fork_generation`). In a forked
+    /// child every call fails with [`ErrorKind::Forked`] before touching a queue: the io_uring
+    /// rings are shared memory with the parent's kernel object (a child's entry would run in
+    /// the parent, on the parent's addresses), AIO's ring and the pool's workers do not exist
+    /// there. Dropped in a child, the context frees its copy of the memory and closes its
+    /// descriptors without waiting for anything.
+    born: u64,
 }
 
 impl Context {
+    /// `Err(Forked)` in a process other than the one that built the context (see `born`).
+    #[inline]
+    fn owned(&self, op: &'static str) -> Result<()> {
+        if crate::sys::fork_generation() == self.born {
+            return Ok(());
+        }
+        Err(Error::new(ErrorKind::Forked, op).with_detail(
+            "this context was built by the parent of this process; a forked child must build \
+             its own",
+        ))
+    }
+
     /// A builder with depth 128, [`BackendChoice::Auto`] and 4 pool threads.
     pub fn builder() -> ContextBuilder {
         ContextBuilder {
@@ -363,6 +385,12 @@ impl Context {
     }
 
     fn submit_one(&self, req: Request, kick: bool) -> std::result::Result<RequestId, SubmitError> {
+        if let Err(error) = self.owned("submit") {
+            return Err(SubmitError {
+                error,
+                request: req,
+            });
+        }
         if self.alignment == Alignment::Bounce && bounce::misaligned(&req) {
             return self.submit_bounced(req, None);
         }
@@ -435,6 +463,7 @@ impl Context {
         timeout: Option<Duration>,
         out: &mut Vec<Completion>,
     ) -> Result<usize> {
+        self.owned("get_events")?;
         if min_nr > max_nr {
             return Err(Error::new(ErrorKind::InvalidInput, "get_events")
                 .with_detail(format!("min_nr {min_nr} is greater than max_nr {max_nr}")));
@@ -517,6 +546,7 @@ impl Context {
     /// or canceled if the kernel could still stop it);
     /// [`ErrorKind::NotFound`] when the id is unknown, already completed or reaped.
     pub fn cancel(&self, id: RequestId) -> Result<()> {
+        self.owned("cancel")?;
         match self.engine.cancel(id) {
             Cancel::Canceled | Cancel::AlreadyCanceled => Ok(()),
             Cancel::Running => {
@@ -574,6 +604,7 @@ impl Context {
     /// ```
     pub fn completion_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::{AsRawFd, FromRawFd};
+        self.owned("completion_fd")?;
         let mut slot = self.notify.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
             // SAFETY: eventfd has no memory arguments.
@@ -685,6 +716,9 @@ impl Context {
     }
 
     fn shutdown_inner(&self) -> Result<()> {
+        // In a forked child there is nothing to wait for: the requests in flight are the
+        // parent's, and its queues are not ours to touch.
+        self.owned("shutdown")?;
         let (engine, cq) = (&*self.engine, self.engine.cq());
         if !engine.admission().shut() {
             return Ok(());
@@ -749,6 +783,9 @@ impl Context {
         req: Request,
         waker: &std::task::Waker,
     ) -> std::result::Result<RequestId, (Error, Request)> {
+        if let Err(e) = self.owned("submit") {
+            return Err((e, req));
+        }
         if self.alignment == Alignment::Bounce && bounce::misaligned(&req) {
             return self
                 .submit_bounced(req, Some(waker))
@@ -848,6 +885,18 @@ impl Context {
         id: RequestId,
         waker: &std::task::Waker,
     ) -> Option<Completion> {
+        if let Err(e) = self.owned("poll") {
+            // A future carried into a forked child: it resolves to the error. Its request and
+            // buffers stay in the child's copy of the slot (the kernel and workers serve the
+            // parent's), freed with the context.
+            return Some(Completion {
+                id,
+                user_data: 0,
+                op: crate::OpKind::Noop,
+                result: Err(e),
+                bufs: crate::request::Bufs::None,
+            });
+        }
         // SAFETY: the caller's contract.
         if let Some(c) = unsafe { self.engine.poll_async(id, waker) } {
             return Some(c);
@@ -868,6 +917,10 @@ impl Context {
     /// # Safety
     /// As [`Engine::detach`].
     pub(crate) unsafe fn abandon(&self, id: RequestId) {
+        if self.owned("cancel").is_err() {
+            // A forked child: nothing of the parent's queues is touched (see `born`).
+            return;
+        }
         if self.engine.cancel(id) == Cancel::Running {
             self.backend
                 .cancel_running(&self.engine, id.tag(), id.generation());
@@ -896,6 +949,10 @@ impl Context {
         waker: &std::task::Waker,
     ) -> std::task::Poll<Option<Completion>> {
         use std::task::Poll;
+        if self.owned("poll").is_err() {
+            // A forked child: the stream ends (see `born`).
+            return Poll::Ready(None);
+        }
         let (engine, cq) = (&*self.engine, self.engine.cq());
         loop {
             if let Some(c) = engine.reap_one() {

@@ -38,6 +38,9 @@ pub enum ErrorKind {
     TimedOut,
     /// The operating system returned an error; see [`Error::raw_os_error`].
     Os,
+    /// The context was built by another process: this one is a `fork(2)` of it. A context's
+    /// queues, rings and workers belong to the process that built it; a child builds its own.
+    Forked,
 }
 
 impl ErrorKind {
@@ -54,6 +57,7 @@ impl ErrorKind {
             ErrorKind::InProgress => "request already in progress",
             ErrorKind::TimedOut => "timed out",
             ErrorKind::Os => "os error",
+            ErrorKind::Forked => "context belongs to the parent process (used after fork)",
         }
     }
 }
@@ -364,6 +368,7 @@ impl From<Error> for io::Error {
             ErrorKind::NotFound => io::ErrorKind::NotFound,
             ErrorKind::InProgress => io::ErrorKind::ResourceBusy,
             ErrorKind::TimedOut => io::ErrorKind::TimedOut,
+            ErrorKind::Forked => io::ErrorKind::Unsupported,
             ErrorKind::Os => match e.raw_os_error() {
                 Some(errno) => io::Error::from_raw_os_error(errno).kind(),
                 None => io::ErrorKind::Other,

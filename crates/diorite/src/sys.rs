@@ -229,3 +229,29 @@ pub(crate) fn gettid() -> libc::pid_t {
     // SAFETY: gettid has no preconditions and cannot fail.
     unsafe { libc::gettid() }
 }
+
+static FORK_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times this process's line has forked since [`watch_forks`] was first called: 0 in
+/// the process that called it, one more in each child (a `pthread_atfork` child handler). A
+/// context built at generation `g` belongs to a process that still reads `g`; a child reads
+/// more. Relaxed: the handler runs in the child's only thread, before `fork` returns there.
+#[inline]
+pub(crate) fn fork_generation() -> u64 {
+    FORK_GENERATION.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Installs the fork counter's handler, once per process (contexts call it when built).
+/// A fork through a raw `clone(2)` that bypasses the C library runs no handler and is not seen.
+pub(crate) fn watch_forks() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    extern "C" fn forked() {
+        // Async-signal-safe: one atomic add.
+        FORK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    INSTALL.call_once(|| {
+        // SAFETY: registers a handler that only adds to an atomic; no memory arguments. On
+        // failure (ENOMEM) forks go unseen: the check is blind, never unsafe.
+        unsafe { libc::pthread_atfork(None, None, Some(forked)) };
+    });
+}

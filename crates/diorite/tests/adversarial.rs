@@ -513,3 +513,123 @@ fn unaligned_writes_through_two_handles_lose_no_bytes() {
         }
     }
 }
+
+// ---- Fork ----
+
+/// Runs `child` in a forked child, which exits with its return value (`libc::_exit`, so the
+/// test harness's state is never run down twice); returns the exit status, or fails the test
+/// if the child does not exit within 10 s (it is killed).
+fn in_child(child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: fork has no memory arguments; the child runs only `child` and `_exit`s.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(99);
+        // SAFETY: ends the child without running the parent's exit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    for _ in 0..1000 {
+        // SAFETY: waits for our own child; `status` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            assert!(libc::WIFEXITED(status), "child died: status {status:#x}");
+            return libc::WEXITSTATUS(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: kills and reaps our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, &mut status, 0);
+    }
+    panic!("the forked child hung (killed after 10 s)");
+}
+
+/// A context used in a forked child fails with `Forked` and never touches the parent's queues:
+/// the child's write never reaches the file (it ran in the parent, with the parent's bytes at
+/// the child's buffer address), `get_events`, `cancel`, a future and the drop all return at
+/// once in the child (`get_events` returned `Ok(0)` forever and the drop never returned). The
+/// parent's context goes on working. Every backend, `Context` and `LocalContext`.
+#[test]
+fn a_forked_child_cannot_use_its_parents_context() {
+    for b in backends() {
+        for local in [false, true] {
+            let dir = tempdir();
+            let f = file_with(dir.path(), "f", 4 * B, 0);
+            let builder = {
+                let mut x = Context::builder();
+                x.backend(b).depth(8).threads(2);
+                x
+            };
+            let (shared, lctx) = if local {
+                (None, Some(builder.build_local().unwrap()))
+            } else {
+                (Some(builder.build().unwrap()), None)
+            };
+            let submit = |r: Request| match (&shared, &lctx) {
+                (Some(c), _) => c.submit(r),
+                (_, Some(l)) => l.submit(r),
+                _ => unreachable!(),
+            };
+            let events = |out: &mut Vec<diorite::Completion>, t: Duration| match (&shared, &lctx) {
+                (Some(c), _) => c.get_events(1, 8, Some(t), out),
+                (_, Some(l)) => l.get_events(1, 8, Some(t), out),
+                _ => unreachable!(),
+            };
+            // Warm: the ring, workers and driver exist.
+            submit(Request::noop()).unwrap();
+            let mut out = Vec::new();
+            events(&mut out, Duration::from_secs(10)).unwrap();
+            let mut parents = AlignedBuf::for_file(&f, B).unwrap();
+            parents.fill(0x77);
+            let code = in_child(|| {
+                let mut buf = AlignedBuf::for_file(&f, B).unwrap();
+                buf.fill(0xC1);
+                let e = match submit(Request::write(&f, 3 * B as u64, buf)) {
+                    Ok(_) => return 1,
+                    Err(e) => e.error,
+                };
+                if e.kind() != ErrorKind::Forked {
+                    return 2;
+                }
+                let mut out = Vec::new();
+                match events(&mut out, Duration::from_millis(100)) {
+                    Err(e) if e.kind() == ErrorKind::Forked => {}
+                    _ => return 3,
+                }
+                if let Some(c) = &shared {
+                    let r = futures::executor::block_on(c.run(Request::noop()));
+                    if r.result.map_err(|e| e.kind()) != Err(ErrorKind::Forked) {
+                        return 4;
+                    }
+                    if c.close().map_err(|e| e.kind()) != Err(ErrorKind::Forked) {
+                        return 5;
+                    }
+                }
+                // SAFETY: this is the forked child, which `_exit`s right after: the values read
+                // out are dropped here once and the originals are never used or dropped in this
+                // process.
+                let (shared, lctx) = unsafe { (std::ptr::read(&shared), std::ptr::read(&lctx)) };
+                drop(shared);
+                drop(lctx);
+                0
+            });
+            assert_eq!(
+                code, 0,
+                "{b:?} local={local}: the child's step {code} failed"
+            );
+            // The parent's context goes on, and the child's write is nowhere.
+            submit(Request::write(&f, 0, parents)).unwrap();
+            out.clear();
+            events(&mut out, Duration::from_secs(10)).unwrap();
+            assert_eq!(out[0].result.as_ref().copied().unwrap(), B);
+            let data = std::fs::read(f.path()).unwrap();
+            assert!(data[..B].iter().all(|&x| x == 0x77), "{b:?}");
+            assert!(
+                data[3 * B..].iter().all(|&x| x == 0),
+                "{b:?} local={local}: the child's write reached the file"
+            );
+        }
+    }
+}
