@@ -192,7 +192,8 @@ unsafe fn io_submit(ctx: u64, iocbs: &mut [*mut Iocb]) -> std::result::Result<us
 }
 
 /// What the AIO probe reports: `io_setup` and poll iocbs work, and the system-wide limits.
-pub(crate) fn probe() -> std::result::Result<String, String> {
+pub(crate) fn probe() -> std::result::Result<String, super::Refused> {
+    use super::Refused;
     let read = |n: &str| {
         std::fs::read_to_string(format!("/proc/sys/fs/{n}"))
             .unwrap_or_default()
@@ -206,22 +207,22 @@ pub(crate) fn probe() -> std::result::Result<String, String> {
     );
     let ctx = match io_setup(1) {
         Ok(ctx) => ctx,
-        Err(libc::ENOSYS) => {
-            return Err(
-                "io_setup returned ENOSYS: blocked by seccomp or a kernel without AIO".into(),
-            )
-        }
-        Err(libc::EAGAIN) => {
-            return Err(format!(
-                "io_setup returned EAGAIN: the system-wide AIO limit is reached ({limits})"
-            ))
-        }
-        Err(libc::EPERM) => return Err("io_setup returned EPERM: refused by policy".into()),
         Err(e) => {
-            return Err(format!(
-                "io_setup failed: {}",
-                std::io::Error::from_raw_os_error(e)
-            ))
+            let why = match e {
+                libc::ENOSYS => {
+                    "io_setup returned ENOSYS: blocked by seccomp or a kernel without AIO".into()
+                }
+                libc::EAGAIN => format!(
+                    "io_setup returned EAGAIN: the system-wide AIO limit is reached ({limits}; \
+                     probed again at the next build)"
+                ),
+                libc::EPERM => "io_setup returned EPERM: refused by policy".into(),
+                e => format!(
+                    "io_setup failed: {} (probed again at the next build)",
+                    std::io::Error::from_raw_os_error(e)
+                ),
+            };
+            return Err(Refused::by_errno(e, why));
         }
     };
     let poll = ready_fd().and_then(|fd| {
@@ -249,10 +250,18 @@ pub(crate) fn probe() -> std::result::Result<String, String> {
     io_destroy(ctx);
     match poll {
         Ok(()) => Ok(format!("io_setup and poll iocbs work; {limits}")),
-        Err(e) => Err(format!(
+        // A descriptor or memory limit (the eventfd) passes; anything else is the kernel's.
+        Err(e @ (libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EAGAIN)) => Err(Refused {
+            reason: format!(
+                "the poll iocb probe failed: {} (probed again at the next build)",
+                std::io::Error::from_raw_os_error(e)
+            ),
+            lasting: false,
+        }),
+        Err(e) => Err(Refused::lasting(format!(
             "IOCB_CMD_POLL does not work here (needs Linux 4.18+): {}",
             std::io::Error::from_raw_os_error(e)
-        )),
+        ))),
     }
 }
 

@@ -138,29 +138,85 @@ pub(crate) struct RegisterRequest<'a> {
     pub(crate) faults: Option<&'a crate::faults::Faults>,
 }
 
-/// Whether one backend is available here, probed once per process (`Context::build` probes only
-/// the backends it may use).
+/// Why a probe found a backend unavailable, and whether that lasts: a kernel without the
+/// backend, a sysctl or seccomp policy, a missing opcode last for the process; a descriptor,
+/// memory or `fs.aio-max-nr` limit may be lifted, and is probed again at the next build.
+pub(crate) struct Refused {
+    pub(crate) reason: String,
+    pub(crate) lasting: bool,
+}
+
+impl Refused {
+    /// A refusal by errno `e`: lasting for `ENOSYS` (no such syscall, or seccomp) and `EPERM`
+    /// (a policy), passing for anything else (a limit that may be lifted).
+    pub(crate) fn by_errno(e: i32, reason: String) -> Refused {
+        Refused {
+            reason,
+            lasting: matches!(e, libc::ENOSYS | libc::EPERM),
+        }
+    }
+
+    /// A refusal that lasts: the kernel lacks what the backend needs.
+    pub(crate) fn lasting(reason: String) -> Refused {
+        Refused {
+            reason,
+            lasting: true,
+        }
+    }
+}
+
+/// Whether one backend is available here: a success or a lasting refusal is kept for the
+/// process; a passing one is probed again next time (`Context::build` probes only the backends
+/// it may use).
 static URING: OnceLock<BackendStatus> = OnceLock::new();
 static AIO: OnceLock<BackendStatus> = OnceLock::new();
 
 fn status(kind: BackendKind) -> BackendStatus {
-    let from = |r: std::result::Result<String, String>| BackendStatus {
-        kind,
-        available: r.is_ok(),
-        reason: r.unwrap_or_else(|e| e),
+    let cached = |cell: &OnceLock<BackendStatus>,
+                  probe: fn() -> std::result::Result<String, Refused>| {
+        if let Some(s) = cell.get() {
+            return s.clone();
+        }
+        let (st, keep) = match probe() {
+            Ok(reason) => (
+                BackendStatus {
+                    kind,
+                    available: true,
+                    reason,
+                },
+                true,
+            ),
+            Err(r) => (
+                BackendStatus {
+                    kind,
+                    available: false,
+                    reason: r.reason,
+                },
+                r.lasting,
+            ),
+        };
+        if keep {
+            cell.get_or_init(|| st).clone()
+        } else {
+            st
+        }
     };
     match kind {
-        BackendKind::IoUring => URING.get_or_init(|| from(uring::probe())).clone(),
-        BackendKind::Aio => AIO.get_or_init(|| from(aio::probe())).clone(),
-        BackendKind::Threads | BackendKind::Null | BackendKind::Faulty => {
-            from(Ok("always available".into()))
-        }
+        BackendKind::IoUring => cached(&URING, uring::probe),
+        BackendKind::Aio => cached(&AIO, aio::probe),
+        BackendKind::Threads | BackendKind::Null | BackendKind::Faulty => BackendStatus {
+            kind,
+            available: true,
+            reason: "always available".into(),
+        },
     }
 }
 
 /// Probes every backend on this machine, in `Auto`'s order of preference: io_uring (ring
 /// creation, the opcodes used, timed waits), Linux AIO (`io_setup`, poll iocbs), the thread
-/// pool. Each is probed once per process; later calls return the same answers.
+/// pool. What a probe finds is kept for the process when it lasts (available; or a kernel,
+/// policy or opcode that refuses it); a refusal by a limit that may be lifted (`EMFILE`,
+/// `ENOMEM` from the memlock limit, `EAGAIN` from `fs.aio-max-nr`) is probed again next time.
 pub fn probe() -> Vec<BackendStatus> {
     [BackendKind::IoUring, BackendKind::Aio, BackendKind::Threads]
         .into_iter()

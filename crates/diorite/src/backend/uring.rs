@@ -1000,29 +1000,39 @@ fn setup_error(e: &std::io::Error, want: super::UringSetup) -> Error {
 }
 
 /// Probes io_uring: ring creation and the opcodes the backend uses.
-pub(crate) fn probe() -> std::result::Result<String, String> {
+pub(crate) fn probe() -> std::result::Result<String, super::Refused> {
+    use super::Refused;
     let ring = match IoUring::new(8) {
         Ok(r) => r,
-        Err(e) => return Err(match e.raw_os_error() {
-            Some(libc::ENOSYS) => {
-                "io_uring_setup returned ENOSYS: blocked by seccomp or a kernel without io_uring"
-                    .into()
-            }
-            Some(libc::EPERM) => format!(
-                "io_uring_setup returned EPERM: disabled by sysctl kernel.io_uring_disabled={}",
-                std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
-                    .unwrap_or_default()
-                    .trim()
-            ),
-            Some(libc::ENOMEM) => {
-                "io_uring_setup returned ENOMEM: the memlock limit is too low for the ring".into()
-            }
-            _ => format!("io_uring_setup failed: {e}"),
-        }),
+        Err(e) => {
+            let errno = e.raw_os_error().unwrap_or(0);
+            return Err(Refused::by_errno(
+                errno,
+                match errno {
+                    libc::ENOSYS => "io_uring_setup returned ENOSYS: blocked by seccomp or a \
+                                     kernel without io_uring"
+                        .into(),
+                    libc::EPERM => format!(
+                        "io_uring_setup returned EPERM: disabled by sysctl \
+                         kernel.io_uring_disabled={}",
+                        std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+                            .unwrap_or_default()
+                            .trim()
+                    ),
+                    libc::ENOMEM => "io_uring_setup returned ENOMEM: the memlock limit is too \
+                                     low for the ring (probed again at the next build)"
+                        .into(),
+                    _ => format!("io_uring_setup failed: {e} (probed again at the next build)"),
+                },
+            ));
+        }
     };
     let mut probe = io_uring::Probe::new();
     if let Err(e) = ring.submitter().register_probe(&mut probe) {
-        return Err(format!("IORING_REGISTER_PROBE failed: {e}"));
+        return Err(Refused::by_errno(
+            e.raw_os_error().unwrap_or(0),
+            format!("IORING_REGISTER_PROBE failed: {e}"),
+        ));
     }
     let needed = [
         ("READ", opcode::Read::CODE),
@@ -1039,13 +1049,15 @@ pub(crate) fn probe() -> std::result::Result<String, String> {
         .map(|(n, _)| *n)
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
+        return Err(Refused::lasting(format!(
             "kernel lacks io_uring opcodes: {}",
             missing.join(", ")
-        ));
+        )));
     }
     if !ring.params().is_feature_ext_arg() {
-        return Err("kernel lacks IORING_FEAT_EXT_ARG (timed waits)".into());
+        return Err(Refused::lasting(
+            "kernel lacks IORING_FEAT_EXT_ARG (timed waits)".into(),
+        ));
     }
     Ok("io_uring_setup works; all opcodes used are supported".into())
 }
