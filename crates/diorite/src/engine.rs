@@ -93,7 +93,7 @@ impl Engine {
     }
 
     /// Whether slot `tag` holds generation `gen`'s request, issued and not yet completed.
-    pub(crate) fn is_running(&self, tag: u32, gen: u32) -> bool {
+    pub(crate) fn is_running(&self, tag: u32, gen: crate::slot::Gen) -> bool {
         self.slots[tag as usize].is_running(gen)
     }
 

@@ -41,7 +41,9 @@ pub enum GeometrySource {
 /// rewrites whole pages around it. At open, a file whose advertised `mem_align` is below the page
 /// size gets one guarded probe read: one block read at `mem_align` past a page boundary, inside
 /// guard pages filled with a pattern. If the guards change (or the kernel refuses the read),
-/// `mem_align` is raised to the page size.
+/// `mem_align` is raised to the page size. A regular file too short for the probe (a new,
+/// empty file) is answered for by a scratch file (`O_TMPFILE`) in its directory, on the same
+/// filesystem and device, so a new file gets the same verdict as one with data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AlignCheck {
@@ -55,9 +57,9 @@ pub enum AlignCheck {
         /// What the device advertised.
         advertised: u32,
     },
-    /// The alignment could not be checked (the file is shorter than one probe read, or cannot
-    /// be read): `mem_align` was raised to the page size to be safe; `advertised` is what the
-    /// device claimed.
+    /// The alignment could not be checked (the file is shorter than one probe read and no
+    /// scratch file could be made in its directory, or it cannot be read): `mem_align` was
+    /// raised to the page size to be safe; `advertised` is what the device claimed.
     Unverified {
         /// What the device advertised.
         advertised: u32,
@@ -517,7 +519,13 @@ fn check_mem_align(g: &mut Geometry, path: &Path, fd: BorrowedFd<'_>, readable: 
     }
     let len = page.max(g.offset_align as usize);
     let verdict = if size < len as u64 {
-        None
+        // Too short to read a block of it (a new file): a scratch file in the same directory,
+        // on the same filesystem and device, answers for it.
+        if g.is_block_device {
+            None
+        } else {
+            probe_scratch(path, advertised as usize, len, page)
+        }
     } else if readable {
         probe_read(fd, advertised as usize, len, page)
     } else {
@@ -532,6 +540,28 @@ fn check_mem_align(g: &mut Geometry, path: &Path, fd: BorrowedFd<'_>, readable: 
     };
     if g.align_check != AlignCheck::Verified {
         g.mem_align = page as u32;
+    }
+}
+
+/// [`probe_read`] on an unnamed temporary file (`O_TMPFILE | O_DIRECT`) in `path`'s directory,
+/// after writing one probe's worth of data to it from page-aligned memory. `None` when the
+/// directory takes no such file (no write permission, no `O_TMPFILE` support, no space).
+fn probe_scratch(path: &Path, align: usize, len: usize, page: usize) -> Option<bool> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = sys::open(dir, libc::O_TMPFILE | libc::O_RDWR | libc::O_DIRECT).ok()?;
+    let data = crate::buf::AlignedBuf::new(len, page).ok()?;
+    let iov = [sys::IoVec {
+        iov_base: data.as_ptr().cast_mut().cast(),
+        iov_len: len,
+    }];
+    // SAFETY: the vector covers `data`, alive and unaliased for the call (the kernel only
+    // reads it).
+    match unsafe { sys::prw(tmp.as_fd(), true, &iov, 0, 0) } {
+        Ok(n) if n == len => probe_read(tmp.as_fd(), align, len, page),
+        _ => None,
     }
 }
 

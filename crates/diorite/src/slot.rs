@@ -3,7 +3,7 @@
 //! `runtime/task/state.rs`: one atomic word, every transition one method returning what happened).
 //!
 //! # States
-//! The word is `generation << 32 | state`:
+//! The word is `generation << 16 | state`, the generation 48 bits wide (see [`GEN_BITS`]):
 //!
 //! ```text
 //!   FREE --queue--> QUEUED --start--> RUNNING --done--> DONE --free--> FREE (generation + 1)
@@ -66,13 +66,29 @@ const RX_GONE: u32 = 1 << 5;
 /// The completer is done with the slot: it posted the completion and woke the receiver.
 const TX_GONE: u32 = 1 << 6;
 
-fn pack(gen: u32, low: u32) -> u64 {
-    (u64::from(gen) << 32) | u64::from(low)
+/// Bits of a slot's generation. A [`RequestId`](crate::RequestId) carries it beside the 16-bit
+/// tag, so a stale id could name a later request in its slot only after 2^48 reuses of that
+/// slot: at 20 million reuses a second (more than any backend completes), 163 days.
+pub(crate) const GEN_BITS: u32 = 48;
+const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
+/// The state and flags live in the low 16 bits of the word.
+const LOW_BITS: u32 = 64 - GEN_BITS;
+
+/// A slot generation (`GEN_BITS` wide).
+pub(crate) type Gen = u64;
+
+fn pack(gen: Gen, low: u32) -> u64 {
+    ((gen & GEN_MASK) << LOW_BITS) | u64::from(low)
 }
 
 /// `(generation, state)`, flags stripped.
-fn unpack(word: u64) -> (u32, u32) {
-    ((word >> 32) as u32, word as u32 & STATE)
+fn unpack(word: u64) -> (Gen, u32) {
+    (word >> LOW_BITS, word as u32 & STATE)
+}
+
+/// The generation after `gen`, wrapping at `GEN_BITS`.
+fn next(gen: Gen) -> Gen {
+    (gen + 1) & GEN_MASK
 }
 
 /// The word with its state replaced, flags and generation kept.
@@ -81,7 +97,7 @@ fn with_state(word: u64, state: u32) -> u64 {
 }
 
 fn flags(word: u64) -> u32 {
-    word as u32 & !STATE
+    word as u32 & ((1 << LOW_BITS) - 1) & !STATE
 }
 
 /// Who frees an async slot, as found by the read-modify-write that ended one party's part.
@@ -118,7 +134,7 @@ pub(crate) enum Cancel {
 
 /// One request slot. Invariants on the fields.
 pub(crate) struct Slot {
-    /// `generation << 32 | state`; the transitions above are its only writers.
+    /// `generation << 16 | state`; the transitions above are its only writers.
     state: AtomicU64,
     /// The request: `Some` from `queue` until the reaper's `take`. Accessed only by the party
     /// the state machine makes its owner (see the module docs).
@@ -145,7 +161,7 @@ impl Slot {
     /// # Safety
     /// The caller holds the slot's tag (so the slot is FREE and no one else accesses it).
     #[inline]
-    pub(crate) unsafe fn queue(&self, req: Request) -> u32 {
+    pub(crate) unsafe fn queue(&self, req: Request) -> Gen {
         // Relaxed: we own the tag; the slot was freed with a Release store that the tag
         // allocator's Acquire chain (put -> drain -> get) orders before us.
         let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
@@ -163,7 +179,7 @@ impl Slot {
     /// # Safety
     /// As [`Slot::queue`].
     #[inline]
-    pub(crate) unsafe fn queue_async(&self, req: Request, waker: &Waker) -> u32 {
+    pub(crate) unsafe fn queue_async(&self, req: Request, waker: &Waker) -> Gen {
         // Relaxed: as in `queue`.
         let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
         // SAFETY: holding the tag makes us the slot's only accessor until we publish QUEUED.
@@ -200,7 +216,7 @@ impl Slot {
     }
 
     /// Cancels generation `gen`'s request if it is still QUEUED.
-    pub(crate) fn cancel(&self, gen: u32) -> Cancel {
+    pub(crate) fn cancel(&self, gen: Gen) -> Cancel {
         // Acquire: pairs with the Release store in `queue`.
         let mut cur = self.state.load(Ordering::Acquire);
         loop {
@@ -253,7 +269,7 @@ impl Slot {
     }
 
     /// Whether generation `gen`'s request is issued and not yet completed.
-    pub(crate) fn is_running(&self, gen: u32) -> bool {
+    pub(crate) fn is_running(&self, gen: Gen) -> bool {
         // Acquire: pairs with the Release store in `queue` and the Acquire CAS in `start`.
         unpack(self.state.load(Ordering::Acquire)) == (gen, RUNNING)
     }
@@ -305,15 +321,14 @@ impl Slot {
     /// The caller popped this slot's completion event (Acquire through the completion ring), so
     /// it is the slot's only accessor; it must put the tag back afterwards.
     #[inline]
-    pub(crate) unsafe fn take(&self) -> (Option<Request>, u32) {
+    pub(crate) unsafe fn take(&self) -> (Option<Request>, Gen) {
         // SAFETY: per the caller's contract we own the DONE slot.
         let req = self.req.with_mut(|p| unsafe { (*p).take() });
         // Relaxed: we own the slot.
         let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
         // Release: pairs with the Acquire loads in `cancel` and, through the tag allocator, with
         // the next submitter's `queue`.
-        self.state
-            .store(pack(gen.wrapping_add(1), FREE), Ordering::Release);
+        self.state.store(pack(next(gen), FREE), Ordering::Release);
         (req, gen)
     }
 
@@ -457,9 +472,44 @@ impl Slot {
         // Relaxed: we own the slot.
         let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
         // Release: as in `take`.
-        self.state
-            .store(pack(gen.wrapping_add(1), FREE), Ordering::Release);
+        self.state.store(pack(next(gen), FREE), Ordering::Release);
         req
+    }
+}
+
+#[cfg(all(test, not(diorite_loom)))]
+mod tests {
+    use super::*;
+
+    /// A slot at generation `gen`, QUEUED (its request is `None`: only the state is tested).
+    fn queued_at(gen: Gen) -> Slot {
+        let slot = Slot::new();
+        slot.state.store(pack(gen, QUEUED), Ordering::Relaxed);
+        slot
+    }
+
+    /// A stale id does not name a later request across the old 32-bit wrap: a slot reused
+    /// 2^32 times (generation g + 2^32) is not canceled by an id of generation g, which a
+    /// 32-bit generation could not tell apart.
+    #[test]
+    fn a_stale_id_does_not_match_across_2_pow_32_reuses() {
+        let g = 12345;
+        let later = queued_at(g + (1 << 32));
+        assert_eq!(later.cancel(g), Cancel::NotFound);
+        assert_eq!(later.cancel(g + (1 << 32)), Cancel::Canceled);
+        let id = crate::RequestId::new(g + (1 << 32), 65535);
+        assert_eq!((id.generation(), id.tag()), (g + (1 << 32), 65535));
+        assert_ne!(id, crate::RequestId::new(g, 65535));
+    }
+
+    /// The generation wraps at `GEN_BITS`, leaving the state and flags alone.
+    #[test]
+    fn the_generation_wraps_at_its_width() {
+        assert_eq!(next(GEN_MASK), 0);
+        let w = pack(GEN_MASK, DONE | ASYNC | TX_GONE);
+        assert_eq!(unpack(w), (GEN_MASK, DONE));
+        assert_eq!(flags(w), ASYNC | TX_GONE);
+        assert_eq!(crate::RequestId::new(GEN_MASK, 7).generation(), GEN_MASK);
     }
 }
 

@@ -771,7 +771,7 @@ impl Aio {
 
     /// `io_cancel` for each piece of slot `tag`; whatever it returns, the completion arrives
     /// through the event ring.
-    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: u32) {
+    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: crate::slot::Gen) {
         let mut pending = lock(&self.submitting);
         if !engine.is_running(tag, gen) {
             return;

@@ -505,7 +505,7 @@ impl Backend {
 
     /// Asks the backend to cancel a RUNNING request. Never certain: the request's own
     /// completion says whether it was canceled (`Canceled`) or finished.
-    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: u32) {
+    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: crate::slot::Gen) {
         match self {
             // A pool worker inside preadv2 cannot be interrupted safely; a null request is
             // never running when a cancel comes.

@@ -892,7 +892,7 @@ impl Uring {
 
     /// Asks the kernel to cancel every piece of slot `tag`. The request's own completion still
     /// arrives, and its buffers stay in the slot until then.
-    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: u32) {
+    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: crate::slot::Gen) {
         // Under `sq`, which every submitter holds while it lays out and issues a slot's pieces:
         // the piece list is stable, and the slot check below sees a reuse of the slot.
         let _g = lock(&self.sq);
