@@ -189,6 +189,14 @@ impl Admission {
         self.word.load(Ordering::Acquire) & COUNT
     }
 
+    /// [`Admission::in_flight`] read with a read-modify-write (AcqRel): either it counts an
+    /// `admit` that is earlier in the word's modification order, or that `admit` (Acquire)
+    /// reads from it and so sees everything the caller wrote before (the late completion fd
+    /// of `Context::completion_fd` relies on it). Not for the I/O path.
+    pub(crate) fn in_flight_synced(&self) -> u32 {
+        self.word.fetch_add(0, Ordering::AcqRel) & COUNT
+    }
+
     pub(crate) fn depth(&self) -> u32 {
         self.depth
     }

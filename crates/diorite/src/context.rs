@@ -572,7 +572,9 @@ impl Context {
     /// - Wake-ups can be spurious (a cancel, an internal wake-up, a completion another thread
     ///   reaped first): reaping then simply finds nothing.
     /// - The first call signals the fd once, so completions that were ready before it existed
-    ///   are found too.
+    ///   are found too; requests still in flight then signal it when they complete, on every
+    ///   backend (Linux AIO's iocbs issued before the call carry no fd: the driver thread is
+    ///   started to collect them, and the engine signals the fd for them).
     /// - With io_uring, a wait in the submitting thread (`epoll_wait`, `poll`) may return
     ///   `EINTR`: completions of its requests that finished elsewhere are posted as task work
     ///   of that thread, which interrupts the wait as a signal would. Retry the wait.
@@ -619,6 +621,15 @@ impl Context {
             let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
             self.backend.attach_eventfd(fd)?;
             self.engine.set_notify_fd(fd);
+            // Requests already in flight may never signal the new fd (Linux AIO's iocbs carry
+            // it from now on only): someone must collect them, and the backend signals the fd
+            // for them (`aio.rs`, `deliver`). The driver thread does, when any are in flight;
+            // the RMW read orders that count against the submitters (`in_flight_synced`).
+            if self.backend.kind() == BackendKind::Aio
+                && self.engine.admission().in_flight_synced() > 0
+            {
+                self.driver.ensure(&self.engine, &self.backend)?;
+            }
             crate::engine::signal(fd);
             *slot = Some(owned);
         }

@@ -329,6 +329,15 @@ impl Engine {
         completion
     }
 
+    /// Signals the completion fd, if there is one (for completions the kernel did not signal).
+    pub(crate) fn signal_notify(&self) {
+        // Acquire: pairs with the Release store in `set_notify_fd`.
+        let fd = self.notify_fd.load(Ordering::Acquire);
+        if fd >= 0 {
+            signal(fd);
+        }
+    }
+
     /// Makes completions made in user space signal `fd` from now on.
     pub(crate) fn set_notify_fd(&self, fd: i32) {
         // Release: pairs with the Acquire load in `complete`.

@@ -284,8 +284,12 @@ pub(crate) struct Aio {
     /// Always readable: the target of wake-up poll iocbs.
     ready: OwnedFd,
     /// The completion fd (`Context::completion_fd`) the kernel signals for each event, or -1.
-    /// Relaxed: read when iocbs are built; set once, before the caller learns the fd.
+    /// Set once (Release), read when iocbs are built (Acquire).
     resfd: std::sync::atomic::AtomicI32,
+    /// The completion fd came after iocbs may have been issued without it: `deliver` checks
+    /// each event's iocb and signals the fd for those. Set once, never cleared (Relaxed: see
+    /// `attach_eventfd`).
+    stragglers: std::sync::atomic::AtomicBool,
     /// The builder allowed buffered files (`ContextBuilder::allow_blocking_aio`): their I/O
     /// runs inside `io_submit`, which then blocks.
     buffered_ok: bool,
@@ -356,6 +360,7 @@ impl Aio {
             kwait: KernelWait::default(),
             ready,
             resfd: std::sync::atomic::AtomicI32::new(-1),
+            stragglers: std::sync::atomic::AtomicBool::new(false),
             buffered_ok,
         })
     }
@@ -422,7 +427,8 @@ impl Aio {
             self.wake();
             return;
         }
-        let resfd = self.resfd.load(std::sync::atomic::Ordering::Relaxed);
+        // Acquire: pairs with the Release store in `attach_eventfd`.
+        let resfd = self.resfd.load(std::sync::atomic::Ordering::Acquire);
         let base = Iocb {
             aio_fildes: file.fd().as_raw_fd() as u32,
             // The kernel signals the completion fd for this event (IOCB_FLAG_RESFD).
@@ -552,9 +558,17 @@ impl Aio {
         &self.kwait
     }
 
-    /// Has the kernel signal `fd` for every event from now on.
+    /// Has the kernel signal `fd` for every event from now on. Iocbs issued before carry no
+    /// `IOCB_FLAG_RESFD`: from now on `deliver` looks for their events and signals `fd` for
+    /// them itself (the caller makes sure someone delivers: `Context::completion_fd`).
     pub(crate) fn attach_eventfd(&self, fd: i32) {
-        self.resfd.store(fd, std::sync::atomic::Ordering::Relaxed);
+        // Relaxed: `stragglers` is read by deliverers, who look at each event's own iocb; the
+        // order against submitters is made by the caller (`Admission::in_flight_synced`).
+        self.stragglers
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        // Release: pairs with the Acquire load in `submit`; with the admission RMW of
+        // `Context::completion_fd` it orders this store before every later-admitted iocb.
+        self.resfd.store(fd, std::sync::atomic::Ordering::Release);
     }
 
     /// Gets a reaper out of `io_getevents`: one wake-up poll iocb per event it waits for.
@@ -712,9 +726,19 @@ impl Aio {
 
     fn deliver(&self, engine: &Engine, events: &[IoEvent]) {
         let mut n = 0;
+        // Events of iocbs issued before the completion fd existed signal nobody: signal it
+        // here for them (only once a completion fd was attached late; see `attach_eventfd`).
+        let look = self.stragglers.load(std::sync::atomic::Ordering::Relaxed);
+        let mut unsignaled = false;
         for ev in events {
             if ev.data & WAKE != 0 {
                 continue;
+            }
+            if look {
+                // SAFETY: `obj` is the address of the iocb in the slot's iocb list, which stays
+                // in place until the slot's completion is posted (below, by `done`).
+                let flags = unsafe { (*(ev.obj as *const Iocb)).aio_flags };
+                unsignaled |= flags & IOCB_FLAG_RESFD == 0;
             }
             n += 1;
             let (tag, piece) = (
@@ -727,6 +751,9 @@ impl Aio {
             // Relaxed: an estimate (see the field); one update per batch of events.
             self.in_kernel
                 .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        if unsignaled {
+            engine.signal_notify();
         }
     }
 
