@@ -475,6 +475,13 @@ impl Context {
         let mut deadline: Option<Option<Instant>> = None;
         let mut got = 0;
         let mut polled = false;
+        // Whether this call moved kernel completions into the queue: those it leaves there
+        // are announced on the completion fd as it returns (`Engine::hand_over`).
+        let mut moved = false;
+        let done = |got: usize, moved: bool| {
+            engine.hand_over(moved);
+            Ok(got)
+        };
         loop {
             got += engine.reap(max_nr - got, out);
             if max_nr == 0 || (got >= min_nr && (got > 0 || polled)) {
@@ -484,13 +491,13 @@ impl Context {
                 if got == 0 && cq.is_closed() {
                     return Err(Error::new(ErrorKind::Shutdown, "get_events"));
                 }
-                return Ok(got);
+                return done(got, moved);
             }
             if got >= min_nr {
                 // `min_nr == 0` and nothing reaped yet: completions the kernel holds count as
                 // available too; collect them once, without waiting.
                 polled = true;
-                self.backend.poll(engine);
+                moved |= self.backend.poll(engine);
                 continue;
             }
             if cq.is_closed() {
@@ -500,6 +507,7 @@ impl Context {
                 };
             }
             if self.backend.poll(engine) {
+                moved = true;
                 continue;
             }
             let need = min_nr - got;
@@ -518,7 +526,10 @@ impl Context {
                 }
             }
             let slept = match self.backend.wait(engine, need, deadline) {
-                Wait::Waited => deadline.is_none_or(|d| Instant::now() < d),
+                Wait::Waited => {
+                    moved = true;
+                    deadline.is_none_or(|d| Instant::now() < d)
+                }
                 Wait::Unsupported => cq.sleep(need, deadline, None),
                 Wait::Busy => {
                     let kw = self.backend.kernel_wait();
@@ -533,7 +544,7 @@ impl Context {
             };
             if !slept {
                 got += engine.reap(max_nr - got, out);
-                return Ok(got);
+                return done(got, moved);
             }
         }
     }
@@ -571,6 +582,12 @@ impl Context {
     ///   read signals the fd again, so nothing is missed.
     /// - Wake-ups can be spurious (a cancel, an internal wake-up, a completion another thread
     ///   reaped first): reaping then simply finds nothing.
+    /// - Shared with blocking reapers: `get_events` callers share one completion queue, each
+    ///   completion reaped by exactly one of them. Whoever moves completions from the kernel
+    ///   into the queue and leaves them there (a blocking reaper that took fewer, the driver
+    ///   thread, a polling future) signals the fd, so the loop is told of them.
+    /// - With [`Reactor::Tokio`] the fd is the runtime watcher's (it reads it): do not also
+    ///   wait on it in a loop of your own.
     /// - The first call signals the fd once, so completions that were ready before it existed
     ///   are found too; requests still in flight then signal it when they complete, on every
     ///   backend (Linux AIO's iocbs issued before the call carry no fd: the driver thread is
@@ -916,6 +933,8 @@ impl Context {
         // Linux AIO's ring), which may be ours: an executor that keeps polling then does not
         // depend on the reactor's wake-up.
         if self.backend.polls_in_user_space() && self.backend.poll(&self.engine) {
+            // Others' completions it moved stay in the queue: tell the completion fd's loop.
+            self.engine.hand_over(true);
             // SAFETY: the caller's contract.
             return unsafe { self.engine.poll_async(id, waker) };
         }

@@ -94,11 +94,14 @@ impl Driver {
 fn run(engine: &Engine, backend: &Backend) {
     let cq = engine.cq();
     while !cq.is_closed() {
+        // What the driver moves into the completion queue is for the blocking reapers and the
+        // completion fd's loop: `hand_over` tells the latter.
         if backend.poll(engine) {
+            engine.hand_over(true);
             continue;
         }
         match backend.wait_as(engine, 1, None, true) {
-            Wait::Waited => {}
+            Wait::Waited => engine.hand_over(true),
             // A blocking reaper is in the kernel wait and delivers for everyone: sleep until it
             // leaves (or the queue closes).
             Wait::Busy => {

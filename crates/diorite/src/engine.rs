@@ -338,6 +338,25 @@ impl Engine {
         }
     }
 
+    /// After a drain that moved kernel completions into the completion queue (`drained`) by a
+    /// caller that leaves them there — the driver thread, a polling future, a blocking reaper
+    /// that took only what it needed: if any are left and there is a completion fd, signal it.
+    /// The kernel signaled the fd when they completed, but an event loop that read the fd and
+    /// reaped before they were moved found nothing, and would wait for a signal that had
+    /// already come (the completion fd's contract: a completion not yet reapable when the fd
+    /// was read signals it again).
+    #[inline]
+    pub(crate) fn hand_over(&self, drained: bool) {
+        if !drained {
+            return;
+        }
+        // Acquire: pairs with the Release store in `set_notify_fd`. Usually -1: one load.
+        let fd = self.notify_fd.load(Ordering::Acquire);
+        if fd >= 0 && self.cq.ring_len() != (0, false) {
+            signal(fd);
+        }
+    }
+
     /// Makes completions made in user space signal `fd` from now on.
     pub(crate) fn set_notify_fd(&self, fd: i32) {
         // Release: pairs with the Acquire load in `complete`.
