@@ -800,6 +800,8 @@ impl Context {
             crate::engine::signal(std::os::fd::AsRawFd::as_raw_fd(fd));
         }
         let driver = self.driver.stop();
+        #[cfg(feature = "tokio")]
+        self.tokio.stop();
         self.backend.stop().and(driver)
     }
 

@@ -20,6 +20,17 @@
 //! until the context closes (shutdown signals the fd). A future submitted outside any tokio
 //! runtime, or in one built without I/O (`enable_io`), is served by the driver thread instead.
 //!
+//! # When the runtime stops serving
+//! The watcher is chosen when a future submits; the future may later be polled elsewhere, and
+//! the runtime may go away (dropped: its watcher task is dropped too) or never run at all (a
+//! thread that only `enter`ed it). A future must complete wherever it is polled, so:
+//! - a watcher task on its way out (also dropped by its runtime's shutdown) kicks what its
+//!   futures pushed;
+//! - a rescue thread per context ([`Rescue`]) watches the watchers' progress: while requests
+//!   are in flight and no watcher made a step for 5 ms, it kicks and collects completions
+//!   itself, waking the futures wherever they are polled now (a stranded future completes
+//!   within a few milliseconds instead of never).
+//!
 //! # Deferred kicks
 //! A future served by a watcher pushes its SQE (iocb) without entering the kernel and asks the
 //! watcher to kick (the protocol in `kick.rs`); the watcher, woken as an ordinary task of the same runtime, hands
@@ -114,6 +125,61 @@ pub(crate) struct TokioWatchers {
     /// `(runtime, watcher task)`, one per runtime that polled this context's futures. Under
     /// the lock only on a cache miss.
     tasks: std::sync::Mutex<Vec<Watcher>>,
+    /// The rescue thread, started with the first watcher (see [`Rescue`]).
+    rescue: std::sync::Mutex<Option<(Arc<Rescue>, std::thread::JoinHandle<()>)>>,
+}
+
+/// What keeps a future from being stranded by a runtime that stopped serving it: its runtime
+/// was dropped (the watcher task with it), or it is polled on a thread that entered a
+/// runtime nobody drives (`rt.enter()`), so its watcher never runs. A thread per context
+/// that watches the watchers' progress: while requests are in flight and no watcher made a
+/// step for one period, it kicks what was pushed and collects completions (waking the
+/// futures, wherever they are polled now). A healthy watcher that simply waits for a slow
+/// device costs it one cheap kick-and-poll per period; nothing on the I/O path.
+#[cfg(feature = "tokio")]
+pub(crate) struct Rescue {
+    /// Steps made by any watcher of the context (Relaxed: a progress counter compared with
+    /// itself by one reader).
+    steps: std::sync::atomic::AtomicU64,
+    /// Set by `stop` (under the lock, with `cv`), so the thread's timed wait ends at once.
+    stopped: std::sync::Mutex<bool>,
+    cv: std::sync::Condvar,
+}
+
+#[cfg(feature = "tokio")]
+impl Rescue {
+    /// A period while requests are in flight, and one while the context is idle.
+    const BUSY: std::time::Duration = std::time::Duration::from_millis(5);
+    const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
+
+    fn run(&self, engine: &Engine, backend: &Backend) {
+        use std::sync::atomic::Ordering;
+        let mut last = self.steps.load(Ordering::Relaxed);
+        let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let period = if engine.admission().in_flight() > 0 {
+                Rescue::BUSY
+            } else {
+                Rescue::IDLE
+            };
+            stopped = self
+                .cv
+                .wait_timeout(stopped, period)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+            if *stopped || engine.cq().is_closed() {
+                return;
+            }
+            let now = self.steps.load(Ordering::Relaxed);
+            if now == last && engine.admission().in_flight() > 0 {
+                backend.kick(engine);
+                if backend.poll(engine) {
+                    engine.hand_over(true);
+                }
+            }
+            last = now;
+        }
+    }
 }
 
 /// One runtime's watcher task and its deferred kick.
@@ -141,7 +207,39 @@ impl TokioWatchers {
             // Relaxed: only uniqueness matters.
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             tasks: std::sync::Mutex::new(Vec::new()),
+            rescue: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Stops and joins the rescue thread (shutdown, before the backend stops).
+    pub(crate) fn stop(&self) {
+        let taken = self.rescue.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((r, handle)) = taken {
+            *r.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            r.cv.notify_all();
+            let _ = handle.join();
+        }
+    }
+
+    /// The rescue thread's shared state, starting the thread on first use; `None` when the
+    /// OS refuses a thread (the watchers then run without a safety net).
+    fn rescue(&self, engine: &Arc<Engine>, backend: &Arc<Backend>) -> Option<Arc<Rescue>> {
+        let mut slot = self.rescue.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((r, _)) = slot.as_ref() {
+            return Some(r.clone());
+        }
+        let r = Arc::new(Rescue {
+            steps: std::sync::atomic::AtomicU64::new(0),
+            stopped: std::sync::Mutex::new(false),
+            cv: std::sync::Condvar::new(),
+        });
+        let (r2, engine, backend) = (r.clone(), engine.clone(), backend.clone());
+        let handle = std::thread::Builder::new()
+            .name("diorite-rescue".into())
+            .spawn(move || r2.run(&engine, &backend))
+            .ok()?;
+        *slot = Some((r.clone(), handle));
+        Some(r)
     }
 
     /// Makes sure a watcher serves the tokio runtime this thread runs in. `false` when there
@@ -232,11 +330,14 @@ impl TokioWatchers {
             let Ok(Ok(afd)) = registered else {
                 return false;
             };
+            let Some(rescue) = self.rescue(engine, backend) else {
+                return false;
+            };
             let (engine, backend) = (engine.clone(), backend.clone());
             let kick = Arc::new(Kick::default());
             tasks.push(Watcher {
                 rt,
-                task: handle.spawn(watch(afd, engine, backend, kick.clone())),
+                task: handle.spawn(watch(afd, engine, backend, kick.clone(), rescue)),
                 kick,
             });
         }
@@ -256,9 +357,23 @@ async fn watch(
     engine: Arc<Engine>,
     backend: Arc<Backend>,
     kick: Arc<Kick>,
+    rescue: Arc<Rescue>,
 ) {
     use std::os::fd::AsRawFd;
+    /// Dropped with the task — also when its runtime shuts down mid-wait: what its futures
+    /// pushed goes to the kernel at once (the rescue thread collects the completions).
+    struct OnExit<'a>(&'a Engine, &'a Backend);
+    impl Drop for OnExit<'_> {
+        fn drop(&mut self) {
+            self.1.kick(self.0);
+        }
+    }
+    let _exit = OnExit(&engine, &backend);
     loop {
+        // Relaxed: a progress counter (see `Rescue::steps`).
+        rescue
+            .steps
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if engine.cq().is_closed() {
             backend.kick(&engine);
             return;

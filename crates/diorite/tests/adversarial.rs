@@ -856,3 +856,95 @@ fn an_event_loop_sharing_a_context_never_misses_a_completion() {
         futures.join().unwrap();
     }
 }
+
+// ---- Futures whose runtime goes away ----
+
+#[cfg(feature = "tokio")]
+fn tokio_ctx(b: BackendChoice) -> Arc<Context> {
+    Arc::new(
+        Context::builder()
+            .depth(32)
+            .backend(b)
+            .reactor(diorite::Reactor::Tokio)
+            .submit_batching(diorite::SubmitBatching::Always)
+            .build()
+            .unwrap(),
+    )
+}
+
+/// `Reactor::Tokio` futures complete wherever they are polled, and a runtime's end hands its
+/// work over (the kernel backends; the pool's workers need no reactor):
+/// (a) 16 futures polled once in a current-thread runtime, the runtime dropped, then awaited
+///     on smol: they complete (io_uring's submissions waited for the dead runtime's kick;
+///     AIO's never completed);
+/// (b) a runtime dropped with 16 reads in flight in its tasks: `in_flight()` returns to 0 with
+///     no other future to start anything (it stayed at 16);
+/// (c) `futures::executor::block_on` on a thread that entered (`rt.enter()`) a runtime nobody
+///     drives: the read completes (it hung: the watcher was spawned on that runtime).
+#[cfg(feature = "tokio")]
+#[test]
+fn futures_survive_their_tokio_runtime() {
+    for b in backends() {
+        if !matches!(b, BackendChoice::IoUring | BackendChoice::Aio) {
+            continue;
+        }
+        let dir = tempdir();
+        let f = file_with(dir.path(), "f", 1 << 20, 4);
+        let (ctx, f2) = (tokio_ctx(b), f.clone());
+        common::within(30, &format!("{b:?} (a)"), move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let mut futs: Vec<_> = (0..16u64)
+                .map(|i| {
+                    Box::pin(ctx.read(&f2, i * B as u64, AlignedBuf::for_file(&f2, B).unwrap()))
+                })
+                .collect();
+            rt.block_on(async {
+                for fut in &mut futs {
+                    let _ = poll_once(fut);
+                }
+            });
+            drop(rt);
+            for (r, buf) in smol::block_on(futures::future::join_all(futs)) {
+                assert_eq!(r.unwrap(), B);
+                assert!(buf.iter().all(|&x| x == 4));
+            }
+        });
+        let (ctx, f2) = (tokio_ctx(b), f.clone());
+        common::within(30, &format!("{b:?} (b)"), move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            for i in 0..16u64 {
+                let (ctx, f2) = (ctx.clone(), f2.clone());
+                rt.spawn(async move {
+                    let _ = ctx
+                        .read(&f2, i * B as u64, AlignedBuf::for_file(&f2, B).unwrap())
+                        .await;
+                });
+            }
+            rt.block_on(tokio::task::yield_now());
+            drop(rt);
+            while ctx.in_flight() > 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let (ctx, f2) = (tokio_ctx(b), f.clone());
+        common::within(30, &format!("{b:?} (c)"), move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let _entered = rt.enter();
+            let (r, _) = futures::executor::block_on(ctx.read(
+                &f2,
+                0,
+                AlignedBuf::for_file(&f2, B).unwrap(),
+            ));
+            assert_eq!(r.unwrap(), B);
+        });
+    }
+}
