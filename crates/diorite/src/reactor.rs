@@ -381,13 +381,24 @@ async fn watch(
         let ready = std::future::poll_fn(|cx| {
             if kick.take(cx.waker()) {
                 backend.kick(&engine);
+                // What the kick completed inside the submitting call (Linux AIO on zram reads
+                // inside `io_submit`) is in the kernel's queue already: deliver it now, not a
+                // round trip through the runtime's reactor later (the fd's readiness is only
+                // learned at the reactor's next turn). No syscall: user-space queues only.
+                if backend.polls_in_user_space() && backend.poll(&engine) {
+                    return std::task::Poll::Ready(None);
+                }
             }
-            afd.poll_read_ready(cx)
+            afd.poll_read_ready(cx).map(Some)
         })
         .await;
-        let Ok(mut guard) = ready else {
-            backend.kick(&engine);
-            return;
+        let mut guard = match ready {
+            None => continue,
+            Some(Ok(guard)) => guard,
+            Some(Err(_)) => {
+                backend.kick(&engine);
+                return;
+            }
         };
         let mut n = [0u8; 8];
         // SAFETY: reads 8 bytes into a live buffer from our (non-blocking) eventfd; EAGAIN
