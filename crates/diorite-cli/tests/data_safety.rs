@@ -1,4 +1,4 @@
-//! `diorite bench` never touches what a job did not ask to touch (issue 11, "data safety first").
+//! `diorite bench` never touches what a job did not ask to touch (data safety first).
 //! Each test checks the bytes outside the job's range before and after, and failed on the code
 //! before the fix.
 

@@ -2,7 +2,7 @@
 //! loops and runtime; in `tests/data/fio-examples/`): all 35 of fio 3.33's examples whose engines
 //! are block or file engines (or null). Every one that uses only options diorite supports runs
 //! with the jobs, groups and directions fio runs; the others are refused with an error naming
-//! the option (issues 11 and 15).
+//! the option.
 
 use serde_json::Value;
 use std::path::Path;
@@ -105,7 +105,7 @@ const EXAMPLES: &[(&str, Expect)] = &[
     // latency_target's depth search with random_generator=lfsr.
     ("latency-profile.fio", Expect::Runs(&[(0, "r")])),
     // Refused, each by the first option (in the file's order) diorite does not support yet;
-    // the rest of issue 15's vocabulary.
+    // the rest of fio's vocabulary.
     (
         "cross-stripe-verify.fio",
         Expect::Refused("verify with numjobs > 1 on shared files"),

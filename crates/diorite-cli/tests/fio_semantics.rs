@@ -1,4 +1,4 @@
-//! Options that were accepted and not honoured (issue 11): each now does what fio does. Each
+//! Options that were accepted and not honoured: each now does what fio does. Each
 //! test failed on the code before the fix.
 
 mod common;
@@ -213,7 +213,7 @@ fn job_files_read_as_fio_reads_them() {
 }
 
 /// The text report of a randread QD32 job has fio's sections, and the JSON fio's fields for
-/// them, with measured values (issue 11, "the report").
+/// them, with measured values.
 #[test]
 fn the_report_has_fios_sections_and_fields() {
     let dir = tempdir();
@@ -1309,7 +1309,7 @@ fn written_data(path: &Path) -> (f64, usize) {
     (packed as f64 / d.len() as f64, blocks.len())
 }
 
-/// fio's data options (issue 15, "data written"): the written data compresses and dedupes as
+/// fio's data options: the written data compresses and dedupes as
 /// the options say — measured on the file with lz4 and by counting distinct blocks — and, when
 /// fio is installed, as fio's own file for the same options does (within 3 points of ratio and
 /// 8% of the block count; the random draws differ).
@@ -1451,7 +1451,7 @@ fn files_in(dir: &Path) -> Vec<(String, u64, u64)> {
     out
 }
 
-/// fio's file sets (issue 15, "file sets"): `nrfiles` files per clone named by
+/// fio's file sets: `nrfiles` files per clone named by
 /// `filename_format` in the clone's `directory` of a `:` list; `file_service_type` decides
 /// which file each I/O goes to (seen in the bytes each file received, with `fallocate=none`
 /// so a file's size is where its writes ended; `openfiles` limits the files served at a
@@ -1608,7 +1608,7 @@ fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
     assert!(files_in(dir.path()).is_empty(), "nothing created");
 }
 
-/// fio's CPU options (issue 15): the job thread's affinity and nice value, as the kernel
+/// fio's CPU options: the job thread's affinity and nice value, as the kernel
 /// reports them from inside the job (`diorite.cpus`, `diorite.nice`): `cpus_allowed` and
 /// `cpumask` set the CPUs, `cpus_allowed_policy=split` gives each job one CPU of the set by its
 /// number in the run, `nice` the nice value; a CPU this machine lacks is refused by name.
@@ -1695,7 +1695,7 @@ fn cpu_options_place_the_job_threads() {
     }
 }
 
-/// fio's percentile options (issue 15): `clat_percentiles` (on by default),
+/// fio's percentile options: `clat_percentiles` (on by default),
 /// `lat_percentiles`, `slat_percentiles` decide which series carry percentiles — in the text
 /// report, the JSON (`*_ns.percentile`, only those) and terse (total latency's when asked,
 /// else clat's) — and `percentile_list` which percentiles. With fio installed, fio's JSON has
@@ -1780,7 +1780,7 @@ fn offsets_logged(dir: &Path, args: &[&str], bs: u64) -> Vec<u64> {
         .collect()
 }
 
-/// fio's `random_generator` (issue 15, "offsets and patterns"): `lfsr` visits every block
+/// fio's `random_generator`: `lfsr` visits every block
 /// exactly once per pass without a random map (here with `norandommap`: 2 passes of 256
 /// blocks, each a permutation), where `tausworthe` without the map repeats blocks within a
 /// pass; `lfsr` with a skewed distribution is refused by name.
@@ -1938,7 +1938,7 @@ fn strided_zones_move_through_the_region_as_fios_do() {
     assert!(common::stderr(&out).contains("zonemode=none (the default) and zonesize"));
 }
 
-/// fio's per-direction block sizes (issue 15): `bs=R,W`, `bsrange` and `bssplit` with a comma
+/// fio's per-direction block sizes: `bs=R,W`, `bsrange` and `bssplit` with a comma
 /// give reads and writes their own sizes (an empty part leaves a direction's default), seen in
 /// a mixed job's I/O log (direction and size of every I/O).
 #[test]
@@ -1999,7 +1999,7 @@ fn prios_logged(dir: &Path, args: &[&str]) -> std::collections::BTreeMap<String,
     m
 }
 
-/// fio's priorities (issue 15): `prio`/`prioclass` give every I/O the job's priority,
+/// fio's priorities: `prio`/`prioclass` give every I/O the job's priority,
 /// `cmdprio_percentage` that share of I/Os the `cmdprio_class`/`cmdprio` one (seen per I/O in
 /// the log's priority column, on each engine), `cmdprio_bssplit` per block size; the report has
 /// fio's per-priority latency (`clat prio C/L` lines and the JSON `prios` array, whose counts
@@ -2276,7 +2276,7 @@ fn rate_process_and_offload_submission() {
     assert!(common::stderr(&out).contains("rate_process=poisson"));
 }
 
-/// fio's steady state (issue 15): a job whose IOPS settle ends once the window of `ss_dur`
+/// fio's steady state: a job whose IOPS settle ends once the window of `ss_dur`
 /// (sampled every `ss_interval`) meets the criterion, long before its runtime, and reports
 /// fio's `steadystate` block (criterion string, data arrays of the window's length) and text
 /// line; a criterion that cannot be met runs the whole runtime, `attained` 0; with
@@ -2437,7 +2437,7 @@ fn latency_target_finds_the_deepest_queue_that_meets_it() {
     assert!(common::stderr(&out).contains("latency_target"));
 }
 
-/// fio's averaged and histogram logs (issue 15, "logs"): with `log_avg_msec=200` each log has
+/// fio's averaged and histogram logs: with `log_avg_msec=200` each log has
 /// one entry per 200 ms window and direction (times on the window grid, block size and
 /// offset 0, the window's mean; `log_max_value=1` its largest), bandwidth in KiB/s and IOPS
 /// per interval; `write_hist_log` with `log_hist_msec` writes fio's 1856 bins per line (fewer
@@ -2556,7 +2556,7 @@ fn averaged_and_histogram_logs_as_fio_writes_them() {
     assert_eq!(row[1].trim().parse::<u64>().unwrap(), counted, "{text}");
 }
 
-/// fio's `fill_device` (issue 15, file sets): on a 4 MiB tmpfs, a writer asked for 8 MiB with
+/// fio's `fill_device`: on a 4 MiB tmpfs, a writer asked for 8 MiB with
 /// `fill_device=1` writes until the filesystem is full and ends without an error, where
 /// without it ENOSPC is the job's error; without `size` the region is the free space; a reader
 /// has the filesystem filled first and reads it all. Needs root (to mount the tmpfs).
@@ -2618,7 +2618,7 @@ fn fill_device_writes_until_full_and_ends_cleanly() {
     assert!(common::stderr(&out).contains("fill_device"));
 }
 
-/// fio's `create_on_open` (issue 15, file sets): a writer's missing file is created when the
+/// fio's `create_on_open`: a writer's missing file is created when the
 /// job starts, not while the run is set up — behind a 1 s first phase, its creation time is
 /// a second after the first phase's file's (without the option, both are made together).
 #[test]
@@ -2809,7 +2809,7 @@ fn unlink_each_loop_runs_each_loop_on_new_files() {
     }
 }
 
-/// Verify with job clones (issue 15's examples use it): clones with their own files, or kept
+/// Verify with job clones (fio's examples use it): clones with their own files, or kept
 /// apart on one file by `offset_increment`, each verify their own blocks; on one shared region
 /// they would overwrite each other, and that is refused by name.
 #[test]

@@ -1,6 +1,6 @@
 //! 4 KiB random reads at QD32 through futures on tokio's current-thread runtime, against the
-//! blocking `submit`/`get_events` loop on the same context, backend and device (issue 12: the
-//! futures should reach at least 90% of the blocking loop's IOPS). On zram (as root: made, filled
+//! blocking `submit`/`get_events` loop on the same context, backend and device (the target: the
+//! futures reach at least 90% of the blocking loop's IOPS). On zram (as root: made, filled
 //! with incompressible data, and removed here) or else a file in /var/tmp; every backend.
 //!
 //! `cargo bench -p diorite --bench futures` (one backend: append e.g. `-- io_uring`)

@@ -1,4 +1,4 @@
-//! Single-issuer contexts (`LocalContext`) beside shared ones (issue 13): the same blocking
+//! Single-issuer contexts (`LocalContext`) beside shared ones: the same blocking
 //! submit/get_events loop, 4 KiB random reads at QD32 on zram (root; else a file), on io_uring
 //! (where the local context is `SINGLE_ISSUER | DEFER_TASKRUN` with a registered ring fd) and
 //! Linux AIO; and the engine's own cost per request on the null backend (where a local context

@@ -1,5 +1,5 @@
 //! Tag get+put against a `Mutex<Vec<u32>>` free list and against the same sbitmap with immediate
-//! (unbatched) clearing — seed 000 claims batched clearing removes about half the cost under threads.
+//! (unbatched) clearing — batched clearing is claimed to remove about half the cost under threads.
 //! `cargo bench -p diorite --bench tags`
 
 // criterion_group! generates undocumented functions.

@@ -1,4 +1,4 @@
-//! Owned, aligned I/O memory: [`AlignedBuf`] and the per-context cache [`BufPool`] (seed 002).
+//! Owned, aligned I/O memory: [`AlignedBuf`] and the per-context cache [`BufPool`].
 //!
 //! A request owns its buffers until its completion hands them back (the owned-buffer model):
 //! dropping a [`Context`](crate::Context) or canceling a request never frees memory that the

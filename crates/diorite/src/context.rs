@@ -1,4 +1,4 @@
-//! [`Context`]: the AIO context (seed 004, `fs/aio.c`).
+//! [`Context`]: the AIO context (after the kernel's `fs/aio.c`).
 //!
 //! A request's life: `submit` validates it, is admitted (`admission.rs`), takes a tag — the tag
 //! *is* the request's slot — parks the request in the slot (`slot.rs`) and hands the backend the

@@ -1,9 +1,9 @@
 //! The O_DIRECT rules: validation before anything is issued, splitting at the device's largest
-//! transfer, and the partial-result rule (seeds 001 and 003).
+//! transfer, and the partial-result rule.
 //!
 //! - **Validation** checks the file offset and *every* segment — address against `mem_align`,
 //!   length against `offset_align` — so a vectored request with a bad second segment is refused
-//!   whole (seed 001: the fast path once checked only the first iovec).
+//!   whole (a fast path that checks only the first iovec is a classic O_DIRECT bug).
 //! - **Splitting**: a request larger than `max_transfer` (or with more than `IOV_MAX` segments)
 //!   is issued as pieces and completes once.
 //! - **Partial results**: the result is the bytes completed contiguously from the start before

@@ -1,6 +1,6 @@
 //! [`DirectFile`]: a file or block device opened with `O_DIRECT`, and its [`Geometry`].
 //!
-//! The geometry is learned, never assumed (seed 001): `statx(STATX_DIOALIGN)` first; for block
+//! The geometry is learned, never assumed: `statx(STATX_DIOALIGN)` first; for block
 //! devices `BLKSSZGET` and sysfs `queue/` (`logical_block_size`, `dma_alignment`,
 //! `max_sectors_kb`); for files without `STATX_DIOALIGN`, the holding device's sysfs queue; the page
 //! size last. The device size comes from `BLKGETSIZE64`.
@@ -135,7 +135,7 @@ pub(crate) struct FileInner {
     readable: bool,
     /// Device size (block devices, fixed), or the known size of a regular file: advanced with
     /// `fetch_max` (under `extending`) only when every extending write below the new size has
-    /// completed (seed 003).
+    /// completed.
     size: AtomicU64,
     /// Extending writes in flight, and how far completed ones reached.
     extending: Mutex<Extending>,

@@ -1,6 +1,6 @@
 //! One-shot synchronous I/O on a [`DirectFile`], in the calling thread: no context, no queue,
-//! no thread crossing (seed 004: "trivial to just bang out a call and synchronously wait for
-//! it"). The same rules as a submitted request — validation of the offset and every segment,
+//! no thread crossing: a call made and waited for
+//! synchronously. The same rules as a submitted request — validation of the offset and every segment,
 //! splitting at `max_transfer`, the contiguous-prefix partial result, ordered size updates of
 //! extending writes — because it runs the same code: a request built over the caller's slice,
 //! validated by `dio`, performed by the thread pool's `execute`, but on this thread.

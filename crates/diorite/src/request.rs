@@ -122,7 +122,7 @@ pub struct Request {
     /// Write-zeroes may deallocate ([`Request::unmap`]).
     pub(crate) unmap: bool,
     /// Set at submit when this write extends its regular file: its completion must report to
-    /// [`DirectFile::end_extend`] (ordered size updates, seed 003).
+    /// [`DirectFile::end_extend`] (ordered size updates).
     pub(crate) extending: bool,
     /// The I/O priority ([`Request::with_priority`]): class and level; `None` leaves the
     /// issuer's.

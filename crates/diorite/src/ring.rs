@@ -3,8 +3,8 @@
 //! # Algorithm
 //! Dmitry Vyukov's bounded MPMC queue (1024cores.net, "Bounded MPMC queue"; the same algorithm as
 //! crossbeam's `ArrayQueue`), with one change: consumers take a *batch* of ready slots with a single
-//! compare-exchange on the consumer counter, the lockless reaping of seed 004 (`aio_read_events`
-//! with `cmpxchg`).
+//! compare-exchange on the consumer counter, the lockless reaping the kernel's AIO ring was
+//! once proposed to get (`aio_read_events` with `cmpxchg`).
 //!
 //! Every slot carries a sequence stamp `seq`:
 //! - `seq == idx`: the slot is empty and the producer that claims index `idx` may write it;
@@ -13,8 +13,8 @@
 //!
 //! Indices (`head`, `tail`) are free-running `u32` counters; a slot is `index & mask`, occupancy is
 //! `tail.wrapping_sub(head)`, and indices are only ever compared for equality or through a wrapping
-//! difference — never with `<` — so nothing breaks at the 2^32 wrap. The aio ring's ABA (seed 004:
-//! "a cmpxchg can see an index which has wrapped and confuse it for the index that it read") needed
+//! difference — never with `<` — so nothing breaks at the 2^32 wrap. The aio ring's ABA (a
+//! compare-exchange can see an index that has wrapped and take it for the index it read) needed
 //! indices restricted to `< nr_events`; here a consumer's compare-exchange would have to see the
 //! counter advance by a full 2^32 between its load and its exchange to be fooled.
 //!
@@ -22,7 +22,7 @@
 //! parks it on its overflow list), and a consumer never reads a slot that a producer has reserved but
 //! not yet written, because it checks the slot's stamp, not the producer counter.
 //!
-//! Zach Brown's list of the aio ring's flaws (seed 004) and where this ring stands: head and tail
+//! The known flaws of the kernel's aio ring and where this ring stands: head and tail
 //! are on separate cache lines ([`CachePadded`]); capacity is a power of two with masked
 //! free-running indices; empty and full are distinguishable (occupancy is a difference of counters,
 //! not of slots); the memory is user-owned.
@@ -503,8 +503,7 @@ mod loom_models {
     }
 
     /// `push_wait` never answers "full" for an owner holding fewer items than the capacity,
-    /// even when nothing orders it after the consumer that emptied the slot (issue 10, item
-    /// 6: with plain loads of `head` and `tail` this returned `Err` in 2 of 20 executions).
+    /// even when nothing orders it after the consumer that emptied the slot (with plain loads of `head` and `tail` this returned `Err` in 2 of 20 executions).
     #[test]
     fn loom_push_wait_never_spuriously_full() {
         loom::model(|| {

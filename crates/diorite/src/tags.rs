@@ -1,4 +1,4 @@
-//! The sbitmap tag allocator (seed 000; the kernel's `lib/sbitmap.c`) and a sleeping [`TagQueue`].
+//! The sbitmap tag allocator (after the kernel's `lib/sbitmap.c`) and a sleeping [`TagQueue`].
 //!
 //! # Algorithm
 //! Tags `0..depth` are bits in a few words, each word on its own cache line. A word's bit is set
@@ -9,9 +9,9 @@
 //!   When the snapshot has no zero bit, take the slow path: fold the word's `cleared` mask back into
 //!   it (the *drain*) and retry; when there is nothing to drain, go to the next word.
 //! - **put**: `cleared.fetch_or(bit, Release)` — nothing else. Frees are batched: one swap of
-//!   `cleared` and one and-not on the word return up to 64 frees at once (seed 000: "trades 64
-//!   atomic bitops for 2 cmpxchg"). The free path takes no lock, so it can run on any thread,
-//!   including one that holds whatever an allocator holds (the 2018 lockdep report in seed 000 was a
+//!   `cleared` and one and-not on the word return up to 64 frees at once (64 atomic bit
+//!   operations traded for two compare-exchanges). The free path takes no lock, so it can run on any thread,
+//!   including one that holds whatever an allocator holds (the kernel's 2018 lockdep report was a
 //!   free path that took the word's `swap_lock`).
 //!
 //! # The drain never makes a word look full while bits are in transit

@@ -1,4 +1,4 @@
-//! Opt-in unaligned I/O (`Alignment::Bounce`, issue 14 part 5): misaligned reads and writes in
+//! Opt-in unaligned I/O (`Alignment::Bounce`): misaligned reads and writes in
 //! offset, length and buffer address go through a bounce buffer with exactly the bytes a
 //! buffered read or write would move; writes read-modify-write their edge blocks without losing
 //! a concurrent unaligned writer's bytes; the default still refuses them; what cannot be

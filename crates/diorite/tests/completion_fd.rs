@@ -1,4 +1,4 @@
-//! `Context::completion_fd` in an epoll loop (issue 12, part 1): one loop thread watches one
+//! `Context::completion_fd` in an epoll loop: one loop thread watches one
 //! context per available backend, submits from the loop, reaps only when epoll says so, and
 //! sees every one of 100,000 requests exactly once; idle, it does not spin.
 

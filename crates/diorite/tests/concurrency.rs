@@ -132,7 +132,7 @@ fn tags_unique_under_four_threads() {
     }
 }
 
-/// The drain race in one word (seed 000's 2024 hang): 4 threads each hold at most one of 8 tags
+/// The drain race in one word (the kernel's 2024 sbitmap hang): 4 threads each hold at most one of 8 tags
 /// (a single word), freeing through `cleared` and draining concurrently; `try_get` must never
 /// report "none" while at least 4 tags are free.
 #[test]

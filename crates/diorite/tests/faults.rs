@@ -1,4 +1,4 @@
-//! The faulty backend (issue 14, part 4): each kind of fault does what it says, deterministically,
+//! The faulty backend: each kind of fault does what it says, deterministically,
 //! with the engine's usual semantics around it (exactly-once completions, partial results, the
 //! overflow list, cancel and shutdown while a request is stalled).
 

@@ -1,4 +1,4 @@
-//! Futures over a `Context` (issue 12, part 2), on every backend: reads and writes under
+//! Futures over a `Context` , on every backend: reads and writes under
 //! several executors, buffers back on every error, cancellation when a future is dropped at each
 //! of its await points (and nothing freed early or leaked), backpressure at full depth, sharing
 //! one context with blocking users, and the completion stream.

@@ -50,7 +50,7 @@ fn warm_requests_do_not_allocate() {
     }
 }
 
-/// Futures (issue 12): twelve reads and writes kept in flight at depth 8 — so four always wait
+/// Futures: twelve reads and writes kept in flight at depth 8 — so four always wait
 /// for an admission — polled by a plain loop with a no-op waker; every seventh future is
 /// dropped after its first poll (cancel, buffers kept until the backend is done). After
 /// warm-up, not one heap allocation: not in the futures, the waker hand-off, the admission

@@ -1,4 +1,4 @@
-//! Per-request I/O priority (`Request::with_priority`, issue 15): the priority reaches the
+//! Per-request I/O priority (`Request::with_priority`): the priority reaches the
 //! kernel on every backend — shown by the kernel's own permission check: in a thread without
 //! `CAP_SYS_ADMIN` and `CAP_SYS_NICE`, a `RealTime` read completes with `EPERM` while a
 //! `BestEffort` one and one without a priority succeed (with the capabilities, every class

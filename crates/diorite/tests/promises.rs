@@ -1,5 +1,5 @@
-//! The library's promises under the ways a user leans on them (issue 10): each test names the
-//! item it covers, and each failed (crashed, hung or asserted) on the code before the fix.
+//! The library's promises under the ways a user leans on them: each test names the
+//! promise it covers, and each failed (crashed, hung or asserted) on the code before the fix.
 //! Hangs are turned into failures by `common::within`.
 
 mod common;
@@ -16,7 +16,7 @@ fn shared_ctx(b: BackendChoice, depth: u32) -> Arc<Context> {
     Arc::new(ctx(b, depth))
 }
 
-/// Item 1: zram advertises 512-byte memory alignment but rewrites whole pages around a
+/// Zram advertises 512-byte memory alignment but rewrites whole pages around a
 /// 512-aligned buffer. The geometry raises `mem_align` to the page size (and says why), buffers
 /// from `for_file` are page-aligned, and a read loop through the safe API on every backend leaves
 /// the heap intact (it aborted within a second before).
@@ -69,7 +69,7 @@ fn zram_alignment_is_verified_and_reads_never_corrupt_the_heap() {
     }
 }
 
-/// Item 2 (io_uring) and item 9 (AIO): a reaper waiting in the kernel holds nothing a submitter
+/// A reaper waiting in the kernel holds nothing a submitter
 /// needs, and a completion reaches it: the submit returns at once and the reaper gets the event
 /// (before: the submit blocked until the reaper's timeout, which then returned 0 events).
 #[test]
@@ -94,7 +94,7 @@ fn a_waiting_reaper_never_blocks_submitters_and_sees_their_completions() {
     }
 }
 
-/// Item 3: `close()` releases reapers blocked in the kernel with no timeout, on every backend,
+/// `close()` releases reapers blocked in the kernel with no timeout, on every backend,
 /// whatever the moment they entered their wait.
 #[test]
 fn close_releases_reapers_blocked_without_timeout() {
@@ -124,7 +124,7 @@ fn close_releases_reapers_blocked_without_timeout() {
     }
 }
 
-/// Item 4: a vectored request with no buffers is refused at validation on every backend (it
+/// A vectored request with no buffers is refused at validation on every backend (it
 /// never completed on io_uring and AIO, and shutdown then waited forever).
 #[test]
 fn vectored_requests_without_buffers_are_refused() {
@@ -145,7 +145,7 @@ fn vectored_requests_without_buffers_are_refused() {
     }
 }
 
-/// Item 5: `submit` never waits for another thread. At depth 1, thread A submits and reaps in a
+/// `submit` never waits for another thread. At depth 1, thread A submits and reaps in a
 /// loop (it is the only reaper); thread B only submits. Before, A could be admitted by a count
 /// it read just before B took the one tag, and then spun in `submit` waiting for a reap that
 /// only A itself would ever do.
@@ -186,7 +186,7 @@ fn submit_never_spins_waiting_for_a_reaper() {
     }
 }
 
-/// Item 10: every documented depth builds on io_uring (32,769..=65,536 failed with EINVAL), and
+/// Every documented depth builds on io_uring (32,769..=65,536 failed with EINVAL), and
 /// Auto falls back when a backend fails to start instead of failing.
 #[test]
 fn every_documented_depth_builds() {
@@ -211,7 +211,7 @@ fn every_documented_depth_builds() {
     assert_eq!(auto.depth(), 65536);
 }
 
-/// Item 11: sizes that cannot be allocated are typed errors, never an abort.
+/// Sizes that cannot be allocated are typed errors, never an abort.
 #[test]
 fn impossible_allocations_are_errors_not_aborts() {
     let e = Context::builder()
@@ -232,7 +232,7 @@ fn impossible_allocations_are_errors_not_aborts() {
     );
 }
 
-/// Item 12: the file size advances only over written data, in order. Extending writes complete
+/// The file size advances only over written data, in order. Extending writes complete
 /// out of order (several in flight on every backend); a concurrent reader that trusts `len()`
 /// never sees a block that was not written yet (before: zeros past the written prefix).
 #[test]
@@ -308,7 +308,7 @@ fn file_size_never_covers_data_still_in_flight() {
     }
 }
 
-/// Item 13: `take_buf` never drops the buffers of a vectored completion; `take_bufs` gives all.
+/// `take_buf` never drops the buffers of a vectored completion; `take_bufs` gives all.
 #[test]
 fn vectored_completions_give_every_buffer_back() {
     let dir = tempdir();
@@ -330,7 +330,7 @@ fn vectored_completions_give_every_buffer_back() {
     }
 }
 
-/// Item 15: a completion's result travels in registers, the completion itself stays small.
+/// A completion's result travels in registers, the completion itself stays small.
 #[test]
 fn hot_path_types_are_small() {
     assert_eq!(std::mem::size_of::<diorite::Error>(), 16);
@@ -342,7 +342,7 @@ fn hot_path_types_are_small() {
     );
 }
 
-/// Item 7: an error that goes through `?` into `io::Result` keeps its operation, offset and
+/// An error that goes through `?` into `io::Result` keeps its operation, offset and
 /// errno (before: only "Input/output error" was left).
 #[test]
 fn io_error_conversion_keeps_context() {

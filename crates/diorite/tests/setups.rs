@@ -1,4 +1,4 @@
-//! io_uring setups (issue 13): single-issuer `LocalContext`s, SQPOLL, IOPOLL — each doing real
+//! io_uring setups: single-issuer `LocalContext`s, SQPOLL, IOPOLL — each doing real
 //! I/O (or refusing it clearly) on files and block devices.
 
 mod common;

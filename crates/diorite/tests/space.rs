@@ -1,4 +1,4 @@
-//! Discard and write-zeroes (issue 14, part 1) on every backend: a regular file (punched holes
+//! Discard and write-zeroes on every backend: a regular file (punched holes
 //! show in its allocation), a 4096-sector loop device over a file (whose backing file shows the
 //! holes), and zram; and the refusals.
 

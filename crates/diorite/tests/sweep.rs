@@ -1,4 +1,4 @@
-//! A bad-input and race sweep through the public API (issue 10, "done means"): on a regular
+//! A bad-input and race sweep through the public API : on a regular
 //! file, 512- and 4096-byte-sector loop devices and zram, on every backend. Whatever is thrown
 //! at the engine, it answers with a typed error or a completion — exactly once per submitted
 //! request — and never panics, hangs or corrupts memory.

@@ -2139,7 +2139,7 @@ pub static OPTIONS: &[Opt] =
         ),
     ];
 
-/// The groups `diorite bench --help` and the README list the options in (issue 15's).
+/// The groups `diorite bench --help` and the README list the options in.
 pub const GROUPS: &[(&str, &[&str])] = &[
     (
         "Job, engine and I/O",

@@ -539,7 +539,7 @@ mod tests {
     use super::*;
     use crate::Context;
 
-    /// Item 14 of issue 10: a named backend probes nothing else, and each probe runs once per
+    /// A named backend probes nothing else, and a probe's lasting answer is kept for the
     /// process (before, every build probed io_uring and AIO: 37-73 ms each time).
     #[test]
     fn builds_probe_only_what_they_use_and_only_once() {

@@ -90,7 +90,7 @@ impl Pool {
     }
 
     /// Caller-runs: a reaper about to wait performs one queued job itself, saving two thread
-    /// handoffs (the cheap synchronous path of seed 004). `false` when no job was queued.
+    /// handoffs (a cheap synchronous path). `false` when no job was queued.
     pub(crate) fn poll(&self, engine: &Engine) -> bool {
         // Not on the faulty backend: a stalled or delayed request would hold the reaper, which
         // may be the very thread that is to release it.
