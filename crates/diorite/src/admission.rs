@@ -208,6 +208,32 @@ mod loom_models {
     use loom::sync::Arc;
     use loom::thread;
 
+    /// The late completion fd (`Context::completion_fd`): the attacher publishes the fd
+    /// (Release store), then reads the count with `in_flight_synced`; a submitter is admitted
+    /// (Acquire RMW), then reads the fd (Acquire). Either the attacher counts the submitter
+    /// (and starts the driver for it) or the submitter issues with the fd: never neither.
+    #[test]
+    fn loom_late_notify_fd_counts_or_is_seen() {
+        loom::model(|| {
+            let a = Arc::new(Admission::new(4));
+            let fd = Arc::new(crate::sync::AtomicI32::new(-1));
+            let t = {
+                let (a, fd) = (a.clone(), fd.clone());
+                thread::spawn(move || {
+                    a.admit().unwrap();
+                    fd.load(Ordering::Acquire)
+                })
+            };
+            fd.store(7, Ordering::Release);
+            let counted = a.in_flight_synced();
+            let seen = t.join().unwrap();
+            assert!(
+                counted > 0 || seen == 7,
+                "a submitter neither counted nor issued with the fd"
+            );
+        });
+    }
+
     /// Two submitters at depth 1: exactly one is admitted, the other gets `Full` at once (no
     /// wait), and shutdown racing a submitter either sees it counted or refuses it.
     #[test]
