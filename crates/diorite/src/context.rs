@@ -244,7 +244,7 @@ impl ContextBuilder {
             driver: Driver::default(),
             reactor: self.reactor,
             alignment: self.alignment,
-            bounced: std::sync::atomic::AtomicU64::new(0),
+            bounced: crate::sync::AtomicU64::new(0),
             batching: self.batching,
             #[cfg(feature = "tokio")]
             tokio: crate::reactor::TokioWatchers::new(),
@@ -318,7 +318,7 @@ pub struct Context {
     /// through a bounce buffer (`bounce.rs`).
     alignment: Alignment,
     /// Requests bounced so far (Relaxed: a statistic, read alone).
-    bounced: std::sync::atomic::AtomicU64,
+    bounced: crate::sync::AtomicU64,
     /// With [`Reactor::Tokio`]: when futures' submissions wait for the watcher's kick
     /// (`reactor.rs`).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
@@ -517,7 +517,7 @@ impl Context {
                 // Spin briefly before sleeping: completions from pool workers usually follow
                 // within microseconds. (Kernel backends deliver only when a reaper collects
                 // them: no spin.)
-                let backoff = crossbeam_utils::Backoff::new();
+                let backoff = crate::sync::Backoff::new();
                 while !backoff.is_completed() && cq.ring_len() == (0, false) {
                     backoff.snooze();
                 }
@@ -622,20 +622,12 @@ impl Context {
     /// # Ok::<(), diorite::Error>(())
     /// ```
     pub fn completion_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>> {
-        use std::os::fd::{AsRawFd, FromRawFd};
+        use std::os::fd::AsRawFd;
         self.owned("completion_fd")?;
         let mut slot = self.notify.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
-            // SAFETY: eventfd has no memory arguments.
-            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-            if fd < 0 {
-                return Err(Error::from_io(
-                    "completion_fd",
-                    &std::io::Error::last_os_error(),
-                ));
-            }
-            // SAFETY: eventfd returned a new descriptor that nothing else owns.
-            let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+            let owned = crate::sys::eventfd(0).map_err(|e| Error::os("completion_fd", e))?;
+            let fd = owned.as_raw_fd();
             self.backend.attach_eventfd(fd)?;
             self.engine.set_notify_fd(fd);
             // Requests already in flight may never signal the new fd (Linux AIO's iocbs carry
@@ -680,7 +672,7 @@ impl Context {
     /// under [`Alignment::Strict`]). Example: see [`Alignment`].
     pub fn bounced(&self) -> u64 {
         // Relaxed: a statistic.
-        self.bounced.load(std::sync::atomic::Ordering::Relaxed)
+        self.bounced.load(crate::sync::Ordering::Relaxed)
     }
 
     /// Faults injected so far (0 off the faulty backend).
@@ -867,8 +859,7 @@ impl Context {
                 req.bufs.total_len() as i64
             } else {
                 // Relaxed: a statistic.
-                self.bounced
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.bounced.fetch_add(1, crate::sync::Ordering::Relaxed);
                 bounce::perform(req)
             };
             self.engine.complete(tag, res);

@@ -22,7 +22,7 @@
 use crate::backend::{Backend, Wait};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 

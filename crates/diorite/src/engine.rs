@@ -413,10 +413,8 @@ fn completion_of(id: RequestId, req: Option<Request>, res: i64) -> Completion {
     }
 }
 
-/// Adds 1 to the eventfd `fd` (the completion fd): it becomes readable.
+/// Adds 1 to the eventfd `fd` (the completion fd, which the context keeps open while the
+/// engine may signal it): it becomes readable.
 pub(crate) fn signal(fd: i32) {
-    let one: u64 = 1;
-    // SAFETY: writes 8 bytes from a live u64 to an eventfd the context keeps open; a full
-    // counter (EAGAIN) already means "readable", so the result is ignored.
-    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    crate::sys::eventfd_signal(fd);
 }

@@ -28,8 +28,8 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::request::{OpKind, Request};
+use crate::sync::{AtomicU64, Ordering};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 

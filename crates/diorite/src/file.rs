@@ -11,7 +11,6 @@ use std::fmt;
 use std::fs;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The kernel's per-call transfer limit (`MAX_RW_COUNT = INT_MAX & PAGE_MASK`), used as
@@ -133,12 +132,9 @@ pub(crate) struct FileInner {
     direct: bool,
     writable: bool,
     readable: bool,
-    /// Device size (block devices, fixed), or the known size of a regular file: advanced with
-    /// `fetch_max` (under `extending`) only when every extending write below the new size has
-    /// completed.
-    size: AtomicU64,
-    /// Extending writes in flight, and how far completed ones reached.
-    extending: Mutex<Extending>,
+    /// Device size (block devices, fixed), or the size of a regular file under the
+    /// ordered-size protocol (`size.rs`).
+    size: crate::size::OrderedSize,
     /// Held by a bounced write from its edge-block reads to its write (`bounce.rs`), so two
     /// unaligned writes into one block never lose each other's bytes. One lock per file
     /// (device and inode) in the process, shared by every handle to it ([`bounce_lock_for`]).
@@ -170,42 +166,6 @@ fn bounce_lock_for(key: FileKey) -> Result<Arc<crate::sync::Mutex<()>>> {
     let l = Arc::new(crate::sync::Mutex::new(()));
     map.insert(key, Arc::downgrade(&l));
     Ok(l)
-}
-
-/// The ordered-size bookkeeping of a regular file: the size advances only over data that was
-/// written, in order, and an extending write's completion is delivered only once the size can
-/// cover it. The rules are stated on [`DirectFile::len`]; the fields' invariants here.
-#[derive(Default)]
-struct Extending {
-    /// Each extending write submitted and not yet completed.
-    in_flight: Vec<InFlight>,
-    /// The furthest end reached by a completed extending write, lowered to the written end of a
-    /// failed or short one (so a write that completed beside it cannot carry the size over its
-    /// hole). Never below the published size.
-    reached: u64,
-    /// Completions of extending writes held back while an extending write of the same context
-    /// below their end is in flight; released, lowest end first, by the completion that leaves
-    /// none below them. A held completion never holds another back (no cycle).
-    held: Vec<Held>,
-}
-
-/// An extending write in flight.
-struct InFlight {
-    start: u64,
-    end: u64,
-    /// Who delivers its completion: the engine's address, or 0 for a one-shot call.
-    owner: usize,
-    /// The furthest its completion may carry the size: lowered to the written end of a failed
-    /// or short extending write that was in flight beside it.
-    cap: u64,
-}
-
-/// A completed extending write whose completion waits for the writes below it.
-struct Held {
-    end: u64,
-    owner: usize,
-    tag: u32,
-    res: i64,
 }
 
 /// A file or block device opened for direct I/O. Cloning is cheap (an `Arc`); in-flight requests
@@ -376,8 +336,7 @@ impl OpenOptions {
                 direct,
                 writable: self.write,
                 readable: self.read,
-                size: AtomicU64::new(size),
-                extending: Mutex::new(Extending::default()),
+                size: crate::size::OrderedSize::new(size),
                 bounce: bounce_lock_for((
                     st.is_block_device,
                     st.dev,
@@ -654,9 +613,7 @@ impl DirectFile {
     /// The size is the handle's own: another handle to the same file, or another process,
     /// keeps its own count (reopen to read the kernel's size).
     pub fn len(&self) -> u64 {
-        // Acquire: pairs with the Release `fetch_max` in `end_extend`: a size seen here is
-        // backed by completed writes.
-        self.inner.size.load(Ordering::Acquire)
+        self.inner.size.get()
     }
 
     /// Whether [`DirectFile::len`] is zero.
@@ -696,34 +653,17 @@ impl DirectFile {
     /// Registers an extending write `[offset, offset + len)` about to be submitted by `owner`
     /// (an engine's address; 0 for a one-shot call): `Ok(true)` when it reaches past the current
     /// size of a regular file (then [`DirectFile::end_extend`] must follow once it completes),
-    /// `Ok(false)` when it does not extend.
+    /// `Ok(false)` when it does not extend. The protocol: `size.rs`.
     pub(crate) fn begin_extend(&self, offset: u64, len: u64, owner: usize) -> Result<bool> {
-        let end = offset.saturating_add(len);
-        if self.inner.geometry.is_block_device || len == 0 || end <= self.len() {
+        if self.inner.geometry.is_block_device {
             return Ok(false);
         }
-        let mut x = self.extending();
-        // Room for its entry now, and for its completion should it be held: neither push
-        // below can fail.
-        let could_hold = x.in_flight.len() + 1;
-        x.in_flight
-            .try_reserve(1)
-            .and_then(|()| x.held.try_reserve(could_hold))
-            .map_err(|_| Error::os("submit", libc::ENOMEM))?;
-        x.in_flight.push(InFlight {
-            start: offset,
-            end,
-            owner,
-            cap: u64::MAX,
-        });
-        Ok(true)
+        self.inner.size.begin(offset, len, owner)
     }
 
-    /// An extending write registered by [`DirectFile::begin_extend`] completed with `res` (bytes,
-    /// or negative when it failed or was canceled). Moves the size (the rules on
-    /// [`DirectFile::len`]) and says whether its completion (slot `tag` of `owner`) is to be
-    /// delivered now (`true`), or is held until the extending writes of the same owner below
-    /// its end have completed (`false`; [`DirectFile::next_released`] hands it back then).
+    /// An extending write registered by [`DirectFile::begin_extend`] completed with `res`:
+    /// whether its completion (slot `tag` of `owner`) is delivered now, or held
+    /// ([`OrderedSize::end`](crate::size::OrderedSize::end)).
     pub(crate) fn end_extend(
         &self,
         offset: u64,
@@ -732,85 +672,13 @@ impl DirectFile {
         owner: usize,
         tag: u32,
     ) -> bool {
-        let end = offset.saturating_add(len);
-        let mut x = self.extending();
-        let cap = match x
-            .in_flight
-            .iter()
-            .position(|w| (w.start, w.end, w.owner) == (offset, end, owner))
-        {
-            Some(i) => x.in_flight.swap_remove(i).cap,
-            None => u64::MAX,
-        };
-        let written = offset.saturating_add(res.max(0) as u64).min(end);
-        if written == end {
-            x.reached = x.reached.max(end.min(cap));
-        } else {
-            // Failed, short or canceled: the size never moves past `written` on the strength of
-            // any write that was in flight beside it (nor of one that completed beside it, which
-            // `reached` may already count); writes submitted after this point are new decisions
-            // and move it as usual.
-            x.reached = x.reached.max(written.min(cap)).min(written.max(self.len()));
-            for w in x.in_flight.iter_mut().filter(|w| w.end > written) {
-                w.cap = w.cap.min(written);
-            }
-        }
-        let floor = x
-            .in_flight
-            .iter()
-            .map(|w| w.start)
-            .min()
-            .unwrap_or(u64::MAX);
-        // Release: pairs with the Acquire load in `len`. Under the lock, so sizes never step
-        // back past a concurrent advance.
-        self.inner
-            .size
-            .fetch_max(x.reached.min(floor), Ordering::Release);
-        let below = |x: &Extending, end: u64| {
-            x.in_flight
-                .iter()
-                .any(|w| w.owner == owner && w.start < end)
-        };
-        if owner == 0 || !below(&x, end) {
-            return true;
-        }
-        x.held.push(Held {
-            end,
-            owner,
-            tag,
-            res,
-        });
-        false
+        self.inner.size.end(offset, len, res, owner, tag)
     }
 
-    /// A held completion of `owner` that may now be delivered (no extending write of `owner`
-    /// below its end is in flight), lowest end first: `(tag, res)`. Called by the completer of
-    /// an extending write after it delivered its own, until `None`.
+    /// A held completion of `owner` now free to be delivered
+    /// ([`OrderedSize::next_released`](crate::size::OrderedSize::next_released)).
     pub(crate) fn next_released(&self, owner: usize) -> Option<(u32, i64)> {
-        let mut x = self.extending();
-        let floor = x
-            .in_flight
-            .iter()
-            .filter(|w| w.owner == owner)
-            .map(|w| w.start)
-            .min()
-            .unwrap_or(u64::MAX);
-        let i = x
-            .held
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.owner == owner && h.end <= floor)
-            .min_by_key(|(_, h)| h.end)
-            .map(|(i, _)| i)?;
-        let h = x.held.swap_remove(i);
-        Some((h.tag, h.res))
-    }
-
-    fn extending(&self) -> std::sync::MutexGuard<'_, Extending> {
-        self.inner
-            .extending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.size.next_released(owner)
     }
 
     /// An identity for this open file, stable while any handle to it lives (io_uring's fixed-file

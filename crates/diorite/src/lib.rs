@@ -47,6 +47,7 @@ pub(crate) mod oneshot;
 pub(crate) mod reactor;
 pub mod request;
 pub mod ring;
+pub(crate) mod size;
 pub(crate) mod slot;
 pub(crate) mod sync;
 pub(crate) mod sys;

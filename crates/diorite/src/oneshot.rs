@@ -5,7 +5,7 @@
 //! extending writes — because it runs the same code: a request built over the caller's slice,
 //! validated by `dio`, performed by the thread pool's `execute`, but on this thread.
 
-use crate::backend::threads::execute;
+use crate::backend::inline::execute;
 use crate::buf::AlignedBuf;
 use crate::dio;
 use crate::error::{Error, Result};

@@ -140,7 +140,7 @@ pub(crate) struct TokioWatchers {
 pub(crate) struct Rescue {
     /// Steps made by any watcher of the context (Relaxed: a progress counter compared with
     /// itself by one reader).
-    steps: std::sync::atomic::AtomicU64,
+    steps: crate::sync::AtomicU64,
     /// Set by `stop` (under the lock, with `cv`), so the thread's timed wait ends at once.
     stopped: std::sync::Mutex<bool>,
     cv: std::sync::Condvar,
@@ -153,7 +153,7 @@ impl Rescue {
     const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
 
     fn run(&self, engine: &Engine, backend: &Backend) {
-        use std::sync::atomic::Ordering;
+        use crate::sync::Ordering;
         let mut last = self.steps.load(Ordering::Relaxed);
         let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
         loop {
@@ -229,7 +229,7 @@ impl TokioWatchers {
             return Some(r.clone());
         }
         let r = Arc::new(Rescue {
-            steps: std::sync::atomic::AtomicU64::new(0),
+            steps: crate::sync::AtomicU64::new(0),
             stopped: std::sync::Mutex::new(false),
             cv: std::sync::Condvar::new(),
         });
@@ -371,9 +371,7 @@ async fn watch(
     let _exit = OnExit(&engine, &backend);
     loop {
         // Relaxed: a progress counter (see `Rescue::steps`).
-        rescue
-            .steps
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        rescue.steps.fetch_add(1, crate::sync::Ordering::Relaxed);
         if engine.cq().is_closed() {
             backend.kick(&engine);
             return;

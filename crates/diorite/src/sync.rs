@@ -1,5 +1,8 @@
 //! Synchronization facade: std types normally, loom's under `cfg(diorite_loom)` so the lock-free code in
 //! [`crate::ring`] and [`crate::tags`] can be model-checked unchanged (the tokio/crossbeam pattern).
+//! Every atomic of the crate comes from here, except process-wide statics, which need a const
+//! constructor (the fork counter, the SUBMIT_ALL probe, the tokio context ids) and take part in
+//! no modelled protocol.
 
 #[cfg(diorite_loom)]
 pub(crate) use loom::sync::atomic::{
@@ -75,6 +78,15 @@ impl Backoff {
         self.inner.spin();
         #[cfg(diorite_loom)]
         loom::thread::yield_now();
+    }
+
+    /// Whether backing off has gone on long enough that the caller should block instead (under
+    /// loom at once: a model does not spin).
+    pub(crate) fn is_completed(&self) -> bool {
+        #[cfg(not(diorite_loom))]
+        return self.inner.is_completed();
+        #[cfg(diorite_loom)]
+        true
     }
 
     /// Backs off while waiting for another thread to finish a short critical step.

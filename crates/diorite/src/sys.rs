@@ -4,7 +4,7 @@
 //! Everything above this module works with typed values; errno handling lives here.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -254,4 +254,23 @@ pub(crate) fn watch_forks() {
         // failure (ENOMEM) forks go unseen: the check is blind, never unsafe.
         unsafe { libc::pthread_atfork(None, None, Some(forked)) };
     });
+}
+
+/// A non-blocking, close-on-exec eventfd with counter `init` (`eventfd(2)`).
+pub(crate) fn eventfd(init: u32) -> Result<OwnedFd, Errno> {
+    // SAFETY: eventfd has no memory arguments.
+    let fd = unsafe { libc::eventfd(init, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: eventfd returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adds 1 to the eventfd `fd`: it becomes readable.
+pub(crate) fn eventfd_signal(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64; the caller keeps `fd` open. A full counter
+    // (EAGAIN) already means "readable", so the result is ignored.
+    unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
 }

@@ -33,7 +33,7 @@ use crate::request::{OpKind, Request};
 use crate::sync::{lock, Mutex, UnsafeCell};
 use crate::sys;
 use std::mem::{offset_of, size_of};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
 
 const IOCB_CMD_PREAD: u16 = 0;
@@ -150,13 +150,7 @@ fn io_destroy(ctx: u64) {
 /// An eventfd that is always readable (its counter is 1 and nobody reads it): the target of
 /// the wake-up poll iocbs.
 fn ready_fd() -> std::result::Result<OwnedFd, i32> {
-    // SAFETY: eventfd has no memory arguments.
-    let fd = unsafe { libc::eventfd(1, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if fd < 0 {
-        return Err(errno());
-    }
-    // SAFETY: eventfd returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    sys::eventfd(1)
 }
 
 /// A poll iocb on the always-ready eventfd: completes at once, through the event ring.
@@ -285,11 +279,11 @@ pub(crate) struct Aio {
     ready: OwnedFd,
     /// The completion fd (`Context::completion_fd`) the kernel signals for each event, or -1.
     /// Set once (Release), read when iocbs are built (Acquire).
-    resfd: std::sync::atomic::AtomicI32,
+    resfd: crate::sync::AtomicI32,
     /// The completion fd came after iocbs may have been issued without it: `deliver` checks
     /// each event's iocb and signals the fd for those. Set once, never cleared (Relaxed: see
     /// `attach_eventfd`).
-    stragglers: std::sync::atomic::AtomicBool,
+    stragglers: crate::sync::AtomicBool,
     /// The builder allowed buffered files (`ContextBuilder::allow_blocking_aio`): their I/O
     /// runs inside `io_submit`, which then blocks.
     buffered_ok: bool,
@@ -297,11 +291,11 @@ pub(crate) struct Aio {
     user_ring: bool,
     /// iocbs `io_submit` accepted minus events delivered: what the kernel holds. Relaxed: an
     /// estimate for the deferred-kick policy (`reactor.rs`), ordering nothing.
-    in_kernel: std::sync::atomic::AtomicI64,
+    in_kernel: crate::sync::AtomicI64,
     /// Whether the last `io_submit`'s iocbs had all completed when it returned (zram: the
     /// read is done inside the call): then submitting early keeps no device busy. Relaxed: a
     /// hint for the same policy.
-    inline: std::sync::atomic::AtomicBool,
+    inline: crate::sync::AtomicBool,
 }
 
 // SAFETY: the per-slot cells follow the slot protocol (the submitter writes before io_submit;
@@ -351,16 +345,16 @@ impl Aio {
             ctx,
             nr,
             user_ring,
-            in_kernel: std::sync::atomic::AtomicI64::new(0),
-            inline: std::sync::atomic::AtomicBool::new(false),
+            in_kernel: crate::sync::AtomicI64::new(0),
+            inline: crate::sync::AtomicBool::new(false),
             pieces,
             iocbs: iocbs.into_boxed_slice(),
             reap: crate::drain::DrainLock::new(vec![IoEvent::default(); 256]),
             submitting: Mutex::new(pending),
             kwait: KernelWait::default(),
             ready,
-            resfd: std::sync::atomic::AtomicI32::new(-1),
-            stragglers: std::sync::atomic::AtomicBool::new(false),
+            resfd: crate::sync::AtomicI32::new(-1),
+            stragglers: crate::sync::AtomicBool::new(false),
             buffered_ok,
         })
     }
@@ -428,7 +422,7 @@ impl Aio {
             return;
         }
         // Acquire: pairs with the Release store in `attach_eventfd`.
-        let resfd = self.resfd.load(std::sync::atomic::Ordering::Acquire);
+        let resfd = self.resfd.load(crate::sync::Ordering::Acquire);
         let base = Iocb {
             aio_fildes: file.fd().as_raw_fd() as u32,
             // The kernel signals the completion fd for this event (IOCB_FLAG_RESFD).
@@ -521,7 +515,7 @@ impl Aio {
                     next += n;
                     // Relaxed: an estimate (see the field).
                     self.in_kernel
-                        .fetch_add(n as i64, std::sync::atomic::Ordering::Relaxed);
+                        .fetch_add(n as i64, crate::sync::Ordering::Relaxed);
                 }
                 Ok(_) | Err(libc::EAGAIN) | Err(libc::EINTR) => {
                     // The AIO ring is full: collect completions, then resubmit the rest.
@@ -544,7 +538,7 @@ impl Aio {
             // Relaxed: a hint (see the field).
             self.inline.store(
                 next > 0 && done as usize >= next,
-                std::sync::atomic::Ordering::Relaxed,
+                crate::sync::Ordering::Relaxed,
             );
         }
         pending.clear();
@@ -564,11 +558,10 @@ impl Aio {
     pub(crate) fn attach_eventfd(&self, fd: i32) {
         // Relaxed: `stragglers` is read by deliverers, who look at each event's own iocb; the
         // order against submitters is made by the caller (`Admission::in_flight_synced`).
-        self.stragglers
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stragglers.store(true, crate::sync::Ordering::Relaxed);
         // Release: pairs with the Acquire load in `submit`; with the admission RMW of
         // `Context::completion_fd` it orders this store before every later-admitted iocb.
-        self.resfd.store(fd, std::sync::atomic::Ordering::Release);
+        self.resfd.store(fd, crate::sync::Ordering::Release);
     }
 
     /// Gets a reaper out of `io_getevents`: one wake-up poll iocb per event it waits for.
@@ -629,15 +622,15 @@ impl Aio {
     pub(crate) fn in_kernel(&self) -> (u64, bool) {
         // Relaxed: an estimate and a hint (see the fields).
         (
-            self.in_kernel
-                .load(std::sync::atomic::Ordering::Relaxed)
-                .max(0) as u64,
-            self.inline.load(std::sync::atomic::Ordering::Relaxed),
+            self.in_kernel.load(crate::sync::Ordering::Relaxed).max(0) as u64,
+            self.inline.load(crate::sync::Ordering::Relaxed),
         )
     }
 
     /// The completion ring's tail and size, when it is read in user space.
     fn ring_tail(&self) -> Option<(u32, u32)> {
+        // The kernel's ring memory, read through std atomics (`from_ptr`): kernel ABI, not a
+        // modelled protocol.
         use std::sync::atomic::{AtomicU32, Ordering};
         if !self.user_ring {
             return None;
@@ -665,6 +658,8 @@ impl Aio {
     /// # Safety
     /// The caller holds `reap` (every consumer of the ring does), and `user_ring` is set.
     unsafe fn reap_user(&self, events: &mut [IoEvent]) -> usize {
+        // The kernel's ring memory, read through std atomics (`from_ptr`): kernel ABI, not a
+        // modelled protocol.
         use std::sync::atomic::{AtomicU32, Ordering};
         let ring = self.ctx as *mut AioRing;
         // SAFETY: the ring header is mapped for the context's life; `head` and `tail` are
@@ -728,7 +723,7 @@ impl Aio {
         let mut n = 0;
         // Events of iocbs issued before the completion fd existed signal nobody: signal it
         // here for them (only once a completion fd was attached late; see `attach_eventfd`).
-        let look = self.stragglers.load(std::sync::atomic::Ordering::Relaxed);
+        let look = self.stragglers.load(crate::sync::Ordering::Relaxed);
         let mut unsignaled = false;
         for ev in events {
             if ev.data & WAKE != 0 {
@@ -749,8 +744,7 @@ impl Aio {
         }
         if n > 0 {
             // Relaxed: an estimate (see the field); one update per batch of events.
-            self.in_kernel
-                .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+            self.in_kernel.fetch_sub(n, crate::sync::Ordering::Relaxed);
         }
         if unsignaled {
             engine.signal_notify();

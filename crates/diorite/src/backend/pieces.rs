@@ -8,9 +8,9 @@ use crate::dio::Pieces;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::request::{OpKind, Request};
+use crate::sync::{AtomicI32, AtomicU32, AtomicU64};
 use crate::sync::{Ordering, UnsafeCell};
 use crate::sys::IoVec;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
 
 /// One piece of an issued request.
 #[derive(Clone, Copy, Debug)]

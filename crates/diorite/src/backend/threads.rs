@@ -2,14 +2,14 @@
 //! `preadv2(2)`/`pwritev2(2)`/`fsync(2)`. Idle workers park on a condition variable; a submit
 //! takes the park lock only when a worker is idle (the wakeup the design needs).
 
-use crate::dio::{Partial, Pieces};
+use super::inline::{execute, transfer};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::faults::{Fault, FaultState};
 use crate::request::{OpKind, Request};
 use crate::ring::Ring;
 use crate::sync::{fence, lock, AtomicUsize, Condvar, Mutex, Ordering};
-use crate::sys::{self, IoVec};
+use crate::sys::IoVec;
 use crossbeam_utils::CachePadded;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -157,7 +157,7 @@ fn worker(engine: &Engine, p: &Jobs, faults: Option<&FaultState>) {
         }
         // Spin briefly before parking: a submitter usually follows within microseconds, and a
         // futex wake costs more than that. Bounded by `Backoff::is_completed` (a few microseconds).
-        let backoff = crossbeam_utils::Backoff::new();
+        let backoff = crate::sync::Backoff::new();
         while !backoff.is_completed() && p.ring.is_empty() {
             backoff.snooze();
         }
@@ -238,83 +238,5 @@ fn perform(req: &Request, iov: &mut Vec<IoVec>, fault: Option<Fault>) -> i64 {
             _ => req.len() as i64,
         },
         Some(_) => execute(req, iov),
-    }
-}
-
-/// Performs `req` synchronously; bytes or `-errno`.
-pub(crate) fn execute(req: &Request, iov: &mut Vec<IoVec>) -> i64 {
-    match req.op {
-        OpKind::Read | OpKind::Write => {
-            // The request's priority is this worker's for the call (`Request::with_priority`).
-            sys::with_ioprio(req.ioprio(), || transfer(req, iov, u64::MAX))
-                .unwrap_or_else(|e| -i64::from(e))
-        }
-        _ => execute_other(req),
-    }
-}
-
-/// A read or write of at most `limit` bytes from the start of `req`; bytes or `-errno`.
-fn transfer(req: &Request, iov: &mut Vec<IoVec>, limit: u64) -> i64 {
-    let Some(file) = &req.file else { return 0 };
-    let write = req.op == OpKind::Write;
-    let flags = if write && req.dsync {
-        sys::RWF_DSYNC
-    } else {
-        0
-    };
-    let mut pieces = Pieces::new(&req.bufs, req.offset, file.geometry().max_transfer);
-    let mut partial = Partial::default();
-    let mut done = 0u64;
-    while let Some((off, len)) = pieces.next_into(iov) {
-        if done >= limit {
-            break;
-        }
-        let len = (len as u64).min(limit - done) as usize;
-        cap(iov, len);
-        // SAFETY: the vectors point into the request's buffers, which the request owns (or the
-        // raw-request caller vouched for) until its completion is reaped, and the slot is
-        // RUNNING for us alone.
-        let r = unsafe { sys::prw(file.fd(), write, iov, off, flags) };
-        if let Ok(n) = &r {
-            done += *n as u64;
-        }
-        if !partial.piece(len, r) {
-            break;
-        }
-    }
-    match partial.result() {
-        Ok(n) => n as i64,
-        Err(e) => -i64::from(e),
-    }
-}
-
-/// Shortens the vector list to `len` bytes.
-fn cap(iov: &mut Vec<IoVec>, len: usize) {
-    let mut left = len;
-    let mut keep = 0;
-    for v in iov.iter_mut() {
-        if left == 0 {
-            break;
-        }
-        v.iov_len = v.iov_len.min(left);
-        left -= v.iov_len;
-        keep += 1;
-    }
-    iov.truncate(keep);
-}
-
-/// Everything but reads and writes; `0` or the range's length, or `-errno`.
-fn execute_other(req: &Request) -> i64 {
-    let Some(file) = &req.file else { return 0 };
-    let r = match req.op {
-        OpKind::Discard | OpKind::WriteZeroes => return super::space::execute(req),
-        OpKind::Fsync | OpKind::Fdatasync => {
-            sys::sync(file.fd(), req.op == OpKind::Fdatasync).map(|()| 0)
-        }
-        _ => Ok(0),
-    };
-    match r {
-        Ok(n) => n as i64,
-        Err(e) => -i64::from(e),
     }
 }

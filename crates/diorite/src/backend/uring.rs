@@ -47,10 +47,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::file::DirectFile;
 use crate::request::OpKind;
 use crate::sync::{lock, Mutex};
+use crate::sync::{AtomicU64, Ordering};
 use crate::sys;
 use io_uring::{opcode, squeue, types, IoUring};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// `user_data` bit marking an async-cancel SQE (its CQE is not a request's).
@@ -271,7 +271,7 @@ pub(crate) struct Uring {
     /// SQEs handed to the kernel minus CQEs reaped: what the kernel holds. Added to after an
     /// enter (under `sq`), subtracted from by the drain (under `cq`). Relaxed: an estimate for
     /// the deferred-kick policy (`reactor.rs`), ordering nothing.
-    in_kernel: std::sync::atomic::AtomicI64,
+    in_kernel: crate::sync::AtomicI64,
     report: String,
 }
 
@@ -426,7 +426,7 @@ impl Uring {
             registered_by,
             fixed,
             fixed_ios: AtomicU64::new(0),
-            in_kernel: std::sync::atomic::AtomicI64::new(0),
+            in_kernel: crate::sync::AtomicI64::new(0),
             report,
         })
     }
@@ -502,7 +502,7 @@ impl Uring {
             // protocol): either it sees our tail (published when the previous handle dropped,
             // Release) or we see the flag. Without SQPOLL nobody reads the flag: no fence.
             if self.sqpoll {
-                std::sync::atomic::fence(Ordering::SeqCst);
+                crate::sync::fence(Ordering::SeqCst);
             }
             (sq.len(), sq.need_wakeup(), sq.cq_overflow(), sq.taskrun())
         };
@@ -941,7 +941,9 @@ impl Drop for Uring {
 fn submit_all_supported() -> bool {
     // 0: not known yet; 1: supported; 2: refused. Relaxed: a cache of a fixed fact; racing
     // probes find the same answer.
-    static KNOWN: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    // A process-wide static (a const constructor): std's atomic, outside any modelled protocol.
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static KNOWN: AtomicU8 = AtomicU8::new(0);
     match KNOWN.load(Ordering::Relaxed) {
         1 => return true,
         2 => return false,
