@@ -25,7 +25,6 @@ use crate::driver::Driver;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::file::DirectFile;
-use crate::local::LocalContext;
 use crate::reactor::{Reactor, SubmitBatching};
 use crate::request::{Completion, Request, RequestId};
 use crate::slot::Cancel;
@@ -186,16 +185,12 @@ impl ContextBuilder {
         self
     }
 
-    /// Builds a [`LocalContext`]: the same engine for one thread that submits and reaps, with
-    /// io_uring's single-issuer setup (see [`LocalContext`]). Other backends are built as by
-    /// [`build`](ContextBuilder::build).
-    ///
-    /// # Errors
-    /// As [`build`](ContextBuilder::build).
-    pub fn build_local(&self) -> Result<LocalContext> {
+    /// [`build`](ContextBuilder::build) with io_uring's single-issuer setup: the context a
+    /// `LocalContext` wraps (`ContextBuilder::build_local`, in `local.rs`).
+    pub(crate) fn build_single_issuer(&self) -> Result<Context> {
         let mut b = self.clone();
         b.uring.single_issuer = true;
-        b.build().map(LocalContext::new)
+        b.build()
     }
 
     /// Builds the context, starting its backend.
@@ -686,7 +681,7 @@ impl Context {
     }
 
     /// Whether this is an io_uring context set up for one issuing thread (only a
-    /// [`LocalContext`] is).
+    /// [`LocalContext`](crate::LocalContext) is).
     pub(crate) fn is_single_issuer(&self) -> bool {
         self.backend.single_issuer()
     }

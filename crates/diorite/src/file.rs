@@ -511,14 +511,22 @@ fn probe_scratch(path: &Path, align: usize, len: usize, page: usize) -> Option<b
         _ => Path::new("."),
     };
     let tmp = sys::open(dir, libc::O_TMPFILE | libc::O_RDWR | libc::O_DIRECT).ok()?;
-    let data = crate::buf::AlignedBuf::new(len, page).ok()?;
+    let layout = std::alloc::Layout::from_size_align(len, page).ok()?;
+    // SAFETY: the layout has a non-zero size (`len` is at least a page).
+    let data = unsafe { std::alloc::alloc_zeroed(layout) };
+    if data.is_null() {
+        return None;
+    }
     let iov = [sys::IoVec {
-        iov_base: data.as_ptr().cast_mut().cast(),
+        iov_base: data.cast(),
         iov_len: len,
     }];
     // SAFETY: the vector covers `data`, alive and unaliased for the call (the kernel only
     // reads it).
-    match unsafe { sys::prw(tmp.as_fd(), true, &iov, 0, 0) } {
+    let wrote = unsafe { sys::prw(tmp.as_fd(), true, &iov, 0, 0) };
+    // SAFETY: allocated above with `layout`; the write has returned, nothing refers to it.
+    unsafe { std::alloc::dealloc(data, layout) };
+    match wrote {
         Ok(n) if n == len => probe_read(tmp.as_fd(), align, len, page),
         _ => None,
     }

@@ -10,7 +10,7 @@
 //! a shared [`Context`] for those).
 
 use crate::backend::{BackendKind, BackendStatus, Registration};
-use crate::context::{Context, SubmitError};
+use crate::context::{Context, ContextBuilder, SubmitError};
 use crate::error::Result;
 use crate::request::{Completion, Request, RequestId};
 use std::marker::PhantomData;
@@ -47,6 +47,18 @@ pub struct LocalContext {
     ctx: Context,
     /// `!Send + !Sync`: the ring takes submissions and waits from its creating thread only.
     _one_thread: PhantomData<*const ()>,
+}
+
+impl ContextBuilder {
+    /// Builds a [`LocalContext`]: the same engine for one thread that submits and reaps, with
+    /// io_uring's single-issuer setup (see [`LocalContext`]). Other backends are built as by
+    /// [`build`](ContextBuilder::build).
+    ///
+    /// # Errors
+    /// As [`build`](ContextBuilder::build).
+    pub fn build_local(&self) -> Result<LocalContext> {
+        self.build_single_issuer().map(LocalContext::new)
+    }
 }
 
 impl LocalContext {

@@ -389,8 +389,8 @@ pub struct RequestId(pub(crate) u64);
 const _: () = assert!(crate::tags::MAX_DEPTH <= 1 << 16);
 
 impl RequestId {
-    pub(crate) fn new(gen: crate::slot::Gen, tag: u32) -> RequestId {
-        // Tags are below `tags::MAX_DEPTH` (2^16); generations `slot::GEN_BITS` wide.
+    pub(crate) fn new(gen: u64, tag: u32) -> RequestId {
+        // Tags are below `tags::MAX_DEPTH` (2^16); generations are 48 bits (the slot's).
         RequestId((gen << 16) | u64::from(tag & 0xFFFF))
     }
 
@@ -398,7 +398,7 @@ impl RequestId {
         (self.0 & 0xFFFF) as u32
     }
 
-    pub(crate) fn generation(self) -> crate::slot::Gen {
+    pub(crate) fn generation(self) -> u64 {
         self.0 >> 16
     }
 
