@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::{bench, json as json_of, tempdir};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -9,28 +11,6 @@ use std::time::{Duration, Instant};
 
 fn diorite() -> Command {
     Command::new(env!("CARGO_BIN_EXE_diorite"))
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("diorite-cli")
-        .tempdir_in("/var/tmp")
-        .unwrap()
-}
-
-fn bench(args: &[&str]) -> Output {
-    diorite().arg("bench").args(args).output().unwrap()
-}
-
-fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn file_of(dir: &Path, name: &str, len: usize, fill: u8) -> PathBuf {
@@ -1200,10 +1180,10 @@ fn verify_state_survives_kill_9() {
         .unwrap()
         .set_len(128 << 20)
         .unwrap();
-    let Some(lo) = common::Loop4k::new(&img) else {
+    let Some(lo) = common::LoopDev::over(&img, 4096) else {
         return;
     };
-    let dev = lo.dev.clone();
+    let dev = lo.dev.display().to_string();
     let job = [
         "bench".to_string(),
         "--name=c".into(),

@@ -507,10 +507,10 @@ fn trim_patterns_discard_and_are_counted_as_fio_counts_them() {
     }
     let img = dir.path().join("img");
     std::fs::write(&img, vec![0x5a; 16 << 20]).unwrap();
-    let Some(lo) = common::Loop4k::new(&img) else {
+    let Some(lo) = common::LoopDev::over(&img, 4096) else {
         return;
     };
-    let dev = lo.dev.clone();
+    let dev = lo.dev.display().to_string();
     use std::os::unix::fs::MetadataExt;
     let allocated = || std::fs::metadata(&img).unwrap().blocks() * 512;
     let before = allocated();

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::OpenDirect;
+
 use diorite::{AlignedBuf, Alignment, BackendChoice, Context, DirectFile, ErrorKind, Request};
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::OpenDirect;
+
 use common::{backends, ctx, file_with, targets, tempdir, LoopDev};
 use diorite::{
     AlignedBuf, BackendChoice, BufPool, Completion, Context, DirectFile, ErrorKind, Request,

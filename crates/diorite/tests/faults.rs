@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::OpenDirect;
+
 use common::{file_with, tempdir, within};
 use diorite::faults::{Fault, Faults, Ops, When};
 use diorite::{AlignedBuf, BackendKind, Completion, Context, DirectFile, ErrorKind, Request};

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::OpenDirect;
+
 use common::{backends, ctx, file_with, tempdir, within};
 use diorite::{
     AlignCheck, AlignedBuf, BackendChoice, BackendKind, BufPool, Context, ErrorKind, Request,

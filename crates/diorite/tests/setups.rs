@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::OpenDirect;
+
 use common::{backends, targets, within, Zram};
 use diorite::{
     AlignedBuf, BackendChoice, BackendKind, Completion, Context, DirectFile, ErrorKind, Request,

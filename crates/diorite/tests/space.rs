@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::OpenDirect;
+
 use common::{backends, ctx, file_with, tempdir, LoopDev, Zram};
 use diorite::{AlignedBuf, Completion, Context, DirectFile, ErrorKind, OpKind, Request};
 use std::os::unix::fs::MetadataExt;

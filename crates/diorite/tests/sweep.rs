@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::OpenDirect;
+
 use common::{backends, within, Target};
 use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, ErrorKind, Request, RequestId};
 use std::collections::HashSet;

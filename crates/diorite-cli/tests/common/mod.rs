@@ -1,7 +1,9 @@
-//! Helpers shared by the CLI's test binaries: running the real `diorite` binary.
+//! Helpers shared by the CLI's test binaries: running the real `diorite` binary; devices, the
+//! root check and the hang guard come from `diorite-test-support`.
 
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
+pub use diorite_test_support::{is_root, within, LoopDev, Zram};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -23,10 +25,7 @@ pub fn bench_in(dir: &Path, args: &[&str]) -> Output {
 
 /// A temp directory on a filesystem that takes O_DIRECT (/var/tmp, not a tmpfs /tmp).
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("diorite-cli")
-        .tempdir_in("/var/tmp")
-        .unwrap()
+    diorite_test_support::tempdir_named("diorite-cli")
 }
 
 /// The JSON report of a run that must have succeeded.
@@ -37,50 +36,10 @@ pub fn json(out: &Output) -> Value {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A loop device with 4096-byte sectors and direct I/O over the image `img`, detached on drop;
-/// `None` when not root (a loud SKIPPED) — CI runs as root.
-pub struct Loop4k {
-    pub dev: String,
-}
-
-impl Loop4k {
-    pub fn new(img: &Path) -> Option<Loop4k> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("SKIPPED: needs root for a loop device; CI runs as root");
-            return None;
-        }
-        let out = Command::new("losetup")
-            .args(["-f", "--show", "--direct-io=on", "--sector-size", "4096"])
-            .arg(img)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(Loop4k {
-            dev: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        })
-    }
-}
-
-impl Drop for Loop4k {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["-d", &self.dev]).status();
-    }
-}
-
-/// Whether the tests run as root (some create devices or mounts).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
 }

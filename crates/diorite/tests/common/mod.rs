@@ -1,10 +1,11 @@
-//! Test targets: a regular file on the temp filesystem and real loop block devices.
+//! Test targets: a regular file on the temp filesystem and real loop block devices (the
+//! devices, the root check and the hang guard come from `diorite-test-support`).
 
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 use diorite::{BackendChoice, Context, DirectFile};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+pub use diorite_test_support::{is_root, within, LoopDev, Zram};
+use std::path::Path;
 
 /// Every backend this machine offers, as choices (the conformance suite runs against each).
 /// `DIORITE_TEST_BACKENDS=threads,aio` narrows the list (e.g. under valgrind, which does not
@@ -41,83 +42,34 @@ pub fn ctx(backend: BackendChoice, depth: u32) -> Context {
         .expect("build context")
 }
 
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+/// Opening the shared test devices as a [`DirectFile`] for direct read and write.
+pub trait OpenDirect {
+    fn open(&self) -> DirectFile;
 }
 
-/// A loop device over a sparse image file, detached and removed on drop.
-pub struct LoopDev {
-    pub dev: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl LoopDev {
-    /// A loop device of `size` bytes with `sector` byte logical blocks, or `None` (with a loud
-    /// message) when this is not possible here.
-    pub fn new(size: u64, sector: u32) -> Option<LoopDev> {
-        if !is_root() {
-            eprintln!(
-                "SKIPPED: loop-device tests need root (creating /dev/loopN); CI runs as root"
-            );
-            return None;
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("diorite-loop")
-            .tempdir_in("/var/tmp")
-            .ok()?;
-        let img = dir.path().join("img");
-        std::fs::File::create(&img)
-            .and_then(|f| f.set_len(size))
-            .expect("create image");
-        let out = Command::new("losetup")
-            .args([
-                "-f",
-                "--show",
-                "--direct-io=on",
-                "--sector-size",
-                &sector.to_string(),
-            ])
-            .arg(&img)
-            .output()
-            .expect("run losetup");
-        if !out.status.success() {
-            eprintln!(
-                "SKIPPED: losetup failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            return None;
-        }
-        let dev = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string());
-        Some(LoopDev { dev, _dir: dir })
-    }
-
-    pub fn open(&self) -> DirectFile {
+impl OpenDirect for LoopDev {
+    fn open(&self) -> DirectFile {
         DirectFile::options()
             .read(true)
             .write(true)
             .open(&self.dev)
             .expect("open loop device")
     }
-
-    /// The backing image file.
-    pub fn image(&self) -> PathBuf {
-        self._dir.path().join("img")
-    }
 }
 
-impl Drop for LoopDev {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").arg("-d").arg(&self.dev).status();
+impl OpenDirect for Zram {
+    fn open(&self) -> DirectFile {
+        DirectFile::options()
+            .read(true)
+            .write(true)
+            .open(&self.dev)
+            .expect("open zram device")
     }
 }
 
 /// A temp directory on a filesystem that supports O_DIRECT (/var/tmp, not a tmpfs /tmp).
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("diorite-test")
-        .tempdir_in("/var/tmp")
-        .expect("tempdir")
+    diorite_test_support::tempdir_named("diorite-test")
 }
 
 /// A regular file of `size` bytes filled with `fill`, opened for direct read/write.
@@ -167,76 +119,6 @@ pub fn targets() -> Vec<Target> {
         }
     }
     v
-}
-
-/// A zram block device made for one test (`/sys/class/zram-control/hot_add`), `size` bytes,
-/// filled with `fill`; reset and removed on drop.
-pub struct Zram {
-    pub dev: PathBuf,
-    id: String,
-}
-
-impl Zram {
-    /// A zram device, or `None` (with a loud message) when this is not possible here.
-    pub fn new(size: u64, fill: u8) -> Option<Zram> {
-        if !is_root() {
-            eprintln!("SKIPPED: zram tests need root (hot_add); CI runs as root");
-            return None;
-        }
-        let Ok(id) = std::fs::read_to_string("/sys/class/zram-control/hot_add") else {
-            eprintln!("SKIPPED: no zram support (/sys/class/zram-control/hot_add)");
-            return None;
-        };
-        let id = id.trim().to_string();
-        let z = Zram {
-            dev: PathBuf::from(format!("/dev/zram{id}")),
-            id,
-        };
-        std::fs::write(
-            format!("/sys/block/zram{}/disksize", z.id),
-            size.to_string(),
-        )
-        .expect("set zram disksize");
-        for _ in 0..100 {
-            if z.dev.exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let data: Vec<u8> = (0..size).map(|i| fill ^ (i % 251) as u8).collect();
-        std::fs::write(&z.dev, data).expect("fill zram");
-        Some(z)
-    }
-
-    pub fn open(&self) -> DirectFile {
-        DirectFile::options()
-            .read(true)
-            .write(true)
-            .open(&self.dev)
-            .expect("open zram device")
-    }
-}
-
-impl Drop for Zram {
-    fn drop(&mut self) {
-        let _ = std::fs::write(format!("/sys/block/zram{}/reset", self.id), "1");
-        let _ = std::fs::write("/sys/class/zram-control/hot_remove", &self.id);
-    }
-}
-
-/// Runs `f` on a thread and fails the test (instead of hanging it) when it has not returned
-/// within `secs` seconds.
-pub fn within<T: Send + 'static>(
-    secs: u64,
-    what: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(std::time::Duration::from_secs(secs))
-        .unwrap_or_else(|_| panic!("{what}: no return within {secs} s (hang)"))
 }
 
 /// Drops `CAP_SYS_ADMIN` and `CAP_SYS_NICE` from the calling thread's effective set

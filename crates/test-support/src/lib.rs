@@ -1,0 +1,165 @@
+//! Test helpers shared by the library's and the CLI's test binaries, written once: a temporary
+//! directory on a filesystem that takes `O_DIRECT`, the root check behind every loud skip, loop
+//! and zram block devices made for one test and removed after it, and a guard that turns a
+//! hang into a failure. Nothing here depends on diorite itself (its tests add what opens a
+//! device as a `DirectFile`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A temp directory on a filesystem that supports O_DIRECT (/var/tmp, not a tmpfs /tmp), named
+/// `PREFIX...`.
+pub fn tempdir_named(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/var/tmp")
+        .expect("tempdir")
+}
+
+/// Whether the tests run as root (some create devices, mounts or sysctl changes).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A loop device with direct I/O over a sparse image file (its own, or one the caller names),
+/// detached on drop (and its own image removed).
+pub struct LoopDev {
+    /// The device node, e.g. `/dev/loop3`.
+    pub dev: PathBuf,
+    image: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl LoopDev {
+    /// A loop device of `size` bytes with `sector`-byte logical blocks over a new sparse
+    /// image, or `None` (with a loud message) when this is not possible here.
+    pub fn new(size: u64, sector: u32) -> Option<LoopDev> {
+        if !is_root() {
+            eprintln!(
+                "SKIPPED: loop-device tests need root (creating /dev/loopN); CI runs as root"
+            );
+            return None;
+        }
+        let dir = tempdir_named("diorite-loop");
+        let img = dir.path().join("img");
+        std::fs::File::create(&img)
+            .and_then(|f| f.set_len(size))
+            .expect("create image");
+        LoopDev::attach(&img, sector).map(|mut l| {
+            l._dir = Some(dir);
+            l
+        })
+    }
+
+    /// A loop device with `sector`-byte logical blocks over the existing image `img` (kept on
+    /// drop), or `None` (with a loud message) when this is not possible here.
+    pub fn over(img: &std::path::Path, sector: u32) -> Option<LoopDev> {
+        if !is_root() {
+            eprintln!("SKIPPED: needs root for a loop device; CI runs as root");
+            return None;
+        }
+        LoopDev::attach(img, sector)
+    }
+
+    fn attach(img: &std::path::Path, sector: u32) -> Option<LoopDev> {
+        let out = Command::new("losetup")
+            .args([
+                "-f",
+                "--show",
+                "--direct-io=on",
+                "--sector-size",
+                &sector.to_string(),
+            ])
+            .arg(img)
+            .output()
+            .expect("run losetup");
+        if !out.status.success() {
+            eprintln!(
+                "SKIPPED: losetup failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        let dev = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        Some(LoopDev {
+            dev,
+            image: img.to_owned(),
+            _dir: None,
+        })
+    }
+
+    /// The backing image file.
+    pub fn image(&self) -> PathBuf {
+        self.image.clone()
+    }
+}
+
+impl Drop for LoopDev {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").arg("-d").arg(&self.dev).status();
+    }
+}
+
+/// A zram block device made for one test (`/sys/class/zram-control/hot_add`), `size` bytes,
+/// filled with `fill ^ (offset % 251)`; reset and removed on drop.
+pub struct Zram {
+    /// The device node, e.g. `/dev/zram1`.
+    pub dev: PathBuf,
+    id: String,
+}
+
+impl Zram {
+    /// A zram device, or `None` (with a loud message) when this is not possible here.
+    pub fn new(size: u64, fill: u8) -> Option<Zram> {
+        if !is_root() {
+            eprintln!("SKIPPED: zram tests need root (hot_add); CI runs as root");
+            return None;
+        }
+        let Ok(id) = std::fs::read_to_string("/sys/class/zram-control/hot_add") else {
+            eprintln!("SKIPPED: no zram support (/sys/class/zram-control/hot_add)");
+            return None;
+        };
+        let id = id.trim().to_string();
+        let z = Zram {
+            dev: PathBuf::from(format!("/dev/zram{id}")),
+            id,
+        };
+        std::fs::write(
+            format!("/sys/block/zram{}/disksize", z.id),
+            size.to_string(),
+        )
+        .expect("set zram disksize");
+        for _ in 0..100 {
+            if z.dev.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let data: Vec<u8> = (0..size).map(|i| fill ^ (i % 251) as u8).collect();
+        std::fs::write(&z.dev, data).expect("fill zram");
+        Some(z)
+    }
+}
+
+impl Drop for Zram {
+    fn drop(&mut self) {
+        let _ = std::fs::write(format!("/sys/block/zram{}/reset", self.id), "1");
+        let _ = std::fs::write("/sys/class/zram-control/hot_remove", &self.id);
+    }
+}
+
+/// Runs `f` on a thread and fails the test (instead of hanging it) when it has not returned
+/// within `secs` seconds.
+pub fn within<T: Send + 'static>(
+    secs: u64,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("{what}: no return within {secs} s (hang)"))
+}
