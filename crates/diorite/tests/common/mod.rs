@@ -49,22 +49,22 @@ pub trait OpenDirect {
 
 impl OpenDirect for LoopDev {
     fn open(&self) -> DirectFile {
-        DirectFile::options()
-            .read(true)
-            .write(true)
-            .open(&self.dev)
-            .expect("open loop device")
+        open_rw(&self.dev)
     }
 }
 
 impl OpenDirect for Zram {
     fn open(&self) -> DirectFile {
-        DirectFile::options()
-            .read(true)
-            .write(true)
-            .open(&self.dev)
-            .expect("open zram device")
+        open_rw(&self.dev)
     }
+}
+
+fn open_rw(dev: &Path) -> DirectFile {
+    DirectFile::options()
+        .read(true)
+        .write(true)
+        .open(dev)
+        .unwrap_or_else(|e| panic!("open {}: {e}", dev.display()))
 }
 
 /// A temp directory on a filesystem that supports O_DIRECT (/var/tmp, not a tmpfs /tmp).
