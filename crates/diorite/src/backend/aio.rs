@@ -32,119 +32,20 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::request::{OpKind, Request};
 use crate::sync::{lock, Mutex, UnsafeCell};
 use crate::sys;
-use std::mem::{offset_of, size_of};
+use crate::sys::aio::*;
+use std::mem::size_of;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
 
-const IOCB_CMD_PREAD: u16 = 0;
-const IOCB_CMD_PWRITE: u16 = 1;
-const IOCB_CMD_FSYNC: u16 = 2;
-const IOCB_CMD_FDSYNC: u16 = 3;
-const IOCB_CMD_POLL: u16 = 5;
-const IOCB_CMD_PREADV: u16 = 7;
-const IOCB_CMD_PWRITEV: u16 = 8;
 const TAG_BITS: u32 = 16;
-/// `aio_flags` bit: signal the eventfd in `aio_resfd` when the iocb completes.
-const IOCB_FLAG_RESFD: u32 = 1;
-/// `aio_flags` bit: `aio_reqprio` carries the iocb's I/O priority.
-const IOCB_FLAG_IOPRIO: u32 = 1 << 1;
 /// `aio_data` of a wake-up poll iocb (never a request's: tags and pieces use the low 48 bits).
 const WAKE: u64 = 1 << 63;
-
-/// The kernel's `struct iocb` (include/uapi/linux/aio_abi.h), little-endian layout.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct Iocb {
-    aio_data: u64,
-    aio_key: u32,
-    aio_rw_flags: i32,
-    aio_lio_opcode: u16,
-    aio_reqprio: i16,
-    aio_fildes: u32,
-    aio_buf: u64,
-    aio_nbytes: u64,
-    aio_offset: i64,
-    aio_reserved2: u64,
-    aio_flags: u32,
-    aio_resfd: u32,
-}
-
-/// The kernel's `struct io_event`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct IoEvent {
-    data: u64,
-    obj: u64,
-    res: i64,
-    res2: i64,
-}
-
-#[cfg(not(target_endian = "little"))]
-compile_error!("the AIO iocb layout here is the little-endian one");
-
-/// The header of the kernel's AIO event ring (`struct aio_ring`, fs/aio.c), mapped at the
-/// context id's address and followed by `nr` `io_event`s.
-#[repr(C)]
-struct AioRing {
-    id: u32,
-    nr: u32,
-    head: u32,
-    tail: u32,
-    magic: u32,
-    compat_features: u32,
-    incompat_features: u32,
-    header_length: u32,
-}
-
-const AIO_RING_MAGIC: u32 = 0xa10a_10a1;
-
-const _: () = {
-    assert!(size_of::<Iocb>() == 64);
-    assert!(offset_of!(Iocb, aio_data) == 0);
-    assert!(offset_of!(Iocb, aio_key) == 8);
-    assert!(offset_of!(Iocb, aio_rw_flags) == 12);
-    assert!(offset_of!(Iocb, aio_lio_opcode) == 16);
-    assert!(offset_of!(Iocb, aio_reqprio) == 18);
-    assert!(offset_of!(Iocb, aio_fildes) == 20);
-    assert!(offset_of!(Iocb, aio_buf) == 24);
-    assert!(offset_of!(Iocb, aio_nbytes) == 32);
-    assert!(offset_of!(Iocb, aio_offset) == 40);
-    assert!(offset_of!(Iocb, aio_reserved2) == 48);
-    assert!(offset_of!(Iocb, aio_flags) == 56);
-    assert!(offset_of!(Iocb, aio_resfd) == 60);
-    assert!(size_of::<IoEvent>() == 32);
-    assert!(offset_of!(IoEvent, data) == 0);
-    assert!(offset_of!(IoEvent, obj) == 8);
-    assert!(offset_of!(IoEvent, res) == 16);
-    assert!(offset_of!(IoEvent, res2) == 24);
-};
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
-}
-
-fn io_setup(nr: u32) -> std::result::Result<u64, i32> {
-    let mut ctx: u64 = 0;
-    // SAFETY: io_setup writes one aio_context_t through the valid pointer.
-    let r = unsafe { libc::syscall(libc::SYS_io_setup, nr as libc::c_long, &mut ctx as *mut u64) };
-    if r < 0 {
-        return Err(errno());
-    }
-    Ok(ctx)
-}
 
 /// Whether this process runs under valgrind, whose `io_setup` wrapper records the ring as the
 /// size asked for, not the (larger) size the kernel mapped: reading the ring in user space would
 /// be reported as invalid reads, so `io_getevents` reaps instead.
 fn under_valgrind() -> bool {
     std::env::var_os("LD_PRELOAD").is_some_and(|v| v.to_string_lossy().contains("vgpreload"))
-}
-
-fn io_destroy(ctx: u64) {
-    // SAFETY: `ctx` came from io_setup and is destroyed once.
-    unsafe { libc::syscall(libc::SYS_io_destroy, ctx) };
 }
 
 /// An eventfd that is always readable (its counter is 1 and nobody reads it): the target of
@@ -161,27 +62,6 @@ fn ready_poll(fd: &OwnedFd, data: u64) -> Iocb {
         aio_fildes: fd.as_raw_fd() as u32,
         aio_buf: libc::POLLIN as u64,
         ..Iocb::default()
-    }
-}
-
-/// `io_submit(2)` of `iocbs`: how many the kernel took, or the errno.
-///
-/// # Safety
-/// Every pointer names a valid iocb whose buffers stay valid until its event is reaped.
-unsafe fn io_submit(ctx: u64, iocbs: &mut [*mut Iocb]) -> std::result::Result<usize, i32> {
-    // SAFETY: per the caller's contract.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_io_submit,
-            ctx,
-            iocbs.len() as libc::c_long,
-            iocbs.as_mut_ptr(),
-        )
-    };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(r as usize)
     }
 }
 
@@ -224,21 +104,11 @@ pub(crate) fn probe() -> std::result::Result<String, super::Refused> {
         // SAFETY: one valid iocb on the stack; the kernel copies it at submit.
         unsafe { io_submit(ctx, &mut [&mut cb as *mut Iocb]) }?;
         let mut ev = [IoEvent::default()];
-        // SAFETY: one valid io_event; no timeout pointer (the poll is ready at once).
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_io_getevents,
-                ctx,
-                1 as libc::c_long,
-                1 as libc::c_long,
-                ev.as_mut_ptr(),
-                std::ptr::null_mut::<libc::timespec>(),
-            )
-        };
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(errno())
+        // SAFETY: one valid io_event; no timeout (the poll is ready at once).
+        match unsafe { io_getevents(ctx, 1, &mut ev, std::ptr::null_mut()) } {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(libc::EIO),
+            Err(e) => Err(e),
         }
     });
     io_destroy(ctx);
@@ -702,21 +572,7 @@ impl Aio {
             .as_mut()
             .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
         // SAFETY: `events` is valid for `events.len()` io_events; `tsp` is null or valid.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_io_getevents,
-                self.ctx,
-                min as libc::c_long,
-                events.len() as libc::c_long,
-                events.as_mut_ptr(),
-                tsp,
-            )
-        };
-        if r < 0 {
-            0
-        } else {
-            r as usize
-        }
+        unsafe { io_getevents(self.ctx, min, events, tsp) }.unwrap_or(0)
     }
 
     fn deliver(&self, engine: &Engine, events: &[IoEvent]) {
@@ -807,16 +663,8 @@ impl Aio {
         // holds generation `gen`'s issued request.
         let iocbs = unsafe { &mut *self.iocbs[tag as usize].with_mut(|p| p) };
         for cb in iocbs.iter_mut() {
-            let mut ev = IoEvent::default();
-            // SAFETY: `cb` is the submitted iocb's address; `ev` is a valid out-pointer.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_io_cancel,
-                    self.ctx,
-                    cb as *mut Iocb,
-                    &mut ev as *mut IoEvent,
-                )
-            };
+            // SAFETY: `cb` is the submitted iocb's address, in the slot until its event.
+            unsafe { io_cancel(self.ctx, cb) };
         }
     }
 }

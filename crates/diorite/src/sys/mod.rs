@@ -3,6 +3,8 @@
 //!
 //! Everything above this module works with typed values; errno handling lives here.
 
+pub(crate) mod aio;
+
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
