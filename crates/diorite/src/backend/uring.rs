@@ -49,6 +49,7 @@ use crate::request::OpKind;
 use crate::sync::{lock, Mutex};
 use crate::sync::{AtomicU64, Ordering};
 use crate::sys;
+use crate::sys::uring::*;
 use io_uring::{opcode, squeue, types, IoUring};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
@@ -57,44 +58,6 @@ use std::time::Instant;
 const CANCEL: u64 = 1 << 63;
 /// `user_data` bit marking a wake-up NOP (posted to get a reaper out of the kernel wait).
 const WAKE: u64 = 1 << 62;
-/// `io_uring_enter` flags (include/uapi/linux/io_uring.h).
-const IORING_ENTER_GETEVENTS: u32 = 1 << 0;
-const IORING_ENTER_SQ_WAKEUP: u32 = 1 << 1;
-const IORING_ENTER_EXT_ARG: u32 = 1 << 3;
-const IORING_ENTER_REGISTERED_RING: u32 = 1 << 4;
-/// `io_uring_register` opcodes for the registered-ring table.
-const IORING_REGISTER_RING_FDS: libc::c_uint = 20;
-const IORING_UNREGISTER_RING_FDS: libc::c_uint = 21;
-/// `BLOCK_URING_CMD_DISCARD` = `_IO(0x12, 0)` (include/uapi/linux/fs.h, 6.12+).
-const BLOCK_URING_CMD_DISCARD: u32 = 0x1200;
-
-/// `struct io_uring_rsrc_update` (include/uapi/linux/io_uring.h).
-#[repr(C)]
-struct RsrcUpdate {
-    offset: u32,
-    resv: u32,
-    data: u64,
-}
-
-/// `struct io_uring_getevents_arg` (the EXT_ARG argument of `io_uring_enter`).
-#[repr(C)]
-struct GeteventsArg {
-    sigmask: u64,
-    sigmask_sz: u32,
-    min_wait_usec: u32,
-    ts: u64,
-}
-
-/// `struct __kernel_timespec`.
-#[repr(C)]
-struct KernelTimespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-
-const _: () = assert!(std::mem::size_of::<RsrcUpdate>() == 16);
-const _: () = assert!(std::mem::size_of::<GeteventsArg>() == 24);
-const _: () = assert!(std::mem::size_of::<KernelTimespec>() == 16);
 /// The kernel's largest SQ (`IORING_MAX_ENTRIES`) and CQ (`IORING_MAX_CQ_ENTRIES`).
 const MAX_SQ: u32 = 32768;
 const MAX_CQ: u32 = 2 * MAX_SQ;
@@ -449,28 +412,8 @@ impl Uring {
         arg: *const GeteventsArg,
     ) -> std::io::Result<usize> {
         let (fd, extra) = self.enter_fd;
-        let size = if arg.is_null() {
-            0
-        } else {
-            std::mem::size_of::<GeteventsArg>()
-        };
-        // SAFETY: plain syscall; the caller vouches for `arg` and the SQEs.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_io_uring_enter,
-                fd,
-                to_submit,
-                min,
-                flags | extra,
-                arg,
-                size,
-            )
-        };
-        if r < 0 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            Ok(r as usize)
-        }
+        // SAFETY: the caller vouches for `arg` and the SQEs.
+        unsafe { io_uring_enter(fd, to_submit, min, flags | extra, arg) }
     }
 
     /// Hands the published SQEs to the kernel: one enter, with GETEVENTS when completions wait
@@ -916,21 +859,7 @@ impl Drop for Uring {
         // The registered index lives in the registering thread's table; from any other thread it
         // would name another ring. A `LocalContext` is dropped where it was built.
         if self.registered_by == Some(sys::gettid()) {
-            let mut up = RsrcUpdate {
-                offset: self.enter_fd.0 as u32,
-                resv: 0,
-                data: 0,
-            };
-            // SAFETY: `up` is a valid io_uring_rsrc_update for one entry.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_io_uring_register,
-                    self.ring.as_raw_fd(),
-                    IORING_UNREGISTER_RING_FDS,
-                    &mut up as *mut RsrcUpdate,
-                    1,
-                )
-            };
+            unregister_ring_fd(self.ring.as_raw_fd(), self.enter_fd.0);
         }
     }
 }
@@ -964,30 +893,6 @@ fn submit_all_supported() -> bool {
         // Unknown: ask for it; a kernel without it refuses the real setup with EINVAL, and the
         // next build probes again.
         Err(_) => true,
-    }
-}
-
-/// Registers `fd` in the calling thread's registered-ring table; returns its index.
-fn register_ring_fd(fd: RawFd) -> std::io::Result<RawFd> {
-    let mut up = RsrcUpdate {
-        offset: u32::MAX, // any free index
-        resv: 0,
-        data: fd as u64,
-    };
-    // SAFETY: `up` is a valid io_uring_rsrc_update for one entry, written back by the kernel.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_io_uring_register,
-            fd,
-            IORING_REGISTER_RING_FDS,
-            &mut up as *mut RsrcUpdate,
-            1,
-        )
-    };
-    match r {
-        1 => Ok(up.offset as RawFd),
-        r if r < 0 => Err(std::io::Error::last_os_error()),
-        _ => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
     }
 }
 

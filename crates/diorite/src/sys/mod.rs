@@ -4,6 +4,7 @@
 //! Everything above this module works with typed values; errno handling lives here.
 
 pub(crate) mod aio;
+pub(crate) mod uring;
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
