@@ -1,5 +1,16 @@
 //! The sbitmap tag allocator (after the kernel's `lib/sbitmap.c`) and a sleeping [`TagQueue`].
 //!
+//! # What is public, and why
+//! The engine uses [`TagSet`] (the default, per-thread hints) as its request slots. The rest is
+//! public on purpose, as a reusable, tested component for users who allocate their own ids
+//! (buffer indices, queue slots): [`TagQueue`], a `TagSet` whose allocators sleep until a tag is
+//! freed (woken in batches) — the engine never sleeps on a tag, its admission guarantees one is
+//! free; `TagSet::round_robin` (the kernel's `SBITMAP_ROUND_ROBIN`: tags handed out in order, for
+//! devices that want it); and `TagSet::immediate_clear`, clearing without batching, kept as the
+//! baseline the batched clearing is measured against (`benches/tags.rs`). All three are covered by
+//! `tests/concurrency.rs` (a model-based proptest, the drain race, sleeping waiters) and the loom
+//! models below.
+//!
 //! # Algorithm
 //! Tags `0..depth` are bits in a few words, each word on its own cache line. A word's bit is set
 //! while its tag is allocated *or* freed but not yet folded back.

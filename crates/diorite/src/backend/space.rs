@@ -15,11 +15,7 @@
 //! worker; Linux AIO has no such commands and runs [`execute`] in the submitting thread.
 
 use crate::request::{OpKind, Request};
-use std::os::fd::AsRawFd;
-
-/// `_IO(0x12, 119)` and `_IO(0x12, 127)` (include/uapi/linux/fs.h).
-const BLKDISCARD: libc::c_ulong = 0x1277;
-const BLKZEROOUT: libc::c_ulong = 0x127f;
+use crate::sys;
 
 /// How a request is carried out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,25 +49,15 @@ pub(crate) fn execute(req: &Request) -> i64 {
     let (Some(file), Some(how)) = (&req.file, plan(req)) else {
         return -i64::from(libc::EINVAL);
     };
-    let fd = file.fd().as_raw_fd();
+    let fd = file.fd();
     let (off, len) = (req.offset, req.bufs.total_len());
-    let range = [off, len];
-    // SAFETY: plain syscalls on a descriptor the request keeps open; the ioctls read two u64
-    // from `range`, which lives across the call.
-    let r = unsafe {
-        match how {
-            Space::Fallocate(mode) => libc::fallocate(fd, mode, off as i64, len as i64),
-            Space::BlkDiscard => libc::ioctl(fd, BLKDISCARD, range.as_ptr()),
-            Space::BlkZeroout => libc::ioctl(fd, BLKZEROOUT, range.as_ptr()),
-        }
+    let r = match how {
+        Space::Fallocate(mode) => sys::fallocate(fd, mode, off, len),
+        Space::BlkDiscard => sys::blk_range(fd, sys::BLKDISCARD, off, len),
+        Space::BlkZeroout => sys::blk_range(fd, sys::BLKZEROOUT, off, len),
     };
-    if r < 0 {
-        -i64::from(
-            std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO),
-        )
-    } else {
-        len as i64
+    match r {
+        Ok(()) => len as i64,
+        Err(e) => -i64::from(e),
     }
 }

@@ -277,3 +277,38 @@ pub(crate) fn eventfd_signal(fd: RawFd) {
     // (EAGAIN) already means "readable", so the result is ignored.
     unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
 }
+
+/// `_IO(0x12, 119)` and `_IO(0x12, 127)` (include/uapi/linux/fs.h): discard and zero out a
+/// byte range of a block device.
+pub(crate) const BLKDISCARD: libc::c_ulong = 0x1277;
+pub(crate) const BLKZEROOUT: libc::c_ulong = 0x127f;
+
+/// `fallocate(2)` of `[off, off + len)` with `mode`.
+pub(crate) fn fallocate(fd: BorrowedFd<'_>, mode: i32, off: u64, len: u64) -> Result<(), Errno> {
+    // SAFETY: plain syscall on a descriptor the caller keeps open.
+    let r = unsafe { libc::fallocate(fd.as_raw_fd(), mode, off as i64, len as i64) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// `ioctl(fd, cmd, [off, len])` for the block-device range commands (`BLKDISCARD`,
+/// `BLKZEROOUT`).
+pub(crate) fn blk_range(
+    fd: BorrowedFd<'_>,
+    cmd: libc::c_ulong,
+    off: u64,
+    len: u64,
+) -> Result<(), Errno> {
+    let range = [off, len];
+    // SAFETY: the ioctl reads two u64 from `range`, which lives across the call; the caller
+    // keeps `fd` open.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd, range.as_ptr()) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
