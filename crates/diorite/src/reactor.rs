@@ -38,7 +38,7 @@
 //! runs — on a current-thread runtime right after the submitting task yields, before the
 //! runtime parks. A task that refills 32 slots in one poll pays one syscall, not 32, and one
 //! io-wq wake-up batch. This was the step that took futures from 0.66x to parity with the
-//! blocking loop on zram (README, "Futures against the blocking loop"): with a syscall per
+//! blocking loop on zram (docs/benchmarks.md, "Futures against the blocking loop"): with a syscall per
 //! future, the executor's extra CPU made it lose its core to a second io-wq worker. The cost:
 //! a submission waits for the submitting task to yield (a task that submits and then blocks
 //! the thread without awaiting delays its own I/O — as it would delay everything else on that
@@ -89,7 +89,7 @@ pub enum Reactor {
 /// With `Reactor::Tokio`: when a future's submission enters the kernel
 /// ([`ContextBuilder::submit_batching`](crate::ContextBuilder::submit_batching)). Batching
 /// saves a syscall per I/O where the CPU is the limit; it costs where the device would
-/// otherwise idle while the batch is collected. Measured in the README ("Futures against the
+/// otherwise idle while the batch is collected. Measured in docs/benchmarks.md ("Futures against the
 /// blocking loop").
 ///
 /// # Examples
@@ -111,7 +111,7 @@ pub enum SubmitBatching {
     /// Batched, unless the device may run short of work: the kernel holds fewer than half
     /// the context's depth and does not complete requests inside the submitting call. Best
     /// here on a device that completes in bursts (a virtio disk) and on Linux AIO; on io_uring
-    /// over zram it falls into a slow regime in some runs (README).
+    /// over zram it falls into a slow regime in some runs (docs/benchmarks.md).
     Adaptive,
     /// Never batched: each submission enters the kernel at once (one syscall each).
     Never,

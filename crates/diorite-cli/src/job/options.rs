@@ -2139,7 +2139,7 @@ pub static OPTIONS: &[Opt] =
         ),
     ];
 
-/// The groups `diorite bench --help` and the README list the options in.
+/// The groups `diorite bench --help` and docs/cli.md list the options in.
 pub const GROUPS: &[(&str, &[&str])] = &[
     (
         "Job, engine and I/O",
