@@ -43,3 +43,32 @@ pub fn json(out: &Output) -> Value {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// `diorite bench` in `dir` with `base` and `extra`: 4 KiB O_DIRECT I/O through io_uring, JSON.
+pub fn direct_4k(dir: &Path, base: &[&str], extra: &[&str]) -> std::process::Output {
+    let fixed = [
+        "--bs=4k",
+        "--ioengine=io_uring",
+        "--direct=1",
+        "--output-format=json",
+    ];
+    let args: Vec<&str> = base.iter().chain(&fixed).chain(extra).copied().collect();
+    bench_in(dir, &args)
+}
+
+/// Which 4 KiB blocks of a zeroed file of `size` bytes a 4 KiB O_DIRECT job writes (its
+/// data is a nonzero pattern), with `args`.
+pub fn blocks_written(dir: &Path, size: usize, args: &[&str]) -> Vec<usize> {
+    let f = dir.join("data");
+    std::fs::write(&f, vec![0u8; size]).unwrap();
+    let file = format!("--filename={}", f.display());
+    let base = ["--name=w", &file, "--verify_pattern=0xff"];
+    json(&direct_4k(dir, &base, args));
+    std::fs::read(&f)
+        .unwrap()
+        .chunks(4096)
+        .enumerate()
+        .filter(|(_, b)| b[0] != 0)
+        .map(|(i, _)| i)
+        .collect()
+}

@@ -1,0 +1,512 @@
+//! fio's files and layout: file sizes, file sets, unlinking, filling a device, creating on open.
+//! Every test runs the real binary; those that compare with fio skip that part when fio is
+//! not installed. Each came with a fix and failed on the code before it.
+
+mod common;
+
+use common::{bench_in, blocks_written, json, tempdir};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+/// The files of a run in `dir` (recursively, relative names) with their sizes and allocated
+/// bytes, sorted.
+fn files_in(dir: &Path) -> Vec<(String, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                todo.push(e.path());
+            } else {
+                let name = e.path().strip_prefix(dir).unwrap().display().to_string();
+                out.push((name, m.len(), m.blocks() * 512));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// fio's `filesize`: the file gets that size, and `size` only sets how much I/O the job does
+/// (the default `io_size`); a range picks one size in it, a whole number of blocks, the same
+/// for the same seed.
+#[test]
+fn filesize_sizes_the_file_and_size_becomes_the_io_amount() {
+    let dir = tempdir();
+    let v = json(&bench_in(
+        dir.path(),
+        &[
+            "--name=fs",
+            "--filename=f",
+            "--filesize=2m",
+            "--size=8m",
+            "--rw=write",
+            "--bs=64k",
+            "--output-format=json",
+        ],
+    ));
+    assert_eq!(
+        std::fs::metadata(dir.path().join("f")).unwrap().len(),
+        2 << 20
+    );
+    assert_eq!(
+        v["jobs"][0]["write"]["io_bytes"],
+        8 << 20,
+        "four passes over the 2 MiB file"
+    );
+    let sized = |seed: &str| {
+        let out = bench_in(
+            dir.path(),
+            &[
+                "--name=r",
+                "--filesize=1m-3m",
+                "--bs=4k",
+                &format!("--randseed={seed}"),
+                "--parse_only",
+            ],
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let size: u64 = text
+            .split("size=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        size
+    };
+    let a = sized("7");
+    assert!((1 << 20..=3 << 20).contains(&a) && a % 4096 == 0, "{a}");
+    assert_eq!(sized("7"), a, "the same seed, the same size");
+    // A range with several files: each file its own size in the range (fio's
+    // get_rand_file_size), whole blocks; the job writes them all.
+    let d = tempdir();
+    let v = json(&bench_in(
+        d.path(),
+        &[
+            "--name=w",
+            "--rw=write",
+            "--nrfiles=6",
+            "--filesize=16k-64k",
+            "--output-format=json",
+        ],
+    ));
+    let sizes: Vec<u64> = files_in(d.path()).iter().map(|f| f.1).collect();
+    assert_eq!(sizes.len(), 6);
+    assert!(
+        sizes
+            .iter()
+            .all(|s| (16384..=65536).contains(s) && s % 4096 == 0),
+        "{sizes:?}"
+    );
+    assert!(
+        sizes.iter().any(|s| *s != sizes[0]),
+        "one size for all: {sizes:?}"
+    );
+    assert_eq!(
+        v["jobs"][0]["write"]["io_bytes"].as_u64().unwrap(),
+        sizes.iter().sum::<u64>()
+    );
+}
+
+/// fio's `unlink`: the job's files are deleted when it is done — ones it made and, as in fio,
+/// ones that were there before.
+#[test]
+fn unlink_deletes_the_jobs_files_when_done() {
+    let dir = tempdir();
+    let made = dir.path().join("made");
+    let old = dir.path().join("old");
+    std::fs::write(&old, vec![7u8; 64 << 10]).unwrap();
+    for (f, rw) in [(&made, "write"), (&old, "read")] {
+        let file = format!("--filename={}", f.display());
+        let rw = format!("--rw={rw}");
+        let args = [
+            "--name=u",
+            &file,
+            "--size=64k",
+            &rw,
+            "--unlink=1",
+            "--output-format=json",
+        ];
+        let v = json(&bench_in(dir.path(), &args));
+        assert!(v["jobs"][0]["job_runtime"].as_u64().is_some());
+        assert!(!f.exists(), "{} is still there", f.display());
+    }
+    // Without unlink the file stays.
+    let file = format!("--filename={}", made.display());
+    json(&bench_in(
+        dir.path(),
+        &[
+            "--name=u",
+            &file,
+            "--size=64k",
+            "--rw=write",
+            "--output-format=json",
+        ],
+    ));
+    assert!(made.exists());
+}
+
+/// fio's file sets: `nrfiles` files per clone named by
+/// `filename_format` in the clone's `directory` of a `:` list; `file_service_type` decides
+/// which file each I/O goes to (seen in the bytes each file received, with `fallocate=none`
+/// so a file's size is where its writes ended; `openfiles` limits the files served at a
+/// time); `fallocate` reserves a writer's region; `allow_file_create=0` is refused, creating
+/// nothing.
+/// With fio installed, fio makes the same files with the same sizes.
+#[test]
+fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
+    let base = [
+        "--name=w",
+        "--rw=write",
+        "--bs=4k",
+        "--size=96k",
+        "--nrfiles=3",
+        "--ioengine=psync",
+        "--fallocate=none",
+    ];
+    let k = |n: u64| n * 4096;
+    let cases: &[(&[&str], &[u64])] = &[
+        // 10 I/Os: sequential fills file 0's 8 blocks, then 2 in file 1.
+        (
+            &["--file_service_type=sequential", "--number_ios=10"],
+            &[k(8), k(2), 0],
+        ),
+        // Round robin: 4, 3, 3.
+        (&["--number_ios=10"], &[k(4), k(3), k(3)]),
+        // Two I/Os per file before moving on: 2+2, 2+2, 2.
+        (
+            &["--file_service_type=roundrobin:2", "--number_ios=10"],
+            &[k(4), k(4), k(2)],
+        ),
+        // The whole size: every file its share, whatever the service.
+        (&["--file_service_type=random"], &[k(8), k(8), k(8)]),
+        // openfiles: one file open at a time makes round robin go file by file; with two,
+        // the third opens when the first is done.
+        (&["--openfiles=1", "--number_ios=10"], &[k(8), k(2), 0]),
+        (&["--openfiles=2", "--number_ios=20"], &[k(8), k(8), k(4)]),
+    ];
+    let fio = Command::new("fio").arg("--version").output().is_ok();
+    for (extra, sizes) in cases {
+        let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
+        let dir = tempdir();
+        let out = bench_in(dir.path(), &args);
+        assert!(out.status.success(), "{extra:?}: {}", common::stderr(&out));
+        let got: Vec<(String, u64)> = files_in(dir.path())
+            .into_iter()
+            .map(|(n, s, _)| (n, s))
+            .collect();
+        let want: Vec<(String, u64)> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("w.0.{i}"), *s))
+            .collect();
+        assert_eq!(got, want, "{extra:?}");
+        if fio {
+            let fdir = tempdir();
+            let st = Command::new("fio")
+                .current_dir(fdir.path())
+                .args(&args)
+                .arg("--output=/dev/null")
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let theirs: Vec<(String, u64)> = files_in(fdir.path())
+                .into_iter()
+                .map(|(n, s, _)| (n, s))
+                .collect();
+            assert_eq!(got, theirs, "{extra:?}: fio's files");
+        }
+    }
+    // A random service switches files at random: not round robin's order (seen with :1 over
+    // a few I/Os, as the first file's share).
+    let dir = tempdir();
+    let mut args = base.to_vec();
+    args.extend(["--file_service_type=random", "--number_ios=12"]);
+    assert!(bench_in(dir.path(), &args).status.success());
+    let sizes: Vec<u64> = files_in(dir.path()).iter().map(|f| f.1).collect();
+    assert_ne!(
+        sizes,
+        [k(4), k(4), k(4)],
+        "random service is not round robin"
+    );
+
+    // Names and directories: clone k's files in directory k mod 2, named by the format
+    // (keywords in any case; $clientuid is empty).
+    let dir = tempdir();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let dirs = format!("--directory={}:{}", a.display(), b.display());
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=w",
+            "--rw=write",
+            "--size=96k",
+            "--nrfiles=3",
+            "--numjobs=2",
+            "--filename_format=$jobname-$JOBNUM-$filenum$clientuid.dat",
+            &dirs,
+        ],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let names: Vec<String> = files_in(dir.path()).into_iter().map(|f| f.0).collect();
+    assert_eq!(
+        names,
+        [
+            "a/w-0-0.dat",
+            "a/w-0-1.dat",
+            "a/w-0-2.dat",
+            "b/w-1-0.dat",
+            "b/w-1-1.dat",
+            "b/w-1-2.dat"
+        ]
+    );
+
+    // fallocate: native reserves the region and sets the size; keep reserves without the
+    // size; truncate sets the size without reserving.
+    for (mode, size, reserved) in [
+        ("native", true, true),
+        ("keep", false, true),
+        ("truncate", true, false),
+    ] {
+        let dir = tempdir();
+        let out = bench_in(
+            dir.path(),
+            &[
+                "--name=w",
+                "--rw=write",
+                "--bs=4k",
+                "--size=1m",
+                "--number_ios=1",
+                &format!("--fallocate={mode}"),
+            ],
+        );
+        assert!(out.status.success(), "{mode}: {}", common::stderr(&out));
+        let (_, len, blocks) = files_in(dir.path()).remove(0);
+        assert_eq!(len == 1 << 20, size, "{mode}: size {len}");
+        assert_eq!(
+            blocks >= 1 << 20,
+            reserved,
+            "{mode}: {blocks} bytes allocated"
+        );
+    }
+
+    // allow_file_create=0: a missing file is an error naming it, and nothing is created.
+    let dir = tempdir();
+    let mut args = base.to_vec();
+    args.push("--allow_file_create=0");
+    let out = bench_in(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::stderr(&out);
+    assert!(err.contains("allow_file_create=0"), "{err}");
+    assert!(files_in(dir.path()).is_empty(), "nothing created");
+}
+
+/// fio's `fill_device`: on a 4 MiB tmpfs, a writer asked for 8 MiB with
+/// `fill_device=1` writes until the filesystem is full and ends without an error, where
+/// without it ENOSPC is the job's error; without `size` the region is the free space; a reader
+/// has the filesystem filled first and reads it all. Needs root (to mount the tmpfs).
+#[test]
+fn fill_device_writes_until_full_and_ends_cleanly() {
+    if !common::is_root() {
+        eprintln!("SKIPPED: needs root to mount a small tmpfs");
+        return;
+    }
+    let dir = tempdir();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let m = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(m.success());
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _guard = Unmount(&mnt);
+    let run = |name: &str, extra: &[&str]| -> std::process::Output {
+        let f = format!("--filename={}", mnt.join(name).display());
+        let mut a = vec![
+            "--name=f",
+            f.as_str(),
+            "--rw=write",
+            "--bs=64k",
+            "--output-format=json",
+        ];
+        a.extend(extra);
+        bench_in(dir.path(), &a)
+    };
+    let out = run("a", &["--size=8m", "--fill_device=1"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["jobs"][0]["write"]["io_bytes"], 4 << 20);
+    assert_eq!(v["jobs"][0]["error"], 0);
+    std::fs::remove_file(mnt.join("a")).unwrap();
+    let out = run("b", &["--size=8m"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::stderr(&out).contains("No space left on device"));
+    std::fs::remove_file(mnt.join("b")).unwrap();
+    let out = run("c", &["--fill_device=1"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(json(&out)["jobs"][0]["write"]["io_bytes"], 4 << 20);
+    std::fs::remove_file(mnt.join("c")).unwrap();
+    // A reading job: the filesystem is filled first, then read (fio: "the mount point will be
+    // filled first then I/O started on the result").
+    let out = run("d", &["--fill_device=1", "--rw=read"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(json(&out)["jobs"][0]["read"]["io_bytes"], 4 << 20);
+    assert_eq!(std::fs::metadata(mnt.join("d")).unwrap().len(), 4 << 20);
+    let out = run("e", &["--fill_device=1", "--rw=trim"]);
+    assert!(common::stderr(&out).contains("fill_device"));
+}
+
+/// fio's `create_on_open`: a writer's missing file is created when the
+/// job starts, not while the run is set up — behind a 1 s first phase, its creation time is
+/// a second after the first phase's file's (without the option, both are made together).
+#[test]
+fn create_on_open_creates_the_file_when_the_job_starts() {
+    let born = |on: &str| -> f64 {
+        let dir = tempdir();
+        let file = format!(
+            "[a]\nfilename=a\nsize=1m\nrw=read\ntime_based\nruntime=1\n\n\
+             [b]\nstonewall\nfilename=b\nsize=1m\nrw=write\ncreate_on_open={on}\n"
+        );
+        std::fs::write(dir.path().join("co.fio"), file).unwrap();
+        let out = bench_in(dir.path(), &["co.fio"]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let t = |n: &str| {
+            std::fs::metadata(dir.path().join(n))
+                .unwrap()
+                .created()
+                .unwrap()
+        };
+        t("b")
+            .duration_since(t("a"))
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    let later = born("1");
+    assert!(
+        later >= 0.9,
+        "created {later} s after the first phase's file"
+    );
+    let now = born("0");
+    assert!(now < 0.5, "without create_on_open: {now} s");
+    let out = bench_in(
+        tempdir().path(),
+        &[
+            "--name=r",
+            "--filename=x",
+            "--size=1m",
+            "--create_on_open=1",
+        ],
+    );
+    assert!(common::stderr(&out).contains("create_on_open"));
+}
+
+/// fio's `size=N%`, `offset=N%` and `offset_increment` (filesetup.c `get_start_offset`): each
+/// numjobs clone writes its own region, seen in the blocks of a zeroed file.
+#[test]
+fn percentages_and_offset_increment_place_each_clone() {
+    let dir = tempdir();
+    let run = |extra: &[&str]| -> (usize, usize) {
+        let args = [&["--rw=write", "--numjobs=2"][..], extra].concat();
+        let w = blocks_written(dir.path(), 1 << 20, &args);
+        let (first, last) = (w[0], w[w.len() - 1]);
+        assert_eq!(
+            w.len(),
+            last - first + 1,
+            "a hole in the written range: {w:?}"
+        );
+        (first * 4096, (last + 1) * 4096)
+    };
+    // Bytes: clone 0 at 0, clone 1 64 KiB later.
+    assert_eq!(
+        run(&["--size=64k", "--offset_increment=64k"]),
+        (0, 128 << 10)
+    );
+    // Half-way in, a quarter of the file each, the second 10% later (aligned up to 4 KiB).
+    let second = (524288 + (1 << 20) / 10usize).div_ceil(4096) * 4096;
+    assert_eq!(
+        run(&["--size=25%", "--offset=50%", "--offset_increment=10%"]),
+        (524288, second + 262144)
+    );
+    let out = bench_in(dir.path(), &["--name=o", "--size=0%", "--parse_only"]);
+    assert!(common::stderr(&out).contains("a whole number from 1 to 100"));
+}
+
+/// fio's `unlink_each_loop` (backend.c: before every loop after the first the files are
+/// deleted, and the loop runs on new ones): a 512 KiB file of which the job writes the first
+/// 256 KiB, twice — with the option, the second loop's new file has only the job's 256 KiB
+/// (the old tail is gone with the old file); without, the file keeps its tail. Every loop's
+/// I/O is counted. With fio installed, fio leaves the same file sizes.
+#[test]
+fn unlink_each_loop_runs_each_loop_on_new_files() {
+    let size_after = |on: &str, fio: bool| -> Option<(u64, u64)> {
+        let dir = tempdir();
+        std::fs::write(dir.path().join("f"), vec![7u8; 512 << 10]).unwrap();
+        let args = [
+            "--name=u",
+            "--filename=f",
+            "--size=256k",
+            "--rw=write",
+            "--loops=2",
+            &format!("--unlink_each_loop={on}"),
+            "--output-format=json",
+        ];
+        let out = if fio {
+            Command::new("fio")
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())?
+        } else {
+            bench_in(dir.path(), &args)
+        };
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let bytes = v["jobs"][0]["write"]["io_bytes"].as_u64().unwrap();
+        Some((
+            std::fs::metadata(dir.path().join("f")).unwrap().len(),
+            bytes,
+        ))
+    };
+    assert_eq!(size_after("1", false), Some((256 << 10, 512 << 10)));
+    // The job's log goes on over its loops: one line per I/O of every loop.
+    let dir = tempdir();
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=u",
+            "--filename=f",
+            "--size=256k",
+            "--rw=write",
+            "--loops=3",
+            "--unlink_each_loop=1",
+            "--write_iops_log=ul",
+        ],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let log = std::fs::read_to_string(dir.path().join("ul_iops.1.log")).unwrap();
+    assert_eq!(log.lines().count(), 3 * 64);
+    assert_eq!(size_after("0", false), Some((512 << 10, 512 << 10)));
+    match size_after("1", true) {
+        Some(theirs) => {
+            assert_eq!(theirs, (256 << 10, 512 << 10), "fio's");
+            assert_eq!(size_after("0", true), Some((512 << 10, 512 << 10)), "fio's");
+        }
+        None => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
+    }
+}
