@@ -526,17 +526,10 @@ fn percentile_options_choose_the_series_and_the_percentiles() {
     // fio side by side.
     let mut a = args.to_vec();
     a.push("--output-format=json");
-    match Command::new("fio")
-        .current_dir(dir.path())
-        .args(&a)
-        .output()
-    {
-        Ok(o) if o.status.success() => {
-            let f: Value = serde_json::from_slice(&o.stdout).unwrap();
-            for s in ["slat_ns", "clat_ns", "lat_ns"] {
-                assert_eq!(keys(&f, s), keys(&ours, s), "{s}");
-            }
+    if let Some(o) = common::fio_in(dir.path(), &a) {
+        let f: Value = serde_json::from_slice(&o.stdout).unwrap();
+        for s in ["slat_ns", "clat_ns", "lat_ns"] {
+            assert_eq!(keys(&f, s), keys(&ours, s), "{s}");
         }
-        _ => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
     }
 }

@@ -95,25 +95,17 @@ fn logs_have_fios_names_and_line_format() {
     std::fs::write(fio_dir.path().join("data"), vec![1u8; 1 << 20]).unwrap();
     let mut a = args.to_vec();
     a.push("--output=/dev/null");
-    match Command::new("fio")
-        .current_dir(fio_dir.path())
-        .args(&a)
-        .status()
-    {
-        Ok(s) if s.success() => {
-            for n in names {
-                for k in 1..=2 {
-                    let ours =
-                        std::fs::read_to_string(dir.path().join(format!("{n}.{k}.log"))).unwrap();
-                    let theirs =
-                        std::fs::read_to_string(fio_dir.path().join(format!("{n}.{k}.log")))
-                            .unwrap();
-                    let shape = |t: &str| t.lines().next().map(|l| l.split(", ").count());
-                    assert_eq!(shape(&ours), shape(&theirs), "{n}.{k}.log");
-                }
+    if common::fio_in(fio_dir.path(), &a).is_some() {
+        for n in names {
+            for k in 1..=2 {
+                let ours =
+                    std::fs::read_to_string(dir.path().join(format!("{n}.{k}.log"))).unwrap();
+                let theirs =
+                    std::fs::read_to_string(fio_dir.path().join(format!("{n}.{k}.log"))).unwrap();
+                let shape = |t: &str| t.lines().next().map(|l| l.split(", ").count());
+                assert_eq!(shape(&ours), shape(&theirs), "{n}.{k}.log");
             }
         }
-        _ => eprintln!("SKIPPED: fio is not installed; the side-by-side log check did not run"),
     }
 }
 
@@ -262,14 +254,10 @@ fn logs_include_the_verify_phase() {
     assert!(bench_in(dir.path(), &args).status.success());
     assert_eq!(count(dir.path()), [256, 256]);
     let fdir = tempdir();
-    match Command::new("fio")
-        .current_dir(fdir.path())
-        .args(args)
-        .arg("--output=/dev/null")
-        .status()
-    {
-        Ok(s) if s.success() => assert_eq!(count(fdir.path()), [256, 256], "fio's"),
-        _ => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
+    let mut fio_args = args.to_vec();
+    fio_args.push("--output=/dev/null");
+    if common::fio_in(fdir.path(), &fio_args).is_some() {
+        assert_eq!(count(fdir.path()), [256, 256], "fio's");
     }
 }
 

@@ -8,7 +8,6 @@ mod common;
 use common::{bench_in, direct_4k, json, tempdir};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 /// A job file: a slow writer of a pattern over 64 blocks, and a reader that checks the
 /// pattern (the same job with `verify_only`: it reads and checks, writes nothing), related by
@@ -549,26 +548,19 @@ fn steady_state_ends_jobs_once_attained() {
         "--ss=iops:60%",
         "--output-format=json",
     ];
-    match Command::new("fio")
-        .current_dir(dir.path())
-        .args(fa)
-        .output()
-    {
-        Ok(o) if o.status.success() => {
-            let f: Value = serde_json::from_slice(&o.stdout).unwrap();
-            let keys = |v: &Value| -> Vec<String> {
-                let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-                k.extend(v["data"].as_object().unwrap().keys().cloned());
-                k.sort();
-                k
-            };
-            let ours = run(&["--runtime=4", "--ss=iops:60%"]);
-            assert_eq!(
-                keys(&f["jobs"][0]["steadystate"]),
-                keys(&ours["jobs"][0]["steadystate"])
-            );
-        }
-        _ => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
+    if let Some(o) = common::fio_in(dir.path(), &fa) {
+        let f: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let keys = |v: &Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.extend(v["data"].as_object().unwrap().keys().cloned());
+            k.sort();
+            k
+        };
+        let ours = run(&["--runtime=4", "--ss=iops:60%"]);
+        assert_eq!(
+            keys(&f["jobs"][0]["steadystate"]),
+            keys(&ours["jobs"][0]["steadystate"])
+        );
     }
 }
 

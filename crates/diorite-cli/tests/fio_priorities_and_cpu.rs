@@ -7,7 +7,6 @@ mod common;
 use common::{bench_in, json, tempdir};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 /// The priority column of a job's clat log (`log_prio=1`: the ioprio value): count per value.
 fn prios_logged(dir: &Path, args: &[&str]) -> std::collections::BTreeMap<String, usize> {
@@ -180,27 +179,20 @@ fn priorities_per_io_and_their_latency() {
         .map(|p| p["clat_ns"]["N"].as_u64().unwrap())
         .sum();
     assert_eq!(n, 1000);
-    match Command::new("fio")
-        .current_dir(dir.path())
-        .args(&a)
-        .output()
-    {
-        Ok(o) if o.status.success() => {
-            let f: Value = serde_json::from_slice(&o.stdout).unwrap();
-            let theirs: Vec<(u64, u64)> = f["jobs"][0]["read"]["prios"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| {
-                    (
-                        p["prioclass"].as_u64().unwrap(),
-                        p["prio"].as_u64().unwrap(),
-                    )
-                })
-                .collect();
-            assert_eq!(got, theirs, "fio's priorities");
-        }
-        _ => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
+    if let Some(o) = common::fio_in(dir.path(), &a) {
+        let f: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let theirs: Vec<(u64, u64)> = f["jobs"][0]["read"]["prios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["prioclass"].as_u64().unwrap(),
+                    p["prio"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, theirs, "fio's priorities");
     }
     // cmdprio_bssplit: 4k reads all real-time 0; 8k writes half at the cmdprio (real-time 0 by
     // default), half at none.

@@ -72,3 +72,25 @@ pub fn blocks_written(dir: &Path, size: usize, args: &[&str]) -> Vec<usize> {
         .map(|(i, _)| i)
         .collect()
 }
+
+/// Runs fio in `dir` with `args` for a side-by-side check: `None`, with a loud SKIPPED, when
+/// fio is not installed (the check is then not made); a fio that is installed and fails fails
+/// the test — a side-by-side check never passes by not running.
+pub fn fio_in(dir: &Path, args: &[&str]) -> Option<Output> {
+    if Command::new("fio").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run");
+        return None;
+    }
+    let out = Command::new("fio")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "fio {args:?}: exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out)
+}
