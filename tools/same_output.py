@@ -87,9 +87,12 @@ JOBS = {
 
 # A number with the unit fio's formatting may glue to it (9570 and 9.5k, 1024KiB and 1.0MiB).
 NUM = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?:[KMGTP]i?B|[kKMGTPmun](?![A-Za-z]))?")
-# Wall-clock stamps: masked before anything is compared.
+# Wall-clock stamps, and counters of the process that follow the binary's own layout (page
+# faults, context switches): masked before anything is compared.
 CLOCK = [(re.compile(r'("timestamp(?:_ms)?": )\d+'), r"\1#"),
-         (re.compile(r'("time": )"[^"]*"'), r"\1#")]
+         (re.compile(r'("time": )"[^"]*"'), r"\1#"),
+         (re.compile(r'("(?:minf|majf|ctx)": )\d+'), r"\1#"),
+         (re.compile(r'\b((?:minf|majf|ctx)=)\d+'), r"\1#")]
 
 
 JOB_FILE = """[global]

@@ -2,11 +2,12 @@
 //! can be checked before any byte is written, prepares the targets, runs each group of jobs
 //! (one thread and one engine context per job, started together), and reports.
 
-use crate::job::{self, JobSpec, OutputFormat, Plan};
+use crate::job::{self, Plan};
 use crate::report::{self, ProcessCpu, View};
 use crate::run::layout;
 use crate::run::runner::{self, JobResult, Progress, Target};
 use crate::run::steady::Steady;
+use crate::spec::{self, JobSpec, OutputFormat};
 use anyhow::{bail, Context as _, Result};
 use diorite::DirectFile;
 use std::io::{IsTerminal, Write};
@@ -124,7 +125,7 @@ fn probe_new_file(p: &Path, direct: bool) -> Result<DirectFile> {
 fn check_spec(j: &JobSpec) -> Result<()> {
     let n = &j.name;
     if j.verify || j.verify_only {
-        if !matches!(j.rw, job::Rw::Write | job::Rw::RandWrite) {
+        if !matches!(j.rw, spec::Rw::Write | spec::Rw::RandWrite) {
             bail!("job {n}: verify needs rw=write or rw=randwrite");
         }
 
@@ -132,7 +133,7 @@ fn check_spec(j: &JobSpec) -> Result<()> {
         // files, or offset_increment puts their regions apart.
         let files = j.file_count().max(1);
         let apart = j.filenames.is_empty()
-            || matches!(j.offset_increment, job::Incr::Bytes(b)
+            || matches!(j.offset_increment, spec::Incr::Bytes(b)
                 if j.size.is_some_and(|s| b >= s / files));
         if j.numjobs > 1 && !apart {
             bail!(
@@ -147,7 +148,7 @@ fn check_spec(j: &JobSpec) -> Result<()> {
                  would share one state file); give verify_state_save=0"
             );
         }
-        if j.verify_kind == crate::run::verify::Kind::Pattern && j.verify_pattern.is_none() {
+        if j.verify_kind == crate::spec::verify::Kind::Pattern && j.verify_pattern.is_none() {
             bail!("job {n}: verify=pattern checks verify_pattern: give one");
         }
         if let (Some(every), Some(b)) = (j.verify_backlog, j.verify_backlog_batch) {
@@ -276,10 +277,10 @@ fn check_spec(j: &JobSpec) -> Result<()> {
 fn end_others(prepared: &[Prepared], p: &Prepared) {
     for q in prepared {
         let end = match p.spec.exit_what {
-            job::ExitWhat::Group => q.groupid == p.groupid,
+            spec::ExitWhat::Group => q.groupid == p.groupid,
             // Relaxed: a best-effort signal, polled between I/Os.
-            job::ExitWhat::Stonewall => q.started.load(Ordering::Relaxed),
-            job::ExitWhat::All => true,
+            spec::ExitWhat::Stonewall => q.started.load(Ordering::Relaxed),
+            spec::ExitWhat::All => true,
         };
         if end {
             // Relaxed: polled between I/Os; orders nothing.
@@ -372,9 +373,9 @@ fn steady_monitor(
 /// N% of the file), rounded up to the smallest block when a percentage is involved; `size=N%`
 /// is N% of the file. A percentage needs one existing file to measure.
 fn resolve_offsets(spec: &mut JobSpec, k: u64) -> Result<()> {
-    let pct_incr = matches!(spec.offset_increment, job::Incr::Pct(_));
+    let pct_incr = matches!(spec.offset_increment, spec::Incr::Pct(_));
     if spec.size_pct.is_none() && spec.offset_pct.is_none() && !pct_incr {
-        if let job::Incr::Bytes(b) = spec.offset_increment {
+        if let spec::Incr::Bytes(b) = spec.offset_increment {
             spec.offset += k * b;
         }
         return Ok(());
@@ -399,8 +400,8 @@ fn resolve_offsets(spec: &mut JobSpec, k: u64) -> Result<()> {
         })?
         .len();
     let incr = match spec.offset_increment {
-        job::Incr::Bytes(b) => b,
-        job::Incr::Pct(q) => len * q / 100,
+        spec::Incr::Bytes(b) => b,
+        spec::Incr::Pct(q) => len * q / 100,
     };
     let base = spec.offset_pct.map_or(spec.offset, |q| len * q / 100);
     let mut off = base + k * incr;
@@ -549,7 +550,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
         /// Regions `[start, end)` that reading jobs will read: laid out if not there yet.
         reads: Vec<(u64, u64)>,
         /// Regions only written, with the job's `fallocate`: reserved past the file's end.
-        writes: Vec<(u64, u64, job::Fallocate)>,
+        writes: Vec<(u64, u64, spec::Fallocate)>,
         exists: bool,
         /// Every job using the (missing) file has `create_on_open`: its job creates it.
         on_open: bool,
@@ -792,7 +793,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
 /// The region `[base, base + len)` job `j` uses in file `f`, checked against the file.
 /// Whether `j` runs on the null engine (no I/O).
 fn is_null(j: &JobSpec) -> bool {
-    j.engine == job::Engine::Async(diorite::BackendChoice::Null)
+    j.engine == spec::Engine::Async(diorite::BackendChoice::Null)
 }
 
 /// The target of a null job whose file does not exist (fio's null engine opens nothing): an
@@ -897,7 +898,7 @@ fn region_of(j: &JobSpec, f: &DirectFile, p: &Path, fi: usize) -> Result<(u64, u
 fn status_printer(
     progress: &[Progress],
     every: Duration,
-    globals: &job::Globals,
+    globals: &spec::Globals,
     done: &AtomicBool,
 ) {
     let mut next = Instant::now() + every;
@@ -1031,9 +1032,9 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         std::fs::write(p, b"").with_context(|| format!("writing {}", p.display()))?;
     }
     let show_progress = match plan.globals.eta {
-        job::Eta::Always => true,
-        job::Eta::Never => false,
-        job::Eta::Auto => {
+        spec::Eta::Always => true,
+        spec::Eta::Never => false,
+        spec::Eta::Auto => {
             plan.globals.formats == [OutputFormat::Normal] && std::io::stderr().is_terminal()
         }
     };

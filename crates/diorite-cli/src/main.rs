@@ -5,7 +5,10 @@
 mod bench;
 mod job;
 mod report;
+mod rng;
 mod run;
+mod spec;
+mod stats;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

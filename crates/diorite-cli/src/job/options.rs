@@ -3,8 +3,8 @@
 //! that must change the parsed job (the table walk test checks every entry), and the setter
 //! that stores it in the job spec. An option that is not here is refused by name.
 
-use super::value::{self, Unit};
-use super::{Bs, Dist, Eta, Globals, Incr, JobSpec, OutputFormat, Rw};
+use crate::spec::value::{self, Unit};
+use crate::spec::{Bs, Dist, Eta, Globals, Incr, JobSpec, OutputFormat, Rw};
 use anyhow::{anyhow, bail, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -1142,7 +1142,7 @@ pub static OPTIONS: &[Opt] =
             "crc32c",
             "write blocks with a header and checksum, check them afterwards: md5, sha1, sha256, sha512, sha3-224/256/384/512, crc64, crc32, crc32c(-intel), crc16, crc7, xxhash; meta (header only), pattern (verify_pattern only), null",
             |j, g, v| {
-                use crate::run::verify::Kind;
+                use crate::spec::verify::Kind;
                 match v.str() {
                     "0" | "none" => j.verify = false,
                     x => {
@@ -1672,7 +1672,7 @@ pub static OPTIONS: &[Opt] =
             Job,
             "0xdeadbeef%o",
             "the data written and checked: 0xHEX, decimals, \"strings\", %o (the block's offset), repeated",
-            |j, g, v| j.verify_pattern = Some(crate::run::verify::Pattern::parse(v.str()).map_err(|e| anyhow!(e))?)
+            |j, g, v| j.verify_pattern = Some(crate::spec::verify::Pattern::parse(v.str()).map_err(|e| anyhow!(e))?)
         ),
         opt!(
             "continue_on_error",
@@ -1799,7 +1799,7 @@ pub static OPTIONS: &[Opt] =
             "fill write buffers with this pattern, repeated: 0xHEX, decimals, \"strings\" (and \
              %o, the block's offset: a diorite extension; fio 3.33 takes no formats here)",
             |j, g, v| j.data.pattern = Some(
-                crate::run::verify::Pattern::parse(v.str())
+                crate::spec::verify::Pattern::parse(v.str())
                     .map_err(|e| anyhow!(e.replace("verify_pattern", "buffer_pattern")))?
             )
         ),
@@ -1839,7 +1839,7 @@ pub static OPTIONS: &[Opt] =
             Job,
             "0",
             "CPUs the job thread (and its engine's threads) may run on: 0,5,8-15",
-            |j, g, v| j.cpus = Some(crate::run::cpu::parse_list(v.str())?)
+            |j, g, v| j.cpus = Some(crate::spec::cpu::parse_list(v.str())?)
         ),
         opt!(
             "cpumask",
@@ -1848,7 +1848,7 @@ pub static OPTIONS: &[Opt] =
             Job,
             "0x1",
             "the same as a bit mask of CPUs (decimal or 0xHEX)",
-            |j, g, v| j.cpus = Some(crate::run::cpu::parse_mask(v.str())?)
+            |j, g, v| j.cpus = Some(crate::spec::cpu::parse_mask(v.str())?)
         ),
         opt!(
             "numa_cpu_nodes",
@@ -1857,7 +1857,7 @@ pub static OPTIONS: &[Opt] =
             Job,
             "0",
             "run the job on the CPUs of these NUMA nodes: 0,2-3 or all",
-            |j, g, v| j.cpus = Some(crate::run::cpu::parse_numa_cpu_nodes(v.str())?)
+            |j, g, v| j.cpus = Some(crate::spec::cpu::parse_numa_cpu_nodes(v.str())?)
         ),
         opt!(
             "numa_mem_policy",
@@ -1867,7 +1867,7 @@ pub static OPTIONS: &[Opt] =
             "bind:0",
             "the job's memory policy (its buffers): default, local, prefer:NODE, bind:NODES, \
              interleave:NODES",
-            |j, g, v| j.mem_policy = Some(crate::run::cpu::parse_mem_policy(v.str())?)
+            |j, g, v| j.mem_policy = Some(crate::spec::cpu::parse_mem_policy(v.str())?)
         ),
         opt!(
             "cpus_allowed_policy",

@@ -3,13 +3,12 @@
 
 pub mod disk;
 pub mod plot;
-pub mod stats;
 
-use crate::job::{Globals, OutputFormat};
-use crate::report::stats::{DirStats, Lat};
 use crate::run::runner::{
     Depths, JobResult, Samples, ThreadUsage, VerifyResult, DIRS, STATS, SYNC,
 };
+use crate::spec::{Globals, OutputFormat};
+use crate::stats::{DirStats, Lat};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -694,7 +693,7 @@ fn dir_json(
     s: &DirStats,
     secs: f64,
     runtime_ms: u128,
-    (plus, p): (bool, &crate::job::Pcts),
+    (plus, p): (bool, &crate::spec::Pcts),
     bw: &[f64],
     iops: &[f64],
     agg_pct: f64,
@@ -1108,7 +1107,7 @@ mod tests {
             &mut out,
             "clat",
             &lat_of(&[227_000; 100]),
-            &crate::report::stats::PERCENTILES,
+            &crate::spec::PERCENTILES,
         );
         assert!(out.contains("(usec)") && out.contains("[  227]"), "{out}");
         assert_eq!(num2str(150_000), "150000");

@@ -1,8 +1,8 @@
 //! `--latency-plot FILE.svg`: total latency (`lat`) as a histogram over log-spaced buckets and as
 //! a percentile curve, one series per direction, for every reported job or group.
 
-use crate::report::stats::Lat;
 use crate::report::View;
+use crate::stats::Lat;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::path::Path;

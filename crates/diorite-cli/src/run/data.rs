@@ -17,9 +17,9 @@
 //!
 //! Nothing here allocates: every fill writes into the engine's buffers in place.
 
-use super::verify::Pattern;
-use super::workload::Rng;
-use crate::job::DataOpts;
+use crate::rng::Rng;
+use crate::spec::verify::Pattern;
+use crate::spec::DataOpts;
 
 /// The settled data options of one job and its random state (see the module docs).
 pub struct Filler {

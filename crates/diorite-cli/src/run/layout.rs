@@ -93,8 +93,8 @@ impl FilePlan {
 /// part past the file's end is reserved (existing bytes are never touched, where fio would
 /// recreate a file too small for a write job). `Native` is `fallocate(2)` mode 0 (the size
 /// grows to `end`), `Keep` keeps the size, `Truncate` only sets the size.
-pub fn preallocate(path: &Path, start: u64, end: u64, mode: crate::job::Fallocate) -> Result<()> {
-    use crate::job::Fallocate;
+pub fn preallocate(path: &Path, start: u64, end: u64, mode: crate::spec::Fallocate) -> Result<()> {
+    use crate::spec::Fallocate;
     use std::os::fd::AsRawFd;
     let what = || format!("preallocating {} (fallocate)", path.display());
     let f = std::fs::OpenOptions::new()

@@ -24,7 +24,7 @@
 //! - Entries after `ramp_time` only (as fio's stats), kept in memory (per I/O, or per window)
 //!   and written when the job ends.
 
-use crate::job::JobSpec;
+use crate::spec::JobSpec;
 use anyhow::{Context as _, Result};
 use std::io::Write as _;
 

@@ -5,8 +5,9 @@
 //! per direction (index 0: the job's own), which the per-priority latency statistics (fio's
 //! `clat_prio`) are kept by. Picking allocates nothing.
 
-use super::workload::{Dir, Rng};
-use crate::job::{CmdPrio, JobSpec};
+use super::workload::Dir;
+use crate::rng::Rng;
+use crate::spec::{CmdPrio, JobSpec};
 use diorite::IoClass;
 
 /// A priority: class and level.

@@ -194,8 +194,8 @@ pub enum OffsetRng {
 impl OffsetRng {
     /// For a region of `blocks` blocks: fio's tausworthe becomes tausworthe64 past 2^32
     /// blocks (fio: "Switching to tausworthe64").
-    pub fn new(kind: crate::job::RandomGen, blocks: u64, seed: u64) -> OffsetRng {
-        use crate::job::RandomGen;
+    pub fn new(kind: crate::spec::RandomGen, blocks: u64, seed: u64) -> OffsetRng {
+        use crate::spec::RandomGen;
         match kind {
             RandomGen::Tausworthe if blocks <= 1 << 32 => {
                 OffsetRng::Taus32(Taus88::new(seed as u32 ^ (seed >> 32) as u32))
@@ -268,8 +268,8 @@ mod tests {
     #[test]
     fn tausworthe_draws_spread_over_the_range() {
         for kind in [
-            crate::job::RandomGen::Tausworthe,
-            crate::job::RandomGen::Tausworthe64,
+            crate::spec::RandomGen::Tausworthe,
+            crate::spec::RandomGen::Tausworthe64,
         ] {
             let mut r = OffsetRng::new(kind, 1000, 7);
             let mut hits = [0u32; 10];

@@ -16,8 +16,9 @@
 //!   in each direction since the last check must reach `rate_min` (`rate_iops_min`; `rate_min`
 //!   wins where both are given), else the job ends with an error.
 
-use crate::job::JobSpec;
-use crate::run::workload::{Dir, Rng};
+use crate::rng::Rng;
+use crate::run::workload::Dir;
+use crate::spec::JobSpec;
 use std::time::Duration;
 
 type Stamp = quanta::Instant;

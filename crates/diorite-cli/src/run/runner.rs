@@ -6,10 +6,10 @@
 //! uses buffer `i`, so an I/O of any size up to the largest is a raw request into that memory.
 //! Nothing is allocated per I/O.
 
-use crate::job::{Engine as JobEngine, JobSpec, Rw};
-use crate::report::stats::{DirStats, Lat};
 use crate::run::workload::{Dir, FileService, Generator, Io};
 use crate::run::{cpu, data, flow, latency, logs, prio, rate, state, verify};
+use crate::spec::{Engine as JobEngine, JobSpec, Rw};
+use crate::stats::{DirStats, Lat};
 use anyhow::{anyhow, Context as _, Result};
 use diorite::{AlignedBuf, BufPool, Completion, Context, DirectFile, LocalContext, Request};
 pub use flow::Flow;
@@ -1004,7 +1004,7 @@ fn record_lat(spec: &JobSpec, st: &mut DirStats, tc: Stamp, t0: Stamp, t1: Stamp
 /// unless `thinktime_blocks` was given too, only then); else once `thinktime_blocks` more I/Os
 /// than at the last stall were counted. Returns when the check was made (the next stall's time
 /// base), or `None`.
-fn think_due_at(think: &crate::job::Think, b: u64, last_b: u64, last_at: Stamp) -> Option<Stamp> {
+fn think_due_at(think: &crate::spec::Think, b: u64, last_b: u64, last_at: Stamp) -> Option<Stamp> {
     let now = Stamp::now();
     if !think.iotime.is_zero() {
         if now.duration_since(last_at) >= think.iotime + think.time {
@@ -1019,7 +1019,7 @@ fn think_due_at(think: &crate::job::Think, b: u64, last_b: u64, last_at: Stamp) 
 
 /// A thinktime stall: spin `thinktime_spin`, then sleep the rest of `thinktime`; a stop or the
 /// job's deadline cuts the sleep short.
-fn think_stall(think: &crate::job::Think, stop: Stop<'_>, deadline: Option<Stamp>) {
+fn think_stall(think: &crate::spec::Think, stop: Stop<'_>, deadline: Option<Stamp>) {
     let start = Stamp::now();
     let spin_end = start + think.spin.min(think.time);
     while Stamp::now() < spin_end {
@@ -1450,7 +1450,7 @@ fn main_phase(
                 Err(err)
                     if err.raw_os_error().is_some_and(|errno| {
                         spec.continues_on(
-                            crate::job::error_type(slot.kind == Dir::Read as usize, errno),
+                            crate::spec::error_type(slot.kind == Dir::Read as usize, errno),
                             errno,
                         )
                     }) =>

@@ -3,6 +3,8 @@
 //! them. Checking a block recomputes the crc and compares every header field with what the job
 //! expects there.
 
+use crate::spec::verify::Part;
+use crate::spec::verify::{Kind, Pattern};
 use std::fmt;
 
 const MAGIC: u32 = u32::from_le_bytes(*b"DRTV");
@@ -21,79 +23,7 @@ macro_rules! crc_all {
     }};
 }
 
-/// fio's `verify=` checksums, from well-kept crates (RustCrypto, `crc`, `crc32c`,
-/// `xxhash-rust`). `Null` writes the same headers and checks nothing (fio: "only pretend").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Kind {
-    Md5,
-    Sha1,
-    Sha256,
-    Sha512,
-    Sha3_224,
-    Sha3_256,
-    Sha3_384,
-    Sha3_512,
-    Crc64,
-    Crc32,
-    #[default]
-    Crc32c,
-    Crc16,
-    Crc7,
-    Xxhash,
-    Null,
-    /// fio's `meta`: the header's fields are checked, the data is not.
-    Meta,
-    /// fio's `pattern`: no header; every byte must be `verify_pattern`'s.
-    Pattern,
-}
-
 impl Kind {
-    /// fio's name (`crc32c-intel` is crc32c: the crate uses the CPU's instruction).
-    pub fn parse(s: &str) -> Option<Kind> {
-        Some(match s {
-            "md5" => Kind::Md5,
-            "sha1" => Kind::Sha1,
-            "sha256" => Kind::Sha256,
-            "sha512" => Kind::Sha512,
-            "sha3-224" => Kind::Sha3_224,
-            "sha3-256" => Kind::Sha3_256,
-            "sha3-384" => Kind::Sha3_384,
-            "sha3-512" => Kind::Sha3_512,
-            "crc64" => Kind::Crc64,
-            "crc32" => Kind::Crc32,
-            "crc32c" | "crc32c-intel" => Kind::Crc32c,
-            "crc16" => Kind::Crc16,
-            "crc7" => Kind::Crc7,
-            "xxhash" => Kind::Xxhash,
-            "null" => Kind::Null,
-            "meta" => Kind::Meta,
-            "pattern" => Kind::Pattern,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Md5 => "md5",
-            Kind::Sha1 => "sha1",
-            Kind::Sha256 => "sha256",
-            Kind::Sha512 => "sha512",
-            Kind::Sha3_224 => "sha3-224",
-            Kind::Sha3_256 => "sha3-256",
-            Kind::Sha3_384 => "sha3-384",
-            Kind::Sha3_512 => "sha3-512",
-            Kind::Crc64 => "crc64",
-            Kind::Crc32 => "crc32",
-            Kind::Crc32c => "crc32c",
-            Kind::Crc16 => "crc16",
-            Kind::Crc7 => "crc7",
-            Kind::Xxhash => "xxhash",
-            Kind::Null => "null",
-            Kind::Meta => "meta",
-            Kind::Pattern => "pattern",
-        }
-    }
-
     fn code(self) -> u8 {
         self as u8
     }
@@ -167,77 +97,7 @@ impl Kind {
     }
 }
 
-/// fio's `verify_pattern`: hex (`0xdeadbeef`, bytes in the order written), decimal numbers
-/// (their bytes, little-endian, as few as they need), quoted strings and `%o` (the block's
-/// offset, 8 bytes little-endian), one after another; repeated over the data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pattern(Vec<Part>);
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Part {
-    Bytes(Vec<u8>),
-    Offset,
-}
-
 impl Pattern {
-    pub fn parse(s: &str) -> Result<Pattern, String> {
-        let mut parts = Vec::new();
-        let mut rest = s.trim();
-        while !rest.is_empty() {
-            if let Some(r) = rest.strip_prefix("%o") {
-                parts.push(Part::Offset);
-                rest = r;
-            } else if let Some(r) = rest.strip_prefix('"') {
-                let end = r
-                    .find('"')
-                    .ok_or_else(|| format!("verify_pattern={s}: unterminated string"))?;
-                parts.push(Part::Bytes(r.as_bytes()[..end].to_vec()));
-                rest = &r[end + 1..];
-            } else if let Some(r) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
-                let end = r.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(r.len());
-                let hex = &r[..end];
-                if hex.is_empty() {
-                    return Err(format!("verify_pattern={s}: 0x without hex digits"));
-                }
-                let hex = if hex.len() % 2 == 1 {
-                    format!("0{hex}")
-                } else {
-                    hex.to_string()
-                };
-                let bytes = (0..hex.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
-                    .collect();
-                parts.push(Part::Bytes(bytes));
-                rest = &r[end..];
-            } else if rest.starts_with(|c: char| c.is_ascii_digit()) {
-                let end = rest
-                    .find(|c: char| !c.is_ascii_digit())
-                    .unwrap_or(rest.len());
-                let n: u32 = rest[..end]
-                    .parse()
-                    .map_err(|_| format!("verify_pattern={s}: a decimal is at most 32 bits"))?;
-                let bytes = n.to_le_bytes();
-                let width = (4 - n.leading_zeros() as usize / 8).max(1);
-                parts.push(Part::Bytes(bytes[..width].to_vec()));
-                rest = &rest[end..];
-            } else {
-                return Err(format!(
-                    "verify_pattern={s}: expected 0xHEX, a decimal number, \"string\" or %o at '{rest}'"
-                ));
-            }
-        }
-        if parts.is_empty() {
-            return Err("verify_pattern is empty".into());
-        }
-        Ok(Pattern(parts))
-    }
-
-    /// Whether the pattern carries `%o` (its bytes depend on where it is written).
-    pub fn has_offset(&self) -> bool {
-        self.0.iter().any(|p| matches!(p, Part::Offset))
-    }
-
     /// Fills `out` with the pattern for the block at `offset`, repeated. Writes one copy in
     /// place, then doubles it: no allocation (this runs before every write).
     pub fn fill(&self, out: &mut [u8], offset: u64) {
@@ -374,7 +234,7 @@ pub fn fill(
 /// `verify_interval` chunk (default: the whole block) gets its own header at its own offset,
 /// and with `verify_offset` the header is swapped with the data at that offset of the chunk.
 pub fn fill_block(
-    spec: &crate::job::JobSpec,
+    spec: &crate::spec::JobSpec,
     block: &mut [u8],
     offset: u64,
     block_no: u64,
@@ -406,7 +266,7 @@ pub fn fill_block(
 
 /// Checks one job block read back (see [`fill_block`]); the first chunk that fails.
 pub fn check_block(
-    spec: &crate::job::JobSpec,
+    spec: &crate::spec::JobSpec,
     block: &[u8],
     offset: u64,
     block_no: u64,
@@ -450,7 +310,7 @@ fn check_with(
     block_no: u64,
     seed: u64,
     generation: u32,
-    spec: &crate::job::JobSpec,
+    spec: &crate::spec::JobSpec,
 ) -> Result<(), Box<Mismatch>> {
     let found = if chunk.len() >= HEADER && spec.verify_kind != Kind::Pattern {
         Some(Header::read(chunk))
@@ -479,7 +339,7 @@ fn check_with(
 /// fio's `verify_dump`: the block as read and as expected, as `BASENAME.OFFSET.received` and
 /// `.expected` in the current directory (fio's default `aux_path`). Returns the names written.
 pub fn dump(
-    spec: &crate::job::JobSpec,
+    spec: &crate::spec::JobSpec,
     target: &std::path::Path,
     received: &[u8],
     offset: u64,

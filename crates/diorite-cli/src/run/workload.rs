@@ -2,29 +2,9 @@
 //! with fio's random map (each block once per pass) and its skewed distributions. Deterministic
 //! for a seed, so `verify_only` can replay a write job without writing.
 
-use crate::job::{Bs, Dist, JobSpec, Rw};
+use crate::rng::Rng;
 use crate::run::random::OffsetRng;
-
-/// splitmix64: small, fast, good enough for offsets; no allocation or syscall per I/O.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n` (`n > 0`), by multiply-shift.
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-}
+use crate::spec::{Bs, Dist, JobSpec, Rw};
 
 /// A bitmap of the region's blocks written (or visited) in the current pass, with a summary
 /// level of full words so finding a free block stays cheap when the map is nearly full.
@@ -370,7 +350,7 @@ impl Generator {
             && !spec.norandommap
             && dist == Dist::Uniform
             && spec.rw_nr <= 1
-            && spec.random_generator != crate::job::RandomGen::Lfsr;
+            && spec.random_generator != crate::spec::RandomGen::Lfsr;
         let mut seeds = Rng::new(seed);
         Generator {
             rw,
@@ -822,7 +802,7 @@ mod tests {
 /// until it is done.
 #[derive(Clone, Debug)]
 pub struct FileService {
-    kind: crate::job::Service,
+    kind: crate::spec::Service,
     nr: u64,
     cur: usize,
     /// I/Os left on `cur` before the next pick (round robin, random).
@@ -855,7 +835,7 @@ impl FileService {
             lens,
             rng: Rng::new(seed ^ 0x6669_6c65_7365_7276),
         };
-        if kind == crate::job::Service::Random {
+        if kind == crate::spec::Service::Random {
             s.cur = s.rng.below(limit as u64) as usize;
         }
         s
@@ -876,7 +856,7 @@ impl FileService {
 
     /// After an I/O of `len` bytes on [`FileService::file`]: the file of the next one.
     pub fn after(&mut self, len: u64) {
-        use crate::job::Service;
+        use crate::spec::Service;
         let n = self.lens.len();
         if n <= 1 {
             return;
