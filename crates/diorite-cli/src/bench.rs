@@ -4,8 +4,11 @@
 
 use crate::job::{self, Plan};
 use crate::report::{self, ProcessCpu, View};
+use crate::run::control::{Progress, Stop};
+use crate::run::issuer::Target;
 use crate::run::layout;
-use crate::run::runner::{self, JobResult, Progress, Target};
+use crate::run::outcome::JobResult;
+use crate::run::runner;
 use crate::run::steady::Steady;
 use crate::spec::{self, JobSpec, OutputFormat};
 use anyhow::{bail, Context as _, Result};
@@ -793,7 +796,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
 /// The region `[base, base + len)` job `j` uses in file `f`, checked against the file.
 /// Whether `j` runs on the null engine (no I/O).
 fn is_null(j: &JobSpec) -> bool {
-    j.engine == spec::Engine::Async(diorite::BackendChoice::Null)
+    j.engine == spec::IoEngine::Async(diorite::BackendChoice::Null)
 }
 
 /// The target of a null job whose file does not exist (fio's null engine opens nothing): an
@@ -1058,10 +1061,10 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
     // fio's exitall is global: any job giving it turns it on for every job's end.
     let exitall = prepared.iter().any(|p| p.spec.exitall);
     // fio's flows: one shared state per flow_id of the jobs with a flow weight.
-    let mut flows: Vec<(u32, runner::Flow)> = Vec::new();
+    let mut flows: Vec<(u32, crate::run::flow::Flow)> = Vec::new();
     for p in prepared.iter().filter(|p| p.spec.flow > 0) {
         if !flows.iter().any(|f| f.0 == p.spec.flow_id) {
-            flows.push((p.spec.flow_id, runner::Flow::default()));
+            flows.push((p.spec.flow_id, crate::run::flow::Flow::default()));
         }
     }
     let flows = &flows;
@@ -1129,7 +1132,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                                 p.seed,
                                 targets,
                                 prog,
-                                runner::Stop {
+                                Stop {
                                     run: &STOP,
                                     job: &p.terminate,
                                 },
@@ -1264,7 +1267,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         crate::report::plot::write(p, &views)?;
     }
     // Verify errors fail the run unless the job continues on them (continue_on_error=verify).
-    let verify_failed = |r: &runner::JobResult| {
+    let verify_failed = |r: &JobResult| {
         r.verify.as_ref().is_some_and(|v| v.errors > 0) && !r.spec.continues_on(2, libc::EILSEQ)
     };
     let failed = results

@@ -56,7 +56,7 @@ fn apply_all(job: &mut JobSpec, g: &mut Globals, opts: &[(String, Option<String>
 /// `time_based` without a runtime is a warning (fio ignores it), not an error.
 fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
     // io_uring's own options: fio knows them only with ioengine=io_uring.
-    let uring = j.engine == Engine::Async(BackendChoice::IoUring);
+    let uring = j.engine == IoEngine::Async(BackendChoice::IoUring);
     for (name, set) in [
         ("sqthread_poll", j.sqthread_poll),
         ("sqthread_poll_cpu", j.sqthread_poll_cpu.is_some()),
@@ -69,7 +69,7 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
             );
         }
     }
-    if j.inject.is_some() && j.engine == Engine::Sync {
+    if j.inject.is_some() && j.engine == IoEngine::Sync {
         bail!(
             "job {}: inject runs the job on the faulty backend, an engine context; \
              ioengine=psync/sync/pvsync has none (use threads, libaio or io_uring)",
@@ -223,7 +223,7 @@ fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
         _ => {}
     }
     if j.cmdprio.given() {
-        if j.engine == Engine::Sync {
+        if j.engine == IoEngine::Sync {
             bail!(
                 "job {}: cmdprio_percentage / cmdprio_bssplit are options of fio's libaio and \
                  io_uring engines; this job's ioengine is synchronous",
@@ -338,7 +338,7 @@ fn default_job() -> JobSpec {
         iodepth: 32,
         runtime: Some(Duration::from_secs(10)),
         time_based: true,
-        engine: Engine::Async(BackendChoice::Auto),
+        engine: IoEngine::Async(BackendChoice::Auto),
         direct: true,
         ..JobSpec::default()
     };
@@ -732,7 +732,7 @@ mod tests {
     fn fio_defaults_and_spellings() {
         let p = parse_args(&args("--name=t --rw=read --size=1MiB")).unwrap();
         let j = &p.jobs[0];
-        assert_eq!((j.engine, j.direct, j.iodepth), (Engine::Sync, false, 1));
+        assert_eq!((j.engine, j.direct, j.iodepth), (IoEngine::Sync, false, 1));
         assert_eq!(
             j.size,
             Some(1_000_000),

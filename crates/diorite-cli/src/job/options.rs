@@ -4,7 +4,7 @@
 //! that stores it in the job spec. An option that is not here is refused by name.
 
 use crate::spec::value::{self, Unit};
-use crate::spec::{Bs, Dist, Eta, Globals, Incr, JobSpec, OutputFormat, Rw};
+use crate::spec::{Bs, Dist, Eta, Globals, Incr, IoEngine, JobSpec, OutputFormat, Rw};
 use anyhow::{anyhow, bail, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -312,17 +312,16 @@ fn parse_errno(s: &str) -> Option<i32> {
 
 /// fio's engine names. The synchronous ones (`psync`, `sync`, `pvsync2`) run in the job thread
 /// at queue depth 1, as in fio.
-pub fn parse_engine(s: &str) -> Result<super::Engine> {
-    use super::Engine;
+pub fn parse_engine(s: &str) -> Result<IoEngine> {
     use diorite::BackendChoice;
     Ok(match s {
-        "auto" => Engine::Async(BackendChoice::Auto),
-        "io_uring" | "uring" => Engine::Async(BackendChoice::IoUring),
-        "libaio" | "aio" => Engine::Async(BackendChoice::Aio),
-        "threads" => Engine::Async(BackendChoice::Threads),
+        "auto" => IoEngine::Async(BackendChoice::Auto),
+        "io_uring" | "uring" => IoEngine::Async(BackendChoice::IoUring),
+        "libaio" | "aio" => IoEngine::Async(BackendChoice::Aio),
+        "threads" => IoEngine::Async(BackendChoice::Threads),
         // fio's null engine: the whole engine, no device (diorite's null backend).
-        "null" => Engine::Async(BackendChoice::Null),
-        "psync" | "sync" | "pvsync" | "pvsync2" => Engine::Sync,
+        "null" => IoEngine::Async(BackendChoice::Null),
+        "psync" | "sync" | "pvsync" | "pvsync2" => IoEngine::Sync,
         _ => bail!(
             "ioengine={s}: unknown engine (supported: io_uring, libaio, psync, sync, pvsync, \
              pvsync2, threads, null, auto)"

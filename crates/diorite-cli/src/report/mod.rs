@@ -4,7 +4,7 @@
 pub mod disk;
 pub mod plot;
 
-use crate::run::runner::{
+use crate::run::outcome::{
     Depths, JobResult, Samples, ThreadUsage, VerifyResult, DIRS, STATS, SYNC,
 };
 use crate::spec::{Globals, OutputFormat};

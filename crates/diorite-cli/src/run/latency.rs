@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-type Stamp = quanta::Instant;
+use crate::run::clock::Stamp;
 
 /// What the loop must do after a check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

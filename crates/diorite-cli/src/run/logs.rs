@@ -28,7 +28,7 @@ use crate::spec::JobSpec;
 use anyhow::{Context as _, Result};
 use std::io::Write as _;
 
-type Stamp = quanta::Instant;
+use crate::run::clock::Stamp;
 
 /// One entry: ms since the job started, value, direction, block size, file offset, the I/O's
 /// priority (ioprio value).

@@ -21,7 +21,7 @@ use crate::run::workload::Dir;
 use crate::spec::JobSpec;
 use std::time::Duration;
 
-type Stamp = quanta::Instant;
+use crate::run::clock::Stamp;
 
 /// One job's rate state. Invariants on the fields.
 pub struct Rate {

@@ -21,7 +21,7 @@ pub const PERCENTILES: [f64; 17] = [
 
 /// How a job issues its I/O (`ioengine=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Engine {
+pub enum IoEngine {
     /// Through an engine context on this backend, `iodepth` in flight.
     Async(BackendChoice),
     /// fio's synchronous engines (`psync`, `sync`, `pvsync`, `pvsync2`): the job thread itself
@@ -397,7 +397,7 @@ pub struct JobSpec {
     pub runtime: Option<Duration>,
     pub time_based: bool,
     pub ramp_time: Duration,
-    pub engine: Engine,
+    pub engine: IoEngine,
     pub direct: bool,
     /// fio's `kb_base`: 1024 or 1000 (see [`value`]).
     pub kb_base: u32,
@@ -817,7 +817,7 @@ impl Default for JobSpec {
             runtime: None,
             time_based: false,
             ramp_time: Duration::ZERO,
-            engine: Engine::Sync,
+            engine: IoEngine::Sync,
             direct: false,
             kb_base: 1024,
             directory: None,
