@@ -10,6 +10,7 @@ pub mod issuer;
 pub mod latency;
 pub mod layout;
 pub mod logs;
+pub mod main_phase;
 pub mod outcome;
 pub mod prio;
 pub mod random;
