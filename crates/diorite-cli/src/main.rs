@@ -4,9 +4,11 @@
 
 mod bench;
 mod job;
+mod plan;
 mod report;
 mod rng;
 mod run;
+mod schedule;
 mod spec;
 mod stats;
 

@@ -6,6 +6,7 @@
 //! `--time_based`). An option the table does not know is an error naming it — never ignored.
 
 pub mod options;
+pub mod settle;
 
 use crate::spec::*;
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -49,273 +50,6 @@ fn apply_all(job: &mut JobSpec, g: &mut Globals, opts: &[(String, Option<String>
         }
     }
     Ok(())
-}
-
-/// What fio settles after a job's options: `do_verify=0` turns the verify phase off,
-/// `iodepth_batch_submit=0` becomes `iodepth`, and
-/// `time_based` without a runtime is a warning (fio ignores it), not an error.
-fn finish(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
-    // io_uring's own options: fio knows them only with ioengine=io_uring.
-    let uring = j.engine == IoEngine::Async(BackendChoice::IoUring);
-    for (name, set) in [
-        ("sqthread_poll", j.sqthread_poll),
-        ("sqthread_poll_cpu", j.sqthread_poll_cpu.is_some()),
-        ("hipri", j.hipri),
-    ] {
-        if set && !uring {
-            bail!(
-                "job {}: {name} is an io_uring option; this job's ioengine is not io_uring",
-                j.name
-            );
-        }
-    }
-    if j.inject.is_some() && j.engine == IoEngine::Sync {
-        bail!(
-            "job {}: inject runs the job on the faulty backend, an engine context; \
-             ioengine=psync/sync/pvsync has none (use threads, libaio or io_uring)",
-            j.name
-        );
-    }
-    if j.sqthread_poll_cpu.is_some() && !j.sqthread_poll {
-        bail!(
-            "job {}: sqthread_poll_cpu applies only with sqthread_poll=1 (fio ignores it otherwise)",
-            j.name
-        );
-    }
-    if !j.do_verify {
-        j.verify = false;
-    }
-    // fio's offset modifier: a size for sequential patterns, a count for random ones.
-    if let Some(m) = j.rw_modifier.take() {
-        if j.rw.random() {
-            j.rw_nr = value::eval(&m, value::Unit::Count)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    anyhow!(
-                        "job {}: rw=...:{m}: a random pattern takes a count of I/Os",
-                        j.name
-                    )
-                })?;
-        } else {
-            let (neg, mag) = m
-                .strip_prefix('-')
-                .map_or((false, m.as_str()), |r| (true, r));
-            let v = value::size(mag, j.kb_base)
-                .map_err(|e| anyhow!("job {}: rw=...:{m}: {e}", j.name))?;
-            let unit = j.bs.unit();
-            if v % unit != 0 {
-                bail!(
-                    "job {}: rw=...:{m}: the offset modifier must be a multiple of the block size \
-                     unit ({unit} bytes)",
-                    j.name
-                );
-            }
-            let v =
-                i64::try_from(v).map_err(|_| anyhow!("job {}: rw=...:{m}: too large", j.name))?;
-            j.rw_add = if neg { -v } else { v };
-        }
-    }
-    // fio: blockalign "is mutually exclusive with using a random map for files, so it will
-    // turn off that option".
-    if let Some(ba) = j.blockalign {
-        let unit = j.bs.unit();
-        if ba % unit != 0 {
-            bail!(
-                "job {}: blockalign={ba} is not a multiple of the block size unit ({unit} bytes): \
-                 offsets finer than the job's blocks are not supported",
-                j.name
-            );
-        }
-        j.norandommap = true;
-    }
-    // fio: with filesize, each file has that size (a range: one size per file in it, a whole
-    // number of the smallest block), and size only sets the default io_size.
-    if let Some((lo, hi)) = j.filesize {
-        let files = j.file_count();
-        if j.io_size.is_none() {
-            j.io_size = j.size;
-        }
-        if hi > lo {
-            // fio's get_rand_file_size: per file a draw in the range, a whole number of the
-            // smallest block; seeded by the job (randseed, name).
-            let mut rng = crate::rng::Rng::new(
-                j.randseed
-                    ^ j.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-                    }),
-            );
-            let min = j.bs.min().max(1);
-            let sizes: Vec<u64> = (0..files)
-                .map(|_| {
-                    let v = lo + rng.below(hi - lo + 1);
-                    (v / min * min).max(lo)
-                })
-                .collect();
-            let total = sizes
-                .iter()
-                .try_fold(0u64, |a, &b| a.checked_add(b))
-                .ok_or_else(|| anyhow::anyhow!("job {}: filesize total overflows", j.name))?;
-            j.size = Some(total);
-            j.file_sizes = Some(sizes);
-        } else {
-            j.size = Some(lo.checked_mul(files).ok_or_else(|| {
-                anyhow::anyhow!("job {}: filesize x {files} files overflows", j.name)
-            })?);
-        }
-    }
-    if j.random_generator == RandomGen::Lfsr && j.dist != Dist::Uniform {
-        bail!(
-            "job {}: random_generator=lfsr visits each block once per pass; it cannot follow \
-             random_distribution (give one or the other)",
-            j.name
-        );
-    }
-    if j.perc_rand != [100; 2] && (j.verify || j.verify_only) {
-        bail!(
-            "job {}: percentage_random below 100 with verify is not supported yet",
-            j.name
-        );
-    }
-    // fio 3.33's init.c: zonemode defaults to none, which refuses zonesize; strided needs
-    // zonesize; zonerange defaults to zonesize.
-    match (j.zonemode.as_deref(), j.zone_size) {
-        (Some("strided"), Some(size)) => {
-            let range = j.zone_range.unwrap_or(size);
-            let unit = j.bs.unit();
-            if size == 0 || range < j.bs.max() || range % unit != 0 || j.zone_skip % unit != 0 {
-                bail!(
-                    "job {}: zonesize, zonerange and zoneskip must be multiples of the block size \
-                     unit ({unit} bytes), and a zone must hold the largest block",
-                    j.name
-                );
-            }
-            if j.file_count() > 1 {
-                bail!(
-                    "job {}: zonemode=strided works on one file (fio quietly turns it off for \
-                     more; diorite refuses)",
-                    j.name
-                );
-            }
-            if j.verify || j.verify_only {
-                bail!(
-                    "job {}: zonemode=strided with verify is not supported yet",
-                    j.name
-                );
-            }
-            j.zone = Some(StridedZone {
-                size,
-                range,
-                skip: j.zone_skip,
-            });
-        }
-        (Some("strided"), None) => {
-            bail!(
-                "job {}: zonemode=strided needs zonesize (as in fio)",
-                j.name
-            )
-        }
-        (None | Some("none"), Some(_)) => bail!(
-            "job {}: zonemode=none (the default) and zonesize are not compatible (as in fio); \
-             give zonemode=strided",
-            j.name
-        ),
-        _ => {}
-    }
-    if j.cmdprio.given() {
-        if j.engine == IoEngine::Sync {
-            bail!(
-                "job {}: cmdprio_percentage / cmdprio_bssplit are options of fio's libaio and \
-                 io_uring engines; this job's ioengine is synchronous",
-                j.name
-            );
-        }
-        if j.cmdprio.perc != [0; 2]
-            && (!j.cmdprio.bssplit[0].is_empty() || !j.cmdprio.bssplit[1].is_empty())
-        {
-            bail!(
-                "job {}: cmdprio_percentage and cmdprio_bssplit are mutually exclusive (as in fio)",
-                j.name
-            );
-        }
-    }
-    if j.rate_poisson && j.rate == [None; 2] && j.rate_iops == [None; 2] {
-        bail!(
-            "job {}: rate_process=poisson paces rate or rate_iops, and this job has neither (fio \
-             would ignore it)",
-            j.name
-        );
-    }
-    if j.latency_target.is_none()
-        && (!j.latency_window.is_zero() || j.latency_percentile != 100.0 || j.latency_run)
-    {
-        bail!(
-            "job {}: latency_window / latency_percentile / latency_run apply to a \
-             latency_target search, and this job has none (fio ignores them)",
-            j.name
-        );
-    }
-    if j.ss_dur.is_zero() {
-        if j.ss_crit_given || !j.ss_ramp.is_zero() {
-            bail!(
-                "job {}: steadystate / ss_ramp without ss_dur do nothing (fio ignores them); \
-                 give ss_dur",
-                j.name
-            );
-        }
-    } else {
-        let (iv, dur) = (j.ss_interval.as_millis(), j.ss_dur.as_millis());
-        if iv == 0 || dur < iv || dur % iv != 0 {
-            bail!(
-                "job {}: ss_dur must be a whole number of ss_interval ({} ms)",
-                j.name,
-                iv
-            );
-        }
-        let (iops, slope, pct, limit) = j.ss_crit;
-        j.steady = Some(crate::spec::steady::SsSpec {
-            iops,
-            slope,
-            pct,
-            limit,
-            dur: j.ss_dur,
-            ramp: j.ss_ramp,
-            interval: j.ss_interval,
-        });
-    }
-    if j.unlink_each_loop && (j.rw.reads() || j.rw.trims()) {
-        bail!(
-            "job {}: unlink_each_loop with a pattern that reads or trims is not supported yet \
-             (each new file would need its layout)",
-            j.name
-        );
-    }
-    if j.create_on_open && (j.rw.reads() || j.rw.trims()) {
-        bail!(
-            "job {}: create_on_open with a pattern that reads or trims is refused: fio lays out \
-             no data then and would read an empty new file",
-            j.name
-        );
-    }
-    if j.fill_device && j.rw.trims() {
-        bail!(
-            "job {}: fill_device with a trim pattern is not supported (it fills by writing)",
-            j.name
-        );
-    }
-    j.data.settle(j.rw.reads(), j.verify || j.verify_only);
-    // fio: iodepth_batch_submit=0 means "iodepth".
-    if j.batch_submit == 0 {
-        j.batch_submit = j.iodepth;
-    }
-    if j.time_based && j.runtime.is_none() {
-        warnings.push(format!(
-            "job {}: time_based without a runtime is ignored (as fio does)",
-            j.name
-        ));
-        j.time_based = false;
-    }
-    Ok(j)
 }
 
 /// The whole run: jobs in order (with their stonewall marks) and the global options.
@@ -421,7 +155,7 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
                 .with_context(|| format!("reading job file {}", f.display()))?;
             for mut j in parse_jobfile(&text, f, &mut globals)? {
                 apply_all(&mut j, &mut globals, &head)?;
-                all.push(finish(j, &mut warnings)?);
+                all.push(settle::settle(j, &mut warnings)?);
             }
         }
         return Ok(Plan {
@@ -441,12 +175,12 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
     }
     let mut jobs = Vec::new();
     if jobs_args.is_empty() {
-        jobs.push(finish(template.clone(), &mut warnings)?);
+        jobs.push(settle::settle(template.clone(), &mut warnings)?);
     }
     for opts in &jobs_args {
         let mut j = template.clone();
         apply_all(&mut j, &mut globals, opts)?;
-        jobs.push(finish(j, &mut warnings)?);
+        jobs.push(settle::settle(j, &mut warnings)?);
     }
     Ok(Plan {
         jobs,

@@ -4,12 +4,10 @@
 //! expects there.
 
 use crate::spec::verify::Part;
-use crate::spec::verify::{Kind, Pattern};
+use crate::spec::verify::{Kind, Pattern, HEADER};
 use std::fmt;
 
 const MAGIC: u32 = u32::from_le_bytes(*b"DRTV");
-/// Bytes of the fixed header at the start of each block; the checksum follows it.
-pub const HEADER: usize = 40;
 
 /// One `crc` digest of width `$w` over several slices.
 macro_rules! crc_all {
@@ -26,31 +24,6 @@ macro_rules! crc_all {
 impl Kind {
     fn code(self) -> u8 {
         self as u8
-    }
-
-    /// Bytes of the checksum stored after the header.
-    pub fn digest_len(self) -> usize {
-        match self {
-            Kind::Md5 => 16,
-            Kind::Sha1 => 20,
-            Kind::Sha256 | Kind::Sha3_256 => 32,
-            Kind::Sha512 | Kind::Sha3_512 => 64,
-            Kind::Sha3_224 => 28,
-            Kind::Sha3_384 => 48,
-            Kind::Crc64 => 8,
-            Kind::Crc32 | Kind::Crc32c | Kind::Xxhash => 4,
-            Kind::Crc16 => 2,
-            Kind::Crc7 => 1,
-            Kind::Null | Kind::Meta | Kind::Pattern => 0,
-        }
-    }
-
-    /// The header and checksum of a block: the smallest block verify can use.
-    pub fn header_len(self) -> usize {
-        if self == Kind::Pattern {
-            return 1;
-        }
-        HEADER + self.digest_len()
     }
 
     /// The checksum of `parts`, in order, into `out` (`digest_len` bytes).

@@ -1,6 +1,9 @@
 //! The values of `verify=` and `verify_pattern=`. Computing and checking them is
 //! [`crate::run::verify`]'s.
 
+/// Bytes of the fixed header at the start of each block; the checksum follows it.
+pub const HEADER: usize = 40;
+
 /// fio's `verify=` checksums, from well-kept crates (RustCrypto, `crc`, `crc32c`,
 /// `xxhash-rust`). `Null` writes the same headers and checks nothing (fio: "only pretend").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -72,6 +75,31 @@ impl Kind {
             Kind::Meta => "meta",
             Kind::Pattern => "pattern",
         }
+    }
+
+    /// Bytes of the checksum stored after the header.
+    pub fn digest_len(self) -> usize {
+        match self {
+            Kind::Md5 => 16,
+            Kind::Sha1 => 20,
+            Kind::Sha256 | Kind::Sha3_256 => 32,
+            Kind::Sha512 | Kind::Sha3_512 => 64,
+            Kind::Sha3_224 => 28,
+            Kind::Sha3_384 => 48,
+            Kind::Crc64 => 8,
+            Kind::Crc32 | Kind::Crc32c | Kind::Xxhash => 4,
+            Kind::Crc16 => 2,
+            Kind::Crc7 => 1,
+            Kind::Null | Kind::Meta | Kind::Pattern => 0,
+        }
+    }
+
+    /// The header and checksum of a block: the smallest block verify can use.
+    pub fn header_len(self) -> usize {
+        if self == Kind::Pattern {
+            return 1;
+        }
+        HEADER + self.digest_len()
     }
 }
 

@@ -1,0 +1,558 @@
+//! The settle step: a job's options, once all are parsed, become the job a runner executes.
+//! Every rule between options lives here, one function per concern, in the order they are
+//! applied: [`settle`] runs as each job is parsed (what fio settles as it reads a job), and
+//! [`check`] runs for the whole plan before anything is opened (what needs every option but
+//! no target). A runner never sees a job that did not pass both.
+
+use crate::job::Plan;
+use crate::spec::value;
+use crate::spec::*;
+use anyhow::{anyhow, bail, Result};
+use diorite::BackendChoice;
+use std::time::Instant;
+
+/// Everything checked before anything is opened, with every job settled: each job's options
+/// together, and the jobs' relations (`wait_for`). Returns each job's waitee.
+pub fn check(plan: &Plan) -> Result<Vec<Option<usize>>> {
+    for j in &plan.jobs {
+        verify_options(j)?;
+        verify_modes(j)?;
+        limits(j)?;
+        not_supported(j)?;
+    }
+    // fio's wait_for: the waitee is an earlier job with a name no other job has.
+    let mut waits = Vec::new();
+    for (i, j) in plan.jobs.iter().enumerate() {
+        let Some(w) = &j.wait_for else {
+            waits.push(None);
+            continue;
+        };
+        let Some(k) = plan.jobs[..i].iter().position(|o| &o.name == w) else {
+            bail!(
+                "job {}: wait_for={w}: no job named {w} before it (fio: the waitee must be \
+                 defined before the waiter)",
+                j.name
+            );
+        };
+        if plan.jobs.iter().filter(|o| &o.name == w).count() > 1 {
+            bail!("job {}: wait_for={w}: more than one job is named {w} (fio: a waitee's name must be unique)", j.name);
+        }
+        waits.push(Some(k));
+    }
+    Ok(waits)
+}
+
+/// Settles job `j` after its options: each concern below, in order.
+pub fn settle(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
+    engine_options(&j)?;
+    do_verify(&mut j)?;
+    rw_modifier(&mut j)?;
+    blockalign(&mut j)?;
+    filesize(&mut j)?;
+    random(&j)?;
+    zones(&mut j)?;
+    cmdprio(&j)?;
+    pacing(&j)?;
+    steady(&mut j)?;
+    file_lifecycle(&j)?;
+    defaults(&mut j, warnings)?;
+    Ok(j)
+}
+
+/// Options that belong to one kind of engine: io_uring's own (fio knows them only with
+/// ioengine=io_uring), `inject` (an engine context), `sqthread_poll_cpu` (with sqthread_poll).
+fn engine_options(j: &JobSpec) -> Result<()> {
+    // io_uring's own options: fio knows them only with ioengine=io_uring.
+    let uring = j.engine == IoEngine::Async(BackendChoice::IoUring);
+    for (name, set) in [
+        ("sqthread_poll", j.sqthread_poll),
+        ("sqthread_poll_cpu", j.sqthread_poll_cpu.is_some()),
+        ("hipri", j.hipri),
+    ] {
+        if set && !uring {
+            bail!(
+                "job {}: {name} is an io_uring option; this job's ioengine is not io_uring",
+                j.name
+            );
+        }
+    }
+    if j.inject.is_some() && j.engine == IoEngine::Sync {
+        bail!(
+            "job {}: inject runs the job on the faulty backend, an engine context; \
+             ioengine=psync/sync/pvsync has none (use threads, libaio or io_uring)",
+            j.name
+        );
+    }
+    if j.sqthread_poll_cpu.is_some() && !j.sqthread_poll {
+        bail!(
+            "job {}: sqthread_poll_cpu applies only with sqthread_poll=1 (fio ignores it otherwise)",
+            j.name
+        );
+    }
+    Ok(())
+}
+
+/// `do_verify=0` turns the verify phase off.
+fn do_verify(j: &mut JobSpec) -> Result<()> {
+    if !j.do_verify {
+        j.verify = false;
+    }
+    Ok(())
+}
+
+/// fio's offset modifier (`rw=randread:8`, `rw=write:4k`): a size for sequential patterns, a
+/// count for random ones.
+fn rw_modifier(j: &mut JobSpec) -> Result<()> {
+    // fio's offset modifier: a size for sequential patterns, a count for random ones.
+    if let Some(m) = j.rw_modifier.take() {
+        if j.rw.random() {
+            j.rw_nr = value::eval(&m, value::Unit::Count)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "job {}: rw=...:{m}: a random pattern takes a count of I/Os",
+                        j.name
+                    )
+                })?;
+        } else {
+            let (neg, mag) = m
+                .strip_prefix('-')
+                .map_or((false, m.as_str()), |r| (true, r));
+            let v = value::size(mag, j.kb_base)
+                .map_err(|e| anyhow!("job {}: rw=...:{m}: {e}", j.name))?;
+            let unit = j.bs.unit();
+            if v % unit != 0 {
+                bail!(
+                    "job {}: rw=...:{m}: the offset modifier must be a multiple of the block size \
+                     unit ({unit} bytes)",
+                    j.name
+                );
+            }
+            let v =
+                i64::try_from(v).map_err(|_| anyhow!("job {}: rw=...:{m}: too large", j.name))?;
+            j.rw_add = if neg { -v } else { v };
+        }
+    }
+    Ok(())
+}
+
+/// `blockalign`: a multiple of the block size unit; turns the random map off (as fio).
+fn blockalign(j: &mut JobSpec) -> Result<()> {
+    // fio: blockalign "is mutually exclusive with using a random map for files, so it will
+    // turn off that option".
+    if let Some(ba) = j.blockalign {
+        let unit = j.bs.unit();
+        if ba % unit != 0 {
+            bail!(
+                "job {}: blockalign={ba} is not a multiple of the block size unit ({unit} bytes): \
+                 offsets finer than the job's blocks are not supported",
+                j.name
+            );
+        }
+        j.norandommap = true;
+    }
+    Ok(())
+}
+
+/// `filesize`: each file's size (a range: one draw per file), and `size` then only the
+/// default `io_size`.
+fn filesize(j: &mut JobSpec) -> Result<()> {
+    // fio: with filesize, each file has that size (a range: one size per file in it, a whole
+    // number of the smallest block), and size only sets the default io_size.
+    if let Some((lo, hi)) = j.filesize {
+        let files = j.file_count();
+        if j.io_size.is_none() {
+            j.io_size = j.size;
+        }
+        if hi > lo {
+            // fio's get_rand_file_size: per file a draw in the range, a whole number of the
+            // smallest block; seeded by the job (randseed, name).
+            let mut rng = crate::rng::Rng::new(
+                j.randseed
+                    ^ j.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                    }),
+            );
+            let min = j.bs.min().max(1);
+            let sizes: Vec<u64> = (0..files)
+                .map(|_| {
+                    let v = lo + rng.below(hi - lo + 1);
+                    (v / min * min).max(lo)
+                })
+                .collect();
+            let total = sizes
+                .iter()
+                .try_fold(0u64, |a, &b| a.checked_add(b))
+                .ok_or_else(|| anyhow::anyhow!("job {}: filesize total overflows", j.name))?;
+            j.size = Some(total);
+            j.file_sizes = Some(sizes);
+        } else {
+            j.size = Some(lo.checked_mul(files).ok_or_else(|| {
+                anyhow::anyhow!("job {}: filesize x {files} files overflows", j.name)
+            })?);
+        }
+    }
+    Ok(())
+}
+
+/// The random generator and `percentage_random` against what they cannot serve.
+fn random(j: &JobSpec) -> Result<()> {
+    if j.random_generator == RandomGen::Lfsr && j.dist != Dist::Uniform {
+        bail!(
+            "job {}: random_generator=lfsr visits each block once per pass; it cannot follow \
+             random_distribution (give one or the other)",
+            j.name
+        );
+    }
+    if j.perc_rand != [100; 2] && (j.verify || j.verify_only) {
+        bail!(
+            "job {}: percentage_random below 100 with verify is not supported yet",
+            j.name
+        );
+    }
+    Ok(())
+}
+
+/// fio's zone modes: `strided` settled into a [`StridedZone`].
+fn zones(j: &mut JobSpec) -> Result<()> {
+    // fio 3.33's init.c: zonemode defaults to none, which refuses zonesize; strided needs
+    // zonesize; zonerange defaults to zonesize.
+    match (j.zonemode.as_deref(), j.zone_size) {
+        (Some("strided"), Some(size)) => {
+            let range = j.zone_range.unwrap_or(size);
+            let unit = j.bs.unit();
+            if size == 0 || range < j.bs.max() || range % unit != 0 || j.zone_skip % unit != 0 {
+                bail!(
+                    "job {}: zonesize, zonerange and zoneskip must be multiples of the block size \
+                     unit ({unit} bytes), and a zone must hold the largest block",
+                    j.name
+                );
+            }
+            if j.file_count() > 1 {
+                bail!(
+                    "job {}: zonemode=strided works on one file (fio quietly turns it off for \
+                     more; diorite refuses)",
+                    j.name
+                );
+            }
+            if j.verify || j.verify_only {
+                bail!(
+                    "job {}: zonemode=strided with verify is not supported yet",
+                    j.name
+                );
+            }
+            j.zone = Some(StridedZone {
+                size,
+                range,
+                skip: j.zone_skip,
+            });
+        }
+        (Some("strided"), None) => {
+            bail!(
+                "job {}: zonemode=strided needs zonesize (as in fio)",
+                j.name
+            )
+        }
+        (None | Some("none"), Some(_)) => bail!(
+            "job {}: zonemode=none (the default) and zonesize are not compatible (as in fio); \
+             give zonemode=strided",
+            j.name
+        ),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `cmdprio_*`: async engines only, percentage or bssplit.
+fn cmdprio(j: &JobSpec) -> Result<()> {
+    if j.cmdprio.given() {
+        if j.engine == IoEngine::Sync {
+            bail!(
+                "job {}: cmdprio_percentage / cmdprio_bssplit are options of fio's libaio and \
+                 io_uring engines; this job's ioengine is synchronous",
+                j.name
+            );
+        }
+        if j.cmdprio.perc != [0; 2]
+            && (!j.cmdprio.bssplit[0].is_empty() || !j.cmdprio.bssplit[1].is_empty())
+        {
+            bail!(
+                "job {}: cmdprio_percentage and cmdprio_bssplit are mutually exclusive (as in fio)",
+                j.name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Pacing options that need another: `rate_process=poisson` a rate, the latency window
+/// options a `latency_target`.
+fn pacing(j: &JobSpec) -> Result<()> {
+    if j.rate_poisson && j.rate == [None; 2] && j.rate_iops == [None; 2] {
+        bail!(
+            "job {}: rate_process=poisson paces rate or rate_iops, and this job has neither (fio \
+             would ignore it)",
+            j.name
+        );
+    }
+    if j.latency_target.is_none()
+        && (!j.latency_window.is_zero() || j.latency_percentile != 100.0 || j.latency_run)
+    {
+        bail!(
+            "job {}: latency_window / latency_percentile / latency_run apply to a \
+             latency_target search, and this job has none (fio ignores them)",
+            j.name
+        );
+    }
+    Ok(())
+}
+
+/// Steady state: settled into an [`SsSpec`](crate::spec::steady::SsSpec) when `ss_dur` is given.
+fn steady(j: &mut JobSpec) -> Result<()> {
+    if j.ss_dur.is_zero() {
+        if j.ss_crit_given || !j.ss_ramp.is_zero() {
+            bail!(
+                "job {}: steadystate / ss_ramp without ss_dur do nothing (fio ignores them); \
+                 give ss_dur",
+                j.name
+            );
+        }
+    } else {
+        let (iv, dur) = (j.ss_interval.as_millis(), j.ss_dur.as_millis());
+        if iv == 0 || dur < iv || dur % iv != 0 {
+            bail!(
+                "job {}: ss_dur must be a whole number of ss_interval ({} ms)",
+                j.name,
+                iv
+            );
+        }
+        let (iops, slope, pct, limit) = j.ss_crit;
+        j.steady = Some(crate::spec::steady::SsSpec {
+            iops,
+            slope,
+            pct,
+            limit,
+            dur: j.ss_dur,
+            ramp: j.ss_ramp,
+            interval: j.ss_interval,
+        });
+    }
+    Ok(())
+}
+
+/// File life-cycle options against patterns they cannot serve (`unlink_each_loop`,
+/// `create_on_open`, `fill_device`).
+fn file_lifecycle(j: &JobSpec) -> Result<()> {
+    if j.unlink_each_loop && (j.rw.reads() || j.rw.trims()) {
+        bail!(
+            "job {}: unlink_each_loop with a pattern that reads or trims is not supported yet \
+             (each new file would need its layout)",
+            j.name
+        );
+    }
+    if j.create_on_open && (j.rw.reads() || j.rw.trims()) {
+        bail!(
+            "job {}: create_on_open with a pattern that reads or trims is refused: fio lays out \
+             no data then and would read an empty new file",
+            j.name
+        );
+    }
+    if j.fill_device && j.rw.trims() {
+        bail!(
+            "job {}: fill_device with a trim pattern is not supported (it fills by writing)",
+            j.name
+        );
+    }
+    Ok(())
+}
+
+/// The last defaults: the data options for the pattern, `iodepth_batch_submit=0` is
+/// `iodepth`, and `time_based` without a runtime is a warning (fio ignores it).
+fn defaults(j: &mut JobSpec, warnings: &mut Vec<String>) -> Result<()> {
+    j.data.settle(j.rw.reads(), j.verify || j.verify_only);
+    // fio: iodepth_batch_submit=0 means "iodepth".
+    if j.batch_submit == 0 {
+        j.batch_submit = j.iodepth;
+    }
+    if j.time_based && j.runtime.is_none() {
+        warnings.push(format!(
+            "job {}: time_based without a runtime is ignored (as fio does)",
+            j.name
+        ));
+        j.time_based = false;
+    }
+    Ok(())
+}
+
+/// `verify`'s options: the pattern it can check, clones that would overwrite each other's
+/// blocks, the interval, offset and header sizes.
+fn verify_options(j: &JobSpec) -> Result<()> {
+    let n = &j.name;
+    if j.verify || j.verify_only {
+        if !matches!(j.rw, Rw::Write | Rw::RandWrite) {
+            bail!("job {n}: verify needs rw=write or rw=randwrite");
+        }
+
+        // Clones may verify when they cannot overwrite each other's blocks: each has its own
+        // files, or offset_increment puts their regions apart.
+        let files = j.file_count().max(1);
+        let apart = j.filenames.is_empty()
+            || matches!(j.offset_increment, Incr::Bytes(b)
+                if j.size.is_some_and(|s| b >= s / files));
+        if j.numjobs > 1 && !apart {
+            bail!(
+                "job {n}: verify with numjobs > 1 on shared files would have the clones overwrite \
+                 each other's blocks (give each its own files, or an offset_increment of at \
+                 least its region)"
+            );
+        }
+        if j.numjobs > 1 && (j.fsync > 0 || j.fdatasync > 0) && j.verify_state_save {
+            bail!(
+                "job {n}: verify_state_save with numjobs > 1 is not supported yet (the clones \
+                 would share one state file); give verify_state_save=0"
+            );
+        }
+        if j.verify_kind == verify::Kind::Pattern && j.verify_pattern.is_none() {
+            bail!("job {n}: verify=pattern checks verify_pattern: give one");
+        }
+        if let (Some(every), Some(b)) = (j.verify_backlog, j.verify_backlog_batch) {
+            if b > every {
+                bail!(
+                    "job {n}: verify_backlog_batch={b} is larger than verify_backlog={every} (fio \
+                     then verifies some blocks more than once; diorite does not do that)"
+                );
+            }
+        }
+        let interval = j.verify_interval.unwrap_or(j.bs.unit());
+        if interval == 0 || j.bs.min() % interval != 0 || j.bs.unit() % interval != 0 {
+            bail!(
+                "job {n}: verify_interval={interval} must divide the block size evenly (as fio requires)"
+            );
+        }
+        if let Some(o) = j.verify_offset {
+            let hl = j.verify_kind.header_len() as u64;
+            if o < hl || o + hl > interval {
+                bail!(
+                    "job {n}: verify_offset={o} must leave room for the {hl}-byte header before it \
+                     and after it within each {interval}-byte block"
+                );
+            }
+        }
+        if interval < j.verify_kind.header_len() as u64 {
+            bail!(
+                "job {n}: verify={} needs blocks (or verify_interval chunks) of at least {} bytes (its header and checksum)",
+                j.verify_kind.name(),
+                j.verify_kind.header_len()
+            );
+        }
+        if j.bs.unit() < j.verify_kind.header_len() as u64 {
+            bail!(
+                "job {n}: verify={} needs blocks of at least {} bytes (its header and checksum)",
+                j.verify_kind.name(),
+                j.verify_kind.header_len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The verify modes that need another option: `verify_state_load`, `verify_backlog`,
+/// `verify_only`.
+fn verify_modes(j: &JobSpec) -> Result<()> {
+    let n = &j.name;
+    if j.verify_state_load && !j.verify_only {
+        bail!("job {n}: verify_state_load checks a saved state with verify_only: give verify_only");
+    }
+    if j.verify_backlog.is_some() && !j.verify {
+        bail!("job {n}: verify_backlog verifies during a verify job's write phase: give verify");
+    }
+    if j.verify_backlog_batch.is_some() && j.verify_backlog.is_none() {
+        bail!("job {n}: verify_backlog_batch applies only with verify_backlog");
+    }
+    if j.verify_only {
+        if j.filenames.is_empty() {
+            bail!("job {n}: verify_only checks a target written earlier: give --filename");
+        }
+        if j.time_based {
+            bail!("job {n}: verify_only replays a job that ended by size; remove time_based");
+        }
+        if !j.randrepeat {
+            bail!("job {n}: verify_only needs randrepeat=1 to replay the same offsets");
+        }
+    }
+    Ok(())
+}
+
+/// Values that fit one by one but not together: batch sizes, the region's end, the run's
+/// length.
+fn limits(j: &JobSpec) -> Result<()> {
+    let n = &j.name;
+    if let Some(max) = j.batch_complete_max {
+        if max < j.batch_complete_min {
+            bail!(
+                "job {n}: iodepth_batch_complete_max={max} is smaller than \
+                 iodepth_batch_complete_min={}",
+                j.batch_complete_min
+            );
+        }
+    }
+    let end = j.offset.checked_add(j.size.unwrap_or(0));
+    if end.is_none_or(|e| e > i64::MAX as u64) {
+        bail!(
+            "job {n}: offset={} + size={} is past the largest file offset ({})",
+            j.offset,
+            j.size.unwrap_or(0),
+            i64::MAX
+        );
+    }
+    let run_for = j.runtime.unwrap_or_default().checked_add(j.ramp_time);
+    if run_for.is_none_or(|d| Instant::now().checked_add(d).is_none()) {
+        bail!(
+            "job {n}: runtime={}s + ramp_time={}s is too long for the clock",
+            j.runtime.unwrap_or_default().as_secs(),
+            j.ramp_time.as_secs()
+        );
+    }
+    Ok(())
+}
+
+/// Combinations fio runs and diorite refuses (rather than run them differently), and
+/// options that contradict each other.
+fn not_supported(j: &JobSpec) -> Result<()> {
+    let n = &j.name;
+    if j.loops > 1 && (j.verify || j.verify_only) {
+        bail!("job {n}: loops with verify is not supported (fio verifies after each loop)");
+    }
+    if j.batch_complete_min > j.iodepth {
+        bail!(
+            "job {n}: iodepth_batch_complete_min={} is larger than iodepth={}",
+            j.batch_complete_min,
+            j.iodepth
+        );
+    }
+    if j.fsync > 0 && j.fdatasync > 0 {
+        bail!("job {n}: give fsync or fdatasync, not both");
+    }
+    if j.write_hist_log.is_some() && j.log_hist_msec == 0 {
+        bail!("job {n}: write_hist_log needs log_hist_msec (without it fio writes an empty file)");
+    }
+    if j.rw.trims() && j.bs_trim {
+        bail!("job {n}: a block size for trims (the third value of bs, bsrange or bssplit) is not supported yet");
+    }
+    if j.rw.trims() && j.trim_rate.contains(&true) {
+        bail!(
+            "job {n}: a rate for trims (the third value of rate, rate_iops, rate_min or \
+             rate_iops_min) is not supported yet"
+        );
+    }
+    if j.think.spin > j.think.time {
+        bail!(
+            "job {n}: thinktime_spin={}us is longer than thinktime={}us (the spin is part of the \
+             thinktime)",
+            j.think.spin.as_micros(),
+            j.think.time.as_micros()
+        );
+    }
+    Ok(())
+}
