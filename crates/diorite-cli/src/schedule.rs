@@ -243,7 +243,7 @@ fn progress_line(progress: &[Progress], total: Option<Duration>, done: &AtomicBo
             if ios > 0 {
                 parts.push(format!(
                     "{label} {} IOPS {:.1}MiB/s",
-                    crate::report::human_count((ios - last[d].0) as f64 / dt),
+                    crate::report::units::human_count((ios - last[d].0) as f64 / dt),
                     (bytes - last[d].1) as f64 / dt / (1 << 20) as f64
                 ));
             }

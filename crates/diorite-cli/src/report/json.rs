@@ -1,0 +1,284 @@
+//! fio's JSON report (`json`, and `json+` with histogram bins) for the fields diorite
+//! measures, plus a `diorite` object for what fio lacks.
+
+use super::*;
+use crate::run::outcome::SYNC;
+use crate::spec::{Globals, OutputFormat};
+use crate::stats::{DirStats, Lat};
+use serde_json::{json, Map, Value};
+
+/// One latency series in fio's JSON: percentiles (at `list`) only when the job asks for them,
+/// and json+'s bins only with them (stat.c `add_ddir_lat_json`).
+fn lat_json(l: &Lat, bins: bool, list: Option<&[f64]>) -> Value {
+    let mut pct = Map::new();
+    for &p in list.unwrap_or_default() {
+        pct.insert(format!("{p:.6}"), json!(l.percentile(p)));
+    }
+    let mut m = Map::new();
+    m.insert("min".into(), json!(l.min()));
+    m.insert("max".into(), json!(l.max));
+    m.insert("mean".into(), json!(l.mean()));
+    m.insert("stddev".into(), json!(l.stddev()));
+    m.insert("N".into(), json!(l.n));
+    if l.n > 0 && list.is_some() {
+        m.insert("percentile".into(), Value::Object(pct));
+    }
+    if bins && l.n > 0 && list.is_some() {
+        let mut b = Map::new();
+        for v in l.hist.iter_recorded() {
+            b.insert(
+                l.hist.highest_equivalent(v.value_iterated_to()).to_string(),
+                json!(v.count_at_value()),
+            );
+        }
+        m.insert("bins".into(), Value::Object(b));
+    }
+    Value::Object(m)
+}
+
+fn dir_json(
+    s: &DirStats,
+    secs: f64,
+    runtime_ms: u128,
+    (plus, p): (bool, &crate::spec::Pcts),
+    bw: &[f64],
+    iops: &[f64],
+    agg_pct: f64,
+) -> Value {
+    let runtime = if s.ios > 0 { runtime_ms } else { 0 };
+    let mut v = json!({
+        "io_bytes": s.bytes,
+        "io_kbytes": s.bytes / 1024,
+        "bw_bytes": (s.bytes as f64 / secs) as u64,
+        "bw": (s.bytes as f64 / 1024.0 / secs) as u64,
+        "iops": s.ios as f64 / secs,
+        "runtime": runtime,
+        "total_ios": s.ios,
+        "short_ios": s.short_ios,
+        "drop_ios": 0,
+        "slat_ns": lat_json(&s.slat, plus, p.slat.then_some(&p.list[..])),
+        "clat_ns": lat_json(&s.clat, plus, p.clat.then_some(&p.list[..])),
+        "lat_ns": lat_json(&s.lat, plus, p.lat.then_some(&p.list[..])),
+    });
+    // fio's sampled bandwidth and IOPS fields; absent when nothing was sampled (a run shorter
+    // than one interval), never placeholder zeros.
+    if let (Some(b), Some(i), Some(obj)) = (series(bw), series(iops), v.as_object_mut()) {
+        obj.insert("bw_min".into(), json!(b.0 as u64));
+        obj.insert("bw_max".into(), json!(b.1 as u64));
+        obj.insert("bw_agg".into(), json!(agg_pct));
+        obj.insert("bw_mean".into(), json!(b.2));
+        obj.insert("bw_dev".into(), json!(b.3));
+        obj.insert("bw_samples".into(), json!(b.4));
+        obj.insert("iops_min".into(), json!(i.0 as u64));
+        obj.insert("iops_max".into(), json!(i.1 as u64));
+        obj.insert("iops_mean".into(), json!(i.2));
+        obj.insert("iops_stddev".into(), json!(i.3));
+        obj.insert("iops_samples".into(), json!(i.4));
+    }
+    v
+}
+
+/// fio's `iodepth_level` / `iodepth_submit` / `iodepth_complete` objects.
+fn depth_json(labels: &[&str], counts: &[u64]) -> Value {
+    let mut m = Map::new();
+    for (l, p) in labels.iter().zip(shares(counts)) {
+        m.insert((*l).to_string(), json!(p));
+    }
+    Value::Object(m)
+}
+
+/// fio's `latency_ns` / `latency_us` / `latency_ms`: the share of I/Os per completion-latency
+/// bucket.
+fn latency_json(l: &Lat) -> (Value, Value, Value) {
+    let mut below = 0u64;
+    let mut table = |scale: u64, edges: &[u64]| {
+        let shares = bucket_shares(l, scale, edges, &mut below);
+        let mut m = Map::new();
+        for (e, p) in edges.iter().zip(shares) {
+            let key = if *e == u64::MAX {
+                ">=2000".to_string()
+            } else {
+                e.to_string()
+            };
+            m.insert(key, json!(p));
+        }
+        Value::Object(m)
+    };
+    let ns = table(1, &LAT_EDGES);
+    let us = table(1_000, &LAT_EDGES);
+    let ms = table(1_000_000, &LAT_EDGES_MS);
+    (ns, us, ms)
+}
+
+/// fio's JSON shape (`json`; `json+` adds `bins` to `clat_ns`).
+pub fn json(
+    views: &[View<'_>],
+    globals: &Globals,
+    proc_cpu: &ProcessCpu,
+    total_ios: u64,
+    probe: Value,
+    disk_util: Value,
+) -> Value {
+    let plus = globals.formats.contains(&OutputFormat::JsonPlus);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let jobs: Vec<Value> = views.iter().map(|v| job(v, views, plus)).collect();
+    let cpu = (proc_cpu.usr + proc_cpu.sys).as_secs_f64();
+    json!({
+        "fio version": concat!("diorite-", env!("CARGO_PKG_VERSION")),
+        "timestamp": now.as_secs(),
+        "timestamp_ms": now.as_millis() as u64,
+        "time": "",
+        "jobs": jobs,
+        "disk_util": disk_util,
+        "diorite": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "process_usr_cpu_s": proc_cpu.usr.as_secs_f64(),
+            "process_sys_cpu_s": proc_cpu.sys.as_secs_f64(),
+            "total_ios": total_ios,
+            "cpu_us_per_io": if total_ios > 0 { cpu * 1e6 / total_ios as f64 } else { 0.0 },
+            "backends": probe,
+        },
+    })
+}
+
+/// One job's (or group's) entry.
+fn job(v: &View<'_>, views: &[View<'_>], plus: bool) -> Value {
+    let (usr, sys) = v.cpu_pct();
+    let r0 = v.results[0];
+    let opts: Map<String, Value> = r0
+        .spec
+        .given
+        .iter()
+        .map(|(k, val)| (k.clone(), json!(val)))
+        .collect();
+    let mut clat = v.stats[0].clat.clone();
+    clat.merge(&v.stats[1].clat);
+    clat.merge(&v.stats[2].clat);
+    let (lat_n, lat_u, lat_m) = latency_json(&clat);
+    let pc = &r0.spec.pcts;
+    let verify = v.verify().map(|vr| {
+        json!({"kind": r0.spec.verify_kind.name(), "blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "unknown": vr.unknown, "first": vr.first})
+    });
+    let mut job = json!({
+        "jobname": v.name,
+        "groupid": v.groupid,
+        "error": i32::from(v.error().is_some()),
+        "eta": 0,
+        "elapsed": v.runtime.as_secs(),
+        "job options": opts,
+        "read": dir_json(&v.stats[0], v.dir_secs(0), v.dir_runtime[0].as_millis(), (plus, pc),
+            &v.samples.bw[0], &v.samples.iops[0], bw_share(v, views, 0)),
+        "write": dir_json(&v.stats[1], v.dir_secs(1), v.dir_runtime[1].as_millis(), (plus, pc),
+            &v.samples.bw[1], &v.samples.iops[1], bw_share(v, views, 1)),
+        "trim": dir_json(&v.stats[2], v.dir_secs(2), v.dir_runtime[2].as_millis(), (plus, pc),
+            &v.samples.bw[2], &v.samples.iops[2], bw_share(v, views, 2)),
+        "sync": {
+            "total_ios": v.stats[SYNC].ios,
+            "lat_ns": lat_json(&v.stats[SYNC].lat, false,
+                (pc.clat || pc.lat).then_some(&pc.list[..])),
+        },
+        // fio sums the members' runtimes with group_reporting.
+        "job_runtime": v.results.iter().map(|r| r.runtime.as_millis()).sum::<u128>(),
+        "usr_cpu": usr,
+        "sys_cpu": sys,
+        "ctx": v.usage.ctx,
+        "majf": v.usage.majf,
+        "minf": v.usage.minf,
+        "iodepth_level": depth_json(&["1", "2", "4", "8", "16", "32", ">=64"], &v.depths.depth),
+        "iodepth_submit": depth_json(&["0", "4", "8", "16", "32", "64", ">=64"], &v.depths.submit),
+        "iodepth_complete": depth_json(&["0", "4", "8", "16", "32", "64", ">=64"], &v.depths.complete),
+        "latency_ns": lat_n,
+        "latency_us": lat_u,
+        "latency_ms": lat_m,
+        "diorite": {
+            "jobs": v.results.len(),
+            "backend": r0.backend,
+            "backend_report": r0.backend_report,
+            "skipped_backends": r0.skipped,
+            "targets": r0.targets,
+            "startdelay_ms": r0.spec.startdelay.as_millis() as u64,
+            "cpus": r0.cpus,
+            "nice": r0.nice,
+            "mem_policy": r0.mem_policy.map(|(mode, mask)| json!({"mode": mode, "nodes": mask})),
+            "verify": verify,
+            "error_message": v.error(),
+            "interrupted": v.results.iter().any(|r| r.interrupted),
+        },
+    });
+    // fio's per-priority latency (`prios`), when two or more priorities have samples.
+    for (d, key) in [(0, "read"), (1, "write")] {
+        let prios = v.prios_with_samples(d);
+        if prios.is_empty() {
+            continue;
+        }
+        let name = if pc.lat { "lat_ns" } else { "clat_ns" };
+        let list = (pc.clat || pc.lat).then_some(&pc.list[..]);
+        let arr: Vec<Value> = prios
+            .iter()
+            .map(|(p, l)| {
+                let mut o = Map::new();
+                o.insert("prioclass".into(), json!(p >> 13));
+                o.insert("prio".into(), json!(p & 7));
+                o.insert(name.into(), lat_json(l, plus, list));
+                Value::Object(o)
+            })
+            .collect();
+        if let Some(obj) = job[key].as_object_mut() {
+            obj.insert("prios".into(), Value::Array(arr));
+        }
+    }
+    extras(&mut job, v);
+    job
+}
+
+/// The fields fio adds to an entry when they apply: the latency target's, the steady state's,
+/// a description, the errors a job continued on.
+fn extras(job: &mut Value, v: &View<'_>) {
+    let r0 = v.results[0];
+    // fio's latency-target fields (target in ns, window in us, as fio reports them).
+    if let Some(obj) = job.as_object_mut() {
+        let (target, window, pct, depth) = latency_fields(v);
+        obj.insert("latency_depth".into(), json!(depth));
+        obj.insert("latency_target".into(), json!(target));
+        obj.insert("latency_percentile".into(), json!(pct));
+        obj.insert("latency_window".into(), json!(window));
+    }
+    // fio's steadystate block.
+    if let (Some(st), Some(obj)) = (&v.results[0].steady, job.as_object_mut()) {
+        let (bw, iops) = st.means();
+        let n = st.spec.window();
+        let pad = |d: &std::collections::VecDeque<u64>| -> Vec<u64> {
+            let mut v: Vec<u64> = d.iter().copied().collect();
+            v.resize(n, 0);
+            v
+        };
+        obj.insert(
+            "steadystate".into(),
+            json!({
+                "ss": st.spec.name(),
+                "duration": st.spec.dur.as_secs(),
+                "attained": u8::from(st.attained),
+                "criterion": format!("{:.6}{}", st.criterion, if st.spec.pct { "%" } else { "" }),
+                "max_deviation": st.deviation,
+                "slope": st.slope,
+                "data": {
+                    "bw_mean": bw,
+                    "iops_mean": iops,
+                    "iops": pad(&st.iops),
+                    "bw": pad(&st.bw),
+                },
+            }),
+        );
+    }
+    // fio adds `desc` only for a job with a description.
+    if let (Some(desc), Some(obj)) = (&r0.spec.description, job.as_object_mut()) {
+        obj.insert("desc".into(), json!(desc));
+    }
+    // ... and `total_err` / `first_error` only for a job that continues on errors.
+    if let (Some((total, first)), Some(obj)) = (v.continued_errors(), job.as_object_mut()) {
+        obj.insert("total_err".into(), json!(total));
+        obj.insert("first_error".into(), json!(first));
+    }
+}
