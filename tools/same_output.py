@@ -100,7 +100,9 @@ NUM = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?:[KMGTP]i?B|[kKMGTPmun](?![
 CLOCK = [(re.compile(r'("timestamp(?:_ms)?": )\d+'), r"\1#"),
          (re.compile(r'("time": )"[^"]*"'), r"\1#"),
          (re.compile(r'("(?:minf|majf|ctx)": )\d+'), r"\1#"),
-         (re.compile(r'\b((?:minf|majf|ctx)=)\d+'), r"\1#")]
+         (re.compile(r'\b((?:minf|majf|ctx)=)\d+'), r"\1#"),
+         # terse: usr%;sys%;ctx;majf;minf
+         (re.compile(r'(\d%;[\d.]+%;)\d+;\d+;\d+;'), r"\1#;#;#;")]
 
 
 JOB_FILE = """[global]

@@ -8,7 +8,7 @@ use crate::report::{self, ProcessCpu, View};
 use crate::run::control::{Progress, Stop};
 use crate::run::flow::Flow;
 use crate::run::outcome::JobResult;
-use crate::run::runner;
+use crate::run::runner::{self, JobInput};
 use crate::run::steady::Steady;
 use crate::spec::{self, Globals, OutputFormat};
 use anyhow::Result;
@@ -410,26 +410,26 @@ fn run_one(p: &Prepared, prog: &Progress, start: &Barrier, shared: &Shared<'_>) 
         .as_ref()
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("{e:#}"));
-    let r = runner::run_job(
-        &p.spec,
-        p.name.clone(),
-        p.groupid,
-        p.seed,
+    let r = runner::run_job(JobInput {
+        spec: &p.spec,
+        name: p.name.clone(),
+        groupid: p.groupid,
+        seed: p.seed,
         targets,
-        prog,
-        Stop {
+        progress: prog,
+        stop: Stop {
             run: &STOP,
             job: &p.terminate,
         },
         start,
-        &gate,
-        shared
+        gate: &gate,
+        flow: shared
             .flows
             .iter()
             .find(|f| p.spec.flow > 0 && f.0 == p.spec.flow_id)
             .map(|f| &f.1),
         setup,
-    );
+    });
     if shared.exitall {
         end_others(shared.prepared, p);
     }

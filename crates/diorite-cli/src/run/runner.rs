@@ -33,78 +33,44 @@ pub fn job_seed(spec: &JobSpec, index: u32) -> u64 {
     base ^ u64::from(index + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// What a job thread is given to run its job.
+pub struct JobInput<'a> {
+    pub spec: &'a JobSpec,
+    pub name: String,
+    pub groupid: u32,
+    pub seed: u64,
+    pub targets: &'a [Target],
+    pub progress: &'a Progress,
+    pub stop: Stop<'a>,
+    /// Where the jobs of a group wait for each other before they start.
+    pub start: &'a Barrier,
+    /// `wait_for`: returns once the job may start its I/O.
+    pub gate: &'a dyn Fn(),
+    /// The job's flow (`flow_id`), when it has a flow weight.
+    pub flow: Option<&'a flow::Flow>,
+    /// How what the job had to do before its engine (`create_on_open`) went.
+    pub setup: Result<()>,
+}
+
 /// Runs one job. Waits at `start` (so jobs of a group start together) whether or not set-up
 /// worked; errors end up in the result.
-#[allow(clippy::too_many_arguments)]
-pub fn run_job(
-    spec: &JobSpec,
-    name: String,
-    groupid: u32,
-    seed: u64,
-    targets: &[Target],
-    progress: &Progress,
-    stop: Stop<'_>,
-    start: &Barrier,
-    gate: &dyn Fn(),
-    flow: Option<&flow::Flow>,
-    setup: Result<()>,
-) -> JobResult {
-    let mut r = JobResult {
+pub fn run_job(job: JobInput<'_>) -> JobResult {
+    let JobInput {
+        spec,
         name,
         groupid,
-        spec: spec.clone(),
-        stats: std::array::from_fn(|_| DirStats::new()),
-        runtime: Duration::ZERO,
-        dir_runtime: [Duration::ZERO; DIRS],
-        usr: Duration::ZERO,
-        sys: Duration::ZERO,
-        backend: String::new(),
-        backend_report: String::new(),
-        skipped: Vec::new(),
-        targets: targets
-            .iter()
-            .map(|t| {
-                format!(
-                    "{} ({}, bytes {}..{})",
-                    t.file.path().display(),
-                    if t.file.is_direct() {
-                        "O_DIRECT"
-                    } else {
-                        "buffered"
-                    },
-                    t.base,
-                    t.base + t.len
-                )
-            })
-            .collect(),
-        verify: None,
-        usage: ThreadUsage::default(),
-        depths: Depths::default(),
-        samples: Samples::default(),
-        error: None,
-        total_err: 0,
-        first_error: None,
-        interrupted: false,
-        terminated: false,
-        cpus: Vec::new(),
-        nice: 0,
-        mem_policy: None,
-        prio_lat: Default::default(),
-        steady: None,
-        latency_depth: None,
-    };
+        seed,
+        targets,
+        progress,
+        stop,
+        start,
+        gate,
+        flow,
+        setup,
+    } = job;
+    let mut r = fresh_result(spec, name, groupid, targets);
     // fio's CPU options, before the engine starts its threads (they inherit them).
-    let cpus = spec
-        .cpus
-        .as_ref()
-        .map(|set| cpu::for_job(set, spec.cpus_split, spec.job_number));
-    let placed = cpu::apply(cpus.as_deref(), spec.nice)
-        .and_then(|placed| prio::set_thread(spec.default_prio()).map(|()| placed))
-        .and_then(|placed| {
-            // fio's numa_mem_policy, before the engine allocates the job's buffers.
-            r.mem_policy = spec.mem_policy.map(cpu::apply_mem_policy).transpose()?;
-            Ok(placed)
-        });
+    let placed = place_thread(spec, &mut r);
     if let Err(err) = setup {
         // What the job had to do before its engine (create_on_open) failed: it ends here,
         // after its group's start, with that error.
@@ -119,18 +85,7 @@ pub fn run_job(
     // setting up (a job joining late found the first ahead by its whole head start).
     let mut flow = flow.map(|f| flow::FlowJob::join(f, spec.flow));
     start.wait();
-    // fio's `startdelay`: the job starts this long after its group starts (a stop cuts it
-    // short) — and, with `wait_for`, not before the job it waits for has finished: the two
-    // conditions are independent, as fio checks both against the run's start.
-    let delay_end = Instant::now() + spec.startdelay;
-    gate();
-    while Instant::now() < delay_end && !stop.any() {
-        std::thread::sleep(
-            delay_end
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(50)),
-        );
-    }
+    wait_to_start(spec, gate, stop);
     match placed {
         Ok((cpus, nice)) => (r.cpus, r.nice) = (cpus, nice),
         Err(err) => {
@@ -203,34 +158,13 @@ pub fn run_job(
         r.error = Some(format!("{err:#}"));
     }
     if verifying && r.error.is_none() && !r.interrupted && !r.terminated {
-        let t0 = Instant::now();
-        let res = verify_phase(
+        verify_part(
             &mut e,
             &gens,
-            seed,
-            stop,
-            deadline,
-            &mut r.stats,
+            (seed, stop, deadline),
+            &mut r,
             known.as_deref(),
         );
-        let took = t0.elapsed();
-        r.dir_runtime[Dir::Read as usize] = took;
-        r.runtime += took;
-        match res {
-            Ok((mut v, interrupted)) => {
-                if let Some(during) = r.verify.take() {
-                    merge_results(&mut v, during);
-                }
-                if v.errors > 0 && spec.continues_on(2, libc::EILSEQ) {
-                    // continue_on_error=verify: verify errors are counted, not fatal.
-                    r.total_err += v.errors;
-                    r.first_error = r.first_error.or(Some(libc::EILSEQ));
-                }
-                r.verify = Some(v);
-                r.interrupted |= interrupted;
-            }
-            Err(err) => r.error = Some(format!("verify: {err:#}")),
-        }
     }
     if let Some(mut l) = e.logs.take() {
         l.finish(Stamp::now());
@@ -242,6 +176,115 @@ pub fn run_job(
         r.error.get_or_insert(format!("{err:#}"));
     }
     r
+}
+
+/// A job's result before it runs: nothing measured yet, its targets described.
+fn fresh_result(spec: &JobSpec, name: String, groupid: u32, targets: &[Target]) -> JobResult {
+    JobResult {
+        name,
+        groupid,
+        spec: spec.clone(),
+        stats: std::array::from_fn(|_| DirStats::new()),
+        runtime: Duration::ZERO,
+        dir_runtime: [Duration::ZERO; DIRS],
+        usr: Duration::ZERO,
+        sys: Duration::ZERO,
+        backend: String::new(),
+        backend_report: String::new(),
+        skipped: Vec::new(),
+        targets: targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} ({}, bytes {}..{})",
+                    t.file.path().display(),
+                    if t.file.is_direct() {
+                        "O_DIRECT"
+                    } else {
+                        "buffered"
+                    },
+                    t.base,
+                    t.base + t.len
+                )
+            })
+            .collect(),
+        verify: None,
+        usage: ThreadUsage::default(),
+        depths: Depths::default(),
+        samples: Samples::default(),
+        error: None,
+        total_err: 0,
+        first_error: None,
+        interrupted: false,
+        terminated: false,
+        cpus: Vec::new(),
+        nice: 0,
+        mem_policy: None,
+        prio_lat: Default::default(),
+        steady: None,
+        latency_depth: None,
+    }
+}
+
+/// fio's CPU options (`cpus_allowed`, `nice`), the job's I/O priority and `numa_mem_policy`
+/// applied to the job thread; returns the CPUs and nice value the kernel then reports.
+fn place_thread(spec: &JobSpec, r: &mut JobResult) -> Result<(Vec<usize>, i32)> {
+    let cpus = spec
+        .cpus
+        .as_ref()
+        .map(|set| cpu::for_job(set, spec.cpus_split, spec.job_number));
+    cpu::apply(cpus.as_deref(), spec.nice)
+        .and_then(|placed| prio::set_thread(spec.default_prio()).map(|()| placed))
+        .and_then(|placed| {
+            // fio's numa_mem_policy, before the engine allocates the job's buffers.
+            r.mem_policy = spec.mem_policy.map(cpu::apply_mem_policy).transpose()?;
+            Ok(placed)
+        })
+}
+
+/// fio's `startdelay`: the job starts this long after its group starts (a stop cuts it short)
+/// — and, with `wait_for`, not before the job it waits for has finished: the two conditions
+/// are independent, as fio checks both against the run's start.
+fn wait_to_start(spec: &JobSpec, gate: &dyn Fn(), stop: Stop<'_>) {
+    let delay_end = Instant::now() + spec.startdelay;
+    gate();
+    while Instant::now() < delay_end && !stop.any() {
+        std::thread::sleep(
+            delay_end
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50)),
+        );
+    }
+}
+
+/// The verify phase after the writes: its findings join those of the backlog rounds.
+fn verify_part(
+    e: &mut Issuer<'_>,
+    gens: &[Generator],
+    (seed, stop, deadline): (u64, Stop<'_>, Option<Instant>),
+    r: &mut JobResult,
+    known: Option<&[Vec<u8>]>,
+) {
+    let t0 = Instant::now();
+    let res = verify_phase(e, gens, seed, stop, deadline, &mut r.stats, known);
+    let took = t0.elapsed();
+    r.dir_runtime[Dir::Read as usize] = took;
+    r.runtime += took;
+    match res {
+        Ok((mut v, interrupted)) => {
+            if let Some(during) = r.verify.take() {
+                merge_results(&mut v, during);
+            }
+            if v.errors > 0 && r.spec.continues_on(2, libc::EILSEQ) {
+                // continue_on_error=verify: verify errors are counted, not fatal.
+                r.total_err += v.errors;
+                r.first_error = r.first_error.or(Some(libc::EILSEQ));
+            }
+            r.verify = Some(v);
+            r.interrupted |= interrupted;
+        }
+        Err(err) => r.error = Some(format!("verify: {err:#}")),
+    }
 }
 
 /// The job's generators, one per file (each seeded apart from the job's seed).
