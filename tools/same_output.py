@@ -75,6 +75,7 @@ JOBS = {
     "minimal-default-size-error": ["--name=e", "--filename=f", "--rw=read"],
     "bad-option": ["--name=x", "--filename=f", "--size=1m", "--no_such_option=1"],
     "bad-value": ["--name=x", "--filename=f", "--size=1m", "--rw=sideways"],
+    "bad-verify": ["--name=x", "--filename=f", "--size=1m", "--rw=write", "--verify=crc99"],
     "help": ["--help"],
     "cmdprio-json": ["--name=c", "--ioengine=io_uring", "--filename=f", "--size=1m",
                      "--rw=randread", "--randseed=43", "--iodepth=8", "--number_ios=400",

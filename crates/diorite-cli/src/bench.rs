@@ -8,7 +8,7 @@ use crate::plan::{self, groups};
 use crate::report::{self, ProcessCpu, View};
 use crate::run::outcome::JobResult;
 use crate::schedule::{self, STOP};
-use crate::spec::OutputFormat;
+use crate::spec::{ErrorType, OutputFormat};
 use anyhow::{Context as _, Result};
 use std::io::Write;
 use std::sync::atomic::Ordering;
@@ -139,7 +139,8 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
     }
     // Verify errors fail the run unless the job continues on them (continue_on_error=verify).
     let verify_failed = |r: &JobResult| {
-        r.verify.as_ref().is_some_and(|v| v.errors > 0) && !r.spec.continues_on(2, libc::EILSEQ)
+        r.verify.as_ref().is_some_and(|v| v.errors > 0)
+            && !r.spec.continues_on(ErrorType::Verify, libc::EILSEQ)
     };
     let failed = results
         .iter()

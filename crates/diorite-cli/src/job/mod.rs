@@ -307,8 +307,8 @@ pub fn help() -> String {
         s.push_str(&format!("\n{group}:\n"));
         for o in names.iter().filter_map(|n| lookup(n)) {
             let spelled = match o.kind {
-                options::Kind::Bool => format!("--{}[=0|1]", o.name),
-                options::Kind::OptStr => format!("--{}[=V]", o.name),
+                options::ValueKind::Bool => format!("--{}[=0|1]", o.name),
+                options::ValueKind::OptStr => format!("--{}[=V]", o.name),
                 _ => format!("--{}=V", o.name),
             };
             s.push_str(&format!("  {spelled:<34} {}", o.help));

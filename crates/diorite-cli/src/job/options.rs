@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// How an option's value is written and parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum ValueKind {
     /// Text, parsed by the setter.
     Str,
     /// Text that may be left out (`write_bw_log` alone: the setter sees "").
@@ -73,7 +73,7 @@ pub enum Scope {
 pub struct Opt {
     pub name: &'static str,
     pub aliases: &'static [&'static str],
-    pub kind: Kind,
+    pub kind: ValueKind,
     pub scope: Scope,
     pub help: &'static str,
     /// A value that changes the parsed job from the defaults (checked by the walk test).
@@ -82,7 +82,7 @@ pub struct Opt {
     pub set: fn(&mut JobSpec, &mut Globals, &Val) -> Result<()>,
 }
 
-impl Kind {
+impl ValueKind {
     /// Parses a raw value (already `${VAR}`-expanded) for option `name`.
     pub fn parse(self, name: &str, raw: Option<&str>, kb_base: u32) -> Result<Val> {
         let need = || {
@@ -92,19 +92,19 @@ impl Kind {
         };
         let ctx = |e: anyhow::Error| anyhow!("{name}={}: {e}", raw.unwrap_or(""));
         Ok(match self {
-            Kind::Str => Val::Str(need()?.to_string()),
-            Kind::OptStr => Val::Str(raw.unwrap_or("").trim().to_string()),
-            Kind::Size => Val::Num(value::size(need()?, kb_base).map_err(ctx)?),
-            Kind::Time => Val::Time(value::time(need()?).map_err(ctx)?),
-            Kind::TimeUs => Val::Time(value::time_us(need()?).map_err(ctx)?),
-            Kind::Int(min, max) => {
+            ValueKind::Str => Val::Str(need()?.to_string()),
+            ValueKind::OptStr => Val::Str(raw.unwrap_or("").trim().to_string()),
+            ValueKind::Size => Val::Num(value::size(need()?, kb_base).map_err(ctx)?),
+            ValueKind::Time => Val::Time(value::time(need()?).map_err(ctx)?),
+            ValueKind::TimeUs => Val::Time(value::time_us(need()?).map_err(ctx)?),
+            ValueKind::Int(min, max) => {
                 let n = value::eval(need()?, Unit::Count).map_err(ctx)?;
                 if n < min || n > max {
                     bail!("{name}={}: must be between {min} and {max}", need()?);
                 }
                 Val::Num(n)
             }
-            Kind::Bool => Val::Bool(match raw.map(str::trim) {
+            ValueKind::Bool => Val::Bool(match raw.map(str::trim) {
                 None | Some("") | Some("1") | Some("true") => true,
                 Some("0") | Some("false") => false,
                 Some(x) => bail!("{name}={x}: expected 0 or 1"),
@@ -114,7 +114,7 @@ impl Kind {
 
     /// Whether the option may stand alone (`--time_based`).
     pub fn is_flag(self) -> bool {
-        matches!(self, Kind::Bool | Kind::OptStr)
+        matches!(self, ValueKind::Bool | ValueKind::OptStr)
     }
 }
 
@@ -354,7 +354,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "name",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "other",
             "job name; on the command line, starts a new job",
@@ -363,7 +363,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "filename",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "/dev/null",
             "target file(s) or block device(s), ':'-separated (default: nrfiles own files, named by filename_format, in directory)",
@@ -374,13 +374,13 @@ pub static OPTIONS: &[Opt] =
                 .map(PathBuf::from)
                 .collect()
         ),
-        opt!("directory", [], Kind::Str, Job, "/var/tmp",
+        opt!("directory", [], ValueKind::Str, Job, "/var/tmp",
         "directory of the jobs' files when no filename is given (default: the working directory)",
         |j, g, v| j.directory = Some(PathBuf::from(v.str()))),
         opt!(
             "nrfiles",
             ["nr_files"],
-            Kind::Int(1, 1 << 20),
+            ValueKind::Int(1, 1 << 20),
             Job,
             "4",
             "files per job clone when no filename is given (named by filename_format); size is \
@@ -390,7 +390,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "filename_format",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "$jobname.$filenum",
             "names of a job's own files: $jobname, $jobnum (the clone), $filenum, $clientuid \
@@ -400,7 +400,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "file_service_type",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "random:4",
             "which file the next I/O goes to: roundrobin (default), sequential (each file's \
@@ -428,7 +428,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "openfiles",
             ["open_files"],
-            Kind::Int(1, 1 << 20),
+            ValueKind::Int(1, 1 << 20),
             Job,
             "8",
             "files served at a time (default: all): the first N, a done file's place going to \
@@ -438,7 +438,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "fill_device",
             ["fill_fs"],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "write until the device or filesystem is full: ENOSPC/EDQUOT end the job without an \
@@ -448,7 +448,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "create_on_open",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "create a missing file when the job starts (opens it), not while the run is set up \
@@ -458,7 +458,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "unlink_each_loop",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "delete the job's files after each of its loops; the next loop runs on new files \
@@ -468,7 +468,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "allow_file_create",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "1 (default): create missing files; 0: a missing file is an error",
@@ -477,7 +477,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "fallocate",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "none",
             "how a writing job's new file space is reserved: native (default), posix, keep \
@@ -493,7 +493,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rw",
             ["readwrite"],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "randwrite",
             "read, write, randread, randwrite, rw|readwrite, randrw, trims (default read); \
@@ -508,7 +508,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rw_sequencer",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "identical",
             "with rw=RANDOM:N, what the N-1 I/Os after each random offset do: sequential \
@@ -524,7 +524,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rwmixread",
             [],
-            Kind::Int(0, 100),
+            ValueKind::Int(0, 100),
             Job,
             "70",
             "percent of reads in a mixed workload (default 50)",
@@ -533,7 +533,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rwmixwrite",
             [],
-            Kind::Int(0, 100),
+            ValueKind::Int(0, 100),
             Job,
             "30",
             "percent of writes in a mixed workload",
@@ -542,7 +542,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "bs",
             ["blocksize"],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "8k",
             "block size (default 4k); per direction R[,W] (4k,64k: reads 4k, writes 64k)",
@@ -554,7 +554,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "bsrange",
             ["blocksize_range"],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "4k-64k",
             "block sizes min-max, e.g. 4k-64k (multiples of min); per direction R[,W]",
@@ -578,7 +578,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "bssplit",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "4k/50:64k/50",
             "weighted block sizes, e.g. 4k/50:64k/40:1m/10; per direction R[,W]",
@@ -590,7 +590,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "iodepth",
             [],
-            Kind::Int(1, 65535),
+            ValueKind::Int(1, 65535),
             Job,
             "7",
             "requests in flight (default 1)",
@@ -599,7 +599,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "iodepth_batch_submit",
             ["iodepth_batch"],
-            Kind::Int(0, 65535),
+            ValueKind::Int(0, 65535),
             Job,
             "4",
             "requests submitted per call (default 1; 0: iodepth)",
@@ -608,7 +608,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "iodepth_batch_complete_min",
             ["iodepth_batch_complete"],
-            Kind::Int(0, 65535),
+            ValueKind::Int(0, 65535),
             Job,
             "3",
             "completions to wait for per reap (default 1; 0: poll, never wait)",
@@ -617,7 +617,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "iodepth_batch_complete_max",
             [],
-            Kind::Int(1, 65535),
+            ValueKind::Int(1, 65535),
             Job,
             "5",
             "completions taken per reap at most (default iodepth)",
@@ -626,7 +626,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "numjobs",
             [],
-            Kind::Int(1, 1024),
+            ValueKind::Int(1, 1024),
             Job,
             "3",
             "clones of this job, each a thread with its own context (default 1)",
@@ -635,7 +635,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "size",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "64m",
             "bytes of the target(s) to use (default: the whole target), or N% of it (fio)",
@@ -653,7 +653,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "offset",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "1m",
             "start of the region in each file (default 0), or N% of the file (aligned up to the \
@@ -672,7 +672,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "offset_increment",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "1m",
             "each numjobs clone starts this much (or N% of the file) after the one before (fio)",
@@ -689,7 +689,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "filesize",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "8m",
             "each file's size (or LOW-HIGH: one size per file in that range); size then only \
@@ -710,7 +710,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "io_size",
             ["io_limit"],
-            Kind::Size,
+            ValueKind::Size,
             Job,
             "16m",
             "bytes to transfer before the job ends (default size)",
@@ -719,7 +719,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "runtime",
             ["timeout"],
-            Kind::Time,
+            ValueKind::Time,
             Job,
             "7",
             "stop after this long (10, 10s, 500ms, 1m)",
@@ -728,7 +728,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "time_based",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "run for runtime even when size is done (wrap around)",
@@ -737,7 +737,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "ramp_time",
             [],
-            Kind::Time,
+            ValueKind::Time,
             Job,
             "2",
             "run this long before measuring",
@@ -746,7 +746,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "ioengine",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "io_uring",
             "psync (default; also sync, pvsync, pvsync2), io_uring, libaio, threads, null (no I/O), auto",
@@ -755,7 +755,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "direct",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "1: O_DIRECT, 0: buffered (default 0, as in fio)",
@@ -764,13 +764,13 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "buffered",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "the opposite of direct (default 1)",
             |j, g, v| j.direct = !v.bool()
         ),
-        opt!("kb_base", [], Kind::Int(1000, 1024), Job, "1000",
+        opt!("kb_base", [], ValueKind::Int(1000, 1024), Job, "1000",
         "1024 (default): k, m are powers of 2 and KiB, MiB powers of 10; 1000: the other way round",
         |j, g, v| {
             if v.num() != 1000 && v.num() != 1024 {
@@ -781,7 +781,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "fsync",
             [],
-            Kind::Int(0, u32::MAX as u64),
+            ValueKind::Int(0, u32::MAX as u64),
             Job,
             "8",
             "fsync after every N writes",
@@ -790,7 +790,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "fdatasync",
             [],
-            Kind::Int(0, u32::MAX as u64),
+            ValueKind::Int(0, u32::MAX as u64),
             Job,
             "8",
             "fdatasync after every N writes",
@@ -799,7 +799,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "randrepeat",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "1: the same random sequence every run (default), 0: seeded from the clock",
@@ -808,7 +808,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "randseed",
             [],
-            Kind::Int(0, u64::MAX),
+            ValueKind::Int(0, u64::MAX),
             Job,
             "42",
             "seed of the random sequences",
@@ -817,7 +817,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "random_distribution",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "zipf:1.2",
             "random, zipf:θ, pareto:h, normal:σ% (default random)",
@@ -826,7 +826,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "random_generator",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "lfsr",
             "random offsets from: tausworthe (default; tausworthe64 past 2^32 blocks, as fio), \
@@ -841,7 +841,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "percentage_random",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "50",
             "of a random pattern's I/Os, this percent are random, the rest continue after the \
@@ -880,7 +880,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "zonemode",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "none",
             "none, or strided: the pattern runs in one zone of zonerange bytes until zonesize \
@@ -893,7 +893,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "zonesize",
             [],
-            Kind::Size,
+            ValueKind::Size,
             Job,
             "1m",
             "strided zones: bytes transferred in a zone before the next (with zonemode=strided)",
@@ -902,7 +902,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "zonerange",
             [],
-            Kind::Size,
+            ValueKind::Size,
             Job,
             "2m",
             "strided zones: a zone's length (default zonesize)",
@@ -911,7 +911,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "zoneskip",
             [],
-            Kind::Size,
+            ValueKind::Size,
             Job,
             "4m",
             "strided zones: bytes skipped after a zone",
@@ -920,7 +920,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "norandommap",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "random offsets may repeat within a pass",
@@ -929,7 +929,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "thread",
             ["threads"],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "run jobs as threads (diorite always does: a job is a thread with its own context)",
@@ -938,7 +938,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rate",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "1m",
             "cap the job's bandwidth in bytes/s, per direction: R[,W] (one value: both; empty: \
@@ -949,7 +949,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rate_iops",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "100",
             "cap the job's I/Os per second, per direction: R[,W] (as rate; with rate, rate wins)",
@@ -959,7 +959,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rate_min",
             ["ratemin"],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "1k",
             "end the job with an error when a rate_cycle's bandwidth falls below this, bytes/s, \
@@ -970,7 +970,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rate_iops_min",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "1",
             "end the job with an error when a rate_cycle's IOPS fall below this, per direction R[,W]",
@@ -980,7 +980,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "steadystate",
             ["ss"],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "bw:5%",
             "end the job (its group with group_reporting) once steady over ss_dur: iops or bw \
@@ -1016,7 +1016,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "steadystate_duration",
             ["ss_dur"],
-            Kind::Time,
+            ValueKind::Time,
             Job,
             "30",
             "the steady-state window; 0 (default): no steady-state detection",
@@ -1025,7 +1025,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "steadystate_ramp_time",
             ["ss_ramp"],
-            Kind::Time,
+            ValueKind::Time,
             Job,
             "5",
             "start recording steady-state data this long (plus one interval) after the job starts",
@@ -1034,7 +1034,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "ss_interval",
             ["steadystate_check_interval"],
-            Kind::Time,
+            ValueKind::Time,
             Job,
             "2",
             "the steady-state sampling interval (default 1 s; fio 3.33 has it fixed, later fio \
@@ -1044,7 +1044,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "latency_target",
             [],
-            Kind::TimeUs,
+            ValueKind::TimeUs,
             Job,
             "2ms",
             "find the deepest queue (up to iodepth) whose I/Os meet this latency, then run at it \
@@ -1054,7 +1054,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "latency_window",
             [],
-            Kind::TimeUs,
+            ValueKind::TimeUs,
             Job,
             "100ms",
             "how long each queue depth is tried (plain numbers: microseconds)",
@@ -1063,7 +1063,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "latency_percentile",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "99.9",
             "the percent of I/Os that must meet latency_target (default 100)",
@@ -1080,7 +1080,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "latency_run",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "keep adjusting the depth for the whole run instead of ending at the one found",
@@ -1089,7 +1089,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "max_latency",
             [],
-            Kind::TimeUs,
+            ValueKind::TimeUs,
             Job,
             "10ms",
             "a read or write slower than this ends the job with ETIMEDOUT (plain numbers: \
@@ -1099,7 +1099,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rate_process",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "poisson",
             "how rate and rate_iops pace I/Os: linear (default, evenly) or poisson (exponential \
@@ -1113,7 +1113,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "io_submit_mode",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "offload",
             "inline (default): a rate wait first drains what is in flight; offload: I/Os go out \
@@ -1127,7 +1127,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rate_cycle",
             ["ratecycle"],
-            Kind::Int(1, u32::MAX as u64),
+            ValueKind::Int(1, u32::MAX as u64),
             Job,
             "500",
             "the window of rate_min and rate_iops_min, in milliseconds (default 1000)",
@@ -1136,16 +1136,20 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "crc32c",
             "write blocks with a header and checksum, check them afterwards: md5, sha1, sha256, sha512, sha3-224/256/384/512, crc64, crc32, crc32c(-intel), crc16, crc7, xxhash; meta (header only), pattern (verify_pattern only), null",
             |j, g, v| {
-                use crate::spec::verify::Kind;
                 match v.str() {
                     "0" | "none" => j.verify = false,
                     x => {
-                        j.verify_kind = Kind::parse(x).ok_or_else(|| anyhow!("verify={x}: unknown (supported: md5, sha1, sha256, sha512, sha3-224, sha3-256, sha3-384, sha3-512, crc64, crc32, crc32c, crc32c-intel, crc16, crc7, xxhash, meta, pattern, null)"))?;
+                        j.verify_kind = crate::spec::verify::Kind::parse(x).ok_or_else(|| {
+                            anyhow!(
+                                "verify={x}: unknown (supported: {})",
+                                crate::spec::verify::Kind::names()
+                            )
+                        })?;
                         j.verify = true;
                     }
                 }
@@ -1154,7 +1158,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "do_verify",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "1 (default): run the verify phase after writing when verify is set",
@@ -1163,7 +1167,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_only",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "check a target written earlier by the same job; write nothing",
@@ -1172,7 +1176,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_fatal",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "stop at the first verify mismatch",
@@ -1181,7 +1185,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "stonewall",
             ["wait_for_previous"],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "wait for the jobs before this one; starts a new group",
@@ -1190,7 +1194,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "new_group",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "start a new reporting group here, without waiting for the jobs before (fio)",
@@ -1199,7 +1203,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "wait_for",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "other",
             "start only once every clone of the named earlier job has finished (fio)",
@@ -1208,7 +1212,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "blockalign",
             ["ba"],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "8k",
             "random offsets are multiples of this (default: the block size); turns the random map \
@@ -1232,7 +1236,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "unlink",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "delete the job's files when it is done (regular files, also ones that existed \
@@ -1242,7 +1246,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "exitall",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "when a job ends, end others too (which: exit_what); given to any job, it holds for \
@@ -1252,7 +1256,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "exit_what",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "all",
             "with exitall, a job's end ends: group (its reporting group, the default), stonewall \
@@ -1269,7 +1273,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "write_lat_log",
             [],
-            Kind::OptStr,
+            ValueKind::OptStr,
             Job,
             "lat",
             "log each I/O's lat, clat and slat to PREFIX_lat.N.log, PREFIX_clat.N.log, \
@@ -1279,7 +1283,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "write_bw_log",
             [],
-            Kind::OptStr,
+            ValueKind::OptStr,
             Job,
             "bw",
             "log each I/O's bandwidth to PREFIX_bw.N.log (fio's format; alone, PREFIX is the job's name)",
@@ -1288,7 +1292,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "write_iops_log",
             [],
-            Kind::OptStr,
+            ValueKind::OptStr,
             Job,
             "iops",
             "log each I/O (value 1) to PREFIX_iops.N.log (fio's format; alone, PREFIX is the job's name)",
@@ -1297,7 +1301,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "log_offset",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "add each I/O's file offset to the log lines",
@@ -1306,7 +1310,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "log_prio",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "log the I/O priority value (0x0000: diorite issues none yet) instead of 0/1",
@@ -1315,7 +1319,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "per_job_logs",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "name logs PREFIX_TYPE.N.log per job (1, the default) or PREFIX_TYPE.log (0)",
@@ -1324,7 +1328,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "log_avg_msec",
             [],
-            Kind::Int(0, u32::MAX as u64),
+            ValueKind::Int(0, u32::MAX as u64),
             Job,
             "500",
             "0 (default): one log entry per I/O; N: per direction, one entry per N ms (the mean \
@@ -1334,7 +1338,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "log_max_value",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "with log_avg_msec, log each window's largest latency instead of its mean",
@@ -1343,7 +1347,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "write_hist_log",
             [],
-            Kind::OptStr,
+            ValueKind::OptStr,
             Job,
             "hist",
             "log clat histograms (fio's bins) every log_hist_msec to PREFIX_clat_hist.N.log \
@@ -1353,7 +1357,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "log_hist_msec",
             [],
-            Kind::Int(1, u32::MAX as u64),
+            ValueKind::Int(1, u32::MAX as u64),
             Job,
             "1000",
             "how often write_hist_log writes a histogram, in ms",
@@ -1362,7 +1366,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "log_hist_coarseness",
             [],
-            Kind::Int(0, 6),
+            ValueKind::Int(0, 6),
             Job,
             "2",
             "write_hist_log sums 2^N of fio's bins per column (default 0)",
@@ -1371,7 +1375,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "gtod_reduce",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "disable_lat, disable_clat, disable_slat and disable_bw_measurement at once (fio)",
@@ -1385,7 +1389,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "disable_lat",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "do not measure total latency (lat)",
@@ -1394,7 +1398,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "disable_clat",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "do not measure completion latency (clat, its percentiles)",
@@ -1403,7 +1407,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "disable_slat",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "do not measure submission latency (slat)",
@@ -1412,7 +1416,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "disable_bw_measurement",
             ["disable_bw"],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "no per-I/O bandwidth samples: write_bw_log's file stays empty (the report is unchanged, as in fio)",
@@ -1421,7 +1425,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "thinktime",
             [],
-            Kind::TimeUs,
+            ValueKind::TimeUs,
             Job,
             "100",
             "after every thinktime_blocks I/Os, wait for those in flight, then stall this long \
@@ -1431,7 +1435,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "thinktime_spin",
             [],
-            Kind::TimeUs,
+            ValueKind::TimeUs,
             Job,
             "10",
             "spend this part of each thinktime spinning on the CPU (plain numbers: microseconds)",
@@ -1440,7 +1444,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "thinktime_blocks",
             [],
-            Kind::Int(1, u32::MAX as u64),
+            ValueKind::Int(1, u32::MAX as u64),
             Job,
             "4",
             "how many I/Os between stalls (default 1; caps the queue depth, as in fio)",
@@ -1452,7 +1456,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "thinktime_blocks_type",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "issue",
             "what thinktime_blocks counts: complete (default) or issue",
@@ -1467,7 +1471,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "thinktime_iotime",
             [],
-            Kind::Time,
+            ValueKind::Time,
             Job,
             "1",
             "also stall after this much I/O time (plain numbers: seconds)",
@@ -1476,7 +1480,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "description",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "testing",
             "text printed with the job's report (fio: not parsed)",
@@ -1485,7 +1489,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "number_ios",
             [],
-            Kind::Int(1, u64::MAX),
+            ValueKind::Int(1, u64::MAX),
             Job,
             "1000",
             "end the job after this many I/Os, if nothing ends it first",
@@ -1494,7 +1498,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "loops",
             [],
-            Kind::Int(1, u32::MAX as u64),
+            ValueKind::Int(1, u32::MAX as u64),
             Job,
             "3",
             "repeat the job's I/O amount this many times (default 1)",
@@ -1503,7 +1507,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "startdelay",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "500ms",
             "start the job this long after its group starts; LOW-HIGH: each clone picks a time \
@@ -1523,7 +1527,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "fixedbufs",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "1 (default in diorite): register the job's buffers with io_uring; 0: plain buffers",
@@ -1532,7 +1536,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "sqthread_poll",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "io_uring: a kernel thread polls the submission queue (SQPOLL; sleeps after 1 s idle, as fio)",
@@ -1541,7 +1545,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "sqthread_poll_cpu",
             [],
-            Kind::Int(0, 65535),
+            ValueKind::Int(0, 65535),
             Job,
             "1",
             "io_uring with sqthread_poll=1: the CPU of the polling thread",
@@ -1550,7 +1554,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "hipri",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "io_uring: poll the device for completions (IOPOLL); needs a device with poll queues",
@@ -1559,7 +1563,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "registerfiles",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "1 (default in diorite): register the job's files with io_uring; 0: plain descriptors",
@@ -1568,7 +1572,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_interval",
             [],
-            Kind::Size,
+            ValueKind::Size,
             Job,
             "512",
             "a verify header every this many bytes of a block (default: the block size)",
@@ -1577,7 +1581,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_offset",
             [],
-            Kind::Size,
+            ValueKind::Size,
             Job,
             "1024",
             "swap the verify header with the data at this offset of each block (chunk)",
@@ -1586,7 +1590,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_header_seed",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "check the header's seed (default 1)",
@@ -1595,7 +1599,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_write_sequence",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "check the header's write sequence, the pass that wrote the block (default 1)",
@@ -1604,7 +1608,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_dump",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "write each bad block as read and as expected to BASENAME.OFFSET.received/.expected",
@@ -1613,7 +1617,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_async",
             [],
-            Kind::Int(0, 1024),
+            ValueKind::Int(0, 1024),
             Job,
             "2",
             "check the blocks read back on this many threads (0: in the job thread)",
@@ -1622,7 +1626,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_backlog",
             [],
-            Kind::Int(1, i64::MAX as u64),
+            ValueKind::Int(1, i64::MAX as u64),
             Job,
             "16",
             "verify the written blocks every this many blocks written, during the write phase",
@@ -1631,7 +1635,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_backlog_batch",
             [],
-            Kind::Int(1, i64::MAX as u64),
+            ValueKind::Int(1, i64::MAX as u64),
             Job,
             "8",
             "with verify_backlog: how many of the oldest written blocks each round verifies (default: verify_backlog)",
@@ -1640,7 +1644,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_state_save",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "a verify job with fsync/fdatasync keeps local-JOB-0-verify.state of its durable writes (default 1; removed when the write phase ends)",
@@ -1649,7 +1653,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_state_load",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "with verify_only: check what the saved state says was durable; the rest is unknown",
@@ -1658,7 +1662,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "experimental_verify",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "verify by replaying the job's I/O (diorite always does: the same blocks, the same expectations)",
@@ -1667,7 +1671,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "verify_pattern",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "0xdeadbeef%o",
             "the data written and checked: 0xHEX, decimals, \"strings\", %o (the block's offset), repeated",
@@ -1676,7 +1680,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "continue_on_error",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "io",
             "go on after EIO/EILSEQ (or ignore_error's list) of: none, read, write, io, verify, all (0, 1)",
@@ -1697,7 +1701,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "ignore_error",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "EAGAIN,ENOSPC:122",
             "READ_LIST,WRITE_LIST,VERIFY_LIST of errnos (names or numbers, ':'-separated) to go on after",
@@ -1722,7 +1726,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "inject",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "write:nth=3:eio",
             "diorite: run on the faulty backend with these fault rules (see diorite::faults), seeded by randseed",
@@ -1735,7 +1739,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "pool_threads",
             [],
-            Kind::Int(1, 1024),
+            ValueKind::Int(1, 1024),
             Job,
             "3",
             "worker threads of the thread-pool engine (default: iodepth, at most 64)",
@@ -1744,7 +1748,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "buffer_compress_percentage",
             [],
-            Kind::Int(0, 100),
+            ValueKind::Int(0, 100),
             Job,
             "60",
             "make written data about this compressible: each segment is 100-N% random data, then \
@@ -1757,7 +1761,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "buffer_compress_chunk",
             [],
-            Kind::Size,
+            ValueKind::Size,
             Job,
             "4k",
             "the segment of buffer_compress_percentage (default 512; at most the smallest block)",
@@ -1766,7 +1770,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "dedupe_percentage",
             [],
-            Kind::Int(0, 100),
+            ValueKind::Int(0, 100),
             Job,
             "30",
             "this percent of written buffers repeat earlier data (fio's dedupe_mode=repeat)",
@@ -1778,7 +1782,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "dedupe_mode",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "repeat",
             "how duplicates are made: repeat (the only mode supported; working_set is refused)",
@@ -1792,7 +1796,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "buffer_pattern",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "0xdeadbeef",
             "fill write buffers with this pattern, repeated: 0xHEX, decimals, \"strings\" (and \
@@ -1805,7 +1809,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "refill_buffers",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "new buffer contents before every write (default 0, but on with compression, \
@@ -1815,7 +1819,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "scramble_buffers",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "before every write, patch each 512-byte block with its offset and the time \
@@ -1825,7 +1829,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "zero_buffers",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "write zeros",
@@ -1834,7 +1838,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "cpus_allowed",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "0",
             "CPUs the job thread (and its engine's threads) may run on: 0,5,8-15",
@@ -1843,7 +1847,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "cpumask",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "0x1",
             "the same as a bit mask of CPUs (decimal or 0xHEX)",
@@ -1852,7 +1856,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "numa_cpu_nodes",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "0",
             "run the job on the CPUs of these NUMA nodes: 0,2-3 or all",
@@ -1861,7 +1865,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "numa_mem_policy",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "bind:0",
             "the job's memory policy (its buffers): default, local, prefer:NODE, bind:NODES, \
@@ -1871,7 +1875,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "cpus_allowed_policy",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "split",
             "shared (default: every job on the whole set) or split (each job one CPU of the set, \
@@ -1885,7 +1889,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "nice",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "5",
             "the job thread's nice value, -20 (first) to 19 (last)",
@@ -1902,7 +1906,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "clat_percentiles",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "0",
             "report completion-latency percentiles (default 1)",
@@ -1911,7 +1915,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "lat_percentiles",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "report total-latency percentiles (default 0; terse then carries these)",
@@ -1920,7 +1924,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "slat_percentiles",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Job,
             "1",
             "report submission-latency percentiles (default 0)",
@@ -1929,7 +1933,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "percentile_list",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "50:99.9",
             "the percentiles reported, ':'-separated, at most 20 (default 1:5:10:20:30:40:50:60:70:\
@@ -1957,7 +1961,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "prio",
             [],
-            Kind::Int(0, 7),
+            ValueKind::Int(0, 7),
             Job,
             "3",
             "the job's I/O priority level, 0 (highest) to 7, in prioclass (default best effort)",
@@ -1966,7 +1970,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "prioclass",
             [],
-            Kind::Int(0, 3),
+            ValueKind::Int(0, 3),
             Job,
             "3",
             "the job's I/O priority class: 1 real-time, 2 best effort, 3 idle",
@@ -1975,7 +1979,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "cmdprio_percentage",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "30",
             "this percent of I/Os (per direction R[,W]) get cmdprio_class/cmdprio instead of the \
@@ -1986,7 +1990,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "cmdprio_class",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "2",
             "the class of cmdprio I/Os, per direction R[,W] (default 1, real-time)",
@@ -1995,7 +1999,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "cmdprio",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "3",
             "the level of cmdprio I/Os, per direction R[,W] (default 0)",
@@ -2004,7 +2008,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "cmdprio_bssplit",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Job,
             "64k/50:1m/10/3/0",
             "per block size, the percent of I/Os with a priority: BS/PERCENT[/CLASS/LEVEL]:...,\
@@ -2014,7 +2018,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "flow_id",
             [],
-            Kind::Int(0, u32::MAX as u64),
+            ValueKind::Int(0, u32::MAX as u64),
             Job,
             "2",
             "the flow the job's flow weight counts in (default 0)",
@@ -2023,7 +2027,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "flow",
             [],
-            Kind::Int(0, 1000),
+            ValueKind::Int(0, 1000),
             Job,
             "2",
             "the job's weight in its flow: jobs of a flow keep their I/O counts in the ratio of \
@@ -2033,7 +2037,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "flow_sleep",
             [],
-            Kind::TimeUs,
+            ValueKind::TimeUs,
             Job,
             "1000",
             "how long a job ahead of its flow share waits after draining (plain numbers: \
@@ -2043,7 +2047,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "group_reporting",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Global,
             "1",
             "report each group of jobs as one",
@@ -2052,7 +2056,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "output_format",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Global,
             "json,normal",
             "normal (default), terse, json, json+, or several, comma-separated",
@@ -2078,7 +2082,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "minimal",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Global,
             "1",
             "the same as output-format=terse",
@@ -2089,7 +2093,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "status_interval",
             [],
-            Kind::Time,
+            ValueKind::Time,
             Global,
             "1",
             "print the full status report this often while the jobs run",
@@ -2098,7 +2102,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "eta",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Global,
             "never",
             "when to draw the progress line: auto (default: on a terminal), always, never",
@@ -2112,7 +2116,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "output",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Global,
             "/dev/null",
             "write the report to this file",
@@ -2121,7 +2125,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "parse_only",
             [],
-            Kind::Bool,
+            ValueKind::Bool,
             Global,
             "1",
             "check every job and print what would run (one line per job clone), touching nothing (fio's --parse-only)",
@@ -2130,7 +2134,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "latency_plot",
             [],
-            Kind::Str,
+            ValueKind::Str,
             Global,
             "/dev/null",
             "write a latency histogram and percentile curve (SVG)",

@@ -23,7 +23,8 @@ pub struct Target {
 pub struct IoSlot {
     pub t0: Stamp,
     pub t1: Stamp,
-    /// 0 read, 1 write, 2 sync.
+    /// Where its statistics go: a direction (`Dir as usize`: 0 read, 1 write, 2 trim) or
+    /// [`SYNC`] (3).
     pub kind: usize,
     pub file: usize,
     pub off: u64,
@@ -33,6 +34,39 @@ pub struct IoSlot {
     /// The I/O's priority: its index in the job's priority table and its ioprio value.
     pub prio: u8,
     pub ioprio: u16,
+}
+
+impl IoSlot {
+    /// A read, write or trim of `io` in `file`, issued at `t0` (submitted then too, until
+    /// `flush` says otherwise).
+    fn io(t0: Stamp, file: usize, io: &Io, (prio, ioprio): (u8, u16)) -> IoSlot {
+        IoSlot {
+            t0,
+            t1: t0,
+            kind: io.dir as usize,
+            file,
+            off: io.offset,
+            len: io.len,
+            seq: 0,
+            prio,
+            ioprio,
+        }
+    }
+
+    /// A sync of `file`, issued at `t0`.
+    fn sync(t0: Stamp, file: usize) -> IoSlot {
+        IoSlot {
+            t0,
+            t1: t0,
+            kind: SYNC,
+            file,
+            off: 0,
+            len: 0,
+            seq: 0,
+            prio: 0,
+            ioprio: 0,
+        }
+    }
 }
 
 /// How the job's I/O is issued: through an engine context, or in the job thread itself.
@@ -140,17 +174,7 @@ impl<'a> Issuer<'a> {
         };
         let now = Stamp::now();
         let prios = prio::Prios::new(spec, spec.randseed ^ u64::from(spec.job_number));
-        let blank = IoSlot {
-            t0: now,
-            t1: now,
-            kind: 0,
-            file: 0,
-            off: 0,
-            len: 0,
-            seq: 0,
-            prio: 0,
-            ioprio: 0,
-        };
+        let blank = IoSlot::sync(now, 0);
         Ok(Issuer {
             spec,
             targets,
@@ -229,17 +253,8 @@ impl<'a> Issuer<'a> {
             done.push((slot, res, Stamp::now()));
             self.depths.depth[0] += 1;
             self.depths.submit[1] += 1;
-            self.slots[slot as usize] = IoSlot {
-                t0,
-                t1: t0, // no submission step: clat is the whole call
-                kind: io.dir as usize,
-                file,
-                off: io.offset,
-                len: io.len,
-                seq: 0,
-                prio: prio_index,
-                ioprio,
-            };
+            // No submission step: clat is the whole call.
+            self.slots[slot as usize] = IoSlot::io(t0, file, io, (prio_index, ioprio));
             return;
         }
         let ptr = self.bufs[slot as usize].as_mut_ptr();
@@ -257,17 +272,8 @@ impl<'a> Issuer<'a> {
             None => req,
         };
         let t0 = Stamp::now();
-        self.slots[slot as usize] = IoSlot {
-            t0,
-            t1: t0, // set by `flush`
-            kind: io.dir as usize,
-            file,
-            off: io.offset,
-            len: io.len,
-            seq: 0,
-            prio: prio_index,
-            ioprio,
-        };
+        // t1 is set by `flush`.
+        self.slots[slot as usize] = IoSlot::io(t0, file, io, (prio_index, ioprio));
         self.batch.push(req.with_user_data(u64::from(slot)));
         self.batch_slots.push(slot);
         self.depths.depth[Depths::depth_bucket(self.in_flight())] += 1;
@@ -284,17 +290,7 @@ impl<'a> Issuer<'a> {
                 t.file.sync_all()
             };
             done.push((slot, res.map(|()| 0), Stamp::now()));
-            self.slots[slot as usize] = IoSlot {
-                t0,
-                t1: t0,
-                kind: SYNC,
-                file,
-                off: 0,
-                len: 0,
-                seq: 0,
-                prio: 0,
-                ioprio: 0,
-            };
+            self.slots[slot as usize] = IoSlot::sync(t0, file);
             self.sync_busy = true;
             return;
         }
@@ -305,17 +301,8 @@ impl<'a> Issuer<'a> {
         };
         let slot = self.bufs.len() as u32;
         let t0 = Stamp::now();
-        self.slots[slot as usize] = IoSlot {
-            t0,
-            t1: t0, // set by `flush`
-            kind: SYNC,
-            file,
-            off: 0,
-            len: 0,
-            seq: 0,
-            prio: 0,
-            ioprio: 0,
-        };
+        // t1 is set by `flush`.
+        self.slots[slot as usize] = IoSlot::sync(t0, file);
         self.sync_busy = true;
         self.batch.push(req.with_user_data(u64::from(slot)));
         self.batch_slots.push(slot);

@@ -15,7 +15,7 @@ use crate::run::outcome::{
 use crate::run::verify_phase::{merge_results, verify_blocks};
 use crate::run::workload::{Dir, FileService, Generator, Io};
 use crate::run::{flow, latency, logs, rate, state, verify};
-use crate::spec::{JobSpec, Rw, Think};
+use crate::spec::{ErrorType, JobSpec, Rw, Think};
 use crate::stats::{DirStats, Lat};
 use anyhow::{anyhow, Result};
 use std::collections::VecDeque;
@@ -715,10 +715,7 @@ impl<'s> Phase<'s> {
             }
             Err(err)
                 if err.raw_os_error().is_some_and(|errno| {
-                    spec.continues_on(
-                        crate::spec::error_type(slot.kind == Dir::Read as usize, errno),
-                        errno,
-                    )
+                    spec.continues_on(ErrorType::of(slot.kind == Dir::Read as usize, errno), errno)
                 }) =>
             {
                 // fio's non-fatal error: counted, and the job goes on.

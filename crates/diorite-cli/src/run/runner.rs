@@ -14,7 +14,7 @@ use crate::run::outcome::{Depths, JobResult, Samples, ThreadUsage, DIRS};
 use crate::run::verify_phase::{merge_results, verify_phase};
 use crate::run::workload::{Dir, FileService, Generator};
 use crate::run::{cpu, flow, logs, prio, state};
-use crate::spec::JobSpec;
+use crate::spec::{ErrorType, JobSpec};
 use crate::stats::DirStats;
 use anyhow::{Context as _, Result};
 use diorite::DirectFile;
@@ -275,7 +275,7 @@ fn verify_part(
             if let Some(during) = r.verify.take() {
                 merge_results(&mut v, during);
             }
-            if v.errors > 0 && r.spec.continues_on(2, libc::EILSEQ) {
+            if v.errors > 0 && r.spec.continues_on(ErrorType::Verify, libc::EILSEQ) {
                 // continue_on_error=verify: verify errors are counted, not fatal.
                 r.total_err += v.errors;
                 r.first_error = r.first_error.or(Some(libc::EILSEQ));

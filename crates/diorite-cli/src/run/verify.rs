@@ -116,6 +116,27 @@ pub struct Header {
 }
 
 impl Header {
+    /// The header a block of `len` bytes at `offset` (block `block_no`, written by pass
+    /// `generation` of the job seeded `seed`) carries.
+    fn expected(
+        kind: Kind,
+        offset: u64,
+        block_no: u64,
+        seed: u64,
+        generation: u32,
+        len: usize,
+    ) -> Header {
+        Header {
+            magic: MAGIC,
+            kind: kind.code(),
+            offset,
+            block: block_no,
+            seed,
+            generation,
+            len: len as u32,
+        }
+    }
+
     fn read(b: &[u8]) -> Header {
         let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
@@ -187,15 +208,7 @@ pub fn fill(
             block[rand..].fill(0);
         }
     }
-    let h = Header {
-        magic: MAGIC,
-        kind: kind.code(),
-        offset,
-        block: block_no,
-        seed,
-        generation,
-        len: block.len() as u32,
-    };
+    let h = Header::expected(kind, offset, block_no, seed, generation, block.len());
     h.write(block);
     let mut d = [0u8; 64];
     let n = kind.digest_len();
@@ -402,15 +415,7 @@ pub fn check(
     if kind == Kind::Null {
         return Ok(());
     }
-    let expected = Header {
-        magic: MAGIC,
-        kind: kind.code(),
-        offset,
-        block: block_no,
-        seed,
-        generation,
-        len: block.len() as u32,
-    };
+    let expected = Header::expected(kind, offset, block_no, seed, generation, block.len());
     if kind == Kind::Pattern {
         let mut want = vec![0u8; block.len()];
         pattern
@@ -475,23 +480,14 @@ mod tests {
     /// checksum, data) is caught and named; the digests are the crates' (known vectors).
     #[test]
     fn every_kind_catches_every_kind_of_damage() {
-        let kinds = [
-            "md5",
-            "sha1",
-            "sha256",
-            "sha512",
-            "sha3-224",
-            "sha3-256",
-            "sha3-384",
-            "sha3-512",
-            "crc64",
-            "crc32",
-            "crc32c",
-            "crc32c-intel",
-            "crc16",
-            "crc7",
-            "xxhash",
-        ];
+        // Every kind that carries a checksum, by its names (the alias too).
+        let mut kinds: Vec<&str> = Kind::ALL
+            .iter()
+            .filter(|(k, _)| !matches!(k, Kind::Null | Kind::Meta | Kind::Pattern))
+            .map(|(_, n)| *n)
+            .collect();
+        kinds.push("crc32c-intel");
+        assert_eq!(kinds.len(), 15);
         for name in kinds {
             let k = Kind::parse(name).unwrap();
             let mut b = vec![0u8; 4096];

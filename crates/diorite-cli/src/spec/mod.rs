@@ -48,23 +48,36 @@ pub enum Rw {
     RandTrimWrite,
 }
 
-/// fio's error types (`td_error_type`): EILSEQ is a verify error; otherwise reads are reads
-/// and everything else (writes, trims, syncs) writes.
-pub fn error_type(read: bool, errno: i32) -> usize {
-    if errno == libc::EILSEQ {
-        2
-    } else if read {
-        0
-    } else {
-        1
+/// fio's error types (`td_error_type`), the index of `continue_on` and `ignore_error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorType {
+    Read = 0,
+    /// Writes, trims and syncs.
+    Write = 1,
+    /// EILSEQ: the data read back is not what was written.
+    Verify = 2,
+}
+
+impl ErrorType {
+    /// EILSEQ is a verify error; otherwise reads are reads and everything else (writes, trims,
+    /// syncs) writes.
+    pub fn of(read: bool, errno: i32) -> ErrorType {
+        if errno == libc::EILSEQ {
+            ErrorType::Verify
+        } else if read {
+            ErrorType::Read
+        } else {
+            ErrorType::Write
+        }
     }
 }
 
 impl JobSpec {
     /// Whether fio would go on after `errno` of error type `etype` (`td_non_fatal_error`).
-    pub fn continues_on(&self, etype: usize, errno: i32) -> bool {
-        self.continue_on[etype]
-            && match &self.ignore_error[etype] {
+    pub fn continues_on(&self, etype: ErrorType, errno: i32) -> bool {
+        let t = etype as usize;
+        self.continue_on[t]
+            && match &self.ignore_error[t] {
                 Some(list) => list.contains(&errno),
                 None => errno == libc::EIO || errno == libc::EILSEQ,
             }
@@ -535,7 +548,8 @@ pub struct JobSpec {
     pub verify_state_load: bool,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
-    /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per type, the
+    /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per
+    /// [`ErrorType`], the
     /// errnos to continue on; `None`: fio's non-fatal EIO and EILSEQ).
     pub continue_on: [bool; 3],
     pub ignore_error: [Option<Vec<i32>>; 3],

@@ -31,50 +31,51 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind with fio's name for it: the one list the parser, the names in reports and
+    /// errors, and the tests use.
+    pub const ALL: [(Kind, &'static str); 17] = [
+        (Kind::Md5, "md5"),
+        (Kind::Sha1, "sha1"),
+        (Kind::Sha256, "sha256"),
+        (Kind::Sha512, "sha512"),
+        (Kind::Sha3_224, "sha3-224"),
+        (Kind::Sha3_256, "sha3-256"),
+        (Kind::Sha3_384, "sha3-384"),
+        (Kind::Sha3_512, "sha3-512"),
+        (Kind::Crc64, "crc64"),
+        (Kind::Crc32, "crc32"),
+        (Kind::Crc32c, "crc32c"),
+        (Kind::Crc16, "crc16"),
+        (Kind::Crc7, "crc7"),
+        (Kind::Xxhash, "xxhash"),
+        (Kind::Meta, "meta"),
+        (Kind::Pattern, "pattern"),
+        (Kind::Null, "null"),
+    ];
+
     /// fio's name (`crc32c-intel` is crc32c: the crate uses the CPU's instruction).
     pub fn parse(s: &str) -> Option<Kind> {
-        Some(match s {
-            "md5" => Kind::Md5,
-            "sha1" => Kind::Sha1,
-            "sha256" => Kind::Sha256,
-            "sha512" => Kind::Sha512,
-            "sha3-224" => Kind::Sha3_224,
-            "sha3-256" => Kind::Sha3_256,
-            "sha3-384" => Kind::Sha3_384,
-            "sha3-512" => Kind::Sha3_512,
-            "crc64" => Kind::Crc64,
-            "crc32" => Kind::Crc32,
-            "crc32c" | "crc32c-intel" => Kind::Crc32c,
-            "crc16" => Kind::Crc16,
-            "crc7" => Kind::Crc7,
-            "xxhash" => Kind::Xxhash,
-            "null" => Kind::Null,
-            "meta" => Kind::Meta,
-            "pattern" => Kind::Pattern,
-            _ => return None,
-        })
+        let s = if s == "crc32c-intel" { "crc32c" } else { s };
+        Kind::ALL.iter().find(|(_, n)| *n == s).map(|(k, _)| *k)
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Kind::Md5 => "md5",
-            Kind::Sha1 => "sha1",
-            Kind::Sha256 => "sha256",
-            Kind::Sha512 => "sha512",
-            Kind::Sha3_224 => "sha3-224",
-            Kind::Sha3_256 => "sha3-256",
-            Kind::Sha3_384 => "sha3-384",
-            Kind::Sha3_512 => "sha3-512",
-            Kind::Crc64 => "crc64",
-            Kind::Crc32 => "crc32",
-            Kind::Crc32c => "crc32c",
-            Kind::Crc16 => "crc16",
-            Kind::Crc7 => "crc7",
-            Kind::Xxhash => "xxhash",
-            Kind::Null => "null",
-            Kind::Meta => "meta",
-            Kind::Pattern => "pattern",
+        Kind::ALL
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("", |(_, n)| n)
+    }
+
+    /// The names `verify=` takes, for errors: `md5, sha1, …, crc32c, crc32c-intel, …`.
+    pub fn names() -> String {
+        let mut v: Vec<&str> = Vec::new();
+        for (k, n) in Kind::ALL {
+            v.push(n);
+            if k == Kind::Crc32c {
+                v.push("crc32c-intel");
+            }
         }
+        v.join(", ")
     }
 
     /// Bytes of the checksum stored after the header.
