@@ -4,7 +4,7 @@
 //! that stores it in the job spec. An option that is not here is refused by name.
 
 use crate::spec::value::{self, Unit};
-use crate::spec::{Bs, Dist, Eta, Globals, Incr, IoEngine, JobSpec, OutputFormat, Rw};
+use crate::spec::{Bs, Dist, Eta, Globals, Incr, IoEngine, JobSpec, OutputFormat, PrioSplit, Rw};
 use anyhow::{anyhow, bail, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -167,8 +167,8 @@ fn per_dir_small(name: &str, v: &str, lo: u8, hi: u8) -> Result<[u8; 2]> {
 
 /// fio's `cmdprio_bssplit`: per direction (`,`), `BS/PERCENT[/CLASS/LEVEL]` entries (`:`),
 /// the percentages of one direction adding up to at most 100.
-fn parse_cmdprio_bssplit(v: &str, kb_base: u32) -> Result<[Vec<super::PrioSplit>; 2]> {
-    let mut out: [Vec<super::PrioSplit>; 2] = Default::default();
+fn parse_cmdprio_bssplit(v: &str, kb_base: u32) -> Result<[Vec<PrioSplit>; 2]> {
+    let mut out: [Vec<PrioSplit>; 2] = Default::default();
     let dirs: Vec<&str> = v.split(',').collect();
     if dirs.len() > 2 {
         bail!("cmdprio_bssplit={v}: expected READ[,WRITE] lists");
@@ -194,7 +194,11 @@ fn parse_cmdprio_bssplit(v: &str, kb_base: u32) -> Result<[Vec<super::PrioSplit>
             let bs = value::size(bs, kb_base).map_err(|_| bad())?;
             let pct: u32 = pct.parse().ok().filter(|p| *p <= 100).ok_or_else(bad)?;
             sum += pct;
-            out[d].push((bs, pct, prio));
+            out[d].push(PrioSplit {
+                bs,
+                perc: pct,
+                prio,
+            });
         }
         if sum > 100 {
             bail!("cmdprio_bssplit={v}: the percentages of a direction add up to more than 100");
@@ -943,7 +947,7 @@ pub static OPTIONS: &[Opt] =
             "1m",
             "cap the job's bandwidth in bytes/s, per direction: R[,W] (one value: both; empty: \
              no cap); as fio, an I/O over its direction's budget waits for the queue to drain",
-            |j, g, v| (j.rate, j.trim_rate[0]) =
+            |j, g, v| (j.rate, j.trim_rate.rate) =
                 per_dir("rate", v.str(), |x| value::size(x, j.kb_base))?
         ),
         opt!(
@@ -953,7 +957,7 @@ pub static OPTIONS: &[Opt] =
             Job,
             "100",
             "cap the job's I/Os per second, per direction: R[,W] (as rate; with rate, rate wins)",
-            |j, g, v| (j.rate_iops, j.trim_rate[1]) =
+            |j, g, v| (j.rate_iops, j.trim_rate.rate_iops) =
                 per_dir("rate_iops", v.str(), |x| value::eval(x, Unit::Count))?
         ),
         opt!(
@@ -964,7 +968,7 @@ pub static OPTIONS: &[Opt] =
             "1k",
             "end the job with an error when a rate_cycle's bandwidth falls below this, bytes/s, \
              per direction R[,W]",
-            |j, g, v| (j.rate_min, j.trim_rate[2]) =
+            |j, g, v| (j.rate_min, j.trim_rate.rate_min) =
                 per_dir("rate_min", v.str(), |x| value::size(x, j.kb_base))?
         ),
         opt!(
@@ -974,7 +978,7 @@ pub static OPTIONS: &[Opt] =
             Job,
             "1",
             "end the job with an error when a rate_cycle's IOPS fall below this, per direction R[,W]",
-            |j, g, v| (j.rate_iops_min, j.trim_rate[3]) =
+            |j, g, v| (j.rate_iops_min, j.trim_rate.rate_iops_min) =
                 per_dir("rate_iops_min", v.str(), |x| value::eval(x, Unit::Count))?
         ),
         opt!(
@@ -1009,7 +1013,12 @@ pub static OPTIONS: &[Opt] =
                         .map_err(|e| anyhow!("steadystate={s}: {e}"))? as f64,
                     _ => bail!("steadystate={s}: {num:?} is not a limit"),
                 };
-                j.ss_crit = (iops, slope, pct, limit);
+                j.ss_crit = crate::spec::steady::SsCriterion {
+                    iops,
+                    slope,
+                    pct,
+                    limit,
+                };
                 j.ss_crit_given = true;
             }
         ),

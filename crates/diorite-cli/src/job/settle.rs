@@ -327,7 +327,12 @@ fn steady(j: &mut JobSpec) -> Result<()> {
                 iv
             );
         }
-        let (iops, slope, pct, limit) = j.ss_crit;
+        let crate::spec::steady::SsCriterion {
+            iops,
+            slope,
+            pct,
+            limit,
+        } = j.ss_crit;
         j.steady = Some(crate::spec::steady::SsSpec {
             iops,
             slope,
@@ -540,7 +545,7 @@ fn not_supported(j: &JobSpec) -> Result<()> {
     if j.rw.trims() && j.bs_trim {
         bail!("job {n}: a block size for trims (the third value of bs, bsrange or bssplit) is not supported yet");
     }
-    if j.rw.trims() && j.trim_rate.contains(&true) {
+    if j.rw.trims() && j.trim_rate.any() {
         bail!(
             "job {n}: a rate for trims (the third value of rate, rate_iops, rate_min or \
              rate_iops_min) is not supported yet"

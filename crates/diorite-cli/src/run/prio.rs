@@ -7,7 +7,7 @@
 
 use super::workload::Dir;
 use crate::rng::Rng;
-use crate::spec::{CmdPrio, JobSpec};
+use crate::spec::{CmdPrio, JobSpec, PrioSplit};
 use diorite::IoClass;
 
 /// A priority: class and level.
@@ -46,7 +46,12 @@ impl Prios {
         });
         let split = [0, 1].map(|d| {
             let mut out: Vec<SizePrios> = Vec::new();
-            for &(bs, pct, p) in &c.bssplit[d] {
+            for &PrioSplit {
+                bs,
+                perc: pct,
+                prio: p,
+            } in &c.bssplit[d]
+            {
                 if pct == 0 {
                     continue;
                 }

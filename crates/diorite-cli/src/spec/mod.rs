@@ -466,7 +466,7 @@ pub struct JobSpec {
     pub submit_offload: bool,
     /// fio's `steadystate` (criterion: iops or bw, slope or deviation, % or absolute, limit),
     /// `ss_dur` (0: off), `ss_ramp`, `ss_interval`; settled into `steady` (`run/steady.rs`).
-    pub ss_crit: (bool, bool, bool, f64),
+    pub ss_crit: crate::spec::steady::SsCriterion,
     pub ss_crit_given: bool,
     pub ss_dur: Duration,
     pub ss_ramp: Duration,
@@ -482,7 +482,7 @@ pub struct JobSpec {
     pub max_latency: Option<Duration>,
     /// Whether `rate`, `rate_iops`, `rate_min`, `rate_iops_min` gave a trim value (refused for
     /// a job that trims; no effect on one that does not, as in fio).
-    pub trim_rate: [bool; 4],
+    pub trim_rate: TrimRates,
     pub verify: bool,
     pub do_verify: bool,
     pub verify_only: bool,
@@ -715,7 +715,30 @@ pub struct CmdPrio {
 }
 
 /// One `cmdprio_bssplit` entry: block size, percent, and `(class, level)` if given.
-pub type PrioSplit = (u64, u32, Option<(u8, u8)>);
+/// One `cmdprio_bssplit` entry: I/Os of block size `bs` get priority `prio` (class, level;
+/// `None`: `cmdprio_class`/`cmdprio`) `perc` percent of the time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrioSplit {
+    pub bs: u64,
+    pub perc: u32,
+    pub prio: Option<(u8, u8)>,
+}
+
+/// Whether a third (trim) value was given to `rate`, `rate_iops`, `rate_min`,
+/// `rate_iops_min` — refused for trim patterns, not supported yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrimRates {
+    pub rate: bool,
+    pub rate_iops: bool,
+    pub rate_min: bool,
+    pub rate_iops_min: bool,
+}
+
+impl TrimRates {
+    pub fn any(&self) -> bool {
+        self.rate || self.rate_iops || self.rate_min || self.rate_iops_min
+    }
+}
 
 impl CmdPrio {
     pub fn given(&self) -> bool {
@@ -865,7 +888,12 @@ impl Default for JobSpec {
             rate_poisson: false,
             submit_offload: false,
             // fio's default criterion: iops_slope:0.01%.
-            ss_crit: (true, true, true, 0.01),
+            ss_crit: crate::spec::steady::SsCriterion {
+                iops: true,
+                slope: true,
+                pct: true,
+                limit: 0.01,
+            },
             ss_crit_given: false,
             ss_dur: Duration::ZERO,
             ss_ramp: Duration::ZERO,
@@ -876,7 +904,7 @@ impl Default for JobSpec {
             latency_percentile: 100.0,
             latency_run: false,
             max_latency: None,
-            trim_rate: [false; 4],
+            trim_rate: TrimRates::default(),
             verify: false,
             do_verify: true,
             verify_only: false,

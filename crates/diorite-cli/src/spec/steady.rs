@@ -31,3 +31,13 @@ impl SsSpec {
         (self.dur.as_millis() / self.interval.as_millis().max(1)).max(1) as usize
     }
 }
+
+/// The criterion of `steadystate=`: IOPS or bandwidth, deviation or slope, a value or a
+/// percentage of the mean, and its limit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SsCriterion {
+    pub iops: bool,
+    pub slope: bool,
+    pub pct: bool,
+    pub limit: f64,
+}
