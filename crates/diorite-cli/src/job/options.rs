@@ -120,7 +120,7 @@ impl ValueKind {
 
 /// fio's per-direction values `READ[,WRITE[,TRIM]]`: one value applies to every direction, an
 /// empty one leaves its direction alone. The trim value is returned apart: it only matters to
-/// a job that trims, which `check_spec` refuses for now.
+/// a job that trims, which `job::settle` refuses for now.
 fn per_dir(
     name: &str,
     v: &str,

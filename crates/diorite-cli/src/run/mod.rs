@@ -1,5 +1,9 @@
-//! Running jobs: laying out their files ([`layout`]), generating their offsets ([`workload`]),
-//! driving the engine ([`runner`]) and checking what was written ([`verify`]).
+//! Running one job on its thread: [`runner`] runs its phases — the submit/reap loop
+//! ([`main_phase`]) through the job's buffers and I/O path ([`issuer`]), then the read-back
+//! ([`verify_phase`]) — from the job's parts: offsets ([`workload`], [`random`]), data
+//! ([`data`], [`verify`], [`state`]), pacing ([`rate`], [`flow`], [`latency`], [`steady`]),
+//! priorities and CPUs ([`prio`], [`cpu`]), logs ([`logs`]), file layout ([`layout`]).
+//! What it produces is [`outcome`]'s.
 
 pub mod clock;
 pub mod control;

@@ -425,7 +425,7 @@ pub struct JobSpec {
     /// fio's `loops`: the job's I/O amount, repeated.
     pub loops: u32,
     /// fio's `startdelay`: the job starts this long after its group; with a range (up to
-    /// `startdelay_high`), each clone picks its own delay in it (settled in `bench.rs`).
+    /// `startdelay_high`), each clone picks its own delay in it (drawn in `plan.rs`).
     pub startdelay: Duration,
     pub startdelay_high: Option<Duration>,
     /// Register buffers (`fixedbufs`) and files (`registerfiles`) with io_uring.
