@@ -192,7 +192,7 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
 
 /// Parses an fio job file: `[global]` sections set defaults for the jobs after them, every other
 /// section is a job; `key=value` or a bare `key`; `;` and `#` start comments, also after a value.
-/// The jobs come back before fio's final settling ([`finish`]), which the caller does after any
+/// The jobs come back before fio's final settling ([`settle::settle`]), which the caller does after any
 /// command-line overrides.
 pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<Vec<JobSpec>> {
     // Sections first, then options: `kb_base` applies to the whole section it is in.
