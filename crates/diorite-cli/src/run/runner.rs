@@ -1,10 +1,13 @@
-//! Runs one job on the calling thread with its own engine [`LocalContext`] (single issuer: the job thread submits and reaps): the submit/reap loop with
-//! fio's batching, rate cap, ramp, periodic syncs and stop conditions, then the verify phase.
+//! Runs one job on the calling thread with its own engine `LocalContext` (single issuer: the
+//! job thread submits and reaps): places the thread, waits for the group's start, runs the
+//! write phase ([`main_phase`](crate::run::main_phase): fio's batching, rate cap, ramp,
+//! periodic syncs and stop conditions) once per loop, then the verify phase, then writes the
+//! logs.
 //!
 //! Buffers: one `BufPool` of `iodepth` buffers of the largest block size, registered with the
 //! context (io_uring fixed buffers) and held by the job for its whole life; in-flight slot `i`
-//! uses buffer `i`, so an I/O of any size up to the largest is a raw request into that memory.
-//! Nothing is allocated per I/O.
+//! uses buffer `i`, so an I/O of any size up to the largest is a raw request into that memory
+//! ([`issuer`](crate::run::issuer)). Nothing is allocated per I/O.
 
 use crate::run::clock::Stamp;
 use crate::run::control::{Progress, Stop};
