@@ -1,6 +1,6 @@
 //! What a job is, settled: the [`JobSpec`] a runner executes and the value types its options
 //! take. This layer depends on nothing else in the crate: the parser ([`crate::job`]) fills it,
-//! the planner and the runners ([`crate::bench`], [`crate::run`]) read it, the report
+//! the planner and the runners ([`crate::plan`], [`run`](mod@crate::run)) read it, the report
 //! ([`crate::report`]) prints it.
 
 pub mod cpu;
