@@ -3,7 +3,9 @@
 //! `runtime/task/state.rs`: one atomic word, every transition one method returning what happened).
 //!
 //! # States
-//! The word is `generation << 16 | state`, the generation 48 bits wide (see [`GEN_BITS`]):
+//! The word is `generation << 16 | state`, the generation 48 bits wide (see [`GEN_BITS`]); it is
+//! read and built only as a `Snapshot`, and every conditional transition is one call of
+//! `Slot::transition` (a compare-exchange loop with its three orderings named at the call):
 //!
 //! ```text
 //!   FREE --queue--> QUEUED --start--> RUNNING --done--> DONE --free--> FREE (generation + 1)
@@ -77,27 +79,49 @@ const LOW_BITS: u32 = 64 - GEN_BITS;
 /// A slot generation (`GEN_BITS` wide).
 pub(crate) type Gen = u64;
 
-fn pack(gen: Gen, low: u32) -> u64 {
-    ((gen & GEN_MASK) << LOW_BITS) | u64::from(low)
-}
+/// One value of a slot's state word: generation, state and flags, read or about to be written
+/// (the manner of tokio's `state.rs` `Snapshot`). Every transition computes its new word from
+/// one of these; nothing else does arithmetic on the word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Snapshot(u64);
 
-/// `(generation, state)`, flags stripped.
-fn unpack(word: u64) -> (Gen, u32) {
-    (word >> LOW_BITS, word as u32 & STATE)
+impl Snapshot {
+    fn new(gen: Gen, low: u32) -> Snapshot {
+        Snapshot(((gen & GEN_MASK) << LOW_BITS) | u64::from(low))
+    }
+
+    fn gen(self) -> Gen {
+        self.0 >> LOW_BITS
+    }
+
+    /// The state (FREE .. DONE), flags stripped.
+    fn state(self) -> u32 {
+        self.0 as u32 & STATE
+    }
+
+    /// The flags beside the state.
+    fn flags(self) -> u32 {
+        self.0 as u32 & ((1 << LOW_BITS) - 1) & !STATE
+    }
+
+    fn has(self, flag: u32) -> bool {
+        self.flags() & flag != 0
+    }
+
+    /// This word with its state replaced, flags and generation kept.
+    fn with_state(self, state: u32) -> Snapshot {
+        Snapshot((self.0 & !u64::from(STATE)) | u64::from(state))
+    }
+
+    /// FREE, with the generation after this one (wrapping at `GEN_BITS`).
+    fn freed(self) -> Snapshot {
+        Snapshot::new(next(self.gen()), FREE)
+    }
 }
 
 /// The generation after `gen`, wrapping at `GEN_BITS`.
 fn next(gen: Gen) -> Gen {
     (gen + 1) & GEN_MASK
-}
-
-/// The word with its state replaced, flags and generation kept.
-fn with_state(word: u64, state: u32) -> u64 {
-    (word & !u64::from(STATE)) | u64::from(state)
-}
-
-fn flags(word: u64) -> u32 {
-    word as u32 & ((1 << LOW_BITS) - 1) & !STATE
 }
 
 /// Who frees an async slot, as found by the read-modify-write that ended one party's part.
@@ -149,10 +173,52 @@ pub(crate) struct Slot {
 impl Slot {
     pub(crate) fn new() -> Slot {
         Slot {
-            state: AtomicU64::new(pack(0, FREE)),
+            state: AtomicU64::new(Snapshot::new(0, FREE).0),
             req: UnsafeCell::new(None),
             res: AtomicI64::new(0),
             waker: UnsafeCell::new(None),
+        }
+    }
+
+    fn load(&self, order: Ordering) -> Snapshot {
+        Snapshot(self.state.load(order))
+    }
+
+    fn store(&self, to: Snapshot, order: Ordering) {
+        self.state.store(to.0, order);
+    }
+
+    /// Sets `flag`; the word before.
+    fn set(&self, flag: u32, order: Ordering) -> Snapshot {
+        Snapshot(self.state.fetch_or(u64::from(flag), order))
+    }
+
+    /// Clears `flag`; the word before.
+    fn clear(&self, flag: u32, order: Ordering) -> Snapshot {
+        Snapshot(self.state.fetch_and(!u64::from(flag), order))
+    }
+
+    /// The compare-exchange loop every conditional transition is: reads the word (`load`),
+    /// asks `to` for the next one, and installs it (`success`; a failed exchange reads with
+    /// `failure` and asks again). `Ok(word before)` once installed, `Err(word)` when `to`
+    /// declined it.
+    fn transition(
+        &self,
+        (load, success, failure): (Ordering, Ordering, Ordering),
+        mut to: impl FnMut(Snapshot) -> Option<Snapshot>,
+    ) -> Result<Snapshot, Snapshot> {
+        let mut cur = self.load(load);
+        loop {
+            let Some(new) = to(cur) else {
+                return Err(cur);
+            };
+            match self
+                .state
+                .compare_exchange_weak(cur.0, new.0, success, failure)
+            {
+                Ok(prev) => return Ok(Snapshot(prev)),
+                Err(now) => cur = Snapshot(now),
+            }
         }
     }
 
@@ -164,12 +230,12 @@ impl Slot {
     pub(crate) unsafe fn queue(&self, req: Request) -> Gen {
         // Relaxed: we own the tag; the slot was freed with a Release store that the tag
         // allocator's Acquire chain (put -> drain -> get) orders before us.
-        let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
+        let gen = self.load(Ordering::Relaxed).gen();
         // SAFETY: holding the tag makes us the slot's only accessor until we publish QUEUED.
         self.req.with_mut(|p| unsafe { *p = Some(req) });
         // Release: pairs with the Acquire loads in `start` and `cancel`: the request written
         // above is visible to whoever sees QUEUED.
-        self.state.store(pack(gen, QUEUED), Ordering::Release);
+        self.store(Snapshot::new(gen, QUEUED), Ordering::Release);
         gen
     }
 
@@ -181,74 +247,56 @@ impl Slot {
     #[inline]
     pub(crate) unsafe fn queue_async(&self, req: Request, waker: &Waker) -> Gen {
         // Relaxed: as in `queue`.
-        let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
+        let gen = self.load(Ordering::Relaxed).gen();
         // SAFETY: holding the tag makes us the slot's only accessor until we publish QUEUED.
         self.req.with_mut(|p| unsafe { *p = Some(req) });
         // SAFETY: as above; `free_async` left the cell empty.
         self.waker.with_mut(|p| unsafe { *p = Some(waker.clone()) });
         // Release: pairs with the Acquire loads in `start`, `cancel` and `poll_async`.
-        self.state
-            .store(pack(gen, QUEUED | ASYNC | WAKER), Ordering::Release);
+        self.store(
+            Snapshot::new(gen, QUEUED | ASYNC | WAKER),
+            Ordering::Release,
+        );
         gen
     }
 
     /// QUEUED -> RUNNING, or [`Start::Canceled`] when a cancel came first.
     #[inline]
     pub(crate) fn start(&self) -> Start {
-        // Acquire: pairs with the Release store in `queue`.
-        let mut cur = self.state.load(Ordering::Acquire);
-        loop {
-            if unpack(cur).1 != QUEUED {
-                return Start::Canceled;
-            }
-            // Acquire (both): the winner reads the request next; pairs with `queue`'s Release.
-            match self.state.compare_exchange(
-                cur,
-                with_state(cur, RUNNING),
-                Ordering::Acquire,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Start::Run,
-                // A cancel, or the receiver of an async request moving its flags: look again.
-                Err(now) => cur = now,
-            }
+        // Acquire (load, both outcomes): pairs with the Release store in `queue`; the winner
+        // reads the request next. A failed exchange is a cancel, or the receiver of an async
+        // request moving its flags: look again.
+        let orders = (Ordering::Acquire, Ordering::Acquire, Ordering::Acquire);
+        match self.transition(orders, |cur| {
+            (cur.state() == QUEUED).then(|| cur.with_state(RUNNING))
+        }) {
+            Ok(_) => Start::Run,
+            Err(_) => Start::Canceled,
         }
     }
 
     /// Cancels generation `gen`'s request if it is still QUEUED.
     pub(crate) fn cancel(&self, gen: Gen) -> Cancel {
-        // Acquire: pairs with the Release store in `queue`.
-        let mut cur = self.state.load(Ordering::Acquire);
-        loop {
-            return match unpack(cur) {
+        // Acquire (load, failure): pairs with the Release store in `queue`. AcqRel (success):
+        // orders the cancel against `start`'s compare-exchange on the same word.
+        let orders = (Ordering::Acquire, Ordering::AcqRel, Ordering::Acquire);
+        match self.transition(orders, |cur| {
+            (cur.gen() == gen && cur.state() == QUEUED).then(|| cur.with_state(CANCELED))
+        }) {
+            Ok(_) => Cancel::Canceled,
+            Err(cur) => match (cur.gen(), cur.state()) {
                 (g, _) if g != gen => Cancel::NotFound,
-                (_, QUEUED) => {
-                    // AcqRel: orders the cancel against `start`'s compare-exchange on the same
-                    // word.
-                    match self.state.compare_exchange(
-                        cur,
-                        with_state(cur, CANCELED),
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => Cancel::Canceled,
-                        Err(now) => {
-                            cur = now;
-                            continue;
-                        }
-                    }
-                }
                 (_, RUNNING) => Cancel::Running,
                 (_, CANCELED) => Cancel::AlreadyCanceled,
                 _ => Cancel::NotFound,
-            };
+            },
         }
     }
 
     /// Cancels whatever generation is QUEUED here (shutdown). `true` when this call did.
     pub(crate) fn cancel_queued(&self) -> bool {
         // Relaxed is enough for a first look; `cancel` re-checks with Acquire.
-        let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
+        let gen = self.load(Ordering::Relaxed).gen();
         self.cancel(gen) == Cancel::Canceled
     }
 
@@ -257,21 +305,22 @@ impl Slot {
     #[inline]
     pub(crate) fn is_async(&self) -> bool {
         // Relaxed: the caller's Acquire of the state already ordered the flag's Release store.
-        flags(self.state.load(Ordering::Relaxed)) & ASYNC != 0
+        self.load(Ordering::Relaxed).has(ASYNC)
     }
 
     /// Whether the slot holds a completed async request its receiver has not claimed yet (a
     /// snapshot, for shutdown's count of requests that are finished but not freed).
     pub(crate) fn is_parked_async(&self) -> bool {
         // Acquire: pairs with the AcqRel transitions of `done_async` and `claim`/`detach`.
-        let w = self.state.load(Ordering::Acquire);
-        unpack(w).1 == DONE && flags(w) & (ASYNC | RX_GONE) == ASYNC
+        let w = self.load(Ordering::Acquire);
+        w.state() == DONE && w.flags() & (ASYNC | RX_GONE) == ASYNC
     }
 
     /// Whether generation `gen`'s request is issued and not yet completed.
     pub(crate) fn is_running(&self, gen: Gen) -> bool {
         // Acquire: pairs with the Release store in `queue` and the Acquire CAS in `start`.
-        unpack(self.state.load(Ordering::Acquire)) == (gen, RUNNING)
+        let w = self.load(Ordering::Acquire);
+        (w.gen(), w.state()) == (gen, RUNNING)
     }
 
     /// The request of a slot the caller started.
@@ -308,10 +357,10 @@ impl Slot {
     #[inline]
     pub(crate) fn done(&self) {
         // Relaxed load: only the posting backend moves the slot out of RUNNING/CANCELED.
-        let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
+        let gen = self.load(Ordering::Relaxed).gen();
         // Relaxed: the completion event's Release push publishes the slot to the reaper; DONE
         // only tells `cancel` that it is too late.
-        self.state.store(pack(gen, DONE), Ordering::Relaxed);
+        self.store(Snapshot::new(gen, DONE), Ordering::Relaxed);
     }
 
     /// Takes the request out of a DONE slot and frees it for the next generation. Returns the
@@ -325,11 +374,11 @@ impl Slot {
         // SAFETY: per the caller's contract we own the DONE slot.
         let req = self.req.with_mut(|p| unsafe { (*p).take() });
         // Relaxed: we own the slot.
-        let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
+        let cur = self.load(Ordering::Relaxed);
         // Release: pairs with the Acquire loads in `cancel` and, through the tag allocator, with
         // the next submitter's `queue`.
-        self.state.store(pack(next(gen), FREE), Ordering::Release);
-        (req, gen)
+        self.store(cur.freed(), Ordering::Release);
+        (req, cur.gen())
     }
 
     // ---- Async slots (see the module docs) ----
@@ -343,23 +392,15 @@ impl Slot {
     pub(crate) unsafe fn done_async(&self, res: i64) -> Release {
         // Relaxed: published by the AcqRel transition below.
         self.res.store(res, Ordering::Relaxed);
-        // Relaxed first look: only we move the state out of RUNNING/CANCELED; the CAS decides.
-        let mut cur = self.state.load(Ordering::Relaxed);
-        let prev = loop {
-            // AcqRel: Release publishes `res` (and the backend's writes into the buffers) to a
-            // receiver that sees DONE; Acquire orders our read of the waker cell after the
-            // receiver's write of it (its `WAKER` set, earlier in the word's order).
-            match self.state.compare_exchange_weak(
-                cur,
-                with_state(cur, DONE),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(prev) => break prev,
-                Err(now) => cur = now,
-            }
+        // Relaxed load and failure: only we move the state out of RUNNING/CANCELED; the
+        // exchange decides. AcqRel (success): Release publishes `res` (and the backend's writes
+        // into the buffers) to a receiver that sees DONE; Acquire orders our read of the waker
+        // cell after the receiver's write of it (its `WAKER` set, earlier in the word's order).
+        let orders = (Ordering::Relaxed, Ordering::AcqRel, Ordering::Relaxed);
+        let Ok(prev) = self.transition(orders, |cur| Some(cur.with_state(DONE))) else {
+            unreachable!("the DONE transition is never declined")
         };
-        if flags(prev) & (WAKER | RX_GONE) == WAKER {
+        if prev.flags() & (WAKER | RX_GONE) == WAKER {
             self.waker.with(|w| {
                 // SAFETY: `WAKER` was set at our DONE transition, so the receiver writes the
                 // cell no more (it would first have to clear `WAKER` and find the slot not
@@ -371,7 +412,7 @@ impl Slot {
         }
         // AcqRel: Release ends our reads of the cell before a receiver that sees TX_GONE frees
         // it; Acquire orders the receiver's last accesses before our free, when we free.
-        if flags(self.state.fetch_or(u64::from(TX_GONE), Ordering::AcqRel)) & RX_GONE != 0 {
+        if self.set(TX_GONE, Ordering::AcqRel).has(RX_GONE) {
             Release::Free
         } else {
             Release::Kept
@@ -386,11 +427,11 @@ impl Slot {
     /// claimed nor detached it.
     pub(crate) unsafe fn poll_async(&self, waker: &Waker) -> Option<i64> {
         // Acquire: pairs with the AcqRel DONE transition in `done_async`.
-        let cur = self.state.load(Ordering::Acquire);
-        if unpack(cur).1 == DONE {
+        let cur = self.load(Ordering::Acquire);
+        if cur.state() == DONE {
             return Some(self.res.load(Ordering::Relaxed));
         }
-        if flags(cur) & WAKER != 0 {
+        if cur.has(WAKER) {
             // SAFETY: `WAKER` is set: the completer may read the cell, nobody writes it.
             let same = self
                 .waker
@@ -400,8 +441,8 @@ impl Slot {
             }
             // AcqRel: Acquire pairs with `done_async`'s transition (a DONE found here
             // publishes `res`); Release is harmless.
-            let prev = self.state.fetch_and(!u64::from(WAKER), Ordering::AcqRel);
-            if unpack(prev).1 == DONE {
+            let prev = self.clear(WAKER, Ordering::AcqRel);
+            if prev.state() == DONE {
                 // The completer may be reading the cell: leave it alone.
                 return Some(self.res.load(Ordering::Relaxed));
             }
@@ -412,8 +453,8 @@ impl Slot {
         self.waker.with_mut(|w| unsafe { *w = Some(waker.clone()) });
         // AcqRel: Release publishes the cell to the completer's Acquire DONE transition;
         // Acquire pairs with a DONE that came first.
-        let prev = self.state.fetch_or(u64::from(WAKER), Ordering::AcqRel);
-        if unpack(prev).1 == DONE {
+        let prev = self.set(WAKER, Ordering::AcqRel);
+        if prev.state() == DONE {
             // The completer did not see the waker; we see its result.
             return Some(self.res.load(Ordering::Relaxed));
         }
@@ -430,10 +471,10 @@ impl Slot {
         let req = self.req.with_mut(|p| unsafe { (*p).take() });
         // AcqRel: Release ends our accesses before a completer that sees RX_GONE frees the
         // slot; Acquire orders the completer's last accesses before our free.
-        let prev = self.state.fetch_or(u64::from(RX_GONE), Ordering::AcqRel);
+        let prev = self.set(RX_GONE, Ordering::AcqRel);
         (
             req,
-            if flags(prev) & TX_GONE != 0 {
+            if prev.has(TX_GONE) {
                 Release::Free
             } else {
                 Release::Kept
@@ -449,8 +490,8 @@ impl Slot {
     /// detached it.
     pub(crate) unsafe fn detach(&self) -> Release {
         // AcqRel: as in `claim`.
-        let prev = self.state.fetch_or(u64::from(RX_GONE), Ordering::AcqRel);
-        if flags(prev) & TX_GONE != 0 {
+        let prev = self.set(RX_GONE, Ordering::AcqRel);
+        if prev.has(TX_GONE) {
             Release::Free
         } else {
             Release::Kept
@@ -470,9 +511,9 @@ impl Slot {
         // SAFETY: as above.
         let req = self.req.with_mut(|p| unsafe { (*p).take() });
         // Relaxed: we own the slot.
-        let (gen, _) = unpack(self.state.load(Ordering::Relaxed));
+        let cur = self.load(Ordering::Relaxed);
         // Release: as in `take`.
-        self.state.store(pack(next(gen), FREE), Ordering::Release);
+        self.store(cur.freed(), Ordering::Release);
         req
     }
 }
@@ -484,7 +525,7 @@ mod tests {
     /// A slot at generation `gen`, QUEUED (its request is `None`: only the state is tested).
     fn queued_at(gen: Gen) -> Slot {
         let slot = Slot::new();
-        slot.state.store(pack(gen, QUEUED), Ordering::Relaxed);
+        slot.store(Snapshot::new(gen, QUEUED), Ordering::Relaxed);
         slot
     }
 
@@ -506,9 +547,9 @@ mod tests {
     #[test]
     fn the_generation_wraps_at_its_width() {
         assert_eq!(next(GEN_MASK), 0);
-        let w = pack(GEN_MASK, DONE | ASYNC | TX_GONE);
-        assert_eq!(unpack(w), (GEN_MASK, DONE));
-        assert_eq!(flags(w), ASYNC | TX_GONE);
+        let w = Snapshot::new(GEN_MASK, DONE | ASYNC | TX_GONE);
+        assert_eq!((w.gen(), w.state()), (GEN_MASK, DONE));
+        assert_eq!(w.flags(), ASYNC | TX_GONE);
         assert_eq!(crate::RequestId::new(GEN_MASK, 7).generation(), GEN_MASK);
     }
 }
@@ -605,7 +646,8 @@ mod loom_models {
             assert_ne!(free_if(&slot, rel, &frees), Some(true));
             backend.join().unwrap();
             assert_eq!(frees.load(Ordering::SeqCst), 1, "freed twice or never");
-            assert_eq!(unpack(slot.state.load(Ordering::SeqCst)), (1, FREE));
+            let w = slot.load(Ordering::SeqCst);
+            assert_eq!((w.gen(), w.state()), (1, FREE));
         });
     }
 
@@ -638,7 +680,8 @@ mod loom_models {
             let _ = polled;
             backend.join().unwrap();
             assert_eq!(frees.load(Ordering::SeqCst), 1, "freed twice or never");
-            assert_eq!(unpack(slot.state.load(Ordering::SeqCst)), (1, FREE));
+            let w = slot.load(Ordering::SeqCst);
+            assert_eq!((w.gen(), w.state()), (1, FREE));
         });
     }
 
@@ -668,7 +711,8 @@ mod loom_models {
             free_if(&slot, rel, &frees);
             backend.join().unwrap();
             assert_eq!(frees.load(Ordering::SeqCst), 1);
-            assert_eq!(unpack(slot.state.load(Ordering::SeqCst)), (1, FREE));
+            let w = slot.load(Ordering::SeqCst);
+            assert_eq!((w.gen(), w.state()), (1, FREE));
         });
     }
 }
