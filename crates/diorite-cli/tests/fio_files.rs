@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bench_in, blocks_written, json, tempdir};
+use common::{bench_in, blocks_written, job, json, tempdir};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -37,18 +37,15 @@ fn files_in(dir: &Path) -> Vec<(String, u64, u64)> {
 #[test]
 fn filesize_sizes_the_file_and_size_becomes_the_io_amount() {
     let dir = tempdir();
-    let v = json(&bench_in(
-        dir.path(),
-        &[
-            "--name=fs",
+    let v = job(dir.path(), "fs")
+        .args(&[
             "--filename=f",
             "--filesize=2m",
             "--size=8m",
             "--rw=write",
             "--bs=64k",
-            "--output-format=json",
-        ],
-    ));
+        ])
+        .json();
     assert_eq!(
         std::fs::metadata(dir.path().join("f")).unwrap().len(),
         2 << 20
@@ -140,16 +137,9 @@ fn unlink_deletes_the_jobs_files_when_done() {
     }
     // Without unlink the file stays.
     let file = format!("--filename={}", made.display());
-    json(&bench_in(
-        dir.path(),
-        &[
-            "--name=u",
-            &file,
-            "--size=64k",
-            "--rw=write",
-            "--output-format=json",
-        ],
-    ));
+    job(dir.path(), "u")
+        .args(&[&file, "--size=64k", "--rw=write"])
+        .json();
     assert!(made.exists());
 }
 
@@ -192,7 +182,6 @@ fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
         (&["--openfiles=1", "--number_ios=10"], &[k(8), k(2), 0]),
         (&["--openfiles=2", "--number_ios=20"], &[k(8), k(8), k(4)]),
     ];
-    let fio = Command::new("fio").arg("--version").output().is_ok();
     for (extra, sizes) in cases {
         let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
         let dir = tempdir();
@@ -208,15 +197,9 @@ fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
             .map(|(i, s)| (format!("w.0.{i}"), *s))
             .collect();
         assert_eq!(got, want, "{extra:?}");
-        if fio {
-            let fdir = tempdir();
-            let st = Command::new("fio")
-                .current_dir(fdir.path())
-                .args(&args)
-                .arg("--output=/dev/null")
-                .status()
-                .unwrap();
-            assert!(st.success());
+        let fdir = tempdir();
+        let fio_args: Vec<&str> = args.iter().copied().chain(["--output=/dev/null"]).collect();
+        if common::fio_in(fdir.path(), &fio_args).is_some() {
             let theirs: Vec<(String, u64)> = files_in(fdir.path())
                 .into_iter()
                 .map(|(n, s, _)| (n, s))
@@ -466,12 +449,7 @@ fn unlink_each_loop_runs_each_loop_on_new_files() {
             "--output-format=json",
         ];
         let out = if fio {
-            Command::new("fio")
-                .current_dir(dir.path())
-                .args(args)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())?
+            common::fio_in(dir.path(), &args)?
         } else {
             bench_in(dir.path(), &args)
         };
@@ -502,11 +480,9 @@ fn unlink_each_loop_runs_each_loop_on_new_files() {
     let log = std::fs::read_to_string(dir.path().join("ul_iops.1.log")).unwrap();
     assert_eq!(log.lines().count(), 3 * 64);
     assert_eq!(size_after("0", false), Some((512 << 10, 512 << 10)));
-    match size_after("1", true) {
-        Some(theirs) => {
-            assert_eq!(theirs, (256 << 10, 512 << 10), "fio's");
-            assert_eq!(size_after("0", true), Some((512 << 10, 512 << 10)), "fio's");
-        }
-        None => eprintln!("SKIPPED: fio is not installed; the side-by-side check did not run"),
+    // Side by side (fio_in says SKIPPED without fio).
+    if let Some(theirs) = size_after("1", true) {
+        assert_eq!(theirs, (256 << 10, 512 << 10), "fio's");
+        assert_eq!(size_after("0", true), Some((512 << 10, 512 << 10)), "fio's");
     }
 }

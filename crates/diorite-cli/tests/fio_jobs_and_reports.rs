@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bench_in, direct_4k, json, tempdir};
+use common::{bench_in, data_file, direct_4k, job, json, tempdir};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -18,16 +18,9 @@ fn diorite_of(v: &Value, job: usize) -> &Value {
 #[test]
 fn a_job_without_engine_or_direct_runs_as_fio_runs_it() {
     let dir = tempdir();
-    let v = json(&bench_in(
-        dir.path(),
-        &[
-            "--name=d",
-            "--filename=f",
-            "--size=1m",
-            "--rw=read",
-            "--output-format=json",
-        ],
-    ));
+    let v = job(dir.path(), "d")
+        .args(&["--filename=f", "--size=1m", "--rw=read"])
+        .json();
     let d = diorite_of(&v, 0);
     assert_eq!(d["backend"], "psync", "{d}");
     assert!(
@@ -44,18 +37,15 @@ fn direct_zero_is_buffered_and_direct_one_is_o_direct() {
     // libaio with direct=0 is buffered AIO, which blocks in io_submit — as in fio.
     for engine in ["psync", "io_uring", "threads", "libaio"] {
         for (direct, want) in [("0", "buffered"), ("1", "O_DIRECT")] {
-            let v = json(&bench_in(
-                dir.path(),
-                &[
-                    "--name=d",
+            let v = job(dir.path(), "d")
+                .args(&[
                     "--filename=f",
                     "--size=1m",
                     "--rw=randread",
                     &format!("--ioengine={engine}"),
                     &format!("--direct={direct}"),
-                    "--output-format=json",
-                ],
-            ));
+                ])
+                .json();
             let t = diorite_of(&v, 0)["targets"][0]
                 .as_str()
                 .unwrap()
@@ -71,18 +61,15 @@ fn direct_zero_is_buffered_and_direct_one_is_o_direct() {
 fn sync_engines_run_at_depth_one_in_the_job_thread() {
     let dir = tempdir();
     for engine in ["psync", "sync", "pvsync", "pvsync2"] {
-        let v = json(&bench_in(
-            dir.path(),
-            &[
-                "--name=s",
+        let v = job(dir.path(), "s")
+            .args(&[
                 "--filename=f",
                 "--size=1m",
                 "--rw=randread",
                 "--iodepth=32",
                 &format!("--ioengine={engine}"),
-                "--output-format=json",
-            ],
-        ));
+            ])
+            .json();
         let d = diorite_of(&v, 0);
         assert_eq!(d["backend"], "psync", "{engine}: {d}");
         assert!(
@@ -107,18 +94,15 @@ fn size_suffixes_follow_kb_base() {
         ("1MiB", "1000", 1 << 20),
         ("1m", "1000", 1_000_000),
     ] {
-        let v = json(&bench_in(
-            dir.path(),
-            &[
-                "--name=k",
+        let v = job(dir.path(), "k")
+            .args(&[
                 "--filename=f",
                 &format!("--kb_base={base}"),
                 &format!("--size={size}"),
                 "--bs=1000",
                 "--rw=read",
-                "--output-format=json",
-            ],
-        ));
+            ])
+            .json();
         assert_eq!(
             v["jobs"][0]["read"]["io_bytes"].as_u64().unwrap() / 1000 * 1000,
             want / 1000 * 1000,
@@ -154,29 +138,19 @@ fn clones_without_a_filename_get_their_own_kept_files() {
     }
     let sub = dir.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
-    json(&bench_in(
-        dir.path(),
-        &[
-            "--name=r",
-            "--directory=sub",
-            "--size=64k",
-            "--rw=read",
-            "--output-format=json",
-        ],
-    ));
+    job(dir.path(), "r")
+        .args(&["--directory=sub", "--size=64k", "--rw=read"])
+        .json();
     assert!(sub.join("r.0.0").exists());
     // A relative filename lives in `directory` too, as in fio.
-    json(&bench_in(
-        dir.path(),
-        &[
-            "--name=n",
+    job(dir.path(), "n")
+        .args(&[
             "--directory=sub",
             "--filename=named.dat",
             "--size=64k",
             "--rw=read",
-            "--output-format=json",
-        ],
-    ));
+        ])
+        .json();
     assert!(sub.join("named.dat").exists() && !dir.path().join("named.dat").exists());
 }
 
@@ -437,8 +411,7 @@ fn parse_only_prints_the_jobs_and_touches_nothing() {
 #[test]
 fn disabled_latencies_are_neither_recorded_nor_printed() {
     let dir = tempdir();
-    let f = dir.path().join("data");
-    std::fs::write(&f, vec![1u8; 1 << 20]).unwrap();
+    let f = data_file(dir.path(), "data", 1 << 20, 1);
     let file = format!("--filename={}", f.display());
     let base = [
         "--name=g",
@@ -511,15 +484,9 @@ fn percentile_options_choose_the_series_and_the_percentiles() {
     let terse = String::from_utf8(bench_in(dir.path(), &a).stdout).unwrap();
     assert!(terse.contains(";50.000000%="), "{terse}");
     // The defaults: clat only.
-    let v = json(&bench_in(
-        dir.path(),
-        &[
-            "--name=p",
-            "--filename=f",
-            "--size=256k",
-            "--output-format=json",
-        ],
-    ));
+    let v = job(dir.path(), "p")
+        .args(&["--filename=f", "--size=256k"])
+        .json();
     assert_eq!(keys(&v, "clat_ns").map(|k| k.len()), Some(17));
     assert_eq!(keys(&v, "lat_ns"), None);
     assert_eq!(keys(&v, "slat_ns"), None);

@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{bench_in, blocks_written, json, tempdir};
+use common::{bench_in, blocks_written, job, tempdir};
 use std::path::Path;
-use std::process::Command;
 
 /// The offsets a job's I/Os went to, in issue order, from its `write_iops_log` with
 /// `log_offset=1` (block numbers of `bs` bytes).
@@ -205,10 +204,8 @@ fn offset_modifiers_leave_holes_go_backwards_and_group_random_ios() {
     // With verify: the blocks a modifier's pattern wrote are checked, holes are not (a 2 MiB
     // region of 16 KiB blocks written every 128 KiB: 16 blocks, over 8 passes).
     for (rw, blocks) in [("write:112k", Some(16)), ("randwrite:4", None)] {
-        let v = json(&bench_in(
-            dir.path(),
-            &[
-                "--name=v",
+        let v = job(dir.path(), "v")
+            .args(&[
                 "--filename=vf",
                 "--size=2m",
                 "--bs=16k",
@@ -216,9 +213,8 @@ fn offset_modifiers_leave_holes_go_backwards_and_group_random_ios() {
                 "--verify=crc32c",
                 "--ioengine=libaio",
                 "--direct=1",
-                "--output-format=json",
-            ],
-        ));
+            ])
+            .json();
         let vr = &v["jobs"][0]["diorite"]["verify"];
         assert_eq!(vr["errors"], 0, "{rw}: {vr}");
         let n = vr["blocks"].as_u64().unwrap();
@@ -343,23 +339,16 @@ fn strided_zones_move_through_the_region_as_fios_do() {
             &[0, 1, 2, 3, 0, 1, 2, 3, 8, 9, 10, 11],
         ),
     ];
-    let fio = Command::new("fio").arg("--version").output().is_ok();
     for (extra, want) in cases {
         let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
         assert_eq!(offsets_logged(dir.path(), &args, 4096), *want, "{extra:?}");
-        if fio {
-            let mut a = args.clone();
-            a.extend([
-                "--write_iops_log=fio",
-                "--log_offset=1",
-                "--output=/dev/null",
-            ]);
-            let st = Command::new("fio")
-                .current_dir(dir.path())
-                .args(&a)
-                .status()
-                .unwrap();
-            assert!(st.success());
+        let mut a = args.clone();
+        a.extend([
+            "--write_iops_log=fio",
+            "--log_offset=1",
+            "--output=/dev/null",
+        ]);
+        if common::fio_in(dir.path(), &a).is_some() {
             let log = std::fs::read_to_string(dir.path().join("fio_iops.1.log")).unwrap();
             let theirs: Vec<u64> = log
                 .lines()

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bench_in, direct_4k, json, tempdir};
+use common::{bench_in, data_file, direct_4k, job, json, tempdir};
 use serde_json::Value;
 use std::path::Path;
 
@@ -13,8 +13,7 @@ use std::path::Path;
 /// pattern (the same job with `verify_only`: it reads and checks, writes nothing), related by
 /// `extra` (`wait_for=w`, `new_group`, nothing).
 fn writer_then_reader(dir: &Path, extra: &str) -> Value {
-    let f = dir.join("data");
-    std::fs::write(&f, vec![0u8; 256 << 10]).unwrap();
+    let f = data_file(dir, "data", 256 << 10, 0);
     let job = dir.join("j.fio");
     std::fs::write(
         &job,
@@ -182,8 +181,7 @@ fn wait_for_refuses_forward_and_ambiguous_names() {
 #[test]
 fn thinktime_stalls_and_caps_the_depth() {
     let dir = tempdir();
-    let f = dir.path().join("data");
-    std::fs::write(&f, vec![1u8; 1 << 20]).unwrap();
+    let f = data_file(dir.path(), "data", 1 << 20, 1);
     let file = format!("--filename={}", f.display());
     let base = [
         "--name=t",
@@ -240,8 +238,7 @@ fn thinktime_stalls_and_caps_the_depth() {
 #[test]
 fn rates_cap_each_direction_drain_the_queue_and_enforce_a_floor() {
     let dir = tempdir();
-    let f = dir.path().join("data");
-    std::fs::write(&f, vec![1u8; 4 << 20]).unwrap();
+    let f = data_file(dir.path(), "data", 4 << 20, 1);
     let file = format!("--filename={}", f.display());
     let base = [
         "--name=rt",
@@ -439,10 +436,8 @@ fn rate_process_and_offload_submission() {
     );
     let depth4 = |mode: &str| -> f64 {
         let m = format!("--io_submit_mode={mode}");
-        let v = json(&bench_in(
-            dir.path(),
-            &[
-                "--name=o",
+        let v = job(dir.path(), "o")
+            .args(&[
                 "--filename=f",
                 "--size=1m",
                 "--rw=randread",
@@ -452,9 +447,8 @@ fn rate_process_and_offload_submission() {
                 "--number_ios=60",
                 "--inject=any:always:delay=20ms",
                 &m,
-                "--output-format=json",
-            ],
-        ));
+            ])
+            .json();
         v["jobs"][0]["iodepth_level"]["4"].as_f64().unwrap()
     };
     let (inline, offload) = (depth4("inline"), depth4("offload"));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bench_in, json, tempdir};
+use common::{bench_in, job, json, tempdir};
 use serde_json::Value;
 use std::path::Path;
 
@@ -76,16 +76,9 @@ fn cpu_options_place_the_job_threads() {
         })
         .unwrap_or_default();
     assert_eq!(run(&["--numa_cpu_nodes=0"])[0].0, node0);
-    let v = json(&bench_in(
-        dir.path(),
-        &[
-            "--name=c",
-            "--filename=f",
-            "--size=64k",
-            "--numa_mem_policy=bind:0",
-            "--output-format=json",
-        ],
-    ));
+    let v = job(dir.path(), "c")
+        .args(&["--filename=f", "--size=64k", "--numa_mem_policy=bind:0"])
+        .json();
     assert_eq!(
         v["jobs"][0]["diorite"]["mem_policy"]["mode"], 2,
         "MPOL_BIND"

@@ -5,7 +5,7 @@
 
 pub use diorite_test_support::{is_root, within, LoopDev, Zram};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// `diorite bench ARGS` in the current directory.
@@ -21,6 +21,61 @@ pub fn bench_in(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// A `diorite bench` command line being built, to run in a directory:
+/// `job(dir, "w").args(&["--rw=write", "--size=1m"]).json()`.
+pub struct Job<'a> {
+    dir: &'a Path,
+    args: Vec<String>,
+}
+
+/// A job named `name` (`--name=NAME`), run in `dir`.
+pub fn job<'a>(dir: &'a Path, name: &str) -> Job<'a> {
+    Job {
+        dir,
+        args: vec![format!("--name={name}")],
+    }
+}
+
+impl Job<'_> {
+    /// One more argument (`--option=value`).
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    /// More arguments.
+    pub fn args(mut self, more: &[&str]) -> Self {
+        self.args.extend(more.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// `--filename=PATH`.
+    pub fn file(self, path: &Path) -> Self {
+        let a = format!("--filename={}", path.display());
+        self.arg(a)
+    }
+
+    /// Runs it as built.
+    pub fn run(&self) -> Output {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        bench_in(self.dir, &args)
+    }
+
+    /// Runs it with `--output-format=json`; the run must succeed; its report.
+    pub fn json(&self) -> Value {
+        let mut args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        args.push("--output-format=json");
+        json(&bench_in(self.dir, &args))
+    }
+}
+
+/// A file `name` in `dir` holding `len` bytes of `byte`.
+pub fn data_file(dir: &Path, name: &str, len: usize, byte: u8) -> PathBuf {
+    let f = dir.join(name);
+    std::fs::write(&f, vec![byte; len]).unwrap();
+    f
 }
 
 /// A temp directory on a filesystem that takes O_DIRECT (/var/tmp, not a tmpfs /tmp).
