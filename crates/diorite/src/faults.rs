@@ -26,8 +26,8 @@
 //! request that finishes later). Byte counts of `short` and `torn` are rounded down to the
 //! file's `offset_align`, as direct I/O requires.
 
+use crate::direct::request::{OpKind, Request};
 use crate::error::{Error, ErrorKind, Result};
-use crate::request::{OpKind, Request};
 use crate::sync::{AtomicU64, Ordering};
 use std::fmt;
 use std::sync::{Condvar, Mutex};

@@ -28,11 +28,11 @@
 //! completions of requests submitted with [`Context::submit`], for users who submit in bulk and
 //! reap asynchronously.
 
-use crate::buf::AlignedBuf;
 use crate::context::Context;
+use crate::direct::buf::AlignedBuf;
+use crate::direct::file::DirectFile;
+use crate::direct::request::{Bufs, Completion, Request, RequestId};
 use crate::error::{Error, ErrorKind, Result};
-use crate::file::DirectFile;
-use crate::request::{Bufs, Completion, Request, RequestId};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

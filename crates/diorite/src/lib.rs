@@ -26,43 +26,36 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-pub(crate) mod admission;
+// The layers, bottom up (docs/ARCHITECTURE.md): synchronisation primitives and the kernel ABI,
+// the O_DIRECT model, the engine's internals, the backends, completion delivery, the context,
+// the futures.
 pub mod backend;
-pub mod bounce;
-pub mod buf;
-pub(crate) mod completion;
 pub mod context;
-pub(crate) mod dio;
-pub(crate) mod drain;
-pub(crate) mod driver;
+pub(crate) mod delivery;
+pub(crate) mod direct;
 pub(crate) mod engine;
 pub mod error;
 pub mod faults;
-pub mod file;
 pub mod future;
-#[cfg_attr(not(any(feature = "tokio", diorite_loom)), allow(dead_code))]
-pub(crate) mod kick;
-pub mod local;
-pub(crate) mod oneshot;
-pub(crate) mod reactor;
-pub mod request;
-pub mod ring;
-pub(crate) mod size;
-pub(crate) mod slot;
+pub(crate) mod primitives;
 pub(crate) mod sync;
 pub(crate) mod sys;
-pub mod tags;
+
+// The public module paths, as they were before the layers had folders.
+pub use context::local;
+pub use direct::{bounce, buf, file, request};
+pub use primitives::{ring, tags};
 
 pub use backend::{BackendChoice, BackendKind, BackendStatus, Registration};
 pub use bounce::Alignment;
 pub use buf::{AlignedBuf, BufPool};
 pub use context::{Context, ContextBuilder, SubmitError};
+pub use delivery::reactor::{Reactor, SubmitBatching};
+pub use direct::oneshot::{
+    discard, fdatasync, fsync, read_at, readv_at, write_at, write_zeroes, writev_at,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use file::{AlignCheck, DirectFile, Geometry, GeometrySource, OpenOptions};
 pub use future::{Completions, Io, Run};
 pub use local::LocalContext;
-pub use oneshot::{
-    discard, fdatasync, fsync, read_at, readv_at, write_at, write_zeroes, writev_at,
-};
-pub use reactor::{Reactor, SubmitBatching};
 pub use request::{Completion, IoClass, OpKind, Request, RequestId};

@@ -1,5 +1,5 @@
 //! Synchronization facade: std types normally, loom's under `cfg(diorite_loom)` so the lock-free code in
-//! [`crate::ring`] and [`crate::tags`] can be model-checked unchanged (the tokio/crossbeam pattern).
+//! [`crate::primitives::ring`] and [`crate::primitives::tags`] can be model-checked unchanged (the tokio/crossbeam pattern).
 //! Every atomic of the crate comes from here, except process-wide statics, which need a const
 //! constructor (the fork counter, the SUBMIT_ALL probe, the tokio context ids) and take part in
 //! no modelled protocol.

@@ -27,9 +27,9 @@
 use super::kwait::KernelWait;
 use super::pieces::PieceTable;
 use super::Wait;
+use crate::direct::request::{OpKind, Request};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::request::{OpKind, Request};
 use crate::sync::{lock, Mutex, UnsafeCell};
 use crate::sys;
 use crate::sys::aio::*;
@@ -138,7 +138,7 @@ pub(crate) struct Aio {
     /// under `submitting`.
     iocbs: Box<[UnsafeCell<Vec<Iocb>>]>,
     /// One reaper at a time owns `events` (and may wait in `io_getevents`).
-    reap: crate::drain::DrainLock<Vec<IoEvent>>,
+    reap: crate::primitives::drain::DrainLock<Vec<IoEvent>>,
     /// Iocbs laid out and not yet handed to `io_submit` (a batch before its kick). Held while a
     /// slot's pieces and iocbs are written and submitted, and by `cancel_running` while it reads
     /// them: a cancel never reads a slot being (re)filled.
@@ -219,7 +219,7 @@ impl Aio {
             inline: crate::sync::AtomicBool::new(false),
             pieces,
             iocbs: iocbs.into_boxed_slice(),
-            reap: crate::drain::DrainLock::new(vec![IoEvent::default(); 256]),
+            reap: crate::primitives::drain::DrainLock::new(vec![IoEvent::default(); 256]),
             submitting: Mutex::new(pending),
             kwait: KernelWait::default(),
             ready,
@@ -286,7 +286,7 @@ impl Aio {
             // Linux AIO has no discard or zeroing command: performed here, in the submitting
             // thread, and completed in user space like a noop.
             drop(pending);
-            let res = super::space::execute(req);
+            let res = crate::direct::space::execute(req);
             self.pieces.done(engine, tag, 0, res, false);
             self.wake();
             return;
@@ -648,7 +648,7 @@ impl Aio {
 
     /// `io_cancel` for each piece of slot `tag`; whatever it returns, the completion arrives
     /// through the event ring.
-    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: crate::slot::Gen) {
+    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: crate::engine::slot::Gen) {
         let mut pending = lock(&self.submitting);
         if !engine.is_running(tag, gen) {
             return;

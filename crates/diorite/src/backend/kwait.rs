@@ -14,7 +14,7 @@
 //!   fewer events than the waiter) asks the backend to post [`KernelWait::need`] wake-up events
 //!   through the kernel, which the backends skip when they deliver.
 
-use crate::completion::CompletionQueue;
+use crate::engine::completion::CompletionQueue;
 use crate::sync::{fence, AtomicBool, AtomicUsize, Ordering};
 
 /// Who is in the kernel wait, and for how many events. Invariants on the fields.

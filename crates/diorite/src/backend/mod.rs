@@ -8,11 +8,9 @@
 //! `Engine::complete`. Only the modules below this one touch the kernel's I/O ABI.
 
 pub(crate) mod aio;
-pub(crate) mod inline;
 pub(crate) mod kwait;
 pub(crate) mod null;
 pub(crate) mod pieces;
-pub(crate) mod space;
 pub(crate) mod threads;
 pub(crate) mod uring;
 
@@ -362,7 +360,7 @@ impl Backend {
     }
 
     /// Backend-specific refusals at submit (nothing issued).
-    pub(crate) fn validate(&self, req: &crate::request::Request) -> Result<()> {
+    pub(crate) fn validate(&self, req: &crate::direct::request::Request) -> Result<()> {
         match self {
             Backend::Aio(a) => a.validate(req),
             Backend::IoUring(u) => u.validate(req),
@@ -506,7 +504,7 @@ impl Backend {
 
     /// Asks the backend to cancel a RUNNING request. Never certain: the request's own
     /// completion says whether it was canceled (`Canceled`) or finished.
-    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: crate::slot::Gen) {
+    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: crate::engine::slot::Gen) {
         match self {
             // A pool worker inside preadv2 cannot be interrupted safely; a null request is
             // never running when a cancel comes.

@@ -5,9 +5,9 @@
 //! device. It never lies about a file: a write that would extend a regular file is refused
 //! (nothing is written, so the file's size cannot grow).
 
+use crate::direct::request::{OpKind, Request};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::request::{OpKind, Request};
 
 pub(crate) struct Null;
 

@@ -2,12 +2,12 @@
 //! than `IOV_MAX` segments) is issued as several kernel operations that complete in any order;
 //! the request completes once, with the bytes done contiguously from its start before the first
 //! short or failed piece (or that piece's error when it was the first) — the rule of
-//! [`crate::dio::Partial`], computed here from out-of-order completions with `fetch_min`.
+//! [`crate::direct::dio::Partial`], computed here from out-of-order completions with `fetch_min`.
 
-use crate::dio::Pieces;
+use crate::direct::dio::Pieces;
+use crate::direct::request::{OpKind, Request};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::request::{OpKind, Request};
 use crate::sync::{AtomicI32, AtomicU32, AtomicU64};
 use crate::sync::{Ordering, UnsafeCell};
 use crate::sys::IoVec;

@@ -2,12 +2,12 @@
 //! `preadv2(2)`/`pwritev2(2)`/`fsync(2)`. Idle workers park on a condition variable; a submit
 //! takes the park lock only when a worker is idle (the wakeup the design needs).
 
-use super::inline::{execute, transfer};
+use crate::direct::execute::{execute, transfer};
+use crate::direct::request::{OpKind, Request};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::faults::{Fault, FaultState};
-use crate::request::{OpKind, Request};
-use crate::ring::Ring;
+use crate::primitives::ring::Ring;
 use crate::sync::{fence, lock, AtomicUsize, Condvar, Mutex, Ordering};
 use crate::sys::IoVec;
 use crossbeam_utils::CachePadded;

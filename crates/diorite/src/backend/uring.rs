@@ -39,13 +39,13 @@
 
 use super::kwait::KernelWait;
 use super::pieces::PieceTable;
-use super::space::{self, Space};
 use super::{RegisterRequest, Registration, Wait};
-use crate::buf::BufPool;
+use crate::direct::buf::BufPool;
+use crate::direct::file::DirectFile;
+use crate::direct::request::OpKind;
+use crate::direct::space::{self, Space};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::file::DirectFile;
-use crate::request::OpKind;
 use crate::sync::{lock, Mutex};
 use crate::sync::{AtomicU64, Ordering};
 use crate::sys;
@@ -210,7 +210,7 @@ pub(crate) struct Uring {
     /// The SQ has one producer at a time.
     sq: Mutex<()>,
     /// The CQ has one consumer at a time.
-    cq: crate::drain::DrainLock<()>,
+    cq: crate::primitives::drain::DrainLock<()>,
     /// One reaper at a time waits in the kernel, holding nothing else.
     kwait: KernelWait,
     pieces: PieceTable,
@@ -378,7 +378,7 @@ impl Uring {
         Ok(Uring {
             ring,
             sq: Mutex::new(()),
-            cq: crate::drain::DrainLock::new(()),
+            cq: crate::primitives::drain::DrainLock::new(()),
             kwait: KernelWait::default(),
             pieces: PieceTable::new(depth)?,
             taskrun,
@@ -477,7 +477,7 @@ impl Uring {
 
     /// Refusals this ring's setup requires (nothing issued): IOPOLL takes only reads and writes
     /// on devices with poll queues.
-    pub(crate) fn validate(&self, req: &crate::request::Request) -> Result<()> {
+    pub(crate) fn validate(&self, req: &crate::direct::request::Request) -> Result<()> {
         if !self.iopoll {
             return Ok(());
         }
@@ -835,7 +835,7 @@ impl Uring {
 
     /// Asks the kernel to cancel every piece of slot `tag`. The request's own completion still
     /// arrives, and its buffers stay in the slot until then.
-    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: crate::slot::Gen) {
+    pub(crate) fn cancel_running(&self, engine: &Engine, tag: u32, gen: crate::engine::slot::Gen) {
         // Under `sq`, which every submitter holds while it lays out and issues a slot's pieces:
         // the piece list is stable, and the slot check below sees a reuse of the slot.
         let _g = lock(&self.sq);

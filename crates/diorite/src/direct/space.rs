@@ -14,7 +14,7 @@
 //! NOWAIT and devices without NOWAIT support fail it); the thread pool runs [`execute`] on a
 //! worker; Linux AIO has no such commands and runs [`execute`] in the submitting thread.
 
-use crate::request::{OpKind, Request};
+use crate::direct::request::{OpKind, Request};
 use crate::sys;
 
 /// How a request is carried out.

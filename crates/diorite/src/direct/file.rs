@@ -134,7 +134,7 @@ pub(crate) struct FileInner {
     readable: bool,
     /// Device size (block devices, fixed), or the size of a regular file under the
     /// ordered-size protocol (`size.rs`).
-    size: crate::size::OrderedSize,
+    size: crate::direct::size::OrderedSize,
     /// Held by a bounced write from its edge-block reads to its write (`bounce.rs`), so two
     /// unaligned writes into one block never lose each other's bytes. One lock per file
     /// (device and inode) in the process, shared by every handle to it ([`bounce_lock_for`]).
@@ -336,7 +336,7 @@ impl OpenOptions {
                 direct,
                 writable: self.write,
                 readable: self.read,
-                size: crate::size::OrderedSize::new(size),
+                size: crate::direct::size::OrderedSize::new(size),
                 bounce: bounce_lock_for((
                     st.is_block_device,
                     st.dev,
@@ -671,7 +671,7 @@ impl DirectFile {
 
     /// An extending write registered by [`DirectFile::begin_extend`] completed with `res`:
     /// whether its completion (slot `tag` of `owner`) is delivered now, or held
-    /// ([`OrderedSize::end`](crate::size::OrderedSize::end)).
+    /// ([`OrderedSize::end`](crate::direct::size::OrderedSize::end)).
     pub(crate) fn end_extend(
         &self,
         offset: u64,
@@ -684,7 +684,7 @@ impl DirectFile {
     }
 
     /// A held completion of `owner` now free to be delivered
-    /// ([`OrderedSize::next_released`](crate::size::OrderedSize::next_released)).
+    /// ([`OrderedSize::next_released`](crate::direct::size::OrderedSize::next_released)).
     pub(crate) fn next_released(&self, owner: usize) -> Option<(u32, i64)> {
         self.inner.size.next_released(owner)
     }

@@ -48,7 +48,7 @@
 //! completion event, Acquire through the completion ring) → the next submitter (Release in
 //! `free`, Acquire through the tag allocator).
 
-use crate::request::Request;
+use crate::direct::request::Request;
 use crate::sync::{AtomicI64, AtomicU64, Ordering, UnsafeCell};
 use std::task::Waker;
 

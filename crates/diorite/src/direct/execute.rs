@@ -4,8 +4,8 @@
 //! rule. Shared by the thread pool's workers (`threads.rs`), the one-shot calls (`oneshot.rs`)
 //! and the bounce path's callers; the kernel backends issue asynchronously instead.
 
-use crate::dio::{Partial, Pieces};
-use crate::request::{OpKind, Request};
+use crate::direct::dio::{Partial, Pieces};
+use crate::direct::request::{OpKind, Request};
 use crate::sys::{self, IoVec};
 
 /// Performs `req` synchronously; bytes or `-errno`.

@@ -3,9 +3,9 @@
 //! A request owns its buffers from construction until its completion hands them back; if
 //! `submit` refuses it, the request comes back inside [`SubmitError`](crate::SubmitError).
 
-use crate::buf::AlignedBuf;
+use crate::direct::buf::AlignedBuf;
+use crate::direct::file::DirectFile;
 use crate::error::Result;
-use crate::file::DirectFile;
 use std::fmt;
 
 /// What a request does.
@@ -386,7 +386,7 @@ impl fmt::Debug for Request {
 pub struct RequestId(pub(crate) u64);
 
 // A tag fits the id's low 16 bits.
-const _: () = assert!(crate::tags::MAX_DEPTH <= 1 << 16);
+const _: () = assert!(crate::primitives::tags::MAX_DEPTH <= 1 << 16);
 
 impl RequestId {
     pub(crate) fn new(gen: u64, tag: u32) -> RequestId {

@@ -5,9 +5,9 @@
 //! kernel may still write into, because the memory is only reachable through the request's slot
 //! until the I/O has finished.
 
+use crate::direct::file::DirectFile;
 use crate::error::{Error, ErrorKind, Result};
-use crate::file::DirectFile;
-use crate::ring::Ring;
+use crate::primitives::ring::Ring;
 use std::alloc::{self, Layout};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -236,7 +236,7 @@ impl BufPool {
     pub fn new(count: usize, len: usize, align: usize) -> Result<BufPool> {
         const OP: &str = "BufPool::new";
         check_layout(OP, len, align)?;
-        if count == 0 || count > crate::ring::MAX_CAPACITY {
+        if count == 0 || count > crate::primitives::ring::MAX_CAPACITY {
             return Err(Error::new(ErrorKind::InvalidInput, OP)
                 .with_detail(format!("count {count} is out of range")));
         }

@@ -21,7 +21,7 @@
 //! the same way ([`CompletionQueue::register_waker`]): it counts in `reapers` until a poster
 //! (or `close`) takes its waker out and wakes it, once.
 
-use crate::ring::Ring;
+use crate::primitives::ring::Ring;
 use crate::sync::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 use crossbeam_utils::CachePadded;
 use std::collections::VecDeque;

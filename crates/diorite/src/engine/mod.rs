@@ -6,13 +6,17 @@
 //! completion) — and nothing of the context. The context drives the rest: `queue` at submit,
 //! `reap` and `sleep` in `get_events`, `cancel`, and the shutdown sweep.
 
-use crate::admission::{Admission, Refused};
-use crate::completion::{CompletionQueue, Event, RES_CANCELED};
+pub(crate) mod admission;
+pub(crate) mod completion;
+pub(crate) mod slot;
+
+use crate::direct::request::{Completion, Request, RequestId};
+use crate::engine::admission::{Admission, Refused};
+use crate::engine::completion::{CompletionQueue, Event, RES_CANCELED};
+use crate::engine::slot::{Cancel, Release, Slot, Start};
 use crate::error::{Error, ErrorKind, Result};
-use crate::request::{Completion, Request, RequestId};
-use crate::slot::{Cancel, Release, Slot, Start};
+use crate::primitives::tags::TagSet;
 use crate::sync::Ordering;
-use crate::tags::TagSet;
 
 /// Slots, tags, admission and completions of one context. Invariants on the fields.
 pub(crate) struct Engine {
@@ -44,7 +48,7 @@ impl Engine {
         let tags = TagSet::new(depth).map_err(|_| {
             Error::new(ErrorKind::InvalidInput, OP).with_detail(format!(
                 "depth {depth} is out of range (required: 1..={})",
-                crate::tags::MAX_DEPTH
+                crate::primitives::tags::MAX_DEPTH
             ))
         })?;
         if ring == 0 || ring > depth as usize {
@@ -93,7 +97,7 @@ impl Engine {
     }
 
     /// Whether slot `tag` holds generation `gen`'s request, issued and not yet completed.
-    pub(crate) fn is_running(&self, tag: u32, gen: crate::slot::Gen) -> bool {
+    pub(crate) fn is_running(&self, tag: u32, gen: crate::engine::slot::Gen) -> bool {
         self.slots[tag as usize].is_running(gen)
     }
 
@@ -408,7 +412,7 @@ fn completion_of(id: RequestId, req: Option<Request>, res: i64) -> Completion {
             user_data: 0,
             op: crate::OpKind::Noop,
             result: Err(Error::new(ErrorKind::Os, "get_events")),
-            bufs: crate::request::Bufs::None,
+            bufs: crate::direct::request::Bufs::None,
         },
     }
 }

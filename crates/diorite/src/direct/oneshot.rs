@@ -5,12 +5,12 @@
 //! extending writes — because it runs the same code: a request built over the caller's slice,
 //! validated by `dio`, performed by the thread pool's `execute`, but on this thread.
 
-use crate::backend::inline::execute;
-use crate::buf::AlignedBuf;
-use crate::dio;
+use crate::direct::buf::AlignedBuf;
+use crate::direct::dio;
+use crate::direct::execute::execute;
+use crate::direct::file::DirectFile;
+use crate::direct::request::{Bufs, OpKind, Request};
 use crate::error::{Error, Result};
-use crate::file::DirectFile;
-use crate::request::{Bufs, OpKind, Request};
 use crate::sys;
 use crate::sys::IoVec;
 

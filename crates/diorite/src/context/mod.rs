@@ -15,19 +15,21 @@
 //! only then stops the backend. Nothing is freed while a worker or the kernel may still touch
 //! it, and nothing is delivered afterwards.
 
+pub mod local;
+
 use crate::backend::{
     self, Backend, BackendChoice, BackendKind, BackendStatus, Registration, Wait,
 };
-use crate::bounce::{self, Alignment};
-use crate::buf::BufPool;
-use crate::dio;
-use crate::driver::Driver;
+use crate::delivery::driver::Driver;
+use crate::delivery::reactor::{Reactor, SubmitBatching};
+use crate::direct::bounce::{self, Alignment};
+use crate::direct::buf::BufPool;
+use crate::direct::dio;
+use crate::direct::file::DirectFile;
+use crate::direct::request::{Completion, Request, RequestId};
+use crate::engine::slot::Cancel;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::file::DirectFile;
-use crate::reactor::{Reactor, SubmitBatching};
-use crate::request::{Completion, Request, RequestId};
-use crate::slot::Cancel;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,7 +99,7 @@ impl ContextBuilder {
 
     /// What the context does with misaligned reads and writes: refuse them
     /// ([`Alignment::Strict`], the default) or bounce them ([`Alignment::Bounce`]; see
-    /// [`crate::bounce`] for the cost, and [`Alignment`] for an example).
+    /// [`crate::direct::bounce`] for the cost, and [`Alignment`] for an example).
     pub fn alignment(&mut self, alignment: Alignment) -> &mut ContextBuilder {
         self.alignment = alignment;
         self
@@ -242,7 +244,7 @@ impl ContextBuilder {
             bounced: crate::sync::AtomicU64::new(0),
             batching: self.batching,
             #[cfg(feature = "tokio")]
-            tokio: crate::reactor::TokioWatchers::new(),
+            tokio: crate::delivery::reactor::TokioWatchers::new(),
             skipped,
             register_asked: !self.files.is_empty() || !self.pools.is_empty(),
             notify: std::sync::Mutex::new(None),
@@ -320,7 +322,7 @@ pub struct Context {
     batching: SubmitBatching,
     /// With [`Reactor::Tokio`]: the watcher task of each runtime (`reactor.rs`).
     #[cfg(feature = "tokio")]
-    tokio: crate::reactor::TokioWatchers,
+    tokio: crate::delivery::reactor::TokioWatchers,
     skipped: Vec<BackendStatus>,
     /// Whether the builder asked for registered files or buffers.
     register_asked: bool,
@@ -910,7 +912,7 @@ impl Context {
                 user_data: 0,
                 op: crate::OpKind::Noop,
                 result: Err(e),
-                bufs: crate::request::Bufs::None,
+                bufs: crate::direct::request::Bufs::None,
             });
         }
         // SAFETY: the caller's contract.

@@ -11,8 +11,8 @@
 
 use crate::backend::{BackendKind, BackendStatus, Registration};
 use crate::context::{Context, ContextBuilder, SubmitError};
+use crate::direct::request::{Completion, Request, RequestId};
 use crate::error::Result;
-use crate::request::{Completion, Request, RequestId};
 use std::marker::PhantomData;
 use std::time::Duration;
 

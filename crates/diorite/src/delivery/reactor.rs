@@ -53,7 +53,7 @@
 //! a cancel (`io_cancel` finds only submitted iocbs), shutdown, and a watcher on its way out.
 
 #[cfg(feature = "tokio")]
-use crate::{backend::Backend, engine::Engine, kick::Kick};
+use crate::{backend::Backend, engine::Engine, primitives::kick::Kick};
 #[cfg(feature = "tokio")]
 use std::sync::Arc;
 

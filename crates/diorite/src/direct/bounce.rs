@@ -33,14 +33,14 @@
 //!   ([`crate::Context::bounced`]) so a user sees how many took this path. Bounced requests do
 //!   not go through the backend, so the fault-injection backend does not see them.
 
-use crate::buf::AlignedBuf;
+use crate::direct::buf::AlignedBuf;
+use crate::direct::file::DirectFile;
+use crate::direct::request::{Bufs, OpKind, Request};
 use crate::error::{Error, ErrorKind, Result};
-use crate::file::DirectFile;
-use crate::request::{Bufs, OpKind, Request};
 use crate::sys::{self, IoVec};
 
 /// What a context does with reads and writes that break O_DIRECT's alignment rules (see the
-/// [module docs](crate::bounce)).
+/// [module docs](crate::direct::bounce)).
 ///
 /// # Examples
 /// ```

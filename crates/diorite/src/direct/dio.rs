@@ -10,9 +10,9 @@
 //!   the first failure or short piece — never the requested size — or the error if nothing
 //!   completed.
 
+use crate::direct::file::DirectFile;
+use crate::direct::request::{Bufs, OpKind, Request};
 use crate::error::{Error, ErrorKind, Result};
-use crate::file::DirectFile;
-use crate::request::{Bufs, OpKind, Request};
 use crate::sys::{IoVec, IOV_MAX};
 
 const OP: &str = "submit";
