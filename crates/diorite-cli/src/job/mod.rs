@@ -303,9 +303,9 @@ pub fn help() -> String {
          KiB, MiB powers of 10); numbers may use + - * / % ^ ( ), ${VAR}, $pagesize, $ncpus,\n\
          $mb_memory.\n\nOptions, grouped:\n",
     );
-    for (group, names) in options::GROUPS {
-        s.push_str(&format!("\n{group}:\n"));
-        for o in names.iter().filter_map(|n| lookup(n)) {
+    for group in options::Group::ALL {
+        s.push_str(&format!("\n{}:\n", group.title()));
+        for o in options::OPTIONS.iter().filter(|o| o.group == group) {
             let spelled = match o.kind {
                 options::ValueKind::Bool => format!("--{}[=0|1]", o.name),
                 options::ValueKind::OptStr => format!("--{}[=V]", o.name),
@@ -443,22 +443,35 @@ mod tests {
     /// `--help` lists every option once, in one of the groups.
     #[test]
     fn every_option_is_in_exactly_one_help_group() {
-        for o in options::OPTIONS {
-            let n = options::GROUPS
-                .iter()
-                .filter(|(_, names)| names.contains(&o.name))
-                .count();
-            assert_eq!(n, 1, "{} is in {n} groups", o.name);
-        }
-        let listed: usize = options::GROUPS.iter().map(|g| g.1.len()).sum();
-        assert_eq!(
-            listed,
-            options::OPTIONS.len(),
-            "a group names an option that does not exist"
+        // Each entry names its group; the table is kept in the order of `--help`, and every
+        // group has options and a heading there.
+        let pos = |g: options::Group| options::Group::ALL.iter().position(|x| *x == g);
+        let groups: Vec<usize> = options::OPTIONS
+            .iter()
+            .map(|o| pos(o.group).unwrap())
+            .collect();
+        assert!(
+            groups.windows(2).all(|w| w[0] <= w[1]),
+            "table out of group order"
         );
         let h = help();
-        for (g, _) in options::GROUPS {
-            assert!(h.contains(&format!("\n{g}:\n")));
+        for g in options::Group::ALL {
+            assert!(
+                options::OPTIONS.iter().any(|o| o.group == g),
+                "{g:?} is empty"
+            );
+            assert!(h.contains(&format!("\n{}:\n", g.title())));
+        }
+        // Every option has one line in the help.
+        for o in options::OPTIONS {
+            let lines = h
+                .lines()
+                .filter(|l| {
+                    let rest = l.strip_prefix(&format!("  --{}", o.name));
+                    rest.is_some_and(|r| r.starts_with('=') || r.starts_with('['))
+                })
+                .count();
+            assert_eq!(lines, 1, "{}", o.name);
         }
     }
 

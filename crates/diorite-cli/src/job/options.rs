@@ -75,6 +75,8 @@ pub struct Opt {
     pub aliases: &'static [&'static str],
     pub kind: ValueKind,
     pub scope: Scope,
+    /// Where `--help` lists it.
+    pub group: Group,
     pub help: &'static str,
     /// A value that changes the parsed job from the defaults (checked by the walk test).
     #[cfg_attr(not(test), allow(dead_code, reason = "read by the table walk test"))]
@@ -334,13 +336,14 @@ pub fn parse_engine(s: &str) -> Result<IoEngine> {
 }
 
 macro_rules! opt {
-    ($name:literal, [$($alias:literal),*], $kind:expr, $scope:ident, $example:literal, $help:literal,
-     |$j:ident, $g:ident, $v:ident| $body:expr) => {
+    ($name:literal, [$($alias:literal),*], $kind:expr, $scope:ident, $group:expr,
+     $example:literal, $help:literal, |$j:ident, $g:ident, $v:ident| $body:expr) => {
         Opt {
             name: $name,
             aliases: &[$($alias),*],
             kind: $kind,
             scope: Scope::$scope,
+            group: $group,
             help: $help,
             example: $example,
             set: |$j, $g, $v| {
@@ -359,16 +362,371 @@ pub static OPTIONS: &[Opt] =
             "name",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Job,
             "other",
             "job name; on the command line, starts a new job",
             |j, g, v| j.name = v.str().to_string()
         ),
         opt!(
+            "rw",
+            ["readwrite"],
+            ValueKind::Str,
+            Job, Group::Job,
+            "randwrite",
+            "read, write, randread, randwrite, rw|readwrite, randrw, trims (default read); \
+             PATTERN:MOD adds fio's offset modifier (sequential: bytes added to each next offset, \
+             negative goes backwards; random: I/Os per random offset, see rw_sequencer)",
+            |j, g, v| {
+                let (p, m) = v.str().split_once(':').unwrap_or((v.str(), ""));
+                j.rw = Rw::parse(p)?;
+                j.rw_modifier = (!m.is_empty()).then(|| m.to_string());
+            }
+        ),
+        opt!(
+            "rwmixread",
+            [],
+            ValueKind::Int(0, 100),
+            Job, Group::Job,
+            "70",
+            "percent of reads in a mixed workload (default 50)",
+            |j, g, v| j.rwmixread = v.num() as u32
+        ),
+        opt!(
+            "rwmixwrite",
+            [],
+            ValueKind::Int(0, 100),
+            Job, Group::Job,
+            "30",
+            "percent of writes in a mixed workload",
+            |j, g, v| j.rwmixread = 100 - v.num() as u32
+        ),
+        opt!(
+            "bs",
+            ["blocksize"],
+            ValueKind::Str,
+            Job, Group::Job,
+            "8k",
+            "block size (default 4k); per direction R[,W] (4k,64k: reads 4k, writes 64k)",
+            |j, g, v| {
+                let kb = j.kb_base;
+                j.set_bs("bs", v.str(), |x| Ok(Bs::Fixed(parse_bs("bs", x, kb)?)))?
+            }
+        ),
+        opt!(
+            "bsrange",
+            ["blocksize_range"],
+            ValueKind::Str,
+            Job, Group::Job,
+            "4k-64k",
+            "block sizes min-max, e.g. 4k-64k (multiples of min); per direction R[,W]",
+            |j, g, v| {
+                let kb = j.kb_base;
+                j.set_bs("bsrange", v.str(), |s| {
+                    let (a, b) = s
+                        .split_once('-')
+                        .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
+                        .ok_or_else(|| {
+                            anyhow!("bsrange={s}: expected min-max (two sizes), e.g. 4k-64k")
+                        })?;
+                    let (a, b) = (parse_bs("bsrange", a, kb)?, parse_bs("bsrange", b, kb)?);
+                    if a > b {
+                        bail!("bsrange={s}: min is larger than max");
+                    }
+                    Ok(Bs::Range(a, b))
+                })?
+            }
+        ),
+        opt!(
+            "bssplit",
+            [],
+            ValueKind::Str,
+            Job, Group::Job,
+            "4k/50:64k/50",
+            "weighted block sizes, e.g. 4k/50:64k/40:1m/10; per direction R[,W]",
+            |j, g, v| {
+                let kb = j.kb_base;
+                j.set_bs("bssplit", v.str(), |x| parse_bssplit(x, kb))?
+            }
+        ),
+        opt!(
+            "iodepth",
+            [],
+            ValueKind::Int(1, 65535),
+            Job, Group::Job,
+            "7",
+            "requests in flight (default 1)",
+            |j, g, v| j.iodepth = v.num() as u32
+        ),
+        opt!(
+            "iodepth_batch_submit",
+            ["iodepth_batch"],
+            ValueKind::Int(0, 65535),
+            Job, Group::Job,
+            "4",
+            "requests submitted per call (default 1; 0: iodepth)",
+            |j, g, v| j.batch_submit = v.num() as u32
+        ),
+        opt!(
+            "iodepth_batch_complete_min",
+            ["iodepth_batch_complete"],
+            ValueKind::Int(0, 65535),
+            Job, Group::Job,
+            "3",
+            "completions to wait for per reap (default 1; 0: poll, never wait)",
+            |j, g, v| j.batch_complete_min = v.num() as u32
+        ),
+        opt!(
+            "iodepth_batch_complete_max",
+            [],
+            ValueKind::Int(1, 65535),
+            Job, Group::Job,
+            "5",
+            "completions taken per reap at most (default iodepth)",
+            |j, g, v| j.batch_complete_max = Some(v.num() as u32)
+        ),
+        opt!(
+            "numjobs",
+            [],
+            ValueKind::Int(1, 1024),
+            Job, Group::Job,
+            "3",
+            "clones of this job, each a thread with its own context (default 1)",
+            |j, g, v| j.numjobs = v.num() as u32
+        ),
+        opt!(
+            "size",
+            [],
+            ValueKind::Str,
+            Job, Group::Job,
+            "64m",
+            "bytes of the target(s) to use (default: the whole target), or N% of it (fio)",
+            |j, g, v| {
+                let s = v.str();
+                match pct("size", s)? {
+                    Some(p) => (j.size, j.size_pct) = (None, Some(p)),
+                    None => {
+                        j.size = Some(value::size(s, j.kb_base).map_err(|e| anyhow!("size={s}: {e}"))?);
+                        j.size_pct = None;
+                    }
+                }
+            }
+        ),
+        opt!(
+            "io_size",
+            ["io_limit"],
+            ValueKind::Size,
+            Job, Group::Job,
+            "16m",
+            "bytes to transfer before the job ends (default size)",
+            |j, g, v| j.io_size = Some(v.num())
+        ),
+        opt!(
+            "runtime",
+            ["timeout"],
+            ValueKind::Time,
+            Job, Group::Job,
+            "7",
+            "stop after this long (10, 10s, 500ms, 1m)",
+            |j, g, v| j.runtime = Some(v.time())
+        ),
+        opt!(
+            "time_based",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job,
+            "1",
+            "run for runtime even when size is done (wrap around)",
+            |j, g, v| j.time_based = v.bool()
+        ),
+        opt!(
+            "ramp_time",
+            [],
+            ValueKind::Time,
+            Job, Group::Job,
+            "2",
+            "run this long before measuring",
+            |j, g, v| j.ramp_time = v.time()
+        ),
+        opt!(
+            "ioengine",
+            [],
+            ValueKind::Str,
+            Job, Group::Job,
+            "io_uring",
+            "psync (default; also sync, pvsync, pvsync2), io_uring, libaio, threads, null (no I/O), auto",
+            |j, g, v| j.engine = parse_engine(v.str())?
+        ),
+        opt!(
+            "direct",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job,
+            "1",
+            "1: O_DIRECT, 0: buffered (default 0, as in fio)",
+            |j, g, v| j.direct = v.bool()
+        ),
+        opt!(
+            "buffered",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job,
+            "0",
+            "the opposite of direct (default 1)",
+            |j, g, v| j.direct = !v.bool()
+        ),
+        opt!("kb_base", [], ValueKind::Int(1000, 1024), Job, Group::Job, "1000",
+        "1024 (default): k, m are powers of 2 and KiB, MiB powers of 10; 1000: the other way round",
+        |j, g, v| {
+            if v.num() != 1000 && v.num() != 1024 {
+                bail!("kb_base={}: must be 1000 or 1024", v.num());
+            }
+            j.kb_base = v.num() as u32
+        }),
+        opt!(
+            "fsync",
+            [],
+            ValueKind::Int(0, u32::MAX as u64),
+            Job, Group::Job,
+            "8",
+            "fsync after every N writes",
+            |j, g, v| j.fsync = v.num() as u32
+        ),
+        opt!(
+            "fdatasync",
+            [],
+            ValueKind::Int(0, u32::MAX as u64),
+            Job, Group::Job,
+            "8",
+            "fdatasync after every N writes",
+            |j, g, v| j.fdatasync = v.num() as u32
+        ),
+        opt!(
+            "thread",
+            ["threads"],
+            ValueKind::Bool,
+            Job, Group::Job,
+            "1",
+            "run jobs as threads (diorite always does: a job is a thread with its own context)",
+            |j, g, v| j.thread = v.bool()
+        ),
+        opt!(
+            "fixedbufs",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job,
+            "0",
+            "1 (default in diorite): register the job's buffers with io_uring; 0: plain buffers",
+            |j, g, v| j.fixedbufs = v.bool()
+        ),
+        opt!(
+            "registerfiles",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job,
+            "0",
+            "1 (default in diorite): register the job's files with io_uring; 0: plain descriptors",
+            |j, g, v| j.registerfiles = v.bool()
+        ),
+        opt!(
+            "sqthread_poll",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job,
+            "1",
+            "io_uring: a kernel thread polls the submission queue (SQPOLL; sleeps after 1 s idle, as fio)",
+            |j, g, v| j.sqthread_poll = v.bool()
+        ),
+        opt!(
+            "sqthread_poll_cpu",
+            [],
+            ValueKind::Int(0, 65535),
+            Job, Group::Job,
+            "1",
+            "io_uring with sqthread_poll=1: the CPU of the polling thread",
+            |j, g, v| j.sqthread_poll_cpu = Some(v.num() as u32)
+        ),
+        opt!(
+            "hipri",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job,
+            "1",
+            "io_uring: poll the device for completions (IOPOLL); needs a device with poll queues",
+            |j, g, v| j.hipri = v.bool()
+        ),
+        opt!(
+            "pool_threads",
+            [],
+            ValueKind::Int(1, 1024),
+            Job, Group::Job,
+            "3",
+            "worker threads of the thread-pool engine (default: iodepth, at most 64)",
+            |j, g, v| j.pool_threads = Some(v.num() as usize)
+        ),
+        opt!(
+            "inject",
+            [],
+            ValueKind::Str,
+            Job, Group::Job,
+            "write:nth=3:eio",
+            "diorite: run on the faulty backend with these fault rules (see diorite::faults), seeded by randseed",
+            |j, g, v| {
+                // Parsed here, so a bad rule is refused with the job, before anything runs.
+                diorite::faults::Faults::parse(v.str(), 0)?;
+                j.inject = Some(v.str().to_string())
+            }
+        ),
+        opt!(
+            "continue_on_error",
+            [],
+            ValueKind::Str,
+            Job, Group::Job,
+            "io",
+            "go on after EIO/EILSEQ (or ignore_error's list) of: none, read, write, io, verify, all (0, 1)",
+            |j, g, v| {
+                j.continue_on = match v.str() {
+                    "none" | "0" => [false; 3],
+                    "read" => [true, false, false],
+                    "write" => [false, true, false],
+                    "io" => [true, true, false],
+                    "verify" => [false, false, true],
+                    "all" | "1" => [true; 3],
+                    s => anyhow::bail!(
+                        "continue_on_error={s}: expected none, read, write, io, verify, all, 0 or 1"
+                    ),
+                }
+            }
+        ),
+        opt!(
+            "ignore_error",
+            [],
+            ValueKind::Str,
+            Job, Group::Job,
+            "EAGAIN,ENOSPC:122",
+            "READ_LIST,WRITE_LIST,VERIFY_LIST of errnos (names or numbers, ':'-separated) to go on after",
+            |j, g, v| {
+                for (etype, list) in v.str().split(',').enumerate() {
+                    if etype > 2 {
+                        anyhow::bail!("ignore_error={}: at most three lists (read, write, verify)", v.str());
+                    }
+                    if list.is_empty() {
+                        continue;
+                    }
+                    let errs = list
+                        .split(':')
+                        .map(|e| parse_errno(e).ok_or_else(|| anyhow::anyhow!("ignore_error: unknown error '{e}'")))
+                        .collect::<Result<Vec<i32>>>()?;
+                    // fio: a list for a type also turns continuing on for it.
+                    j.ignore_error[etype] = Some(errs);
+                    j.continue_on[etype] = true;
+                }
+            }
+        ),
+        opt!(
             "filename",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Files,
             "/dev/null",
             "target file(s) or block device(s), ':'-separated (default: nrfiles own files, named by filename_format, in directory)",
             |j, g, v| j.filenames = v
@@ -378,24 +736,45 @@ pub static OPTIONS: &[Opt] =
                 .map(PathBuf::from)
                 .collect()
         ),
-        opt!("directory", [], ValueKind::Str, Job, "/var/tmp",
+        opt!("directory", [], ValueKind::Str, Job, Group::Files, "/var/tmp",
         "directory of the jobs' files when no filename is given (default: the working directory)",
         |j, g, v| j.directory = Some(PathBuf::from(v.str()))),
         opt!(
             "nrfiles",
             ["nr_files"],
             ValueKind::Int(1, 1 << 20),
-            Job,
+            Job, Group::Files,
             "4",
             "files per job clone when no filename is given (named by filename_format); size is \
              divided among them",
             |j, g, v| j.nrfiles = v.num() as u32
         ),
         opt!(
+            "filesize",
+            [],
+            ValueKind::Str,
+            Job, Group::Files,
+            "8m",
+            "each file's size (or LOW-HIGH: one size per file in that range); size then only \
+             sets the default io_size (fio)",
+            |j, g, v| {
+                let s = v.str();
+                let (lo, hi) = s.split_once(['-', ':']).unwrap_or((s, s));
+                let size = |x: &str| {
+                    value::size(x, j.kb_base).map_err(|e| anyhow!("filesize={s}: {e}"))
+                };
+                let (lo, hi) = (size(lo)?, size(hi)?);
+                if lo == 0 || hi < lo {
+                    bail!("filesize={s}: expected a size, or LOW-HIGH with 0 < LOW <= HIGH");
+                }
+                j.filesize = Some((lo, hi));
+            }
+        ),
+        opt!(
             "filename_format",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Files,
             "$jobname.$filenum",
             "names of a job's own files: $jobname, $jobnum (the clone), $filenum, $clientuid \
              (empty: no client/server) (default $jobname.$jobnum.$filenum)",
@@ -405,7 +784,7 @@ pub static OPTIONS: &[Opt] =
             "file_service_type",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Files,
             "random:4",
             "which file the next I/O goes to: roundrobin (default), sequential (each file's \
              share in turn), random; :N switches every N I/Os",
@@ -433,47 +812,17 @@ pub static OPTIONS: &[Opt] =
             "openfiles",
             ["open_files"],
             ValueKind::Int(1, 1 << 20),
-            Job,
+            Job, Group::Files,
             "8",
             "files served at a time (default: all): the first N, a done file's place going to \
              the next (descriptors stay open in diorite)",
             |j, g, v| j.openfiles = Some(v.num() as u32)
         ),
         opt!(
-            "fill_device",
-            ["fill_fs"],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "write until the device or filesystem is full: ENOSPC/EDQUOT end the job without an \
-             error; without size, the region is all the free space (a reader fills it first)",
-            |j, g, v| j.fill_device = v.bool()
-        ),
-        opt!(
-            "create_on_open",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "create a missing file when the job starts (opens it), not while the run is set up \
-             (writing jobs)",
-            |j, g, v| j.create_on_open = v.bool()
-        ),
-        opt!(
-            "unlink_each_loop",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "delete the job's files after each of its loops; the next loop runs on new files \
-             (writing jobs)",
-            |j, g, v| j.unlink_each_loop = v.bool()
-        ),
-        opt!(
             "allow_file_create",
             [],
             ValueKind::Bool,
-            Job,
+            Job, Group::Files,
             "0",
             "1 (default): create missing files; 0: a missing file is an error",
             |j, g, v| j.allow_file_create = v.bool()
@@ -482,7 +831,7 @@ pub static OPTIONS: &[Opt] =
             "fallocate",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Files,
             "none",
             "how a writing job's new file space is reserved: native (default), posix, keep \
              (size unchanged), truncate (ftruncate only), none; 1 is native, 0 none",
@@ -495,455 +844,143 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
-            "rw",
-            ["readwrite"],
-            ValueKind::Str,
-            Job,
-            "randwrite",
-            "read, write, randread, randwrite, rw|readwrite, randrw, trims (default read); \
-             PATTERN:MOD adds fio's offset modifier (sequential: bytes added to each next offset, \
-             negative goes backwards; random: I/Os per random offset, see rw_sequencer)",
-            |j, g, v| {
-                let (p, m) = v.str().split_once(':').unwrap_or((v.str(), ""));
-                j.rw = Rw::parse(p)?;
-                j.rw_modifier = (!m.is_empty()).then(|| m.to_string());
-            }
+            "fill_device",
+            ["fill_fs"],
+            ValueKind::Bool,
+            Job, Group::Files,
+            "1",
+            "write until the device or filesystem is full: ENOSPC/EDQUOT end the job without an \
+             error; without size, the region is all the free space (a reader fills it first)",
+            |j, g, v| j.fill_device = v.bool()
         ),
         opt!(
-            "rw_sequencer",
+            "create_on_open",
+            [],
+            ValueKind::Bool,
+            Job, Group::Files,
+            "1",
+            "create a missing file when the job starts (opens it), not while the run is set up \
+             (writing jobs)",
+            |j, g, v| j.create_on_open = v.bool()
+        ),
+        opt!(
+            "unlink",
+            [],
+            ValueKind::Bool,
+            Job, Group::Files,
+            "1",
+            "delete the job's files when it is done (regular files, also ones that existed \
+             before; never a block device), as fio does",
+            |j, g, v| j.unlink = v.bool()
+        ),
+        opt!(
+            "unlink_each_loop",
+            [],
+            ValueKind::Bool,
+            Job, Group::Files,
+            "1",
+            "delete the job's files after each of its loops; the next loop runs on new files \
+             (writing jobs)",
+            |j, g, v| j.unlink_each_loop = v.bool()
+        ),
+        opt!(
+            "loops",
+            [],
+            ValueKind::Int(1, u32::MAX as u64),
+            Job, Group::Timing,
+            "3",
+            "repeat the job's I/O amount this many times (default 1)",
+            |j, g, v| j.loops = v.num() as u32
+        ),
+        opt!(
+            "number_ios",
+            [],
+            ValueKind::Int(1, u64::MAX),
+            Job, Group::Timing,
+            "1000",
+            "end the job after this many I/Os, if nothing ends it first",
+            |j, g, v| j.number_ios = Some(v.num())
+        ),
+        opt!(
+            "startdelay",
             [],
             ValueKind::Str,
-            Job,
-            "identical",
-            "with rw=RANDOM:N, what the N-1 I/Os after each random offset do: sequential \
-             (continue after it, the default) or identical (repeat it)",
+            Job, Group::Timing,
+            "500ms",
+            "start the job this long after its group starts; LOW-HIGH: each clone picks a time \
+             in the range (from its seed)",
             |j, g, v| {
-                j.rw_identical = match v.str() {
-                    "sequential" => false,
-                    "identical" => true,
-                    s => bail!("rw_sequencer={s}: expected sequential or identical"),
+                let s = v.str();
+                let (lo, hi) = s.split_once('-').unwrap_or((s, s));
+                let t = |x: &str| value::time(x).map_err(|e| anyhow!("startdelay={s}: {e}"));
+                let (lo, hi) = (t(lo)?, t(hi)?);
+                if hi < lo {
+                    bail!("startdelay={s}: LOW is above HIGH");
                 }
+                j.startdelay = lo;
+                j.startdelay_high = (hi > lo).then_some(hi);
             }
         ),
         opt!(
-            "rwmixread",
+            "thinktime",
             [],
-            ValueKind::Int(0, 100),
-            Job,
-            "70",
-            "percent of reads in a mixed workload (default 50)",
-            |j, g, v| j.rwmixread = v.num() as u32
+            ValueKind::TimeUs,
+            Job, Group::Timing,
+            "100",
+            "after every thinktime_blocks I/Os, wait for those in flight, then stall this long \
+             (plain numbers: microseconds)",
+            |j, g, v| j.think.time = v.time()
         ),
         opt!(
-            "rwmixwrite",
+            "thinktime_spin",
             [],
-            ValueKind::Int(0, 100),
-            Job,
-            "30",
-            "percent of writes in a mixed workload",
-            |j, g, v| j.rwmixread = 100 - v.num() as u32
+            ValueKind::TimeUs,
+            Job, Group::Timing,
+            "10",
+            "spend this part of each thinktime spinning on the CPU (plain numbers: microseconds)",
+            |j, g, v| j.think.spin = v.time()
         ),
         opt!(
-            "bs",
-            ["blocksize"],
-            ValueKind::Str,
-            Job,
-            "8k",
-            "block size (default 4k); per direction R[,W] (4k,64k: reads 4k, writes 64k)",
-            |j, g, v| {
-                let kb = j.kb_base;
-                j.set_bs("bs", v.str(), |x| Ok(Bs::Fixed(parse_bs("bs", x, kb)?)))?
-            }
-        ),
-        opt!(
-            "bsrange",
-            ["blocksize_range"],
-            ValueKind::Str,
-            Job,
-            "4k-64k",
-            "block sizes min-max, e.g. 4k-64k (multiples of min); per direction R[,W]",
-            |j, g, v| {
-                let kb = j.kb_base;
-                j.set_bs("bsrange", v.str(), |s| {
-                    let (a, b) = s
-                        .split_once('-')
-                        .filter(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
-                        .ok_or_else(|| {
-                            anyhow!("bsrange={s}: expected min-max (two sizes), e.g. 4k-64k")
-                        })?;
-                    let (a, b) = (parse_bs("bsrange", a, kb)?, parse_bs("bsrange", b, kb)?);
-                    if a > b {
-                        bail!("bsrange={s}: min is larger than max");
-                    }
-                    Ok(Bs::Range(a, b))
-                })?
-            }
-        ),
-        opt!(
-            "bssplit",
+            "thinktime_blocks",
             [],
-            ValueKind::Str,
-            Job,
-            "4k/50:64k/50",
-            "weighted block sizes, e.g. 4k/50:64k/40:1m/10; per direction R[,W]",
-            |j, g, v| {
-                let kb = j.kb_base;
-                j.set_bs("bssplit", v.str(), |x| parse_bssplit(x, kb))?
-            }
-        ),
-        opt!(
-            "iodepth",
-            [],
-            ValueKind::Int(1, 65535),
-            Job,
-            "7",
-            "requests in flight (default 1)",
-            |j, g, v| j.iodepth = v.num() as u32
-        ),
-        opt!(
-            "iodepth_batch_submit",
-            ["iodepth_batch"],
-            ValueKind::Int(0, 65535),
-            Job,
+            ValueKind::Int(1, u32::MAX as u64),
+            Job, Group::Timing,
             "4",
-            "requests submitted per call (default 1; 0: iodepth)",
-            |j, g, v| j.batch_submit = v.num() as u32
+            "how many I/Os between stalls (default 1; caps the queue depth, as in fio)",
+            |j, g, v| {
+                j.think.blocks = v.num();
+                j.think.blocks_set = true;
+            }
         ),
         opt!(
-            "iodepth_batch_complete_min",
-            ["iodepth_batch_complete"],
-            ValueKind::Int(0, 65535),
-            Job,
-            "3",
-            "completions to wait for per reap (default 1; 0: poll, never wait)",
-            |j, g, v| j.batch_complete_min = v.num() as u32
-        ),
-        opt!(
-            "iodepth_batch_complete_max",
-            [],
-            ValueKind::Int(1, 65535),
-            Job,
-            "5",
-            "completions taken per reap at most (default iodepth)",
-            |j, g, v| j.batch_complete_max = Some(v.num() as u32)
-        ),
-        opt!(
-            "numjobs",
-            [],
-            ValueKind::Int(1, 1024),
-            Job,
-            "3",
-            "clones of this job, each a thread with its own context (default 1)",
-            |j, g, v| j.numjobs = v.num() as u32
-        ),
-        opt!(
-            "size",
+            "thinktime_blocks_type",
             [],
             ValueKind::Str,
-            Job,
-            "64m",
-            "bytes of the target(s) to use (default: the whole target), or N% of it (fio)",
+            Job, Group::Timing,
+            "issue",
+            "what thinktime_blocks counts: complete (default) or issue",
             |j, g, v| {
-                let s = v.str();
-                match pct("size", s)? {
-                    Some(p) => (j.size, j.size_pct) = (None, Some(p)),
-                    None => {
-                        j.size = Some(value::size(s, j.kb_base).map_err(|e| anyhow!("size={s}: {e}"))?);
-                        j.size_pct = None;
-                    }
+                j.think.count_issued = match v.str() {
+                    "complete" => false,
+                    "issue" => true,
+                    s => bail!("thinktime_blocks_type={s}: expected complete or issue"),
                 }
             }
         ),
         opt!(
-            "offset",
-            [],
-            ValueKind::Str,
-            Job,
-            "1m",
-            "start of the region in each file (default 0), or N% of the file (aligned up to the \
-             smallest block, as fio)",
-            |j, g, v| {
-                let s = v.str();
-                match pct("offset", s)? {
-                    Some(p) => (j.offset, j.offset_pct) = (0, Some(p)),
-                    None => {
-                        j.offset = value::size(s, j.kb_base).map_err(|e| anyhow!("offset={s}: {e}"))?;
-                        j.offset_pct = None;
-                    }
-                }
-            }
-        ),
-        opt!(
-            "offset_increment",
-            [],
-            ValueKind::Str,
-            Job,
-            "1m",
-            "each numjobs clone starts this much (or N% of the file) after the one before (fio)",
-            |j, g, v| {
-                let s = v.str();
-                j.offset_increment = match pct("offset_increment", s)? {
-                    Some(p) => Incr::Pct(p),
-                    None => Incr::Bytes(
-                        value::size(s, j.kb_base).map_err(|e| anyhow!("offset_increment={s}: {e}"))?,
-                    ),
-                };
-            }
-        ),
-        opt!(
-            "filesize",
-            [],
-            ValueKind::Str,
-            Job,
-            "8m",
-            "each file's size (or LOW-HIGH: one size per file in that range); size then only \
-             sets the default io_size (fio)",
-            |j, g, v| {
-                let s = v.str();
-                let (lo, hi) = s.split_once(['-', ':']).unwrap_or((s, s));
-                let size = |x: &str| {
-                    value::size(x, j.kb_base).map_err(|e| anyhow!("filesize={s}: {e}"))
-                };
-                let (lo, hi) = (size(lo)?, size(hi)?);
-                if lo == 0 || hi < lo {
-                    bail!("filesize={s}: expected a size, or LOW-HIGH with 0 < LOW <= HIGH");
-                }
-                j.filesize = Some((lo, hi));
-            }
-        ),
-        opt!(
-            "io_size",
-            ["io_limit"],
-            ValueKind::Size,
-            Job,
-            "16m",
-            "bytes to transfer before the job ends (default size)",
-            |j, g, v| j.io_size = Some(v.num())
-        ),
-        opt!(
-            "runtime",
-            ["timeout"],
-            ValueKind::Time,
-            Job,
-            "7",
-            "stop after this long (10, 10s, 500ms, 1m)",
-            |j, g, v| j.runtime = Some(v.time())
-        ),
-        opt!(
-            "time_based",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "run for runtime even when size is done (wrap around)",
-            |j, g, v| j.time_based = v.bool()
-        ),
-        opt!(
-            "ramp_time",
+            "thinktime_iotime",
             [],
             ValueKind::Time,
-            Job,
-            "2",
-            "run this long before measuring",
-            |j, g, v| j.ramp_time = v.time()
-        ),
-        opt!(
-            "ioengine",
-            [],
-            ValueKind::Str,
-            Job,
-            "io_uring",
-            "psync (default; also sync, pvsync, pvsync2), io_uring, libaio, threads, null (no I/O), auto",
-            |j, g, v| j.engine = parse_engine(v.str())?
-        ),
-        opt!(
-            "direct",
-            [],
-            ValueKind::Bool,
-            Job,
+            Job, Group::Timing,
             "1",
-            "1: O_DIRECT, 0: buffered (default 0, as in fio)",
-            |j, g, v| j.direct = v.bool()
-        ),
-        opt!(
-            "buffered",
-            [],
-            ValueKind::Bool,
-            Job,
-            "0",
-            "the opposite of direct (default 1)",
-            |j, g, v| j.direct = !v.bool()
-        ),
-        opt!("kb_base", [], ValueKind::Int(1000, 1024), Job, "1000",
-        "1024 (default): k, m are powers of 2 and KiB, MiB powers of 10; 1000: the other way round",
-        |j, g, v| {
-            if v.num() != 1000 && v.num() != 1024 {
-                bail!("kb_base={}: must be 1000 or 1024", v.num());
-            }
-            j.kb_base = v.num() as u32
-        }),
-        opt!(
-            "fsync",
-            [],
-            ValueKind::Int(0, u32::MAX as u64),
-            Job,
-            "8",
-            "fsync after every N writes",
-            |j, g, v| j.fsync = v.num() as u32
-        ),
-        opt!(
-            "fdatasync",
-            [],
-            ValueKind::Int(0, u32::MAX as u64),
-            Job,
-            "8",
-            "fdatasync after every N writes",
-            |j, g, v| j.fdatasync = v.num() as u32
-        ),
-        opt!(
-            "randrepeat",
-            [],
-            ValueKind::Bool,
-            Job,
-            "0",
-            "1: the same random sequence every run (default), 0: seeded from the clock",
-            |j, g, v| j.randrepeat = v.bool()
-        ),
-        opt!(
-            "randseed",
-            [],
-            ValueKind::Int(0, u64::MAX),
-            Job,
-            "42",
-            "seed of the random sequences",
-            |j, g, v| j.randseed = v.num()
-        ),
-        opt!(
-            "random_distribution",
-            [],
-            ValueKind::Str,
-            Job,
-            "zipf:1.2",
-            "random, zipf:θ, pareto:h, normal:σ% (default random)",
-            |j, g, v| j.dist = Dist::parse(v.str())?
-        ),
-        opt!(
-            "random_generator",
-            [],
-            ValueKind::Str,
-            Job,
-            "lfsr",
-            "random offsets from: tausworthe (default; tausworthe64 past 2^32 blocks, as fio), \
-             tausworthe64, lfsr (every block exactly once per pass, without a random map)",
-            |j, g, v| j.random_generator = match v.str() {
-                "tausworthe" => super::RandomGen::Tausworthe,
-                "tausworthe64" => super::RandomGen::Tausworthe64,
-                "lfsr" => super::RandomGen::Lfsr,
-                s => bail!("random_generator={s}: expected tausworthe, tausworthe64 or lfsr"),
-            }
-        ),
-        opt!(
-            "percentage_random",
-            [],
-            ValueKind::Str,
-            Job,
-            "50",
-            "of a random pattern's I/Os, this percent are random, the rest continue after the \
-             direction's last I/O; READ[,WRITE] (default 100)",
-            |j, g, v| {
-                let s = v.str();
-                let one = |x: &str| -> Result<Option<u32>> {
-                    if x.trim().is_empty() {
-                        return Ok(None);
-                    }
-                    x.trim()
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|p| *p <= 100)
-                        .map(Some)
-                        .ok_or_else(|| anyhow!("percentage_random={s}: {x:?} is not a percentage"))
-                };
-                let parts: Vec<&str> = s.split(',').collect();
-                match parts.as_slice() {
-                    [all] => {
-                        let p = one(all)?.unwrap_or(100);
-                        j.perc_rand = [p, p];
-                    }
-                    [r, w] | [r, w, _] => {
-                        j.perc_rand = [one(r)?.unwrap_or(100), one(w)?.unwrap_or(100)];
-                    }
-                    _ => bail!("percentage_random={s}: expected READ[,WRITE[,TRIM]]"),
-                }
-                if let [_, _, t] = parts.as_slice() {
-                    if one(t)?.is_some_and(|p| p < 100) {
-                        bail!("percentage_random={s}: a trim value below 100 is not supported yet");
-                    }
-                }
-            }
-        ),
-        opt!(
-            "zonemode",
-            [],
-            ValueKind::Str,
-            Job,
-            "none",
-            "none, or strided: the pattern runs in one zone of zonerange bytes until zonesize \
-             bytes were transferred, then zonerange + zoneskip further on (zbd is not supported)",
-            |j, g, v| j.zonemode = Some(match v.str() {
-                s @ ("none" | "strided") => s.to_string(),
-                s => bail!("zonemode={s}: supported: none, strided (zbd is not)"),
-            })
-        ),
-        opt!(
-            "zonesize",
-            [],
-            ValueKind::Size,
-            Job,
-            "1m",
-            "strided zones: bytes transferred in a zone before the next (with zonemode=strided)",
-            |j, g, v| j.zone_size = Some(v.num())
-        ),
-        opt!(
-            "zonerange",
-            [],
-            ValueKind::Size,
-            Job,
-            "2m",
-            "strided zones: a zone's length (default zonesize)",
-            |j, g, v| j.zone_range = Some(v.num())
-        ),
-        opt!(
-            "zoneskip",
-            [],
-            ValueKind::Size,
-            Job,
-            "4m",
-            "strided zones: bytes skipped after a zone",
-            |j, g, v| j.zone_skip = v.num()
-        ),
-        opt!(
-            "norandommap",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "random offsets may repeat within a pass",
-            |j, g, v| j.norandommap = v.bool()
-        ),
-        opt!(
-            "thread",
-            ["threads"],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "run jobs as threads (diorite always does: a job is a thread with its own context)",
-            |j, g, v| j.thread = v.bool()
+            "also stall after this much I/O time (plain numbers: seconds)",
+            |j, g, v| j.think.iotime = v.time()
         ),
         opt!(
             "rate",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Timing,
             "1m",
             "cap the job's bandwidth in bytes/s, per direction: R[,W] (one value: both; empty: \
              no cap); as fio, an I/O over its direction's budget waits for the queue to drain",
@@ -954,7 +991,7 @@ pub static OPTIONS: &[Opt] =
             "rate_iops",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Timing,
             "100",
             "cap the job's I/Os per second, per direction: R[,W] (as rate; with rate, rate wins)",
             |j, g, v| (j.rate_iops, j.trim_rate.rate_iops) =
@@ -964,7 +1001,7 @@ pub static OPTIONS: &[Opt] =
             "rate_min",
             ["ratemin"],
             ValueKind::Str,
-            Job,
+            Job, Group::Timing,
             "1k",
             "end the job with an error when a rate_cycle's bandwidth falls below this, bytes/s, \
              per direction R[,W]",
@@ -975,17 +1012,137 @@ pub static OPTIONS: &[Opt] =
             "rate_iops_min",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Timing,
             "1",
             "end the job with an error when a rate_cycle's IOPS fall below this, per direction R[,W]",
             |j, g, v| (j.rate_iops_min, j.trim_rate.rate_iops_min) =
                 per_dir("rate_iops_min", v.str(), |x| value::eval(x, Unit::Count))?
         ),
         opt!(
+            "rate_process",
+            [],
+            ValueKind::Str,
+            Job, Group::Timing,
+            "poisson",
+            "how rate and rate_iops pace I/Os: linear (default, evenly) or poisson (exponential \
+             gaps of the same mean)",
+            |j, g, v| j.rate_poisson = match v.str() {
+                "linear" => false,
+                "poisson" => true,
+                s => bail!("rate_process={s}: expected linear or poisson"),
+            }
+        ),
+        opt!(
+            "rate_cycle",
+            ["ratecycle"],
+            ValueKind::Int(1, u32::MAX as u64),
+            Job, Group::Timing,
+            "500",
+            "the window of rate_min and rate_iops_min, in milliseconds (default 1000)",
+            |j, g, v| j.rate_cycle = Duration::from_millis(v.num())
+        ),
+        opt!(
+            "io_submit_mode",
+            [],
+            ValueKind::Str,
+            Job, Group::Timing,
+            "offload",
+            "inline (default): a rate wait first drains what is in flight; offload: I/Os go out \
+             at their rate times whatever is still in flight (no coordinated omission)",
+            |j, g, v| j.submit_offload = match v.str() {
+                "inline" => false,
+                "offload" => true,
+                s => bail!("io_submit_mode={s}: expected inline or offload"),
+            }
+        ),
+        opt!(
+            "stonewall",
+            ["wait_for_previous"],
+            ValueKind::Bool,
+            Job, Group::Timing,
+            "1",
+            "wait for the jobs before this one; starts a new group",
+            |j, g, v| j.stonewall = v.bool()
+        ),
+        opt!(
+            "new_group",
+            [],
+            ValueKind::Bool,
+            Job, Group::Timing,
+            "1",
+            "start a new reporting group here, without waiting for the jobs before (fio)",
+            |j, g, v| j.new_group = v.bool()
+        ),
+        opt!(
+            "wait_for",
+            [],
+            ValueKind::Str,
+            Job, Group::Timing,
+            "other",
+            "start only once every clone of the named earlier job has finished (fio)",
+            |j, g, v| j.wait_for = Some(v.str().to_string())
+        ),
+        opt!(
+            "exitall",
+            [],
+            ValueKind::Bool,
+            Job, Group::Timing,
+            "1",
+            "when a job ends, end others too (which: exit_what); given to any job, it holds for \
+             the whole run, as in fio",
+            |j, g, v| j.exitall = v.bool()
+        ),
+        opt!(
+            "exit_what",
+            [],
+            ValueKind::Str,
+            Job, Group::Timing,
+            "all",
+            "with exitall, a job's end ends: group (its reporting group, the default), stonewall \
+             (every job running now), all (every job, also those not started)",
+            |j, g, v| {
+                j.exit_what = match v.str() {
+                    "group" => super::ExitWhat::Group,
+                    "stonewall" => super::ExitWhat::Stonewall,
+                    "all" => super::ExitWhat::All,
+                    s => bail!("exit_what={s}: expected group, stonewall or all"),
+                }
+            }
+        ),
+        opt!(
+            "flow_id",
+            [],
+            ValueKind::Int(0, u32::MAX as u64),
+            Job, Group::Timing,
+            "2",
+            "the flow the job's flow weight counts in (default 0)",
+            |j, g, v| j.flow_id = v.num() as u32
+        ),
+        opt!(
+            "flow",
+            [],
+            ValueKind::Int(0, 1000),
+            Job, Group::Timing,
+            "2",
+            "the job's weight in its flow: jobs of a flow keep their I/O counts in the ratio of \
+             their weights (0: not in a flow)",
+            |j, g, v| j.flow = v.num()
+        ),
+        opt!(
+            "flow_sleep",
+            [],
+            ValueKind::TimeUs,
+            Job, Group::Timing,
+            "1000",
+            "how long a job ahead of its flow share waits after draining (plain numbers: \
+             microseconds)",
+            |j, g, v| j.flow_sleep = v.time()
+        ),
+        opt!(
             "steadystate",
             ["ss"],
             ValueKind::Str,
-            Job,
+            Job, Group::Timing,
             "bw:5%",
             "end the job (its group with group_reporting) once steady over ss_dur: iops or bw \
              (largest deviation from the mean), iops_slope or bw_slope (least-squares slope), \
@@ -1026,7 +1183,7 @@ pub static OPTIONS: &[Opt] =
             "steadystate_duration",
             ["ss_dur"],
             ValueKind::Time,
-            Job,
+            Job, Group::Timing,
             "30",
             "the steady-state window; 0 (default): no steady-state detection",
             |j, g, v| j.ss_dur = v.time()
@@ -1035,7 +1192,7 @@ pub static OPTIONS: &[Opt] =
             "steadystate_ramp_time",
             ["ss_ramp"],
             ValueKind::Time,
-            Job,
+            Job, Group::Timing,
             "5",
             "start recording steady-state data this long (plus one interval) after the job starts",
             |j, g, v| j.ss_ramp = v.time()
@@ -1044,7 +1201,7 @@ pub static OPTIONS: &[Opt] =
             "ss_interval",
             ["steadystate_check_interval"],
             ValueKind::Time,
-            Job,
+            Job, Group::Timing,
             "2",
             "the steady-state sampling interval (default 1 s; fio 3.33 has it fixed, later fio \
              takes it)",
@@ -1054,7 +1211,7 @@ pub static OPTIONS: &[Opt] =
             "latency_target",
             [],
             ValueKind::TimeUs,
-            Job,
+            Job, Group::Timing,
             "2ms",
             "find the deepest queue (up to iodepth) whose I/Os meet this latency, then run at it \
              (plain numbers: microseconds)",
@@ -1064,7 +1221,7 @@ pub static OPTIONS: &[Opt] =
             "latency_window",
             [],
             ValueKind::TimeUs,
-            Job,
+            Job, Group::Timing,
             "100ms",
             "how long each queue depth is tried (plain numbers: microseconds)",
             |j, g, v| j.latency_window = v.time()
@@ -1073,7 +1230,7 @@ pub static OPTIONS: &[Opt] =
             "latency_percentile",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Timing,
             "99.9",
             "the percent of I/Os that must meet latency_target (default 100)",
             |j, g, v| {
@@ -1090,7 +1247,7 @@ pub static OPTIONS: &[Opt] =
             "latency_run",
             [],
             ValueKind::Bool,
-            Job,
+            Job, Group::Timing,
             "1",
             "keep adjusting the depth for the whole run instead of ending at the one found",
             |j, g, v| j.latency_run = v.bool()
@@ -1099,130 +1256,69 @@ pub static OPTIONS: &[Opt] =
             "max_latency",
             [],
             ValueKind::TimeUs,
-            Job,
+            Job, Group::Timing,
             "10ms",
             "a read or write slower than this ends the job with ETIMEDOUT (plain numbers: \
              microseconds)",
             |j, g, v| j.max_latency = Some(v.time())
         ),
         opt!(
-            "rate_process",
+            "offset",
             [],
             ValueKind::Str,
-            Job,
-            "poisson",
-            "how rate and rate_iops pace I/Os: linear (default, evenly) or poisson (exponential \
-             gaps of the same mean)",
-            |j, g, v| j.rate_poisson = match v.str() {
-                "linear" => false,
-                "poisson" => true,
-                s => bail!("rate_process={s}: expected linear or poisson"),
-            }
-        ),
-        opt!(
-            "io_submit_mode",
-            [],
-            ValueKind::Str,
-            Job,
-            "offload",
-            "inline (default): a rate wait first drains what is in flight; offload: I/Os go out \
-             at their rate times whatever is still in flight (no coordinated omission)",
-            |j, g, v| j.submit_offload = match v.str() {
-                "inline" => false,
-                "offload" => true,
-                s => bail!("io_submit_mode={s}: expected inline or offload"),
-            }
-        ),
-        opt!(
-            "rate_cycle",
-            ["ratecycle"],
-            ValueKind::Int(1, u32::MAX as u64),
-            Job,
-            "500",
-            "the window of rate_min and rate_iops_min, in milliseconds (default 1000)",
-            |j, g, v| j.rate_cycle = Duration::from_millis(v.num())
-        ),
-        opt!(
-            "verify",
-            [],
-            ValueKind::Str,
-            Job,
-            "crc32c",
-            "write blocks with a header and checksum, check them afterwards: md5, sha1, sha256, sha512, sha3-224/256/384/512, crc64, crc32, crc32c(-intel), crc16, crc7, xxhash; meta (header only), pattern (verify_pattern only), null",
+            Job, Group::Offsets,
+            "1m",
+            "start of the region in each file (default 0), or N% of the file (aligned up to the \
+             smallest block, as fio)",
             |j, g, v| {
-                match v.str() {
-                    "0" | "none" => j.verify = false,
-                    x => {
-                        j.verify_kind = crate::spec::verify::Kind::parse(x).ok_or_else(|| {
-                            anyhow!(
-                                "verify={x}: unknown (supported: {})",
-                                crate::spec::verify::Kind::names()
-                            )
-                        })?;
-                        j.verify = true;
+                let s = v.str();
+                match pct("offset", s)? {
+                    Some(p) => (j.offset, j.offset_pct) = (0, Some(p)),
+                    None => {
+                        j.offset = value::size(s, j.kb_base).map_err(|e| anyhow!("offset={s}: {e}"))?;
+                        j.offset_pct = None;
                     }
                 }
             }
         ),
         opt!(
-            "do_verify",
-            [],
-            ValueKind::Bool,
-            Job,
-            "0",
-            "1 (default): run the verify phase after writing when verify is set",
-            |j, g, v| j.do_verify = v.bool()
-        ),
-        opt!(
-            "verify_only",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "check a target written earlier by the same job; write nothing",
-            |j, g, v| j.verify_only = v.bool()
-        ),
-        opt!(
-            "verify_fatal",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "stop at the first verify mismatch",
-            |j, g, v| j.verify_fatal = v.bool()
-        ),
-        opt!(
-            "stonewall",
-            ["wait_for_previous"],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "wait for the jobs before this one; starts a new group",
-            |j, g, v| j.stonewall = v.bool()
-        ),
-        opt!(
-            "new_group",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "start a new reporting group here, without waiting for the jobs before (fio)",
-            |j, g, v| j.new_group = v.bool()
-        ),
-        opt!(
-            "wait_for",
+            "offset_increment",
             [],
             ValueKind::Str,
-            Job,
-            "other",
-            "start only once every clone of the named earlier job has finished (fio)",
-            |j, g, v| j.wait_for = Some(v.str().to_string())
+            Job, Group::Offsets,
+            "1m",
+            "each numjobs clone starts this much (or N% of the file) after the one before (fio)",
+            |j, g, v| {
+                let s = v.str();
+                j.offset_increment = match pct("offset_increment", s)? {
+                    Some(p) => Incr::Pct(p),
+                    None => Incr::Bytes(
+                        value::size(s, j.kb_base).map_err(|e| anyhow!("offset_increment={s}: {e}"))?,
+                    ),
+                };
+            }
+        ),
+        opt!(
+            "rw_sequencer",
+            [],
+            ValueKind::Str,
+            Job, Group::Offsets,
+            "identical",
+            "with rw=RANDOM:N, what the N-1 I/Os after each random offset do: sequential \
+             (continue after it, the default) or identical (repeat it)",
+            |j, g, v| {
+                j.rw_identical = match v.str() {
+                    "sequential" => false,
+                    "identical" => true,
+                    s => bail!("rw_sequencer={s}: expected sequential or identical"),
+                }
+            }
         ),
         opt!(
             "blockalign",
             ["ba"],
             ValueKind::Str,
-            Job,
+            Job, Group::Offsets,
             "8k",
             "random offsets are multiples of this (default: the block size); turns the random map \
              off, as in fio; one value for every direction",
@@ -1243,522 +1339,140 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
-            "unlink",
+            "randrepeat",
             [],
             ValueKind::Bool,
-            Job,
-            "1",
-            "delete the job's files when it is done (regular files, also ones that existed \
-             before; never a block device), as fio does",
-            |j, g, v| j.unlink = v.bool()
-        ),
-        opt!(
-            "exitall",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "when a job ends, end others too (which: exit_what); given to any job, it holds for \
-             the whole run, as in fio",
-            |j, g, v| j.exitall = v.bool()
-        ),
-        opt!(
-            "exit_what",
-            [],
-            ValueKind::Str,
-            Job,
-            "all",
-            "with exitall, a job's end ends: group (its reporting group, the default), stonewall \
-             (every job running now), all (every job, also those not started)",
-            |j, g, v| {
-                j.exit_what = match v.str() {
-                    "group" => super::ExitWhat::Group,
-                    "stonewall" => super::ExitWhat::Stonewall,
-                    "all" => super::ExitWhat::All,
-                    s => bail!("exit_what={s}: expected group, stonewall or all"),
-                }
-            }
-        ),
-        opt!(
-            "write_lat_log",
-            [],
-            ValueKind::OptStr,
-            Job,
-            "lat",
-            "log each I/O's lat, clat and slat to PREFIX_lat.N.log, PREFIX_clat.N.log, \
-             PREFIX_slat.N.log (fio's names and format; alone, PREFIX is the job's name)",
-            |j, g, v| j.write_lat_log = Some(v.str().to_string())
-        ),
-        opt!(
-            "write_bw_log",
-            [],
-            ValueKind::OptStr,
-            Job,
-            "bw",
-            "log each I/O's bandwidth to PREFIX_bw.N.log (fio's format; alone, PREFIX is the job's name)",
-            |j, g, v| j.write_bw_log = Some(v.str().to_string())
-        ),
-        opt!(
-            "write_iops_log",
-            [],
-            ValueKind::OptStr,
-            Job,
-            "iops",
-            "log each I/O (value 1) to PREFIX_iops.N.log (fio's format; alone, PREFIX is the job's name)",
-            |j, g, v| j.write_iops_log = Some(v.str().to_string())
-        ),
-        opt!(
-            "log_offset",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "add each I/O's file offset to the log lines",
-            |j, g, v| j.log_offset = v.bool()
-        ),
-        opt!(
-            "log_prio",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "log the I/O priority value (0x0000: diorite issues none yet) instead of 0/1",
-            |j, g, v| j.log_prio = v.bool()
-        ),
-        opt!(
-            "per_job_logs",
-            [],
-            ValueKind::Bool,
-            Job,
+            Job, Group::Offsets,
             "0",
-            "name logs PREFIX_TYPE.N.log per job (1, the default) or PREFIX_TYPE.log (0)",
-            |j, g, v| j.per_job_logs = v.bool()
+            "1: the same random sequence every run (default), 0: seeded from the clock",
+            |j, g, v| j.randrepeat = v.bool()
         ),
         opt!(
-            "log_avg_msec",
+            "randseed",
             [],
-            ValueKind::Int(0, u32::MAX as u64),
-            Job,
-            "500",
-            "0 (default): one log entry per I/O; N: per direction, one entry per N ms (the mean \
-             latency, or the interval's KiB/s and IOPS)",
-            |j, g, v| j.log_avg_msec = v.num()
+            ValueKind::Int(0, u64::MAX),
+            Job, Group::Offsets,
+            "42",
+            "seed of the random sequences",
+            |j, g, v| j.randseed = v.num()
         ),
         opt!(
-            "log_max_value",
+            "random_distribution",
             [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "with log_avg_msec, log each window's largest latency instead of its mean",
-            |j, g, v| j.log_max_value = v.bool()
+            ValueKind::Str,
+            Job, Group::Offsets,
+            "zipf:1.2",
+            "random, zipf:θ, pareto:h, normal:σ% (default random)",
+            |j, g, v| j.dist = Dist::parse(v.str())?
         ),
         opt!(
-            "write_hist_log",
+            "random_generator",
             [],
-            ValueKind::OptStr,
-            Job,
-            "hist",
-            "log clat histograms (fio's bins) every log_hist_msec to PREFIX_clat_hist.N.log \
-             (alone, PREFIX is the job's name)",
-            |j, g, v| j.write_hist_log = Some(v.str().to_string())
-        ),
-        opt!(
-            "log_hist_msec",
-            [],
-            ValueKind::Int(1, u32::MAX as u64),
-            Job,
-            "1000",
-            "how often write_hist_log writes a histogram, in ms",
-            |j, g, v| j.log_hist_msec = v.num()
-        ),
-        opt!(
-            "log_hist_coarseness",
-            [],
-            ValueKind::Int(0, 6),
-            Job,
-            "2",
-            "write_hist_log sums 2^N of fio's bins per column (default 0)",
-            |j, g, v| j.log_hist_coarseness = v.num() as u32
-        ),
-        opt!(
-            "gtod_reduce",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "disable_lat, disable_clat, disable_slat and disable_bw_measurement at once (fio)",
-            |j, g, v| {
-                if v.bool() {
-                    (j.disable_lat, j.disable_clat, j.disable_slat, j.disable_bw) =
-                        (true, true, true, true);
-                }
+            ValueKind::Str,
+            Job, Group::Offsets,
+            "lfsr",
+            "random offsets from: tausworthe (default; tausworthe64 past 2^32 blocks, as fio), \
+             tausworthe64, lfsr (every block exactly once per pass, without a random map)",
+            |j, g, v| j.random_generator = match v.str() {
+                "tausworthe" => super::RandomGen::Tausworthe,
+                "tausworthe64" => super::RandomGen::Tausworthe64,
+                "lfsr" => super::RandomGen::Lfsr,
+                s => bail!("random_generator={s}: expected tausworthe, tausworthe64 or lfsr"),
             }
         ),
         opt!(
-            "disable_lat",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "do not measure total latency (lat)",
-            |j, g, v| j.disable_lat = v.bool()
-        ),
-        opt!(
-            "disable_clat",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "do not measure completion latency (clat, its percentiles)",
-            |j, g, v| j.disable_clat = v.bool()
-        ),
-        opt!(
-            "disable_slat",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "do not measure submission latency (slat)",
-            |j, g, v| j.disable_slat = v.bool()
-        ),
-        opt!(
-            "disable_bw_measurement",
-            ["disable_bw"],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "no per-I/O bandwidth samples: write_bw_log's file stays empty (the report is unchanged, as in fio)",
-            |j, g, v| j.disable_bw = v.bool()
-        ),
-        opt!(
-            "thinktime",
-            [],
-            ValueKind::TimeUs,
-            Job,
-            "100",
-            "after every thinktime_blocks I/Os, wait for those in flight, then stall this long \
-             (plain numbers: microseconds)",
-            |j, g, v| j.think.time = v.time()
-        ),
-        opt!(
-            "thinktime_spin",
-            [],
-            ValueKind::TimeUs,
-            Job,
-            "10",
-            "spend this part of each thinktime spinning on the CPU (plain numbers: microseconds)",
-            |j, g, v| j.think.spin = v.time()
-        ),
-        opt!(
-            "thinktime_blocks",
-            [],
-            ValueKind::Int(1, u32::MAX as u64),
-            Job,
-            "4",
-            "how many I/Os between stalls (default 1; caps the queue depth, as in fio)",
-            |j, g, v| {
-                j.think.blocks = v.num();
-                j.think.blocks_set = true;
-            }
-        ),
-        opt!(
-            "thinktime_blocks_type",
+            "percentage_random",
             [],
             ValueKind::Str,
-            Job,
-            "issue",
-            "what thinktime_blocks counts: complete (default) or issue",
-            |j, g, v| {
-                j.think.count_issued = match v.str() {
-                    "complete" => false,
-                    "issue" => true,
-                    s => bail!("thinktime_blocks_type={s}: expected complete or issue"),
-                }
-            }
-        ),
-        opt!(
-            "thinktime_iotime",
-            [],
-            ValueKind::Time,
-            Job,
-            "1",
-            "also stall after this much I/O time (plain numbers: seconds)",
-            |j, g, v| j.think.iotime = v.time()
-        ),
-        opt!(
-            "description",
-            [],
-            ValueKind::Str,
-            Job,
-            "testing",
-            "text printed with the job's report (fio: not parsed)",
-            |j, g, v| j.description = Some(v.str().to_string())
-        ),
-        opt!(
-            "number_ios",
-            [],
-            ValueKind::Int(1, u64::MAX),
-            Job,
-            "1000",
-            "end the job after this many I/Os, if nothing ends it first",
-            |j, g, v| j.number_ios = Some(v.num())
-        ),
-        opt!(
-            "loops",
-            [],
-            ValueKind::Int(1, u32::MAX as u64),
-            Job,
-            "3",
-            "repeat the job's I/O amount this many times (default 1)",
-            |j, g, v| j.loops = v.num() as u32
-        ),
-        opt!(
-            "startdelay",
-            [],
-            ValueKind::Str,
-            Job,
-            "500ms",
-            "start the job this long after its group starts; LOW-HIGH: each clone picks a time \
-             in the range (from its seed)",
+            Job, Group::Offsets,
+            "50",
+            "of a random pattern's I/Os, this percent are random, the rest continue after the \
+             direction's last I/O; READ[,WRITE] (default 100)",
             |j, g, v| {
                 let s = v.str();
-                let (lo, hi) = s.split_once('-').unwrap_or((s, s));
-                let t = |x: &str| value::time(x).map_err(|e| anyhow!("startdelay={s}: {e}"));
-                let (lo, hi) = (t(lo)?, t(hi)?);
-                if hi < lo {
-                    bail!("startdelay={s}: LOW is above HIGH");
+                let one = |x: &str| -> Result<Option<u32>> {
+                    if x.trim().is_empty() {
+                        return Ok(None);
+                    }
+                    x.trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|p| *p <= 100)
+                        .map(Some)
+                        .ok_or_else(|| anyhow!("percentage_random={s}: {x:?} is not a percentage"))
+                };
+                let parts: Vec<&str> = s.split(',').collect();
+                match parts.as_slice() {
+                    [all] => {
+                        let p = one(all)?.unwrap_or(100);
+                        j.perc_rand = [p, p];
+                    }
+                    [r, w] | [r, w, _] => {
+                        j.perc_rand = [one(r)?.unwrap_or(100), one(w)?.unwrap_or(100)];
+                    }
+                    _ => bail!("percentage_random={s}: expected READ[,WRITE[,TRIM]]"),
                 }
-                j.startdelay = lo;
-                j.startdelay_high = (hi > lo).then_some(hi);
+                if let [_, _, t] = parts.as_slice() {
+                    if one(t)?.is_some_and(|p| p < 100) {
+                        bail!("percentage_random={s}: a trim value below 100 is not supported yet");
+                    }
+                }
             }
         ),
         opt!(
-            "fixedbufs",
+            "norandommap",
             [],
             ValueKind::Bool,
-            Job,
-            "0",
-            "1 (default in diorite): register the job's buffers with io_uring; 0: plain buffers",
-            |j, g, v| j.fixedbufs = v.bool()
-        ),
-        opt!(
-            "sqthread_poll",
-            [],
-            ValueKind::Bool,
-            Job,
+            Job, Group::Offsets,
             "1",
-            "io_uring: a kernel thread polls the submission queue (SQPOLL; sleeps after 1 s idle, as fio)",
-            |j, g, v| j.sqthread_poll = v.bool()
+            "random offsets may repeat within a pass",
+            |j, g, v| j.norandommap = v.bool()
         ),
         opt!(
-            "sqthread_poll_cpu",
+            "zonemode",
             [],
-            ValueKind::Int(0, 65535),
-            Job,
-            "1",
-            "io_uring with sqthread_poll=1: the CPU of the polling thread",
-            |j, g, v| j.sqthread_poll_cpu = Some(v.num() as u32)
+            ValueKind::Str,
+            Job, Group::Offsets,
+            "none",
+            "none, or strided: the pattern runs in one zone of zonerange bytes until zonesize \
+             bytes were transferred, then zonerange + zoneskip further on (zbd is not supported)",
+            |j, g, v| j.zonemode = Some(match v.str() {
+                s @ ("none" | "strided") => s.to_string(),
+                s => bail!("zonemode={s}: supported: none, strided (zbd is not)"),
+            })
         ),
         opt!(
-            "hipri",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "io_uring: poll the device for completions (IOPOLL); needs a device with poll queues",
-            |j, g, v| j.hipri = v.bool()
-        ),
-        opt!(
-            "registerfiles",
-            [],
-            ValueKind::Bool,
-            Job,
-            "0",
-            "1 (default in diorite): register the job's files with io_uring; 0: plain descriptors",
-            |j, g, v| j.registerfiles = v.bool()
-        ),
-        opt!(
-            "verify_interval",
+            "zonesize",
             [],
             ValueKind::Size,
-            Job,
-            "512",
-            "a verify header every this many bytes of a block (default: the block size)",
-            |j, g, v| j.verify_interval = Some(v.num())
+            Job, Group::Offsets,
+            "1m",
+            "strided zones: bytes transferred in a zone before the next (with zonemode=strided)",
+            |j, g, v| j.zone_size = Some(v.num())
         ),
         opt!(
-            "verify_offset",
+            "zonerange",
             [],
             ValueKind::Size,
-            Job,
-            "1024",
-            "swap the verify header with the data at this offset of each block (chunk)",
-            |j, g, v| j.verify_offset = Some(v.num())
+            Job, Group::Offsets,
+            "2m",
+            "strided zones: a zone's length (default zonesize)",
+            |j, g, v| j.zone_range = Some(v.num())
         ),
         opt!(
-            "verify_header_seed",
+            "zoneskip",
             [],
-            ValueKind::Bool,
-            Job,
-            "0",
-            "check the header's seed (default 1)",
-            |j, g, v| j.verify_header_seed = v.bool()
-        ),
-        opt!(
-            "verify_write_sequence",
-            [],
-            ValueKind::Bool,
-            Job,
-            "0",
-            "check the header's write sequence, the pass that wrote the block (default 1)",
-            |j, g, v| j.verify_write_sequence = v.bool()
-        ),
-        opt!(
-            "verify_dump",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "write each bad block as read and as expected to BASENAME.OFFSET.received/.expected",
-            |j, g, v| j.verify_dump = v.bool()
-        ),
-        opt!(
-            "verify_async",
-            [],
-            ValueKind::Int(0, 1024),
-            Job,
-            "2",
-            "check the blocks read back on this many threads (0: in the job thread)",
-            |j, g, v| j.verify_async = v.num() as u32
-        ),
-        opt!(
-            "verify_backlog",
-            [],
-            ValueKind::Int(1, i64::MAX as u64),
-            Job,
-            "16",
-            "verify the written blocks every this many blocks written, during the write phase",
-            |j, g, v| j.verify_backlog = Some(v.num())
-        ),
-        opt!(
-            "verify_backlog_batch",
-            [],
-            ValueKind::Int(1, i64::MAX as u64),
-            Job,
-            "8",
-            "with verify_backlog: how many of the oldest written blocks each round verifies (default: verify_backlog)",
-            |j, g, v| j.verify_backlog_batch = Some(v.num())
-        ),
-        opt!(
-            "verify_state_save",
-            [],
-            ValueKind::Bool,
-            Job,
-            "0",
-            "a verify job with fsync/fdatasync keeps local-JOB-0-verify.state of its durable writes (default 1; removed when the write phase ends)",
-            |j, g, v| j.verify_state_save = v.bool()
-        ),
-        opt!(
-            "verify_state_load",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "with verify_only: check what the saved state says was durable; the rest is unknown",
-            |j, g, v| j.verify_state_load = v.bool()
-        ),
-        opt!(
-            "experimental_verify",
-            [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "verify by replaying the job's I/O (diorite always does: the same blocks, the same expectations)",
-            |j, g, v| j.experimental_verify = v.bool()
-        ),
-        opt!(
-            "verify_pattern",
-            [],
-            ValueKind::Str,
-            Job,
-            "0xdeadbeef%o",
-            "the data written and checked: 0xHEX, decimals, \"strings\", %o (the block's offset), repeated",
-            |j, g, v| j.verify_pattern = Some(crate::spec::verify::Pattern::parse(v.str()).map_err(|e| anyhow!(e))?)
-        ),
-        opt!(
-            "continue_on_error",
-            [],
-            ValueKind::Str,
-            Job,
-            "io",
-            "go on after EIO/EILSEQ (or ignore_error's list) of: none, read, write, io, verify, all (0, 1)",
-            |j, g, v| {
-                j.continue_on = match v.str() {
-                    "none" | "0" => [false; 3],
-                    "read" => [true, false, false],
-                    "write" => [false, true, false],
-                    "io" => [true, true, false],
-                    "verify" => [false, false, true],
-                    "all" | "1" => [true; 3],
-                    s => anyhow::bail!(
-                        "continue_on_error={s}: expected none, read, write, io, verify, all, 0 or 1"
-                    ),
-                }
-            }
-        ),
-        opt!(
-            "ignore_error",
-            [],
-            ValueKind::Str,
-            Job,
-            "EAGAIN,ENOSPC:122",
-            "READ_LIST,WRITE_LIST,VERIFY_LIST of errnos (names or numbers, ':'-separated) to go on after",
-            |j, g, v| {
-                for (etype, list) in v.str().split(',').enumerate() {
-                    if etype > 2 {
-                        anyhow::bail!("ignore_error={}: at most three lists (read, write, verify)", v.str());
-                    }
-                    if list.is_empty() {
-                        continue;
-                    }
-                    let errs = list
-                        .split(':')
-                        .map(|e| parse_errno(e).ok_or_else(|| anyhow::anyhow!("ignore_error: unknown error '{e}'")))
-                        .collect::<Result<Vec<i32>>>()?;
-                    // fio: a list for a type also turns continuing on for it.
-                    j.ignore_error[etype] = Some(errs);
-                    j.continue_on[etype] = true;
-                }
-            }
-        ),
-        opt!(
-            "inject",
-            [],
-            ValueKind::Str,
-            Job,
-            "write:nth=3:eio",
-            "diorite: run on the faulty backend with these fault rules (see diorite::faults), seeded by randseed",
-            |j, g, v| {
-                // Parsed here, so a bad rule is refused with the job, before anything runs.
-                diorite::faults::Faults::parse(v.str(), 0)?;
-                j.inject = Some(v.str().to_string())
-            }
-        ),
-        opt!(
-            "pool_threads",
-            [],
-            ValueKind::Int(1, 1024),
-            Job,
-            "3",
-            "worker threads of the thread-pool engine (default: iodepth, at most 64)",
-            |j, g, v| j.pool_threads = Some(v.num() as usize)
+            ValueKind::Size,
+            Job, Group::Offsets,
+            "4m",
+            "strided zones: bytes skipped after a zone",
+            |j, g, v| j.zone_skip = v.num()
         ),
         opt!(
             "buffer_compress_percentage",
             [],
             ValueKind::Int(0, 100),
-            Job,
+            Job, Group::Data,
             "60",
             "make written data about this compressible: each segment is 100-N% random data, then \
              zeros (or buffer_pattern); 100: zero_buffers (fio)",
@@ -1771,16 +1485,58 @@ pub static OPTIONS: &[Opt] =
             "buffer_compress_chunk",
             [],
             ValueKind::Size,
-            Job,
+            Job, Group::Data,
             "4k",
             "the segment of buffer_compress_percentage (default 512; at most the smallest block)",
             |j, g, v| j.data.compress_chunk = v.num()
         ),
         opt!(
+            "refill_buffers",
+            [],
+            ValueKind::Bool,
+            Job, Group::Data,
+            "1",
+            "new buffer contents before every write (default 0, but on with compression, \
+             dedupe, verify)",
+            |j, g, v| (j.data.refill, j.data.set_refill) = (v.bool(), true)
+        ),
+        opt!(
+            "scramble_buffers",
+            [],
+            ValueKind::Bool,
+            Job, Group::Data,
+            "0",
+            "before every write, patch each 512-byte block with its offset and the time \
+             (default 1; off with compression, dedupe, verify or zero_buffers)",
+            |j, g, v| (j.data.scramble, j.data.set_scramble) = (v.bool(), true)
+        ),
+        opt!(
+            "zero_buffers",
+            [],
+            ValueKind::Bool,
+            Job, Group::Data,
+            "1",
+            "write zeros",
+            |j, g, v| (j.data.zero, j.data.set_zero) = (v.bool(), true)
+        ),
+        opt!(
+            "buffer_pattern",
+            [],
+            ValueKind::Str,
+            Job, Group::Data,
+            "0xdeadbeef",
+            "fill write buffers with this pattern, repeated: 0xHEX, decimals, \"strings\" (and \
+             %o, the block's offset: a diorite extension; fio 3.33 takes no formats here)",
+            |j, g, v| j.data.pattern = Some(
+                crate::spec::verify::Pattern::parse(v.str())
+                    .map_err(|e| anyhow!(e.replace("verify_pattern", "buffer_pattern")))?
+            )
+        ),
+        opt!(
             "dedupe_percentage",
             [],
             ValueKind::Int(0, 100),
-            Job,
+            Job, Group::Data,
             "30",
             "this percent of written buffers repeat earlier data (fio's dedupe_mode=repeat)",
             |j, g, v| {
@@ -1792,7 +1548,7 @@ pub static OPTIONS: &[Opt] =
             "dedupe_mode",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Data,
             "repeat",
             "how duplicates are made: repeat (the only mode supported; working_set is refused)",
             |j, g, v| match v.str() {
@@ -1803,52 +1559,67 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
-            "buffer_pattern",
+            "prio",
+            [],
+            ValueKind::Int(0, 7),
+            Job, Group::Priorities,
+            "3",
+            "the job's I/O priority level, 0 (highest) to 7, in prioclass (default best effort)",
+            |j, g, v| j.prio = Some(v.num() as u8)
+        ),
+        opt!(
+            "prioclass",
+            [],
+            ValueKind::Int(0, 3),
+            Job, Group::Priorities,
+            "3",
+            "the job's I/O priority class: 1 real-time, 2 best effort, 3 idle",
+            |j, g, v| j.prioclass = Some(v.num() as u8)
+        ),
+        opt!(
+            "cmdprio_percentage",
             [],
             ValueKind::Str,
-            Job,
-            "0xdeadbeef",
-            "fill write buffers with this pattern, repeated: 0xHEX, decimals, \"strings\" (and \
-             %o, the block's offset: a diorite extension; fio 3.33 takes no formats here)",
-            |j, g, v| j.data.pattern = Some(
-                crate::spec::verify::Pattern::parse(v.str())
-                    .map_err(|e| anyhow!(e.replace("verify_pattern", "buffer_pattern")))?
-            )
+            Job, Group::Priorities,
+            "30",
+            "this percent of I/Os (per direction R[,W]) get cmdprio_class/cmdprio instead of the \
+             job's priority (async engines)",
+            |j, g, v| j.cmdprio.perc = per_dir_small("cmdprio_percentage", v.str(), 0, 100)?
+                .map(|x| x as u32)
         ),
         opt!(
-            "refill_buffers",
+            "cmdprio_class",
             [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "new buffer contents before every write (default 0, but on with compression, \
-             dedupe, verify)",
-            |j, g, v| (j.data.refill, j.data.set_refill) = (v.bool(), true)
+            ValueKind::Str,
+            Job, Group::Priorities,
+            "2",
+            "the class of cmdprio I/Os, per direction R[,W] (default 1, real-time)",
+            |j, g, v| j.cmdprio.class = per_dir_small("cmdprio_class", v.str(), 1, 3)?
         ),
         opt!(
-            "scramble_buffers",
+            "cmdprio",
             [],
-            ValueKind::Bool,
-            Job,
-            "0",
-            "before every write, patch each 512-byte block with its offset and the time \
-             (default 1; off with compression, dedupe, verify or zero_buffers)",
-            |j, g, v| (j.data.scramble, j.data.set_scramble) = (v.bool(), true)
+            ValueKind::Str,
+            Job, Group::Priorities,
+            "3",
+            "the level of cmdprio I/Os, per direction R[,W] (default 0)",
+            |j, g, v| j.cmdprio.level = per_dir_small("cmdprio", v.str(), 0, 7)?
         ),
         opt!(
-            "zero_buffers",
+            "cmdprio_bssplit",
             [],
-            ValueKind::Bool,
-            Job,
-            "1",
-            "write zeros",
-            |j, g, v| (j.data.zero, j.data.set_zero) = (v.bool(), true)
+            ValueKind::Str,
+            Job, Group::Priorities,
+            "64k/50:1m/10/3/0",
+            "per block size, the percent of I/Os with a priority: BS/PERCENT[/CLASS/LEVEL]:...,\
+             per direction (without CLASS/LEVEL: cmdprio_class/cmdprio)",
+            |j, g, v| j.cmdprio.bssplit = parse_cmdprio_bssplit(v.str(), j.kb_base)?
         ),
         opt!(
             "cpus_allowed",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Priorities,
             "0",
             "CPUs the job thread (and its engine's threads) may run on: 0,5,8-15",
             |j, g, v| j.cpus = Some(crate::spec::cpu::parse_list(v.str())?)
@@ -1857,7 +1628,7 @@ pub static OPTIONS: &[Opt] =
             "cpumask",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Priorities,
             "0x1",
             "the same as a bit mask of CPUs (decimal or 0xHEX)",
             |j, g, v| j.cpus = Some(crate::spec::cpu::parse_mask(v.str())?)
@@ -1866,7 +1637,7 @@ pub static OPTIONS: &[Opt] =
             "numa_cpu_nodes",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Priorities,
             "0",
             "run the job on the CPUs of these NUMA nodes: 0,2-3 or all",
             |j, g, v| j.cpus = Some(crate::spec::cpu::parse_numa_cpu_nodes(v.str())?)
@@ -1875,7 +1646,7 @@ pub static OPTIONS: &[Opt] =
             "numa_mem_policy",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Priorities,
             "bind:0",
             "the job's memory policy (its buffers): default, local, prefer:NODE, bind:NODES, \
              interleave:NODES",
@@ -1885,7 +1656,7 @@ pub static OPTIONS: &[Opt] =
             "cpus_allowed_policy",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Priorities,
             "split",
             "shared (default: every job on the whole set) or split (each job one CPU of the set, \
              by its number in the run)",
@@ -1899,7 +1670,7 @@ pub static OPTIONS: &[Opt] =
             "nice",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Priorities,
             "5",
             "the job thread's nice value, -20 (first) to 19 (last)",
             |j, g, v| {
@@ -1913,10 +1684,69 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
+            "description",
+            [],
+            ValueKind::Str,
+            Job, Group::Priorities,
+            "testing",
+            "text printed with the job's report (fio: not parsed)",
+            |j, g, v| j.description = Some(v.str().to_string())
+        ),
+        opt!(
+            "gtod_reduce",
+            [],
+            ValueKind::Bool,
+            Job, Group::Priorities,
+            "1",
+            "disable_lat, disable_clat, disable_slat and disable_bw_measurement at once (fio)",
+            |j, g, v| {
+                if v.bool() {
+                    (j.disable_lat, j.disable_clat, j.disable_slat, j.disable_bw) =
+                        (true, true, true, true);
+                }
+            }
+        ),
+        opt!(
+            "disable_lat",
+            [],
+            ValueKind::Bool,
+            Job, Group::Priorities,
+            "1",
+            "do not measure total latency (lat)",
+            |j, g, v| j.disable_lat = v.bool()
+        ),
+        opt!(
+            "disable_clat",
+            [],
+            ValueKind::Bool,
+            Job, Group::Priorities,
+            "1",
+            "do not measure completion latency (clat, its percentiles)",
+            |j, g, v| j.disable_clat = v.bool()
+        ),
+        opt!(
+            "disable_slat",
+            [],
+            ValueKind::Bool,
+            Job, Group::Priorities,
+            "1",
+            "do not measure submission latency (slat)",
+            |j, g, v| j.disable_slat = v.bool()
+        ),
+        opt!(
+            "disable_bw_measurement",
+            ["disable_bw"],
+            ValueKind::Bool,
+            Job, Group::Priorities,
+            "1",
+            "no per-I/O bandwidth samples: write_bw_log's file stays empty (the report is unchanged, as in fio)",
+            |j, g, v| j.disable_bw = v.bool()
+        ),
+        opt!(
             "clat_percentiles",
             [],
             ValueKind::Bool,
-            Job,
+            Job, Group::Priorities,
             "0",
             "report completion-latency percentiles (default 1)",
             |j, g, v| j.pcts.clat = v.bool()
@@ -1925,7 +1755,7 @@ pub static OPTIONS: &[Opt] =
             "lat_percentiles",
             [],
             ValueKind::Bool,
-            Job,
+            Job, Group::Priorities,
             "1",
             "report total-latency percentiles (default 0; terse then carries these)",
             |j, g, v| j.pcts.lat = v.bool()
@@ -1934,7 +1764,7 @@ pub static OPTIONS: &[Opt] =
             "slat_percentiles",
             [],
             ValueKind::Bool,
-            Job,
+            Job, Group::Priorities,
             "1",
             "report submission-latency percentiles (default 0)",
             |j, g, v| j.pcts.slat = v.bool()
@@ -1943,7 +1773,7 @@ pub static OPTIONS: &[Opt] =
             "percentile_list",
             [],
             ValueKind::Str,
-            Job,
+            Job, Group::Priorities,
             "50:99.9",
             "the percentiles reported, ':'-separated, at most 20 (default 1:5:10:20:30:40:50:60:70:\
              80:90:95:99:99.5:99.9:99.95:99.99)",
@@ -1968,96 +1798,269 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
-            "prio",
+            "write_lat_log",
             [],
-            ValueKind::Int(0, 7),
-            Job,
-            "3",
-            "the job's I/O priority level, 0 (highest) to 7, in prioclass (default best effort)",
-            |j, g, v| j.prio = Some(v.num() as u8)
+            ValueKind::OptStr,
+            Job, Group::Logs,
+            "lat",
+            "log each I/O's lat, clat and slat to PREFIX_lat.N.log, PREFIX_clat.N.log, \
+             PREFIX_slat.N.log (fio's names and format; alone, PREFIX is the job's name)",
+            |j, g, v| j.write_lat_log = Some(v.str().to_string())
         ),
         opt!(
-            "prioclass",
+            "write_bw_log",
             [],
-            ValueKind::Int(0, 3),
-            Job,
-            "3",
-            "the job's I/O priority class: 1 real-time, 2 best effort, 3 idle",
-            |j, g, v| j.prioclass = Some(v.num() as u8)
+            ValueKind::OptStr,
+            Job, Group::Logs,
+            "bw",
+            "log each I/O's bandwidth to PREFIX_bw.N.log (fio's format; alone, PREFIX is the job's name)",
+            |j, g, v| j.write_bw_log = Some(v.str().to_string())
         ),
         opt!(
-            "cmdprio_percentage",
+            "write_iops_log",
             [],
-            ValueKind::Str,
-            Job,
-            "30",
-            "this percent of I/Os (per direction R[,W]) get cmdprio_class/cmdprio instead of the \
-             job's priority (async engines)",
-            |j, g, v| j.cmdprio.perc = per_dir_small("cmdprio_percentage", v.str(), 0, 100)?
-                .map(|x| x as u32)
+            ValueKind::OptStr,
+            Job, Group::Logs,
+            "iops",
+            "log each I/O (value 1) to PREFIX_iops.N.log (fio's format; alone, PREFIX is the job's name)",
+            |j, g, v| j.write_iops_log = Some(v.str().to_string())
         ),
         opt!(
-            "cmdprio_class",
+            "write_hist_log",
             [],
-            ValueKind::Str,
-            Job,
-            "2",
-            "the class of cmdprio I/Os, per direction R[,W] (default 1, real-time)",
-            |j, g, v| j.cmdprio.class = per_dir_small("cmdprio_class", v.str(), 1, 3)?
+            ValueKind::OptStr,
+            Job, Group::Logs,
+            "hist",
+            "log clat histograms (fio's bins) every log_hist_msec to PREFIX_clat_hist.N.log \
+             (alone, PREFIX is the job's name)",
+            |j, g, v| j.write_hist_log = Some(v.str().to_string())
         ),
         opt!(
-            "cmdprio",
-            [],
-            ValueKind::Str,
-            Job,
-            "3",
-            "the level of cmdprio I/Os, per direction R[,W] (default 0)",
-            |j, g, v| j.cmdprio.level = per_dir_small("cmdprio", v.str(), 0, 7)?
-        ),
-        opt!(
-            "cmdprio_bssplit",
-            [],
-            ValueKind::Str,
-            Job,
-            "64k/50:1m/10/3/0",
-            "per block size, the percent of I/Os with a priority: BS/PERCENT[/CLASS/LEVEL]:...,\
-             per direction (without CLASS/LEVEL: cmdprio_class/cmdprio)",
-            |j, g, v| j.cmdprio.bssplit = parse_cmdprio_bssplit(v.str(), j.kb_base)?
-        ),
-        opt!(
-            "flow_id",
+            "log_avg_msec",
             [],
             ValueKind::Int(0, u32::MAX as u64),
-            Job,
-            "2",
-            "the flow the job's flow weight counts in (default 0)",
-            |j, g, v| j.flow_id = v.num() as u32
+            Job, Group::Logs,
+            "500",
+            "0 (default): one log entry per I/O; N: per direction, one entry per N ms (the mean \
+             latency, or the interval's KiB/s and IOPS)",
+            |j, g, v| j.log_avg_msec = v.num()
         ),
         opt!(
-            "flow",
+            "log_hist_msec",
             [],
-            ValueKind::Int(0, 1000),
-            Job,
-            "2",
-            "the job's weight in its flow: jobs of a flow keep their I/O counts in the ratio of \
-             their weights (0: not in a flow)",
-            |j, g, v| j.flow = v.num()
-        ),
-        opt!(
-            "flow_sleep",
-            [],
-            ValueKind::TimeUs,
-            Job,
+            ValueKind::Int(1, u32::MAX as u64),
+            Job, Group::Logs,
             "1000",
-            "how long a job ahead of its flow share waits after draining (plain numbers: \
-             microseconds)",
-            |j, g, v| j.flow_sleep = v.time()
+            "how often write_hist_log writes a histogram, in ms",
+            |j, g, v| j.log_hist_msec = v.num()
+        ),
+        opt!(
+            "log_hist_coarseness",
+            [],
+            ValueKind::Int(0, 6),
+            Job, Group::Logs,
+            "2",
+            "write_hist_log sums 2^N of fio's bins per column (default 0)",
+            |j, g, v| j.log_hist_coarseness = v.num() as u32
+        ),
+        opt!(
+            "log_max_value",
+            [],
+            ValueKind::Bool,
+            Job, Group::Logs,
+            "1",
+            "with log_avg_msec, log each window's largest latency instead of its mean",
+            |j, g, v| j.log_max_value = v.bool()
+        ),
+        opt!(
+            "log_offset",
+            [],
+            ValueKind::Bool,
+            Job, Group::Logs,
+            "1",
+            "add each I/O's file offset to the log lines",
+            |j, g, v| j.log_offset = v.bool()
+        ),
+        opt!(
+            "log_prio",
+            [],
+            ValueKind::Bool,
+            Job, Group::Logs,
+            "1",
+            "log the I/O priority value (0x0000: diorite issues none yet) instead of 0/1",
+            |j, g, v| j.log_prio = v.bool()
+        ),
+        opt!(
+            "per_job_logs",
+            [],
+            ValueKind::Bool,
+            Job, Group::Logs,
+            "0",
+            "name logs PREFIX_TYPE.N.log per job (1, the default) or PREFIX_TYPE.log (0)",
+            |j, g, v| j.per_job_logs = v.bool()
+        ),
+        opt!(
+            "verify",
+            [],
+            ValueKind::Str,
+            Job, Group::Verify,
+            "crc32c",
+            "write blocks with a header and checksum, check them afterwards: md5, sha1, sha256, sha512, sha3-224/256/384/512, crc64, crc32, crc32c(-intel), crc16, crc7, xxhash; meta (header only), pattern (verify_pattern only), null",
+            |j, g, v| {
+                match v.str() {
+                    "0" | "none" => j.verify = false,
+                    x => {
+                        j.verify_kind = crate::spec::verify::Kind::parse(x).ok_or_else(|| {
+                            anyhow!(
+                                "verify={x}: unknown (supported: {})",
+                                crate::spec::verify::Kind::names()
+                            )
+                        })?;
+                        j.verify = true;
+                    }
+                }
+            }
+        ),
+        opt!(
+            "do_verify",
+            [],
+            ValueKind::Bool,
+            Job, Group::Verify,
+            "0",
+            "1 (default): run the verify phase after writing when verify is set",
+            |j, g, v| j.do_verify = v.bool()
+        ),
+        opt!(
+            "verify_only",
+            [],
+            ValueKind::Bool,
+            Job, Group::Verify,
+            "1",
+            "check a target written earlier by the same job; write nothing",
+            |j, g, v| j.verify_only = v.bool()
+        ),
+        opt!(
+            "verify_fatal",
+            [],
+            ValueKind::Bool,
+            Job, Group::Verify,
+            "1",
+            "stop at the first verify mismatch",
+            |j, g, v| j.verify_fatal = v.bool()
+        ),
+        opt!(
+            "verify_pattern",
+            [],
+            ValueKind::Str,
+            Job, Group::Verify,
+            "0xdeadbeef%o",
+            "the data written and checked: 0xHEX, decimals, \"strings\", %o (the block's offset), repeated",
+            |j, g, v| j.verify_pattern = Some(crate::spec::verify::Pattern::parse(v.str()).map_err(|e| anyhow!(e))?)
+        ),
+        opt!(
+            "verify_interval",
+            [],
+            ValueKind::Size,
+            Job, Group::Verify,
+            "512",
+            "a verify header every this many bytes of a block (default: the block size)",
+            |j, g, v| j.verify_interval = Some(v.num())
+        ),
+        opt!(
+            "verify_offset",
+            [],
+            ValueKind::Size,
+            Job, Group::Verify,
+            "1024",
+            "swap the verify header with the data at this offset of each block (chunk)",
+            |j, g, v| j.verify_offset = Some(v.num())
+        ),
+        opt!(
+            "verify_header_seed",
+            [],
+            ValueKind::Bool,
+            Job, Group::Verify,
+            "0",
+            "check the header's seed (default 1)",
+            |j, g, v| j.verify_header_seed = v.bool()
+        ),
+        opt!(
+            "verify_write_sequence",
+            [],
+            ValueKind::Bool,
+            Job, Group::Verify,
+            "0",
+            "check the header's write sequence, the pass that wrote the block (default 1)",
+            |j, g, v| j.verify_write_sequence = v.bool()
+        ),
+        opt!(
+            "verify_dump",
+            [],
+            ValueKind::Bool,
+            Job, Group::Verify,
+            "1",
+            "write each bad block as read and as expected to BASENAME.OFFSET.received/.expected",
+            |j, g, v| j.verify_dump = v.bool()
+        ),
+        opt!(
+            "verify_async",
+            [],
+            ValueKind::Int(0, 1024),
+            Job, Group::Verify,
+            "2",
+            "check the blocks read back on this many threads (0: in the job thread)",
+            |j, g, v| j.verify_async = v.num() as u32
+        ),
+        opt!(
+            "verify_backlog",
+            [],
+            ValueKind::Int(1, i64::MAX as u64),
+            Job, Group::Verify,
+            "16",
+            "verify the written blocks every this many blocks written, during the write phase",
+            |j, g, v| j.verify_backlog = Some(v.num())
+        ),
+        opt!(
+            "verify_backlog_batch",
+            [],
+            ValueKind::Int(1, i64::MAX as u64),
+            Job, Group::Verify,
+            "8",
+            "with verify_backlog: how many of the oldest written blocks each round verifies (default: verify_backlog)",
+            |j, g, v| j.verify_backlog_batch = Some(v.num())
+        ),
+        opt!(
+            "verify_state_save",
+            [],
+            ValueKind::Bool,
+            Job, Group::Verify,
+            "0",
+            "a verify job with fsync/fdatasync keeps local-JOB-0-verify.state of its durable writes (default 1; removed when the write phase ends)",
+            |j, g, v| j.verify_state_save = v.bool()
+        ),
+        opt!(
+            "verify_state_load",
+            [],
+            ValueKind::Bool,
+            Job, Group::Verify,
+            "1",
+            "with verify_only: check what the saved state says was durable; the rest is unknown",
+            |j, g, v| j.verify_state_load = v.bool()
+        ),
+        opt!(
+            "experimental_verify",
+            [],
+            ValueKind::Bool,
+            Job, Group::Verify,
+            "1",
+            "verify by replaying the job's I/O (diorite always does: the same blocks, the same expectations)",
+            |j, g, v| j.experimental_verify = v.bool()
         ),
         opt!(
             "group_reporting",
             [],
             ValueKind::Bool,
-            Global,
+            Global, Group::Output,
             "1",
             "report each group of jobs as one",
             |j, g, v| g.group_reporting = v.bool()
@@ -2066,7 +2069,7 @@ pub static OPTIONS: &[Opt] =
             "output_format",
             [],
             ValueKind::Str,
-            Global,
+            Global, Group::Output,
             "json,normal",
             "normal (default), terse, json, json+, or several, comma-separated",
             |j, g, v| {
@@ -2092,7 +2095,7 @@ pub static OPTIONS: &[Opt] =
             "minimal",
             [],
             ValueKind::Bool,
-            Global,
+            Global, Group::Output,
             "1",
             "the same as output-format=terse",
             |j, g, v| if v.bool() {
@@ -2103,7 +2106,7 @@ pub static OPTIONS: &[Opt] =
             "status_interval",
             [],
             ValueKind::Time,
-            Global,
+            Global, Group::Output,
             "1",
             "print the full status report this often while the jobs run",
             |j, g, v| g.status_interval = Some(v.time().max(Duration::from_millis(100)))
@@ -2112,7 +2115,7 @@ pub static OPTIONS: &[Opt] =
             "eta",
             [],
             ValueKind::Str,
-            Global,
+            Global, Group::Output,
             "never",
             "when to draw the progress line: auto (default: on a terminal), always, never",
             |j, g, v| g.eta = match v.str() {
@@ -2126,7 +2129,7 @@ pub static OPTIONS: &[Opt] =
             "output",
             [],
             ValueKind::Str,
-            Global,
+            Global, Group::Output,
             "/dev/null",
             "write the report to this file",
             |j, g, v| g.output = Some(PathBuf::from(v.str()))
@@ -2135,7 +2138,7 @@ pub static OPTIONS: &[Opt] =
             "parse_only",
             [],
             ValueKind::Bool,
-            Global,
+            Global, Group::Output,
             "1",
             "check every job and print what would run (one line per job clone), touching nothing (fio's --parse-only)",
             |j, g, v| g.parse_only = v.bool()
@@ -2144,218 +2147,57 @@ pub static OPTIONS: &[Opt] =
             "latency_plot",
             [],
             ValueKind::Str,
-            Global,
+            Global, Group::Output,
             "/dev/null",
             "write a latency histogram and percentile curve (SVG)",
             |j, g, v| g.latency_plot = Some(PathBuf::from(v.str()))
         ),
     ];
 
-/// The groups `diorite bench --help` and docs/cli.md list the options in.
-pub const GROUPS: &[(&str, &[&str])] = &[
-    (
-        "Job, engine and I/O",
-        &[
-            "name",
-            "rw",
-            "rwmixread",
-            "rwmixwrite",
-            "bs",
-            "bsrange",
-            "bssplit",
-            "iodepth",
-            "iodepth_batch_submit",
-            "iodepth_batch_complete_min",
-            "iodepth_batch_complete_max",
-            "numjobs",
-            "size",
-            "io_size",
-            "runtime",
-            "time_based",
-            "ramp_time",
-            "ioengine",
-            "direct",
-            "buffered",
-            "kb_base",
-            "fsync",
-            "fdatasync",
-            "thread",
-            "fixedbufs",
-            "registerfiles",
-            "sqthread_poll",
-            "sqthread_poll_cpu",
-            "hipri",
-            "pool_threads",
-            "inject",
-            "continue_on_error",
-            "ignore_error",
-        ],
-    ),
-    (
-        "File sets",
-        &[
-            "filename",
-            "directory",
-            "nrfiles",
-            "filesize",
-            "filename_format",
-            "file_service_type",
-            "openfiles",
-            "allow_file_create",
-            "fallocate",
-            "fill_device",
-            "create_on_open",
-            "unlink",
-            "unlink_each_loop",
-        ],
-    ),
-    (
-        "Flow and timing",
-        &[
-            "loops",
-            "number_ios",
-            "startdelay",
-            "thinktime",
-            "thinktime_spin",
-            "thinktime_blocks",
-            "thinktime_blocks_type",
-            "thinktime_iotime",
-            "rate",
-            "rate_iops",
-            "rate_min",
-            "rate_iops_min",
-            "rate_process",
-            "rate_cycle",
-            "io_submit_mode",
-            "stonewall",
-            "new_group",
-            "wait_for",
-            "exitall",
-            "exit_what",
-            "flow_id",
-            "flow",
-            "flow_sleep",
-            "steadystate",
-            "steadystate_duration",
-            "steadystate_ramp_time",
-            "ss_interval",
-            "latency_target",
-            "latency_window",
-            "latency_percentile",
-            "latency_run",
-            "max_latency",
-        ],
-    ),
-    (
-        "Offsets and patterns",
-        &[
-            "offset",
-            "offset_increment",
-            "rw_sequencer",
-            "blockalign",
-            "randrepeat",
-            "randseed",
-            "random_distribution",
-            "random_generator",
-            "percentage_random",
-            "norandommap",
-            "zonemode",
-            "zonesize",
-            "zonerange",
-            "zoneskip",
-        ],
-    ),
-    (
-        "Data written",
-        &[
-            "buffer_compress_percentage",
-            "buffer_compress_chunk",
-            "refill_buffers",
-            "scramble_buffers",
-            "zero_buffers",
-            "buffer_pattern",
-            "dedupe_percentage",
-            "dedupe_mode",
-        ],
-    ),
-    (
-        "Priorities, CPU, latency reporting",
-        &[
-            "prio",
-            "prioclass",
-            "cmdprio_percentage",
-            "cmdprio_class",
-            "cmdprio",
-            "cmdprio_bssplit",
-            "cpus_allowed",
-            "cpumask",
-            "numa_cpu_nodes",
-            "numa_mem_policy",
-            "cpus_allowed_policy",
-            "nice",
-            "description",
-            "gtod_reduce",
-            "disable_lat",
-            "disable_clat",
-            "disable_slat",
-            "disable_bw_measurement",
-            "clat_percentiles",
-            "lat_percentiles",
-            "slat_percentiles",
-            "percentile_list",
-        ],
-    ),
-    (
-        "Logs",
-        &[
-            "write_lat_log",
-            "write_bw_log",
-            "write_iops_log",
-            "write_hist_log",
-            "log_avg_msec",
-            "log_hist_msec",
-            "log_hist_coarseness",
-            "log_max_value",
-            "log_offset",
-            "log_prio",
-            "per_job_logs",
-        ],
-    ),
-    (
-        "Verify",
-        &[
-            "verify",
-            "do_verify",
-            "verify_only",
-            "verify_fatal",
-            "verify_pattern",
-            "verify_interval",
-            "verify_offset",
-            "verify_header_seed",
-            "verify_write_sequence",
-            "verify_dump",
-            "verify_async",
-            "verify_backlog",
-            "verify_backlog_batch",
-            "verify_state_save",
-            "verify_state_load",
-            "experimental_verify",
-        ],
-    ),
-    (
-        "Output (the whole run)",
-        &[
-            "group_reporting",
-            "output_format",
-            "minimal",
-            "status_interval",
-            "eta",
-            "output",
-            "parse_only",
-            "latency_plot",
-        ],
-    ),
-];
+/// The help groups of `diorite bench --help`, in the order it prints them; each option names
+/// its own (the table is kept in this order too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Job,
+    Files,
+    Timing,
+    Offsets,
+    Data,
+    Priorities,
+    Logs,
+    Verify,
+    Output,
+}
+
+impl Group {
+    /// Every group, in the order of `--help`.
+    pub const ALL: [Group; 9] = [
+        Group::Job,
+        Group::Files,
+        Group::Timing,
+        Group::Offsets,
+        Group::Data,
+        Group::Priorities,
+        Group::Logs,
+        Group::Verify,
+        Group::Output,
+    ];
+
+    /// The group's heading in `--help`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Job => "Job, engine and I/O",
+            Group::Files => "File sets",
+            Group::Timing => "Flow and timing",
+            Group::Offsets => "Offsets and patterns",
+            Group::Data => "Data written",
+            Group::Priorities => "Priorities, CPU, latency reporting",
+            Group::Logs => "Logs",
+            Group::Verify => "Verify",
+            Group::Output => "Output (the whole run)",
+        }
+    }
+}
 
 /// The option named `name` (normalized: `-` read as `_`, lower case), by name or alias.
 pub fn lookup(name: &str) -> Option<&'static Opt> {
