@@ -101,7 +101,7 @@ fn expand(plan: &Plan) -> Result<Vec<JobClone>> {
     for (i, (j, (group, phase))) in plan.jobs.iter().zip(groups(plan)).enumerate() {
         for k in 0..j.numjobs {
             let index = clones.len() as u32;
-            let mut spec = j.clone();
+            let mut spec = j.to_spec();
             // fio's thread_number: 1 for the run's first job clone (per-job log names).
             spec.job_number = index + 1;
             // fio's `directory`, a `:`-separated list: a relative filename lives in the first;

@@ -55,7 +55,8 @@ fn apply_all(job: &mut JobSpec, g: &mut Globals, opts: &[(String, Option<String>
 /// The whole run: jobs in order (with their stonewall marks) and the global options.
 #[derive(Debug)]
 pub struct Plan {
-    pub jobs: Vec<JobSpec>,
+    /// The jobs, settled ([`settle::settle`]).
+    pub jobs: Vec<settle::Settled>,
     pub globals: Globals,
     /// No job option was given at all: run the default demonstration job.
     pub default_job: bool,
@@ -167,7 +168,7 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
     }
     if !any_job_option {
         return Ok(Plan {
-            jobs: vec![default_job()],
+            jobs: vec![settle::settle(default_job(), &mut Vec::new())?],
             globals,
             default_job: true,
             warnings,
@@ -397,7 +398,7 @@ mod tests {
     #[test]
     fn every_option_in_the_table_changes_the_parsed_job() {
         let view = |p: &Plan| {
-            let mut jobs = p.jobs.clone();
+            let mut jobs: Vec<JobSpec> = p.jobs.iter().map(|j| j.to_spec()).collect();
             for j in &mut jobs {
                 j.given.clear();
             }
@@ -520,5 +521,16 @@ mod tests {
         assert_eq!(jobs[0].numjobs, 4);
         assert_eq!(jobs[0].size, Some(64 << 20));
         assert_eq!(jobs[0].io_size, Some(5 << 20));
+    }
+
+    /// The default demonstration job goes through the settle step like any other, and comes
+    /// out as written (nothing in it needs settling, no warning).
+    #[test]
+    fn the_default_job_is_settled_as_written() {
+        let j = default_job();
+        let mut w = Vec::new();
+        let s = settle::settle(j.clone(), &mut w).unwrap();
+        assert_eq!(format!("{j:?}"), format!("{:?}", *s));
+        assert!(w.is_empty());
     }
 }

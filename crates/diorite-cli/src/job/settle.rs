@@ -42,8 +42,29 @@ pub fn check(plan: &Plan) -> Result<Vec<Option<usize>>> {
     Ok(waits)
 }
 
+/// A job that passed the settle step: what a [`Plan`] holds, so nothing after the parser can
+/// take a job whose options were not settled. Read through `Deref`; the planner derives each
+/// clone's own spec from it ([`Settled::to_spec`]).
+#[derive(Clone, Debug)]
+pub struct Settled(JobSpec);
+
+impl std::ops::Deref for Settled {
+    type Target = JobSpec;
+
+    fn deref(&self) -> &JobSpec {
+        &self.0
+    }
+}
+
+impl Settled {
+    /// A copy of the settled spec, for the planner to give a clone its files and offsets.
+    pub fn to_spec(&self) -> JobSpec {
+        self.0.clone()
+    }
+}
+
 /// Settles job `j` after its options: each concern below, in order.
-pub fn settle(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
+pub fn settle(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<Settled> {
     engine_options(&j)?;
     do_verify(&mut j)?;
     rw_modifier(&mut j)?;
@@ -56,7 +77,7 @@ pub fn settle(mut j: JobSpec, warnings: &mut Vec<String>) -> Result<JobSpec> {
     steady(&mut j)?;
     file_lifecycle(&j)?;
     defaults(&mut j, warnings)?;
-    Ok(j)
+    Ok(Settled(j))
 }
 
 /// Options that belong to one kind of engine: io_uring's own (fio knows them only with
