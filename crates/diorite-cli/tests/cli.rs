@@ -2,21 +2,15 @@
 
 mod common;
 
-use common::{bench, json as json_of, tempdir};
+use common::{bench, bench_in, data_file, json as json_of, tempdir};
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn diorite() -> Command {
     Command::new(env!("CARGO_BIN_EXE_diorite"))
-}
-
-fn file_of(dir: &Path, name: &str, len: usize, fill: u8) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, vec![fill; len]).unwrap();
-    p
 }
 
 fn s(p: &Path) -> String {
@@ -26,29 +20,24 @@ fn s(p: &Path) -> String {
 /// `diorite bench` (in `dir`) of a 4 KiB random-write verify job over `size` of `f`, JSON
 /// output, plus `extra` (which names the verify kind).
 fn verify_job(dir: &Path, f: &Path, size: &str, extra: &[&str]) -> Output {
-    diorite()
-        .current_dir(dir)
-        .arg("bench")
-        .args([
-            "--name=v",
-            &format!("--filename={}", s(f)),
-            &format!("--size={size}"),
-        ])
-        .args([
-            "--rw=randwrite",
-            "--bs=4k",
-            "--iodepth=4",
-            "--output-format=json",
-        ])
-        .args(extra)
-        .output()
-        .unwrap()
+    let (file, size) = (format!("--filename={}", s(f)), format!("--size={size}"));
+    let base = [
+        "--name=v",
+        file.as_str(),
+        size.as_str(),
+        "--rw=randwrite",
+        "--bs=4k",
+        "--iodepth=4",
+        "--output-format=json",
+    ];
+    let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+    bench_in(dir, &args)
 }
 
 #[test]
 fn bad_input_is_one_clear_line_exit_1_and_nothing_written() {
     let dir = tempdir();
-    let f = file_of(dir.path(), "f", 1 << 20, 0x11);
+    let f = data_file(dir.path(), "f", 1 << 20, 0x11);
     let fname = format!("--filename={}", s(&f));
     let job = dir.path().join("bad.fio");
     std::fs::write(&job, "[global]\nrw=write\n[a]\nfilename=x\nfrobnicate=2\n").unwrap();
@@ -118,7 +107,7 @@ fn bad_input_is_one_clear_line_exit_1_and_nothing_written() {
 fn json_output_has_fios_shape_and_units() {
     let sample: Value = serde_json::from_str(include_str!("data/fio-3.33-randrw.json")).unwrap();
     let dir = tempdir();
-    let f = file_of(dir.path(), "f", 8 << 20, 0);
+    let f = data_file(dir.path(), "f", 8 << 20, 0);
     let out = bench(&[
         "--name=mix",
         &format!("--filename={}", s(&f)),
@@ -217,7 +206,7 @@ fn json_output_has_fios_shape_and_units() {
 #[test]
 fn json_plus_adds_histogram_bins() {
     let dir = tempdir();
-    let f = file_of(dir.path(), "f", 1 << 20, 0);
+    let f = data_file(dir.path(), "f", 1 << 20, 0);
     let out = bench(&[
         "--name=a",
         &format!("--filename={}", s(&f)),
@@ -235,7 +224,7 @@ fn json_plus_adds_histogram_bins() {
 #[test]
 fn job_files_groups_numjobs_and_group_reporting() {
     let dir = tempdir();
-    let f = file_of(dir.path(), "f", 4 << 20, 0);
+    let f = data_file(dir.path(), "f", 4 << 20, 0);
     let job = dir.path().join("j.fio");
     std::fs::write(
         &job,
@@ -402,7 +391,7 @@ fn verify_phase_honours_runtime() {
 #[test]
 fn ctrl_c_stops_cleanly_and_still_reports() {
     let dir = tempdir();
-    let f = file_of(dir.path(), "f", 4 << 20, 0);
+    let f = data_file(dir.path(), "f", 4 << 20, 0);
     let child = diorite()
         .args(["bench", "--name=long", &format!("--filename={}", s(&f))])
         .args([
@@ -435,7 +424,7 @@ fn ctrl_c_stops_cleanly_and_still_reports() {
 #[test]
 fn latency_plot_is_an_svg() {
     let dir = tempdir();
-    let f = file_of(dir.path(), "f", 1 << 20, 0);
+    let f = data_file(dir.path(), "f", 1 << 20, 0);
     let svg = dir.path().join("lat.svg");
     let out = bench(&[
         "--name=a",
@@ -455,7 +444,7 @@ fn latency_plot_is_an_svg() {
 #[test]
 fn syncs_rates_batches_block_sizes_and_several_files() {
     let dir = tempdir();
-    let f = file_of(dir.path(), "f", 4 << 20, 0);
+    let f = data_file(dir.path(), "f", 4 << 20, 0);
     let fname = format!("--filename={}", s(&f));
     // fsync every 4 writes.
     let v = json_of(&bench(&[
@@ -568,7 +557,7 @@ fn a_block_device_too_small_for_the_job_is_refused() {
         return;
     }
     let dir = tempdir();
-    let img = file_of(dir.path(), "img", 1 << 20, 0);
+    let img = data_file(dir.path(), "img", 1 << 20, 0);
     let out = Command::new("losetup")
         .args(["-f", "--show", "--direct-io=on"])
         .arg(&img)
@@ -614,7 +603,7 @@ fn a_block_device_too_small_for_the_job_is_refused() {
 #[test]
 fn io_uring_setups_are_honoured_or_refused_by_name() {
     let dir = tempdir();
-    let f = file_of(dir.path(), "f", 4 << 20, 0x5a);
+    let f = data_file(dir.path(), "f", 4 << 20, 0x5a);
     let info = diorite().arg("info").arg(&f).output().unwrap();
     let io_uring = String::from_utf8_lossy(&info.stdout)
         .lines()
@@ -715,7 +704,7 @@ fn the_null_engine_touches_no_file() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "null created {left:?}");
     // An existing file is named but never read or written.
-    let f = file_of(dir.path(), "f", 1 << 20, 0x77);
+    let f = data_file(dir.path(), "f", 1 << 20, 0x77);
     let json = json_of(&bench(&[
         "--name=n",
         &format!("--filename={}", s(&f)),
@@ -732,7 +721,7 @@ fn the_null_engine_touches_no_file() {
 #[test]
 fn inject_runs_a_job_against_faults() {
     let dir = tempdir();
-    let f = file_of(dir.path(), "f", 1 << 20, 0x33);
+    let f = data_file(dir.path(), "f", 1 << 20, 0x33);
     let fname = format!("--filename={}", s(&f));
     let out = bench(&[
         "--name=i",
@@ -787,7 +776,7 @@ fn inject_runs_a_job_against_faults() {
 #[test]
 fn continue_on_error_and_ignore_error_behave_as_fio() {
     let dir = tempdir();
-    let f = file_of(dir.path(), "f", 1 << 20, 0);
+    let f = data_file(dir.path(), "f", 1 << 20, 0);
     let fname = format!("--filename={}", s(&f));
     let run = |extra: &[&str]| {
         let mut a = vec![
