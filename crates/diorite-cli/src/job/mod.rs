@@ -313,6 +313,10 @@ pub fn help() -> String {
                 _ => format!("--{}=V", o.name),
             };
             s.push_str(&format!("  {spelled:<34} {}", o.help));
+            // The default, unless the help already says it in its own words.
+            if !o.default.is_empty() && !o.help.contains("default") {
+                s.push_str(&format!(" [default: {}]", o.default));
+            }
             if !o.aliases.is_empty() {
                 s.push_str(&format!(" (also: {})", o.aliases.join(", ")));
             }
@@ -392,20 +396,19 @@ mod tests {
         assert!(Dist::parse("pareto:1.5").is_err());
     }
 
-    /// The table walk: every accepted option, under every spelling, changes the parsed job (or
-    /// the run's globals) with its example value — an option that is accepted but stored
-    /// nowhere fails here.
-    #[test]
-    fn every_option_in_the_table_changes_the_parsed_job() {
-        let view = |p: &Plan| {
-            let mut jobs: Vec<JobSpec> = p.jobs.iter().map(|j| j.to_spec()).collect();
-            for j in &mut jobs {
-                j.given.clear();
-            }
-            format!("{jobs:?} {:?}", p.globals)
-        };
-        // Options that exist only beside others (io_uring's own, fio's engine options).
-        let needs = |name: &str| match name {
+    /// A plan as the table tests compare it: its settled jobs (without the record of the
+    /// options given) and its globals.
+    fn view(p: &Plan) -> String {
+        let mut jobs: Vec<JobSpec> = p.jobs.iter().map(|j| j.to_spec()).collect();
+        for j in &mut jobs {
+            j.given.clear();
+        }
+        format!("{jobs:?} {:?}", p.globals)
+    }
+
+    /// Options that exist only beside others (io_uring's own, fio's engine options).
+    fn needs(name: &str) -> &'static str {
+        match name {
             "sqthread_poll" | "hipri" => " --ioengine=io_uring",
             "sqthread_poll_cpu" => " --ioengine=io_uring --sqthread_poll=1",
             "inject" => " --ioengine=threads",
@@ -416,7 +419,44 @@ mod tests {
             "steadystate" | "steadystate_ramp_time" | "ss_interval" => " --ss_dur=10",
             "latency_window" | "latency_percentile" | "latency_run" => " --latency_target=1ms",
             _ => "",
-        };
+        }
+    }
+
+    /// The defaults the table states are the defaults: giving an option its stated default
+    /// settles to the same job as leaving it out (so `--help` cannot drift from the code).
+    #[test]
+    fn every_stated_default_is_the_default() {
+        let mut wrong = Vec::new();
+        for o in options::OPTIONS.iter().filter(|o| !o.default.is_empty()) {
+            let base = format!("--name=t --runtime=5{}", needs(o.name));
+            let without = view(&parse_args(&args(&base)).unwrap());
+            let a = format!("{base} --{}={}", o.name, o.default);
+            let with = view(&parse_args(&args(&a)).unwrap_or_else(|e| panic!("{a}: {e:#}")));
+            if with != without {
+                wrong.push(o.name);
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "stated defaults that are not the default: {wrong:?}"
+        );
+        // A help text that names the default in its own words names this one.
+        for o in options::OPTIONS.iter().filter(|o| !o.default.is_empty()) {
+            if o.help.contains("default") {
+                assert!(
+                    o.help.contains(o.default),
+                    "{}: help and default differ",
+                    o.name
+                );
+            }
+        }
+    }
+
+    /// The table walk: every accepted option, under every spelling, changes the parsed job (or
+    /// the run's globals) with its example value — an option that is accepted but stored
+    /// nowhere fails here.
+    #[test]
+    fn every_option_in_the_table_changes_the_parsed_job() {
         for o in options::OPTIONS {
             let base = view(
                 &parse_args(&args(&format!("--name=t --runtime=5{}", needs(o.name)))).unwrap(),

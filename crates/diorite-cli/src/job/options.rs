@@ -1,7 +1,9 @@
 //! The option table: one declarative entry per option — fio's name and aliases, the value type
-//! (which decides how the value is parsed, with fio's rules), the help text, an example value
-//! that must change the parsed job (the table walk test checks every entry), and the setter
-//! that stores it in the job spec. An option that is not here is refused by name.
+//! (which decides how the value is parsed, with fio's rules), its help group, its default (as
+//! it would be written; a test checks that giving it changes nothing), an example value that
+//! must change the parsed job (the table walk test checks every entry), the help text, and the
+//! setter that stores it in the job spec. `--help` is built from the entries. An option that is
+//! not here is refused by name.
 
 use crate::spec::value::{self, Unit};
 use crate::spec::{Bs, Dist, Eta, Globals, Incr, IoEngine, JobSpec, OutputFormat, PrioSplit, Rw};
@@ -77,6 +79,10 @@ pub struct Opt {
     pub scope: Scope,
     /// Where `--help` lists it.
     pub group: Group,
+    /// The value the option has when it is not given, as it would be written (`""`: none, or
+    /// one that depends on other options, said in the help). A test checks that giving it
+    /// changes nothing.
+    pub default: &'static str,
     pub help: &'static str,
     /// A value that changes the parsed job from the defaults (checked by the walk test).
     #[cfg_attr(not(test), allow(dead_code, reason = "read by the table walk test"))]
@@ -337,13 +343,15 @@ pub fn parse_engine(s: &str) -> Result<IoEngine> {
 
 macro_rules! opt {
     ($name:literal, [$($alias:literal),*], $kind:expr, $scope:ident, $group:expr,
-     $example:literal, $help:literal, |$j:ident, $g:ident, $v:ident| $body:expr) => {
+     $default:literal, $example:literal, $help:literal,
+     |$j:ident, $g:ident, $v:ident| $body:expr) => {
         Opt {
             name: $name,
             aliases: &[$($alias),*],
             kind: $kind,
             scope: Scope::$scope,
             group: $group,
+            default: $default,
             help: $help,
             example: $example,
             set: |$j, $g, $v| {
@@ -362,7 +370,7 @@ pub static OPTIONS: &[Opt] =
             "name",
             [],
             ValueKind::Str,
-            Job, Group::Job,
+            Job, Group::Job, "",
             "other",
             "job name; on the command line, starts a new job",
             |j, g, v| j.name = v.str().to_string()
@@ -371,7 +379,7 @@ pub static OPTIONS: &[Opt] =
             "rw",
             ["readwrite"],
             ValueKind::Str,
-            Job, Group::Job,
+            Job, Group::Job, "read",
             "randwrite",
             "read, write, randread, randwrite, rw|readwrite, randrw, trims (default read); \
              PATTERN:MOD adds fio's offset modifier (sequential: bytes added to each next offset, \
@@ -386,7 +394,7 @@ pub static OPTIONS: &[Opt] =
             "rwmixread",
             [],
             ValueKind::Int(0, 100),
-            Job, Group::Job,
+            Job, Group::Job, "50",
             "70",
             "percent of reads in a mixed workload (default 50)",
             |j, g, v| j.rwmixread = v.num() as u32
@@ -395,7 +403,7 @@ pub static OPTIONS: &[Opt] =
             "rwmixwrite",
             [],
             ValueKind::Int(0, 100),
-            Job, Group::Job,
+            Job, Group::Job, "50",
             "30",
             "percent of writes in a mixed workload",
             |j, g, v| j.rwmixread = 100 - v.num() as u32
@@ -404,7 +412,7 @@ pub static OPTIONS: &[Opt] =
             "bs",
             ["blocksize"],
             ValueKind::Str,
-            Job, Group::Job,
+            Job, Group::Job, "4k",
             "8k",
             "block size (default 4k); per direction R[,W] (4k,64k: reads 4k, writes 64k)",
             |j, g, v| {
@@ -416,7 +424,7 @@ pub static OPTIONS: &[Opt] =
             "bsrange",
             ["blocksize_range"],
             ValueKind::Str,
-            Job, Group::Job,
+            Job, Group::Job, "",
             "4k-64k",
             "block sizes min-max, e.g. 4k-64k (multiples of min); per direction R[,W]",
             |j, g, v| {
@@ -440,7 +448,7 @@ pub static OPTIONS: &[Opt] =
             "bssplit",
             [],
             ValueKind::Str,
-            Job, Group::Job,
+            Job, Group::Job, "",
             "4k/50:64k/50",
             "weighted block sizes, e.g. 4k/50:64k/40:1m/10; per direction R[,W]",
             |j, g, v| {
@@ -452,7 +460,7 @@ pub static OPTIONS: &[Opt] =
             "iodepth",
             [],
             ValueKind::Int(1, 65535),
-            Job, Group::Job,
+            Job, Group::Job, "1",
             "7",
             "requests in flight (default 1)",
             |j, g, v| j.iodepth = v.num() as u32
@@ -461,7 +469,7 @@ pub static OPTIONS: &[Opt] =
             "iodepth_batch_submit",
             ["iodepth_batch"],
             ValueKind::Int(0, 65535),
-            Job, Group::Job,
+            Job, Group::Job, "1",
             "4",
             "requests submitted per call (default 1; 0: iodepth)",
             |j, g, v| j.batch_submit = v.num() as u32
@@ -470,7 +478,7 @@ pub static OPTIONS: &[Opt] =
             "iodepth_batch_complete_min",
             ["iodepth_batch_complete"],
             ValueKind::Int(0, 65535),
-            Job, Group::Job,
+            Job, Group::Job, "1",
             "3",
             "completions to wait for per reap (default 1; 0: poll, never wait)",
             |j, g, v| j.batch_complete_min = v.num() as u32
@@ -479,7 +487,7 @@ pub static OPTIONS: &[Opt] =
             "iodepth_batch_complete_max",
             [],
             ValueKind::Int(1, 65535),
-            Job, Group::Job,
+            Job, Group::Job, "",
             "5",
             "completions taken per reap at most (default iodepth)",
             |j, g, v| j.batch_complete_max = Some(v.num() as u32)
@@ -488,7 +496,7 @@ pub static OPTIONS: &[Opt] =
             "numjobs",
             [],
             ValueKind::Int(1, 1024),
-            Job, Group::Job,
+            Job, Group::Job, "1",
             "3",
             "clones of this job, each a thread with its own context (default 1)",
             |j, g, v| j.numjobs = v.num() as u32
@@ -497,7 +505,7 @@ pub static OPTIONS: &[Opt] =
             "size",
             [],
             ValueKind::Str,
-            Job, Group::Job,
+            Job, Group::Job, "",
             "64m",
             "bytes of the target(s) to use (default: the whole target), or N% of it (fio)",
             |j, g, v| {
@@ -515,7 +523,7 @@ pub static OPTIONS: &[Opt] =
             "io_size",
             ["io_limit"],
             ValueKind::Size,
-            Job, Group::Job,
+            Job, Group::Job, "",
             "16m",
             "bytes to transfer before the job ends (default size)",
             |j, g, v| j.io_size = Some(v.num())
@@ -524,7 +532,7 @@ pub static OPTIONS: &[Opt] =
             "runtime",
             ["timeout"],
             ValueKind::Time,
-            Job, Group::Job,
+            Job, Group::Job, "",
             "7",
             "stop after this long (10, 10s, 500ms, 1m)",
             |j, g, v| j.runtime = Some(v.time())
@@ -533,7 +541,7 @@ pub static OPTIONS: &[Opt] =
             "time_based",
             [],
             ValueKind::Bool,
-            Job, Group::Job,
+            Job, Group::Job, "0",
             "1",
             "run for runtime even when size is done (wrap around)",
             |j, g, v| j.time_based = v.bool()
@@ -542,7 +550,7 @@ pub static OPTIONS: &[Opt] =
             "ramp_time",
             [],
             ValueKind::Time,
-            Job, Group::Job,
+            Job, Group::Job, "0",
             "2",
             "run this long before measuring",
             |j, g, v| j.ramp_time = v.time()
@@ -551,7 +559,7 @@ pub static OPTIONS: &[Opt] =
             "ioengine",
             [],
             ValueKind::Str,
-            Job, Group::Job,
+            Job, Group::Job, "psync",
             "io_uring",
             "psync (default; also sync, pvsync, pvsync2), io_uring, libaio, threads, null (no I/O), auto",
             |j, g, v| j.engine = parse_engine(v.str())?
@@ -560,7 +568,7 @@ pub static OPTIONS: &[Opt] =
             "direct",
             [],
             ValueKind::Bool,
-            Job, Group::Job,
+            Job, Group::Job, "0",
             "1",
             "1: O_DIRECT, 0: buffered (default 0, as in fio)",
             |j, g, v| j.direct = v.bool()
@@ -569,12 +577,12 @@ pub static OPTIONS: &[Opt] =
             "buffered",
             [],
             ValueKind::Bool,
-            Job, Group::Job,
+            Job, Group::Job, "1",
             "0",
             "the opposite of direct (default 1)",
             |j, g, v| j.direct = !v.bool()
         ),
-        opt!("kb_base", [], ValueKind::Int(1000, 1024), Job, Group::Job, "1000",
+        opt!("kb_base", [], ValueKind::Int(1000, 1024), Job, Group::Job, "1024", "1000",
         "1024 (default): k, m are powers of 2 and KiB, MiB powers of 10; 1000: the other way round",
         |j, g, v| {
             if v.num() != 1000 && v.num() != 1024 {
@@ -586,7 +594,7 @@ pub static OPTIONS: &[Opt] =
             "fsync",
             [],
             ValueKind::Int(0, u32::MAX as u64),
-            Job, Group::Job,
+            Job, Group::Job, "0",
             "8",
             "fsync after every N writes",
             |j, g, v| j.fsync = v.num() as u32
@@ -595,7 +603,7 @@ pub static OPTIONS: &[Opt] =
             "fdatasync",
             [],
             ValueKind::Int(0, u32::MAX as u64),
-            Job, Group::Job,
+            Job, Group::Job, "0",
             "8",
             "fdatasync after every N writes",
             |j, g, v| j.fdatasync = v.num() as u32
@@ -604,7 +612,7 @@ pub static OPTIONS: &[Opt] =
             "thread",
             ["threads"],
             ValueKind::Bool,
-            Job, Group::Job,
+            Job, Group::Job, "0",
             "1",
             "run jobs as threads (diorite always does: a job is a thread with its own context)",
             |j, g, v| j.thread = v.bool()
@@ -613,7 +621,7 @@ pub static OPTIONS: &[Opt] =
             "fixedbufs",
             [],
             ValueKind::Bool,
-            Job, Group::Job,
+            Job, Group::Job, "1",
             "0",
             "1 (default in diorite): register the job's buffers with io_uring; 0: plain buffers",
             |j, g, v| j.fixedbufs = v.bool()
@@ -622,7 +630,7 @@ pub static OPTIONS: &[Opt] =
             "registerfiles",
             [],
             ValueKind::Bool,
-            Job, Group::Job,
+            Job, Group::Job, "1",
             "0",
             "1 (default in diorite): register the job's files with io_uring; 0: plain descriptors",
             |j, g, v| j.registerfiles = v.bool()
@@ -631,7 +639,7 @@ pub static OPTIONS: &[Opt] =
             "sqthread_poll",
             [],
             ValueKind::Bool,
-            Job, Group::Job,
+            Job, Group::Job, "0",
             "1",
             "io_uring: a kernel thread polls the submission queue (SQPOLL; sleeps after 1 s idle, as fio)",
             |j, g, v| j.sqthread_poll = v.bool()
@@ -640,7 +648,7 @@ pub static OPTIONS: &[Opt] =
             "sqthread_poll_cpu",
             [],
             ValueKind::Int(0, 65535),
-            Job, Group::Job,
+            Job, Group::Job, "",
             "1",
             "io_uring with sqthread_poll=1: the CPU of the polling thread",
             |j, g, v| j.sqthread_poll_cpu = Some(v.num() as u32)
@@ -649,7 +657,7 @@ pub static OPTIONS: &[Opt] =
             "hipri",
             [],
             ValueKind::Bool,
-            Job, Group::Job,
+            Job, Group::Job, "0",
             "1",
             "io_uring: poll the device for completions (IOPOLL); needs a device with poll queues",
             |j, g, v| j.hipri = v.bool()
@@ -658,7 +666,7 @@ pub static OPTIONS: &[Opt] =
             "pool_threads",
             [],
             ValueKind::Int(1, 1024),
-            Job, Group::Job,
+            Job, Group::Job, "",
             "3",
             "worker threads of the thread-pool engine (default: iodepth, at most 64)",
             |j, g, v| j.pool_threads = Some(v.num() as usize)
@@ -667,7 +675,7 @@ pub static OPTIONS: &[Opt] =
             "inject",
             [],
             ValueKind::Str,
-            Job, Group::Job,
+            Job, Group::Job, "",
             "write:nth=3:eio",
             "diorite: run on the faulty backend with these fault rules (see diorite::faults), seeded by randseed",
             |j, g, v| {
@@ -680,7 +688,7 @@ pub static OPTIONS: &[Opt] =
             "continue_on_error",
             [],
             ValueKind::Str,
-            Job, Group::Job,
+            Job, Group::Job, "none",
             "io",
             "go on after EIO/EILSEQ (or ignore_error's list) of: none, read, write, io, verify, all (0, 1)",
             |j, g, v| {
@@ -701,7 +709,7 @@ pub static OPTIONS: &[Opt] =
             "ignore_error",
             [],
             ValueKind::Str,
-            Job, Group::Job,
+            Job, Group::Job, "",
             "EAGAIN,ENOSPC:122",
             "READ_LIST,WRITE_LIST,VERIFY_LIST of errnos (names or numbers, ':'-separated) to go on after",
             |j, g, v| {
@@ -726,7 +734,7 @@ pub static OPTIONS: &[Opt] =
             "filename",
             [],
             ValueKind::Str,
-            Job, Group::Files,
+            Job, Group::Files, "",
             "/dev/null",
             "target file(s) or block device(s), ':'-separated (default: nrfiles own files, named by filename_format, in directory)",
             |j, g, v| j.filenames = v
@@ -736,14 +744,14 @@ pub static OPTIONS: &[Opt] =
                 .map(PathBuf::from)
                 .collect()
         ),
-        opt!("directory", [], ValueKind::Str, Job, Group::Files, "/var/tmp",
+        opt!("directory", [], ValueKind::Str, Job, Group::Files, "", "/var/tmp",
         "directory of the jobs' files when no filename is given (default: the working directory)",
         |j, g, v| j.directory = Some(PathBuf::from(v.str()))),
         opt!(
             "nrfiles",
             ["nr_files"],
             ValueKind::Int(1, 1 << 20),
-            Job, Group::Files,
+            Job, Group::Files, "1",
             "4",
             "files per job clone when no filename is given (named by filename_format); size is \
              divided among them",
@@ -753,7 +761,7 @@ pub static OPTIONS: &[Opt] =
             "filesize",
             [],
             ValueKind::Str,
-            Job, Group::Files,
+            Job, Group::Files, "",
             "8m",
             "each file's size (or LOW-HIGH: one size per file in that range); size then only \
              sets the default io_size (fio)",
@@ -774,7 +782,7 @@ pub static OPTIONS: &[Opt] =
             "filename_format",
             [],
             ValueKind::Str,
-            Job, Group::Files,
+            Job, Group::Files, "",
             "$jobname.$filenum",
             "names of a job's own files: $jobname, $jobnum (the clone), $filenum, $clientuid \
              (empty: no client/server) (default $jobname.$jobnum.$filenum)",
@@ -784,7 +792,7 @@ pub static OPTIONS: &[Opt] =
             "file_service_type",
             [],
             ValueKind::Str,
-            Job, Group::Files,
+            Job, Group::Files, "roundrobin",
             "random:4",
             "which file the next I/O goes to: roundrobin (default), sequential (each file's \
              share in turn), random; :N switches every N I/Os",
@@ -812,7 +820,7 @@ pub static OPTIONS: &[Opt] =
             "openfiles",
             ["open_files"],
             ValueKind::Int(1, 1 << 20),
-            Job, Group::Files,
+            Job, Group::Files, "",
             "8",
             "files served at a time (default: all): the first N, a done file's place going to \
              the next (descriptors stay open in diorite)",
@@ -822,7 +830,7 @@ pub static OPTIONS: &[Opt] =
             "allow_file_create",
             [],
             ValueKind::Bool,
-            Job, Group::Files,
+            Job, Group::Files, "1",
             "0",
             "1 (default): create missing files; 0: a missing file is an error",
             |j, g, v| j.allow_file_create = v.bool()
@@ -831,7 +839,7 @@ pub static OPTIONS: &[Opt] =
             "fallocate",
             [],
             ValueKind::Str,
-            Job, Group::Files,
+            Job, Group::Files, "native",
             "none",
             "how a writing job's new file space is reserved: native (default), posix, keep \
              (size unchanged), truncate (ftruncate only), none; 1 is native, 0 none",
@@ -847,7 +855,7 @@ pub static OPTIONS: &[Opt] =
             "fill_device",
             ["fill_fs"],
             ValueKind::Bool,
-            Job, Group::Files,
+            Job, Group::Files, "0",
             "1",
             "write until the device or filesystem is full: ENOSPC/EDQUOT end the job without an \
              error; without size, the region is all the free space (a reader fills it first)",
@@ -857,7 +865,7 @@ pub static OPTIONS: &[Opt] =
             "create_on_open",
             [],
             ValueKind::Bool,
-            Job, Group::Files,
+            Job, Group::Files, "0",
             "1",
             "create a missing file when the job starts (opens it), not while the run is set up \
              (writing jobs)",
@@ -867,7 +875,7 @@ pub static OPTIONS: &[Opt] =
             "unlink",
             [],
             ValueKind::Bool,
-            Job, Group::Files,
+            Job, Group::Files, "0",
             "1",
             "delete the job's files when it is done (regular files, also ones that existed \
              before; never a block device), as fio does",
@@ -877,7 +885,7 @@ pub static OPTIONS: &[Opt] =
             "unlink_each_loop",
             [],
             ValueKind::Bool,
-            Job, Group::Files,
+            Job, Group::Files, "0",
             "1",
             "delete the job's files after each of its loops; the next loop runs on new files \
              (writing jobs)",
@@ -887,7 +895,7 @@ pub static OPTIONS: &[Opt] =
             "loops",
             [],
             ValueKind::Int(1, u32::MAX as u64),
-            Job, Group::Timing,
+            Job, Group::Timing, "1",
             "3",
             "repeat the job's I/O amount this many times (default 1)",
             |j, g, v| j.loops = v.num() as u32
@@ -896,7 +904,7 @@ pub static OPTIONS: &[Opt] =
             "number_ios",
             [],
             ValueKind::Int(1, u64::MAX),
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "1000",
             "end the job after this many I/Os, if nothing ends it first",
             |j, g, v| j.number_ios = Some(v.num())
@@ -905,7 +913,7 @@ pub static OPTIONS: &[Opt] =
             "startdelay",
             [],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "500ms",
             "start the job this long after its group starts; LOW-HIGH: each clone picks a time \
              in the range (from its seed)",
@@ -925,7 +933,7 @@ pub static OPTIONS: &[Opt] =
             "thinktime",
             [],
             ValueKind::TimeUs,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "100",
             "after every thinktime_blocks I/Os, wait for those in flight, then stall this long \
              (plain numbers: microseconds)",
@@ -935,7 +943,7 @@ pub static OPTIONS: &[Opt] =
             "thinktime_spin",
             [],
             ValueKind::TimeUs,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "10",
             "spend this part of each thinktime spinning on the CPU (plain numbers: microseconds)",
             |j, g, v| j.think.spin = v.time()
@@ -944,7 +952,7 @@ pub static OPTIONS: &[Opt] =
             "thinktime_blocks",
             [],
             ValueKind::Int(1, u32::MAX as u64),
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "4",
             "how many I/Os between stalls (default 1; caps the queue depth, as in fio)",
             |j, g, v| {
@@ -956,7 +964,7 @@ pub static OPTIONS: &[Opt] =
             "thinktime_blocks_type",
             [],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "complete",
             "issue",
             "what thinktime_blocks counts: complete (default) or issue",
             |j, g, v| {
@@ -971,7 +979,7 @@ pub static OPTIONS: &[Opt] =
             "thinktime_iotime",
             [],
             ValueKind::Time,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "1",
             "also stall after this much I/O time (plain numbers: seconds)",
             |j, g, v| j.think.iotime = v.time()
@@ -980,7 +988,7 @@ pub static OPTIONS: &[Opt] =
             "rate",
             [],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "1m",
             "cap the job's bandwidth in bytes/s, per direction: R[,W] (one value: both; empty: \
              no cap); as fio, an I/O over its direction's budget waits for the queue to drain",
@@ -991,7 +999,7 @@ pub static OPTIONS: &[Opt] =
             "rate_iops",
             [],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "100",
             "cap the job's I/Os per second, per direction: R[,W] (as rate; with rate, rate wins)",
             |j, g, v| (j.rate_iops, j.trim_rate.rate_iops) =
@@ -1001,7 +1009,7 @@ pub static OPTIONS: &[Opt] =
             "rate_min",
             ["ratemin"],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "1k",
             "end the job with an error when a rate_cycle's bandwidth falls below this, bytes/s, \
              per direction R[,W]",
@@ -1012,7 +1020,7 @@ pub static OPTIONS: &[Opt] =
             "rate_iops_min",
             [],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "1",
             "end the job with an error when a rate_cycle's IOPS fall below this, per direction R[,W]",
             |j, g, v| (j.rate_iops_min, j.trim_rate.rate_iops_min) =
@@ -1022,7 +1030,7 @@ pub static OPTIONS: &[Opt] =
             "rate_process",
             [],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "linear",
             "poisson",
             "how rate and rate_iops pace I/Os: linear (default, evenly) or poisson (exponential \
              gaps of the same mean)",
@@ -1036,7 +1044,7 @@ pub static OPTIONS: &[Opt] =
             "rate_cycle",
             ["ratecycle"],
             ValueKind::Int(1, u32::MAX as u64),
-            Job, Group::Timing,
+            Job, Group::Timing, "1000",
             "500",
             "the window of rate_min and rate_iops_min, in milliseconds (default 1000)",
             |j, g, v| j.rate_cycle = Duration::from_millis(v.num())
@@ -1045,7 +1053,7 @@ pub static OPTIONS: &[Opt] =
             "io_submit_mode",
             [],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "inline",
             "offload",
             "inline (default): a rate wait first drains what is in flight; offload: I/Os go out \
              at their rate times whatever is still in flight (no coordinated omission)",
@@ -1059,7 +1067,7 @@ pub static OPTIONS: &[Opt] =
             "stonewall",
             ["wait_for_previous"],
             ValueKind::Bool,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "1",
             "wait for the jobs before this one; starts a new group",
             |j, g, v| j.stonewall = v.bool()
@@ -1068,7 +1076,7 @@ pub static OPTIONS: &[Opt] =
             "new_group",
             [],
             ValueKind::Bool,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "1",
             "start a new reporting group here, without waiting for the jobs before (fio)",
             |j, g, v| j.new_group = v.bool()
@@ -1077,7 +1085,7 @@ pub static OPTIONS: &[Opt] =
             "wait_for",
             [],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "other",
             "start only once every clone of the named earlier job has finished (fio)",
             |j, g, v| j.wait_for = Some(v.str().to_string())
@@ -1086,7 +1094,7 @@ pub static OPTIONS: &[Opt] =
             "exitall",
             [],
             ValueKind::Bool,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "1",
             "when a job ends, end others too (which: exit_what); given to any job, it holds for \
              the whole run, as in fio",
@@ -1096,7 +1104,7 @@ pub static OPTIONS: &[Opt] =
             "exit_what",
             [],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "group",
             "all",
             "with exitall, a job's end ends: group (its reporting group, the default), stonewall \
              (every job running now), all (every job, also those not started)",
@@ -1113,7 +1121,7 @@ pub static OPTIONS: &[Opt] =
             "flow_id",
             [],
             ValueKind::Int(0, u32::MAX as u64),
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "2",
             "the flow the job's flow weight counts in (default 0)",
             |j, g, v| j.flow_id = v.num() as u32
@@ -1122,7 +1130,7 @@ pub static OPTIONS: &[Opt] =
             "flow",
             [],
             ValueKind::Int(0, 1000),
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "2",
             "the job's weight in its flow: jobs of a flow keep their I/O counts in the ratio of \
              their weights (0: not in a flow)",
@@ -1132,7 +1140,7 @@ pub static OPTIONS: &[Opt] =
             "flow_sleep",
             [],
             ValueKind::TimeUs,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "1000",
             "how long a job ahead of its flow share waits after draining (plain numbers: \
              microseconds)",
@@ -1142,7 +1150,7 @@ pub static OPTIONS: &[Opt] =
             "steadystate",
             ["ss"],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "bw:5%",
             "end the job (its group with group_reporting) once steady over ss_dur: iops or bw \
              (largest deviation from the mean), iops_slope or bw_slope (least-squares slope), \
@@ -1183,7 +1191,7 @@ pub static OPTIONS: &[Opt] =
             "steadystate_duration",
             ["ss_dur"],
             ValueKind::Time,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "30",
             "the steady-state window; 0 (default): no steady-state detection",
             |j, g, v| j.ss_dur = v.time()
@@ -1192,7 +1200,7 @@ pub static OPTIONS: &[Opt] =
             "steadystate_ramp_time",
             ["ss_ramp"],
             ValueKind::Time,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "5",
             "start recording steady-state data this long (plus one interval) after the job starts",
             |j, g, v| j.ss_ramp = v.time()
@@ -1201,7 +1209,7 @@ pub static OPTIONS: &[Opt] =
             "ss_interval",
             ["steadystate_check_interval"],
             ValueKind::Time,
-            Job, Group::Timing,
+            Job, Group::Timing, "1",
             "2",
             "the steady-state sampling interval (default 1 s; fio 3.33 has it fixed, later fio \
              takes it)",
@@ -1211,7 +1219,7 @@ pub static OPTIONS: &[Opt] =
             "latency_target",
             [],
             ValueKind::TimeUs,
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "2ms",
             "find the deepest queue (up to iodepth) whose I/Os meet this latency, then run at it \
              (plain numbers: microseconds)",
@@ -1221,7 +1229,7 @@ pub static OPTIONS: &[Opt] =
             "latency_window",
             [],
             ValueKind::TimeUs,
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "100ms",
             "how long each queue depth is tried (plain numbers: microseconds)",
             |j, g, v| j.latency_window = v.time()
@@ -1230,7 +1238,7 @@ pub static OPTIONS: &[Opt] =
             "latency_percentile",
             [],
             ValueKind::Str,
-            Job, Group::Timing,
+            Job, Group::Timing, "100",
             "99.9",
             "the percent of I/Os that must meet latency_target (default 100)",
             |j, g, v| {
@@ -1247,7 +1255,7 @@ pub static OPTIONS: &[Opt] =
             "latency_run",
             [],
             ValueKind::Bool,
-            Job, Group::Timing,
+            Job, Group::Timing, "0",
             "1",
             "keep adjusting the depth for the whole run instead of ending at the one found",
             |j, g, v| j.latency_run = v.bool()
@@ -1256,7 +1264,7 @@ pub static OPTIONS: &[Opt] =
             "max_latency",
             [],
             ValueKind::TimeUs,
-            Job, Group::Timing,
+            Job, Group::Timing, "",
             "10ms",
             "a read or write slower than this ends the job with ETIMEDOUT (plain numbers: \
              microseconds)",
@@ -1266,7 +1274,7 @@ pub static OPTIONS: &[Opt] =
             "offset",
             [],
             ValueKind::Str,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "0",
             "1m",
             "start of the region in each file (default 0), or N% of the file (aligned up to the \
              smallest block, as fio)",
@@ -1285,7 +1293,7 @@ pub static OPTIONS: &[Opt] =
             "offset_increment",
             [],
             ValueKind::Str,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "0",
             "1m",
             "each numjobs clone starts this much (or N% of the file) after the one before (fio)",
             |j, g, v| {
@@ -1302,7 +1310,7 @@ pub static OPTIONS: &[Opt] =
             "rw_sequencer",
             [],
             ValueKind::Str,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "sequential",
             "identical",
             "with rw=RANDOM:N, what the N-1 I/Os after each random offset do: sequential \
              (continue after it, the default) or identical (repeat it)",
@@ -1318,7 +1326,7 @@ pub static OPTIONS: &[Opt] =
             "blockalign",
             ["ba"],
             ValueKind::Str,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "",
             "8k",
             "random offsets are multiples of this (default: the block size); turns the random map \
              off, as in fio; one value for every direction",
@@ -1342,7 +1350,7 @@ pub static OPTIONS: &[Opt] =
             "randrepeat",
             [],
             ValueKind::Bool,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "1",
             "0",
             "1: the same random sequence every run (default), 0: seeded from the clock",
             |j, g, v| j.randrepeat = v.bool()
@@ -1351,7 +1359,7 @@ pub static OPTIONS: &[Opt] =
             "randseed",
             [],
             ValueKind::Int(0, u64::MAX),
-            Job, Group::Offsets,
+            Job, Group::Offsets, "",
             "42",
             "seed of the random sequences",
             |j, g, v| j.randseed = v.num()
@@ -1360,7 +1368,7 @@ pub static OPTIONS: &[Opt] =
             "random_distribution",
             [],
             ValueKind::Str,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "random",
             "zipf:1.2",
             "random, zipf:θ, pareto:h, normal:σ% (default random)",
             |j, g, v| j.dist = Dist::parse(v.str())?
@@ -1369,7 +1377,7 @@ pub static OPTIONS: &[Opt] =
             "random_generator",
             [],
             ValueKind::Str,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "tausworthe",
             "lfsr",
             "random offsets from: tausworthe (default; tausworthe64 past 2^32 blocks, as fio), \
              tausworthe64, lfsr (every block exactly once per pass, without a random map)",
@@ -1384,7 +1392,7 @@ pub static OPTIONS: &[Opt] =
             "percentage_random",
             [],
             ValueKind::Str,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "100",
             "50",
             "of a random pattern's I/Os, this percent are random, the rest continue after the \
              direction's last I/O; READ[,WRITE] (default 100)",
@@ -1423,7 +1431,7 @@ pub static OPTIONS: &[Opt] =
             "norandommap",
             [],
             ValueKind::Bool,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "0",
             "1",
             "random offsets may repeat within a pass",
             |j, g, v| j.norandommap = v.bool()
@@ -1432,7 +1440,7 @@ pub static OPTIONS: &[Opt] =
             "zonemode",
             [],
             ValueKind::Str,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "",
             "none",
             "none, or strided: the pattern runs in one zone of zonerange bytes until zonesize \
              bytes were transferred, then zonerange + zoneskip further on (zbd is not supported)",
@@ -1445,7 +1453,7 @@ pub static OPTIONS: &[Opt] =
             "zonesize",
             [],
             ValueKind::Size,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "",
             "1m",
             "strided zones: bytes transferred in a zone before the next (with zonemode=strided)",
             |j, g, v| j.zone_size = Some(v.num())
@@ -1454,7 +1462,7 @@ pub static OPTIONS: &[Opt] =
             "zonerange",
             [],
             ValueKind::Size,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "",
             "2m",
             "strided zones: a zone's length (default zonesize)",
             |j, g, v| j.zone_range = Some(v.num())
@@ -1463,7 +1471,7 @@ pub static OPTIONS: &[Opt] =
             "zoneskip",
             [],
             ValueKind::Size,
-            Job, Group::Offsets,
+            Job, Group::Offsets, "0",
             "4m",
             "strided zones: bytes skipped after a zone",
             |j, g, v| j.zone_skip = v.num()
@@ -1472,7 +1480,7 @@ pub static OPTIONS: &[Opt] =
             "buffer_compress_percentage",
             [],
             ValueKind::Int(0, 100),
-            Job, Group::Data,
+            Job, Group::Data, "",
             "60",
             "make written data about this compressible: each segment is 100-N% random data, then \
              zeros (or buffer_pattern); 100: zero_buffers (fio)",
@@ -1485,7 +1493,7 @@ pub static OPTIONS: &[Opt] =
             "buffer_compress_chunk",
             [],
             ValueKind::Size,
-            Job, Group::Data,
+            Job, Group::Data, "512",
             "4k",
             "the segment of buffer_compress_percentage (default 512; at most the smallest block)",
             |j, g, v| j.data.compress_chunk = v.num()
@@ -1494,7 +1502,7 @@ pub static OPTIONS: &[Opt] =
             "refill_buffers",
             [],
             ValueKind::Bool,
-            Job, Group::Data,
+            Job, Group::Data, "",
             "1",
             "new buffer contents before every write (default 0, but on with compression, \
              dedupe, verify)",
@@ -1504,7 +1512,7 @@ pub static OPTIONS: &[Opt] =
             "scramble_buffers",
             [],
             ValueKind::Bool,
-            Job, Group::Data,
+            Job, Group::Data, "",
             "0",
             "before every write, patch each 512-byte block with its offset and the time \
              (default 1; off with compression, dedupe, verify or zero_buffers)",
@@ -1514,7 +1522,7 @@ pub static OPTIONS: &[Opt] =
             "zero_buffers",
             [],
             ValueKind::Bool,
-            Job, Group::Data,
+            Job, Group::Data, "",
             "1",
             "write zeros",
             |j, g, v| (j.data.zero, j.data.set_zero) = (v.bool(), true)
@@ -1523,7 +1531,7 @@ pub static OPTIONS: &[Opt] =
             "buffer_pattern",
             [],
             ValueKind::Str,
-            Job, Group::Data,
+            Job, Group::Data, "",
             "0xdeadbeef",
             "fill write buffers with this pattern, repeated: 0xHEX, decimals, \"strings\" (and \
              %o, the block's offset: a diorite extension; fio 3.33 takes no formats here)",
@@ -1536,7 +1544,7 @@ pub static OPTIONS: &[Opt] =
             "dedupe_percentage",
             [],
             ValueKind::Int(0, 100),
-            Job, Group::Data,
+            Job, Group::Data, "",
             "30",
             "this percent of written buffers repeat earlier data (fio's dedupe_mode=repeat)",
             |j, g, v| {
@@ -1548,7 +1556,7 @@ pub static OPTIONS: &[Opt] =
             "dedupe_mode",
             [],
             ValueKind::Str,
-            Job, Group::Data,
+            Job, Group::Data, "repeat",
             "repeat",
             "how duplicates are made: repeat (the only mode supported; working_set is refused)",
             |j, g, v| match v.str() {
@@ -1562,7 +1570,7 @@ pub static OPTIONS: &[Opt] =
             "prio",
             [],
             ValueKind::Int(0, 7),
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "3",
             "the job's I/O priority level, 0 (highest) to 7, in prioclass (default best effort)",
             |j, g, v| j.prio = Some(v.num() as u8)
@@ -1571,7 +1579,7 @@ pub static OPTIONS: &[Opt] =
             "prioclass",
             [],
             ValueKind::Int(0, 3),
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "3",
             "the job's I/O priority class: 1 real-time, 2 best effort, 3 idle",
             |j, g, v| j.prioclass = Some(v.num() as u8)
@@ -1580,7 +1588,7 @@ pub static OPTIONS: &[Opt] =
             "cmdprio_percentage",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "30",
             "this percent of I/Os (per direction R[,W]) get cmdprio_class/cmdprio instead of the \
              job's priority (async engines)",
@@ -1591,7 +1599,7 @@ pub static OPTIONS: &[Opt] =
             "cmdprio_class",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "2",
             "the class of cmdprio I/Os, per direction R[,W] (default 1, real-time)",
             |j, g, v| j.cmdprio.class = per_dir_small("cmdprio_class", v.str(), 1, 3)?
@@ -1600,7 +1608,7 @@ pub static OPTIONS: &[Opt] =
             "cmdprio",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "0",
             "3",
             "the level of cmdprio I/Os, per direction R[,W] (default 0)",
             |j, g, v| j.cmdprio.level = per_dir_small("cmdprio", v.str(), 0, 7)?
@@ -1609,7 +1617,7 @@ pub static OPTIONS: &[Opt] =
             "cmdprio_bssplit",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "64k/50:1m/10/3/0",
             "per block size, the percent of I/Os with a priority: BS/PERCENT[/CLASS/LEVEL]:...,\
              per direction (without CLASS/LEVEL: cmdprio_class/cmdprio)",
@@ -1619,7 +1627,7 @@ pub static OPTIONS: &[Opt] =
             "cpus_allowed",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "0",
             "CPUs the job thread (and its engine's threads) may run on: 0,5,8-15",
             |j, g, v| j.cpus = Some(crate::spec::cpu::parse_list(v.str())?)
@@ -1628,7 +1636,7 @@ pub static OPTIONS: &[Opt] =
             "cpumask",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "0x1",
             "the same as a bit mask of CPUs (decimal or 0xHEX)",
             |j, g, v| j.cpus = Some(crate::spec::cpu::parse_mask(v.str())?)
@@ -1637,7 +1645,7 @@ pub static OPTIONS: &[Opt] =
             "numa_cpu_nodes",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "0",
             "run the job on the CPUs of these NUMA nodes: 0,2-3 or all",
             |j, g, v| j.cpus = Some(crate::spec::cpu::parse_numa_cpu_nodes(v.str())?)
@@ -1646,7 +1654,7 @@ pub static OPTIONS: &[Opt] =
             "numa_mem_policy",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "bind:0",
             "the job's memory policy (its buffers): default, local, prefer:NODE, bind:NODES, \
              interleave:NODES",
@@ -1656,7 +1664,7 @@ pub static OPTIONS: &[Opt] =
             "cpus_allowed_policy",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "shared",
             "split",
             "shared (default: every job on the whole set) or split (each job one CPU of the set, \
              by its number in the run)",
@@ -1670,7 +1678,7 @@ pub static OPTIONS: &[Opt] =
             "nice",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "5",
             "the job thread's nice value, -20 (first) to 19 (last)",
             |j, g, v| {
@@ -1687,7 +1695,7 @@ pub static OPTIONS: &[Opt] =
             "description",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "",
             "testing",
             "text printed with the job's report (fio: not parsed)",
             |j, g, v| j.description = Some(v.str().to_string())
@@ -1696,7 +1704,7 @@ pub static OPTIONS: &[Opt] =
             "gtod_reduce",
             [],
             ValueKind::Bool,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "0",
             "1",
             "disable_lat, disable_clat, disable_slat and disable_bw_measurement at once (fio)",
             |j, g, v| {
@@ -1710,7 +1718,7 @@ pub static OPTIONS: &[Opt] =
             "disable_lat",
             [],
             ValueKind::Bool,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "0",
             "1",
             "do not measure total latency (lat)",
             |j, g, v| j.disable_lat = v.bool()
@@ -1719,7 +1727,7 @@ pub static OPTIONS: &[Opt] =
             "disable_clat",
             [],
             ValueKind::Bool,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "0",
             "1",
             "do not measure completion latency (clat, its percentiles)",
             |j, g, v| j.disable_clat = v.bool()
@@ -1728,7 +1736,7 @@ pub static OPTIONS: &[Opt] =
             "disable_slat",
             [],
             ValueKind::Bool,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "0",
             "1",
             "do not measure submission latency (slat)",
             |j, g, v| j.disable_slat = v.bool()
@@ -1737,7 +1745,7 @@ pub static OPTIONS: &[Opt] =
             "disable_bw_measurement",
             ["disable_bw"],
             ValueKind::Bool,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "0",
             "1",
             "no per-I/O bandwidth samples: write_bw_log's file stays empty (the report is unchanged, as in fio)",
             |j, g, v| j.disable_bw = v.bool()
@@ -1746,7 +1754,7 @@ pub static OPTIONS: &[Opt] =
             "clat_percentiles",
             [],
             ValueKind::Bool,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "1",
             "0",
             "report completion-latency percentiles (default 1)",
             |j, g, v| j.pcts.clat = v.bool()
@@ -1755,7 +1763,7 @@ pub static OPTIONS: &[Opt] =
             "lat_percentiles",
             [],
             ValueKind::Bool,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "0",
             "1",
             "report total-latency percentiles (default 0; terse then carries these)",
             |j, g, v| j.pcts.lat = v.bool()
@@ -1764,7 +1772,7 @@ pub static OPTIONS: &[Opt] =
             "slat_percentiles",
             [],
             ValueKind::Bool,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "0",
             "1",
             "report submission-latency percentiles (default 0)",
             |j, g, v| j.pcts.slat = v.bool()
@@ -1773,7 +1781,7 @@ pub static OPTIONS: &[Opt] =
             "percentile_list",
             [],
             ValueKind::Str,
-            Job, Group::Priorities,
+            Job, Group::Priorities, "1:5:10:20:30:40:50:60:70:80:90:95:99:99.5:99.9:99.95:99.99",
             "50:99.9",
             "the percentiles reported, ':'-separated, at most 20 (default 1:5:10:20:30:40:50:60:70:\
              80:90:95:99:99.5:99.9:99.95:99.99)",
@@ -1801,7 +1809,7 @@ pub static OPTIONS: &[Opt] =
             "write_lat_log",
             [],
             ValueKind::OptStr,
-            Job, Group::Logs,
+            Job, Group::Logs, "",
             "lat",
             "log each I/O's lat, clat and slat to PREFIX_lat.N.log, PREFIX_clat.N.log, \
              PREFIX_slat.N.log (fio's names and format; alone, PREFIX is the job's name)",
@@ -1811,7 +1819,7 @@ pub static OPTIONS: &[Opt] =
             "write_bw_log",
             [],
             ValueKind::OptStr,
-            Job, Group::Logs,
+            Job, Group::Logs, "",
             "bw",
             "log each I/O's bandwidth to PREFIX_bw.N.log (fio's format; alone, PREFIX is the job's name)",
             |j, g, v| j.write_bw_log = Some(v.str().to_string())
@@ -1820,7 +1828,7 @@ pub static OPTIONS: &[Opt] =
             "write_iops_log",
             [],
             ValueKind::OptStr,
-            Job, Group::Logs,
+            Job, Group::Logs, "",
             "iops",
             "log each I/O (value 1) to PREFIX_iops.N.log (fio's format; alone, PREFIX is the job's name)",
             |j, g, v| j.write_iops_log = Some(v.str().to_string())
@@ -1829,7 +1837,7 @@ pub static OPTIONS: &[Opt] =
             "write_hist_log",
             [],
             ValueKind::OptStr,
-            Job, Group::Logs,
+            Job, Group::Logs, "",
             "hist",
             "log clat histograms (fio's bins) every log_hist_msec to PREFIX_clat_hist.N.log \
              (alone, PREFIX is the job's name)",
@@ -1839,7 +1847,7 @@ pub static OPTIONS: &[Opt] =
             "log_avg_msec",
             [],
             ValueKind::Int(0, u32::MAX as u64),
-            Job, Group::Logs,
+            Job, Group::Logs, "0",
             "500",
             "0 (default): one log entry per I/O; N: per direction, one entry per N ms (the mean \
              latency, or the interval's KiB/s and IOPS)",
@@ -1849,7 +1857,7 @@ pub static OPTIONS: &[Opt] =
             "log_hist_msec",
             [],
             ValueKind::Int(1, u32::MAX as u64),
-            Job, Group::Logs,
+            Job, Group::Logs, "",
             "1000",
             "how often write_hist_log writes a histogram, in ms",
             |j, g, v| j.log_hist_msec = v.num()
@@ -1858,7 +1866,7 @@ pub static OPTIONS: &[Opt] =
             "log_hist_coarseness",
             [],
             ValueKind::Int(0, 6),
-            Job, Group::Logs,
+            Job, Group::Logs, "0",
             "2",
             "write_hist_log sums 2^N of fio's bins per column (default 0)",
             |j, g, v| j.log_hist_coarseness = v.num() as u32
@@ -1867,7 +1875,7 @@ pub static OPTIONS: &[Opt] =
             "log_max_value",
             [],
             ValueKind::Bool,
-            Job, Group::Logs,
+            Job, Group::Logs, "0",
             "1",
             "with log_avg_msec, log each window's largest latency instead of its mean",
             |j, g, v| j.log_max_value = v.bool()
@@ -1876,7 +1884,7 @@ pub static OPTIONS: &[Opt] =
             "log_offset",
             [],
             ValueKind::Bool,
-            Job, Group::Logs,
+            Job, Group::Logs, "0",
             "1",
             "add each I/O's file offset to the log lines",
             |j, g, v| j.log_offset = v.bool()
@@ -1885,7 +1893,7 @@ pub static OPTIONS: &[Opt] =
             "log_prio",
             [],
             ValueKind::Bool,
-            Job, Group::Logs,
+            Job, Group::Logs, "0",
             "1",
             "log the I/O priority value (0x0000: diorite issues none yet) instead of 0/1",
             |j, g, v| j.log_prio = v.bool()
@@ -1894,7 +1902,7 @@ pub static OPTIONS: &[Opt] =
             "per_job_logs",
             [],
             ValueKind::Bool,
-            Job, Group::Logs,
+            Job, Group::Logs, "1",
             "0",
             "name logs PREFIX_TYPE.N.log per job (1, the default) or PREFIX_TYPE.log (0)",
             |j, g, v| j.per_job_logs = v.bool()
@@ -1903,7 +1911,7 @@ pub static OPTIONS: &[Opt] =
             "verify",
             [],
             ValueKind::Str,
-            Job, Group::Verify,
+            Job, Group::Verify, "",
             "crc32c",
             "write blocks with a header and checksum, check them afterwards: md5, sha1, sha256, sha512, sha3-224/256/384/512, crc64, crc32, crc32c(-intel), crc16, crc7, xxhash; meta (header only), pattern (verify_pattern only), null",
             |j, g, v| {
@@ -1925,7 +1933,7 @@ pub static OPTIONS: &[Opt] =
             "do_verify",
             [],
             ValueKind::Bool,
-            Job, Group::Verify,
+            Job, Group::Verify, "1",
             "0",
             "1 (default): run the verify phase after writing when verify is set",
             |j, g, v| j.do_verify = v.bool()
@@ -1934,7 +1942,7 @@ pub static OPTIONS: &[Opt] =
             "verify_only",
             [],
             ValueKind::Bool,
-            Job, Group::Verify,
+            Job, Group::Verify, "0",
             "1",
             "check a target written earlier by the same job; write nothing",
             |j, g, v| j.verify_only = v.bool()
@@ -1943,7 +1951,7 @@ pub static OPTIONS: &[Opt] =
             "verify_fatal",
             [],
             ValueKind::Bool,
-            Job, Group::Verify,
+            Job, Group::Verify, "0",
             "1",
             "stop at the first verify mismatch",
             |j, g, v| j.verify_fatal = v.bool()
@@ -1952,7 +1960,7 @@ pub static OPTIONS: &[Opt] =
             "verify_pattern",
             [],
             ValueKind::Str,
-            Job, Group::Verify,
+            Job, Group::Verify, "",
             "0xdeadbeef%o",
             "the data written and checked: 0xHEX, decimals, \"strings\", %o (the block's offset), repeated",
             |j, g, v| j.verify_pattern = Some(crate::spec::verify::Pattern::parse(v.str()).map_err(|e| anyhow!(e))?)
@@ -1961,7 +1969,7 @@ pub static OPTIONS: &[Opt] =
             "verify_interval",
             [],
             ValueKind::Size,
-            Job, Group::Verify,
+            Job, Group::Verify, "",
             "512",
             "a verify header every this many bytes of a block (default: the block size)",
             |j, g, v| j.verify_interval = Some(v.num())
@@ -1970,7 +1978,7 @@ pub static OPTIONS: &[Opt] =
             "verify_offset",
             [],
             ValueKind::Size,
-            Job, Group::Verify,
+            Job, Group::Verify, "",
             "1024",
             "swap the verify header with the data at this offset of each block (chunk)",
             |j, g, v| j.verify_offset = Some(v.num())
@@ -1979,7 +1987,7 @@ pub static OPTIONS: &[Opt] =
             "verify_header_seed",
             [],
             ValueKind::Bool,
-            Job, Group::Verify,
+            Job, Group::Verify, "1",
             "0",
             "check the header's seed (default 1)",
             |j, g, v| j.verify_header_seed = v.bool()
@@ -1988,7 +1996,7 @@ pub static OPTIONS: &[Opt] =
             "verify_write_sequence",
             [],
             ValueKind::Bool,
-            Job, Group::Verify,
+            Job, Group::Verify, "1",
             "0",
             "check the header's write sequence, the pass that wrote the block (default 1)",
             |j, g, v| j.verify_write_sequence = v.bool()
@@ -1997,7 +2005,7 @@ pub static OPTIONS: &[Opt] =
             "verify_dump",
             [],
             ValueKind::Bool,
-            Job, Group::Verify,
+            Job, Group::Verify, "0",
             "1",
             "write each bad block as read and as expected to BASENAME.OFFSET.received/.expected",
             |j, g, v| j.verify_dump = v.bool()
@@ -2006,7 +2014,7 @@ pub static OPTIONS: &[Opt] =
             "verify_async",
             [],
             ValueKind::Int(0, 1024),
-            Job, Group::Verify,
+            Job, Group::Verify, "0",
             "2",
             "check the blocks read back on this many threads (0: in the job thread)",
             |j, g, v| j.verify_async = v.num() as u32
@@ -2015,7 +2023,7 @@ pub static OPTIONS: &[Opt] =
             "verify_backlog",
             [],
             ValueKind::Int(1, i64::MAX as u64),
-            Job, Group::Verify,
+            Job, Group::Verify, "",
             "16",
             "verify the written blocks every this many blocks written, during the write phase",
             |j, g, v| j.verify_backlog = Some(v.num())
@@ -2024,7 +2032,7 @@ pub static OPTIONS: &[Opt] =
             "verify_backlog_batch",
             [],
             ValueKind::Int(1, i64::MAX as u64),
-            Job, Group::Verify,
+            Job, Group::Verify, "",
             "8",
             "with verify_backlog: how many of the oldest written blocks each round verifies (default: verify_backlog)",
             |j, g, v| j.verify_backlog_batch = Some(v.num())
@@ -2033,7 +2041,7 @@ pub static OPTIONS: &[Opt] =
             "verify_state_save",
             [],
             ValueKind::Bool,
-            Job, Group::Verify,
+            Job, Group::Verify, "1",
             "0",
             "a verify job with fsync/fdatasync keeps local-JOB-0-verify.state of its durable writes (default 1; removed when the write phase ends)",
             |j, g, v| j.verify_state_save = v.bool()
@@ -2042,7 +2050,7 @@ pub static OPTIONS: &[Opt] =
             "verify_state_load",
             [],
             ValueKind::Bool,
-            Job, Group::Verify,
+            Job, Group::Verify, "0",
             "1",
             "with verify_only: check what the saved state says was durable; the rest is unknown",
             |j, g, v| j.verify_state_load = v.bool()
@@ -2051,7 +2059,7 @@ pub static OPTIONS: &[Opt] =
             "experimental_verify",
             [],
             ValueKind::Bool,
-            Job, Group::Verify,
+            Job, Group::Verify, "0",
             "1",
             "verify by replaying the job's I/O (diorite always does: the same blocks, the same expectations)",
             |j, g, v| j.experimental_verify = v.bool()
@@ -2060,7 +2068,7 @@ pub static OPTIONS: &[Opt] =
             "group_reporting",
             [],
             ValueKind::Bool,
-            Global, Group::Output,
+            Global, Group::Output, "0",
             "1",
             "report each group of jobs as one",
             |j, g, v| g.group_reporting = v.bool()
@@ -2069,7 +2077,7 @@ pub static OPTIONS: &[Opt] =
             "output_format",
             [],
             ValueKind::Str,
-            Global, Group::Output,
+            Global, Group::Output, "normal",
             "json,normal",
             "normal (default), terse, json, json+, or several, comma-separated",
             |j, g, v| {
@@ -2095,7 +2103,7 @@ pub static OPTIONS: &[Opt] =
             "minimal",
             [],
             ValueKind::Bool,
-            Global, Group::Output,
+            Global, Group::Output, "0",
             "1",
             "the same as output-format=terse",
             |j, g, v| if v.bool() {
@@ -2106,7 +2114,7 @@ pub static OPTIONS: &[Opt] =
             "status_interval",
             [],
             ValueKind::Time,
-            Global, Group::Output,
+            Global, Group::Output, "",
             "1",
             "print the full status report this often while the jobs run",
             |j, g, v| g.status_interval = Some(v.time().max(Duration::from_millis(100)))
@@ -2115,7 +2123,7 @@ pub static OPTIONS: &[Opt] =
             "eta",
             [],
             ValueKind::Str,
-            Global, Group::Output,
+            Global, Group::Output, "auto",
             "never",
             "when to draw the progress line: auto (default: on a terminal), always, never",
             |j, g, v| g.eta = match v.str() {
@@ -2129,7 +2137,7 @@ pub static OPTIONS: &[Opt] =
             "output",
             [],
             ValueKind::Str,
-            Global, Group::Output,
+            Global, Group::Output, "",
             "/dev/null",
             "write the report to this file",
             |j, g, v| g.output = Some(PathBuf::from(v.str()))
@@ -2138,7 +2146,7 @@ pub static OPTIONS: &[Opt] =
             "parse_only",
             [],
             ValueKind::Bool,
-            Global, Group::Output,
+            Global, Group::Output, "0",
             "1",
             "check every job and print what would run (one line per job clone), touching nothing (fio's --parse-only)",
             |j, g, v| g.parse_only = v.bool()
@@ -2147,7 +2155,7 @@ pub static OPTIONS: &[Opt] =
             "latency_plot",
             [],
             ValueKind::Str,
-            Global, Group::Output,
+            Global, Group::Output, "",
             "/dev/null",
             "write a latency histogram and percentile curve (SVG)",
             |j, g, v| g.latency_plot = Some(PathBuf::from(v.str()))
