@@ -422,6 +422,40 @@ mod tests {
         }
     }
 
+    /// A choice option takes every value its entry lists, refuses fio's values diorite does not
+    /// support by saying so, and refuses anything else naming the option and the values.
+    #[test]
+    fn choice_options_take_their_listed_values_only() {
+        let mut n = 0;
+        for o in options::OPTIONS {
+            let options::ValueKind::Choice(values, refused) = o.kind else {
+                continue;
+            };
+            n += 1;
+            let base = format!("--name=t --runtime=5{}", needs(o.name));
+            for v in values {
+                // Taken by the option (a rule between options may still refuse the job: not
+                // the option's own error, which starts with `NAME=VALUE:`).
+                let a = format!("{base} --{}={v}", o.name);
+                if let Err(e) = parse_args(&args(&a)) {
+                    let e = format!("{e:#}");
+                    assert!(!e.contains(&format!("{}={v}:", o.name)), "{a}: {e}");
+                }
+            }
+            for v in refused {
+                let e = parse_args(&args(&format!("{base} --{}={v}", o.name))).unwrap_err();
+                assert!(
+                    format!("{e:#}").contains("not supported by diorite"),
+                    "{e:#}"
+                );
+            }
+            let e = parse_args(&args(&format!("{base} --{}=bogus", o.name))).unwrap_err();
+            let e = format!("{e:#}");
+            assert!(e.contains(o.name) && e.contains(values[0]), "{e}");
+        }
+        assert!(n >= 12);
+    }
+
     /// The defaults the table states are the defaults: giving an option its stated default
     /// settles to the same job as leaving it out (so `--help` cannot drift from the code).
     #[test]

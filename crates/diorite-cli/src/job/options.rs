@@ -28,6 +28,10 @@ pub enum ValueKind {
     Int(u64, u64),
     /// `0` or `1`; alone, `1`.
     Bool,
+    /// One of the listed values (the first list); the second lists fio's values diorite
+    /// refuses. Errors and the table walk take the lists from here, so the setter sees only a
+    /// listed value.
+    Choice(&'static [&'static str], &'static [&'static str]),
 }
 
 /// A parsed value, as the setter receives it.
@@ -111,6 +115,19 @@ impl ValueKind {
                     bail!("{name}={}: must be between {min} and {max}", need()?);
                 }
                 Val::Num(n)
+            }
+            ValueKind::Choice(values, refused) => {
+                let x = need()?;
+                if values.contains(&x) {
+                    Val::Str(x.to_string())
+                } else if refused.contains(&x) {
+                    bail!(
+                        "{name}={x}: fio's value, not supported by diorite (supported: {})",
+                        values.join(", ")
+                    )
+                } else {
+                    bail!("{name}={x}: expected one of: {}", values.join(", "))
+                }
             }
             ValueKind::Bool => Val::Bool(match raw.map(str::trim) {
                 None | Some("") | Some("1") | Some("true") => true,
@@ -687,7 +704,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "continue_on_error",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["none", "read", "write", "io", "verify", "all", "0", "1"], &[]),
             Job, Group::Job, "none",
             "io",
             "go on after EIO/EILSEQ (or ignore_error's list) of: none, read, write, io, verify, all (0, 1)",
@@ -838,7 +855,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "fallocate",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["native", "posix", "keep", "truncate", "none", "1", "0"], &[]),
             Job, Group::Files, "native",
             "none",
             "how a writing job's new file space is reserved: native (default), posix, keep \
@@ -963,7 +980,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "thinktime_blocks_type",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["complete", "issue"], &[]),
             Job, Group::Timing, "complete",
             "issue",
             "what thinktime_blocks counts: complete (default) or issue",
@@ -1029,7 +1046,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rate_process",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["linear", "poisson"], &[]),
             Job, Group::Timing, "linear",
             "poisson",
             "how rate and rate_iops pace I/Os: linear (default, evenly) or poisson (exponential \
@@ -1052,7 +1069,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "io_submit_mode",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["inline", "offload"], &[]),
             Job, Group::Timing, "inline",
             "offload",
             "inline (default): a rate wait first drains what is in flight; offload: I/Os go out \
@@ -1103,7 +1120,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "exit_what",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["group", "stonewall", "all"], &[]),
             Job, Group::Timing, "group",
             "all",
             "with exitall, a job's end ends: group (its reporting group, the default), stonewall \
@@ -1309,7 +1326,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "rw_sequencer",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["sequential", "identical"], &[]),
             Job, Group::Offsets, "sequential",
             "identical",
             "with rw=RANDOM:N, what the N-1 I/Os after each random offset do: sequential \
@@ -1376,7 +1393,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "random_generator",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["tausworthe", "tausworthe64", "lfsr"], &[]),
             Job, Group::Offsets, "tausworthe",
             "lfsr",
             "random offsets from: tausworthe (default; tausworthe64 past 2^32 blocks, as fio), \
@@ -1439,7 +1456,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "zonemode",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["none", "strided"], &["zbd"]),
             Job, Group::Offsets, "",
             "none",
             "none, or strided: the pattern runs in one zone of zonerange bytes until zonesize \
@@ -1555,7 +1572,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "dedupe_mode",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["repeat"], &["working_set"]),
             Job, Group::Data, "repeat",
             "repeat",
             "how duplicates are made: repeat (the only mode supported; working_set is refused)",
@@ -1663,7 +1680,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "cpus_allowed_policy",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["shared", "split"], &[]),
             Job, Group::Priorities, "shared",
             "split",
             "shared (default: every job on the whole set) or split (each job one CPU of the set, \
@@ -2122,7 +2139,7 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "eta",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(&["auto", "always", "never"], &[]),
             Global, Group::Output, "auto",
             "never",
             "when to draw the progress line: auto (default: on a terminal), always, never",
