@@ -31,7 +31,7 @@ fn parse_report(plan: &Plan) -> String {
                 j.number_ios.map_or("-".into(), |v| v.to_string()),
                 j.loops,
                 j.wait_for.as_deref().unwrap_or("-"),
-                j.think.time.as_micros(),
+                j.pacing.think.time.as_micros(),
             );
         }
     }

@@ -107,6 +107,7 @@ fn expand(plan: &Plan) -> Result<Vec<JobClone>> {
             // fio's `directory`, a `:`-separated list: a relative filename lives in the first;
             // a clone's own files in the clone's (clone k: directory k modulo their number).
             let dirs: Vec<PathBuf> = spec
+                .files
                 .directory
                 .as_ref()
                 .map(|d| {
@@ -118,20 +119,20 @@ fn expand(plan: &Plan) -> Result<Vec<JobClone>> {
                 })
                 .unwrap_or_default();
             if let Some(dir) = dirs.first() {
-                for f in &mut spec.filenames {
+                for f in &mut spec.files.filenames {
                     if f.is_relative() {
                         *f = dir.join(&*f);
                     }
                 }
             }
-            if spec.filenames.is_empty() && !plan.default_job {
+            if spec.files.filenames.is_empty() && !plan.default_job {
                 // fio's own files: `nrfiles` of them per clone, named by `filename_format`
                 // (default `jobname.N.F`), in the clone's directory (or here), kept.
                 let dir = dirs
                     .get(k as usize % dirs.len().max(1))
                     .cloned()
                     .unwrap_or_else(|| PathBuf::from("."));
-                spec.filenames = (0..spec.nrfiles)
+                spec.files.filenames = (0..spec.files.nrfiles)
                     .map(|i| dir.join(job::file_name(&spec, &j.name, k, i)))
                     .collect();
             }
@@ -162,7 +163,7 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
     let mut needs: Vec<Need> = Vec::new();
     // fio's null engine touches no file: null jobs create and lay out nothing (pass 4).
     for j in clones.iter().map(|c| &c.spec).filter(|j| !is_null(j)) {
-        for (fi, p) in j.filenames.iter().enumerate() {
+        for (fi, p) in j.files.filenames.iter().enumerate() {
             let meta = std::fs::metadata(p);
             let is_block = meta.as_ref().is_ok_and(|m| {
                 use std::os::unix::fs::FileTypeExt;
@@ -177,14 +178,14 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
                     p.display()
                 );
             }
-            if !exists && !j.allow_file_create {
+            if !exists && !j.files.allow_file_create {
                 bail!(
                     "job {}: {} does not exist, and allow_file_create=0 forbids creating it",
                     j.name,
                     p.display()
                 );
             }
-            if !exists && j.size.is_none() && !j.fill_device {
+            if !exists && j.size.is_none() && !j.files.fill_device {
                 bail!(
                     "job {}: {} does not exist; give size= to create it",
                     j.name,
@@ -208,12 +209,12 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
                 }
             }
             // fio's fill_device for a reading job: the filesystem is filled first.
-            let fill_len = (j.fill_device && j.file_size(fi).is_none() && !is_block)
+            let fill_len = (j.files.fill_device && j.file_size(fi).is_none() && !is_block)
                 .then(|| -> Result<u64> {
                     let held = meta
                         .as_ref()
                         .map_or(0, |m| m.len())
-                        .saturating_sub(j.offset);
+                        .saturating_sub(j.offsets.offset);
                     Ok(held + layout::free_space(&layout::parent_dir(p))?.0)
                 })
                 .transpose()?;
@@ -221,26 +222,32 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
                 .file_size(fi)
                 .or(fill_len)
                 .filter(|_| j.rw.reads() && !is_block)
-                .map(|s| (j.offset, j.offset + s));
+                .map(|s| (j.offsets.offset, j.offsets.offset + s));
             let unit = j.bs.unit().max(1);
             let written = j
                 .file_size(fi)
                 .filter(|_| j.rw.writes() && !j.rw.reads() && !is_block)
                 // fio reserves nothing for a job that fills the device.
-                .filter(|_| !j.fill_device)
-                .map(|s| (j.offset, j.offset + s / unit * unit, j.fallocate));
+                .filter(|_| !j.files.fill_device)
+                .map(|s| {
+                    (
+                        j.offsets.offset,
+                        j.offsets.offset + s / unit * unit,
+                        j.files.fallocate,
+                    )
+                });
             match needs.iter_mut().find(|n| &n.path == p) {
                 Some(n) => {
                     n.reads.extend(region);
                     n.writes.extend(written);
-                    n.on_open &= j.create_on_open;
+                    n.on_open &= j.files.create_on_open;
                     n.until_full |= fill_len.is_some() && j.rw.reads();
                 }
                 None => needs.push(Need {
                     path: p.clone(),
                     reads: region.into_iter().collect(),
                     writes: written.into_iter().collect(),
-                    on_open: j.create_on_open && !exists,
+                    on_open: j.files.create_on_open && !exists,
                     until_full: fill_len.is_some() && j.rw.reads(),
                     exists,
                 }),
@@ -261,7 +268,7 @@ fn open_target(p: &Path, write: bool, direct: bool) -> Result<DirectFile> {
 
 fn check_targets(clones: &[JobClone], needs: &[Need]) -> Result<()> {
     for j in clones.iter().map(|c| &c.spec).filter(|j| !is_null(j)) {
-        for (fi, p) in j.filenames.iter().enumerate() {
+        for (fi, p) in j.files.filenames.iter().enumerate() {
             let f = if needs.iter().any(|n| &n.path == p && n.exists) {
                 open_target(p, j.rw.writes(), j.direct)?
             } else {
@@ -297,8 +304,8 @@ fn default_target(clones: &[JobClone]) -> Result<(Option<TempTarget>, bool)> {
     let default_end = clones
         .iter()
         .map(|c| &c.spec)
-        .filter(|j| j.filenames.is_empty())
-        .map(|j| j.offset + j.size.unwrap_or(256 << 20))
+        .filter(|j| j.files.filenames.is_empty())
+        .map(|j| j.offsets.offset + j.size.unwrap_or(256 << 20))
         .max();
     let mut temp = None;
     let mut temp_direct = true;
@@ -337,7 +344,7 @@ fn default_target(clones: &[JobClone]) -> Result<(Option<TempTarget>, bool)> {
         for j in clones
             .iter()
             .map(|c| &c.spec)
-            .filter(|j| j.filenames.is_empty())
+            .filter(|j| j.files.filenames.is_empty())
         {
             check_hipri(j, &f, &guard.path)?;
         }
@@ -389,12 +396,12 @@ fn open_clones(
         index,
     } in clones
     {
-        let paths: Vec<PathBuf> = if spec.filenames.is_empty() {
+        let paths: Vec<PathBuf> = if spec.files.filenames.is_empty() {
             vec![temp.expect("default target made").path.clone()]
         } else {
-            spec.filenames.clone()
+            spec.files.filenames.clone()
         };
-        let direct = spec.direct && (temp_direct || !spec.filenames.is_empty());
+        let direct = spec.direct && (temp_direct || !spec.files.filenames.is_empty());
         let mut targets = Vec::new();
         let mut deferred = Vec::new();
         for (i, p) in paths.iter().enumerate() {
@@ -490,14 +497,14 @@ pub fn groups(plan: &Plan) -> Vec<(u32, u32)> {
 /// N% of the file), rounded up to the smallest block when a percentage is involved; `size=N%`
 /// is N% of the file. A percentage needs one existing file to measure.
 fn resolve_offsets(spec: &mut JobSpec, k: u64) -> Result<()> {
-    let pct_incr = matches!(spec.offset_increment, spec::Incr::Pct(_));
-    if spec.size_pct.is_none() && spec.offset_pct.is_none() && !pct_incr {
-        if let spec::Incr::Bytes(b) = spec.offset_increment {
-            spec.offset += k * b;
+    let pct_incr = matches!(spec.offsets.offset_increment, spec::Incr::Pct(_));
+    if spec.size_pct.is_none() && spec.offsets.offset_pct.is_none() && !pct_incr {
+        if let spec::Incr::Bytes(b) = spec.offsets.offset_increment {
+            spec.offsets.offset += k * b;
         }
         return Ok(());
     }
-    let [p] = spec.filenames.as_slice() else {
+    let [p] = spec.files.filenames.as_slice() else {
         bail!(
             "job {}: size, offset or offset_increment as a percentage needs exactly one file \
              (several, or the default target, are not supported yet)",
@@ -516,17 +523,20 @@ fn resolve_offsets(spec: &mut JobSpec, k: u64) -> Result<()> {
             )
         })?
         .len();
-    let incr = match spec.offset_increment {
+    let incr = match spec.offsets.offset_increment {
         spec::Incr::Bytes(b) => b,
         spec::Incr::Pct(q) => len * q / 100,
     };
-    let base = spec.offset_pct.map_or(spec.offset, |q| len * q / 100);
+    let base = spec
+        .offsets
+        .offset_pct
+        .map_or(spec.offsets.offset, |q| len * q / 100);
     let mut off = base + k * incr;
-    if spec.offset_pct.is_some() || pct_incr {
+    if spec.offsets.offset_pct.is_some() || pct_incr {
         let a = spec.bs.min().max(1);
         off = off.div_ceil(a) * a;
     }
-    spec.offset = off;
+    spec.offsets.offset = off;
     if let Some(q) = spec.size_pct {
         spec.size = Some(len * q / 100);
     }
@@ -554,7 +564,7 @@ fn null_target(j: &JobSpec, i: usize) -> Result<DirectFile> {
         j.name
     ));
     let made = std::fs::File::create(&path)
-        .and_then(|f| f.set_len(j.offset + size))
+        .and_then(|f| f.set_len(j.offsets.offset + size))
         .with_context(|| format!("creating the null job's stand-in {}", path.display()));
     let f = made.and_then(|()| {
         DirectFile::options()
@@ -596,11 +606,11 @@ fn region_of(j: &JobSpec, f: &DirectFile, p: &Path, fi: usize) -> Result<(u64, u
             p.display()
         );
     }
-    if j.offset % align != 0 {
+    if j.offsets.offset % align != 0 {
         bail!(
             "job {}: offset={} is not a multiple of {}'s offset alignment ({align} bytes)",
             j.name,
-            j.offset,
+            j.offsets.offset,
             p.display()
         );
     }
@@ -608,19 +618,19 @@ fn region_of(j: &JobSpec, f: &DirectFile, p: &Path, fi: usize) -> Result<(u64, u
         Some(s) => s,
         // fill_device on a regular file: all the free space of its filesystem (fio's
         // get_fs_free_counts), beyond what the file holds past the offset.
-        None if j.fill_device && !g.is_block_device => {
+        None if j.files.fill_device && !g.is_block_device => {
             let (free, _) = layout::free_space(&layout::parent_dir(p))?;
-            f.len().saturating_sub(j.offset) + free
+            f.len().saturating_sub(j.offsets.offset) + free
         }
-        None => f.len().saturating_sub(j.offset),
+        None => f.len().saturating_sub(j.offsets.offset),
     };
     let len = len / unit * unit;
-    if g.is_block_device && j.offset + len > f.len() {
+    if g.is_block_device && j.offsets.offset + len > f.len() {
         bail!(
             "{} is too small for job {}: offset {} + size {} > {} bytes",
             p.display(),
             j.name,
-            j.offset,
+            j.offsets.offset,
             len,
             f.len()
         );
@@ -630,9 +640,9 @@ fn region_of(j: &JobSpec, f: &DirectFile, p: &Path, fi: usize) -> Result<(u64, u
             "{} is too small for job {}: region of {len} bytes at offset {} holds no {}-byte block",
             p.display(),
             j.name,
-            j.offset,
+            j.offsets.offset,
             j.bs.max()
         );
     }
-    Ok((j.offset, len))
+    Ok((j.offsets.offset, len))
 }

@@ -86,7 +86,9 @@ fn steady_monitor(
     let t0 = Instant::now();
     let mut units: Vec<Unit> = Vec::new();
     for (i, p) in members.iter().enumerate() {
-        let Some(spec) = p.spec.steady else { continue };
+        let Some(spec) = p.spec.pacing.steady else {
+            continue;
+        };
         if let Some(u) = units
             .iter_mut()
             .find(|u| group_reporting && members[u.idx[0]].groupid == p.groupid)
@@ -286,9 +288,9 @@ pub fn run(plan: &crate::job::Plan, prepared: &[Prepared]) -> Result<Vec<JobResu
         running[p.job] += 1;
     }
     let mut flows: Vec<(u32, Flow)> = Vec::new();
-    for p in prepared.iter().filter(|p| p.spec.flow > 0) {
-        if !flows.iter().any(|f| f.0 == p.spec.flow_id) {
-            flows.push((p.spec.flow_id, Flow::default()));
+    for p in prepared.iter().filter(|p| p.spec.pacing.flow > 0) {
+        if !flows.iter().any(|f| f.0 == p.spec.pacing.flow_id) {
+            flows.push((p.spec.pacing.flow_id, Flow::default()));
         }
     }
     let shared = Shared {
@@ -354,11 +356,14 @@ fn run_phase(
             let (progress, done) = (&progress, &done);
             s.spawn(move || status_printer(progress, every, g, done));
         }
-        let steady = members.iter().any(|p| p.spec.steady.is_some()).then(|| {
-            let (members, progress, done) = (&members, &progress, &done);
-            let grouped = g.group_reporting;
-            s.spawn(move || steady_monitor(members, progress, grouped, done))
-        });
+        let steady = members
+            .iter()
+            .any(|p| p.spec.pacing.steady.is_some())
+            .then(|| {
+                let (members, progress, done) = (&members, &progress, &done);
+                let grouped = g.group_reporting;
+                s.spawn(move || steady_monitor(members, progress, grouped, done))
+            });
         let mut rs = Vec::new();
         for h in handles {
             rs.push(
@@ -426,7 +431,7 @@ fn run_one(p: &Prepared, prog: &Progress, start: &Barrier, shared: &Shared<'_>) 
         flow: shared
             .flows
             .iter()
-            .find(|f| p.spec.flow > 0 && f.0 == p.spec.flow_id)
+            .find(|f| p.spec.pacing.flow > 0 && f.0 == p.spec.pacing.flow_id)
             .map(|f| &f.1),
         setup,
     });
@@ -435,7 +440,7 @@ fn run_one(p: &Prepared, prog: &Progress, start: &Barrier, shared: &Shared<'_>) 
     }
     // fio's unlink: the job's regular files go when it is done (another job still using one
     // keeps its open descriptor, as with fio).
-    if p.spec.unlink && !is_null(&p.spec) {
+    if p.spec.files.unlink && !is_null(&p.spec) {
         for t in &p.targets {
             if !t.file.geometry().is_block_device {
                 let _ = std::fs::remove_file(t.file.path());

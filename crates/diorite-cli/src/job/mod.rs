@@ -264,7 +264,7 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
 /// `filename_format` (keywords matched without regard to case, as fio's `strcasestr`), by
 /// default `$jobname.$jobnum.$filenum`. `$clientuid` is empty: there is no client/server mode.
 pub fn file_name(j: &JobSpec, jobname: &str, jobnum: u32, filenum: u32) -> String {
-    let Some(fmt) = &j.filename_format else {
+    let Some(fmt) = &j.files.filename_format else {
         return format!("{jobname}.{jobnum}.{filenum}");
     };
     let mut out = String::new();
@@ -591,7 +591,7 @@ mod tests {
         let text = "[global]\nsize=${DIORITE_JOB_SIZE}\n[a]\nfilename=datafile.tmp\t; or use a full disk\nnumjobs=4 ; comment\nio_size=5*1024*1024*8/8\n";
         let mut g = Globals::default();
         let jobs = parse_jobfile(text, Path::new("t.fio"), &mut g).unwrap();
-        assert_eq!(jobs[0].filenames, [PathBuf::from("datafile.tmp")]);
+        assert_eq!(jobs[0].files.filenames, [PathBuf::from("datafile.tmp")]);
         assert_eq!(jobs[0].numjobs, 4);
         assert_eq!(jobs[0].size, Some(64 << 20));
         assert_eq!(jobs[0].io_size, Some(5 << 20));

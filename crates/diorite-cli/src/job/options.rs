@@ -404,7 +404,7 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| {
                 let (p, m) = v.str().split_once(':').unwrap_or((v.str(), ""));
                 j.rw = Rw::parse(p)?;
-                j.rw_modifier = (!m.is_empty()).then(|| m.to_string());
+                j.offsets.rw_modifier = (!m.is_empty()).then(|| m.to_string());
             }
         ),
         opt!(
@@ -754,7 +754,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Files, "",
             "/dev/null",
             "target file(s) or block device(s), ':'-separated (default: nrfiles own files, named by filename_format, in directory)",
-            |j, g, v| j.filenames = v
+            |j, g, v| j.files.filenames = v
                 .str()
                 .split(':')
                 .filter(|s| !s.is_empty())
@@ -763,7 +763,7 @@ pub static OPTIONS: &[Opt] =
         ),
         opt!("directory", [], ValueKind::Str, Job, Group::Files, "", "/var/tmp",
         "directory of the jobs' files when no filename is given (default: the working directory)",
-        |j, g, v| j.directory = Some(PathBuf::from(v.str()))),
+        |j, g, v| j.files.directory = Some(PathBuf::from(v.str()))),
         opt!(
             "nrfiles",
             ["nr_files"],
@@ -772,7 +772,7 @@ pub static OPTIONS: &[Opt] =
             "4",
             "files per job clone when no filename is given (named by filename_format); size is \
              divided among them",
-            |j, g, v| j.nrfiles = v.num() as u32
+            |j, g, v| j.files.nrfiles = v.num() as u32
         ),
         opt!(
             "filesize",
@@ -792,7 +792,7 @@ pub static OPTIONS: &[Opt] =
                 if lo == 0 || hi < lo {
                     bail!("filesize={s}: expected a size, or LOW-HIGH with 0 < LOW <= HIGH");
                 }
-                j.filesize = Some((lo, hi));
+                j.files.filesize = Some((lo, hi));
             }
         ),
         opt!(
@@ -803,7 +803,7 @@ pub static OPTIONS: &[Opt] =
             "$jobname.$filenum",
             "names of a job's own files: $jobname, $jobnum (the clone), $filenum, $clientuid \
              (empty: no client/server) (default $jobname.$jobnum.$filenum)",
-            |j, g, v| j.filename_format = Some(v.str().to_string())
+            |j, g, v| j.files.filename_format = Some(v.str().to_string())
         ),
         opt!(
             "file_service_type",
@@ -830,7 +830,7 @@ pub static OPTIONS: &[Opt] =
                     .ok()
                     .filter(|n| *n > 0)
                     .ok_or_else(|| anyhow!("file_service_type={s}: :N takes a count of I/Os"))?;
-                j.file_service = (kind, n);
+                j.files.file_service = (kind, n);
             }
         ),
         opt!(
@@ -841,7 +841,7 @@ pub static OPTIONS: &[Opt] =
             "8",
             "files served at a time (default: all): the first N, a done file's place going to \
              the next (descriptors stay open in diorite)",
-            |j, g, v| j.openfiles = Some(v.num() as u32)
+            |j, g, v| j.files.openfiles = Some(v.num() as u32)
         ),
         opt!(
             "allow_file_create",
@@ -850,7 +850,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Files, "1",
             "0",
             "1 (default): create missing files; 0: a missing file is an error",
-            |j, g, v| j.allow_file_create = v.bool()
+            |j, g, v| j.files.allow_file_create = v.bool()
         ),
         opt!(
             "fallocate",
@@ -860,7 +860,7 @@ pub static OPTIONS: &[Opt] =
             "none",
             "how a writing job's new file space is reserved: native (default), posix, keep \
              (size unchanged), truncate (ftruncate only), none; 1 is native, 0 none",
-            |j, g, v| j.fallocate = match v.str() {
+            |j, g, v| j.files.fallocate = match v.str() {
                 "native" | "posix" | "1" => super::Fallocate::Native,
                 "keep" => super::Fallocate::Keep,
                 "truncate" => super::Fallocate::Truncate,
@@ -876,7 +876,7 @@ pub static OPTIONS: &[Opt] =
             "1",
             "write until the device or filesystem is full: ENOSPC/EDQUOT end the job without an \
              error; without size, the region is all the free space (a reader fills it first)",
-            |j, g, v| j.fill_device = v.bool()
+            |j, g, v| j.files.fill_device = v.bool()
         ),
         opt!(
             "create_on_open",
@@ -886,7 +886,7 @@ pub static OPTIONS: &[Opt] =
             "1",
             "create a missing file when the job starts (opens it), not while the run is set up \
              (writing jobs)",
-            |j, g, v| j.create_on_open = v.bool()
+            |j, g, v| j.files.create_on_open = v.bool()
         ),
         opt!(
             "unlink",
@@ -896,7 +896,7 @@ pub static OPTIONS: &[Opt] =
             "1",
             "delete the job's files when it is done (regular files, also ones that existed \
              before; never a block device), as fio does",
-            |j, g, v| j.unlink = v.bool()
+            |j, g, v| j.files.unlink = v.bool()
         ),
         opt!(
             "unlink_each_loop",
@@ -906,7 +906,7 @@ pub static OPTIONS: &[Opt] =
             "1",
             "delete the job's files after each of its loops; the next loop runs on new files \
              (writing jobs)",
-            |j, g, v| j.unlink_each_loop = v.bool()
+            |j, g, v| j.files.unlink_each_loop = v.bool()
         ),
         opt!(
             "loops",
@@ -954,7 +954,7 @@ pub static OPTIONS: &[Opt] =
             "100",
             "after every thinktime_blocks I/Os, wait for those in flight, then stall this long \
              (plain numbers: microseconds)",
-            |j, g, v| j.think.time = v.time()
+            |j, g, v| j.pacing.think.time = v.time()
         ),
         opt!(
             "thinktime_spin",
@@ -963,7 +963,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Timing, "0",
             "10",
             "spend this part of each thinktime spinning on the CPU (plain numbers: microseconds)",
-            |j, g, v| j.think.spin = v.time()
+            |j, g, v| j.pacing.think.spin = v.time()
         ),
         opt!(
             "thinktime_blocks",
@@ -973,8 +973,8 @@ pub static OPTIONS: &[Opt] =
             "4",
             "how many I/Os between stalls (default 1; caps the queue depth, as in fio)",
             |j, g, v| {
-                j.think.blocks = v.num();
-                j.think.blocks_set = true;
+                j.pacing.think.blocks = v.num();
+                j.pacing.think.blocks_set = true;
             }
         ),
         opt!(
@@ -985,7 +985,7 @@ pub static OPTIONS: &[Opt] =
             "issue",
             "what thinktime_blocks counts: complete (default) or issue",
             |j, g, v| {
-                j.think.count_issued = match v.str() {
+                j.pacing.think.count_issued = match v.str() {
                     "complete" => false,
                     "issue" => true,
                     s => bail!("thinktime_blocks_type={s}: expected complete or issue"),
@@ -999,7 +999,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Timing, "0",
             "1",
             "also stall after this much I/O time (plain numbers: seconds)",
-            |j, g, v| j.think.iotime = v.time()
+            |j, g, v| j.pacing.think.iotime = v.time()
         ),
         opt!(
             "rate",
@@ -1009,7 +1009,7 @@ pub static OPTIONS: &[Opt] =
             "1m",
             "cap the job's bandwidth in bytes/s, per direction: R[,W] (one value: both; empty: \
              no cap); as fio, an I/O over its direction's budget waits for the queue to drain",
-            |j, g, v| (j.rate, j.trim_rate.rate) =
+            |j, g, v| (j.pacing.rate, j.pacing.trim_rate.rate) =
                 per_dir("rate", v.str(), |x| value::size(x, j.kb_base))?
         ),
         opt!(
@@ -1019,7 +1019,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Timing, "",
             "100",
             "cap the job's I/Os per second, per direction: R[,W] (as rate; with rate, rate wins)",
-            |j, g, v| (j.rate_iops, j.trim_rate.rate_iops) =
+            |j, g, v| (j.pacing.rate_iops, j.pacing.trim_rate.rate_iops) =
                 per_dir("rate_iops", v.str(), |x| value::eval(x, Unit::Count))?
         ),
         opt!(
@@ -1030,7 +1030,7 @@ pub static OPTIONS: &[Opt] =
             "1k",
             "end the job with an error when a rate_cycle's bandwidth falls below this, bytes/s, \
              per direction R[,W]",
-            |j, g, v| (j.rate_min, j.trim_rate.rate_min) =
+            |j, g, v| (j.pacing.rate_min, j.pacing.trim_rate.rate_min) =
                 per_dir("rate_min", v.str(), |x| value::size(x, j.kb_base))?
         ),
         opt!(
@@ -1040,7 +1040,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Timing, "",
             "1",
             "end the job with an error when a rate_cycle's IOPS fall below this, per direction R[,W]",
-            |j, g, v| (j.rate_iops_min, j.trim_rate.rate_iops_min) =
+            |j, g, v| (j.pacing.rate_iops_min, j.pacing.trim_rate.rate_iops_min) =
                 per_dir("rate_iops_min", v.str(), |x| value::eval(x, Unit::Count))?
         ),
         opt!(
@@ -1051,7 +1051,7 @@ pub static OPTIONS: &[Opt] =
             "poisson",
             "how rate and rate_iops pace I/Os: linear (default, evenly) or poisson (exponential \
              gaps of the same mean)",
-            |j, g, v| j.rate_poisson = match v.str() {
+            |j, g, v| j.pacing.rate_poisson = match v.str() {
                 "linear" => false,
                 "poisson" => true,
                 s => bail!("rate_process={s}: expected linear or poisson"),
@@ -1064,7 +1064,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Timing, "1000",
             "500",
             "the window of rate_min and rate_iops_min, in milliseconds (default 1000)",
-            |j, g, v| j.rate_cycle = Duration::from_millis(v.num())
+            |j, g, v| j.pacing.rate_cycle = Duration::from_millis(v.num())
         ),
         opt!(
             "io_submit_mode",
@@ -1074,7 +1074,7 @@ pub static OPTIONS: &[Opt] =
             "offload",
             "inline (default): a rate wait first drains what is in flight; offload: I/Os go out \
              at their rate times whatever is still in flight (no coordinated omission)",
-            |j, g, v| j.submit_offload = match v.str() {
+            |j, g, v| j.pacing.submit_offload = match v.str() {
                 "inline" => false,
                 "offload" => true,
                 s => bail!("io_submit_mode={s}: expected inline or offload"),
@@ -1141,7 +1141,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Timing, "0",
             "2",
             "the flow the job's flow weight counts in (default 0)",
-            |j, g, v| j.flow_id = v.num() as u32
+            |j, g, v| j.pacing.flow_id = v.num() as u32
         ),
         opt!(
             "flow",
@@ -1151,7 +1151,7 @@ pub static OPTIONS: &[Opt] =
             "2",
             "the job's weight in its flow: jobs of a flow keep their I/O counts in the ratio of \
              their weights (0: not in a flow)",
-            |j, g, v| j.flow = v.num()
+            |j, g, v| j.pacing.flow = v.num()
         ),
         opt!(
             "flow_sleep",
@@ -1161,7 +1161,7 @@ pub static OPTIONS: &[Opt] =
             "1000",
             "how long a job ahead of its flow share waits after draining (plain numbers: \
              microseconds)",
-            |j, g, v| j.flow_sleep = v.time()
+            |j, g, v| j.pacing.flow_sleep = v.time()
         ),
         opt!(
             "steadystate",
@@ -1195,13 +1195,13 @@ pub static OPTIONS: &[Opt] =
                         .map_err(|e| anyhow!("steadystate={s}: {e}"))? as f64,
                     _ => bail!("steadystate={s}: {num:?} is not a limit"),
                 };
-                j.ss_crit = crate::spec::steady::SsCriterion {
+                j.pacing.ss_crit = crate::spec::steady::SsCriterion {
                     iops,
                     slope,
                     pct,
                     limit,
                 };
-                j.ss_crit_given = true;
+                j.pacing.ss_crit_given = true;
             }
         ),
         opt!(
@@ -1211,7 +1211,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Timing, "0",
             "30",
             "the steady-state window; 0 (default): no steady-state detection",
-            |j, g, v| j.ss_dur = v.time()
+            |j, g, v| j.pacing.ss_dur = v.time()
         ),
         opt!(
             "steadystate_ramp_time",
@@ -1220,7 +1220,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Timing, "0",
             "5",
             "start recording steady-state data this long (plus one interval) after the job starts",
-            |j, g, v| j.ss_ramp = v.time()
+            |j, g, v| j.pacing.ss_ramp = v.time()
         ),
         opt!(
             "ss_interval",
@@ -1230,7 +1230,7 @@ pub static OPTIONS: &[Opt] =
             "2",
             "the steady-state sampling interval (default 1 s; fio 3.33 has it fixed, later fio \
              takes it)",
-            |j, g, v| j.ss_interval = v.time()
+            |j, g, v| j.pacing.ss_interval = v.time()
         ),
         opt!(
             "latency_target",
@@ -1240,7 +1240,7 @@ pub static OPTIONS: &[Opt] =
             "2ms",
             "find the deepest queue (up to iodepth) whose I/Os meet this latency, then run at it \
              (plain numbers: microseconds)",
-            |j, g, v| j.latency_target = Some(v.time())
+            |j, g, v| j.pacing.latency_target = Some(v.time())
         ),
         opt!(
             "latency_window",
@@ -1249,7 +1249,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Timing, "",
             "100ms",
             "how long each queue depth is tried (plain numbers: microseconds)",
-            |j, g, v| j.latency_window = v.time()
+            |j, g, v| j.pacing.latency_window = v.time()
         ),
         opt!(
             "latency_percentile",
@@ -1260,7 +1260,7 @@ pub static OPTIONS: &[Opt] =
             "the percent of I/Os that must meet latency_target (default 100)",
             |j, g, v| {
                 let s = v.str();
-                j.latency_percentile = s
+                j.pacing.latency_percentile = s
                     .trim()
                     .parse::<f64>()
                     .ok()
@@ -1275,7 +1275,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Timing, "0",
             "1",
             "keep adjusting the depth for the whole run instead of ending at the one found",
-            |j, g, v| j.latency_run = v.bool()
+            |j, g, v| j.pacing.latency_run = v.bool()
         ),
         opt!(
             "max_latency",
@@ -1285,7 +1285,7 @@ pub static OPTIONS: &[Opt] =
             "10ms",
             "a read or write slower than this ends the job with ETIMEDOUT (plain numbers: \
              microseconds)",
-            |j, g, v| j.max_latency = Some(v.time())
+            |j, g, v| j.pacing.max_latency = Some(v.time())
         ),
         opt!(
             "offset",
@@ -1298,10 +1298,10 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| {
                 let s = v.str();
                 match pct("offset", s)? {
-                    Some(p) => (j.offset, j.offset_pct) = (0, Some(p)),
+                    Some(p) => (j.offsets.offset, j.offsets.offset_pct) = (0, Some(p)),
                     None => {
-                        j.offset = value::size(s, j.kb_base).map_err(|e| anyhow!("offset={s}: {e}"))?;
-                        j.offset_pct = None;
+                        j.offsets.offset = value::size(s, j.kb_base).map_err(|e| anyhow!("offset={s}: {e}"))?;
+                        j.offsets.offset_pct = None;
                     }
                 }
             }
@@ -1315,7 +1315,7 @@ pub static OPTIONS: &[Opt] =
             "each numjobs clone starts this much (or N% of the file) after the one before (fio)",
             |j, g, v| {
                 let s = v.str();
-                j.offset_increment = match pct("offset_increment", s)? {
+                j.offsets.offset_increment = match pct("offset_increment", s)? {
                     Some(p) => Incr::Pct(p),
                     None => Incr::Bytes(
                         value::size(s, j.kb_base).map_err(|e| anyhow!("offset_increment={s}: {e}"))?,
@@ -1332,7 +1332,7 @@ pub static OPTIONS: &[Opt] =
             "with rw=RANDOM:N, what the N-1 I/Os after each random offset do: sequential \
              (continue after it, the default) or identical (repeat it)",
             |j, g, v| {
-                j.rw_identical = match v.str() {
+                j.offsets.rw_identical = match v.str() {
                     "sequential" => false,
                     "identical" => true,
                     s => bail!("rw_sequencer={s}: expected sequential or identical"),
@@ -1360,7 +1360,7 @@ pub static OPTIONS: &[Opt] =
                 if ba == 0 {
                     bail!("blockalign={s}: must be at least 1 byte");
                 }
-                j.blockalign = Some(ba);
+                j.offsets.blockalign = Some(ba);
             }
         ),
         opt!(
@@ -1370,7 +1370,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Offsets, "1",
             "0",
             "1: the same random sequence every run (default), 0: seeded from the clock",
-            |j, g, v| j.randrepeat = v.bool()
+            |j, g, v| j.offsets.randrepeat = v.bool()
         ),
         opt!(
             "randseed",
@@ -1379,7 +1379,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Offsets, "",
             "42",
             "seed of the random sequences",
-            |j, g, v| j.randseed = v.num()
+            |j, g, v| j.offsets.randseed = v.num()
         ),
         opt!(
             "random_distribution",
@@ -1388,7 +1388,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Offsets, "random",
             "zipf:1.2",
             "random, zipf:θ, pareto:h, normal:σ% (default random)",
-            |j, g, v| j.dist = Dist::parse(v.str())?
+            |j, g, v| j.offsets.dist = Dist::parse(v.str())?
         ),
         opt!(
             "random_generator",
@@ -1398,7 +1398,7 @@ pub static OPTIONS: &[Opt] =
             "lfsr",
             "random offsets from: tausworthe (default; tausworthe64 past 2^32 blocks, as fio), \
              tausworthe64, lfsr (every block exactly once per pass, without a random map)",
-            |j, g, v| j.random_generator = match v.str() {
+            |j, g, v| j.offsets.random_generator = match v.str() {
                 "tausworthe" => super::RandomGen::Tausworthe,
                 "tausworthe64" => super::RandomGen::Tausworthe64,
                 "lfsr" => super::RandomGen::Lfsr,
@@ -1430,10 +1430,10 @@ pub static OPTIONS: &[Opt] =
                 match parts.as_slice() {
                     [all] => {
                         let p = one(all)?.unwrap_or(100);
-                        j.perc_rand = [p, p];
+                        j.offsets.perc_rand = [p, p];
                     }
                     [r, w] | [r, w, _] => {
-                        j.perc_rand = [one(r)?.unwrap_or(100), one(w)?.unwrap_or(100)];
+                        j.offsets.perc_rand = [one(r)?.unwrap_or(100), one(w)?.unwrap_or(100)];
                     }
                     _ => bail!("percentage_random={s}: expected READ[,WRITE[,TRIM]]"),
                 }
@@ -1451,7 +1451,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Offsets, "0",
             "1",
             "random offsets may repeat within a pass",
-            |j, g, v| j.norandommap = v.bool()
+            |j, g, v| j.offsets.norandommap = v.bool()
         ),
         opt!(
             "zonemode",
@@ -1461,7 +1461,7 @@ pub static OPTIONS: &[Opt] =
             "none",
             "none, or strided: the pattern runs in one zone of zonerange bytes until zonesize \
              bytes were transferred, then zonerange + zoneskip further on (zbd is not supported)",
-            |j, g, v| j.zonemode = Some(match v.str() {
+            |j, g, v| j.offsets.zonemode = Some(match v.str() {
                 s @ ("none" | "strided") => s.to_string(),
                 s => bail!("zonemode={s}: supported: none, strided (zbd is not)"),
             })
@@ -1473,7 +1473,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Offsets, "",
             "1m",
             "strided zones: bytes transferred in a zone before the next (with zonemode=strided)",
-            |j, g, v| j.zone_size = Some(v.num())
+            |j, g, v| j.offsets.zone_size = Some(v.num())
         ),
         opt!(
             "zonerange",
@@ -1482,7 +1482,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Offsets, "",
             "2m",
             "strided zones: a zone's length (default zonesize)",
-            |j, g, v| j.zone_range = Some(v.num())
+            |j, g, v| j.offsets.zone_range = Some(v.num())
         ),
         opt!(
             "zoneskip",
@@ -1491,7 +1491,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Offsets, "0",
             "4m",
             "strided zones: bytes skipped after a zone",
-            |j, g, v| j.zone_skip = v.num()
+            |j, g, v| j.offsets.zone_skip = v.num()
         ),
         opt!(
             "buffer_compress_percentage",
@@ -1590,7 +1590,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "",
             "3",
             "the job's I/O priority level, 0 (highest) to 7, in prioclass (default best effort)",
-            |j, g, v| j.prio = Some(v.num() as u8)
+            |j, g, v| j.placement.prio = Some(v.num() as u8)
         ),
         opt!(
             "prioclass",
@@ -1599,7 +1599,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "",
             "3",
             "the job's I/O priority class: 1 real-time, 2 best effort, 3 idle",
-            |j, g, v| j.prioclass = Some(v.num() as u8)
+            |j, g, v| j.placement.prioclass = Some(v.num() as u8)
         ),
         opt!(
             "cmdprio_percentage",
@@ -1609,7 +1609,7 @@ pub static OPTIONS: &[Opt] =
             "30",
             "this percent of I/Os (per direction R[,W]) get cmdprio_class/cmdprio instead of the \
              job's priority (async engines)",
-            |j, g, v| j.cmdprio.perc = per_dir_small("cmdprio_percentage", v.str(), 0, 100)?
+            |j, g, v| j.placement.cmdprio.perc = per_dir_small("cmdprio_percentage", v.str(), 0, 100)?
                 .map(|x| x as u32)
         ),
         opt!(
@@ -1619,7 +1619,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "",
             "2",
             "the class of cmdprio I/Os, per direction R[,W] (default 1, real-time)",
-            |j, g, v| j.cmdprio.class = per_dir_small("cmdprio_class", v.str(), 1, 3)?
+            |j, g, v| j.placement.cmdprio.class = per_dir_small("cmdprio_class", v.str(), 1, 3)?
         ),
         opt!(
             "cmdprio",
@@ -1628,7 +1628,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "0",
             "3",
             "the level of cmdprio I/Os, per direction R[,W] (default 0)",
-            |j, g, v| j.cmdprio.level = per_dir_small("cmdprio", v.str(), 0, 7)?
+            |j, g, v| j.placement.cmdprio.level = per_dir_small("cmdprio", v.str(), 0, 7)?
         ),
         opt!(
             "cmdprio_bssplit",
@@ -1638,7 +1638,7 @@ pub static OPTIONS: &[Opt] =
             "64k/50:1m/10/3/0",
             "per block size, the percent of I/Os with a priority: BS/PERCENT[/CLASS/LEVEL]:...,\
              per direction (without CLASS/LEVEL: cmdprio_class/cmdprio)",
-            |j, g, v| j.cmdprio.bssplit = parse_cmdprio_bssplit(v.str(), j.kb_base)?
+            |j, g, v| j.placement.cmdprio.bssplit = parse_cmdprio_bssplit(v.str(), j.kb_base)?
         ),
         opt!(
             "cpus_allowed",
@@ -1647,7 +1647,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "",
             "0",
             "CPUs the job thread (and its engine's threads) may run on: 0,5,8-15",
-            |j, g, v| j.cpus = Some(crate::spec::cpu::parse_list(v.str())?)
+            |j, g, v| j.placement.cpus = Some(crate::spec::cpu::parse_list(v.str())?)
         ),
         opt!(
             "cpumask",
@@ -1656,7 +1656,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "",
             "0x1",
             "the same as a bit mask of CPUs (decimal or 0xHEX)",
-            |j, g, v| j.cpus = Some(crate::spec::cpu::parse_mask(v.str())?)
+            |j, g, v| j.placement.cpus = Some(crate::spec::cpu::parse_mask(v.str())?)
         ),
         opt!(
             "numa_cpu_nodes",
@@ -1665,7 +1665,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "",
             "0",
             "run the job on the CPUs of these NUMA nodes: 0,2-3 or all",
-            |j, g, v| j.cpus = Some(crate::spec::cpu::parse_numa_cpu_nodes(v.str())?)
+            |j, g, v| j.placement.cpus = Some(crate::spec::cpu::parse_numa_cpu_nodes(v.str())?)
         ),
         opt!(
             "numa_mem_policy",
@@ -1675,7 +1675,7 @@ pub static OPTIONS: &[Opt] =
             "bind:0",
             "the job's memory policy (its buffers): default, local, prefer:NODE, bind:NODES, \
              interleave:NODES",
-            |j, g, v| j.mem_policy = Some(crate::spec::cpu::parse_mem_policy(v.str())?)
+            |j, g, v| j.placement.mem_policy = Some(crate::spec::cpu::parse_mem_policy(v.str())?)
         ),
         opt!(
             "cpus_allowed_policy",
@@ -1685,7 +1685,7 @@ pub static OPTIONS: &[Opt] =
             "split",
             "shared (default: every job on the whole set) or split (each job one CPU of the set, \
              by its number in the run)",
-            |j, g, v| j.cpus_split = match v.str() {
+            |j, g, v| j.placement.cpus_split = match v.str() {
                 "shared" => false,
                 "split" => true,
                 s => bail!("cpus_allowed_policy={s}: expected shared or split"),
@@ -1705,7 +1705,7 @@ pub static OPTIONS: &[Opt] =
                     .ok()
                     .filter(|n| (-20..=19).contains(n))
                     .ok_or_else(|| anyhow!("nice={s}: expected a whole number from -20 to 19"))?;
-                j.nice = Some(n)
+                j.placement.nice = Some(n)
             }
         ),
         opt!(
@@ -1726,7 +1726,7 @@ pub static OPTIONS: &[Opt] =
             "disable_lat, disable_clat, disable_slat and disable_bw_measurement at once (fio)",
             |j, g, v| {
                 if v.bool() {
-                    (j.disable_lat, j.disable_clat, j.disable_slat, j.disable_bw) =
+                    (j.measure.disable_lat, j.measure.disable_clat, j.measure.disable_slat, j.measure.disable_bw) =
                         (true, true, true, true);
                 }
             }
@@ -1738,7 +1738,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "0",
             "1",
             "do not measure total latency (lat)",
-            |j, g, v| j.disable_lat = v.bool()
+            |j, g, v| j.measure.disable_lat = v.bool()
         ),
         opt!(
             "disable_clat",
@@ -1747,7 +1747,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "0",
             "1",
             "do not measure completion latency (clat, its percentiles)",
-            |j, g, v| j.disable_clat = v.bool()
+            |j, g, v| j.measure.disable_clat = v.bool()
         ),
         opt!(
             "disable_slat",
@@ -1756,7 +1756,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "0",
             "1",
             "do not measure submission latency (slat)",
-            |j, g, v| j.disable_slat = v.bool()
+            |j, g, v| j.measure.disable_slat = v.bool()
         ),
         opt!(
             "disable_bw_measurement",
@@ -1765,7 +1765,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "0",
             "1",
             "no per-I/O bandwidth samples: write_bw_log's file stays empty (the report is unchanged, as in fio)",
-            |j, g, v| j.disable_bw = v.bool()
+            |j, g, v| j.measure.disable_bw = v.bool()
         ),
         opt!(
             "clat_percentiles",
@@ -1774,7 +1774,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "1",
             "0",
             "report completion-latency percentiles (default 1)",
-            |j, g, v| j.pcts.clat = v.bool()
+            |j, g, v| j.measure.pcts.clat = v.bool()
         ),
         opt!(
             "lat_percentiles",
@@ -1783,7 +1783,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "0",
             "1",
             "report total-latency percentiles (default 0; terse then carries these)",
-            |j, g, v| j.pcts.lat = v.bool()
+            |j, g, v| j.measure.pcts.lat = v.bool()
         ),
         opt!(
             "slat_percentiles",
@@ -1792,7 +1792,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Priorities, "0",
             "1",
             "report submission-latency percentiles (default 0)",
-            |j, g, v| j.pcts.slat = v.bool()
+            |j, g, v| j.measure.pcts.slat = v.bool()
         ),
         opt!(
             "percentile_list",
@@ -1819,7 +1819,7 @@ pub static OPTIONS: &[Opt] =
                 }
                 // fio sorts the list.
                 list.sort_by(f64::total_cmp);
-                j.pcts.list = list;
+                j.measure.pcts.list = list;
             }
         ),
         opt!(
@@ -1830,7 +1830,7 @@ pub static OPTIONS: &[Opt] =
             "lat",
             "log each I/O's lat, clat and slat to PREFIX_lat.N.log, PREFIX_clat.N.log, \
              PREFIX_slat.N.log (fio's names and format; alone, PREFIX is the job's name)",
-            |j, g, v| j.write_lat_log = Some(v.str().to_string())
+            |j, g, v| j.logs.write_lat_log = Some(v.str().to_string())
         ),
         opt!(
             "write_bw_log",
@@ -1839,7 +1839,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Logs, "",
             "bw",
             "log each I/O's bandwidth to PREFIX_bw.N.log (fio's format; alone, PREFIX is the job's name)",
-            |j, g, v| j.write_bw_log = Some(v.str().to_string())
+            |j, g, v| j.logs.write_bw_log = Some(v.str().to_string())
         ),
         opt!(
             "write_iops_log",
@@ -1848,7 +1848,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Logs, "",
             "iops",
             "log each I/O (value 1) to PREFIX_iops.N.log (fio's format; alone, PREFIX is the job's name)",
-            |j, g, v| j.write_iops_log = Some(v.str().to_string())
+            |j, g, v| j.logs.write_iops_log = Some(v.str().to_string())
         ),
         opt!(
             "write_hist_log",
@@ -1858,7 +1858,7 @@ pub static OPTIONS: &[Opt] =
             "hist",
             "log clat histograms (fio's bins) every log_hist_msec to PREFIX_clat_hist.N.log \
              (alone, PREFIX is the job's name)",
-            |j, g, v| j.write_hist_log = Some(v.str().to_string())
+            |j, g, v| j.logs.write_hist_log = Some(v.str().to_string())
         ),
         opt!(
             "log_avg_msec",
@@ -1868,7 +1868,7 @@ pub static OPTIONS: &[Opt] =
             "500",
             "0 (default): one log entry per I/O; N: per direction, one entry per N ms (the mean \
              latency, or the interval's KiB/s and IOPS)",
-            |j, g, v| j.log_avg_msec = v.num()
+            |j, g, v| j.logs.log_avg_msec = v.num()
         ),
         opt!(
             "log_hist_msec",
@@ -1877,7 +1877,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Logs, "",
             "1000",
             "how often write_hist_log writes a histogram, in ms",
-            |j, g, v| j.log_hist_msec = v.num()
+            |j, g, v| j.logs.log_hist_msec = v.num()
         ),
         opt!(
             "log_hist_coarseness",
@@ -1886,7 +1886,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Logs, "0",
             "2",
             "write_hist_log sums 2^N of fio's bins per column (default 0)",
-            |j, g, v| j.log_hist_coarseness = v.num() as u32
+            |j, g, v| j.logs.log_hist_coarseness = v.num() as u32
         ),
         opt!(
             "log_max_value",
@@ -1895,7 +1895,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Logs, "0",
             "1",
             "with log_avg_msec, log each window's largest latency instead of its mean",
-            |j, g, v| j.log_max_value = v.bool()
+            |j, g, v| j.logs.log_max_value = v.bool()
         ),
         opt!(
             "log_offset",
@@ -1904,7 +1904,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Logs, "0",
             "1",
             "add each I/O's file offset to the log lines",
-            |j, g, v| j.log_offset = v.bool()
+            |j, g, v| j.logs.log_offset = v.bool()
         ),
         opt!(
             "log_prio",
@@ -1913,7 +1913,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Logs, "0",
             "1",
             "log the I/O priority value (0x0000: diorite issues none yet) instead of 0/1",
-            |j, g, v| j.log_prio = v.bool()
+            |j, g, v| j.logs.log_prio = v.bool()
         ),
         opt!(
             "per_job_logs",
@@ -1922,7 +1922,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Logs, "1",
             "0",
             "name logs PREFIX_TYPE.N.log per job (1, the default) or PREFIX_TYPE.log (0)",
-            |j, g, v| j.per_job_logs = v.bool()
+            |j, g, v| j.logs.per_job_logs = v.bool()
         ),
         opt!(
             "verify",
@@ -1935,7 +1935,7 @@ pub static OPTIONS: &[Opt] =
                 match v.str() {
                     "0" | "none" => j.verify = false,
                     x => {
-                        j.verify_kind = crate::spec::verify::Kind::parse(x).ok_or_else(|| {
+                        j.verification.verify_kind = crate::spec::verify::Kind::parse(x).ok_or_else(|| {
                             anyhow!(
                                 "verify={x}: unknown (supported: {})",
                                 crate::spec::verify::Kind::names()
@@ -1980,7 +1980,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "",
             "0xdeadbeef%o",
             "the data written and checked: 0xHEX, decimals, \"strings\", %o (the block's offset), repeated",
-            |j, g, v| j.verify_pattern = Some(crate::spec::verify::Pattern::parse(v.str()).map_err(|e| anyhow!(e))?)
+            |j, g, v| j.verification.verify_pattern = Some(crate::spec::verify::Pattern::parse(v.str()).map_err(|e| anyhow!(e))?)
         ),
         opt!(
             "verify_interval",
@@ -1989,7 +1989,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "",
             "512",
             "a verify header every this many bytes of a block (default: the block size)",
-            |j, g, v| j.verify_interval = Some(v.num())
+            |j, g, v| j.verification.verify_interval = Some(v.num())
         ),
         opt!(
             "verify_offset",
@@ -1998,7 +1998,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "",
             "1024",
             "swap the verify header with the data at this offset of each block (chunk)",
-            |j, g, v| j.verify_offset = Some(v.num())
+            |j, g, v| j.verification.verify_offset = Some(v.num())
         ),
         opt!(
             "verify_header_seed",
@@ -2007,7 +2007,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "1",
             "0",
             "check the header's seed (default 1)",
-            |j, g, v| j.verify_header_seed = v.bool()
+            |j, g, v| j.verification.verify_header_seed = v.bool()
         ),
         opt!(
             "verify_write_sequence",
@@ -2016,7 +2016,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "1",
             "0",
             "check the header's write sequence, the pass that wrote the block (default 1)",
-            |j, g, v| j.verify_write_sequence = v.bool()
+            |j, g, v| j.verification.verify_write_sequence = v.bool()
         ),
         opt!(
             "verify_dump",
@@ -2025,7 +2025,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "0",
             "1",
             "write each bad block as read and as expected to BASENAME.OFFSET.received/.expected",
-            |j, g, v| j.verify_dump = v.bool()
+            |j, g, v| j.verification.verify_dump = v.bool()
         ),
         opt!(
             "verify_async",
@@ -2034,7 +2034,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "0",
             "2",
             "check the blocks read back on this many threads (0: in the job thread)",
-            |j, g, v| j.verify_async = v.num() as u32
+            |j, g, v| j.verification.verify_async = v.num() as u32
         ),
         opt!(
             "verify_backlog",
@@ -2043,7 +2043,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "",
             "16",
             "verify the written blocks every this many blocks written, during the write phase",
-            |j, g, v| j.verify_backlog = Some(v.num())
+            |j, g, v| j.verification.verify_backlog = Some(v.num())
         ),
         opt!(
             "verify_backlog_batch",
@@ -2052,7 +2052,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "",
             "8",
             "with verify_backlog: how many of the oldest written blocks each round verifies (default: verify_backlog)",
-            |j, g, v| j.verify_backlog_batch = Some(v.num())
+            |j, g, v| j.verification.verify_backlog_batch = Some(v.num())
         ),
         opt!(
             "verify_state_save",
@@ -2061,7 +2061,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "1",
             "0",
             "a verify job with fsync/fdatasync keeps local-JOB-0-verify.state of its durable writes (default 1; removed when the write phase ends)",
-            |j, g, v| j.verify_state_save = v.bool()
+            |j, g, v| j.verification.verify_state_save = v.bool()
         ),
         opt!(
             "verify_state_load",
@@ -2070,7 +2070,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "0",
             "1",
             "with verify_only: check what the saved state says was durable; the rest is unknown",
-            |j, g, v| j.verify_state_load = v.bool()
+            |j, g, v| j.verification.verify_state_load = v.bool()
         ),
         opt!(
             "experimental_verify",
@@ -2079,7 +2079,7 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Verify, "0",
             "1",
             "verify by replaying the job's I/O (diorite always does: the same blocks, the same expectations)",
-            |j, g, v| j.experimental_verify = v.bool()
+            |j, g, v| j.verification.experimental_verify = v.bool()
         ),
         opt!(
             "group_reporting",

@@ -125,9 +125,9 @@ fn do_verify(j: &mut JobSpec) -> Result<()> {
 /// count for random ones.
 fn rw_modifier(j: &mut JobSpec) -> Result<()> {
     // fio's offset modifier: a size for sequential patterns, a count for random ones.
-    if let Some(m) = j.rw_modifier.take() {
+    if let Some(m) = j.offsets.rw_modifier.take() {
         if j.rw.random() {
-            j.rw_nr = value::eval(&m, value::Unit::Count)
+            j.offsets.rw_nr = value::eval(&m, value::Unit::Count)
                 .ok()
                 .filter(|n| *n > 0)
                 .ok_or_else(|| {
@@ -152,7 +152,7 @@ fn rw_modifier(j: &mut JobSpec) -> Result<()> {
             }
             let v =
                 i64::try_from(v).map_err(|_| anyhow!("job {}: rw=...:{m}: too large", j.name))?;
-            j.rw_add = if neg { -v } else { v };
+            j.offsets.rw_add = if neg { -v } else { v };
         }
     }
     Ok(())
@@ -162,7 +162,7 @@ fn rw_modifier(j: &mut JobSpec) -> Result<()> {
 fn blockalign(j: &mut JobSpec) -> Result<()> {
     // fio: blockalign "is mutually exclusive with using a random map for files, so it will
     // turn off that option".
-    if let Some(ba) = j.blockalign {
+    if let Some(ba) = j.offsets.blockalign {
         let unit = j.bs.unit();
         if ba % unit != 0 {
             bail!(
@@ -171,7 +171,7 @@ fn blockalign(j: &mut JobSpec) -> Result<()> {
                 j.name
             );
         }
-        j.norandommap = true;
+        j.offsets.norandommap = true;
     }
     Ok(())
 }
@@ -181,7 +181,7 @@ fn blockalign(j: &mut JobSpec) -> Result<()> {
 fn filesize(j: &mut JobSpec) -> Result<()> {
     // fio: with filesize, each file has that size (a range: one size per file in it, a whole
     // number of the smallest block), and size only sets the default io_size.
-    if let Some((lo, hi)) = j.filesize {
+    if let Some((lo, hi)) = j.files.filesize {
         let files = j.file_count();
         if j.io_size.is_none() {
             j.io_size = j.size;
@@ -190,7 +190,7 @@ fn filesize(j: &mut JobSpec) -> Result<()> {
             // fio's get_rand_file_size: per file a draw in the range, a whole number of the
             // smallest block; seeded by the job (randseed, name).
             let mut rng = crate::rng::Rng::new(
-                j.randseed
+                j.offsets.randseed
                     ^ j.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
                         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
                     }),
@@ -207,7 +207,7 @@ fn filesize(j: &mut JobSpec) -> Result<()> {
                 .try_fold(0u64, |a, &b| a.checked_add(b))
                 .ok_or_else(|| anyhow::anyhow!("job {}: filesize total overflows", j.name))?;
             j.size = Some(total);
-            j.file_sizes = Some(sizes);
+            j.files.file_sizes = Some(sizes);
         } else {
             j.size = Some(lo.checked_mul(files).ok_or_else(|| {
                 anyhow::anyhow!("job {}: filesize x {files} files overflows", j.name)
@@ -219,14 +219,14 @@ fn filesize(j: &mut JobSpec) -> Result<()> {
 
 /// The random generator and `percentage_random` against what they cannot serve.
 fn random(j: &JobSpec) -> Result<()> {
-    if j.random_generator == RandomGen::Lfsr && j.dist != Dist::Uniform {
+    if j.offsets.random_generator == RandomGen::Lfsr && j.offsets.dist != Dist::Uniform {
         bail!(
             "job {}: random_generator=lfsr visits each block once per pass; it cannot follow \
              random_distribution (give one or the other)",
             j.name
         );
     }
-    if j.perc_rand != [100; 2] && (j.verify || j.verify_only) {
+    if j.offsets.perc_rand != [100; 2] && (j.verify || j.verify_only) {
         bail!(
             "job {}: percentage_random below 100 with verify is not supported yet",
             j.name
@@ -239,11 +239,15 @@ fn random(j: &JobSpec) -> Result<()> {
 fn zones(j: &mut JobSpec) -> Result<()> {
     // fio 3.33's init.c: zonemode defaults to none, which refuses zonesize; strided needs
     // zonesize; zonerange defaults to zonesize.
-    match (j.zonemode.as_deref(), j.zone_size) {
+    match (j.offsets.zonemode.as_deref(), j.offsets.zone_size) {
         (Some("strided"), Some(size)) => {
-            let range = j.zone_range.unwrap_or(size);
+            let range = j.offsets.zone_range.unwrap_or(size);
             let unit = j.bs.unit();
-            if size == 0 || range < j.bs.max() || range % unit != 0 || j.zone_skip % unit != 0 {
+            if size == 0
+                || range < j.bs.max()
+                || range % unit != 0
+                || j.offsets.zone_skip % unit != 0
+            {
                 bail!(
                     "job {}: zonesize, zonerange and zoneskip must be multiples of the block size \
                      unit ({unit} bytes), and a zone must hold the largest block",
@@ -263,10 +267,10 @@ fn zones(j: &mut JobSpec) -> Result<()> {
                     j.name
                 );
             }
-            j.zone = Some(StridedZone {
+            j.offsets.zone = Some(StridedZone {
                 size,
                 range,
-                skip: j.zone_skip,
+                skip: j.offsets.zone_skip,
             });
         }
         (Some("strided"), None) => {
@@ -287,7 +291,7 @@ fn zones(j: &mut JobSpec) -> Result<()> {
 
 /// `cmdprio_*`: async engines only, percentage or bssplit.
 fn cmdprio(j: &JobSpec) -> Result<()> {
-    if j.cmdprio.given() {
+    if j.placement.cmdprio.given() {
         if j.engine == IoEngine::Sync {
             bail!(
                 "job {}: cmdprio_percentage / cmdprio_bssplit are options of fio's libaio and \
@@ -295,8 +299,9 @@ fn cmdprio(j: &JobSpec) -> Result<()> {
                 j.name
             );
         }
-        if j.cmdprio.perc != [0; 2]
-            && (!j.cmdprio.bssplit[0].is_empty() || !j.cmdprio.bssplit[1].is_empty())
+        if j.placement.cmdprio.perc != [0; 2]
+            && (!j.placement.cmdprio.bssplit[0].is_empty()
+                || !j.placement.cmdprio.bssplit[1].is_empty())
         {
             bail!(
                 "job {}: cmdprio_percentage and cmdprio_bssplit are mutually exclusive (as in fio)",
@@ -310,15 +315,17 @@ fn cmdprio(j: &JobSpec) -> Result<()> {
 /// Pacing options that need another: `rate_process=poisson` a rate, the latency window
 /// options a `latency_target`.
 fn pacing(j: &JobSpec) -> Result<()> {
-    if j.rate_poisson && j.rate == [None; 2] && j.rate_iops == [None; 2] {
+    if j.pacing.rate_poisson && j.pacing.rate == [None; 2] && j.pacing.rate_iops == [None; 2] {
         bail!(
             "job {}: rate_process=poisson paces rate or rate_iops, and this job has neither (fio \
              would ignore it)",
             j.name
         );
     }
-    if j.latency_target.is_none()
-        && (!j.latency_window.is_zero() || j.latency_percentile != 100.0 || j.latency_run)
+    if j.pacing.latency_target.is_none()
+        && (!j.pacing.latency_window.is_zero()
+            || j.pacing.latency_percentile != 100.0
+            || j.pacing.latency_run)
     {
         bail!(
             "job {}: latency_window / latency_percentile / latency_run apply to a \
@@ -331,8 +338,8 @@ fn pacing(j: &JobSpec) -> Result<()> {
 
 /// Steady state: settled into an [`SsSpec`](crate::spec::steady::SsSpec) when `ss_dur` is given.
 fn steady(j: &mut JobSpec) -> Result<()> {
-    if j.ss_dur.is_zero() {
-        if j.ss_crit_given || !j.ss_ramp.is_zero() {
+    if j.pacing.ss_dur.is_zero() {
+        if j.pacing.ss_crit_given || !j.pacing.ss_ramp.is_zero() {
             bail!(
                 "job {}: steadystate / ss_ramp without ss_dur do nothing (fio ignores them); \
                  give ss_dur",
@@ -340,7 +347,10 @@ fn steady(j: &mut JobSpec) -> Result<()> {
             );
         }
     } else {
-        let (iv, dur) = (j.ss_interval.as_millis(), j.ss_dur.as_millis());
+        let (iv, dur) = (
+            j.pacing.ss_interval.as_millis(),
+            j.pacing.ss_dur.as_millis(),
+        );
         if iv == 0 || dur < iv || dur % iv != 0 {
             bail!(
                 "job {}: ss_dur must be a whole number of ss_interval ({} ms)",
@@ -353,15 +363,15 @@ fn steady(j: &mut JobSpec) -> Result<()> {
             slope,
             pct,
             limit,
-        } = j.ss_crit;
-        j.steady = Some(crate::spec::steady::SsSpec {
+        } = j.pacing.ss_crit;
+        j.pacing.steady = Some(crate::spec::steady::SsSpec {
             iops,
             slope,
             pct,
             limit,
-            dur: j.ss_dur,
-            ramp: j.ss_ramp,
-            interval: j.ss_interval,
+            dur: j.pacing.ss_dur,
+            ramp: j.pacing.ss_ramp,
+            interval: j.pacing.ss_interval,
         });
     }
     Ok(())
@@ -370,21 +380,21 @@ fn steady(j: &mut JobSpec) -> Result<()> {
 /// File life-cycle options against patterns they cannot serve (`unlink_each_loop`,
 /// `create_on_open`, `fill_device`).
 fn file_lifecycle(j: &JobSpec) -> Result<()> {
-    if j.unlink_each_loop && (j.rw.reads() || j.rw.trims()) {
+    if j.files.unlink_each_loop && (j.rw.reads() || j.rw.trims()) {
         bail!(
             "job {}: unlink_each_loop with a pattern that reads or trims is not supported yet \
              (each new file would need its layout)",
             j.name
         );
     }
-    if j.create_on_open && (j.rw.reads() || j.rw.trims()) {
+    if j.files.create_on_open && (j.rw.reads() || j.rw.trims()) {
         bail!(
             "job {}: create_on_open with a pattern that reads or trims is refused: fio lays out \
              no data then and would read an empty new file",
             j.name
         );
     }
-    if j.fill_device && j.rw.trims() {
+    if j.files.fill_device && j.rw.trims() {
         bail!(
             "job {}: fill_device with a trim pattern is not supported (it fills by writing)",
             j.name
@@ -423,8 +433,8 @@ fn verify_options(j: &JobSpec) -> Result<()> {
         // Clones may verify when they cannot overwrite each other's blocks: each has its own
         // files, or offset_increment puts their regions apart.
         let files = j.file_count().max(1);
-        let apart = j.filenames.is_empty()
-            || matches!(j.offset_increment, Incr::Bytes(b)
+        let apart = j.files.filenames.is_empty()
+            || matches!(j.offsets.offset_increment, Incr::Bytes(b)
                 if j.size.is_some_and(|s| b >= s / files));
         if j.numjobs > 1 && !apart {
             bail!(
@@ -433,16 +443,21 @@ fn verify_options(j: &JobSpec) -> Result<()> {
                  least its region)"
             );
         }
-        if j.numjobs > 1 && (j.fsync > 0 || j.fdatasync > 0) && j.verify_state_save {
+        if j.numjobs > 1 && (j.fsync > 0 || j.fdatasync > 0) && j.verification.verify_state_save {
             bail!(
                 "job {n}: verify_state_save with numjobs > 1 is not supported yet (the clones \
                  would share one state file); give verify_state_save=0"
             );
         }
-        if j.verify_kind == verify::Kind::Pattern && j.verify_pattern.is_none() {
+        if j.verification.verify_kind == verify::Kind::Pattern
+            && j.verification.verify_pattern.is_none()
+        {
             bail!("job {n}: verify=pattern checks verify_pattern: give one");
         }
-        if let (Some(every), Some(b)) = (j.verify_backlog, j.verify_backlog_batch) {
+        if let (Some(every), Some(b)) = (
+            j.verification.verify_backlog,
+            j.verification.verify_backlog_batch,
+        ) {
             if b > every {
                 bail!(
                     "job {n}: verify_backlog_batch={b} is larger than verify_backlog={every} (fio \
@@ -450,14 +465,14 @@ fn verify_options(j: &JobSpec) -> Result<()> {
                 );
             }
         }
-        let interval = j.verify_interval.unwrap_or(j.bs.unit());
+        let interval = j.verification.verify_interval.unwrap_or(j.bs.unit());
         if interval == 0 || j.bs.min() % interval != 0 || j.bs.unit() % interval != 0 {
             bail!(
                 "job {n}: verify_interval={interval} must divide the block size evenly (as fio requires)"
             );
         }
-        if let Some(o) = j.verify_offset {
-            let hl = j.verify_kind.header_len() as u64;
+        if let Some(o) = j.verification.verify_offset {
+            let hl = j.verification.verify_kind.header_len() as u64;
             if o < hl || o + hl > interval {
                 bail!(
                     "job {n}: verify_offset={o} must leave room for the {hl}-byte header before it \
@@ -465,18 +480,18 @@ fn verify_options(j: &JobSpec) -> Result<()> {
                 );
             }
         }
-        if interval < j.verify_kind.header_len() as u64 {
+        if interval < j.verification.verify_kind.header_len() as u64 {
             bail!(
                 "job {n}: verify={} needs blocks (or verify_interval chunks) of at least {} bytes (its header and checksum)",
-                j.verify_kind.name(),
-                j.verify_kind.header_len()
+                j.verification.verify_kind.name(),
+                j.verification.verify_kind.header_len()
             );
         }
-        if j.bs.unit() < j.verify_kind.header_len() as u64 {
+        if j.bs.unit() < j.verification.verify_kind.header_len() as u64 {
             bail!(
                 "job {n}: verify={} needs blocks of at least {} bytes (its header and checksum)",
-                j.verify_kind.name(),
-                j.verify_kind.header_len()
+                j.verification.verify_kind.name(),
+                j.verification.verify_kind.header_len()
             );
         }
     }
@@ -487,23 +502,23 @@ fn verify_options(j: &JobSpec) -> Result<()> {
 /// `verify_only`.
 fn verify_modes(j: &JobSpec) -> Result<()> {
     let n = &j.name;
-    if j.verify_state_load && !j.verify_only {
+    if j.verification.verify_state_load && !j.verify_only {
         bail!("job {n}: verify_state_load checks a saved state with verify_only: give verify_only");
     }
-    if j.verify_backlog.is_some() && !j.verify {
+    if j.verification.verify_backlog.is_some() && !j.verify {
         bail!("job {n}: verify_backlog verifies during a verify job's write phase: give verify");
     }
-    if j.verify_backlog_batch.is_some() && j.verify_backlog.is_none() {
+    if j.verification.verify_backlog_batch.is_some() && j.verification.verify_backlog.is_none() {
         bail!("job {n}: verify_backlog_batch applies only with verify_backlog");
     }
     if j.verify_only {
-        if j.filenames.is_empty() {
+        if j.files.filenames.is_empty() {
             bail!("job {n}: verify_only checks a target written earlier: give --filename");
         }
         if j.time_based {
             bail!("job {n}: verify_only replays a job that ended by size; remove time_based");
         }
-        if !j.randrepeat {
+        if !j.offsets.randrepeat {
             bail!("job {n}: verify_only needs randrepeat=1 to replay the same offsets");
         }
     }
@@ -523,11 +538,11 @@ fn limits(j: &JobSpec) -> Result<()> {
             );
         }
     }
-    let end = j.offset.checked_add(j.size.unwrap_or(0));
+    let end = j.offsets.offset.checked_add(j.size.unwrap_or(0));
     if end.is_none_or(|e| e > i64::MAX as u64) {
         bail!(
             "job {n}: offset={} + size={} is past the largest file offset ({})",
-            j.offset,
+            j.offsets.offset,
             j.size.unwrap_or(0),
             i64::MAX
         );
@@ -560,24 +575,24 @@ fn not_supported(j: &JobSpec) -> Result<()> {
     if j.fsync > 0 && j.fdatasync > 0 {
         bail!("job {n}: give fsync or fdatasync, not both");
     }
-    if j.write_hist_log.is_some() && j.log_hist_msec == 0 {
+    if j.logs.write_hist_log.is_some() && j.logs.log_hist_msec == 0 {
         bail!("job {n}: write_hist_log needs log_hist_msec (without it fio writes an empty file)");
     }
     if j.rw.trims() && j.bs_trim {
         bail!("job {n}: a block size for trims (the third value of bs, bsrange or bssplit) is not supported yet");
     }
-    if j.rw.trims() && j.trim_rate.any() {
+    if j.rw.trims() && j.pacing.trim_rate.any() {
         bail!(
             "job {n}: a rate for trims (the third value of rate, rate_iops, rate_min or \
              rate_iops_min) is not supported yet"
         );
     }
-    if j.think.spin > j.think.time {
+    if j.pacing.think.spin > j.pacing.think.time {
         bail!(
             "job {n}: thinktime_spin={}us is longer than thinktime={}us (the spin is part of the \
              thinktime)",
-            j.think.spin.as_micros(),
-            j.think.time.as_micros()
+            j.pacing.think.spin.as_micros(),
+            j.pacing.think.time.as_micros()
         );
     }
     Ok(())

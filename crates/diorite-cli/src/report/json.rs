@@ -157,9 +157,9 @@ fn job(v: &View<'_>, views: &[View<'_>], plus: bool) -> Value {
     clat.merge(&v.stats[1].clat);
     clat.merge(&v.stats[2].clat);
     let (lat_n, lat_u, lat_m) = latency_json(&clat);
-    let pc = &r0.spec.pcts;
+    let pc = &r0.spec.measure.pcts;
     let verify = v.verify().map(|vr| {
-        json!({"kind": r0.spec.verify_kind.name(), "blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "unknown": vr.unknown, "first": vr.first})
+        json!({"kind": r0.spec.verification.verify_kind.name(), "blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "unknown": vr.unknown, "first": vr.first})
     });
     let mut job = json!({
         "jobname": v.name,

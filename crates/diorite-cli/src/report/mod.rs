@@ -181,9 +181,9 @@ pub fn latency_fields(v: &View<'_>) -> (u64, u64, f64, u32) {
     let r = v.results[0];
     let s = &r.spec;
     (
-        s.latency_target.map_or(0, |t| t.as_nanos() as u64),
-        s.latency_window.as_micros() as u64,
-        s.latency_percentile,
+        s.pacing.latency_target.map_or(0, |t| t.as_nanos() as u64),
+        s.pacing.latency_window.as_micros() as u64,
+        s.pacing.latency_percentile,
         r.latency_depth.unwrap_or(s.iodepth),
     )
 }

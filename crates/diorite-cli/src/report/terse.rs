@@ -50,7 +50,7 @@ pub fn terse(views: &[View<'_>], disks: &Value) -> String {
             lat4(&s.clat, &mut f);
             // fio's terse percentiles: total latency's with lat_percentiles, else clat's with
             // clat_percentiles, else none; padded to 20 fields.
-            let pc = &v.results[0].spec.pcts;
+            let pc = &v.results[0].spec.measure.pcts;
             let (l, list) = if pc.lat {
                 (&s.lat, &pc.list[..])
             } else if pc.clat {

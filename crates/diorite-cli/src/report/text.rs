@@ -176,7 +176,7 @@ fn job(out: &mut String, v: &View<'_>, views: &[View<'_>]) {
     if sync.ios > 0 {
         let _ = writeln!(out, "  fsync/fdatasync/sync_file_range:");
         lat_line(out, "  sync", &sync.lat);
-        let p = &v.results[0].spec.pcts;
+        let p = &v.results[0].spec.measure.pcts;
         if p.clat || p.lat {
             percentile_lines(out, "  sync", &sync.lat, &p.list);
         }
@@ -218,7 +218,7 @@ fn direction(out: &mut String, v: &View<'_>, views: &[View<'_>], d: usize, label
         }
     }
     // fio: per-priority latency when two or more priorities have samples.
-    let p = &v.results[0].spec.pcts;
+    let p = &v.results[0].spec.measure.pcts;
     let prios = v.prios_with_samples(d);
     let kind = if p.lat { "lat" } else { "clat" };
     for (ioprio, l) in &prios {
@@ -344,7 +344,7 @@ fn notes(out: &mut String, v: &View<'_>) {
             "  verify       : {} blocks ({}) checked with {}, {} bad{}",
             vr.blocks,
             human_bytes(vr.bytes),
-            v.results[0].spec.verify_kind.name(),
+            v.results[0].spec.verification.verify_kind.name(),
             vr.errors,
             if vr.unchecked > 0 {
                 format!(

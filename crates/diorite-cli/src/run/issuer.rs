@@ -159,7 +159,10 @@ impl<'a> Issuer<'a> {
                 builder.iopoll(spec.hipri);
                 if let Some(rules) = &spec.inject {
                     // Validated at parse time; the job's seed makes `p=` rules reproducible.
-                    builder.faults(diorite::faults::Faults::parse(rules, spec.randseed)?);
+                    builder.faults(diorite::faults::Faults::parse(
+                        rules,
+                        spec.offsets.randseed,
+                    )?);
                 }
                 if spec.fixedbufs {
                     builder.register_pool(&pool);
@@ -173,7 +176,7 @@ impl<'a> Issuer<'a> {
             }
         };
         let now = Stamp::now();
-        let prios = prio::Prios::new(spec, spec.randseed ^ u64::from(spec.job_number));
+        let prios = prio::Prios::new(spec, spec.offsets.randseed ^ u64::from(spec.job_number));
         let blank = IoSlot::sync(now, 0);
         Ok(Issuer {
             spec,
@@ -326,7 +329,7 @@ impl<'a> Issuer<'a> {
             }
         }
         let t1 = Stamp::now();
-        let slat = !self.spec.disable_slat;
+        let slat = !self.spec.measure.disable_slat;
         for &s in &self.batch_slots {
             let slot = &mut self.slots[s as usize];
             slot.t1 = t1;
@@ -374,10 +377,10 @@ impl<'a> Issuer<'a> {
 /// Records a completion's clat and lat, unless the job disabled them (`disable_clat`,
 /// `disable_lat`, `gtod_reduce`).
 pub fn record_lat(spec: &JobSpec, st: &mut DirStats, tc: Stamp, t0: Stamp, t1: Stamp) {
-    if !spec.disable_clat {
+    if !spec.measure.disable_clat {
         st.clat.record(ns(tc.duration_since(t1)));
     }
-    if !spec.disable_lat {
+    if !spec.measure.disable_lat {
         st.lat.record(ns(tc.duration_since(t0)));
     }
 }

@@ -110,24 +110,25 @@ struct Hist {
 impl Logs {
     /// The logs `spec` asks for, or `None` when it asks for none.
     pub fn new(spec: &JobSpec, start: Stamp) -> Option<Logs> {
-        let lat = spec.write_lat_log.is_some();
+        let lat = spec.logs.write_lat_log.is_some();
         let on = |b: bool| b.then(Log::new);
-        let hist = spec.write_hist_log.is_some() && spec.log_hist_msec > 0;
-        let any = lat || spec.write_bw_log.is_some() || spec.write_iops_log.is_some() || hist;
+        let hist = spec.logs.write_hist_log.is_some() && spec.logs.log_hist_msec > 0;
+        let any =
+            lat || spec.logs.write_bw_log.is_some() || spec.logs.write_iops_log.is_some() || hist;
         any.then(|| Logs {
             start,
-            lat: on(lat && !spec.disable_lat),
-            clat: on(lat && !spec.disable_clat),
-            slat: on(lat && !spec.disable_slat),
-            bw: on(spec.write_bw_log.is_some()),
-            iops: on(spec.write_iops_log.is_some()),
-            bw_off: spec.disable_bw,
-            avg_ms: spec.log_avg_msec,
-            log_max: spec.log_max_value,
+            lat: on(lat && !spec.measure.disable_lat),
+            clat: on(lat && !spec.measure.disable_clat),
+            slat: on(lat && !spec.measure.disable_slat),
+            bw: on(spec.logs.write_bw_log.is_some()),
+            iops: on(spec.logs.write_iops_log.is_some()),
+            bw_off: spec.measure.disable_bw,
+            avg_ms: spec.logs.log_avg_msec,
+            log_max: spec.logs.log_max_value,
             rate_at: (0, [(0, 0); 2]),
             hist: hist.then(|| Hist {
-                every: spec.log_hist_msec,
-                coarse: spec.log_hist_coarseness,
+                every: spec.logs.log_hist_msec,
+                coarse: spec.logs.log_hist_coarseness,
                 entries: Vec::new(),
                 bins: [vec![0; PLAT_NR], vec![0; PLAT_NR]],
                 last: [None; 2],
@@ -316,15 +317,19 @@ impl Logs {
     /// Writes the files (fio's names and format). Returns their names.
     pub fn write(&self, spec: &JobSpec) -> Result<Vec<String>> {
         let mut names = Vec::new();
-        let lat_pre = spec.write_lat_log.as_deref().unwrap_or("");
+        let lat_pre = spec.logs.write_lat_log.as_deref().unwrap_or("");
         for (kind, prefix, log) in [
             ("lat", lat_pre, &self.lat),
             ("clat", lat_pre, &self.clat),
             ("slat", lat_pre, &self.slat),
-            ("bw", spec.write_bw_log.as_deref().unwrap_or(""), &self.bw),
+            (
+                "bw",
+                spec.logs.write_bw_log.as_deref().unwrap_or(""),
+                &self.bw,
+            ),
             (
                 "iops",
-                spec.write_iops_log.as_deref().unwrap_or(""),
+                spec.logs.write_iops_log.as_deref().unwrap_or(""),
                 &self.iops,
             ),
         ] {
@@ -332,12 +337,12 @@ impl Logs {
             let (name, mut out) = open_log(spec, prefix, kind)?;
             for &(ms, value, dir, bs, offset, ioprio) in &log.entries {
                 // iolog.c: with log_prio the ioprio value in hex, else 1 for a real-time I/O.
-                let prio = if spec.log_prio {
+                let prio = if spec.logs.log_prio {
                     format!("0x{ioprio:04x}")
                 } else {
                     u8::from(ioprio >> 13 == 1).to_string()
                 };
-                if spec.log_offset {
+                if spec.logs.log_offset {
                     writeln!(out, "{ms}, {value}, {dir}, {bs}, {offset}, {prio}")?;
                 } else {
                     writeln!(out, "{ms}, {value}, {dir}, {bs}, {prio}")?;
@@ -347,7 +352,7 @@ impl Logs {
             names.push(name);
         }
         if let Some(h) = &self.hist {
-            let prefix = spec.write_hist_log.as_deref().unwrap_or("");
+            let prefix = spec.logs.write_hist_log.as_deref().unwrap_or("");
             let (name, mut out) = open_log(spec, prefix, "clat_hist")?;
             for (ms, dir, bs, bins) in &h.entries {
                 write!(out, "{ms}, {dir}, {bs}")?;
@@ -376,7 +381,7 @@ fn open_log(
     } else {
         prefix
     };
-    let name = if spec.per_job_logs {
+    let name = if spec.logs.per_job_logs {
         format!("{prefix}_{kind}.{}.log", spec.job_number)
     } else {
         format!("{prefix}_{kind}.log")
@@ -384,8 +389,8 @@ fn open_log(
     let file = std::fs::OpenOptions::new()
         .create(true)
         .write(true)
-        .truncate(spec.per_job_logs)
-        .append(!spec.per_job_logs)
+        .truncate(spec.logs.per_job_logs)
+        .append(!spec.logs.per_job_logs)
         .open(&name)
         .with_context(|| format!("creating {name}"))?;
     Ok((name, std::io::BufWriter::new(file)))

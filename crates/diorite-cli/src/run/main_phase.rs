@@ -194,7 +194,7 @@ impl<'s> Phase<'s> {
         }
         // verify_state_save: the limit lets two sync intervals and a queue depth of writes
         // past the last save.
-        let tracker = if verify_writes && spec.verify_state_save {
+        let tracker = if verify_writes && spec.verification.verify_state_save {
             let slack =
                 (sync_every > 0).then(|| 2 * (u64::from(sync_every) + u64::from(spec.iodepth)));
             Some(state::Tracker::new(state::path(&spec.name, 0), slack)?)
@@ -231,12 +231,12 @@ impl<'s> Phase<'s> {
             rw_done: [(0, 0); 2],
             rate: rate::Rate::new(spec, t_start),
             hold: None,
-            lat: spec.latency_target.map(|t| {
+            lat: spec.pacing.latency_target.map(|t| {
                 latency::LatTarget::new(
                     t,
-                    spec.latency_window,
-                    spec.latency_percentile,
-                    spec.latency_run,
+                    spec.pacing.latency_window,
+                    spec.pacing.latency_percentile,
+                    spec.pacing.latency_run,
                     spec.iodepth,
                 )
             }),
@@ -251,10 +251,11 @@ impl<'s> Phase<'s> {
             stopping: false,
             exhausted: false,
             backlog: Backlog {
-                every: spec.verify_backlog.filter(|_| verify_writes),
+                every: spec.verification.verify_backlog.filter(|_| verify_writes),
                 batch: spec
+                    .verification
                     .verify_backlog_batch
-                    .or(spec.verify_backlog)
+                    .or(spec.verification.verify_backlog)
                     .unwrap_or(0) as usize,
                 blocks: VecDeque::new(),
                 found: VerifyResult::default(),
@@ -380,7 +381,7 @@ impl<'s> Phase<'s> {
     /// turn may sleep (`None`: it waits for in-flight I/O to drain first, or there is no hold).
     fn settle_hold(&mut self, e: &Issuer<'_>, now: Stamp) -> Option<Stamp> {
         let hold = self.hold?;
-        let drain = hold.drains(self.spec.submit_offload);
+        let drain = hold.drains(self.spec.pacing.submit_offload);
         if self.stopping || (now >= hold.until() && (!drain || e.in_flight() == 0)) {
             self.hold = None;
             None
@@ -479,7 +480,7 @@ impl<'s> Phase<'s> {
             // fio's flow: ahead of the job's share (checked as the I/O is about to go, also
             // for one a rate wait held back); drain, wait flow_sleep, look again.
             self.pending = Some((f, io));
-            self.hold = Some(Hold::Drain(Stamp::now() + self.spec.flow_sleep));
+            self.hold = Some(Hold::Drain(Stamp::now() + self.spec.pacing.flow_sleep));
             return None;
         }
         if io.new_pass && self.verify_writes && e.in_flight() > 0 {
@@ -526,7 +527,7 @@ impl<'s> Phase<'s> {
             return;
         }
         let at = e.targets[f].base + io.offset;
-        if let Some(p) = &spec.verify_pattern {
+        if let Some(p) = &spec.verification.verify_pattern {
             // fio's verify_pattern without verify: the data written is the pattern.
             let buf = &mut e.bufs[slot][..io.len as usize];
             for (i, block) in buf.chunks_mut(unit as usize).enumerate() {
@@ -587,7 +588,7 @@ impl<'s> Phase<'s> {
     /// After an I/O is queued: whether a thinktime stall is now due (issuing stops; the stall
     /// begins once everything in flight has completed).
     fn think_due_after(&mut self, io: &Io) -> bool {
-        let think = &self.spec.think;
+        let think = &self.spec.pacing.think;
         if think.time.is_zero() || io.dir == Dir::Trim {
             return false;
         }
@@ -612,7 +613,7 @@ impl<'s> Phase<'s> {
         if let Some((b, at)) = self.think.due.take() {
             // Everything issued has completed: think, then go on issuing.
             if !self.stopping {
-                think_stall(&self.spec.think, self.stop, self.clocks.deadline);
+                think_stall(&self.spec.pacing.think, self.stop, self.clocks.deadline);
             }
             (self.think.last_b, self.think.last_at) = (b, at);
             return false;
@@ -706,7 +707,7 @@ impl<'s> Phase<'s> {
                 }
             }
             Err(err)
-                if spec.fill_device
+                if spec.files.fill_device
                     && slot.kind == Dir::Write as usize
                     && matches!(err.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
             {
@@ -759,7 +760,7 @@ impl<'s> Phase<'s> {
             .and_then(|v| v.get_mut(slot.prio as usize))
         {
             // fio's clat_prio: clat, or lat with lat_percentiles.
-            l.record(ns(tc.duration_since(if spec.pcts.lat {
+            l.record(ns(tc.duration_since(if spec.measure.pcts.lat {
                 slot.t0
             } else {
                 slot.t1
@@ -780,11 +781,11 @@ impl<'s> Phase<'s> {
             return;
         }
         let lat_ns = ns(tc.duration_since(slot.t0));
-        if spec.max_latency.is_some_and(|m| lat_ns > ns(m)) && r.error.is_none() {
+        if spec.pacing.max_latency.is_some_and(|m| lat_ns > ns(m)) && r.error.is_none() {
             // fio's lat_fatal.
             r.error = Some(format!(
                 "latency of {lat_ns} nsec exceeds max_latency ({} nsec) (ETIMEDOUT)",
-                ns(spec.max_latency.unwrap_or_default())
+                ns(spec.pacing.max_latency.unwrap_or_default())
             ));
             self.stopping = true;
         }

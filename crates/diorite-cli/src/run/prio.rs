@@ -37,7 +37,7 @@ pub struct Prios {
 impl Prios {
     pub fn new(spec: &JobSpec, seed: u64) -> Prios {
         let default = spec.default_prio();
-        let c: &CmdPrio = &spec.cmdprio;
+        let c: &CmdPrio = &spec.placement.cmdprio;
         let cmd = [0, 1].map(|d| {
             (
                 IoClass::from_number(c.class[d]).unwrap_or(IoClass::RealTime),

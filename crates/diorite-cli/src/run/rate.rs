@@ -52,14 +52,14 @@ impl Rate {
     pub fn new(spec: &JobSpec, start: Stamp) -> Option<Rate> {
         let bs = spec.bs.min();
         let bps: [u64; 2] = std::array::from_fn(|d| {
-            spec.rate[d]
-                .or(spec.rate_iops[d].map(|n| n.saturating_mul(bs)))
+            spec.pacing.rate[d]
+                .or(spec.pacing.rate_iops[d].map(|n| n.saturating_mul(bs)))
                 .unwrap_or(0)
         });
         let min: [Option<(u64, bool)>; 2] = std::array::from_fn(|d| {
-            spec.rate_min[d]
+            spec.pacing.rate_min[d]
                 .map(|b| (b, true))
-                .or(spec.rate_iops_min[d].map(|n| (n, false)))
+                .or(spec.pacing.rate_iops_min[d].map(|n| (n, false)))
         });
         if bps == [0, 0] && min == [None, None] {
             return None;
@@ -67,11 +67,11 @@ impl Rate {
         let mixed = spec.rw.mixed();
         let dirs = spec.bs_dirs();
         Some(Rate {
-            poisson: spec.rate_poisson.then(|| {
+            poisson: spec.pacing.rate_poisson.then(|| {
                 (
                     [
-                        Rng::new(spec.randseed ^ 0x706f_6973_736f_6e30),
-                        Rng::new(spec.randseed ^ 0x706f_6973_736f_6e31),
+                        Rng::new(spec.offsets.randseed ^ 0x706f_6973_736f_6e30),
+                        Rng::new(spec.offsets.randseed ^ 0x706f_6973_736f_6e31),
                     ],
                     [0.0; 2],
                 )
@@ -82,7 +82,7 @@ impl Rate {
             start,
             issued: [0, 0],
             min,
-            cycle: spec.rate_cycle,
+            cycle: spec.pacing.rate_cycle,
             last: [None, None],
         })
     }

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 /// The seed of clone `index` of a job.
 pub fn job_seed(spec: &JobSpec, index: u32) -> u64 {
-    let base = if spec.randrepeat {
-        spec.randseed
+    let base = if spec.offsets.randrepeat {
+        spec.offsets.randseed
     } else {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -86,7 +86,7 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     // fio's flow: the job counts in its flow from before its group starts to its end — joined
     // before the start barrier, so no job of the flow runs alone while another is still
     // setting up (a job joining late found the first ahead by its whole head start).
-    let mut flow = flow.map(|f| flow::FlowJob::join(f, spec.flow));
+    let mut flow = flow.map(|f| flow::FlowJob::join(f, spec.pacing.flow));
     start.wait();
     wait_to_start(spec, gate, stop);
     match placed {
@@ -110,7 +110,7 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     let lens: Vec<u64> = targets.iter().map(|t| t.len).collect();
     let mut files = FileService::new(spec, lens, seed);
     // fio's unlink_each_loop: one pass of the job per loop, on new files each time.
-    let apart = spec.unlink_each_loop && !spec.time_based;
+    let apart = spec.files.unlink_each_loop && !spec.time_based;
     let io_limit = if spec.time_based {
         u64::MAX
     } else {
@@ -126,7 +126,7 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     // verify_state_load: which blocks the saved state vouches for (1), and which a write not
     // known durable may have touched (2); 0: never written.
     let mut known: Option<Vec<Vec<u8>>> = None;
-    let result = if spec.verify_only && spec.verify_state_load {
+    let result = if spec.verify_only && spec.verification.verify_state_load {
         state::State::load(&state::path(&spec.name, 0)).map(|st| {
             known = Some(replay_state(&mut gens, &mut files, io_limit, &st));
         })
@@ -233,14 +233,19 @@ fn fresh_result(spec: &JobSpec, name: String, groupid: u32, targets: &[Target]) 
 /// applied to the job thread; returns the CPUs and nice value the kernel then reports.
 fn place_thread(spec: &JobSpec, r: &mut JobResult) -> Result<(Vec<usize>, i32)> {
     let cpus = spec
+        .placement
         .cpus
         .as_ref()
-        .map(|set| cpu::for_job(set, spec.cpus_split, spec.job_number));
-    cpu::apply(cpus.as_deref(), spec.nice)
+        .map(|set| cpu::for_job(set, spec.placement.cpus_split, spec.job_number));
+    cpu::apply(cpus.as_deref(), spec.placement.nice)
         .and_then(|placed| prio::set_thread(spec.default_prio()).map(|()| placed))
         .and_then(|placed| {
             // fio's numa_mem_policy, before the engine allocates the job's buffers.
-            r.mem_policy = spec.mem_policy.map(cpu::apply_mem_policy).transpose()?;
+            r.mem_policy = spec
+                .placement
+                .mem_policy
+                .map(cpu::apply_mem_policy)
+                .transpose()?;
             Ok(placed)
         })
 }
@@ -339,7 +344,7 @@ fn next_loop(
             .direct(t.file.is_direct())
             .open(path)
             .with_context(|| format!("unlink_each_loop: creating {}", path.display()))?;
-        crate::run::layout::preallocate(path, t.base, t.base + t.len, spec.fallocate)?;
+        crate::run::layout::preallocate(path, t.base, t.base + t.len, spec.files.fallocate)?;
         targets.push(Target {
             file: f,
             base: t.base,

@@ -227,7 +227,10 @@ pub fn fill_block(
     seed: u64,
     generation: u32,
 ) {
-    let interval = spec.verify_interval.unwrap_or(block.len() as u64) as usize;
+    let interval = spec
+        .verification
+        .verify_interval
+        .unwrap_or(block.len() as u64) as usize;
     for (i, chunk) in block.chunks_mut(interval).enumerate() {
         let at = offset + (i * interval) as u64;
         fill(
@@ -236,16 +239,16 @@ pub fn fill_block(
             block_no,
             seed,
             generation,
-            spec.verify_kind,
-            match &spec.verify_pattern {
+            spec.verification.verify_kind,
+            match &spec.verification.verify_pattern {
                 Some(p) => Data::Pattern(p),
                 None => Data::Random {
                     compress: spec.data.compress_pct,
                 },
             },
         );
-        if let Some(o) = spec.verify_offset {
-            swap_header(chunk, spec.verify_kind, o as usize);
+        if let Some(o) = spec.verification.verify_offset {
+            swap_header(chunk, spec.verification.verify_kind, o as usize);
         }
     }
 }
@@ -259,15 +262,18 @@ pub fn check_block(
     seed: u64,
     generation: u32,
 ) -> Result<(), Box<Mismatch>> {
-    let interval = spec.verify_interval.unwrap_or(block.len() as u64) as usize;
+    let interval = spec
+        .verification
+        .verify_interval
+        .unwrap_or(block.len() as u64) as usize;
     let mut copy = Vec::new();
     for (i, chunk) in block.chunks(interval).enumerate() {
         let at = offset + (i * interval) as u64;
-        let chunk = match spec.verify_offset {
+        let chunk = match spec.verification.verify_offset {
             Some(o) => {
                 copy.clear();
                 copy.extend_from_slice(chunk);
-                swap_header(&mut copy, spec.verify_kind, o as usize);
+                swap_header(&mut copy, spec.verification.verify_kind, o as usize);
                 &copy[..]
             }
             None => chunk,
@@ -298,17 +304,17 @@ fn check_with(
     generation: u32,
     spec: &crate::spec::JobSpec,
 ) -> Result<(), Box<Mismatch>> {
-    let found = if chunk.len() >= HEADER && spec.verify_kind != Kind::Pattern {
+    let found = if chunk.len() >= HEADER && spec.verification.verify_kind != Kind::Pattern {
         Some(Header::read(chunk))
     } else {
         None
     };
     let seed = match found {
-        Some(h) if !spec.verify_header_seed => h.seed,
+        Some(h) if !spec.verification.verify_header_seed => h.seed,
         _ => seed,
     };
     let generation = match found {
-        Some(h) if !spec.verify_write_sequence => h.generation,
+        Some(h) if !spec.verification.verify_write_sequence => h.generation,
         _ => generation,
     };
     check(
@@ -317,8 +323,8 @@ fn check_with(
         block_no,
         seed,
         generation,
-        spec.verify_kind,
-        spec.verify_pattern.as_ref(),
+        spec.verification.verify_kind,
+        spec.verification.verify_pattern.as_ref(),
     )
 }
 

@@ -27,7 +27,7 @@ pub fn verify_phase(
     let mut v = VerifyResult::default();
     let mut out_of_time = false;
     let max_bs = e.bufs[0].len() as u64;
-    let mut pool = match e.spec.verify_async {
+    let mut pool = match e.spec.verification.verify_async {
         0 => None,
         n => Some(VerifyPool::start(e.spec.clone(), seed, n)?),
     };
@@ -229,7 +229,7 @@ fn check_blocks(spec: &JobSpec, seed: u64, job: &CheckJob, buf: &[u8], stopped: 
         if let Err(m) = verify::check_block(spec, block, offset, bno, seed, generation) {
             c.errors += 1;
             c.messages.push(format!("{} ({})", m, job.path.display()));
-            if spec.verify_dump {
+            if spec.verification.verify_dump {
                 match verify::dump(spec, &job.path, block, offset, bno, seed, generation) {
                     Ok(names) => c
                         .messages

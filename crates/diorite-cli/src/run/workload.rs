@@ -332,10 +332,10 @@ impl Generator {
     /// even where picking does not need it (a verifying writer). `len` must hold at least one
     /// largest block.
     pub fn new(spec: &JobSpec, track: bool, len: u64, seed: u64) -> Generator {
-        let (rw, bs, dist) = (spec.rw, spec.bs.clone(), spec.dist.clone());
+        let (rw, bs, dist) = (spec.rw, spec.bs.clone(), spec.offsets.dist.clone());
         let unit = bs.unit();
         // fio's zonemode=strided: the pattern runs over one zone of zonerange bytes at a time.
-        let zone = spec.zone.map(|z| Zone {
+        let zone = spec.offsets.zone.map(|z| Zone {
             range: (z.range / unit).clamp(1, len / unit),
             size: z.size,
             skip: z.skip / unit,
@@ -347,21 +347,21 @@ impl Generator {
         // (A random pattern with an offset modifier does not pick from the map: its sequential
         // follow-ups would not respect it.)
         let pick_from_map = rw.random()
-            && !spec.norandommap
+            && !spec.offsets.norandommap
             && dist == Dist::Uniform
-            && spec.rw_nr <= 1
-            && spec.random_generator != crate::spec::RandomGen::Lfsr;
+            && spec.offsets.rw_nr <= 1
+            && spec.offsets.random_generator != crate::spec::RandomGen::Lfsr;
         let mut seeds = Rng::new(seed);
         Generator {
             rw,
             rwmixread: spec.rwmixread,
             unit,
             blocks,
-            align: spec.blockalign.map_or(1, |ba| (ba / unit).max(1)),
-            add: spec.rw_add / unit as i64,
-            nr: spec.rw_nr,
-            identical: spec.rw_identical,
-            nr_left: spec.rw_nr,
+            align: spec.offsets.blockalign.map_or(1, |ba| (ba / unit).max(1)),
+            add: spec.offsets.rw_add / unit as i64,
+            nr: spec.offsets.rw_nr,
+            identical: spec.offsets.rw_identical,
+            nr_left: spec.offsets.rw_nr,
             last: (0, 0),
             skew: Skew::new(dist.clone(), (blocks - bs.max() / unit + 1).max(1), unit),
             bs: spec.bs_dirs(),
@@ -375,13 +375,13 @@ impl Generator {
             } else {
                 Vec::new()
             },
-            verified: if track && spec.verify_backlog.is_some() {
+            verified: if track && spec.verification.verify_backlog.is_some() {
                 vec![0; blocks.div_ceil(64) as usize]
             } else {
                 Vec::new()
             },
-            rng_off: OffsetRng::new(spec.random_generator, blocks, seeds.next_u64()),
-            perc_rand: [spec.perc_rand[0], spec.perc_rand[1], 100],
+            rng_off: OffsetRng::new(spec.offsets.random_generator, blocks, seeds.next_u64()),
+            perc_rand: [spec.offsets.perc_rand[0], spec.offsets.perc_rand[1], 100],
             zone,
             last_end: [0; 3],
             rng_dir: Rng::new(seeds.next_u64()),
@@ -650,14 +650,14 @@ mod tests {
     use proptest::prelude::*;
 
     fn spec(rw: Rw, mix: u32, bs: Bs, dist: Dist, norandommap: bool) -> JobSpec {
-        JobSpec {
+        let mut j = JobSpec {
             rw,
             rwmixread: mix,
             bs,
-            dist,
-            norandommap,
             ..JobSpec::default()
-        }
+        };
+        (j.offsets.dist, j.offsets.norandommap) = (dist, norandommap);
+        j
     }
 
     fn gen(rw: Rw, bs: Bs, dist: Dist, norandommap: bool, len: u64) -> Generator {
@@ -820,9 +820,13 @@ pub struct FileService {
 impl FileService {
     /// The service over files whose regions are `lens` bytes long.
     pub fn new(spec: &JobSpec, lens: Vec<u64>, seed: u64) -> FileService {
-        let (kind, nr) = spec.file_service;
+        let (kind, nr) = spec.files.file_service;
         let n = lens.len();
-        let limit = spec.openfiles.map_or(n, |o| o as usize).clamp(1, n.max(1));
+        let limit = spec
+            .files
+            .openfiles
+            .map_or(n, |o| o as usize)
+            .clamp(1, n.max(1));
         let mut s = FileService {
             kind,
             nr: nr.max(1),

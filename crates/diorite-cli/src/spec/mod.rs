@@ -4,6 +4,7 @@
 //! ([`crate::report`]) prints it.
 
 pub mod cpu;
+mod groups;
 pub mod steady;
 pub mod value;
 pub mod verify;
@@ -12,6 +13,10 @@ use anyhow::{anyhow, bail, Result};
 use diorite::BackendChoice;
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use groups::{
+    FileOpts, LogOpts, MeasureOpts, OffsetOpts, PacingOpts, PlacementOpts, VerifyOpts,
+};
 
 /// fio's percentile list.
 pub const PERCENTILES: [f64; 17] = [
@@ -378,7 +383,6 @@ impl Default for Globals {
 #[derive(Clone, Debug)]
 pub struct JobSpec {
     pub name: String,
-    pub filenames: Vec<PathBuf>,
     pub rw: Rw,
     pub rwmixread: u32,
     /// The block sizes: `bs` the envelope of both directions (sizing, alignment, the unit of
@@ -394,19 +398,10 @@ pub struct JobSpec {
     pub batch_complete_max: Option<u32>,
     pub numjobs: u32,
     pub size: Option<u64>,
-    pub offset: u64,
     pub io_size: Option<u64>,
     /// fio's percentage forms: `size=N%`, `offset=N%` (of each file; resolved per clone when
     /// the files are known), and `offset_increment` (clone k starts k increments later).
     pub size_pct: Option<u64>,
-    pub offset_pct: Option<u64>,
-    pub offset_increment: Incr,
-    /// fio's `filesize` (low, high): each file's size; `size` then only sets the default
-    /// `io_size` (settled in `finish`).
-    pub filesize: Option<(u64, u64)>,
-    /// With a `filesize` range: each file's own size (fio's `get_rand_file_size`), settled in
-    /// `finish`; `size` is then their sum.
-    pub file_sizes: Option<Vec<u64>>,
     pub runtime: Option<Duration>,
     pub time_based: bool,
     pub ramp_time: Duration,
@@ -414,8 +409,6 @@ pub struct JobSpec {
     pub direct: bool,
     /// fio's `kb_base`: 1024 or 1000 (see [`value`]).
     pub kb_base: u32,
-    /// Where the jobs' own files go when no `filename` is given.
-    pub directory: Option<PathBuf>,
     pub thread: bool,
     /// fio's `description`: printed with the job's report, not parsed.
     pub description: Option<String>,
@@ -437,52 +430,6 @@ pub struct JobSpec {
     pub hipri: bool,
     pub fsync: u32,
     pub fdatasync: u32,
-    pub randrepeat: bool,
-    pub randseed: u64,
-    pub dist: Dist,
-    pub norandommap: bool,
-    /// fio's offset modifier (`rw=read:-8k`, `rw=randread:8`): for a sequential pattern, bytes
-    /// added to each next offset (holes, or backwards); for a random one, how many I/Os share
-    /// one random offset (`rw_sequencer`: sequential after it, or identical).
-    pub rw_add: i64,
-    pub rw_nr: u64,
-    pub rw_identical: bool,
-    /// The raw offset modifier of `rw=PATTERN:MOD`, settled in `finish`.
-    pub rw_modifier: Option<String>,
-    /// fio's `blockalign`: random offsets are multiples of this (default: the block size);
-    /// giving it turns the random map off, as in fio.
-    pub blockalign: Option<u64>,
-    /// fio's `rate` / `rate_iops` (bytes/s, I/Os per second), per direction (read, write);
-    /// `rate` wins where both are given.
-    pub rate: [Option<u64>; 2],
-    pub rate_iops: [Option<u64>; 2],
-    /// fio's `rate_min` / `rate_iops_min` per direction, checked every `rate_cycle`.
-    pub rate_min: [Option<u64>; 2],
-    pub rate_iops_min: [Option<u64>; 2],
-    pub rate_cycle: Duration,
-    /// fio's `rate_process=poisson` (`rate.rs`) and `io_submit_mode=offload` (a rate wait does
-    /// not drain what is in flight).
-    pub rate_poisson: bool,
-    pub submit_offload: bool,
-    /// fio's `steadystate` (criterion: iops or bw, slope or deviation, % or absolute, limit),
-    /// `ss_dur` (0: off), `ss_ramp`, `ss_interval`; settled into `steady` (`run/steady.rs`).
-    pub ss_crit: crate::spec::steady::SsCriterion,
-    pub ss_crit_given: bool,
-    pub ss_dur: Duration,
-    pub ss_ramp: Duration,
-    pub ss_interval: Duration,
-    pub steady: Option<crate::spec::steady::SsSpec>,
-    /// fio's latency-target search (`run/latency.rs`): `latency_target`, `latency_window`,
-    /// `latency_percentile`, `latency_run`; and `max_latency` (a read or write slower than
-    /// this ends the job with ETIMEDOUT).
-    pub latency_target: Option<Duration>,
-    pub latency_window: Duration,
-    pub latency_percentile: f64,
-    pub latency_run: bool,
-    pub max_latency: Option<Duration>,
-    /// Whether `rate`, `rate_iops`, `rate_min`, `rate_iops_min` gave a trim value (refused for
-    /// a job that trims; no effect on one that does not, as in fio).
-    pub trim_rate: TrimRates,
     pub verify: bool,
     pub do_verify: bool,
     pub verify_only: bool,
@@ -495,119 +442,42 @@ pub struct JobSpec {
     /// fio's `exitall` (any job giving it turns it on for the run, as fio's global does) and
     /// `exit_what`: when a job ends, which others end with it.
     pub exitall: bool,
-    /// fio's `unlink`: delete the job's regular files when it is done (never a block device).
-    pub unlink: bool,
     pub exit_what: ExitWhat,
-    /// fio's `thinktime` family.
-    pub think: Think,
-    /// fio's `disable_lat`, `disable_clat`, `disable_slat`, `disable_bw_measurement` (all four:
-    /// `gtod_reduce`): the latency series not recorded (not printed; JSON `N` 0);
-    /// `disable_bw_measurement` leaves the per-I/O bandwidth log empty (fio's report keeps its
-    /// bandwidth numbers).
-    pub disable_lat: bool,
-    pub disable_clat: bool,
-    pub disable_slat: bool,
-    pub disable_bw: bool,
-    /// fio's `write_lat_log`, `write_bw_log`, `write_iops_log` (the prefix), `log_offset`,
-    /// `log_prio`, `per_job_logs`, `log_avg_msec` (`run/logs.rs`); and the job's number in the
-    /// run (1-based, clones counted), which per-job log names carry.
-    pub write_lat_log: Option<String>,
-    pub write_bw_log: Option<String>,
-    pub write_iops_log: Option<String>,
-    pub log_offset: bool,
-    pub log_prio: bool,
-    pub per_job_logs: bool,
-    pub log_avg_msec: u64,
-    /// fio's `log_max_value`, `write_hist_log`, `log_hist_msec`, `log_hist_coarseness`.
-    pub log_max_value: bool,
-    pub write_hist_log: Option<String>,
-    pub log_hist_msec: u64,
-    pub log_hist_coarseness: u32,
+    /// The job's number in the run (1-based, clones counted), which per-job log names carry.
     pub job_number: u32,
     pub pool_threads: Option<usize>,
-    /// fio's `verify=`: the checksum (with `verify`).
-    pub verify_kind: crate::spec::verify::Kind,
-    /// fio's `verify_pattern`.
-    pub verify_pattern: Option<crate::spec::verify::Pattern>,
-    /// fio's `verify_interval`, `verify_offset`, `verify_header_seed`, `verify_write_sequence`,
-    /// `verify_dump`, `experimental_verify`.
-    pub verify_interval: Option<u64>,
-    pub verify_offset: Option<u64>,
-    pub verify_header_seed: bool,
-    pub verify_write_sequence: bool,
-    pub verify_dump: bool,
-    pub experimental_verify: bool,
-    /// fio's `verify_async`: threads that check the blocks read back (0: the job thread).
-    pub verify_async: u32,
-    /// fio's `verify_backlog` / `verify_backlog_batch`: verify the oldest written blocks every
-    /// this many writes, this many at a time.
-    pub verify_backlog: Option<u64>,
-    pub verify_backlog_batch: Option<u64>,
-    /// fio's `verify_state_save` (default 1) / `verify_state_load`.
-    pub verify_state_save: bool,
-    pub verify_state_load: bool,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
     /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per
-    /// [`ErrorType`], the
-    /// errnos to continue on; `None`: fio's non-fatal EIO and EILSEQ).
+    /// [`ErrorType`], the errnos to continue on; `None`: fio's non-fatal EIO and EILSEQ).
     pub continue_on: [bool; 3],
     pub ignore_error: [Option<Vec<i32>>; 3],
-    /// fio's `clat_percentiles` (default on), `lat_percentiles`, `slat_percentiles` (which
-    /// series report percentiles) and `percentile_list`.
-    pub pcts: Pcts,
-    /// fio's `prio` / `prioclass` (the job's I/O priority) and `cmdprio_*` (`run/prio.rs`).
-    pub prio: Option<u8>,
-    pub prioclass: Option<u8>,
-    /// fio's `flow_id`, `flow` (the job's weight; 0: not in a flow) and `flow_sleep`
-    /// (`run/flow.rs`).
-    pub flow_id: u32,
-    pub flow: u64,
-    pub flow_sleep: Duration,
-    pub cmdprio: CmdPrio,
-    /// fio's `random_generator` (random offsets; lfsr: each block once per pass, no map) and
-    /// `percentage_random` (per direction: the share of I/Os at a random offset, the rest
-    /// sequential).
-    pub random_generator: RandomGen,
-    pub perc_rand: [u32; 2],
-    /// fio's `zonemode=strided` with `zonesize` (bytes per zone visit), `zonerange` (a zone's
-    /// length; default zonesize) and `zoneskip` (the gap after a zone); settled in `finish`.
-    pub zone: Option<StridedZone>,
-    pub zonemode: Option<String>,
-    pub zone_size: Option<u64>,
-    pub zone_range: Option<u64>,
-    pub zone_skip: u64,
-    /// fio's `cpus_allowed` / `cpumask` (the CPU set), `cpus_allowed_policy=split` (one CPU
-    /// of it per job) and `nice` (`run/cpu.rs`).
-    pub cpus: Option<Vec<usize>>,
-    pub cpus_split: bool,
-    pub nice: Option<i32>,
-    /// fio's `numa_mem_policy`: the `set_mempolicy` mode and node mask (`run/cpu.rs`);
-    /// `numa_cpu_nodes` sets `cpus`.
-    pub mem_policy: Option<(i32, u64)>,
     /// fio's data options: what write buffers hold (`run/data.rs`).
     pub data: DataOpts,
-    /// fio's file set: `nrfiles` (files per clone when no `filename` is given),
-    /// `filename_format` (their names), `file_service_type` (which file the next I/O goes to,
-    /// and after how many I/Os), `openfiles` (at most this many open: only "all" is supported),
-    /// `allow_file_create`, `fallocate` (how new space for a writing job is reserved).
-    pub nrfiles: u32,
-    pub filename_format: Option<String>,
-    pub file_service: (Service, u64),
-    pub openfiles: Option<u32>,
-    pub allow_file_create: bool,
-    /// fio's `fill_device` / `fill_fs`: write until the device or filesystem is full (ENOSPC or
-    /// EDQUOT end the job without an error); without `size`, the region is the free space.
-    pub fill_device: bool,
-    /// fio's `create_on_open`: a missing file is created when the job opens it (at its start),
-    /// not while the run is set up (writing jobs).
-    pub create_on_open: bool,
-    /// fio's `unlink_each_loop`: after each of its `loops`, the job's files are deleted; the
-    /// next loop runs on new ones (writing jobs).
-    pub unlink_each_loop: bool,
-    pub fallocate: Fallocate,
     /// The options as given, for the report's "job options".
     pub given: Vec<(String, String)>,
+    /// fio's per-I/O logs (`run/logs.rs`): the prefixes of `write_lat_log`, `write_bw_log`,
+    /// `write_iops_log`, `write_hist_log`, and how they are written.
+    pub logs: LogOpts,
+    /// fio's verify options beside `verify` itself: the checksum, the pattern, the layout of
+    /// headers, what is checked, the verify phase's threads, the backlog, the saved state.
+    pub verification: VerifyOpts,
+    /// fio's pacing: rate caps and floors, thinktime, flows, the latency target and `max_latency`,
+    /// steady state.
+    pub pacing: PacingOpts,
+    /// fio's files of a job: the targets named or made (how many, how named, how large), which one
+    /// the next I/O goes to, and their life-cycle (created, reserved, filled, unlinked).
+    pub files: FileOpts,
+    /// Where and how a job runs: its I/O priority and per-I/O priorities (`prio`, `prioclass`,
+    /// `cmdprio_*`), its CPUs, nice value and NUMA memory policy.
+    pub placement: PlacementOpts,
+    /// What is measured and reported: the latency series recorded (`disable_*`, `gtod_reduce`) and
+    /// their percentiles.
+    pub measure: MeasureOpts,
+    /// Where a job's I/Os go: the region's start (`offset`, per clone `offset_increment`), the
+    /// random offsets (distribution, generator, seed, map, percentage random, alignment), fio's
+    /// offset modifiers and zones.
+    pub offsets: OffsetOpts,
 }
 
 /// fio's `buffer_compress_percentage`, `buffer_compress_chunk`, `dedupe_percentage`,
@@ -832,7 +702,6 @@ impl Default for JobSpec {
     fn default() -> Self {
         JobSpec {
             name: "job".into(),
-            filenames: Vec::new(),
             rw: Rw::Read,
             rwmixread: 50,
             bs: Bs::Fixed(4096),
@@ -844,20 +713,14 @@ impl Default for JobSpec {
             batch_complete_max: None,
             numjobs: 1,
             size: None,
-            offset: 0,
             io_size: None,
             size_pct: None,
-            offset_pct: None,
-            offset_increment: Incr::Bytes(0),
-            filesize: None,
-            file_sizes: None,
             runtime: None,
             time_based: false,
             ramp_time: Duration::ZERO,
             engine: IoEngine::Sync,
             direct: false,
             kb_base: 1024,
-            directory: None,
             thread: false,
             description: None,
             number_ios: None,
@@ -871,40 +734,7 @@ impl Default for JobSpec {
             hipri: false,
             fsync: 0,
             fdatasync: 0,
-            randrepeat: true,
-            randseed: 0x5eed_d10e,
-            dist: Dist::Uniform,
-            norandommap: false,
-            rw_add: 0,
-            rw_nr: 0,
-            rw_identical: false,
-            blockalign: None,
-            rw_modifier: None,
-            rate: [None; 2],
-            rate_iops: [None; 2],
-            rate_min: [None; 2],
-            rate_iops_min: [None; 2],
-            rate_cycle: Duration::from_secs(1),
-            rate_poisson: false,
-            submit_offload: false,
             // fio's default criterion: iops_slope:0.01%.
-            ss_crit: crate::spec::steady::SsCriterion {
-                iops: true,
-                slope: true,
-                pct: true,
-                limit: 0.01,
-            },
-            ss_crit_given: false,
-            ss_dur: Duration::ZERO,
-            ss_ramp: Duration::ZERO,
-            ss_interval: Duration::from_secs(1),
-            steady: None,
-            latency_target: None,
-            latency_window: Duration::ZERO,
-            latency_percentile: 100.0,
-            latency_run: false,
-            max_latency: None,
-            trim_rate: TrimRates::default(),
             verify: false,
             do_verify: true,
             verify_only: false,
@@ -913,70 +743,20 @@ impl Default for JobSpec {
             new_group: false,
             wait_for: None,
             exitall: false,
-            unlink: false,
             exit_what: ExitWhat::Group,
-            think: Think::default(),
-            disable_lat: false,
-            disable_clat: false,
-            disable_slat: false,
-            disable_bw: false,
-            write_lat_log: None,
-            write_bw_log: None,
-            write_iops_log: None,
-            log_offset: false,
-            log_prio: false,
-            per_job_logs: true,
-            log_avg_msec: 0,
-            log_max_value: false,
-            write_hist_log: None,
-            log_hist_msec: 0,
-            log_hist_coarseness: 0,
             job_number: 1,
             pool_threads: None,
-            verify_kind: crate::spec::verify::Kind::Crc32c,
-            verify_pattern: None,
-            verify_interval: None,
-            verify_offset: None,
-            verify_header_seed: true,
-            verify_write_sequence: true,
-            verify_dump: false,
-            experimental_verify: false,
-            verify_async: 0,
-            verify_backlog: None,
-            verify_backlog_batch: None,
-            verify_state_save: true,
-            verify_state_load: false,
             inject: None,
             continue_on: [false; 3],
             ignore_error: [None, None, None],
             data: DataOpts::default(),
-            nrfiles: 1,
-            random_generator: RandomGen::Tausworthe,
-            prio: None,
-            prioclass: None,
-            flow_id: 0,
-            flow: 0,
-            flow_sleep: Duration::ZERO,
-            cmdprio: CmdPrio::default(),
-            perc_rand: [100; 2],
-            zone: None,
-            zonemode: None,
-            zone_size: None,
-            zone_range: None,
-            zone_skip: 0,
-            pcts: Pcts::default(),
-            cpus: None,
-            cpus_split: false,
-            nice: None,
-            mem_policy: None,
-            filename_format: None,
-            file_service: (Service::RoundRobin, 1),
-            openfiles: None,
-            allow_file_create: true,
-            fill_device: false,
-            create_on_open: false,
-            unlink_each_loop: false,
-            fallocate: Fallocate::Native,
+            logs: LogOpts::default(),
+            verification: VerifyOpts::default(),
+            pacing: PacingOpts::default(),
+            files: FileOpts::default(),
+            placement: PlacementOpts::default(),
+            measure: MeasureOpts::default(),
+            offsets: OffsetOpts::default(),
             given: Vec::new(),
         }
     }
@@ -985,12 +765,12 @@ impl Default for JobSpec {
 impl JobSpec {
     /// The job's own I/O priority (fio's `ioprio_value`: no class given is best effort).
     pub fn default_prio(&self) -> Option<(diorite::IoClass, u8)> {
-        if self.prio.is_none() && self.prioclass.is_none() {
+        if self.placement.prio.is_none() && self.placement.prioclass.is_none() {
             return None;
         }
-        let class = diorite::IoClass::from_number(self.prioclass.unwrap_or(0))
+        let class = diorite::IoClass::from_number(self.placement.prioclass.unwrap_or(0))
             .unwrap_or(diorite::IoClass::BestEffort);
-        Some((class, self.prio.unwrap_or(0)))
+        Some((class, self.placement.prio.unwrap_or(0)))
     }
 
     /// What reads and writes pick their sizes from.
@@ -1035,7 +815,7 @@ impl JobSpec {
 
     /// The bytes of file `i` the job uses: its `filesize` draw, else its share of `size`.
     pub fn file_size(&self, i: usize) -> Option<u64> {
-        match &self.file_sizes {
+        match &self.files.file_sizes {
             Some(v) => v.get(i).copied(),
             None => self.size.map(|s| s / self.file_count().max(1)),
         }
@@ -1043,10 +823,10 @@ impl JobSpec {
 
     /// How many files each clone uses: the names given, else `nrfiles` of its own.
     pub fn file_count(&self) -> u64 {
-        if self.filenames.is_empty() {
-            u64::from(self.nrfiles)
+        if self.files.filenames.is_empty() {
+            u64::from(self.files.nrfiles)
         } else {
-            self.filenames.len() as u64
+            self.files.filenames.len() as u64
         }
     }
 }
