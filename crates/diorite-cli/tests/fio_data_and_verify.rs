@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bench_in, json, tempdir};
+use common::{bench_in, job, json, tempdir};
 use std::path::Path;
 
 /// What a write job wrote: `(lz4-compressed size / size, distinct 4 KiB blocks)`.
@@ -93,16 +93,9 @@ fn buffer_options_shape_the_data_written_as_fios_do() {
     // Clones write their own data (each its own seed, as fio's jobs): no 4 KiB block of one
     // clone's file is in the other's (before: the same data, deduplicated to one copy).
     let d = tempdir();
-    let out = bench_in(
-        d.path(),
-        &[
-            "--name=c",
-            "--rw=write",
-            "--size=1m",
-            "--numjobs=2",
-            "--refill_buffers",
-        ],
-    );
+    let out = job(d.path(), "c")
+        .args(&["--rw=write", "--size=1m", "--numjobs=2", "--refill_buffers"])
+        .run();
     assert!(out.status.success());
     let a = std::fs::read(d.path().join("c.0.0")).unwrap();
     let b = std::fs::read(d.path().join("c.1.0")).unwrap();
@@ -154,16 +147,14 @@ fn verify_with_clones_that_cannot_overwrite_each_other() {
             );
         }
     }
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=v",
+    let out = job(dir.path(), "v")
+        .args(&[
             "--filename=g",
             "--size=1m",
             "--numjobs=2",
             "--rw=write",
             "--verify=md5",
-        ],
-    );
+        ])
+        .run();
     assert!(common::stderr(&out).contains("numjobs > 1 on shared files"));
 }

@@ -56,16 +56,14 @@ fn filesize_sizes_the_file_and_size_becomes_the_io_amount() {
         "four passes over the 2 MiB file"
     );
     let sized = |seed: &str| {
-        let out = bench_in(
-            dir.path(),
-            &[
-                "--name=r",
+        let out = job(dir.path(), "r")
+            .args(&[
                 "--filesize=1m-3m",
                 "--bs=4k",
                 &format!("--randseed={seed}"),
                 "--parse_only",
-            ],
-        );
+            ])
+            .run();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let size: u64 = text
             .split("size=")
@@ -84,16 +82,16 @@ fn filesize_sizes_the_file_and_size_becomes_the_io_amount() {
     // A range with several files: each file its own size in the range (fio's
     // get_rand_file_size), whole blocks; the job writes them all.
     let d = tempdir();
-    let v = json(&bench_in(
-        d.path(),
-        &[
-            "--name=w",
-            "--rw=write",
-            "--nrfiles=6",
-            "--filesize=16k-64k",
-            "--output-format=json",
-        ],
-    ));
+    let v = json(
+        &job(d.path(), "w")
+            .args(&[
+                "--rw=write",
+                "--nrfiles=6",
+                "--filesize=16k-64k",
+                "--output-format=json",
+            ])
+            .run(),
+    );
     let sizes: Vec<u64> = files_in(d.path()).iter().map(|f| f.1).collect();
     assert_eq!(sizes.len(), 6);
     assert!(
@@ -227,18 +225,16 @@ fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
     std::fs::create_dir(&a).unwrap();
     std::fs::create_dir(&b).unwrap();
     let dirs = format!("--directory={}:{}", a.display(), b.display());
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=w",
+    let out = job(dir.path(), "w")
+        .args(&[
             "--rw=write",
             "--size=96k",
             "--nrfiles=3",
             "--numjobs=2",
             "--filename_format=$jobname-$JOBNUM-$filenum$clientuid.dat",
             &dirs,
-        ],
-    );
+        ])
+        .run();
     assert!(out.status.success(), "{}", common::stderr(&out));
     let names: Vec<String> = files_in(dir.path()).into_iter().map(|f| f.0).collect();
     assert_eq!(
@@ -261,17 +257,15 @@ fn file_sets_name_place_serve_and_preallocate_files_as_fio_does() {
         ("truncate", true, false),
     ] {
         let dir = tempdir();
-        let out = bench_in(
-            dir.path(),
-            &[
-                "--name=w",
+        let out = job(dir.path(), "w")
+            .args(&[
                 "--rw=write",
                 "--bs=4k",
                 "--size=1m",
                 "--number_ios=1",
                 &format!("--fallocate={mode}"),
-            ],
-        );
+            ])
+            .run();
         assert!(out.status.success(), "{mode}: {}", common::stderr(&out));
         let (_, len, blocks) = files_in(dir.path()).remove(0);
         assert_eq!(len == 1 << 20, size, "{mode}: size {len}");
@@ -425,7 +419,9 @@ fn percentages_and_offset_increment_place_each_clone() {
         run(&["--size=25%", "--offset=50%", "--offset_increment=10%"]),
         (524288, second + 262144)
     );
-    let out = bench_in(dir.path(), &["--name=o", "--size=0%", "--parse_only"]);
+    let out = job(dir.path(), "o")
+        .args(&["--size=0%", "--parse_only"])
+        .run();
     assert!(common::stderr(&out).contains("a whole number from 1 to 100"));
 }
 
@@ -464,18 +460,16 @@ fn unlink_each_loop_runs_each_loop_on_new_files() {
     assert_eq!(size_after("1", false), Some((256 << 10, 512 << 10)));
     // The job's log goes on over its loops: one line per I/O of every loop.
     let dir = tempdir();
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=u",
+    let out = job(dir.path(), "u")
+        .args(&[
             "--filename=f",
             "--size=256k",
             "--rw=write",
             "--loops=3",
             "--unlink_each_loop=1",
             "--write_iops_log=ul",
-        ],
-    );
+        ])
+        .run();
     assert!(out.status.success(), "{}", common::stderr(&out));
     let log = std::fs::read_to_string(dir.path().join("ul_iops.1.log")).unwrap();
     assert_eq!(log.lines().count(), 3 * 64);

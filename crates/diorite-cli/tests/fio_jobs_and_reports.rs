@@ -116,16 +116,14 @@ fn size_suffixes_follow_kb_base() {
 #[test]
 fn clones_without_a_filename_get_their_own_kept_files() {
     let dir = tempdir();
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=seq",
+    let out = job(dir.path(), "seq")
+        .args(&[
             "--numjobs=4",
             "--size=256k",
             "--rw=write",
             "--output-format=json",
-        ],
-    );
+        ])
+        .run();
     json(&out);
     for k in 0..4 {
         let p = dir.path().join(format!("seq.{k}.0"));
@@ -342,10 +340,8 @@ fn terse_and_combined_output_formats() {
 #[test]
 fn status_interval_prints_the_report_while_running() {
     let dir = tempdir();
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=s",
+    let out = job(dir.path(), "s")
+        .args(&[
             "--filename=f",
             "--size=8m",
             "--rw=randread",
@@ -353,8 +349,8 @@ fn status_interval_prints_the_report_while_running() {
             "--time_based",
             "--status-interval=300ms",
             "--eta=never",
-        ],
-    );
+        ])
+        .run();
     assert!(
         out.status.success(),
         "{}",
@@ -363,10 +359,8 @@ fn status_interval_prints_the_report_while_running() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.matches("s: (groupid=0").count() >= 3, "{text}");
     // With --output, status reports and the final report all go to the file, as in fio.
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=s",
+    let out = job(dir.path(), "s")
+        .args(&[
             "--filename=f",
             "--size=8m",
             "--rw=randread",
@@ -375,8 +369,8 @@ fn status_interval_prints_the_report_while_running() {
             "--status-interval=300ms",
             "--eta=never",
             "--output=report.txt",
-        ],
-    );
+        ])
+        .run();
     assert!(out.status.success() && out.stdout.is_empty());
     let file = std::fs::read_to_string(dir.path().join("report.txt")).unwrap();
     assert!(file.matches("s: (groupid=0").count() >= 2, "{file}");

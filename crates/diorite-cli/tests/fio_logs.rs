@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bench_in, json, tempdir};
+use common::{bench_in, job, json, tempdir};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -192,10 +192,9 @@ fn averaged_and_histogram_logs_as_fio_writes_them() {
     assert!(lines("c_clat_hist.1.log")
         .iter()
         .all(|e| e.len() == 3 + 464));
-    let out = bench_in(
-        dir.path(),
-        &["--name=g", "--filename=f", "--write_hist_log"],
-    );
+    let out = job(dir.path(), "g")
+        .args(&["--filename=f", "--write_hist_log"])
+        .run();
     assert!(common::stderr(&out).contains("log_hist_msec"));
     // fio's parser.
     let parser = dir.path().join("fiologparser_hist.py");
@@ -277,18 +276,16 @@ fn fio_generate_plots_reads_the_logs() {
         return;
     }
     let dir = tempdir();
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=p",
+    let out = job(dir.path(), "p")
+        .args(&[
             "--filename=f",
             "--size=4m",
             "--rw=randread",
             "--write_lat_log=p",
             "--write_bw_log=p",
             "--write_iops_log=p",
-        ],
-    );
+        ])
+        .run();
     assert!(out.status.success());
     let st = Command::new("fio_generate_plots")
         .arg("t")

@@ -164,10 +164,9 @@ fn blockalign_aligns_random_offsets() {
         "an offset not 16k-aligned: {w:?}"
     );
     // Finer than the job's blocks: refused by name.
-    let out = bench_in(
-        dir.path(),
-        &["--name=ba", "--bs=8k", "--blockalign=4k", "--parse_only"],
-    );
+    let out = job(dir.path(), "ba")
+        .args(&["--bs=8k", "--blockalign=4k", "--parse_only"])
+        .run();
     let err = common::stderr(&out);
     assert!(err.contains("blockalign=4096 is not a multiple"), "{err}");
 }
@@ -263,16 +262,14 @@ fn lfsr_visits_each_block_once_per_pass_without_a_map() {
         sorted.dedup();
         assert!(sorted.len() < 256, "{gen} without a map repeats blocks");
     }
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=r",
+    let out = job(dir.path(), "r")
+        .args(&[
             "--filename=f",
             "--rw=randread",
             "--random_generator=lfsr",
             "--random_distribution=zipf:1.2",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(out.status.code(), Some(1));
     assert!(common::stderr(&out).contains("random_generator=lfsr"));
 }
@@ -357,20 +354,13 @@ fn strided_zones_move_through_the_region_as_fios_do() {
             assert_eq!(theirs, *want, "fio {extra:?}");
         }
     }
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=z",
-            "--filename=f",
-            "--zonemode=strided",
-            "--size=1m",
-        ],
-    );
+    let out = job(dir.path(), "z")
+        .args(&["--filename=f", "--zonemode=strided", "--size=1m"])
+        .run();
     assert!(common::stderr(&out).contains("needs zonesize"));
-    let out = bench_in(
-        dir.path(),
-        &["--name=z", "--filename=f", "--zonesize=16k", "--size=1m"],
-    );
+    let out = job(dir.path(), "z")
+        .args(&["--filename=f", "--zonesize=16k", "--size=1m"])
+        .run();
     assert!(common::stderr(&out).contains("zonemode=none (the default) and zonesize"));
 }
 

@@ -95,10 +95,9 @@ fn description_number_ios_loops_and_startdelay() {
     distinct.dedup();
     assert!(distinct.len() > 1, "{delays:?}: one delay for every clone");
     assert_eq!(ranged(()), delays, "randrepeat: the same delays again");
-    let out = bench_in(
-        dir.path(),
-        &["--name=x", "--filename=f", "--size=1m", "--startdelay=2-1"],
-    );
+    let out = job(dir.path(), "x")
+        .args(&["--filename=f", "--size=1m", "--startdelay=2-1"])
+        .run();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("startdelay=2-1"));
 }
@@ -218,16 +217,14 @@ fn thinktime_stalls_and_caps_the_depth() {
     // 256 I/Os, a stall of at least 2 ms after every second one.
     assert!(v["jobs"][0]["job_runtime"].as_u64().unwrap() >= 127 * 2);
     // Plain numbers are microseconds; the spin must fit in the thinktime.
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=t",
+    let out = job(dir.path(), "t")
+        .args(&[
             "--filename=x",
             "--size=64k",
             "--thinktime=10",
             "--thinktime_spin=20",
-        ],
-    );
+        ])
+        .run();
     assert!(common::stderr(&out).contains("thinktime_spin=20us is longer than thinktime=10us"));
 }
 
@@ -400,10 +397,8 @@ fn rate_process_and_offload_submission() {
     let dir = tempdir();
     let gaps = |process: &str| -> (f64, f64) {
         let p = format!("--rate_process={process}");
-        let out = bench_in(
-            dir.path(),
-            &[
-                "--name=o",
+        let out = job(dir.path(), "o")
+            .args(&[
                 "--size=1m",
                 "--rw=randread",
                 "--ioengine=null",
@@ -411,8 +406,8 @@ fn rate_process_and_offload_submission() {
                 "--number_ios=200",
                 &p,
                 "--write_iops_log=pp",
-            ],
-        );
+            ])
+            .run();
         assert!(out.status.success(), "{}", common::stderr(&out));
         let log = std::fs::read_to_string(dir.path().join("pp_iops.1.log")).unwrap();
         let t: Vec<f64> = log
@@ -454,15 +449,9 @@ fn rate_process_and_offload_submission() {
     let (inline, offload) = (depth4("inline"), depth4("offload"));
     assert!(offload >= 70.0, "offload keeps 4 in flight: {offload}%");
     assert!(inline <= 55.0, "inline drains: {inline}%");
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=o",
-            "--filename=f",
-            "--size=1m",
-            "--rate_process=poisson",
-        ],
-    );
+    let out = job(dir.path(), "o")
+        .args(&["--filename=f", "--size=1m", "--rate_process=poisson"])
+        .run();
     assert!(common::stderr(&out).contains("rate_process=poisson"));
 }
 
@@ -528,7 +517,9 @@ fn steady_state_ends_jobs_once_attained() {
         "{text}"
     );
     assert!(text.contains("iops mean dev="), "{text}");
-    let out = bench_in(dir.path(), &["--name=s", "--filename=f", "--ss=iops:5%"]);
+    let out = job(dir.path(), "s")
+        .args(&["--filename=f", "--ss=iops:5%"])
+        .run();
     assert!(common::stderr(&out).contains("give ss_dur"));
     // fio's block has the same keys.
     let fa = [
@@ -605,22 +596,19 @@ fn latency_target_finds_the_deepest_queue_that_meets_it() {
     );
     assert!(j["read"]["lat_ns"]["mean"].as_f64().unwrap() < 90e6);
     // max_latency: slower I/O ends the job.
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=m",
+    let out = job(dir.path(), "m")
+        .args(&[
             "--filename=f",
             "--size=4m",
             "--ioengine=threads",
             "--inject=any:always:delay=10ms",
             "--max_latency=5ms",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("max_latency"));
-    let out = bench_in(
-        dir.path(),
-        &["--name=m", "--filename=f", "--latency_window=1s"],
-    );
+    let out = job(dir.path(), "m")
+        .args(&["--filename=f", "--latency_window=1s"])
+        .run();
     assert!(common::stderr(&out).contains("latency_target"));
 }

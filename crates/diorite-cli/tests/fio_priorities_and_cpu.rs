@@ -91,7 +91,9 @@ fn cpu_options_place_the_job_threads() {
         "--numa_cpu_nodes=63",
         "--numa_mem_policy=bind:63",
     ] {
-        let out = bench_in(dir.path(), &["--name=c", "--filename=g", "--size=64k", bad]);
+        let out = job(dir.path(), "c")
+            .args(&["--filename=g", "--size=64k", bad])
+            .run();
         assert_eq!(out.status.code(), Some(1), "{bad}");
         let name = bad.trim_start_matches("--").split('=').next().unwrap();
         assert!(
