@@ -9,6 +9,7 @@ use std::time::Duration;
 pub type Stamp = quanta::Instant;
 
 /// A duration in nanoseconds, as the statistics record it.
+#[inline]
 pub fn ns(d: Duration) -> u64 {
     d.as_nanos() as u64
 }

@@ -39,6 +39,7 @@ pub struct IoSlot {
 impl IoSlot {
     /// A read, write or trim of `io` in `file`, issued at `t0` (submitted then too, until
     /// `flush` says otherwise).
+    #[inline]
     fn io(t0: Stamp, file: usize, io: &Io, (prio, ioprio): (u8, u16)) -> IoSlot {
         IoSlot {
             t0,
@@ -232,11 +233,13 @@ impl<'a> Issuer<'a> {
         }
     }
 
+    #[inline]
     pub fn in_flight(&self) -> usize {
         self.bufs.len() - self.free.len() + usize::from(self.sync_busy)
     }
 
     /// Queues a data I/O in a free slot (the caller checked there is one).
+    #[inline]
     pub fn queue_io(&mut self, file: usize, io: &Io) {
         let slot = self.free.pop().expect("caller checked a free slot");
         let t = &self.targets[file];
@@ -282,6 +285,7 @@ impl<'a> Issuer<'a> {
         self.depths.depth[Depths::depth_bucket(self.in_flight())] += 1;
     }
 
+    #[inline]
     pub fn queue_sync(&mut self, file: usize) {
         let t = &self.targets[file];
         if let IoPath::Sync(done) = &mut self.io {
@@ -312,6 +316,7 @@ impl<'a> Issuer<'a> {
     }
 
     /// Submits the queued batch (one call) and records submission latency.
+    #[inline]
     pub fn flush(&mut self, stats: &mut [DirStats; STATS]) -> Result<()> {
         if self.batch.is_empty() {
             return Ok(());
@@ -347,6 +352,7 @@ impl<'a> Issuer<'a> {
     }
 
     /// Waits for at least `min` completions (bounded by `timeout`) and takes up to `max`.
+    #[inline]
     pub fn reap(&mut self, min: usize, max: usize, timeout: Duration) -> Result<Stamp> {
         self.done.clear();
         let in_flight = self.in_flight();
@@ -376,6 +382,7 @@ impl<'a> Issuer<'a> {
 
 /// Records a completion's clat and lat, unless the job disabled them (`disable_clat`,
 /// `disable_lat`, `gtod_reduce`).
+#[inline]
 pub fn record_lat(spec: &JobSpec, st: &mut DirStats, tc: Stamp, t0: Stamp, t1: Stamp) {
     if !spec.measure.disable_clat {
         st.clat.record(ns(tc.duration_since(t1)));

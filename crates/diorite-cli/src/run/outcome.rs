@@ -131,6 +131,7 @@ pub struct Depths {
 impl Depths {
     /// fio's `io_u_mark_depth` buckets: labelled by their lower edge (1, 2-3, 4-7, 8-15,
     /// 16-31, 32-63, >=64).
+    #[inline]
     pub fn depth_bucket(n: usize) -> usize {
         match n {
             0 | 1 => 0,
@@ -145,6 +146,7 @@ impl Depths {
 
     /// fio's `io_u_mark_submit`/`_complete` buckets: labelled by their upper edge (0, 1-4,
     /// 5-8, 9-16, 17-32, 33-64, >64), weighted by the I/Os in the call.
+    #[inline]
     pub fn batch_bucket(n: usize) -> usize {
         match n {
             0 => 0,
