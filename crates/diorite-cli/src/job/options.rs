@@ -575,7 +575,21 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "ioengine",
             [],
-            ValueKind::Str,
+            ValueKind::Choice(
+                &[
+                    "psync", "sync", "pvsync", "pvsync2", "io_uring", "uring", "libaio", "aio",
+                    "threads", "null", "auto",
+                ],
+                // fio's other engines (its HOWTO's list), refused by name.
+                &[
+                    "posixaio", "solarisaio", "windowsaio", "mmap", "splice", "sg", "net",
+                    "netsplice", "cpuio", "rdma", "falloc", "ftruncate", "e4defrag", "rados",
+                    "rbd", "http", "gfapi", "gfapi_async", "libhdfs", "mtd", "dev-dax",
+                    "external", "filecreate", "filestat", "filedelete", "dircreate", "dirstat",
+                    "dirdelete", "libpmem", "ime_psync", "ime_psyncv", "ime_aio", "libzbc",
+                    "nbd", "exec", "xnvme", "libblkio", "io_uring_cmd", "libcufile",
+                ],
+            ),
             Job, Group::Job, "psync",
             "io_uring",
             "psync (default; also sync, pvsync, pvsync2), io_uring, libaio, threads, null (no I/O), auto",
