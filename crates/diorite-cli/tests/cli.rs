@@ -597,7 +597,7 @@ fn a_block_device_too_small_for_the_job_is_refused() {
     assert_eq!(v["jobs"][0]["write"]["io_bytes"], 1 << 20);
 }
 
-/// Issue 13: every job runs on a single-issuer context; io_uring's own options are honoured
+/// every job runs on a single-issuer context; io_uring's own options are honoured
 /// (sqthread_poll, sqthread_poll_cpu) or refused before anything is touched (hipri on a device
 /// without poll queues; any of them with another engine; sqthread_poll_cpu alone).
 #[test]
@@ -678,7 +678,7 @@ fn io_uring_setups_are_honoured_or_refused_by_name() {
     );
 }
 
-/// Issue 13: ioengine=null runs the engine on the null backend: no I/O, no file created or
+/// ioengine=null runs the engine on the null backend: no I/O, no file created or
 /// laid out (fio's null engine), the full job's accounting.
 #[test]
 fn the_null_engine_touches_no_file() {
@@ -716,7 +716,7 @@ fn the_null_engine_touches_no_file() {
     assert_eq!(std::fs::read(&f).unwrap(), vec![0x77; 1 << 20]);
 }
 
-/// Issue 14: `--inject` runs a job on the faulty backend; the injected error is the job's error,
+/// `--inject` runs a job on the faulty backend; the injected error is the job's error,
 /// with the operation, size and offset, and a bad rule is refused before anything runs.
 #[test]
 fn inject_runs_a_job_against_faults() {
@@ -823,7 +823,7 @@ fn continue_on_error_and_ignore_error_behave_as_fio() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("EWHAT"));
 }
 
-/// Issue 14: fio's checksum verify modes. Each writes and checks clean; a corrupted byte is
+/// fio's checksum verify modes. Each writes and checks clean; a corrupted byte is
 /// found and the report names the checksum; checking with another kind than the one written
 /// finds every block foreign (the header records the kind); a block too small for the kind's
 /// header and checksum is refused; meta/pattern are refused by name.
@@ -1000,7 +1000,7 @@ fn verify_layout_options_and_dumps() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("verify_offset"));
 }
 
-/// Issue 14: verify with a skewed distribution or norandommap, where blocks are rewritten
+/// verify with a skewed distribution or norandommap, where blocks are rewritten
 /// within a pass: the last writer of each block is what verify expects (a rewrite waits for a
 /// write of the same block in flight), also when verify_only replays the job later.
 #[test]
@@ -1156,7 +1156,7 @@ fn verify_backlog_verifies_during_the_write_phase() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("verify_backlog_batch=8"));
 }
 
-/// Issue 14, crash-consistent verify: a write+verify job with fsync keeps its verify state as
+/// Crash-consistent verify: a write+verify job with fsync keeps its verify state as
 /// it goes; killed with SIGKILL at 20 random moments, each time a verify_only run with
 /// verify_state_load finds every write the state calls durable intact and reports the rest as
 /// unknown, never as corruption — while verifying without the state does report corruption

@@ -22,7 +22,7 @@ fn offsets_logged(dir: &Path, args: &[&str], bs: u64) -> Vec<u64> {
         .collect()
 }
 
-/// Issue 14: fio's trim patterns. trim / randtrim discard the job's range (fio counts them in
+/// fio's trim patterns. trim / randtrim discard the job's range (fio counts them in
 /// its own `trim` section, text and JSON); trimwrite / randtrimwrite trim each range and write
 /// the same range, `size` bytes of each; fio trims block devices only, so a regular file is
 /// refused by name before anything is created.
