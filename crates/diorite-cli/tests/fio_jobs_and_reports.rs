@@ -494,3 +494,64 @@ fn percentile_options_choose_the_series_and_the_percentiles() {
         }
     }
 }
+
+/// fio reads long options with one dash too (`-rw=read`: getopt_long_only), as scripts write
+/// them; a mistyped option or value is refused naming it, with the nearest spellings (on the
+/// command line as `--X`, in a job file as `X`), and nothing is written.
+#[test]
+fn single_dash_options_and_suggestions_for_typos() {
+    let dir = tempdir();
+    let run = |args: &[&str]| bench_in(dir.path(), args);
+    let one = run(&[
+        "-name=s",
+        "-filename=f",
+        "-size=64k",
+        "-rw=write",
+        "-bs=4k",
+        "-output-format=json",
+    ]);
+    let two = run(&[
+        "--name=s",
+        "--filename=g",
+        "--size=64k",
+        "--rw=write",
+        "--bs=4k",
+        "--output-format=json",
+    ]);
+    let io = |o: &std::process::Output| json(o)["jobs"][0]["write"]["io_bytes"].as_u64();
+    assert_eq!(io(&one), Some(64 << 10));
+    assert_eq!(io(&one), io(&two));
+    for (args, want) in [
+        (
+            &["--filname=x"][..],
+            "'--filname' (did you mean --filename?)",
+        ),
+        (&["-iodpeth=4"][..], "'-iodpeth' (did you mean --iodepth?)"),
+        (
+            &["--name=t", "--filename=h", "--size=64k", "--rw=raed"][..],
+            "(did you mean read?)",
+        ),
+        (
+            &["--name=t", "--eta=nevr"][..],
+            "expected one of: auto, always, never (did you mean never?)",
+        ),
+        (
+            &["--name=t", "--filename=h", "--size=64k", "--verify=crc32cc"][..],
+            "(did you mean crc32c?)",
+        ),
+        (
+            &["--name=t", "--ioengine=posixaio"][..],
+            "ioengine=posixaio: fio's value, not supported by diorite",
+        ),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = common::stderr(&out);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    std::fs::write(dir.path().join("j.fio"), "[t]\nfilname=x\nsize=64k\n").unwrap();
+    let err = common::stderr(&run(&["j.fio"]));
+    assert!(err.contains("'filname' (did you mean filename?)"), "{err}");
+    assert!(!dir.path().join("h").exists() && !dir.path().join("x").exists());
+}

@@ -24,7 +24,10 @@ fn normalize(name: &str) -> String {
 fn apply(job: &mut JobSpec, g: &mut Globals, raw: &str, value: Option<&str>) -> Result<()> {
     let name = normalize(raw);
     let opt = lookup(&name).ok_or_else(|| {
-        anyhow!("unknown or unsupported option '{raw}' (diorite bench --help lists the options)")
+        anyhow!(
+            "unknown or unsupported option '{raw}'{} (diorite bench --help lists the options)",
+            options::nearest(&name, false)
+        )
     })?;
     let expanded = value.map(value::expand);
     let v = opt.kind.parse(opt.name, expanded.as_deref(), job.kb_base)?;
@@ -104,12 +107,17 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
     while i < args.len() {
         let a = &args[i];
         i += 1;
-        let Some(opt) = a.strip_prefix("--") else {
-            if a.starts_with('-') && a.len() > 1 {
-                bail!("unknown option '{a}' (options are spelled --name=value)");
-            }
-            files.push(PathBuf::from(a));
-            continue;
+        // fio reads long options with one dash too (`-rw=read`, getopt_long_only); `-` alone
+        // is a file name (standard input, in fio).
+        let (dash, opt) = match a.strip_prefix("--") {
+            Some(o) => ("--", o),
+            None => match a.strip_prefix('-').filter(|o| !o.is_empty()) {
+                Some(o) => ("-", o),
+                None => {
+                    files.push(PathBuf::from(a));
+                    continue;
+                }
+            },
         };
         let (raw, inline) = match opt.split_once('=') {
             Some((k, v)) => (k, Some(v.to_string())),
@@ -117,7 +125,9 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
         };
         let o = lookup(&normalize(raw)).ok_or_else(|| {
             anyhow!(
-                "unknown or unsupported option '--{raw}' (diorite bench --help lists the options)"
+                "unknown or unsupported option '{dash}{raw}'{} (diorite bench --help lists the \
+                 options)",
+                options::nearest(&normalize(raw), true)
             )
         })?;
         let value = match inline {

@@ -126,7 +126,11 @@ impl ValueKind {
                         values.join(", ")
                     )
                 } else {
-                    bail!("{name}={x}: expected one of: {}", values.join(", "))
+                    bail!(
+                        "{name}={x}: expected one of: {}{}",
+                        values.join(", "),
+                        crate::spec::suggest::did_you_mean(x, values.iter().copied())
+                    )
                 }
             }
             ValueKind::Bool => Val::Bool(match raw.map(str::trim) {
@@ -378,6 +382,20 @@ macro_rules! opt {
             },
         }
     };
+}
+
+/// `" (did you mean X?)"` for a mistyped option name: the nearest names and aliases, spelled
+/// for the command line (`--X`) or for a job file.
+pub fn nearest(name: &str, command_line: bool) -> String {
+    let names = OPTIONS
+        .iter()
+        .flat_map(|o| std::iter::once(o.name).chain(o.aliases.iter().copied()));
+    let s = crate::spec::suggest::did_you_mean(name, names);
+    if command_line {
+        s.replace("mean ", "mean --").replace(" or ", " or --")
+    } else {
+        s
+    }
 }
 
 /// Every option `diorite bench` accepts.
@@ -1951,8 +1969,12 @@ pub static OPTIONS: &[Opt] =
                     x => {
                         j.verification.verify_kind = crate::spec::verify::Kind::parse(x).ok_or_else(|| {
                             anyhow!(
-                                "verify={x}: unknown (supported: {})",
-                                crate::spec::verify::Kind::names()
+                                "verify={x}: unknown (supported: {}){}",
+                                crate::spec::verify::Kind::names(),
+                                crate::spec::suggest::did_you_mean(
+                                    x,
+                                    crate::spec::verify::Kind::ALL.iter().map(|(_, n)| *n)
+                                )
                             )
                         })?;
                         j.verify = true;

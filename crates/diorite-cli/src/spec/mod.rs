@@ -6,6 +6,7 @@
 pub mod cpu;
 mod groups;
 pub mod steady;
+pub mod suggest;
 pub mod value;
 pub mod verify;
 
@@ -108,10 +109,19 @@ impl Rw {
             "randtrim" => Rw::RandTrim,
             "trimwrite" => Rw::TrimWrite,
             "randtrimwrite" => Rw::RandTrimWrite,
-            _ => bail!(
+            _ => {
+                bail!(
                 "rw={s}: unsupported pattern (supported: read, write, randread, randwrite, rw, \
-                 readwrite, randrw, trim, randtrim, trimwrite, randtrimwrite)"
-            ),
+                 readwrite, randrw, trim, randtrim, trimwrite, randtrimwrite){}",
+                suggest::did_you_mean(
+                    s,
+                    [
+                        "read", "write", "randread", "randwrite", "rw", "readwrite", "randrw",
+                        "trim", "randtrim", "trimwrite", "randtrimwrite",
+                    ]
+                )
+            )
+            }
         })
     }
     pub fn reads(self) -> bool {
