@@ -3,6 +3,7 @@
 //! file or device and this machine's backends.
 
 mod bench;
+mod errors;
 mod job;
 mod plan;
 mod report;
@@ -151,7 +152,7 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("diorite: {e:#}");
+            eprintln!("diorite: {}", errors::chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -414,7 +414,7 @@ fn run_one(p: &Prepared, prog: &Progress, start: &Barrier, shared: &Shared<'_>) 
     let setup = opened
         .as_ref()
         .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("{e:#}"));
+        .map_err(|e| anyhow::anyhow!("{}", crate::errors::chain(e.as_ref())));
     let r = runner::run_job(JobInput {
         spec: &p.spec,
         name: p.name.clone(),

@@ -1284,3 +1284,42 @@ fn verify_state_survives_kill_9() {
         );
     }
 }
+
+/// An error's causes are each printed once: `diorite info` on a file the user may not read
+/// (as uid 65534, through setpriv) says "Permission denied" once, not once per cause level.
+#[test]
+fn an_unprivileged_error_names_its_cause_once() {
+    if !common::is_root() || Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: needs root and setpriv to run as an unprivileged user");
+        return;
+    }
+    let dir = tempdir();
+    let f = data_file(dir.path(), "secret", 4096, 1);
+    std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let dir_mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(dir.path(), dir_mode).unwrap();
+    let bin = env!("CARGO_BIN_EXE_diorite");
+    for args in [
+        vec!["info".to_string(), s(&f)],
+        vec![
+            "bench".into(),
+            "--name=x".into(),
+            format!("--filename={}", s(&f)),
+            "--size=4k".into(),
+        ],
+    ] {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err.matches("Permission denied").count(),
+            1,
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

@@ -897,7 +897,7 @@ impl<'s> Phase<'s> {
             if !r.interrupted && r.error.is_none() {
                 t.finish();
             } else if let Err(err) = t.stopped() {
-                r.error.get_or_insert(format!("{err:#}"));
+                r.error.get_or_insert(crate::errors::chain(err.as_ref()));
             }
         }
         match &r.error {

@@ -78,7 +78,7 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
         // What the job had to do before its engine (create_on_open) failed: it ends here,
         // after its group's start, with that error.
         start.wait();
-        r.error = Some(format!("{err:#}"));
+        r.error = Some(crate::errors::chain(err.as_ref()));
         return r;
     }
     let max_bs = spec.bs.max() as usize;
@@ -92,14 +92,14 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     match placed {
         Ok((cpus, nice)) => (r.cpus, r.nice) = (cpus, nice),
         Err(err) => {
-            r.error = Some(format!("{err:#}"));
+            r.error = Some(crate::errors::chain(err.as_ref()));
             return r;
         }
     }
     let mut e = match engine {
         Ok(e) => e,
         Err(err) => {
-            r.error = Some(format!("{err:#}"));
+            r.error = Some(crate::errors::chain(err.as_ref()));
             return r;
         }
     };
@@ -158,7 +158,7 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
         }
     };
     if let Err(err) = result {
-        r.error = Some(format!("{err:#}"));
+        r.error = Some(crate::errors::chain(err.as_ref()));
     }
     if verifying && r.error.is_none() && !r.interrupted && !r.terminated {
         verify_part(
@@ -172,11 +172,11 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     if let Some(mut l) = e.logs.take() {
         l.finish(Stamp::now());
         if let Err(err) = l.write(spec) {
-            r.error.get_or_insert(format!("{err:#}"));
+            r.error.get_or_insert(crate::errors::chain(err.as_ref()));
         }
     }
     if let Err(err) = e.close() {
-        r.error.get_or_insert(format!("{err:#}"));
+        r.error.get_or_insert(crate::errors::chain(&err));
     }
     r
 }
@@ -291,7 +291,7 @@ fn verify_part(
             r.verify = Some(v);
             r.interrupted |= interrupted;
         }
-        Err(err) => r.error = Some(format!("verify: {err:#}")),
+        Err(err) => r.error = Some(format!("verify: {}", crate::errors::chain(err.as_ref()))),
     }
 }
 
