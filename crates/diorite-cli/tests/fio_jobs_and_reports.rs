@@ -555,3 +555,75 @@ fn single_dash_options_and_suggestions_for_typos() {
     assert!(err.contains("'filname' (did you mean filename?)"), "{err}");
     assert!(!dir.path().join("h").exists() && !dir.path().join("x").exists());
 }
+
+/// fio's `--section=NAME` (repeatable) runs only those sections of a job file — `[global]`
+/// still applies, a skipped section's options are not even read — and `-` reads the job file
+/// from standard input. Side by side with fio when installed: the same jobs run.
+#[test]
+fn section_selects_jobs_and_a_job_file_comes_from_stdin() {
+    let dir = tempdir();
+    let text = "[global]\nsize=64k\nrw=write\nbs=4k\n\
+                [a]\nfilename=fa\n\
+                [b]\nfilename=fb\n\
+                [c]\nno_such_option=1\n";
+    std::fs::write(dir.path().join("j.fio"), text).unwrap();
+    let names = |v: &Value| -> Vec<String> {
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["jobname"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let ours = |args: &[&str]| json(&bench_in(dir.path(), args));
+    let b = ours(&["--section=b", "j.fio", "--output-format=json"]);
+    assert_eq!(names(&b), ["b"]);
+    assert_eq!(b["jobs"][0]["write"]["io_bytes"], 64 << 10);
+    let ab = ours(&[
+        "--section=a",
+        "--section=b",
+        "j.fio",
+        "--output-format=json",
+    ]);
+    assert_eq!(names(&ab), ["a", "b"]);
+    // Without --section every section is read, and c's option is refused by name.
+    let all = bench_in(dir.path(), &["j.fio"]);
+    assert_eq!(all.status.code(), Some(1));
+    assert!(common::stderr(&all).contains("no_such_option"));
+    let none = bench_in(dir.path(), &["--section=zzz", "j.fio"]);
+    assert!(
+        common::stderr(&none).contains("no job section named zzz"),
+        "{}",
+        common::stderr(&none)
+    );
+    // `-`: the job file on standard input.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_diorite"))
+        .current_dir(dir.path())
+        .args(["bench", "--section=a", "-", "--output-format=json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(names(&json(&out)), ["a"]);
+    if let Some(f) = common::fio_in(
+        dir.path(),
+        &[
+            "--section=a",
+            "--section=b",
+            "j.fio",
+            "--output-format=json",
+        ],
+    ) {
+        let v: Value = serde_json::from_slice(&f.stdout).unwrap();
+        assert_eq!(names(&v), names(&ab), "fio's jobs");
+    }
+}

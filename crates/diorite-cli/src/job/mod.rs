@@ -161,13 +161,30 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
             bail!("give jobs either in a job file or with --name on the command line, not both");
         }
         let mut all = Vec::new();
+        if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
+            bail!("the job file '-' (standard input) can be given once");
+        }
         for f in &files {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("reading job file {}", f.display()))?;
+            // fio's `-`: the job file is standard input.
+            let text = if f.as_os_str() == "-" {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                    .context("reading the job file from standard input")?;
+                t
+            } else {
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("reading job file {}", f.display()))?
+            };
             for mut j in parse_jobfile(&text, f, &mut globals)? {
                 apply_all(&mut j, &mut globals, &head)?;
                 all.push(settle::settle(j, &mut warnings)?);
             }
+        }
+        if all.is_empty() {
+            bail!(
+                "no job section named {} in the job files (--section)",
+                globals.sections.join(" or ")
+            );
         }
         return Ok(Plan {
             jobs: all,
@@ -246,7 +263,15 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
     }
     let mut template = JobSpec::default();
     let mut jobs: Vec<JobSpec> = Vec::new();
-    for sec in &sections {
+    // fio's --section: only the named job sections are read at all (their options are not
+    // parsed); [global] sections always apply.
+    let wanted =
+        |name: &str| globals.sections.is_empty() || globals.sections.iter().any(|s| s == name);
+    let sections: Vec<&Section> = sections
+        .iter()
+        .filter(|s| s.name.as_deref().is_none_or(wanted))
+        .collect();
+    for sec in sections {
         let mut j = template.clone();
         if let Some(name) = &sec.name {
             apply(&mut j, globals, "name", Some(name))?;
@@ -263,6 +288,9 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
             None => template = j,
             Some(_) => jobs.push(j),
         }
+    }
+    if jobs.is_empty() && !globals.sections.is_empty() {
+        return Ok(jobs); // this file has none of the sections asked for
     }
     if jobs.is_empty() {
         bail!("{}: no job sections (only [global])", path.display());

@@ -2196,6 +2196,15 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| g.output = Some(PathBuf::from(v.str()))
         ),
         opt!(
+            "section",
+            [],
+            ValueKind::Str,
+            Global, Group::Output, "",
+            "w",
+            "run only this section of the job files (repeatable; [global] sections always apply), as fio",
+            |j, g, v| g.sections.push(v.str().to_string())
+        ),
+        opt!(
             "parse_only",
             [],
             ValueKind::Bool,

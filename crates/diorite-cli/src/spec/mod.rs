@@ -373,6 +373,8 @@ pub struct Globals {
     pub status_interval: Option<Duration>,
     /// fio's `--parse-only`: check the jobs, print what would run, touch nothing.
     pub parse_only: bool,
+    /// fio's `--section` (repeatable): run only these sections of the job files.
+    pub sections: Vec<String>,
 }
 
 impl Default for Globals {
@@ -385,6 +387,7 @@ impl Default for Globals {
             eta: Eta::Auto,
             status_interval: None,
             parse_only: false,
+            sections: Vec::new(),
         }
     }
 }
