@@ -378,9 +378,12 @@ fn flow_weights_keep_jobs_in_ratio() {
     let ratio = n[1] / n[0];
     assert!((2.6..3.4).contains(&ratio), "{n:?}");
     assert!(n[2] > n[0] * 1.5, "c is in another flow: {n:?}");
+    // The control: without flow the two run free, about even — how even is the scheduler's
+    // (three job threads on this machine's two cores, beside the other tests of this file:
+    // 0.59 was seen in CI), so the bound only has to stay clear of the weighted case's ~3.
     let n = counts(["", "", ""]);
     let ratio = n[1] / n[0];
-    assert!((0.6..1.6).contains(&ratio), "without flow: {n:?}");
+    assert!((0.4..2.2).contains(&ratio), "without flow: {n:?}");
     // b capped at 300 IOPS: a, at a third of b's weight, does about a third of b's I/Os.
     let n = counts(["flow=1", "flow=3\nrate_iops=300", "flow_id=7\nflow=1"]);
     let ratio = n[1] / n[0];
