@@ -132,8 +132,11 @@ fn expand(plan: &Plan) -> Result<Vec<JobClone>> {
                     .get(k as usize % dirs.len().max(1))
                     .cloned()
                     .unwrap_or_else(|| PathBuf::from("."));
+                // fio names a job's own files after its job-file section, even when `name=`
+                // renames the job.
+                let stem = j.files.section.as_deref().unwrap_or(&j.name);
                 spec.files.filenames = (0..spec.files.nrfiles)
-                    .map(|i| dir.join(job::file_name(&spec, &j.name, k, i)))
+                    .map(|i| dir.join(job::file_name(&spec, stem, k, i)))
                     .collect();
             }
             resolve_offsets(&mut spec, u64::from(k))?;

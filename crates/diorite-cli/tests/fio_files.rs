@@ -480,3 +480,24 @@ fn unlink_each_loop_runs_each_loop_on_new_files() {
         assert_eq!(size_after("0", true), Some((512 << 10, 512 << 10)), "fio's");
     }
 }
+
+/// fio names a job's own data files after its job-file section, also when `name=` inside the
+/// section renames the job (the report says the new name): `[sec]` with `name=other` writes
+/// `sec.0.0`. Side by side with fio when installed.
+#[test]
+fn a_renamed_section_names_its_files_after_the_section() {
+    let text = "[sec]\nname=other\nsize=64k\nrw=write\n";
+    let dir = tempdir();
+    std::fs::write(dir.path().join("j.fio"), text).unwrap();
+    let v = json(&bench_in(dir.path(), &["j.fio", "--output-format=json"]));
+    assert_eq!(v["jobs"][0]["jobname"], "other");
+    assert!(dir.path().join("sec.0.0").exists());
+    assert!(!dir.path().join("other.0.0").exists());
+    let fdir = tempdir();
+    std::fs::write(fdir.path().join("j.fio"), text).unwrap();
+    if let Some(out) = common::fio_in(fdir.path(), &["j.fio", "--output-format=json"]) {
+        let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(theirs["jobs"][0]["jobname"], "other");
+        assert!(fdir.path().join("sec.0.0").exists(), "fio's file");
+    }
+}

@@ -275,6 +275,7 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
         let mut j = template.clone();
         if let Some(name) = &sec.name {
             apply(&mut j, globals, "name", Some(name))?;
+            j.files.section = Some(name.clone());
         }
         for pass in [true, false] {
             for (line, k, v) in &sec.opts {

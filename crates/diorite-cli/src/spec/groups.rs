@@ -204,6 +204,9 @@ pub struct FileOpts {
     /// next loop runs on new ones (writing jobs).
     pub unlink_each_loop: bool,
     pub fallocate: Fallocate,
+    /// The job file section the job came from: fio names a job's own files after it (`$jobname`),
+    /// also when `name=` renames the job.
+    pub section: Option<String>,
 }
 
 impl Default for FileOpts {
@@ -223,6 +226,7 @@ impl Default for FileOpts {
             unlink: false,
             unlink_each_loop: false,
             fallocate: Fallocate::Native,
+            section: None,
         }
     }
 }
