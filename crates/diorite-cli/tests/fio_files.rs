@@ -500,4 +500,9 @@ fn a_renamed_section_names_its_files_after_the_section() {
         assert_eq!(theirs["jobs"][0]["jobname"], "other");
         assert!(fdir.path().join("sec.0.0").exists(), "fio's file");
     }
+    // `$jobname` in filename_format is the section too (fio 3.33 writes sec.x).
+    let text = "[sec]\nname=other\nsize=64k\nrw=write\nfilename_format=$jobname.x\n";
+    std::fs::write(dir.path().join("k.fio"), text).unwrap();
+    json(&bench_in(dir.path(), &["k.fio", "--output-format=json"]));
+    assert!(dir.path().join("sec.x").exists() && !dir.path().join("other.x").exists());
 }
