@@ -391,8 +391,8 @@ fn flow_weights_keep_jobs_in_ratio() {
 }
 
 /// fio's `rate_process=poisson` (backend.c `usec_for_io`): the gaps between I/Os are
-/// exponential with the rate's mean (coefficient of variation near 1), where `linear` paces
-/// them evenly; `io_submit_mode=offload`: a rate wait does not drain what is in flight, so on
+/// exponential with the rate's mean (about a fifth within 3 ms of it), where `linear` paces
+/// them evenly (nearly all within 3 ms); `io_submit_mode=offload`: a rate wait does not drain what is in flight, so on
 /// a device taking 20 ms per I/O at 200 IOPS the queue stays 4 deep, where `inline` drains and
 /// then catches up in bursts; poisson without a rate is refused.
 #[test]
@@ -419,18 +419,22 @@ fn rate_process_and_offload_submission() {
             .collect();
         let g: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
         let mean = g.iter().sum::<f64>() / g.len() as f64;
-        let var = g.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / g.len() as f64;
-        (mean, var.sqrt() / mean)
+        // The share of gaps within 3 ms of the mean: robust against the few long stalls
+        // (and the catch-up gaps after them) a loaded machine causes, which a coefficient of
+        // variation is not (CI saw 0.35 for linear). Even gaps: nearly all; exponential gaps
+        // of mean 10 ms: e^-1 * 2 sinh(0.3), about 0.22.
+        let near = g.iter().filter(|x| (*x - mean).abs() <= 3.0).count() as f64 / g.len() as f64;
+        (mean, near)
     };
-    let (mean, cv) = gaps("linear");
+    let (mean, near) = gaps("linear");
     assert!(
-        (8.0..12.0).contains(&mean) && cv < 0.3,
-        "linear: {mean} {cv}"
+        (8.0..12.0).contains(&mean) && near > 0.6,
+        "linear: mean gap {mean} ms, {near} within 3 ms"
     );
-    let (mean, cv) = gaps("poisson");
+    let (mean, near) = gaps("poisson");
     assert!(
-        (7.0..14.0).contains(&mean) && cv > 0.6,
-        "poisson: {mean} {cv}"
+        (7.0..14.0).contains(&mean) && near < 0.45,
+        "poisson: mean gap {mean} ms, {near} within 3 ms"
     );
     let depth4 = |mode: &str| -> f64 {
         let m = format!("--io_submit_mode={mode}");
