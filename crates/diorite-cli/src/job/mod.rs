@@ -218,17 +218,91 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
     })
 }
 
+/// How deep `include` may nest (fio has no limit and recurses until it runs out of stack or
+/// file descriptors; a cycle is refused before that).
+const INCLUDE_DEPTH: usize = 16;
+
+/// One option line of a job file: where it was written (`file:line`), its key and value.
+type Located = (String, String, Option<String>);
+
+/// One section of a job file: its name (`None` for `[global]`) and option lines in order.
+struct Section {
+    name: Option<String>,
+    opts: Vec<Located>,
+}
+
+/// fio's `include FILE` inside a section: the file's option lines join the section there, as
+/// if written in its place. A relative name is tried as given (from the working directory)
+/// and then next to the including file, as fio does; an included file may include others
+/// (up to [`INCLUDE_DEPTH`] deep, never itself again) but holds no section headers. `via` is
+/// the job file's include line, which every location in the included files names.
+fn include(
+    name: &str,
+    from: &Path,
+    via: &str,
+    chain: &mut Vec<PathBuf>,
+    into: &mut Vec<Located>,
+) -> Result<()> {
+    let mut file = PathBuf::from(name);
+    if !file.exists() {
+        if let Some(dir) = from.parent().filter(|d| !d.as_os_str().is_empty()) {
+            file = dir.join(name);
+        }
+    }
+    let key = file.canonicalize().unwrap_or_else(|_| file.clone());
+    if chain.contains(&key) {
+        bail!("{via}: include {name}: {} includes itself", file.display());
+    }
+    if chain.len() > INCLUDE_DEPTH {
+        bail!("{via}: include {name}: includes nest more than {INCLUDE_DEPTH} deep");
+    }
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("{via}: include {name}: reading {}", file.display()))?;
+    chain.push(key);
+    for (n, line) in text.lines().enumerate() {
+        let at = format!("{}:{} (included from {via})", file.display(), n + 1);
+        let line = value::strip_comment(line).trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with('[') {
+            bail!("{at}: an included file holds options only, no section headers ({line})");
+        }
+        match include_name(line) {
+            Some(inner) => include(inner, &file, via, chain, into)?,
+            None => into.push(split_option(line, at)),
+        }
+    }
+    chain.pop();
+    Ok(())
+}
+
+/// The file name of an `include FILE` line.
+fn include_name(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("include")?;
+    rest.starts_with([' ', '\t']).then(|| rest.trim()).filter(|f| !f.is_empty())
+}
+
+fn split_option(line: &str, at: String) -> Located {
+    match line.split_once('=') {
+        Some((k, v)) => (at, k.trim().to_string(), Some(v.trim().to_string())),
+        None => (at, line.to_string(), None),
+    }
+}
+
 /// Parses an fio job file: `[global]` sections set defaults for the jobs after them, every other
-/// section is a job; `key=value` or a bare `key`; `;` and `#` start comments, also after a value.
+/// section is a job; `key=value` or a bare `key`; `;` and `#` start comments, also after a value;
+/// `include FILE` inside a section reads FILE's options there ([`include`]).
 /// The jobs come back before fio's final settling ([`settle::settle`]), which the caller does after any
 /// command-line overrides.
 pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<Vec<JobSpec>> {
     // Sections first, then options: `kb_base` applies to the whole section it is in.
-    struct Section {
-        name: Option<String>,
-        opts: Vec<(usize, String, Option<String>)>,
-    }
     let mut sections: Vec<Section> = Vec::new();
+    // fio's --section: only the named job sections are read at all (their options are not
+    // parsed); [global] sections always apply.
+    let sections_asked = globals.sections.clone();
+    let wanted = |name: &str| sections_asked.is_empty() || sections_asked.iter().any(|s| s == name);
+    let mut chain = vec![path.canonicalize().unwrap_or_else(|_| path.to_path_buf())];
     for (n, line) in text.lines().enumerate() {
         let at = || format!("{}:{}", path.display(), n + 1);
         let line = value::strip_comment(line).trim();
@@ -249,24 +323,21 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
             });
             continue;
         }
-        let (k, v) = match line.split_once('=') {
-            Some((k, v)) => (k.trim(), Some(v.trim().to_string())),
-            None => (line, None),
-        };
         let Some(sec) = sections.last_mut() else {
             bail!(
-                "{}: option {k:?} outside a section ([global] or [jobname])",
+                "{}: option {line:?} outside a section ([global] or [jobname])",
                 at()
             );
         };
-        sec.opts.push((n + 1, k.to_string(), v));
+        match include_name(line) {
+            // A section --section leaves out is not read at all, its includes neither.
+            Some(_) if !sec.name.as_deref().is_none_or(|s| wanted(s)) => {}
+            Some(file) => include(file, path, &at(), &mut chain, &mut sec.opts)?,
+            None => sec.opts.push(split_option(line, at())),
+        }
     }
     let mut template = JobSpec::default();
     let mut jobs: Vec<JobSpec> = Vec::new();
-    // fio's --section: only the named job sections are read at all (their options are not
-    // parsed); [global] sections always apply.
-    let wanted =
-        |name: &str| globals.sections.is_empty() || globals.sections.iter().any(|s| s == name);
     let sections: Vec<&Section> = sections
         .iter()
         .filter(|s| s.name.as_deref().is_none_or(wanted))
@@ -278,10 +349,9 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
             j.files.section = Some(name.clone());
         }
         for pass in [true, false] {
-            for (line, k, v) in &sec.opts {
+            for (at, k, v) in &sec.opts {
                 if (normalize(k) == "kb_base") == pass {
-                    apply(&mut j, globals, k, v.as_deref())
-                        .with_context(|| format!("{}:{line}", path.display()))?;
+                    apply(&mut j, globals, k, v.as_deref()).with_context(|| at.clone())?;
                 }
             }
         }
