@@ -441,6 +441,62 @@ fn latency_plot_is_an_svg() {
     assert!(text.starts_with("<svg") && text.contains("percentiles") && text.contains("a read"));
 }
 
+/// fio's periodic syncs and `end_fsync`: a sync due after every N writes is issued before the
+/// next I/O, so none follows a job's last write (64 writes, fsync=16: 3 syncs); `end_fsync`
+/// fsyncs every file once the job has drained — unless the last I/O was a sync — and those
+/// syncs are neither counted nor timed (fio runs them outside its running state); one that
+/// fails is the job's error. Side by side with fio when installed: the same counts.
+#[test]
+fn periodic_syncs_and_end_fsync_count_as_fios() {
+    let dir = tempdir();
+    let counts = |extra: &[&str], fio: bool| -> Option<(u64, u64, u64)> {
+        let mut args = vec!["--name=e", "--size=256k", "--nrfiles=2", "--rw=write"];
+        args.extend_from_slice(extra);
+        args.push("--output-format=json");
+        let out = if fio {
+            common::fio_in(dir.path(), &args)?
+        } else {
+            bench_in(dir.path(), &args)
+        };
+        assert!(out.status.success(), "{extra:?}: {}", common::stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let j = &v["jobs"][0];
+        for f in ["e.0.0", "e.0.1"] {
+            std::fs::remove_file(dir.path().join(f)).unwrap();
+        }
+        Some((
+            j["write"]["total_ios"].as_u64().unwrap(),
+            j["sync"]["total_ios"].as_u64().unwrap(),
+            j["sync"]["lat_ns"]["N"].as_u64().unwrap_or(0),
+        ))
+    };
+    for (extra, want) in [
+        (&["--fsync=16"][..], (64, 3, 3)),
+        (&["--fsync=10"][..], (64, 6, 6)),
+        (&["--fsync=1"][..], (64, 63, 63)),
+        (&["--end_fsync=1"][..], (64, 0, 0)),
+        (&["--fsync=16", "--end_fsync=1"][..], (64, 3, 3)),
+    ] {
+        assert_eq!(counts(extra, false), Some(want), "{extra:?}");
+        if let Some(f) = counts(extra, true) {
+            assert_eq!(f, want, "fio, {extra:?}");
+        }
+    }
+    // The end syncs happen: one that fails is the job's error (the fault rule fails every
+    // fsync; the job itself issues none).
+    let out = bench_in(
+        dir.path(),
+        &["--name=e", "--size=64k", "--rw=write", "--ioengine=threads", "--end_fsync=1", "--inject=fsync:always:eio"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("sync of"), "{}", common::stderr(&out));
+    let out = bench_in(
+        dir.path(),
+        &["--name=e", "--size=64k", "--rw=write", "--ioengine=threads", "--inject=fsync:always:eio"],
+    );
+    assert!(out.status.success(), "without end_fsync no sync is issued");
+}
+
 #[test]
 fn syncs_rates_batches_block_sizes_and_several_files() {
     let dir = tempdir();
@@ -457,7 +513,8 @@ fn syncs_rates_batches_block_sizes_and_several_files() {
         "--output-format=json",
     ]));
     assert_eq!(v["jobs"][0]["write"]["total_ios"], 256);
-    assert_eq!(v["jobs"][0]["sync"]["total_ios"], 64);
+    // fio issues a due sync in place of the next I/O: none after the last write.
+    assert_eq!(v["jobs"][0]["sync"]["total_ios"], 63);
     // rate_iops caps each job (an upper bound, not a speed target).
     let v = json_of(&bench(&[
         "--name=r",

@@ -658,6 +658,15 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.fdatasync = v.num() as u32
         ),
         opt!(
+            "end_fsync",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job, "0",
+            "1",
+            "fsync every file of a writing job once its I/O has drained (each loop), unless the last I/O was a sync; counted with the syncs",
+            |j, g, v| j.end_fsync = v.bool()
+        ),
+        opt!(
             "thread",
             ["threads"],
             ValueKind::Bool,

@@ -285,13 +285,14 @@ impl<'a> Issuer<'a> {
         self.depths.depth[Depths::depth_bucket(self.in_flight())] += 1;
     }
 
+    /// Queues a sync of `file`: fdatasync when `data` (the job's `fdatasync=N`), else fsync.
     #[inline]
-    pub fn queue_sync(&mut self, file: usize) {
+    pub fn queue_sync(&mut self, file: usize, data: bool) {
         let t = &self.targets[file];
         if let IoPath::Sync(done) = &mut self.io {
             let slot = self.bufs.len() as u32;
             let t0 = Stamp::now();
-            let res = if self.spec.fdatasync > 0 {
+            let res = if data {
                 t.file.sync_data()
             } else {
                 t.file.sync_all()
@@ -301,7 +302,7 @@ impl<'a> Issuer<'a> {
             self.sync_busy = true;
             return;
         }
-        let req = if self.spec.fdatasync > 0 {
+        let req = if data {
             Request::fdatasync(&t.file)
         } else {
             Request::fsync(&t.file)

@@ -49,13 +49,22 @@ impl Hold {
 }
 
 /// Periodic syncs (`fsync=N`, `fdatasync=N`): one is due every `every` writes; at most one is
-/// in flight at a time, so the due ones wait in `owed`.
+/// in flight at a time, so the due ones wait in `owed`. And fio's `end_fsync`: once the phase
+/// has drained without an error, an fsync of every file, unless the last I/O issued was a sync
+/// (backend.c `should_fsync`).
 struct Syncs {
     every: u32,
     since: u32,
     owed: u32,
+    /// The last write made one due: it is owed once another I/O is queued (fio's `get_io_u`
+    /// issues the sync in place of the next I/O, so none follows a job's last write).
+    due: bool,
     /// The file of the last write that made one due.
     file: usize,
+    /// The last I/O queued was a sync.
+    last_was_sync: bool,
+    /// `end_fsync`: `None` until the phase has drained, then the files still to sync.
+    at_end: Option<Vec<usize>>,
 }
 
 /// `verify_backlog`: every `every` blocks written, writes stop; once they have all landed the
@@ -162,7 +171,7 @@ pub fn main_phase(
         }
         e.flush(&mut p.stats)?;
         if e.in_flight() == 0 {
-            if p.idle(r, wait_until) {
+            if p.idle(r, e.targets.len(), wait_until) {
                 break;
             }
             continue;
@@ -245,7 +254,10 @@ impl<'s> Phase<'s> {
                 every: sync_every,
                 since: 0,
                 owed: 0,
+                due: false,
                 file: 0,
+                last_was_sync: false,
+                at_end: None,
             },
             pending: None,
             stopping: false,
@@ -543,8 +555,16 @@ impl<'s> Phase<'s> {
     /// Queues `io` and counts it: toward the job's size, the rate, thinktime, and the
     /// periodic syncs (issuing one that is due); submits a full batch.
     fn queue(&mut self, e: &mut Issuer<'_>, f: usize, io: &Io) -> Result<()> {
+        // A periodic sync made due by the last write goes out before this I/O (fio issues it
+        // in place of the next I/O: none is issued after a job's last write).
+        if self.syncs.due {
+            self.syncs.due = false;
+            self.syncs.owed += 1;
+            self.issue_owed_sync(e);
+        }
         let used = *e.free.last().expect("checked") as usize;
         e.queue_io(f, io);
+        self.syncs.last_was_sync = false;
         if let (Some(t), Dir::Write) = (self.tracker.as_mut(), io.dir) {
             e.slots[used].seq = t.issued();
         }
@@ -562,7 +582,7 @@ impl<'s> Phase<'s> {
             let s = &mut self.syncs;
             s.since += 1;
             if s.every > 0 && s.since >= s.every {
-                s.owed += 1;
+                s.due = true;
                 s.since = 0;
                 s.file = f;
             }
@@ -574,14 +594,20 @@ impl<'s> Phase<'s> {
         Ok(())
     }
 
-    /// Queues a sync that is due, unless one is in flight.
+    /// Queues a sync that is due, unless one is in flight; then the `end_fsync` ones.
     fn issue_owed_sync(&mut self, e: &mut Issuer<'_>) {
-        if self.syncs.owed > 0 && !e.sync_busy {
-            e.queue_sync(self.syncs.file);
+        if e.sync_busy {
+            return;
+        }
+        if self.syncs.owed > 0 {
+            e.queue_sync(self.syncs.file, self.spec.fdatasync > 0);
             if let Some(t) = self.tracker.as_mut() {
                 t.sync_issued();
             }
             self.syncs.owed -= 1;
+            self.syncs.last_was_sync = true;
+        } else if let Some(f) = self.syncs.at_end.as_mut().and_then(Vec::pop) {
+            e.queue_sync(f, false);
         }
     }
 
@@ -609,7 +635,7 @@ impl<'s> Phase<'s> {
 
     /// Nothing in flight: stall for thinktime if one is due, end the phase when it is over,
     /// else sleep until a hold ends. Returns whether the phase is over.
-    fn idle(&mut self, r: &JobResult, wait_until: Option<Stamp>) -> bool {
+    fn idle(&mut self, r: &JobResult, files: usize, wait_until: Option<Stamp>) -> bool {
         if let Some((b, at)) = self.think.due.take() {
             // Everything issued has completed: think, then go on issuing.
             if !self.stopping {
@@ -622,7 +648,20 @@ impl<'s> Phase<'s> {
             && self.pending.is_none()
             && (self.syncs.owed == 0 || r.error.is_some())
         {
-            return true;
+            let s = &mut self.syncs;
+            if s.at_end.is_none()
+                && self.spec.end_fsync
+                && self.spec.rw.writes()
+                && !s.last_was_sync
+                && r.error.is_none()
+            {
+                // Drained: end_fsync's syncs go out one at a time, as fio's `fio_io_sync`.
+                s.at_end = Some((0..files).rev().collect());
+            }
+            if s.at_end.as_ref().is_none_or(Vec::is_empty) {
+                return true;
+            }
+            return false;
         }
         if let Some(t) = wait_until {
             std::thread::sleep(
@@ -657,8 +696,15 @@ impl<'s> Phase<'s> {
         let mut done = std::mem::take(&mut e.done);
         for (s, result) in done.drain(..) {
             let slot = e.slots[s as usize];
-            self.count(e, r, &slot, &result, &mut counts);
-            self.record(e, r, &slot, &result, tc);
+            // end_fsync's syncs are not measured (fio runs them in its FSYNCING state, which
+            // neither counts nor times I/O); a failed one is the job's error.
+            let end_sync = slot.kind == SYNC && self.syncs.at_end.is_some();
+            if !(end_sync && result.is_ok()) {
+                self.count(e, r, &slot, &result, &mut counts);
+            }
+            if !end_sync {
+                self.record(e, r, &slot, &result, tc);
+            }
             self.release(e, gens, s, &slot, &result)?;
         }
         e.done = done;

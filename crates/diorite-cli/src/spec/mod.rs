@@ -443,6 +443,8 @@ pub struct JobSpec {
     pub hipri: bool,
     pub fsync: u32,
     pub fdatasync: u32,
+    /// fio's `end_fsync`: fsync every file when the phase has drained.
+    pub end_fsync: bool,
     pub verify: bool,
     pub do_verify: bool,
     pub verify_only: bool,
@@ -747,6 +749,7 @@ impl Default for JobSpec {
             hipri: false,
             fsync: 0,
             fdatasync: 0,
+            end_fsync: false,
             // fio's default criterion: iops_slope:0.01%.
             verify: false,
             do_verify: true,
