@@ -71,6 +71,8 @@ struct Need {
     on_open: bool,
     /// A reading `fill_device` job lays it out until the filesystem is full.
     until_full: bool,
+    /// What a layout writes: the first job's data that lays it out.
+    data: Option<layout::LayoutData>,
 }
 
 /// Plans the run: checks it (options, relations, targets, space), creates and lays out the
@@ -165,7 +167,8 @@ fn expand(plan: &Plan) -> Result<Vec<JobClone>> {
 fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
     let mut needs: Vec<Need> = Vec::new();
     // fio's null engine touches no file: null jobs create and lay out nothing (pass 4).
-    for j in clones.iter().map(|c| &c.spec).filter(|j| !is_null(j)) {
+    for c in clones.iter().filter(|c| !is_null(&c.spec)) {
+        let (j, seed) = (&c.spec, runner::job_seed(&c.spec, c.index));
         for (fi, p) in j.files.filenames.iter().enumerate() {
             let meta = std::fs::metadata(p);
             let is_block = meta.as_ref().is_ok_and(|m| {
@@ -224,12 +227,17 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
             let region = j
                 .file_size(fi)
                 .or(fill_len)
-                .filter(|_| j.rw.reads() && !is_block)
+                // fio's extend_file lays out for reads, and for writes with `overwrite`
+                // (not for trims).
+                .filter(|_| {
+                    (j.rw.reads() || (j.files.overwrite && !j.rw.trims() && fill_len.is_none()))
+                        && !is_block
+                })
                 .map(|s| (j.offsets.offset, j.offsets.offset + s));
             let unit = j.bs.unit().max(1);
             let written = j
                 .file_size(fi)
-                .filter(|_| j.rw.writes() && !j.rw.reads() && !is_block)
+                .filter(|_| j.rw.writes() && region.is_none() && !is_block)
                 // fio reserves nothing for a job that fills the device.
                 .filter(|_| !j.files.fill_device)
                 .map(|s| {
@@ -245,6 +253,9 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
                     n.writes.extend(written);
                     n.on_open &= j.files.create_on_open;
                     n.until_full |= fill_len.is_some() && j.rw.reads();
+                    if n.data.is_none() && region.is_some() {
+                        n.data = Some(layout::LayoutData::of(j, seed));
+                    }
                 }
                 None => needs.push(Need {
                     path: p.clone(),
@@ -252,6 +263,7 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
                     writes: written.into_iter().collect(),
                     on_open: j.files.create_on_open && !exists,
                     until_full: fill_len.is_some() && j.rw.reads(),
+                    data: region.map(|_| layout::LayoutData::of(j, seed)),
                     exists,
                 }),
             }
@@ -293,7 +305,8 @@ fn file_plans(needs: &[Need]) -> Result<Vec<layout::FilePlan>> {
         } else {
             0
         };
-        let mut plan = layout::FilePlan::new(&n.path, len, n.reads.clone());
+        let data = n.data.clone().unwrap_or_else(|| layout::LayoutData::of(&JobSpec::default(), 0));
+        let mut plan = layout::FilePlan::new(&n.path, len, n.reads.clone(), data);
         plan.until_full = n.until_full;
         plans.push(plan);
     }
@@ -351,7 +364,12 @@ fn default_target(clones: &[JobClone]) -> Result<(Option<TempTarget>, bool)> {
         {
             check_hipri(j, &f, &guard.path)?;
         }
-        let temp_plan = layout::FilePlan::new(&guard.path, 0, vec![(0, end)]);
+        let first = clones
+            .iter()
+            .find(|c| c.spec.files.filenames.is_empty())
+            .expect("a job without a file");
+        let data = layout::LayoutData::of(&first.spec, runner::job_seed(&first.spec, first.index));
+        let temp_plan = layout::FilePlan::new(&guard.path, 0, vec![(0, end)], data);
         layout::check_space(std::slice::from_ref(&temp_plan))?;
         temp_plan.apply()?;
         temp_direct = f.is_direct();

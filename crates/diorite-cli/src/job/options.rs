@@ -930,6 +930,16 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.files.create_on_open = v.bool()
         ),
         opt!(
+            "overwrite",
+            [],
+            ValueKind::Bool,
+            Job, Group::Files, "0",
+            "1",
+            "lay out a writing job's region before it starts (as for reads), so the writes \
+             overwrite data; bytes the file already has are kept",
+            |j, g, v| j.files.overwrite = v.bool()
+        ),
+        opt!(
             "unlink",
             [],
             ValueKind::Bool,

@@ -57,6 +57,12 @@ impl Filler {
         self.fill(buf, 0);
     }
 
+    /// One block of a file's layout at `offset` (fio's `extend_file`: `fill_io_buffer` for
+    /// every block, without scrambling).
+    pub fn layout(&mut self, buf: &mut [u8], offset: u64) {
+        self.fill(buf, offset);
+    }
+
     /// Before a write of `buf` (its whole length) at file offset `offset`, issued `t` after
     /// the job started: refill, or scramble (fio's `get_io_u`).
     pub fn before_write(&mut self, buf: &mut [u8], offset: u64, t: std::time::Duration) {

@@ -1,7 +1,9 @@
 //! Laying out files for reading jobs: fill exactly the ranges the jobs will read that the file
 //! does not hold yet — nothing below them (a hole, by `ftruncate`), nothing above them, and never
 //! a byte the file already has. Planned first, checked against the filesystem's free space, and
-//! only then written.
+//! only then written. The bytes are what fio's `extend_file` writes: the job's write buffers
+//! (`fill_io_buffer` per block of its largest write size) — random unless the job's data
+//! options say otherwise — so compressing or deduplicating storage holds what it would under fio.
 
 use anyhow::{bail, Context as _, Result};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -9,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// The layout of one regular file: ranges to fill, in order, each starting at or past the
 /// file's length at that point (so existing bytes are never rewritten).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FilePlan {
     pub path: PathBuf,
     /// `(from, to)`: bytes to write. A `from` past the file's length then leaves a hole below.
@@ -17,11 +19,37 @@ pub struct FilePlan {
     /// fio's `fill_device` for a reading job: the layout fills the filesystem, and ENOSPC or
     /// EDQUOT end it without an error (the file then holds what fitted).
     pub until_full: bool,
+    /// What the bytes are: the first job's data options, written in blocks of its largest
+    /// write size.
+    pub data: LayoutData,
+}
+
+/// The data a layout writes (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayoutData {
+    pub opts: crate::spec::DataOpts,
+    /// The block of each fill (fio: the largest write size), and the smallest write (the
+    /// compression segment's bound).
+    pub block: u64,
+    pub min_write: u64,
+    pub seed: u64,
+}
+
+impl LayoutData {
+    pub fn of(j: &crate::spec::JobSpec, seed: u64) -> LayoutData {
+        let w = &j.bs_dirs()[1];
+        LayoutData {
+            opts: j.data.clone(),
+            block: w.max().max(1),
+            min_write: w.min().max(1),
+            seed: seed ^ 0x6c61_796f_7574,
+        }
+    }
 }
 
 impl FilePlan {
     /// Plans `path` (now `len` bytes long) so that every region `[start, end)` is backed by data.
-    pub fn new(path: &Path, len: u64, mut regions: Vec<(u64, u64)>) -> FilePlan {
+    pub fn new(path: &Path, len: u64, mut regions: Vec<(u64, u64)>, data: LayoutData) -> FilePlan {
         regions.sort_unstable();
         let mut fill = Vec::new();
         let mut at = len;
@@ -37,6 +65,7 @@ impl FilePlan {
             path: path.to_owned(),
             fill,
             until_full: false,
+            data,
         }
     }
 
@@ -56,7 +85,11 @@ impl FilePlan {
             .write(true)
             .open(&self.path)
             .with_context(what)?;
-        let chunk = vec![0xa5u8; 1 << 20];
+        let d = &self.data;
+        let mut filler = crate::run::data::Filler::new(&d.opts, d.min_write, d.seed);
+        // Whole fill blocks per write call, about 1 MiB at a time.
+        let per_call = (((1 << 20) / d.block).max(1) * d.block) as usize;
+        let mut chunk = vec![0u8; per_call];
         for &(from, to) in &self.fill {
             let len = f.metadata().with_context(what)?.len();
             if from < len {
@@ -72,6 +105,9 @@ impl FilePlan {
             let mut off = from;
             while off < to {
                 let n = (to - off).min(chunk.len() as u64) as usize;
+                for (i, b) in chunk[..n].chunks_mut(d.block as usize).enumerate() {
+                    filler.layout(b, off + (i as u64) * d.block);
+                }
                 match f.write_all_at(&chunk[..n], off) {
                     Err(e)
                         if self.until_full
@@ -184,14 +220,15 @@ mod tests {
     fn plans_fill_only_what_jobs_read_and_never_below_the_end() {
         let p = Path::new("f");
         // A job reading [1 TiB, 1 TiB + 4 KiB) of a 1 MiB file: one 4 KiB fill, hole below.
-        let plan = FilePlan::new(p, 1 << 20, vec![(1 << 40, (1 << 40) + 4096)]);
+        let d = LayoutData::of(&crate::spec::JobSpec::default(), 1);
+        let plan = FilePlan::new(p, 1 << 20, vec![(1 << 40, (1 << 40) + 4096)], d.clone());
         assert_eq!(plan.fill, [(1 << 40, (1 << 40) + 4096)]);
         assert_eq!(plan.bytes(), 4096);
         // An existing file of 1,000,100 bytes and a job over [0, 2 MiB): from the exact end.
-        let plan = FilePlan::new(p, 1_000_100, vec![(0, 2 << 20)]);
+        let plan = FilePlan::new(p, 1_000_100, vec![(0, 2 << 20)], d.clone());
         assert_eq!(plan.fill, [(1_000_100, 2 << 20)]);
         // Overlapping and covered regions.
-        let plan = FilePlan::new(p, 4096, vec![(8192, 16384), (0, 4096), (12288, 20480)]);
+        let plan = FilePlan::new(p, 4096, vec![(8192, 16384), (0, 4096), (12288, 20480)], d);
         assert_eq!(plan.fill, [(8192, 16384), (16384, 20480)]);
     }
 }

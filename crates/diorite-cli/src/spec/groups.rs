@@ -200,6 +200,9 @@ pub struct FileOpts {
     /// fio's `create_on_open`: a missing file is created when the job opens it (at its start),
     /// not while the run is set up (writing jobs).
     pub create_on_open: bool,
+    /// fio's `overwrite`: a writing job's region is laid out (filled) before it starts, as a
+    /// reading job's is, so its writes overwrite data; bytes the file already has are kept.
+    pub overwrite: bool,
     /// fio's `unlink_each_loop`: after each of its `loops`, the job's files are deleted; the
     /// next loop runs on new ones (writing jobs).
     pub unlink_each_loop: bool,
@@ -223,6 +226,7 @@ impl Default for FileOpts {
             allow_file_create: true,
             fill_device: false,
             create_on_open: false,
+            overwrite: false,
             unlink: false,
             unlink_each_loop: false,
             fallocate: Fallocate::Native,
