@@ -46,8 +46,18 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         return Ok(0);
     }
     let plan = job::parse_args(args)?;
+    if let Some(show) = &plan.globals.show {
+        write!(out, "{}", job::show(show)?)?;
+        return Ok(0);
+    }
     for w in &plan.warnings {
         eprintln!("diorite: warning: {w}");
+    }
+    if plan.globals.warnings_fatal && !plan.warnings.is_empty() {
+        anyhow::bail!(
+            "{} warning(s) and --warnings-fatal: nothing was run",
+            plan.warnings.len()
+        );
     }
     if plan.globals.parse_only {
         job::settle::check(&plan)?;

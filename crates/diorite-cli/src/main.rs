@@ -22,7 +22,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "diorite",
-    version,
+    version = job::VERSION,
     about = "Asynchronous direct-I/O engine and benchmark"
 )]
 struct Cli {

@@ -83,6 +83,9 @@ pub fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
     let clones = expand(plan)?;
     // Pass 1: what each file is and must hold; no side effects.
     let needs = needs(&clones)?;
+    if plan.globals.readonly {
+        read_only(&clones, &needs)?;
+    }
     // Pass 2: check every target against its geometry before anything is created or written:
     // existing ones opened as they are, new ones through an unnamed temp file in their directory.
     check_targets(&clones, &needs)?;
@@ -94,6 +97,46 @@ pub fn prepare(plan: &Plan) -> Result<(Vec<Prepared>, Option<TempTarget>)> {
     // Pass 4: each clone opens its own handles.
     let out = open_clones(clones, &needs, temp.as_ref(), temp_direct, &waits)?;
     Ok((out, temp))
+}
+
+/// fio's `--readonly`: a job that writes or trims is refused (as fio's `fixup_options`), and so
+/// is anything else that would change a file: creating or laying one out (where fio logs
+/// "refusing extend" and goes on with a file too short), the default target (a temp file
+/// diorite writes), `unlink`.
+fn read_only(clones: &[JobClone], needs: &[Need]) -> Result<()> {
+    for j in clones.iter().map(|c| &c.spec) {
+        if j.rw.writes() || j.rw.trims() {
+            bail!(
+                "job {}: rw={} writes or trims, and --readonly refuses that; nothing was touched",
+                j.name,
+                format!("{:?}", j.rw).to_lowercase()
+            );
+        }
+        if j.files.unlink || j.files.unlink_each_loop {
+            bail!(
+                "job {}: unlink deletes files, and --readonly refuses that",
+                j.name
+            );
+        }
+        if j.files.filenames.is_empty() && !is_null(j) {
+            bail!(
+                "job {}: no filename: the default target is a temp file diorite writes, and \
+                 --readonly refuses that",
+                j.name
+            );
+        }
+    }
+    for (n, p) in needs.iter().zip(&file_plans(needs)?) {
+        if !n.exists || p.bytes() > 0 {
+            bail!(
+                "{}: the jobs would have to {} it ({} bytes), and --readonly refuses that",
+                n.path.display(),
+                if n.exists { "extend" } else { "create" },
+                p.bytes()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Expands numjobs, with each clone's reporting group and phase, files, offsets and start
@@ -305,7 +348,10 @@ fn file_plans(needs: &[Need]) -> Result<Vec<layout::FilePlan>> {
         } else {
             0
         };
-        let data = n.data.clone().unwrap_or_else(|| layout::LayoutData::of(&JobSpec::default(), 0));
+        let data = n
+            .data
+            .clone()
+            .unwrap_or_else(|| layout::LayoutData::of(&JobSpec::default(), 0));
         let mut plan = layout::FilePlan::new(&n.path, len, n.reads.clone(), data);
         plan.until_full = n.until_full;
         plans.push(plan);

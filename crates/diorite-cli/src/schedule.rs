@@ -211,8 +211,15 @@ fn status_printer(
     }
 }
 
-/// Draws the progress line until `done`, from the jobs' counters.
-fn progress_line(progress: &[Progress], total: Option<Duration>, done: &AtomicBool) {
+/// Draws the progress line until `done`, from the jobs' counters: every `--eta-interval`,
+/// and every `--eta-newline` also as a line of its own on standard error (kept, where the
+/// bar redraws itself — also when standard error is not a terminal and the bar is hidden).
+fn progress_line(
+    progress: &[Progress],
+    total: Option<Duration>,
+    (every, newline): (Duration, Option<Duration>),
+    done: &AtomicBool,
+) {
     use indicatif::{ProgressBar, ProgressStyle};
     let bar = match total {
         Some(t) => ProgressBar::new(t.as_millis() as u64).with_style(
@@ -228,8 +235,9 @@ fn progress_line(progress: &[Progress], total: Option<Duration>, done: &AtomicBo
     let start = Instant::now();
     let mut last = [(0u64, 0u64); 2];
     let mut t_last = start;
+    let mut next_line = newline.map(|n| start + n);
     while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(every);
         let now = Instant::now();
         let dt = now.duration_since(t_last).as_secs_f64().max(1e-3);
         let mut parts = Vec::new();
@@ -252,6 +260,18 @@ fn progress_line(progress: &[Progress], total: Option<Duration>, done: &AtomicBo
             last[d] = (ios, bytes);
         }
         t_last = now;
+        if let Some(at) = next_line.filter(|at| now >= *at) {
+            let e = now.duration_since(start).as_secs();
+            let line = format!(
+                "{:02}:{:02}:{:02} {}",
+                e / 3600,
+                e / 60 % 60,
+                e % 60,
+                parts.join(" | ")
+            );
+            bar.suspend(|| eprintln!("{line}"));
+            next_line = newline.map(|n| at + n);
+        }
         bar.set_message(parts.join(" | "));
         if total.is_some() {
             bar.set_position(now.duration_since(start).as_millis() as u64);
@@ -350,7 +370,8 @@ fn run_phase(
             .collect::<std::io::Result<Vec<_>>>()?;
         if show_progress {
             let (progress, done) = (&progress, &done);
-            s.spawn(move || progress_line(progress, total, done));
+            let every = (g.eta_interval, g.eta_newline);
+            s.spawn(move || progress_line(progress, total, every, done));
         }
         if let Some(every) = g.status_interval {
             let (progress, done) = (&progress, &done);

@@ -486,13 +486,30 @@ fn periodic_syncs_and_end_fsync_count_as_fios() {
     // fsync; the job itself issues none).
     let out = bench_in(
         dir.path(),
-        &["--name=e", "--size=64k", "--rw=write", "--ioengine=threads", "--end_fsync=1", "--inject=fsync:always:eio"],
+        &[
+            "--name=e",
+            "--size=64k",
+            "--rw=write",
+            "--ioengine=threads",
+            "--end_fsync=1",
+            "--inject=fsync:always:eio",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
-    assert!(common::stderr(&out).contains("sync of"), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("sync of"),
+        "{}",
+        common::stderr(&out)
+    );
     let out = bench_in(
         dir.path(),
-        &["--name=e", "--size=64k", "--rw=write", "--ioengine=threads", "--inject=fsync:always:eio"],
+        &[
+            "--name=e",
+            "--size=64k",
+            "--rw=write",
+            "--ioengine=threads",
+            "--inject=fsync:always:eio",
+        ],
     );
     assert!(out.status.success(), "without end_fsync no sync is issued");
 }

@@ -128,11 +128,21 @@ fn buffer_options_shape_the_data_written_as_fios_do() {
 #[test]
 fn layouts_hold_fios_data_and_overwrite_lays_out_for_writes() {
     let dir = tempdir();
-    let base = ["--name=l", "--filename=f.dat", "--rw=read", "--bs=4k", "--size=4m"];
+    let base = [
+        "--name=l",
+        "--filename=f.dat",
+        "--rw=read",
+        "--bs=4k",
+        "--size=4m",
+    ];
     type Case = (&'static [&'static str], (f64, f64), (usize, usize));
     let cases: &[Case] = &[
         (&[], (0.99, 1.01), (1024, 1024)),
-        (&["--buffer_compress_percentage=60"], (0.38, 0.45), (1024, 1024)),
+        (
+            &["--buffer_compress_percentage=60"],
+            (0.38, 0.45),
+            (1024, 1024),
+        ),
         (&["--dedupe_percentage=50"], (0.40, 0.60), (430, 590)),
         (&["--zero_buffers"], (0.0, 0.01), (1, 1)),
         (&["--bs=64k"], (0.99, 1.01), (1024, 1024)),
@@ -144,25 +154,51 @@ fn layouts_hold_fios_data_and_overwrite_lays_out_for_writes() {
         let out = bench_in(dir.path(), &args);
         assert!(out.status.success(), "{extra:?}: {}", common::stderr(&out));
         let (ratio, blocks) = written_data(&f);
-        assert!((*rlo..=*rhi).contains(&ratio), "{extra:?}: lz4 ratio {ratio:.3}");
-        assert!((*blo..=*bhi).contains(&blocks), "{extra:?}: {blocks} distinct blocks");
+        assert!(
+            (*rlo..=*rhi).contains(&ratio),
+            "{extra:?}: lz4 ratio {ratio:.3}"
+        );
+        assert!(
+            (*blo..=*bhi).contains(&blocks),
+            "{extra:?}: {blocks} distinct blocks"
+        );
         std::fs::remove_file(&f).unwrap();
         let fio_args: Vec<&str> = args.iter().copied().chain(["--output=/dev/null"]).collect();
         if common::fio_in(dir.path(), &fio_args).is_some() {
             let (fr, fb) = written_data(&f);
-            assert!((ratio - fr).abs() < 0.03, "{extra:?}: lz4 ratio {ratio:.3}, fio's {fr:.3}");
-            assert!(blocks.abs_diff(fb) <= fb / 12 + 1, "{extra:?}: {blocks} blocks, fio's {fb}");
+            assert!(
+                (ratio - fr).abs() < 0.03,
+                "{extra:?}: lz4 ratio {ratio:.3}, fio's {fr:.3}"
+            );
+            assert!(
+                blocks.abs_diff(fb) <= fb / 12 + 1,
+                "{extra:?}: {blocks} blocks, fio's {fb}"
+            );
         }
     }
     use std::os::unix::fs::MetadataExt;
     for (overwrite, allocated) in [("0", false), ("1", true)] {
-        let w = ["--name=o", "--filename=f.dat", "--rw=randwrite", "--size=1m", "--number_ios=4"];
+        let w = [
+            "--name=o",
+            "--filename=f.dat",
+            "--rw=randwrite",
+            "--size=1m",
+            "--number_ios=4",
+        ];
         let o = format!("--overwrite={overwrite}");
-        let args: Vec<&str> = w.iter().copied().chain([o.as_str(), "--fallocate=none"]).collect();
+        let args: Vec<&str> = w
+            .iter()
+            .copied()
+            .chain([o.as_str(), "--fallocate=none"])
+            .collect();
         let _ = std::fs::remove_file(&f);
         assert!(bench_in(dir.path(), &args).status.success());
         let m = std::fs::metadata(&f).unwrap();
-        assert_eq!(m.blocks() * 512 >= 1 << 20, allocated, "overwrite={overwrite}: {m:?}");
+        assert_eq!(
+            m.blocks() * 512 >= 1 << 20,
+            allocated,
+            "overwrite={overwrite}: {m:?}"
+        );
         if allocated {
             assert_eq!(m.len(), 1 << 20);
             assert!(written_data(&f).0 > 0.9, "the layout is random data");
@@ -170,7 +206,11 @@ fn layouts_hold_fios_data_and_overwrite_lays_out_for_writes() {
         std::fs::remove_file(&f).unwrap();
         if common::fio_in(dir.path(), &args).is_some() {
             let m = std::fs::metadata(&f).unwrap();
-            assert_eq!(m.blocks() * 512 >= 1 << 20, allocated, "fio, overwrite={overwrite}");
+            assert_eq!(
+                m.blocks() * 512 >= 1 << 20,
+                allocated,
+                "fio, overwrite={overwrite}"
+            );
         }
     }
 }

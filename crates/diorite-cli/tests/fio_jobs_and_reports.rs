@@ -638,7 +638,11 @@ fn include_reads_a_files_options_into_the_section() {
     let dir = tempdir();
     let sub = dir.path().join("inc");
     std::fs::create_dir(&sub).unwrap();
-    std::fs::write(sub.join("common.fio"), "; shared\nbs=4k\nrw=write\ninclude size.fio\n").unwrap();
+    std::fs::write(
+        sub.join("common.fio"),
+        "; shared\nbs=4k\nrw=write\ninclude size.fio\n",
+    )
+    .unwrap();
     std::fs::write(sub.join("size.fio"), "size=64k # the size\n").unwrap();
     std::fs::write(
         sub.join("j.fio"),
@@ -653,17 +657,28 @@ fn include_reads_a_files_options_into_the_section() {
             .map(|j| j["write"]["io_bytes"].as_u64().unwrap())
             .collect()
     };
-    let ours = json(&bench_in(dir.path(), &["inc/j.fio", "--output-format=json"]));
+    let ours = json(&bench_in(
+        dir.path(),
+        &["inc/j.fio", "--output-format=json"],
+    ));
     assert_eq!(bytes(&ours), [64 << 10, 32 << 10]);
     if let Some(f) = common::fio_in(dir.path(), &["inc/j.fio", "--output-format=json"]) {
         let v: Value = serde_json::from_slice(&f.stdout).unwrap();
         assert_eq!(bytes(&v), bytes(&ours), "fio's bytes");
     }
     for (inc, body, want) in [
-        ("bad.fio", "bs=4k\n[x]\n", "holds options only, no section headers"),
+        (
+            "bad.fio",
+            "bs=4k\n[x]\n",
+            "holds options only, no section headers",
+        ),
         ("self.fio", "include self.fio\n", "includes itself"),
         ("none.fio", "", "reading"),
-        ("opt.fio", "bs=4k\nfrobnicate=1\n", "opt.fio:2 (included from"),
+        (
+            "opt.fio",
+            "bs=4k\nfrobnicate=1\n",
+            "opt.fio:2 (included from",
+        ),
     ] {
         if inc != "none.fio" {
             std::fs::write(sub.join(inc), body).unwrap();
@@ -678,12 +693,19 @@ fn include_reads_a_files_options_into_the_section() {
         let err = common::stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{inc}: {err}");
         assert!(err.contains(want), "{inc}: {err}");
-        assert!(err.contains(&format!("{name}:5")), "{inc}: names the include line: {err}");
+        assert!(
+            err.contains(&format!("{name}:5")),
+            "{inc}: names the include line: {err}"
+        );
         assert!(!dir.path().join("fk").exists());
     }
     // A chain of includes 17 deep (no cycle) is refused; 15 deep is read.
     for n in 0..17 {
-        std::fs::write(sub.join(format!("d{n}.fio")), format!("include d{}.fio\n", n + 1)).unwrap();
+        std::fs::write(
+            sub.join(format!("d{n}.fio")),
+            format!("include d{}.fio\n", n + 1),
+        )
+        .unwrap();
     }
     std::fs::write(sub.join("d17.fio"), "bs=4k\n").unwrap();
     for (first, ok) in [(2, true), (0, false)] {

@@ -19,16 +19,24 @@ fn normalize(name: &str) -> String {
     name.trim().replace('-', "_").to_ascii_lowercase()
 }
 
+/// The error for an option the table does not have: fio's options diorite refuses say why;
+/// others get the nearest names. `dash` is how it was written on the command line ("" in a
+/// job file).
+fn unknown(raw: &str, name: &str, dash: &str) -> anyhow::Error {
+    if let Some(why) = options::refused(name) {
+        return anyhow!("fio's option '{dash}{raw}' is not supported by diorite: {why}");
+    }
+    anyhow!(
+        "unknown or unsupported option '{dash}{raw}'{} (diorite bench --help lists the options)",
+        options::nearest(name, !dash.is_empty())
+    )
+}
+
 /// Applies option `raw` (any spelling) with `value` to `job` or `g`, after fio's `${VAR}` and
 /// `$keyword` substitutions.
 fn apply(job: &mut JobSpec, g: &mut Globals, raw: &str, value: Option<&str>) -> Result<()> {
     let name = normalize(raw);
-    let opt = lookup(&name).ok_or_else(|| {
-        anyhow!(
-            "unknown or unsupported option '{raw}'{} (diorite bench --help lists the options)",
-            options::nearest(&name, false)
-        )
-    })?;
+    let opt = lookup(&name).ok_or_else(|| unknown(raw, &name, ""))?;
     let expanded = value.map(value::expand);
     let v = opt.kind.parse(opt.name, expanded.as_deref(), job.kb_base)?;
     (opt.set)(job, g, &v)?;
@@ -123,13 +131,7 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
             Some((k, v)) => (k, Some(v.to_string())),
             None => (opt, None),
         };
-        let o = lookup(&normalize(raw)).ok_or_else(|| {
-            anyhow!(
-                "unknown or unsupported option '{dash}{raw}'{} (diorite bench --help lists the \
-                 options)",
-                options::nearest(&normalize(raw), true)
-            )
-        })?;
+        let o = lookup(&normalize(raw)).ok_or_else(|| unknown(raw, &normalize(raw), dash))?;
         let value = match inline {
             Some(v) => Some(v),
             None if o.kind.is_flag() => None,
@@ -280,7 +282,9 @@ fn include(
 /// The file name of an `include FILE` line.
 fn include_name(line: &str) -> Option<&str> {
     let rest = line.strip_prefix("include")?;
-    rest.starts_with([' ', '\t']).then(|| rest.trim()).filter(|f| !f.is_empty())
+    rest.starts_with([' ', '\t'])
+        .then(|| rest.trim())
+        .filter(|f| !f.is_empty())
 }
 
 fn split_option(line: &str, at: String) -> Located {
@@ -350,6 +354,9 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
         }
         for pass in [true, false] {
             for (at, k, v) in &sec.opts {
+                if lookup(&normalize(k)).is_some_and(|o| o.group == options::Group::CommandLine) {
+                    bail!("{at}: {k} is a command-line option (fio reads it only there: --{k})");
+                }
                 if (normalize(k) == "kb_base") == pass {
                     apply(&mut j, globals, k, v.as_deref()).with_context(|| at.clone())?;
                 }
@@ -399,6 +406,77 @@ pub fn file_name(j: &JobSpec, jobname: &str, jobnum: u32, filenum: u32) -> Strin
         rest = &rest[c.len_utf8()..];
     }
     out
+}
+
+/// The version line: diorite's, and the fio release whose options and reports it follows.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (fio-3.33 options and reports)");
+
+/// fio's informational options (`--version`, `--cmdhelp`, `--enghelp`): the text to print.
+pub fn show(what: &Show) -> Result<String> {
+    let describe = |o: &options::Opt| {
+        let mut s = format!("{:>20}: {}\n", o.name, o.help);
+        if !o.aliases.is_empty() {
+            s += &format!("{:>20}: {}\n", "alias", o.aliases.join(", "));
+        }
+        let default = if o.default.is_empty() {
+            "no default"
+        } else {
+            o.default
+        };
+        s += &format!("{:>20}: {default}\n", "default");
+        if let options::ValueKind::Choice(values, _) = o.kind {
+            s += &format!("{:>20}: {}\n", "valid values", values.join(", "));
+        }
+        s
+    };
+    Ok(match what {
+        Show::Version => format!("diorite {VERSION}\n"),
+        Show::Option(name) if name == "all" => options::OPTIONS
+            .iter()
+            .map(describe)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Show::Option(name) => {
+            let n = normalize(name);
+            describe(lookup(&n).ok_or_else(|| unknown(name, &n, ""))?)
+        }
+        Show::Engine(name) => {
+            const ENGINES: &[(&str, &str)] = &[
+                ("psync", "pread/pwrite on the job thread, one I/O at a time (also sync, pvsync, pvsync2)"),
+                ("io_uring", "Linux io_uring, through diorite's engine context (also uring)"),
+                ("libaio", "Linux native AIO (io_submit), through diorite's engine context (also aio)"),
+                ("threads", "diorite's thread pool doing pread/pwrite (pool_threads workers)"),
+                ("posixaio", "glibc's POSIX AIO, run as glibc runs it: one worker per file at a time, on diorite's thread pool"),
+                ("null", "the whole engine with no device: every I/O completes at once"),
+                ("auto", "the best engine this machine offers (io_uring, then libaio, then threads)"),
+            ];
+            if name.is_empty() {
+                let mut s = String::from("Available IO engines:\n");
+                for (e, _) in ENGINES {
+                    s += &format!("\t{e}\n");
+                }
+                s
+            } else {
+                let e = parse_engine_name(name)?;
+                let (n, d) = ENGINES.iter().find(|(n, _)| *n == e).expect("listed");
+                format!("{n}: {d}\n")
+            }
+        }
+    })
+}
+
+/// An engine name as `--enghelp` takes it: the listed names and their aliases.
+fn parse_engine_name(name: &str) -> Result<&'static str> {
+    Ok(match name {
+        "psync" | "sync" | "pvsync" | "pvsync2" => "psync",
+        "io_uring" | "uring" => "io_uring",
+        "libaio" | "aio" => "libaio",
+        "threads" => "threads",
+        "posixaio" => "posixaio",
+        "null" => "null",
+        "auto" => "auto",
+        x => bail!("--enghelp={x}: no such engine (diorite bench --enghelp lists them)"),
+    })
 }
 
 /// `diorite bench --help`: the option table.
@@ -615,8 +693,10 @@ mod tests {
                     )
                 };
                 let p = parse_args(&args(&a)).unwrap_or_else(|e| panic!("{a}: {e:#}"));
-                // Options whose one supported value is fio's default (others are refused).
-                if ["dedupe_mode"].contains(&o.name) {
+                // Options whose one supported value is fio's default (others are refused), and
+                // two that fio itself ignores (max-jobs) or that size something diorite has
+                // not (alloc-size: fio's shared-memory pool).
+                if ["dedupe_mode", "terse_version", "max_jobs", "alloc_size"].contains(&o.name) {
                     continue;
                 }
                 assert_ne!(view(&p), base, "{a}: accepted but changed nothing");

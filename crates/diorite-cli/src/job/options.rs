@@ -351,7 +351,9 @@ pub fn parse_engine(s: &str) -> Result<IoEngine> {
         "auto" => IoEngine::Async(BackendChoice::Auto),
         "io_uring" | "uring" => IoEngine::Async(BackendChoice::IoUring),
         "libaio" | "aio" => IoEngine::Async(BackendChoice::Aio),
-        "threads" => IoEngine::Async(BackendChoice::Threads),
+        // glibc's POSIX AIO is a thread pool doing pread/pwrite, one worker per file
+        // descriptor at a time: diorite's pool, sized by the issuer (`JobSpec::posix_aio`).
+        "threads" | "posixaio" => IoEngine::Async(BackendChoice::Threads),
         // fio's null engine: the whole engine, no device (diorite's null backend).
         "null" => IoEngine::Async(BackendChoice::Null),
         "psync" | "sync" | "pvsync" | "pvsync2" => IoEngine::Sync,
@@ -596,11 +598,11 @@ pub static OPTIONS: &[Opt] =
             ValueKind::Choice(
                 &[
                     "psync", "sync", "pvsync", "pvsync2", "io_uring", "uring", "libaio", "aio",
-                    "threads", "null", "auto",
+                    "threads", "posixaio", "null", "auto",
                 ],
                 // fio's other engines (its HOWTO's list), refused by name.
                 &[
-                    "posixaio", "solarisaio", "windowsaio", "mmap", "splice", "sg", "net",
+                    "solarisaio", "windowsaio", "mmap", "splice", "sg", "net",
                     "netsplice", "cpuio", "rdma", "falloc", "ftruncate", "e4defrag", "rados",
                     "rbd", "http", "gfapi", "gfapi_async", "libhdfs", "mtd", "dev-dax",
                     "external", "filecreate", "filestat", "filedelete", "dircreate", "dirstat",
@@ -610,8 +612,11 @@ pub static OPTIONS: &[Opt] =
             ),
             Job, Group::Job, "psync",
             "io_uring",
-            "psync (default; also sync, pvsync, pvsync2), io_uring, libaio, threads, null (no I/O), auto",
-            |j, g, v| j.engine = parse_engine(v.str())?
+            "psync (default; also sync, pvsync, pvsync2), io_uring, libaio, threads, posixaio (glibc's POSIX AIO as glibc runs it: one worker per file), null (no I/O), auto",
+            |j, g, v| {
+                j.engine = parse_engine(v.str())?;
+                j.posix_aio = v.str() == "posixaio";
+            }
         ),
         opt!(
             "direct",
@@ -726,7 +731,7 @@ pub static OPTIONS: &[Opt] =
             ValueKind::Int(1, 1024),
             Job, Group::Job, "",
             "3",
-            "worker threads of the thread-pool engine (default: iodepth, at most 64)",
+            "worker threads of the thread-pool engine (default: iodepth, at most 64; posixaio: the job's files, at most 20)",
             |j, g, v| j.pool_threads = Some(v.num() as usize)
         ),
         opt!(
@@ -2241,7 +2246,192 @@ pub static OPTIONS: &[Opt] =
             "write a latency histogram and percentile curve (SVG)",
             |j, g, v| g.latency_plot = Some(PathBuf::from(v.str()))
         ),
+        opt!(
+            "readonly",
+            [],
+            ValueKind::Bool,
+            Global, Group::CommandLine, "0",
+            "1",
+            "refuse every job that writes or trims, and every layout: the run only reads (fio's safety switch)",
+            |j, g, v| g.readonly = v.bool()
+        ),
+        opt!(
+            "eta_interval",
+            [],
+            ValueKind::Time,
+            Global, Group::CommandLine, "250ms",
+            "1",
+            "how often the progress line is redrawn (at least 250ms, as fio; fio's default is 1s)",
+            |j, g, v| {
+                if v.time() < Duration::from_millis(250) {
+                    bail!("eta-interval: at least 250ms (as fio)");
+                }
+                g.eta_interval = v.time()
+            }
+        ),
+        opt!(
+            "eta_newline",
+            [],
+            ValueKind::Time,
+            Global, Group::CommandLine, "",
+            "5",
+            "keep the progress line as a line of its own this often (a log of the run's progress)",
+            |j, g, v| {
+                if v.time().is_zero() {
+                    bail!("eta-newline: the time must be above 0 (as fio)");
+                }
+                g.eta_newline = Some(v.time())
+            }
+        ),
+        opt!(
+            "warnings_fatal",
+            [],
+            ValueKind::Bool,
+            Global, Group::CommandLine, "0",
+            "1",
+            "a warning about the jobs ends the run before anything is touched",
+            |j, g, v| g.warnings_fatal = v.bool()
+        ),
+        opt!(
+            "append_terse",
+            [],
+            ValueKind::Bool,
+            Global, Group::CommandLine, "0",
+            "1",
+            "also print the terse report, after the others",
+            |j, g, v| if v.bool() && !g.formats.contains(&OutputFormat::Terse) {
+                g.formats.push(OutputFormat::Terse)
+            }
+        ),
+        opt!(
+            "terse_version",
+            [],
+            ValueKind::Choice(&["3"], &["2", "4", "5"]),
+            Global, Group::CommandLine, "3",
+            "3",
+            "the terse format's version: 3 (fio's default; 2, 4 and 5 are refused)",
+            |j, g, v| ()
+        ),
+        opt!(
+            "aux_path",
+            [],
+            ValueKind::Str,
+            Global, Group::CommandLine, "",
+            "/tmp",
+            "the directory of the verify state and verify_dump files (default: the working directory)",
+            |j, g, v| j.verification.aux_path = Some(PathBuf::from(v.str()))
+        ),
+        opt!(
+            "max_jobs",
+            [],
+            ValueKind::Int(1, u32::MAX as u64),
+            Global, Group::CommandLine, "",
+            "4",
+            "accepted with no effect, as fio 3.33 (\"we don't track/need this anymore\")",
+            |j, g, v| ()
+        ),
+        opt!(
+            "alloc_size",
+            [],
+            ValueKind::Int(1, u32::MAX as u64),
+            Global, Group::CommandLine, "",
+            "16384",
+            "fio's shared-memory pool in KiB: diorite has no fixed pool (it allocates what the jobs need), so the value is checked and has nothing to size",
+            |j, g, v| ()
+        ),
+        opt!(
+            "version",
+            [],
+            ValueKind::Bool,
+            Global, Group::CommandLine, "0",
+            "1",
+            "print diorite's version and the fio version whose options it follows; run nothing",
+            |j, g, v| if v.bool() {
+                g.show = Some(crate::spec::Show::Version)
+            }
+        ),
+        opt!(
+            "cmdhelp",
+            [],
+            ValueKind::Str,
+            Global, Group::CommandLine, "",
+            "bs",
+            "print one option's help (or all); run nothing",
+            |j, g, v| g.show = Some(crate::spec::Show::Option(v.str().to_string()))
+        ),
+        opt!(
+            "enghelp",
+            [],
+            ValueKind::OptStr,
+            Global, Group::CommandLine, "",
+            "io_uring",
+            "list the I/O engines, or describe one; run nothing",
+            |j, g, v| g.show = Some(crate::spec::Show::Engine(v.str().to_string()))
+        ),
     ];
+
+/// fio's options diorite refuses, each with its reason (an error names both; `docs/cli.md`
+/// lists them). Options not here and not in [`OPTIONS`] are unknown to fio too.
+pub const REFUSED: &[(&str, &str)] = &[
+    (
+        "latency_log",
+        "fio 3.33 refuses it too (deprecated): use write_lat_log in the job",
+    ),
+    (
+        "bandwidth_log",
+        "aggregate bandwidth logs are not written: use write_bw_log in the job",
+    ),
+    ("debug", "fio's debug categories trace fio's own internals"),
+    ("inflate_log", "diorite writes no compressed logs"),
+    (
+        "profile",
+        "fio's built-in profiles (tiobench, act) are not included",
+    ),
+    (
+        "showcmd",
+        "turning a job file into a command line is not supported",
+    ),
+    ("server", "fio's client/server mode is not supported yet"),
+    (
+        "server_internal",
+        "fio's client/server mode is not supported yet",
+    ),
+    ("daemonize", "fio's client/server mode is not supported yet"),
+    ("client", "fio's client/server mode is not supported yet"),
+    (
+        "remote_config",
+        "fio's client/server mode is not supported yet",
+    ),
+    ("cpuclock_test", "a self-test of fio's own clock"),
+    ("crctest", "a speed test of fio's own checksum code"),
+    ("memcpytest", "a speed test of fio's own memcpy"),
+    ("idle_prof", "CPU idleness profiling is not supported"),
+    (
+        "trigger_file",
+        "triggers (commands run on a condition) are not supported",
+    ),
+    (
+        "trigger_timeout",
+        "triggers (commands run on a condition) are not supported",
+    ),
+    (
+        "trigger",
+        "triggers (commands run on a condition) are not supported",
+    ),
+    (
+        "trigger_remote",
+        "triggers (commands run on a condition) are not supported",
+    ),
+    ("merge_blktrace_only", "blktrace replay is not supported"),
+];
+
+/// The reason diorite refuses fio's option `name` (normalized), if it is one of [`REFUSED`].
+pub fn refused(name: &str) -> Option<&'static str> {
+    REFUSED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, why)| *why)
+}
 
 /// The help groups of `diorite bench --help`, in the order it prints them; each option names
 /// its own (the table is kept in this order too).
@@ -2256,11 +2446,12 @@ pub enum Group {
     Logs,
     Verify,
     Output,
+    CommandLine,
 }
 
 impl Group {
     /// Every group, in the order of `--help`.
-    pub const ALL: [Group; 9] = [
+    pub const ALL: [Group; 10] = [
         Group::Job,
         Group::Files,
         Group::Timing,
@@ -2270,6 +2461,7 @@ impl Group {
         Group::Logs,
         Group::Verify,
         Group::Output,
+        Group::CommandLine,
     ];
 
     /// The group's heading in `--help`.
@@ -2284,6 +2476,7 @@ impl Group {
             Group::Logs => "Logs",
             Group::Verify => "Verify",
             Group::Output => "Output (the whole run)",
+            Group::CommandLine => "Command line only (fio's; not in job files)",
         }
     }
 }

@@ -147,7 +147,11 @@ impl<'a> Issuer<'a> {
                 builder
                     .depth(spec.iodepth + 1) // + the sync slot
                     .backend(backend)
-                    .threads(spec.pool_threads.unwrap_or(depth.min(64)))
+                    .threads(spec.pool_threads.unwrap_or(if spec.posix_aio {
+                        targets.len().clamp(1, 20)
+                    } else {
+                        depth.min(64)
+                    }))
                     // fio's libaio with direct=0: buffered AIO, which blocks in io_submit.
                     .allow_blocking_aio(!spec.direct);
                 if spec.sqthread_poll {

@@ -206,7 +206,10 @@ impl<'s> Phase<'s> {
         let tracker = if verify_writes && spec.verification.verify_state_save {
             let slack =
                 (sync_every > 0).then(|| 2 * (u64::from(sync_every) + u64::from(spec.iodepth)));
-            Some(state::Tracker::new(state::path(&spec.name, 0), slack)?)
+            Some(state::Tracker::new(
+                state::path(spec.verification.aux_path.as_deref(), &spec.name, 0),
+                slack,
+            )?)
         } else {
             None
         };

@@ -127,7 +127,12 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     // known durable may have touched (2); 0: never written.
     let mut known: Option<Vec<Vec<u8>>> = None;
     let result = if spec.verify_only && spec.verification.verify_state_load {
-        state::State::load(&state::path(&spec.name, 0)).map(|st| {
+        state::State::load(&state::path(
+            spec.verification.aux_path.as_deref(),
+            &spec.name,
+            0,
+        ))
+        .map(|st| {
             known = Some(replay_state(&mut gens, &mut files, io_limit, &st));
         })
     } else if spec.verify_only {

@@ -24,8 +24,9 @@ use std::path::{Path, PathBuf};
 const MAGIC: &str = "diorite-verify-state 1";
 
 /// fio's state file name for clone `index` of job `name`.
-pub fn path(name: &str, index: u32) -> PathBuf {
-    PathBuf::from(format!("local-{name}-{index}-verify.state"))
+pub fn path(aux: Option<&std::path::Path>, name: &str, index: u32) -> PathBuf {
+    let file = format!("local-{name}-{index}-verify.state");
+    aux.map_or_else(|| PathBuf::from(&file), |d| d.join(&file))
 }
 
 /// The writer's side.

@@ -329,7 +329,7 @@ fn check_with(
 }
 
 /// fio's `verify_dump`: the block as read and as expected, as `BASENAME.OFFSET.received` and
-/// `.expected` in the current directory (fio's default `aux_path`). Returns the names written.
+/// `.expected` in `--aux-path` (default: the current directory). Returns the names written.
 pub fn dump(
     spec: &crate::spec::JobSpec,
     target: &std::path::Path,
@@ -344,10 +344,14 @@ pub fn dump(
         .map_or_else(|| "target".into(), |n| n.to_string_lossy().into_owned());
     let mut expected = vec![0u8; received.len()];
     fill_block(spec, &mut expected, offset, block_no, seed, generation);
-    let names = [
-        format!("{base}.{offset}.received"),
-        format!("{base}.{offset}.expected"),
-    ];
+    let at = |ext: &str| {
+        let file = format!("{base}.{offset}.{ext}");
+        match &spec.verification.aux_path {
+            Some(d) => d.join(file).display().to_string(),
+            None => file,
+        }
+    };
+    let names = [at("received"), at("expected")];
     std::fs::write(&names[0], received)?;
     std::fs::write(&names[1], &expected)?;
     Ok(names)

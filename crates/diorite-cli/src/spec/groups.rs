@@ -48,6 +48,9 @@ impl Default for LogOpts {
 /// what is checked, the verify phase's threads, the backlog, the saved state.
 #[derive(Clone, Debug)]
 pub struct VerifyOpts {
+    /// fio's `--aux-path`: where the verify state and `verify_dump` files go (default: the
+    /// working directory).
+    pub aux_path: Option<std::path::PathBuf>,
     /// fio's `verify=`: the checksum (with `verify`).
     pub verify_kind: crate::spec::verify::Kind,
     /// fio's `verify_pattern`.
@@ -85,6 +88,7 @@ impl Default for VerifyOpts {
             verify_async: 0,
             verify_backlog: None,
             verify_backlog_batch: None,
+            aux_path: None,
             verify_state_save: true,
             verify_state_load: false,
         }

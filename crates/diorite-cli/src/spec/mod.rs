@@ -375,6 +375,26 @@ pub struct Globals {
     pub parse_only: bool,
     /// fio's `--section` (repeatable): run only these sections of the job files.
     pub sections: Vec<String>,
+    /// fio's `--readonly`: writing and trimming jobs, and layouts, are refused.
+    pub readonly: bool,
+    /// fio's `--eta-interval` (how often the progress line is drawn) and `--eta-newline`
+    /// (how often it is kept as a line of its own).
+    pub eta_interval: Duration,
+    pub eta_newline: Option<Duration>,
+    /// fio's `--warnings-fatal`: a warning ends the run before it starts.
+    pub warnings_fatal: bool,
+    /// What to print instead of running: fio's `--version`, `--cmdhelp`, `--enghelp`.
+    pub show: Option<Show>,
+}
+
+/// fio's informational command-line options: print, run nothing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Show {
+    Version,
+    /// `--cmdhelp=NAME` (an option, or `all`).
+    Option(String),
+    /// `--enghelp[=ENGINE]`.
+    Engine(String),
 }
 
 impl Default for Globals {
@@ -388,6 +408,11 @@ impl Default for Globals {
             status_interval: None,
             parse_only: false,
             sections: Vec::new(),
+            readonly: false,
+            eta_interval: Duration::from_millis(250),
+            eta_newline: None,
+            warnings_fatal: false,
+            show: None,
         }
     }
 }
@@ -461,6 +486,9 @@ pub struct JobSpec {
     /// The job's number in the run (1-based, clones counted), which per-job log names carry.
     pub job_number: u32,
     pub pool_threads: Option<usize>,
+    /// `ioengine=posixaio`: the thread pool, sized as glibc's POSIX AIO runs (one worker per
+    /// file descriptor, at most 20 — glibc's `aio_threads`).
+    pub posix_aio: bool,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
     /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per
@@ -762,6 +790,7 @@ impl Default for JobSpec {
             exit_what: ExitWhat::Group,
             job_number: 1,
             pool_threads: None,
+            posix_aio: false,
             inject: None,
             continue_on: [false; 3],
             ignore_error: [None, None, None],
