@@ -672,6 +672,15 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.end_fsync = v.bool()
         ),
         opt!(
+            "invalidate",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job, "1",
+            "0",
+            "drop the files' cached pages of the job's region before its I/O (fadvise DONTNEED; a block device: BLKFLSBUF, root only), so buffered reads go to the device",
+            |j, g, v| j.invalidate = v.bool()
+        ),
+        opt!(
             "thread",
             ["threads"],
             ValueKind::Bool,

@@ -141,6 +141,9 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     } else {
         let io = (io_limit, seed);
         let pace = (&mut files, flow.as_mut());
+        if spec.invalidate {
+            invalidate(spec, targets);
+        }
         let first = main_phase(&mut e, &mut gens, pace, &mut r, io, progress, stop);
         if apart {
             // fio: before every loop after the first, the files are deleted and the loop runs
@@ -166,6 +169,14 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
         r.error = Some(crate::errors::chain(err.as_ref()));
     }
     if verifying && r.error.is_none() && !r.interrupted && !r.terminated {
+        // fio's do_verify: every file synced and its cache dropped first, whatever
+        // `invalidate` says, so the checks read the device (neither is measured).
+        if spec.rw.writes() && !crate::plan::is_null(spec) {
+            for t in targets {
+                let _ = t.file.sync_all();
+            }
+        }
+        invalidate(spec, targets);
         verify_part(
             &mut e,
             &gens,
@@ -364,6 +375,9 @@ fn next_loop(
         .io_size
         .unwrap_or_else(|| targets.iter().map(|t| t.len).sum());
     let before = r.clone();
+    if spec.invalidate {
+        invalidate(spec, &targets);
+    }
     let res = main_phase(
         &mut e,
         &mut gens,
@@ -377,6 +391,24 @@ fn next_loop(
     *logs = e.logs.take();
     add_loop(r, before);
     res
+}
+
+/// fio's `invalidate` (on by default): each file's cached pages of the job's region are
+/// dropped ([`DirectFile::drop_cache`]), so buffered reads go to the device. A failure (a
+/// block device without `CAP_SYS_ADMIN`) is said and the job goes on, as fio: "cache flushing
+/// isn't a fatal condition". The null engine touches no file.
+fn invalidate(spec: &JobSpec, targets: &[Target]) {
+    if crate::plan::is_null(spec) {
+        return;
+    }
+    for t in targets {
+        if let Err(e) = t.file.drop_cache(t.base, t.len) {
+            eprintln!(
+                "diorite: cache invalidation of {} failed: {e}",
+                t.file.path().display()
+            );
+        }
+    }
 }
 
 /// Adds what earlier loops measured (`before`) to the loop `r` just ran.

@@ -470,6 +470,8 @@ pub struct JobSpec {
     pub fdatasync: u32,
     /// fio's `end_fsync`: fsync every file when the phase has drained.
     pub end_fsync: bool,
+    /// fio's `invalidate` (default on): drop the files' cached pages before the job's I/O.
+    pub invalidate: bool,
     pub verify: bool,
     pub do_verify: bool,
     pub verify_only: bool,
@@ -778,6 +780,7 @@ impl Default for JobSpec {
             fsync: 0,
             fdatasync: 0,
             end_fsync: false,
+            invalidate: true,
             // fio's default criterion: iops_slope:0.01%.
             verify: false,
             do_verify: true,

@@ -143,6 +143,27 @@ impl DirectFile {
     pub fn sync_data(&self) -> Result<()> {
         run(Request::fdatasync(self)).map(|_| ())
     }
+
+    /// Drops the kernel's cached pages of `[offset, offset + len)` (`len` 0: to the end), so
+    /// the next buffered read goes to the device — fio's `invalidate`: for a regular file
+    /// `posix_fadvise(POSIX_FADV_DONTNEED)` (dirty pages are kept until written back); for a
+    /// block device `ioctl(BLKFLSBUF)`, which writes back and drops the device's whole cache
+    /// and needs `CAP_SYS_ADMIN`. With `O_DIRECT` nothing is read through the cache, but
+    /// pages cached by buffered users of the file are dropped all the same.
+    ///
+    /// # Errors
+    /// The OS error (`EACCES` for a block device without the capability).
+    pub fn drop_cache(&self, offset: u64, len: u64) -> Result<()> {
+        use std::os::fd::AsFd;
+        const OP: &str = "DirectFile::drop_cache";
+        let fd = self.as_fd();
+        if self.geometry().is_block_device {
+            crate::sys::blk_flush_buffers(fd)
+        } else {
+            crate::sys::fadvise_dontneed(fd, offset, len)
+        }
+        .map_err(|e| crate::Error::os(OP, e).at_path(self.path()))
+    }
 }
 
 /// Reads `buf.len()` bytes at `offset` of `file` into `buf`, in the calling thread, and gives

@@ -102,6 +102,30 @@ pub(crate) fn blk_size(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
     Ok(size)
 }
 
+/// `_IO(0x12, 97)`: the kernel's `BLKFLSBUF` (flush and drop a block device's buffer cache).
+const BLKFLSBUF: libc::c_ulong = (0x12 << 8) | 97;
+
+/// `ioctl(BLKFLSBUF)`: writes back and drops a block device's page cache (needs
+/// `CAP_SYS_ADMIN`).
+pub(crate) fn blk_flush_buffers(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: BLKFLSBUF takes no argument and touches no memory of ours.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), BLKFLSBUF as _, 0) } != 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// `posix_fadvise(POSIX_FADV_DONTNEED)` over `[offset, offset + len)` (`len` 0: to the end).
+pub(crate) fn fadvise_dontneed(fd: BorrowedFd<'_>, offset: u64, len: u64) -> Result<(), Errno> {
+    let off = libc::off_t::try_from(offset).map_err(|_| libc::EINVAL)?;
+    let len = libc::off_t::try_from(len).map_err(|_| libc::EINVAL)?;
+    // SAFETY: fadvise passes no memory; the descriptor is borrowed for the call.
+    match unsafe { libc::posix_fadvise(fd.as_raw_fd(), off, len, libc::POSIX_FADV_DONTNEED) } {
+        0 => Ok(()),
+        e => Err(e),
+    }
+}
+
 /// `ioctl(BLKSSZGET)`: a block device's logical block size.
 pub(crate) fn blk_logical_block_size(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
     let mut size: libc::c_int = 0;
