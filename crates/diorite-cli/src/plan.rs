@@ -315,11 +315,17 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
     Ok(needs)
 }
 
-fn open_target(p: &Path, write: bool, direct: bool) -> Result<DirectFile> {
+fn open_target(
+    p: &Path,
+    write: bool,
+    direct: bool,
+    sync: diorite::WriteSync,
+) -> Result<DirectFile> {
     DirectFile::options()
         .read(true)
         .write(write)
         .direct(direct)
+        .sync(sync)
         .open(p)
         .with_context(|| format!("opening {}", p.display()))
 }
@@ -328,7 +334,7 @@ fn check_targets(clones: &[JobClone], needs: &[Need]) -> Result<()> {
     for j in clones.iter().map(|c| &c.spec).filter(|j| !is_null(j)) {
         for (fi, p) in j.files.filenames.iter().enumerate() {
             let f = if needs.iter().any(|n| &n.path == p && n.exists) {
-                open_target(p, j.rw.writes(), j.direct)?
+                open_target(p, j.rw.writes(), j.direct, j.sync_io)?
             } else {
                 probe_new_file(p, j.direct)?
             };
@@ -479,7 +485,7 @@ fn open_clones(
             let f = if is_null(&spec) && !p.exists() {
                 null_target(&spec, i)?
             } else {
-                open_target(p, spec.rw.writes(), direct)?
+                open_target(p, spec.rw.writes(), direct, spec.sync_io)?
             };
             let (base, len) = region_of(&spec, &f, p, i)?;
             targets.push(Target { file: f, base, len });
@@ -513,6 +519,7 @@ pub fn open_on_start(p: &Prepared) -> Result<Vec<Target>> {
             .write(true)
             .create(true)
             .direct(*direct)
+            .sync(p.spec.sync_io)
             .open(path)
             .with_context(|| format!("creating {} (create_on_open)", path.display()))?;
         let (base, len) = region_of(&p.spec, &f, path, i)?;

@@ -572,3 +572,80 @@ fn invalidate_drops_the_cached_pages_before_the_job() {
         }
     }
 }
+
+/// The open flags (octal, from `/proc/PID/fdinfo`) of `pid`'s descriptors for `name`.
+fn open_flags(pid: u32, name: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let target = std::fs::read_link(e.path()).unwrap_or_default();
+        if target.file_name().is_some_and(|n| n == name) {
+            let info = std::fs::read_to_string(format!(
+                "/proc/{pid}/fdinfo/{}",
+                e.file_name().to_string_lossy()
+            ))
+            .unwrap_or_default();
+            if let Some(l) = info.lines().find(|l| l.starts_with("flags:")) {
+                out.push(u32::from_str_radix(l.split_whitespace().nth(1).unwrap(), 8).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// fio's `sync`: `sync`/`1` opens the job's files `O_SYNC`, `dsync` `O_DSYNC`, `none`/`0`
+/// neither — read from the running process's descriptors, and from fio's (`--thread`, so
+/// its files are in its own process) when installed.
+#[test]
+fn sync_opens_the_files_o_sync_or_o_dsync() {
+    let dir = tempdir();
+    let watch = |fio: bool, value: &str| -> Option<u32> {
+        let args = [
+            "--name=s".to_string(),
+            "--filename=sf".into(),
+            "--size=1m".into(),
+            "--rw=write".into(),
+            "--runtime=700ms".into(),
+            "--time_based".into(),
+            "--thread".into(),
+            format!("--sync={value}"),
+            "--output=/dev/null".into(),
+        ];
+        let mut cmd = if fio {
+            Command::new("fio").arg("--version").output().ok()?;
+            Command::new("fio")
+        } else {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_diorite"));
+            c.arg("bench");
+            c
+        };
+        let mut child = cmd.current_dir(dir.path()).args(&args).spawn().unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..50 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            seen = open_flags(child.id(), "sf");
+            if !seen.is_empty() {
+                break;
+            }
+        }
+        assert!(child.wait().unwrap().success());
+        let _ = std::fs::remove_file(dir.path().join("sf"));
+        assert!(!seen.is_empty(), "the job's file was not open");
+        Some(seen.iter().fold(0, |a, f| a | (f & libc::O_SYNC as u32)))
+    };
+    for (value, want) in [
+        ("none", 0),
+        ("0", 0),
+        ("sync", libc::O_SYNC as u32),
+        ("1", libc::O_SYNC as u32),
+        ("dsync", libc::O_DSYNC as u32),
+    ] {
+        assert_eq!(watch(false, value), Some(want), "sync={value}");
+        if let Some(f) = watch(true, value) {
+            assert_eq!(f, want, "fio, sync={value}");
+        }
+    }
+}

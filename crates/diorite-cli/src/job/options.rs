@@ -681,6 +681,19 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.invalidate = v.bool()
         ),
         opt!(
+            "sync",
+            [],
+            ValueKind::Choice(&["none", "0", "sync", "1", "dsync"], &[]),
+            Job, Group::Job, "none",
+            "dsync",
+            "synchronous writes: none (0, the default), sync (1: the files opened O_SYNC) or dsync (O_DSYNC)",
+            |j, g, v| j.sync_io = match v.str() {
+                "sync" | "1" => diorite::WriteSync::Full,
+                "dsync" => diorite::WriteSync::Data,
+                _ => diorite::WriteSync::None,
+            }
+        ),
+        opt!(
             "thread",
             ["threads"],
             ValueKind::Bool,

@@ -358,6 +358,7 @@ fn next_loop(
             .write(true)
             .create(true)
             .direct(t.file.is_direct())
+            .sync(spec.sync_io)
             .open(path)
             .with_context(|| format!("unlink_each_loop: creating {}", path.display()))?;
         crate::run::layout::preallocate(path, t.base, t.base + t.len, spec.files.fallocate)?;

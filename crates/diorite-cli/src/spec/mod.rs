@@ -472,6 +472,9 @@ pub struct JobSpec {
     pub end_fsync: bool,
     /// fio's `invalidate` (default on): drop the files' cached pages before the job's I/O.
     pub invalidate: bool,
+    /// fio's `sync` (`none`/`0`, `sync`/`1`, `dsync`): the files opened with `O_SYNC` or
+    /// `O_DSYNC`.
+    pub sync_io: diorite::WriteSync,
     pub verify: bool,
     pub do_verify: bool,
     pub verify_only: bool,
@@ -781,6 +784,7 @@ impl Default for JobSpec {
             fdatasync: 0,
             end_fsync: false,
             invalidate: true,
+            sync_io: diorite::WriteSync::None,
             // fio's default criterion: iops_slope:0.01%.
             verify: false,
             do_verify: true,

@@ -130,6 +130,8 @@ pub(crate) struct FileInner {
     path: PathBuf,
     geometry: Geometry,
     direct: bool,
+    /// `O_SYNC`/`O_DSYNC`, as opened.
+    sync: WriteSync,
     writable: bool,
     readable: bool,
     /// Device size (block devices, fixed), or the size of a regular file under the
@@ -185,6 +187,21 @@ pub struct OpenOptions {
     require_direct: bool,
     direct: bool,
     max_transfer: Option<u32>,
+    sync: WriteSync,
+}
+
+/// How a write is made durable by the file's own flags (`open(2)`'s `O_SYNC`/`O_DSYNC`):
+/// each completed write is then on stable storage as if followed by `fsync`/`fdatasync`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WriteSync {
+    /// A write completes once the device has it; durability needs a flush (the default).
+    #[default]
+    None,
+    /// `O_DSYNC`: a write completes once its data (and the metadata needed to read it back)
+    /// is durable.
+    Data,
+    /// `O_SYNC`: a write completes once its data and all the file's metadata are durable.
+    Full,
 }
 
 impl OpenOptions {
@@ -198,7 +215,14 @@ impl OpenOptions {
             require_direct: true,
             direct: true,
             max_transfer: None,
+            sync: WriteSync::None,
         }
+    }
+
+    /// Opens with `O_DSYNC` or `O_SYNC` ([`WriteSync`]); the default is neither.
+    pub fn sync(&mut self, v: WriteSync) -> &mut OpenOptions {
+        self.sync = v;
+        self
     }
 
     /// Open for reading.
@@ -278,6 +302,11 @@ impl OpenOptions {
         if self.truncate {
             flags |= libc::O_TRUNC;
         }
+        flags |= match self.sync {
+            WriteSync::None => 0,
+            WriteSync::Data => libc::O_DSYNC,
+            WriteSync::Full => libc::O_SYNC,
+        };
         let attempt = if self.direct {
             sys::open(path, flags | libc::O_DIRECT)
         } else {
@@ -334,6 +363,7 @@ impl OpenOptions {
                 path: path.to_owned(),
                 geometry,
                 direct,
+                sync: self.sync,
                 writable: self.write,
                 readable: self.read,
                 size: crate::direct::size::OrderedSize::new(size),
@@ -632,6 +662,11 @@ impl DirectFile {
     /// Whether the file is open with `O_DIRECT` (see [`OpenOptions::require_direct`]).
     pub fn is_direct(&self) -> bool {
         self.inner.direct
+    }
+
+    /// Whether each write is durable at completion (`O_DSYNC`/`O_SYNC`), as opened.
+    pub fn write_sync(&self) -> WriteSync {
+        self.inner.sync
     }
 
     /// Whether the file was opened for writing.
