@@ -106,7 +106,8 @@ fn write_sync_flags_and_drop_cache_reach_the_kernel() {
     let p = dir.path().join("s");
     std::fs::write(&p, vec![1u8; 1 << 20]).unwrap();
     let flags = |f: &DirectFile| -> u32 {
-        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_fd().as_raw_fd())).unwrap();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_fd().as_raw_fd()))
+            .unwrap();
         let line = info.lines().find(|l| l.starts_with("flags:")).unwrap();
         u32::from_str_radix(line.split_whitespace().nth(1).unwrap(), 8).unwrap()
     };
@@ -116,11 +117,19 @@ fn write_sync_flags_and_drop_cache_reach_the_kernel() {
         (diorite::WriteSync::Data, libc::O_DSYNC as u32),
         (diorite::WriteSync::Full, libc::O_SYNC as u32),
     ] {
-        let f = DirectFile::options().write(true).sync(mode).require_direct(false).open(&p).unwrap();
+        let f = DirectFile::options()
+            .write(true)
+            .sync(mode)
+            .require_direct(false)
+            .open(&p)
+            .unwrap();
         assert_eq!(flags(&f) & libc::O_SYNC as u32, want, "{mode:?}");
         assert_eq!(f.write_sync(), mode);
     }
-    let f = DirectFile::options().require_direct(false).open(&p).unwrap();
+    let f = DirectFile::options()
+        .require_direct(false)
+        .open(&p)
+        .unwrap();
     f.drop_cache(0, 0).unwrap();
     let std_f = std::fs::File::open(&p).unwrap();
     std_f.sync_all().unwrap();
@@ -128,12 +137,22 @@ fn write_sync_flags_and_drop_cache_reach_the_kernel() {
     f.drop_cache(0, 0).unwrap();
     // SAFETY: a fresh read-only shared mapping, unmapped below; one byte per page.
     let resident = unsafe {
-        let m = libc::mmap(std::ptr::null_mut(), 1 << 20, libc::PROT_READ, libc::MAP_SHARED, std_f.as_raw_fd(), 0);
+        let m = libc::mmap(
+            std::ptr::null_mut(),
+            1 << 20,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            std_f.as_raw_fd(),
+            0,
+        );
         let mut v = vec![0u8; 256];
         assert_eq!(libc::mincore(m, 1 << 20, v.as_mut_ptr()), 0);
         libc::munmap(m, 1 << 20);
         v.iter().filter(|b| **b & 1 == 1).count()
     };
     assert_eq!(resident, 0);
-    assert!(f.drop_cache(u64::MAX, 1).is_err(), "an offset past off_t is refused");
+    assert!(
+        f.drop_cache(u64::MAX, 1).is_err(),
+        "an offset past off_t is refused"
+    );
 }

@@ -672,6 +672,15 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.end_fsync = v.bool()
         ),
         opt!(
+            "iodepth_low",
+            [],
+            ValueKind::Int(0, 65535),
+            Job, Group::Job, "",
+            "4",
+            "once the queue is full, let it drain to this depth before filling it again (default: iodepth, keep it full; 0 or above iodepth: the same)",
+            |j, g, v| j.iodepth_low = Some(v.num() as u32)
+        ),
+        opt!(
             "invalidate",
             [],
             ValueKind::Bool,

@@ -134,6 +134,11 @@ struct Phase<'s> {
     pending: Option<(usize, Io)>,
     stopping: bool,
     exhausted: bool,
+    /// fio's `iodepth_low` (below `iodepth`): once the queue is full it drains to this depth
+    /// before issuing again (`wait_for_completions` reaps while `cur_depth > iodepth_low`);
+    /// `draining` while it does.
+    low_water: Option<usize>,
+    draining: bool,
     backlog: Backlog,
     /// `verify_state_save`: the durable writes, saved at each completed sync.
     tracker: Option<state::Tracker>,
@@ -265,6 +270,11 @@ impl<'s> Phase<'s> {
             pending: None,
             stopping: false,
             exhausted: false,
+            low_water: spec
+                .iodepth_low
+                .filter(|l| *l > 0 && *l < spec.iodepth)
+                .map(|l| l as usize),
+            draining: false,
             backlog: Backlog {
                 every: spec.verification.verify_backlog.filter(|_| verify_writes),
                 batch: spec
@@ -416,6 +426,12 @@ impl<'s> Phase<'s> {
         mut flow: Option<&mut flow::FlowJob<'_>>,
         may_issue: bool,
     ) -> Result<()> {
+        if let Some(low) = self.low_water {
+            if self.draining && e.in_flight() > low {
+                return Ok(());
+            }
+            self.draining = false;
+        }
         while !e.free.is_empty() {
             if !may_issue && self.pending.is_none() {
                 break;
@@ -437,6 +453,8 @@ impl<'s> Phase<'s> {
                 break;
             }
         }
+        // The queue is full: with iodepth_low, it drains before the next I/O.
+        self.draining = self.low_water.is_some() && e.free.is_empty();
         Ok(())
     }
 

@@ -470,6 +470,8 @@ pub struct JobSpec {
     pub fdatasync: u32,
     /// fio's `end_fsync`: fsync every file when the phase has drained.
     pub end_fsync: bool,
+    /// fio's `iodepth_low`: the depth a full queue drains to before it is filled again.
+    pub iodepth_low: Option<u32>,
     /// fio's `invalidate` (default on): drop the files' cached pages before the job's I/O.
     pub invalidate: bool,
     /// fio's `sync` (`none`/`0`, `sync`/`1`, `dsync`): the files opened with `O_SYNC` or
@@ -783,6 +785,7 @@ impl Default for JobSpec {
             fsync: 0,
             fdatasync: 0,
             end_fsync: false,
+            iodepth_low: None,
             invalidate: true,
             sync_io: diorite::WriteSync::None,
             // fio's default criterion: iops_slope:0.01%.
