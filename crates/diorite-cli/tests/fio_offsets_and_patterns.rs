@@ -409,3 +409,63 @@ fn block_sizes_per_direction() {
         [set(&[4096]), set(&[8192, 16384])]
     );
 }
+
+/// fio's seeds: `randrepeat=0` draws new sequences each run — unless `randseed` is given,
+/// which holds whatever randrepeat says; `allrandrepeat=1` takes one fixed seed for every
+/// sequence, whatever randrepeat and randseed say (fio's `td_fill_rand_seeds`). Shown on the
+/// bytes a random writer leaves (offsets and data); fio the same, when installed.
+#[test]
+fn randseed_and_allrandrepeat_fix_the_sequences_as_fios_do() {
+    let dir = tempdir();
+    let digest = |extra: &[&str], fio: bool| -> Option<Vec<u8>> {
+        let f = dir.path().join("ar");
+        let _ = std::fs::remove_file(&f);
+        let mut args = vec![
+            "--name=a",
+            "--filename=ar",
+            "--size=256k",
+            "--rw=randwrite",
+            "--refill_buffers",
+        ];
+        args.extend_from_slice(extra);
+        if fio {
+            args.push("--output=/dev/null");
+            common::fio_in(dir.path(), &args)?;
+        } else {
+            let out = bench_in(dir.path(), &args);
+            assert!(out.status.success(), "{}", common::stderr(&out));
+        }
+        Some(std::fs::read(&f).unwrap())
+    };
+    for fio in [false, true] {
+        let same =
+            |a: &[&str], b: &[&str]| -> Option<bool> { Some(digest(a, fio)? == digest(b, fio)?) };
+        let Some(clock) = same(&["--randrepeat=0"], &["--randrepeat=0"]) else {
+            continue;
+        };
+        assert!(!clock, "fio={fio}: randrepeat=0 draws new sequences");
+        assert_eq!(
+            same(
+                &["--randrepeat=0", "--randseed=9"],
+                &["--randrepeat=0", "--randseed=9"]
+            ),
+            Some(true),
+            "fio={fio}"
+        );
+        assert_eq!(
+            same(&["--randseed=9"], &["--randseed=10"]),
+            Some(false),
+            "fio={fio}"
+        );
+        let all = ["--randrepeat=0", "--allrandrepeat=1"];
+        assert_eq!(same(&all, &all), Some(true), "fio={fio}");
+        assert_eq!(
+            same(
+                &["--allrandrepeat=1", "--randseed=5"],
+                &["--allrandrepeat=1", "--randseed=7"]
+            ),
+            Some(true),
+            "fio={fio}: allrandrepeat ignores randseed"
+        );
+    }
+}

@@ -1456,8 +1456,17 @@ pub static OPTIONS: &[Opt] =
             ValueKind::Bool,
             Job, Group::Offsets, "1",
             "0",
-            "1: the same random sequence every run (default), 0: seeded from the clock",
+            "1: the same random sequence every run (default), 0: seeded from the clock (unless randseed is given)",
             |j, g, v| j.offsets.randrepeat = v.bool()
+        ),
+        opt!(
+            "allrandrepeat",
+            [],
+            ValueKind::Bool,
+            Job, Group::Offsets, "0",
+            "1",
+            "every random sequence from one fixed seed, whatever randrepeat and randseed say (as fio)",
+            |j, g, v| j.offsets.allrandrepeat = v.bool()
         ),
         opt!(
             "randseed",
@@ -1465,8 +1474,11 @@ pub static OPTIONS: &[Opt] =
             ValueKind::Int(0, u64::MAX),
             Job, Group::Offsets, "",
             "42",
-            "seed of the random sequences",
-            |j, g, v| j.offsets.randseed = v.num()
+            "seed of the random sequences (given, it holds whatever randrepeat says, as fio)",
+            |j, g, v| {
+                j.offsets.randseed = v.num();
+                j.offsets.randseed_set = true;
+            }
         ),
         opt!(
             "random_distribution",

@@ -518,8 +518,8 @@ fn verify_modes(j: &JobSpec) -> Result<()> {
         if j.time_based {
             bail!("job {n}: verify_only replays a job that ended by size; remove time_based");
         }
-        if !j.offsets.randrepeat {
-            bail!("job {n}: verify_only needs randrepeat=1 to replay the same offsets");
+        if !(j.offsets.randrepeat || j.offsets.randseed_set || j.offsets.allrandrepeat) {
+            bail!("job {n}: verify_only needs a repeatable seed (randrepeat=1, randseed or allrandrepeat) to replay the same offsets");
         }
     }
     Ok(())

@@ -26,8 +26,11 @@ use std::time::{Duration, Instant};
 
 /// The seed of clone `index` of a job.
 pub fn job_seed(spec: &JobSpec, index: u32) -> u64 {
-    let base = if spec.offsets.randrepeat {
-        spec.offsets.randseed
+    let o = &spec.offsets;
+    let base = if o.allrandrepeat {
+        crate::spec::DEFAULT_RANDSEED
+    } else if o.randrepeat || o.randseed_set {
+        o.randseed
     } else {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

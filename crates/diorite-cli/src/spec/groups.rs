@@ -277,6 +277,9 @@ pub struct MeasureOpts {
 /// Where a job's I/Os go: the region's start (`offset`, per clone `offset_increment`), the random
 /// offsets (distribution, generator, seed, map, percentage random, alignment), fio's offset
 /// modifiers and zones.
+/// The seed of every job's random sequences when `randseed` is not given.
+pub const DEFAULT_RANDSEED: u64 = 0x5eed_d10e;
+
 #[derive(Clone, Debug)]
 pub struct OffsetOpts {
     pub offset: u64,
@@ -284,6 +287,12 @@ pub struct OffsetOpts {
     pub offset_increment: Incr,
     pub randrepeat: bool,
     pub randseed: u64,
+    /// `randseed` was given: the sequences follow it whatever `randrepeat` says (fio's
+    /// `setup_random_seeds`).
+    pub randseed_set: bool,
+    /// fio's `allrandrepeat`: every sequence from one fixed seed, whatever `randrepeat` and
+    /// `randseed` say (fio's `td_fill_rand_seeds` overwrites the seeds with `FIO_RANDSEED`).
+    pub allrandrepeat: bool,
     pub dist: Dist,
     pub norandommap: bool,
     /// fio's offset modifier (`rw=read:-8k`, `rw=randread:8`): for a sequential pattern, bytes
@@ -332,7 +341,9 @@ impl Default for OffsetOpts {
             zone_range: None,
             zone_skip: 0,
             randrepeat: true,
-            randseed: 0x5eed_d10e,
+            randseed: DEFAULT_RANDSEED,
+            randseed_set: false,
+            allrandrepeat: false,
         }
     }
 }

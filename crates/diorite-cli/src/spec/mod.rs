@@ -17,6 +17,7 @@ use std::time::Duration;
 
 pub use groups::{
     FileOpts, LogOpts, MeasureOpts, OffsetOpts, PacingOpts, PlacementOpts, VerifyOpts,
+    DEFAULT_RANDSEED,
 };
 
 /// fio's percentile list.
