@@ -891,6 +891,30 @@ fn continue_on_error_and_ignore_error_behave_as_fio() {
     let (code, j) = run(&["--inject=write:nth=1:eio"]);
     assert_eq!(code, Some(1));
     assert!(j.get("total_err").is_none(), "{j}");
+    // error_dump (default 1): each non-fatal error said as fio's io_u_log_error says it;
+    // error_dump=0 keeps them quiet.
+    let dumped = |extra: &[&str]| {
+        let mut a = vec![
+            "--name=c",
+            fname.as_str(),
+            "--rw=write",
+            "--size=1m",
+            "--ioengine=threads",
+        ];
+        a.extend_from_slice(&["--inject=write:every=10:eio", "--continue_on_error=write"]);
+        a.extend_from_slice(extra);
+        let out = bench(&a);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| {
+                l.starts_with("diorite: io_u error on file ")
+                    && l.contains(": Input/output error: write offset=")
+            })
+            .count()
+    };
+    assert_eq!(dumped(&[]), 25);
+    assert_eq!(dumped(&["--error_dump=0"]), 0);
     let out = bench(&["--name=c", &fname, "--continue_on_error=sometimes"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("continue_on_error=sometimes"));
     let out = bench(&["--name=c", &fname, "--ignore_error=EWHAT"]);

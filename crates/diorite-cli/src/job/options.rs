@@ -672,6 +672,15 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.end_fsync = v.bool()
         ),
         opt!(
+            "error_dump",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job, "1",
+            "0",
+            "say every error as it happens, also the non-fatal ones continue_on_error goes on after (0: only the job's fatal error)",
+            |j, g, v| j.error_dump = v.bool()
+        ),
+        opt!(
             "iodepth_low",
             [],
             ValueKind::Int(0, 65535),

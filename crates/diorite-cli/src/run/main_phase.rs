@@ -786,9 +786,26 @@ impl<'s> Phase<'s> {
                     spec.continues_on(ErrorType::of(slot.kind == Dir::Read as usize, errno), errno)
                 }) =>
             {
-                // fio's non-fatal error: counted, and the job goes on.
+                // fio's non-fatal error: counted, and the job goes on; with error_dump (the
+                // default) said as fio's `io_u_log_error` says it.
                 r.total_err += 1;
                 r.first_error = r.first_error.or(err.raw_os_error());
+                if spec.error_dump {
+                    let t = &e.targets[slot.file];
+                    eprintln!(
+                        "diorite: io_u error on file {}: {}: {} offset={}, buflen={}",
+                        t.file.path().display(),
+                        // strerror's words, without Rust's "(os error N)".
+                        std::io::Error::from_raw_os_error(err.raw_os_error().unwrap_or(0))
+                            .to_string()
+                            .split(" (os error")
+                            .next()
+                            .unwrap_or_default(),
+                        ["read", "write", "trim", "sync"][slot.kind],
+                        t.base + slot.off,
+                        slot.len
+                    );
+                }
             }
             Err(err) => {
                 if r.error.is_none() {

@@ -471,6 +471,8 @@ pub struct JobSpec {
     pub fdatasync: u32,
     /// fio's `end_fsync`: fsync every file when the phase has drained.
     pub end_fsync: bool,
+    /// fio's `error_dump` (default on): every non-fatal error is said as it happens.
+    pub error_dump: bool,
     /// fio's `iodepth_low`: the depth a full queue drains to before it is filled again.
     pub iodepth_low: Option<u32>,
     /// fio's `invalidate` (default on): drop the files' cached pages before the job's I/O.
@@ -786,6 +788,7 @@ impl Default for JobSpec {
             fsync: 0,
             fdatasync: 0,
             end_fsync: false,
+            error_dump: true,
             iodepth_low: None,
             invalidate: true,
             sync_io: diorite::WriteSync::None,
