@@ -253,3 +253,91 @@ fn verify_with_clones_that_cannot_overwrite_each_other() {
         .run();
     assert!(common::stderr(&out).contains("numjobs > 1 on shared files"));
 }
+
+/// A reading job with verify (`rw=read` or `randread`, with or without `verify_only`) checks
+/// what an earlier verify job wrote — every block of its region once, in its own order — and
+/// reads nothing else: a clean region passes (also under `--readonly`), a corrupted block
+/// fails the job naming its offset, and options that would read a block twice or not at all
+/// are refused by name. fio the same with its own writer, when installed.
+#[test]
+fn a_reading_job_with_verify_checks_what_a_writer_left() {
+    let dir = tempdir();
+    let base = [
+        "--name=w",
+        "--filename=vf",
+        "--size=256k",
+        "--verify=crc32c",
+    ];
+    let run = |extra: &[&str]| bench_in(dir.path(), &[&base[..], extra].concat());
+    assert!(run(&["--rw=randwrite"]).status.success());
+    for extra in [
+        &["--rw=read"][..],
+        &["--rw=randread"],
+        &["--rw=read", "--verify_only"],
+        &["--rw=read", "--readonly"],
+    ] {
+        let out = run(extra);
+        assert!(out.status.success(), "{extra:?}: {}", common::stderr(&out));
+        let v = json(&run(&[extra, &["--output-format=json"]].concat()));
+        assert_eq!(v["jobs"][0]["read"]["io_bytes"], 256 << 10, "{extra:?}");
+        assert!(
+            v["jobs"][0]["write"]["io_bytes"].as_u64().unwrap_or(0) == 0,
+            "{extra:?}"
+        );
+    }
+    let f = dir.path().join("vf");
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[5 * 4096 + 77] ^= 0x10;
+    std::fs::write(&f, &bytes).unwrap();
+    let out = run(&["--rw=read"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::stderr(&out).contains("bad block at offset 20480"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(&f).unwrap(),
+        bytes,
+        "a verify pass writes nothing"
+    );
+    for (extra, want) in [
+        (
+            &["--rw=read", "--time_based", "--runtime=1"][..],
+            "checks its region once",
+        ),
+        (&["--rw=randread", "--norandommap"], "each block once"),
+        (&["--rw=randrw"], "verify needs rw=write"),
+    ] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(
+            common::stderr(&out).contains(want),
+            "{extra:?}: {}",
+            common::stderr(&out)
+        );
+    }
+    std::fs::remove_file(&f).unwrap();
+    let fio_args = |rw: &str| -> Vec<String> {
+        base.iter()
+            .map(|s| s.to_string())
+            .chain([format!("--rw={rw}"), "--output=/dev/null".into()])
+            .collect()
+    };
+    let fio = |rw: &str| {
+        let a = fio_args(rw);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        common::fio_may_fail(dir.path(), &a).map(|o| o.status.success())
+    };
+    if fio("randwrite") == Some(true) {
+        assert_eq!(
+            fio("read"),
+            Some(true),
+            "fio's reader passes over fio's writer"
+        );
+        let mut bytes = std::fs::read(&f).unwrap();
+        bytes[5 * 4096 + 77] ^= 0x10;
+        std::fs::write(&f, &bytes).unwrap();
+        assert_eq!(fio("read"), Some(false), "and fails on the corrupted block");
+    }
+}

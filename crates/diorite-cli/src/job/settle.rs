@@ -113,10 +113,33 @@ fn engine_options(j: &JobSpec) -> Result<()> {
     Ok(())
 }
 
-/// `do_verify=0` turns the verify phase off.
+/// `do_verify=0` turns the verify phase off. A reading job with verify (fio checks each block
+/// its reads bring back, written earlier by a verify job) is a read pass that checks every
+/// block of its region once: diorite runs it as a `verify_only` pass, the region's blocks in
+/// the job's order (`read_verify`), each block's write generation taken from its header
+/// (fio checks no write sequence on reads).
 fn do_verify(j: &mut JobSpec) -> Result<()> {
     if !j.do_verify {
         j.verify = false;
+    }
+    if (j.verify || j.verify_only) && matches!(j.rw, Rw::Read | Rw::RandRead) {
+        let n = &j.name;
+        if j.time_based || j.number_ios.is_some() || j.io_size.is_some() || j.loops > 1 {
+            bail!(
+                "job {n}: a reading job with verify checks its region once: time_based, \
+                 number_ios, io_size and loops are not supported with it yet"
+            );
+        }
+        if j.offsets.norandommap || !matches!(j.offsets.dist, Dist::Uniform) {
+            bail!(
+                "job {n}: a reading job with verify checks each block once: norandommap and \
+                 random_distribution are not supported with it yet"
+            );
+        }
+        j.read_verify = true;
+        j.verify = true;
+        j.verify_only = true;
+        j.verification.verify_write_sequence = false;
     }
     Ok(())
 }
@@ -426,8 +449,8 @@ fn defaults(j: &mut JobSpec, warnings: &mut Vec<String>) -> Result<()> {
 fn verify_options(j: &JobSpec) -> Result<()> {
     let n = &j.name;
     if j.verify || j.verify_only {
-        if !matches!(j.rw, Rw::Write | Rw::RandWrite) {
-            bail!("job {n}: verify needs rw=write or rw=randwrite");
+        if !matches!(j.rw, Rw::Write | Rw::RandWrite | Rw::Read | Rw::RandRead) {
+            bail!("job {n}: verify needs rw=write, randwrite (write and check) or read, randread (check what a verify job wrote)");
         }
 
         // Clones may verify when they cannot overwrite each other's blocks: each has its own

@@ -108,7 +108,18 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     };
     (r.backend, r.backend_report, r.skipped) = e.describe();
     let verifying = spec.verify || spec.verify_only;
-    let mut gens = generators(spec, targets, verifying, seed);
+    // A reading job with verify replays the writer its region had: the same order of blocks,
+    // each once (`settle::do_verify`).
+    let shape = spec.read_verify.then(|| {
+        let mut w = spec.clone();
+        w.rw = if spec.rw == crate::spec::Rw::RandRead {
+            crate::spec::Rw::RandWrite
+        } else {
+            crate::spec::Rw::Write
+        };
+        w
+    });
+    let mut gens = generators(shape.as_ref().unwrap_or(spec), targets, verifying, seed);
     // fio's file_service_type: the same sequence of files for the run and its replays.
     let lens: Vec<u64> = targets.iter().map(|t| t.len).collect();
     let mut files = FileService::new(spec, lens, seed);

@@ -483,6 +483,8 @@ pub struct JobSpec {
     pub verify: bool,
     pub do_verify: bool,
     pub verify_only: bool,
+    /// A reading job with verify, run as a `verify_only` pass over its region (settled).
+    pub read_verify: bool,
     pub verify_fatal: bool,
     pub stonewall: bool,
     /// fio's `new_group`: a new reporting group starts with this job (no waiting).
@@ -790,6 +792,7 @@ impl Default for JobSpec {
             end_fsync: false,
             error_dump: true,
             iodepth_low: None,
+            read_verify: false,
             invalidate: true,
             sync_io: diorite::WriteSync::None,
             // fio's default criterion: iops_slope:0.01%.
