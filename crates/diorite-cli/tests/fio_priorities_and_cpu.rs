@@ -207,6 +207,42 @@ fn priorities_per_io_and_their_latency() {
     );
     assert_eq!(m.keys().collect::<Vec<_>>(), ["0x0000", "0x2000"], "{m:?}");
     assert!((600..=850).contains(&m["0x2000"]), "{m:?}");
+    // The five-field form (fio 3.36): a priority hint too, in bits 3..12 of the ioprio each
+    // request carries — best effort 4 with hint 3 is 0x401c — and in the report.
+    let five = [
+        "--name=p",
+        "--filename=f",
+        "--size=8m",
+        "--rw=randread",
+        "--direct=1",
+        "--ioengine=io_uring",
+        "--number_ios=400",
+        "--cmdprio_bssplit=4k/50/2/4/3",
+    ];
+    let m = prios_logged(dir.path(), &five);
+    assert_eq!(m.keys().collect::<Vec<_>>(), ["0x0000", "0x401c"], "{m:?}");
+    let v = common::json(&bench_in(
+        dir.path(),
+        &[&five[..], &["--output-format=json"]].concat(),
+    ));
+    let prios = v["jobs"][0]["read"]["prios"].as_array().unwrap();
+    assert!(
+        prios
+            .iter()
+            .any(|p| p["prioclass"] == 2 && p["prio"] == 4 && p["priohint"] == 3),
+        "{prios:?}"
+    );
+    let text = String::from_utf8_lossy(&bench_in(dir.path(), &five).stdout).into_owned();
+    assert!(text.contains("clat prio 2/4/3"), "{text}");
+    let out = bench_in(
+        dir.path(),
+        &[&five[..7], &["--cmdprio_bssplit=4k/50/2/4/1024"]].concat(),
+    );
+    assert!(
+        common::stderr(&out).contains("BS/PERCENT[/CLASS/LEVEL[/HINT]]"),
+        "{}",
+        common::stderr(&out)
+    );
     // Without log_prio the column says whether the I/O was real-time.
     let mut a = base.to_vec();
     a.extend([

@@ -58,4 +58,4 @@ pub use error::{Error, ErrorKind, Result};
 pub use file::{AlignCheck, DirectFile, Geometry, GeometrySource, OpenOptions, WriteSync};
 pub use future::{Completions, Io, Run};
 pub use local::LocalContext;
-pub use request::{Completion, IoClass, OpKind, Request, RequestId};
+pub use request::{Completion, IoClass, OpKind, Request, RequestId, MAX_PRIORITY_HINT};

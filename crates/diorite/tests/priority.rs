@@ -2,7 +2,8 @@
 //! kernel on every backend — shown by the kernel's own permission check: in a thread without
 //! `CAP_SYS_ADMIN` and `CAP_SYS_NICE`, a `RealTime` read completes with `EPERM` while a
 //! `BestEffort` one and one without a priority succeed (with the capabilities, every class
-//! succeeds); a level above 7 is refused at submit and nothing is issued; the thread pool's
+//! succeeds); a level above 7, or a hint above 10 bits, is refused at submit and nothing is
+//! issued; a hint within them reaches the kernel with the priority; the thread pool's
 //! worker gets its own priority back after the call.
 
 mod common;
@@ -54,6 +55,22 @@ fn priorities_reach_the_kernel_on_every_backend() {
         ] {
             assert_eq!(run(&ctx, read(&f, p)).unwrap(), 4096, "{backend:?} {p:?}");
         }
+        // A priority hint (bits 3..12): the kernel takes it with the priority (its permission
+        // check looks at the class); one past the 10 bits is refused at submit.
+        let hinted = read(&f, Some((IoClass::BestEffort, 4))).with_priority_hint(3);
+        assert_eq!(hinted.priority_hint(), 3);
+        assert_eq!(run(&ctx, hinted).unwrap(), 4096, "{backend:?} hint");
+        let hinted =
+            read(&f, Some((IoClass::BestEffort, 4))).with_priority_hint(diorite::MAX_PRIORITY_HINT);
+        assert_eq!(run(&ctx, hinted).unwrap(), 4096, "{backend:?} max hint");
+        let e = ctx
+            .submit(read(&f, Some((IoClass::BestEffort, 4))).with_priority_hint(1024))
+            .unwrap_err();
+        assert_eq!(
+            e.error.kind(),
+            ErrorKind::InvalidInput,
+            "{backend:?} hint 1024"
+        );
         // A level the kernel does not have: refused at submit, handed back, nothing issued.
         let e = ctx
             .submit(read(&f, Some((IoClass::BestEffort, 8))))

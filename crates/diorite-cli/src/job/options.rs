@@ -194,7 +194,7 @@ fn per_dir_small(name: &str, v: &str, lo: u8, hi: u8) -> Result<[u8; 2]> {
     }
 }
 
-/// fio's `cmdprio_bssplit`: per direction (`,`), `BS/PERCENT[/CLASS/LEVEL]` entries (`:`),
+/// fio's `cmdprio_bssplit`: per direction (`,`), `BS/PERCENT[/CLASS/LEVEL[/HINT]]` entries (`:`),
 /// the percentages of one direction adding up to at most 100.
 fn parse_cmdprio_bssplit(v: &str, kb_base: u32) -> Result<[Vec<PrioSplit>; 2]> {
     let mut out: [Vec<PrioSplit>; 2] = Default::default();
@@ -206,17 +206,27 @@ fn parse_cmdprio_bssplit(v: &str, kb_base: u32) -> Result<[Vec<PrioSplit>; 2]> {
         let mut sum = 0;
         for e in list.split(':').filter(|e| !e.trim().is_empty()) {
             let f: Vec<&str> = e.split('/').map(str::trim).collect();
-            let bad = || anyhow!("cmdprio_bssplit={v}: {e:?} is not BS/PERCENT[/CLASS/LEVEL]");
+            let bad =
+                || anyhow!("cmdprio_bssplit={v}: {e:?} is not BS/PERCENT[/CLASS/LEVEL[/HINT]]");
             let (bs, pct, prio) = match f.as_slice() {
                 [bs, p] => (bs, p, None),
-                [bs, p, c, l] => {
+                [bs, p, c, l, hint @ ..] if hint.len() <= 1 => {
                     let c: u8 = c
                         .parse()
                         .ok()
                         .filter(|c| (1..=3).contains(c))
                         .ok_or_else(bad)?;
                     let l: u8 = l.parse().ok().filter(|l| *l <= 7).ok_or_else(bad)?;
-                    (bs, p, Some((c, l)))
+                    // fio 3.36's fifth field: the priority hint (10 bits).
+                    let h: u16 = match hint {
+                        [h] => h
+                            .parse()
+                            .ok()
+                            .filter(|h| *h <= diorite::MAX_PRIORITY_HINT)
+                            .ok_or_else(bad)?,
+                        _ => 0,
+                    };
+                    (bs, p, Some((c, l, h)))
                 }
                 _ => return Err(bad()),
             };
@@ -1744,8 +1754,8 @@ pub static OPTIONS: &[Opt] =
             ValueKind::Str,
             Job, Group::Priorities, "",
             "64k/50:1m/10/3/0",
-            "per block size, the percent of I/Os with a priority: BS/PERCENT[/CLASS/LEVEL]:...,\
-             per direction (without CLASS/LEVEL: cmdprio_class/cmdprio)",
+            "per block size, the percent of I/Os with a priority: BS/PERCENT[/CLASS/LEVEL[/HINT]]:...,\
+             per direction (without CLASS/LEVEL: cmdprio_class/cmdprio; HINT: the priority hint, 0-1023)",
             |j, g, v| j.placement.cmdprio.bssplit = parse_cmdprio_bssplit(v.str(), j.kb_base)?
         ),
         opt!(

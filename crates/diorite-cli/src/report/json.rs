@@ -221,6 +221,10 @@ fn job(v: &View<'_>, views: &[View<'_>], plus: bool) -> Value {
                 let mut o = Map::new();
                 o.insert("prioclass".into(), json!(p >> 13));
                 o.insert("prio".into(), json!(p & 7));
+                // fio 3.36 and later: the hint (written when there is one).
+                if (p >> 3) & 0x3ff != 0 {
+                    o.insert("priohint".into(), json!((p >> 3) & 0x3ff));
+                }
                 o.insert(name.into(), lat_json(l, plus, list));
                 Value::Object(o)
             })

@@ -222,11 +222,7 @@ fn direction(out: &mut String, v: &View<'_>, views: &[View<'_>], d: usize, label
     let prios = v.prios_with_samples(d);
     let kind = if p.lat { "lat" } else { "clat" };
     for (ioprio, l) in &prios {
-        lat_line(
-            out,
-            &format!("{kind} prio {}/{}", ioprio >> 13, ioprio & 7),
-            l,
-        );
+        lat_line(out, &format!("{kind} prio {}", prio_label(*ioprio)), l);
     }
     // fio's order: slat, clat, lat percentiles, each as the job asks.
     for (on, label, l) in [
@@ -242,9 +238,8 @@ fn direction(out: &mut String, v: &View<'_>, views: &[View<'_>], d: usize, label
         let all = if p.lat { s.lat.n } else { s.clat.n }.max(1);
         for (ioprio, l) in &prios {
             let label = format!(
-                "{kind} prio {}/{} ({:.2}% of IOs)",
-                ioprio >> 13,
-                ioprio & 7,
+                "{kind} prio {} ({:.2}% of IOs)",
+                prio_label(*ioprio),
                 100.0 * l.n as f64 / all as f64
             );
             percentile_lines(out, &label, l, &p.list);
@@ -374,5 +369,13 @@ fn notes(out: &mut String, v: &View<'_>) {
             out,
             "  interrupted  : stopped by Ctrl-C; numbers cover the time run"
         );
+    }
+}
+
+/// fio's `CLASS/LEVEL` of an ioprio value, with fio 3.36's `/HINT` when it has a hint.
+fn prio_label(ioprio: u16) -> String {
+    match (ioprio >> 3) & 0x3ff {
+        0 => format!("{}/{}", ioprio >> 13, ioprio & 7),
+        hint => format!("{}/{}/{hint}", ioprio >> 13, ioprio & 7),
     }
 }

@@ -278,7 +278,7 @@ impl<'a> Issuer<'a> {
             Dir::Trim => Request::discard(&t.file, off, io.len),
         };
         let req = match prio {
-            Some((class, level)) => req.with_priority(class, level),
+            Some((class, level, hint)) => req.with_priority(class, level).with_priority_hint(hint),
             None => req,
         };
         let t0 = Stamp::now();

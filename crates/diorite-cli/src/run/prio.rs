@@ -10,12 +10,13 @@ use crate::rng::Rng;
 use crate::spec::{CmdPrio, JobSpec, PrioSplit};
 use diorite::IoClass;
 
-/// A priority: class and level.
-pub type Prio = (IoClass, u8);
+/// A priority: class, level and hint (0: none).
+pub type Prio = (IoClass, u8, u16);
 
-/// fio's `ioprio_value` (class << 13 | level; no class given is best effort), 0 for none.
+/// fio's `ioprio_value` (class << 13 | hint << 3 | level; no class given is best effort), 0
+/// for none.
 pub fn value(p: Option<Prio>) -> u16 {
-    p.map_or(0, |(c, l)| ((c as u16) << 13) | u16::from(l))
+    p.map_or(0, |(c, l, h)| ((c as u16) << 13) | (h << 3) | u16::from(l))
 }
 
 /// A block size's `cmdprio_bssplit` entries: `(cumulative percent, priority)`.
@@ -36,12 +37,13 @@ pub struct Prios {
 
 impl Prios {
     pub fn new(spec: &JobSpec, seed: u64) -> Prios {
-        let default = spec.default_prio();
+        let default = spec.default_prio().map(|(c, l)| (c, l, 0));
         let c: &CmdPrio = &spec.placement.cmdprio;
         let cmd = [0, 1].map(|d| {
             (
                 IoClass::from_number(c.class[d]).unwrap_or(IoClass::RealTime),
                 c.level[d],
+                0,
             )
         });
         let split = [0, 1].map(|d| {
@@ -56,7 +58,7 @@ impl Prios {
                     continue;
                 }
                 let prio = p
-                    .and_then(|(cl, l)| IoClass::from_number(cl).map(|cl| (cl, l)))
+                    .and_then(|(cl, l, h)| IoClass::from_number(cl).map(|cl| (cl, l, h)))
                     .unwrap_or(cmd[d]);
                 match out.iter_mut().find(|e| e.0 == bs) {
                     Some(e) => {

@@ -268,7 +268,9 @@ fn place_thread(spec: &JobSpec, r: &mut JobResult) -> Result<(Vec<usize>, i32)> 
         .as_ref()
         .map(|set| cpu::for_job(set, spec.placement.cpus_split, spec.job_number));
     cpu::apply(cpus.as_deref(), spec.placement.nice)
-        .and_then(|placed| prio::set_thread(spec.default_prio()).map(|()| placed))
+        .and_then(|placed| {
+            prio::set_thread(spec.default_prio().map(|(c, l)| (c, l, 0))).map(|()| placed)
+        })
         .and_then(|placed| {
             // fio's numa_mem_policy, before the engine allocates the job's buffers.
             r.mem_policy = spec

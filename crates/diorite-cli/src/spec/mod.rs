@@ -639,14 +639,13 @@ pub struct CmdPrio {
     pub bssplit: [Vec<PrioSplit>; 2],
 }
 
-/// One `cmdprio_bssplit` entry: block size, percent, and `(class, level)` if given.
-/// One `cmdprio_bssplit` entry: I/Os of block size `bs` get priority `prio` (class, level;
-/// `None`: `cmdprio_class`/`cmdprio`) `perc` percent of the time.
+/// One `cmdprio_bssplit` entry: I/Os of block size `bs` get priority `prio` (class, level,
+/// hint; `None`: `cmdprio_class`/`cmdprio`) `perc` percent of the time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PrioSplit {
     pub bs: u64,
     pub perc: u32,
-    pub prio: Option<(u8, u8)>,
+    pub prio: Option<(u8, u8, u16)>,
 }
 
 /// Whether a third (trim) value was given to `rate`, `rate_iops`, `rate_min`,

@@ -127,6 +127,8 @@ pub struct Request {
     /// The I/O priority ([`Request::with_priority`]): class and level; `None` leaves the
     /// issuer's.
     pub(crate) prio: Option<(IoClass, u8)>,
+    /// The priority hint ([`Request::with_priority_hint`]), 0 for none.
+    pub(crate) prio_hint: u16,
 }
 
 /// An I/O priority class (Linux `ioprio`, see ioprio_set(2)): `RealTime` needs
@@ -155,9 +157,12 @@ impl IoClass {
 }
 
 /// The kernel's encoding of a priority (`IOPRIO_PRIO_VALUE`: class << 13 | level).
-pub(crate) fn ioprio_value(class: IoClass, level: u8) -> u16 {
-    ((class as u16) << 13) | u16::from(level)
+pub(crate) fn ioprio_value(class: IoClass, level: u8, hint: u16) -> u16 {
+    ((class as u16) << 13) | (hint << 3) | u16::from(level)
 }
+
+/// The largest priority hint: the kernel's 10 hint bits (`IOPRIO_HINT_NR_BITS`).
+pub const MAX_PRIORITY_HINT: u16 = (1 << 10) - 1;
 
 // SAFETY: every field is Send except the raw pointer of `Bufs::Raw`; the caller of `read_raw` /
 // `write_raw` promised that the memory stays valid and unaliased until the completion, from
@@ -176,6 +181,7 @@ impl Request {
             unmap: false,
             extending: false,
             prio: None,
+            prio_hint: 0,
         }
     }
 
@@ -306,8 +312,33 @@ impl Request {
         self.prio
     }
 
+    /// Adds a hint to the priority given with [`Request::with_priority`] (Linux 6.10 and
+    /// later: bits 3 to 12 of the `ioprio`, e.g. a command duration limit, 1 to 7, on a device
+    /// with CDL; devices without a use for it ignore it). A hint above
+    /// [`MAX_PRIORITY_HINT`] is refused at submit ([`ErrorKind::InvalidInput`]); without a
+    /// priority it is not sent.
+    ///
+    /// [`ErrorKind::InvalidInput`]: crate::ErrorKind::InvalidInput
+    pub fn with_priority_hint(mut self, hint: u16) -> Request {
+        self.prio_hint = hint;
+        self
+    }
+
+    /// The hint given with [`Request::with_priority_hint`] (0: none).
+    pub fn priority_hint(&self) -> u16 {
+        self.prio_hint
+    }
+
     /// Refuses a priority level the kernel does not have.
     pub(crate) fn check_priority(&self, op: &'static str) -> crate::Result<()> {
+        if self.prio_hint > MAX_PRIORITY_HINT {
+            return Err(
+                crate::Error::new(crate::ErrorKind::InvalidInput, op).with_detail(format!(
+                    "I/O priority hint {} is out of range: hints are 0 to {MAX_PRIORITY_HINT}",
+                    self.prio_hint
+                )),
+            );
+        }
         match self.prio {
             Some((class, level)) if level > 7 => {
                 Err(
@@ -323,7 +354,7 @@ impl Request {
     /// The kernel's `ioprio` of a read or write (0: none given).
     pub(crate) fn ioprio(&self) -> u16 {
         match (self.op, self.prio) {
-            (OpKind::Read | OpKind::Write, Some((c, l))) => ioprio_value(c, l),
+            (OpKind::Read | OpKind::Write, Some((c, l))) => ioprio_value(c, l, self.prio_hint),
             _ => 0,
         }
     }
