@@ -208,7 +208,8 @@ impl<'s> Phase<'s> {
         }
         // verify_state_save: the limit lets two sync intervals and a queue depth of writes
         // past the last save.
-        let tracker = if verify_writes && spec.verification.verify_state_save {
+        // (A job with loops saves none: settle refuses one that would need it.)
+        let tracker = if verify_writes && spec.verification.verify_state_save && spec.loops <= 1 {
             let slack =
                 (sync_every > 0).then(|| 2 * (u64::from(sync_every) + u64::from(spec.iodepth)));
             Some(state::Tracker::new(

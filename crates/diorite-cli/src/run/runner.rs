@@ -158,39 +158,64 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
         if spec.invalidate {
             invalidate(spec, targets);
         }
-        let first = main_phase(&mut e, &mut gens, pace, &mut r, io, progress, stop);
-        if apart {
-            // fio: before every loop after the first, the files are deleted and the loop runs
-            // on new ones (the last loop's stay).
-            let mut res = first;
-            for _ in 1..spec.loops {
-                if res.is_err() || r.error.is_some() || r.interrupted || r.terminated {
+        if spec.verify && spec.loops > 1 {
+            // fio: a verify job writes and verifies each loop in turn (the last loop's verify
+            // is the one below).
+            let per_loop = (io_limit / u64::from(spec.loops), seed);
+            let mut res = Ok(());
+            for i in 0..spec.loops {
+                let before = (i > 0).then(|| r.clone());
+                // What earlier loops' verify passes found (a backlog's round sets its own).
+                let found = r.verify.take();
+                let pace = (&mut files, flow.as_mut());
+                res = main_phase(&mut e, &mut gens, pace, &mut r, per_loop, progress, stop);
+                if let Some(b) = before {
+                    add_loop(&mut r, b);
+                }
+                match (r.verify.as_mut(), found) {
+                    (Some(v), Some(f)) => merge_results(v, f),
+                    (None, f) => r.verify = f,
+                    _ => {}
+                }
+                let last = i + 1 == spec.loops;
+                if last || res.is_err() || r.error.is_some() || r.interrupted || r.terminated {
                     break;
                 }
-                let _ = e.close();
-                let logs = &mut e.logs;
-                res = unlink_files(targets).and_then(|()| {
-                    let ctl = (progress, stop, logs);
-                    next_loop(spec, targets, seed, &mut r, ctl, flow.as_mut())
-                });
+                verify_now(spec, targets);
+                verify_part(&mut e, &gens, (seed, stop, deadline), &mut r, None);
+                if r.error.is_some() || r.interrupted {
+                    break;
+                }
             }
             res
         } else {
-            first
+            let first = main_phase(&mut e, &mut gens, pace, &mut r, io, progress, stop);
+            if apart {
+                // fio: before every loop after the first, the files are deleted and the loop runs
+                // on new ones (the last loop's stay).
+                let mut res = first;
+                for _ in 1..spec.loops {
+                    if res.is_err() || r.error.is_some() || r.interrupted || r.terminated {
+                        break;
+                    }
+                    let _ = e.close();
+                    let logs = &mut e.logs;
+                    res = unlink_files(targets).and_then(|()| {
+                        let ctl = (progress, stop, logs);
+                        next_loop(spec, targets, seed, &mut r, ctl, flow.as_mut())
+                    });
+                }
+                res
+            } else {
+                first
+            }
         }
     };
     if let Err(err) = result {
         r.error = Some(crate::errors::chain(err.as_ref()));
     }
     if verifying && r.error.is_none() && !r.interrupted && !r.terminated {
-        // fio's do_verify: every file synced and its cache dropped first, whatever
-        // `invalidate` says, so the checks read the device (neither is measured).
-        if spec.rw.writes() && !crate::plan::is_null(spec) {
-            for t in targets {
-                let _ = t.file.sync_all();
-            }
-        }
-        invalidate(spec, targets);
+        verify_now(spec, targets);
         verify_part(
             &mut e,
             &gens,
@@ -308,7 +333,7 @@ fn verify_part(
     let t0 = Instant::now();
     let res = verify_phase(e, gens, seed, stop, deadline, &mut r.stats, known);
     let took = t0.elapsed();
-    r.dir_runtime[Dir::Read as usize] = took;
+    r.dir_runtime[Dir::Read as usize] += took;
     r.runtime += took;
     match res {
         Ok((mut v, interrupted)) => {
@@ -408,6 +433,17 @@ fn next_loop(
     *logs = e.logs.take();
     add_loop(r, before);
     res
+}
+
+/// fio's do_verify before it reads: every file synced and its cache dropped, whatever
+/// `invalidate` says, so the checks read the device (neither is measured).
+fn verify_now(spec: &JobSpec, targets: &[Target]) {
+    if spec.rw.writes() && !crate::plan::is_null(spec) {
+        for t in targets {
+            let _ = t.file.sync_all();
+        }
+    }
+    invalidate(spec, targets);
 }
 
 /// fio's `invalidate` (on by default): each file's cached pages of the job's region are
