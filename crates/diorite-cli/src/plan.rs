@@ -204,6 +204,17 @@ fn expand(plan: &Plan) -> Result<Vec<JobClone>> {
             });
         }
     }
+    // dedupe_global: each such clone's working set takes buffers from every clone of the
+    // run in turn (fio's thread numbers), so it needs their seeds.
+    let seeds: std::sync::Arc<[u64]> = clones
+        .iter()
+        .map(|c| runner::job_seed(&c.spec, c.index))
+        .collect();
+    for (i, c) in clones.iter_mut().enumerate() {
+        if let Some(w) = c.spec.data.working_set.as_mut().filter(|w| w.global) {
+            w.run_seeds = Some((seeds.clone(), i));
+        }
+    }
     Ok(clones)
 }
 

@@ -16,6 +16,11 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
+    /// The generator `n` draws further on (splitmix64's state moves by a constant per draw).
+    pub fn advanced(&self, n: u64) -> Rng {
+        Rng(self.0.wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+    }
+
     /// Uniform in `0..n` (`n > 0`), by multiply-shift.
     pub fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64

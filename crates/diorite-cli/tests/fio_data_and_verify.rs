@@ -409,3 +409,116 @@ fn verify_with_loops_checks_after_every_loop() {
         common::stderr(&out)
     );
 }
+
+/// `(distinct 4 KiB blocks, distinct contents written more than once)` of a file, and how
+/// many of `a`'s blocks are also in `b`.
+fn dedupe_shape(path: &Path) -> (usize, usize) {
+    let d = std::fs::read(path).unwrap();
+    let mut counts = std::collections::HashMap::new();
+    for b in d.chunks(4096) {
+        *counts.entry(b).or_insert(0u32) += 1;
+    }
+    (counts.len(), counts.values().filter(|&&n| n > 1).count())
+}
+
+fn shared_blocks(a: &Path, b: &Path) -> usize {
+    let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    let theirs: std::collections::HashSet<&[u8]> = b.chunks(4096).collect();
+    a.chunks(4096).filter(|x| theirs.contains(x)).count()
+}
+
+/// fio's `dedupe_mode=working_set`: a duplicate repeats one of the job's first unique buffers
+/// (`dedupe_working_set_percentage` of its size), so the repeated contents are about the set's
+/// 409 buffers where `repeat` spreads them over all ~1000; `dedupe_global` makes the clones'
+/// sets out of each other's first buffers, so one clone's file holds about half of the
+/// other's blocks (none without it). fio the same, when installed (within the draws' spread);
+/// fio's refusals (no size, set + duplicates above 100%) too.
+#[test]
+fn dedupe_working_set_and_global_shape_duplicates_as_fios() {
+    let dir = tempdir();
+    let run = |extra: &[&str], fio: bool| -> Option<(usize, usize, usize)> {
+        for f in ["d.0.0", "d.1.0"] {
+            let _ = std::fs::remove_file(dir.path().join(f));
+        }
+        let mut a = vec![
+            "--name=d",
+            "--size=16m",
+            "--rw=write",
+            "--dedupe_percentage=50",
+        ];
+        a.extend_from_slice(extra);
+        a.push("--output=/dev/null");
+        if fio {
+            common::fio_in(dir.path(), &a)?;
+        } else {
+            let out = bench_in(dir.path(), &a);
+            assert!(out.status.success(), "{}", common::stderr(&out));
+        }
+        let (distinct, repeated) = dedupe_shape(&dir.path().join("d.0.0"));
+        let b = dir.path().join("d.1.0");
+        let shared = if b.exists() {
+            shared_blocks(&dir.path().join("d.0.0"), &b)
+        } else {
+            0
+        };
+        Some((distinct, repeated, shared))
+    };
+    let ws = [
+        "--dedupe_mode=working_set",
+        "--dedupe_working_set_percentage=10",
+    ];
+    for fio in [false, true] {
+        let Some((distinct, repeated, _)) = run(&["--dedupe_mode=repeat"], fio) else {
+            continue;
+        };
+        assert!(
+            (1900..2250).contains(&distinct) && repeated > 900,
+            "fio={fio} repeat: {distinct} {repeated}"
+        );
+        let (distinct, repeated, _) = run(&ws, fio).unwrap();
+        assert!(
+            (1900..2250).contains(&distinct),
+            "fio={fio} working set: {distinct}"
+        );
+        assert!(
+            (380..=409).contains(&repeated),
+            "fio={fio} working set: {repeated} repeated"
+        );
+        let two = [&ws[..], &["--numjobs=2"]].concat();
+        assert_eq!(
+            run(&two, fio).unwrap().2,
+            0,
+            "fio={fio}: apart without dedupe_global"
+        );
+        let shared = run(&[&two[..], &["--dedupe_global=1"]].concat(), fio)
+            .unwrap()
+            .2;
+        assert!(
+            (1700..2700).contains(&shared),
+            "fio={fio}: {shared} blocks shared with dedupe_global"
+        );
+    }
+    for (extra, want) in [
+        (
+            &["--filename=x", "--dedupe_mode=working_set"][..],
+            "needs size",
+        ),
+        (
+            &[
+                "--size=1m",
+                "--dedupe_mode=working_set",
+                "--dedupe_working_set_percentage=60",
+            ][..],
+            "cannot be reached",
+        ),
+    ] {
+        let mut a = vec!["--name=d", "--rw=write", "--dedupe_percentage=50"];
+        a.extend_from_slice(extra);
+        let out = bench_in(dir.path(), &a);
+        assert!(
+            common::stderr(&out).contains(want),
+            "{extra:?}: {}",
+            common::stderr(&out)
+        );
+    }
+}

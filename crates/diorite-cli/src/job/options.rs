@@ -1690,16 +1690,29 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "dedupe_mode",
             [],
-            ValueKind::Choice(&["repeat"], &["working_set"]),
+            ValueKind::Choice(&["repeat", "working_set"], &[]),
             Job, Group::Data, "repeat",
-            "repeat",
-            "how duplicates are made: repeat (the only mode supported; working_set is refused)",
-            |j, g, v| match v.str() {
-                "repeat" => {}
-                s => bail!(
-                    "dedupe_mode={s}: not supported (diorite makes duplicates as fio's repeat mode)"
-                ),
-            }
+            "working_set",
+            "how duplicates are made: repeat (the last unique buffer again) or working_set (one of the job's first unique buffers, drawn at random)",
+            |j, g, v| j.data.ws_mode = v.str() == "working_set"
+        ),
+        opt!(
+            "dedupe_working_set_percentage",
+            [],
+            ValueKind::Int(0, 100),
+            Job, Group::Data, "5",
+            "10",
+            "with dedupe_mode=working_set: the set's size, in percent of the job's size",
+            |j, g, v| j.data.ws_pct = v.num() as u32
+        ),
+        opt!(
+            "dedupe_global",
+            [],
+            ValueKind::Bool,
+            Job, Group::Data, "0",
+            "1",
+            "with dedupe_mode=working_set: the set is shared by the jobs that give this, made of each job's first buffers in turn",
+            |j, g, v| j.data.ws_global = v.bool()
         ),
         opt!(
             "prio",

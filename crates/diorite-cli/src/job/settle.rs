@@ -430,6 +430,7 @@ fn file_lifecycle(j: &JobSpec) -> Result<()> {
 /// `iodepth`, and `time_based` without a runtime is a warning (fio ignores it).
 fn defaults(j: &mut JobSpec, warnings: &mut Vec<String>) -> Result<()> {
     j.data.settle(j.rw.reads(), j.verify || j.verify_only);
+    working_set(j)?;
     // fio: iodepth_batch_submit=0 means "iodepth".
     if j.batch_submit == 0 {
         j.batch_submit = j.iodepth;
@@ -637,5 +638,41 @@ fn not_supported(j: &JobSpec) -> Result<()> {
             j.pacing.think.time.as_micros()
         );
     }
+    Ok(())
+}
+
+/// fio's dedupe working set (`init.c` checks, `dedupe.c` size): with `dedupe_percentage`,
+/// `size` given, one file, and room for the set's unique buffers beside the duplicates.
+fn working_set(j: &mut JobSpec) -> Result<()> {
+    let n = &j.name;
+    let d = &j.data;
+    if !d.ws_mode || d.dedupe_pct == 0 {
+        return Ok(());
+    }
+    let Some(size) = j.size else {
+        bail!(
+            "job {n}: dedupe_mode=working_set needs size (the set is a percentage of it), as fio"
+        );
+    };
+    if j.file_count() > 1 {
+        bail!("job {n}: dedupe_mode=working_set supports one file per job, as fio");
+    }
+    if d.ws_pct + d.dedupe_pct > 100 {
+        bail!(
+            "job {n}: dedupe_percentage={} cannot be reached with dedupe_working_set_percentage={} \
+             (the set's buffers are unique), as fio says",
+            d.dedupe_pct,
+            d.ws_pct
+        );
+    }
+    let pages = size * u64::from(d.ws_pct) / 100 / j.bs_dirs()[1].min().max(1);
+    if pages == 0 {
+        bail!("job {n}: the dedupe working set holds no buffer (dedupe_working_set_percentage of size is below one block)");
+    }
+    j.data.working_set = Some(crate::spec::WorkingSet {
+        pages,
+        global: d.ws_global,
+        run_seeds: None,
+    });
     Ok(())
 }

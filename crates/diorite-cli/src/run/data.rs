@@ -12,14 +12,17 @@
 //!   bytes is `100-P` percent random data followed by zeros (or the `buffer_pattern`); 100 is
 //!   `zero_buffers`.
 //! - `dedupe_percentage=D`: each buffer is, with probability D percent, a copy of the data the
-//!   next unique buffer gets (fio's `repeat` mode: the random state is replayed, not advanced).
+//!   next unique buffer gets (fio's `repeat` mode: the random state is replayed, not advanced),
+//!   or with `dedupe_mode=working_set` of one of the job's first unique buffers drawn at random
+//!   (fio's `dedupe.c`; with `dedupe_global` the set takes its buffers from every job clone in
+//!   turn, each clone's first ones, so clones duplicate each other's data).
 //! - `buffer_pattern`: the pattern repeated from the buffer's start; `zero_buffers`: zeros.
 //!
 //! Nothing here allocates: every fill writes into the engine's buffers in place.
 
 use crate::rng::Rng;
 use crate::spec::verify::Pattern;
-use crate::spec::DataOpts;
+use crate::spec::{DataOpts, WorkingSet};
 
 /// The settled data options of one job and its random state (see the module docs).
 pub struct Filler {
@@ -30,16 +33,68 @@ pub struct Filler {
     stream: Rng,
     /// Draws whether a buffer is a duplicate (`dedupe_percentage`).
     dedupe: Rng,
+    /// `dedupe_mode=working_set`: where the set's buffers start, and the draw of one.
+    ws: Option<Ws>,
+}
+
+/// A dedupe working set: entry `i` is the unique stream of clone `(own + i / per_clone) mod
+/// clones` from its start, `i mod per_clone` buffers on (without `dedupe_global`: one clone,
+/// the job's own, and `per_clone` is the whole set) — fio's `init_dedupe_working_set_seeds`.
+/// Nothing is stored per entry: the stream's state moves by a constant per draw.
+struct Ws {
+    pages: u64,
+    /// Stream draws per smallest write.
+    per_page: u64,
+    starts: Vec<Rng>,
+    own: usize,
+    per_clone: u64,
+    pick: Rng,
+}
+
+impl Ws {
+    fn entry(&self, i: u64) -> Rng {
+        let n = self.starts.len() as u64;
+        let clone = (self.own as u64 + i / self.per_clone) % n;
+        self.starts[clone as usize].advanced((i % self.per_clone) * self.per_page)
+    }
+}
+
+/// A clone's unique-data stream and its dedupe draw, from its seed.
+fn streams(seed: u64) -> (Rng, Rng) {
+    let mut seeds = Rng::new(seed ^ 0x6275_6666_6572_7321);
+    (Rng::new(seeds.next_u64()), Rng::new(seeds.next_u64()))
 }
 
 impl Filler {
     pub fn new(opts: &DataOpts, min_write: u64, seed: u64) -> Filler {
-        let mut seeds = Rng::new(seed ^ 0x6275_6666_6572_7321);
+        let (stream, dedupe) = streams(seed);
+        let min_write = min_write.max(1);
+        let ws = opts.working_set.as_ref().map(|w: &WorkingSet| {
+            let seg = match opts.compress_chunk {
+                0 => min_write,
+                c => min_write.min(c),
+            };
+            let (starts, own) = match &w.run_seeds {
+                Some((seeds, own)) if w.global => {
+                    (seeds.iter().map(|s| streams(*s).0).collect(), *own)
+                }
+                _ => (vec![stream.clone()], 0),
+            };
+            Ws {
+                pages: w.pages.max(1),
+                per_page: min_write.div_ceil(seg),
+                per_clone: (w.pages / starts.len() as u64).max(1),
+                starts,
+                own,
+                pick: Rng::new(seed ^ 0x7773_6574),
+            }
+        });
         Filler {
             opts: opts.clone(),
-            min_write: min_write.max(1),
-            stream: Rng::new(seeds.next_u64()),
-            dedupe: Rng::new(seeds.next_u64()),
+            min_write,
+            stream,
+            dedupe,
+            ws,
         }
     }
 
@@ -82,7 +137,14 @@ impl Filler {
             // 100 percent, fio restores the state after every buffer: all buffers are one).
             let dup = o.dedupe_pct == 100
                 || (o.dedupe_pct > 0 && self.dedupe.below(100) < u64::from(o.dedupe_pct));
-            let mut replay = self.stream.clone();
+            let mut replay = match &mut self.ws {
+                // fio's get_buf_state: 100 percent is one buffer in either mode.
+                Some(ws) if dup && o.dedupe_pct < 100 => {
+                    let i = ws.pick.below(ws.pages);
+                    ws.entry(i)
+                }
+                _ => self.stream.clone(),
+            };
             let rs = if dup { &mut replay } else { &mut self.stream };
             let seg = match o.compress_chunk {
                 0 => self.min_write,

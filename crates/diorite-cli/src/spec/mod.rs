@@ -552,6 +552,26 @@ pub struct DataOpts {
     pub set_scramble: bool,
     pub set_zero: bool,
     pub compress_given: bool,
+    /// fio's `dedupe_mode=working_set`, `dedupe_working_set_percentage` (default 5) and
+    /// `dedupe_global`, as given.
+    pub ws_mode: bool,
+    pub ws_pct: u32,
+    pub ws_global: bool,
+    /// Settled from them: a duplicate repeats one of the job's first unique buffers, drawn at
+    /// random; `None`: the `repeat` mode.
+    pub working_set: Option<WorkingSet>,
+}
+
+/// fio's dedupe working set (`dedupe.c`): see [`DataOpts::working_set`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkingSet {
+    /// The number of buffers in the set: `dedupe_working_set_percentage` of `size`, in
+    /// smallest writes.
+    pub pages: u64,
+    /// `dedupe_global`: the set is made of every job clone's first buffers in turn (the plan
+    /// gives each such clone the run's clone seeds and its index among them).
+    pub global: bool,
+    pub run_seeds: Option<(std::sync::Arc<[u64]>, usize)>,
 }
 
 impl Default for DataOpts {
@@ -568,6 +588,10 @@ impl Default for DataOpts {
             set_scramble: false,
             set_zero: false,
             compress_given: false,
+            ws_mode: false,
+            ws_pct: 5,
+            ws_global: false,
+            working_set: None,
         }
     }
 }
