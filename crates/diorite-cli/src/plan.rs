@@ -73,6 +73,8 @@ struct Need {
     until_full: bool,
     /// What a layout writes: the first job's data that lays it out.
     data: Option<layout::LayoutData>,
+    /// fio's `create_serialize`: made one after another (unless every job using it says 0).
+    serialize: bool,
 }
 
 /// Plans the run: checks it (options, relations, targets, space), creates and lays out the
@@ -306,6 +308,7 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
                     n.reads.extend(region);
                     n.writes.extend(written);
                     n.on_open &= j.files.create_on_open;
+                    n.serialize |= j.files.create_serialize;
                     n.until_full |= fill_len.is_some() && j.rw.reads();
                     if n.data.is_none() && region.is_some() {
                         n.data = Some(layout::LayoutData::of(j, seed));
@@ -316,6 +319,7 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
                     reads: region.into_iter().collect(),
                     writes: written.into_iter().collect(),
                     on_open: j.files.create_on_open && !exists,
+                    serialize: j.files.create_serialize,
                     until_full: fill_len.is_some() && j.rw.reads(),
                     data: region.map(|_| layout::LayoutData::of(j, seed)),
                     exists,
@@ -443,11 +447,11 @@ fn default_target(clones: &[JobClone]) -> Result<(Option<TempTarget>, bool)> {
 
 /// Creates the files that do not exist (but those their job creates as it starts) and lays
 /// them out.
+/// fio's `create_serialize` (default 1): the files are made one after another; those whose
+/// every job gives `create_serialize=0` are then made at once, one thread each (fio's jobs lay
+/// out their own files in parallel then). Either way before any job starts.
 fn lay_out(needs: &[Need], plans: &[layout::FilePlan]) -> Result<()> {
-    for (n, plan) in needs.iter().zip(plans) {
-        if n.on_open {
-            continue; // created by its job when it starts (fio's create_on_open)
-        }
+    let make = |n: &Need, plan: &layout::FilePlan| -> Result<()> {
         if !n.exists {
             std::fs::OpenOptions::new()
                 .write(true)
@@ -459,8 +463,24 @@ fn lay_out(needs: &[Need], plans: &[layout::FilePlan]) -> Result<()> {
         for &(start, end, mode) in &n.writes {
             layout::preallocate(&n.path, start, end, mode)?;
         }
+        Ok(())
+    };
+    // create_on_open files are made by their jobs when they start.
+    let todo = needs.iter().zip(plans).filter(|(n, _)| !n.on_open);
+    let (parallel, serial): (Vec<_>, Vec<_>) = todo.partition(|(n, _)| !n.serialize);
+    for (n, plan) in serial {
+        make(n, plan)?;
     }
-    Ok(())
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parallel
+            .iter()
+            .map(|(n, plan)| s.spawn(move || make(n, plan)))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a layout thread panicked"))?
+        })
+    })
 }
 
 fn open_clones(

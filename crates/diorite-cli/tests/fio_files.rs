@@ -649,3 +649,46 @@ fn sync_opens_the_files_o_sync_or_o_dsync() {
         }
     }
 }
+
+/// fio's `create_serialize`: with 1 (the default) the files are laid out one after another,
+/// with 0 at once (one thread each); either way every file is complete before the jobs read,
+/// the same files as fio's.
+#[test]
+fn create_serialize_lays_files_out_in_turn_or_at_once() {
+    let dir = tempdir();
+    for cs in ["--create_serialize=1", "--create_serialize=0"] {
+        for i in 0..4 {
+            let _ = std::fs::remove_file(dir.path().join(format!("c.0.{i}")));
+        }
+        let v = job(dir.path(), "c")
+            .args(&["--nrfiles=4", "--size=4m", "--rw=read", cs])
+            .json();
+        assert_eq!(v["jobs"][0]["read"]["io_bytes"], 4 << 20, "{cs}");
+        for i in 0..4 {
+            let f = dir.path().join(format!("c.0.{i}"));
+            assert_eq!(std::fs::metadata(&f).unwrap().len(), 1 << 20, "{cs} {i}");
+        }
+    }
+    if common::fio_in(
+        dir.path(),
+        &[
+            "--name=c",
+            "--nrfiles=4",
+            "--size=4m",
+            "--rw=read",
+            "--create_serialize=0",
+            "--output=/dev/null",
+        ],
+    )
+    .is_some()
+    {
+        for i in 0..4 {
+            assert_eq!(
+                std::fs::metadata(dir.path().join(format!("c.0.{i}")))
+                    .unwrap()
+                    .len(),
+                1 << 20
+            );
+        }
+    }
+}

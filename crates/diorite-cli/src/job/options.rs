@@ -985,6 +985,15 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.files.create_on_open = v.bool()
         ),
         opt!(
+            "create_serialize",
+            [],
+            ValueKind::Bool,
+            Job, Group::Files, "1",
+            "0",
+            "lay the files out one after another (0: a job's new files are laid out at the same time as the others', one thread each); always before any job starts",
+            |j, g, v| j.files.create_serialize = v.bool()
+        ),
+        opt!(
             "overwrite",
             [],
             ValueKind::Bool,

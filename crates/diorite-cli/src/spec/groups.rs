@@ -204,6 +204,8 @@ pub struct FileOpts {
     /// fio's `create_on_open`: a missing file is created when the job opens it (at its start),
     /// not while the run is set up (writing jobs).
     pub create_on_open: bool,
+    /// fio's `create_serialize` (default on): files laid out one after another.
+    pub create_serialize: bool,
     /// fio's `overwrite`: a writing job's region is laid out (filled) before it starts, as a
     /// reading job's is, so its writes overwrite data; bytes the file already has are kept.
     pub overwrite: bool,
@@ -231,6 +233,7 @@ impl Default for FileOpts {
             fill_device: false,
             create_on_open: false,
             overwrite: false,
+            create_serialize: true,
             unlink: false,
             unlink_each_loop: false,
             fallocate: Fallocate::Native,
