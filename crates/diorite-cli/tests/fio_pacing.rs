@@ -664,3 +664,51 @@ fn iodepth_low_lets_a_full_queue_drain_before_refilling() {
         );
     }
 }
+
+/// fio's `ramp_time` on a job bounded by size: when the size is done inside the ramp, the ramp
+/// never ends, so nothing is reset — fio reports the job's I/Os, bytes and runtime, but no
+/// latency (nothing is timed in the ramp); when the ramp ends part way, what came after it is
+/// reported (1024 reads at 1000 IOPS, 500 ms ramp: about 524, with latencies). Before: 0
+/// bytes in the first case. Side by side with fio.
+#[test]
+fn ramp_time_on_a_size_bounded_job_reports_as_fio() {
+    let dir = tempdir();
+    data_file(dir.path(), "rf", 4 << 20, 3);
+    let run = |extra: &[&str], fio: bool| -> Option<(u64, u64, u64)> {
+        let mut a = vec![
+            "--name=r",
+            "--filename=rf",
+            "--size=4m",
+            "--rw=read",
+            "--output-format=json",
+        ];
+        a.extend_from_slice(extra);
+        let out = if fio {
+            common::fio_in(dir.path(), &a)?
+        } else {
+            bench_in(dir.path(), &a)
+        };
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let r = &v["jobs"][0]["read"];
+        Some((
+            r["io_bytes"].as_u64().unwrap(),
+            r["total_ios"].as_u64().unwrap(),
+            r["clat_ns"]["N"].as_u64().unwrap(),
+        ))
+    };
+    for fio in [false, true] {
+        let Some(inside) = run(&["--ramp_time=1"], fio) else {
+            continue;
+        };
+        assert_eq!(
+            inside,
+            (4 << 20, 1024, 0),
+            "fio={fio}: done inside the ramp"
+        );
+        let (bytes, ios, n) = run(&["--ramp_time=500ms", "--rate_iops=1000"], fio).unwrap();
+        assert!(
+            (380..=650).contains(&ios) && n == ios && bytes == ios * 4096,
+            "fio={fio}: after the ramp: {ios} {n}"
+        );
+    }
+}

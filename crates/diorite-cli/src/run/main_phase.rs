@@ -952,16 +952,16 @@ impl<'s> Phase<'s> {
         r.depths = std::mem::take(&mut e.depths);
         r.latency_depth = self.lat.as_ref().map(|l| l.qd);
         r.samples = c.samples;
-        r.runtime = if c.ramping {
-            Duration::ZERO
-        } else {
-            c.last_done.max(c.phase_start).duration_since(c.phase_start)
-        };
-        r.stats = if c.ramping {
-            std::array::from_fn(|_| DirStats::new())
-        } else {
-            self.stats
-        };
+        // A job that ends inside its ramp (its size done first): fio counts its I/Os, bytes
+        // and runtime all the same — its ramp never ends, so they are never reset — but no
+        // latency (fio's `should_account` is false in the ramp).
+        r.runtime = c.last_done.max(c.phase_start).duration_since(c.phase_start);
+        r.stats = self.stats;
+        if c.ramping {
+            for st in &mut r.stats {
+                (st.slat, st.clat, st.lat) = (Lat::new(), Lat::new(), Lat::new());
+            }
+        }
         r.dir_runtime = [r.runtime; DIRS];
         if !c.ramping {
             // Per priority: (ioprio, latency) in the table's order.
