@@ -712,3 +712,35 @@ fn ramp_time_on_a_size_bounded_job_reports_as_fio() {
         );
     }
 }
+
+/// fio's rate wait (io_u.c `rate_ddir`, inline mode): ahead of the pace, the job drains what
+/// is in flight and then still sleeps the whole gap it computed before the drain (fio's
+/// `usec_sleep`, spun when shorter than `nanosleep` can do, so it ends on time). At 200 IOPS
+/// on a device taking 20 ms per I/O that is a 25 ms cycle of 5 I/Os, submitted at depths
+/// 1..5 — fio's histogram 20% "1", 40% "2", 40% "4" — where releasing as soon as the drain
+/// ended (the code before) gave 4-I/O cycles (25/50/25).
+#[test]
+fn a_rate_wait_sleeps_its_gap_after_draining_as_fio() {
+    let dir = tempdir();
+    let v = job(dir.path(), "p")
+        .args(&[
+            "--size=1m",
+            "--rw=randread",
+            "--ioengine=threads",
+            "--iodepth=16",
+            "--rate_iops=200",
+            "--number_ios=100",
+            "--inject=any:always:delay=20ms",
+        ])
+        .json();
+    let l = &v["jobs"][0]["iodepth_level"];
+    let (one, two, four) = (
+        l["1"].as_f64().unwrap(),
+        l["2"].as_f64().unwrap(),
+        l["4"].as_f64().unwrap(),
+    );
+    assert!(
+        (14.0..28.0).contains(&one) && (32.0..48.0).contains(&two) && (32.0..50.0).contains(&four),
+        "{l}"
+    );
+}

@@ -25,25 +25,46 @@ use std::time::Duration;
 /// Why issuing waits.
 #[derive(Clone, Copy, Debug)]
 enum Hold {
-    /// fio's rate caps: over budget until then. Drains what is in flight first, unless
-    /// `io_submit_mode=offload` (then the job keeps reaping while it waits).
-    Rate(Stamp),
-    /// A flow hold (ahead of the job's share) or a latency-target drain: drains what is in
-    /// flight, always (as fio's `io_u_quiesce`), then waits until then.
-    Drain(Stamp),
+    /// fio's rate caps (io_u.c `rate_ddir`): over budget by `wait` when it was decided. With
+    /// `io_submit_mode=offload` the job waits until `decided + wait`, reaping meanwhile; in
+    /// fio's default `inline` mode it first drains what is in flight (`io_u_quiesce`) and then
+    /// still sleeps the whole `wait` it computed before the drain — `drained` is when the
+    /// drain ended — so a device slower than the pace gets pairs of I/Os, as fio's does.
+    Rate {
+        decided: Stamp,
+        wait: Duration,
+        drained: Option<Stamp>,
+    },
+    /// A flow hold (ahead of the job's share: `wait` is `flow_sleep`) or a latency-target
+    /// drain (`wait` 0): drains what is in flight, always (as fio's `io_u_quiesce`), then
+    /// sleeps `wait` from when the drain ended (`drained`).
+    Drain {
+        wait: Duration,
+        drained: Option<Stamp>,
+    },
 }
 
+/// A drain with no wait after it (the latency-target search's steps).
+const DRAIN: Hold = Hold::Drain {
+    wait: Duration::ZERO,
+    drained: None,
+};
+
 impl Hold {
-    fn until(self) -> Stamp {
+    /// When the hold ends (`None`: its drain has not ended yet).
+    fn until(self, offload: bool) -> Option<Stamp> {
         match self {
-            Hold::Rate(t) | Hold::Drain(t) => t,
+            Hold::Rate { decided, wait, .. } if offload => Some(decided + wait),
+            Hold::Rate { wait, drained, .. } | Hold::Drain { wait, drained } => {
+                drained.map(|d| d + wait)
+            }
         }
     }
 
     fn drains(self, offload: bool) -> bool {
         match self {
-            Hold::Rate(_) => !offload,
-            Hold::Drain(_) => true,
+            Hold::Rate { .. } => !offload,
+            Hold::Drain { .. } => true,
         }
     }
 }
@@ -406,13 +427,28 @@ impl<'s> Phase<'s> {
     /// Releases a hold that is over (or any hold when stopping); else says until when the
     /// turn may sleep (`None`: it waits for in-flight I/O to drain first, or there is no hold).
     fn settle_hold(&mut self, e: &Issuer<'_>, now: Stamp) -> Option<Stamp> {
-        let hold = self.hold?;
-        let drain = hold.drains(self.spec.pacing.submit_offload);
-        if self.stopping || (now >= hold.until() && (!drain || e.in_flight() == 0)) {
+        let offload = self.spec.pacing.submit_offload;
+        let mut hold = self.hold?;
+        let drain = hold.drains(offload);
+        if let Hold::Rate {
+            drained: d @ None, ..
+        }
+        | Hold::Drain {
+            drained: d @ None, ..
+        } = &mut hold
+        {
+            if drain && e.in_flight() == 0 {
+                *d = Some(now);
+                self.hold = Some(hold);
+            }
+        }
+        let until = hold.until(offload);
+        let drained = !drain || e.in_flight() == 0;
+        if self.stopping || (drained && until.is_some_and(|t| now >= t)) {
             self.hold = None;
             None
-        } else if !drain || e.in_flight() == 0 {
-            Some(hold.until())
+        } else if drained {
+            until
         } else {
             None
         }
@@ -503,7 +539,12 @@ impl<'s> Phase<'s> {
                 }
                 if let Some(t) = hold {
                     // Over budget: drain, wait, then issue this one.
-                    self.hold = Some(Hold::Rate(t));
+                    let now = Stamp::now();
+                    self.hold = Some(Hold::Rate {
+                        decided: now,
+                        wait: t.saturating_duration_since(now),
+                        drained: None,
+                    });
                     self.pending = Some((f, io));
                     return None;
                 }
@@ -514,7 +555,10 @@ impl<'s> Phase<'s> {
             // fio's flow: ahead of the job's share (checked as the I/O is about to go, also
             // for one a rate wait held back); drain, wait flow_sleep, look again.
             self.pending = Some((f, io));
-            self.hold = Some(Hold::Drain(Stamp::now() + self.spec.pacing.flow_sleep));
+            self.hold = Some(Hold::Drain {
+                wait: self.spec.pacing.flow_sleep,
+                drained: None,
+            });
             return None;
         }
         if io.new_pass && self.verify_writes && e.in_flight() > 0 {
@@ -686,10 +730,8 @@ impl<'s> Phase<'s> {
             return false;
         }
         if let Some(t) = wait_until {
-            std::thread::sleep(
-                t.saturating_duration_since(Stamp::now())
-                    .min(Duration::from_millis(50)),
-            );
+            // At most 50 ms at a time, so a stop is seen; on time to the microsecond, as fio.
+            crate::run::clock::wait_until(t.min(Stamp::now() + Duration::from_millis(50)));
         }
         false
     }
@@ -876,7 +918,7 @@ impl<'s> Phase<'s> {
         }
         if let Some(l) = self.lat.as_mut().filter(|_| !self.clocks.ramping) {
             match l.completed(slot.t0, lat_ns, self.think.done_rw) {
-                Ok(latency::Step::Drain) => self.hold = Some(Hold::Drain(Stamp::now())),
+                Ok(latency::Step::Drain) => self.hold = Some(DRAIN),
                 Ok(_) => {}
                 Err(msg) => {
                     r.error.get_or_insert(format!("{msg} (ETIMEDOUT)"));
@@ -925,9 +967,9 @@ impl<'s> Phase<'s> {
         if let (Some(l), false) = (self.lat.as_mut(), self.clocks.ramping || self.stopping) {
             match l.check(self.think.done_rw) {
                 latency::Step::Nothing => {}
-                latency::Step::Drain => self.hold = Some(Hold::Drain(Stamp::now())),
+                latency::Step::Drain => self.hold = Some(DRAIN),
                 latency::Step::FinalRun => {
-                    self.hold = Some(Hold::Drain(Stamp::now()));
+                    self.hold = Some(DRAIN);
                     self.lat_reset = true;
                 }
                 latency::Step::Done => self.exhausted = true,
@@ -1027,6 +1069,6 @@ fn think_stall(think: &Think, stop: Stop<'_>, deadline: Option<Stamp>) {
         if left.is_zero() {
             break;
         }
-        std::thread::sleep(left.min(Duration::from_millis(50)));
+        crate::run::clock::wait_until(Stamp::now() + left.min(Duration::from_millis(50)));
     }
 }
