@@ -75,7 +75,11 @@ fn bad_input_is_one_clear_line_exit_1_and_nothing_written() {
         ),
         (vec!["--rw=trim".into(), fname.clone()], "rw=trim"),
         (
-            vec!["--rw=read".into(), fname.clone(), "--verify=crc32c".into()],
+            vec![
+                "--rw=randrw".into(),
+                fname.clone(),
+                "--verify=crc32c".into(),
+            ],
             "verify",
         ),
         (

@@ -540,8 +540,8 @@ fn single_dash_options_and_suggestions_for_typos() {
             "(did you mean crc32c?)",
         ),
         (
-            &["--name=t", "--ioengine=posixaio"][..],
-            "ioengine=posixaio: fio's value, not supported by diorite",
+            &["--name=t", "--ioengine=mmap"][..],
+            "ioengine=mmap: fio's value, not supported by diorite",
         ),
     ] {
         let out = run(args);

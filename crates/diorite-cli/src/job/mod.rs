@@ -163,6 +163,8 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
             bail!("give jobs either in a job file or with --name on the command line, not both");
         }
         let mut all = Vec::new();
+        // fio parses the command line's options before the job files: they come first.
+        globals.global_options = template.given.clone();
         if files.iter().filter(|f| f.as_os_str() == "-").count() > 1 {
             bail!("the job file '-' (standard input) can be given once");
         }
@@ -178,7 +180,10 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
                     .with_context(|| format!("reading job file {}", f.display()))?
             };
             for mut j in parse_jobfile(&text, f, &mut globals)? {
+                // Command-line options apply to every job and are listed with the globals.
+                let own = std::mem::take(&mut j.given);
                 apply_all(&mut j, &mut globals, &head)?;
+                j.given = own;
                 all.push(settle::settle(j, &mut warnings)?);
             }
         }
@@ -207,8 +212,14 @@ pub fn parse_args(args: &[String]) -> Result<Plan> {
     if jobs_args.is_empty() {
         jobs.push(settle::settle(template.clone(), &mut warnings)?);
     }
+    // fio's JSON: the options before the first --name are the run's "global options"; each
+    // job's "job options" are its own.
+    if !jobs_args.is_empty() {
+        globals.global_options = template.given.clone();
+    }
     for opts in &jobs_args {
         let mut j = template.clone();
+        j.given.clear();
         apply_all(&mut j, &mut globals, opts)?;
         jobs.push(settle::settle(j, &mut warnings)?);
     }
@@ -352,6 +363,9 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
             apply(&mut j, globals, "name", Some(name))?;
             j.files.section = Some(name.clone());
         }
+        // fio's JSON: a section's "job options" are its own lines; [global] sections' lines
+        // are the run's "global options".
+        j.given.clear();
         for pass in [true, false] {
             for (at, k, v) in &sec.opts {
                 if lookup(&normalize(k)).is_some_and(|o| o.group == options::Group::CommandLine) {
@@ -363,7 +377,10 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
             }
         }
         match sec.name {
-            None => template = j,
+            None => {
+                globals.global_options.extend(j.given.iter().cloned());
+                template = j;
+            }
             Some(_) => jobs.push(j),
         }
     }

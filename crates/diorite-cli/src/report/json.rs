@@ -60,9 +60,16 @@ fn dir_json(
         "clat_ns": lat_json(&s.clat, plus, p.clat.then_some(&p.list[..])),
         "lat_ns": lat_json(&s.lat, plus, p.lat.then_some(&p.list[..])),
     });
-    // fio's sampled bandwidth and IOPS fields; absent when nothing was sampled (a run shorter
-    // than one interval), never placeholder zeros.
-    if let (Some(b), Some(i), Some(obj)) = (series(bw), series(iops), v.as_object_mut()) {
+    // fio's sampled bandwidth and IOPS fields, in every direction: zeros when nothing was
+    // sampled (an idle direction, a run shorter than one interval), as fio writes them — tools
+    // index them unconditionally.
+    let none = (0.0, 0.0, 0.0, 0.0, 0);
+    let (b, i) = match (series(bw), series(iops)) {
+        (Some(b), Some(i)) => (b, i),
+        _ => (none, none),
+    };
+    let agg_pct = if b.4 == 0 { 0.0 } else { agg_pct };
+    if let Some(obj) = v.as_object_mut() {
         obj.insert("bw_min".into(), json!(b.0 as u64));
         obj.insert("bw_max".into(), json!(b.1 as u64));
         obj.insert("bw_agg".into(), json!(agg_pct));
@@ -125,11 +132,17 @@ pub fn json(
         .unwrap_or_default();
     let jobs: Vec<Value> = views.iter().map(|v| job(v, views, plus)).collect();
     let cpu = (proc_cpu.usr + proc_cpu.sys).as_secs_f64();
-    json!({
+    let mut top = json!({
         "fio version": concat!("diorite-", env!("CARGO_PKG_VERSION")),
         "timestamp": now.as_secs(),
         "timestamp_ms": now.as_millis() as u64,
-        "time": "",
+        "time": ctime(now.as_secs()),
+    });
+    let global = given_json(&globals.global_options);
+    if !global.is_empty() {
+        top["global options"] = Value::Object(global);
+    }
+    let rest = json!({
         "jobs": jobs,
         "disk_util": disk_util,
         "diorite": {
@@ -140,19 +153,44 @@ pub fn json(
             "cpu_us_per_io": if total_ios > 0 { cpu * 1e6 / total_ios as f64 } else { 0.0 },
             "backends": probe,
         },
-    })
+    });
+    if let (Some(t), Value::Object(r)) = (top.as_object_mut(), rest) {
+        t.extend(r);
+    }
+    top
+}
+
+/// Options as given, for "job options" / "global options": fio lists those given with a value
+/// (a bare `--time_based` or `norandommap` is left out).
+fn given_json(given: &[(String, String)]) -> Map<String, Value> {
+    given
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect()
+}
+
+/// fio's "time": the local time as `ctime(3)` writes it, without its newline
+/// (`Sat Dec  5 08:01:16 2026`).
+fn ctime(secs: u64) -> String {
+    let t = libc::time_t::try_from(secs).unwrap_or(0);
+    let mut buf = [0 as libc::c_char; 32];
+    // SAFETY: `t` is a valid time_t for the call; ctime_r writes at most 26 bytes (its
+    // documented maximum) into `buf`, which holds 32, and returns NULL on failure.
+    let p = unsafe { libc::ctime_r(&t, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: on success ctime_r wrote a NUL-terminated string into `buf`.
+    let s = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    s.to_string_lossy().trim_end().to_string()
 }
 
 /// One job's (or group's) entry.
 fn job(v: &View<'_>, views: &[View<'_>], plus: bool) -> Value {
     let (usr, sys) = v.cpu_pct();
     let r0 = v.results[0];
-    let opts: Map<String, Value> = r0
-        .spec
-        .given
-        .iter()
-        .map(|(k, val)| (k.clone(), json!(val)))
-        .collect();
+    let opts = given_json(&r0.spec.given);
     let mut clat = v.stats[0].clat.clone();
     clat.merge(&v.stats[1].clat);
     clat.merge(&v.stats[2].clat);

@@ -246,17 +246,32 @@ fn direction(out: &mut String, v: &View<'_>, views: &[View<'_>], d: usize, label
         }
     }
     if let Some((min, max, avg, dev, n)) = series(&v.samples.bw[d]) {
+        // fio's show_ddir_status: KiB/s (kB/s when kb_base is not a power of 2), switched to
+        // MiB/s once the mean passes kb_base², minimum and maximum as whole numbers.
+        let kb = f64::from(v.results[0].spec.kb_base);
+        let mut unit = if v.results[0].spec.kb_base.is_power_of_two() {
+            "KiB"
+        } else {
+            "kB"
+        };
+        let (mut min, mut max, mut avg, mut dev) = (min.trunc(), max.trunc(), avg, dev);
+        if avg > kb * kb {
+            (min, max, avg, dev) = ((min / kb).trunc(), (max / kb).trunc(), avg / kb, dev / kb);
+            unit = "MiB";
+        }
         let _ = writeln!(
-                out,
-                "   bw (  KiB/s): min={min:.0}, max={max:.0}, per={:.2}%, avg={avg:.2}, stdev={dev:.2}, samples={n}",
-                bw_share(v, views, d)
-            );
+            out,
+            "   bw ({unit:>5}/s): min={min:5}, max={max:5}, per={:3.2}%, avg={avg:5.2}, stdev={dev:5.2}, samples={n}",
+            bw_share(v, views, d)
+        );
     }
     if let Some((min, max, avg, dev, n)) = series(&v.samples.iops[d]) {
         let _ = writeln!(
-                out,
-                "   iops        : min={min:5.0}, max={max:5.0}, avg={avg:.2}, stdev={dev:.2}, samples={n}"
-            );
+            out,
+            "   iops        : min={:5}, max={:5}, avg={avg:5.2}, stdev={dev:5.2}, samples={n}",
+            min.trunc(),
+            max.trunc()
+        );
     }
     if s.short_ios > 0 {
         let _ = writeln!(out, "    short I/Os: {}", s.short_ios);

@@ -386,6 +386,9 @@ pub struct Globals {
     pub warnings_fatal: bool,
     /// What to print instead of running: fio's `--version`, `--cmdhelp`, `--enghelp`.
     pub show: Option<Show>,
+    /// fio's JSON "global options": the job options given on the command line before the first
+    /// `--name` (each job's "job options" then lists only its own), as given.
+    pub global_options: Vec<(String, String)>,
 }
 
 /// fio's informational command-line options: print, run nothing.
@@ -414,6 +417,7 @@ impl Default for Globals {
             eta_newline: None,
             warnings_fatal: false,
             show: None,
+            global_options: Vec::new(),
         }
     }
 }
