@@ -5,6 +5,7 @@
 mod bench;
 mod errors;
 mod job;
+mod manual;
 mod plan;
 mod report;
 mod rng;
@@ -14,7 +15,7 @@ mod spec;
 mod stats;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,16 @@ enum Cmd {
     Info {
         /// A regular file or block device.
         path: PathBuf,
+    },
+    /// Write a man page (roff) to standard output: diorite(1), or a subcommand's (bench, info).
+    Man {
+        /// bench or info (default: diorite itself).
+        page: Option<String>,
+    },
+    /// Write shell completions to standard output (every `diorite bench` option included).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -138,6 +149,11 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.cmd {
         Cmd::Bench { args } => bench::run(&args, &mut out),
         Cmd::Info { path } => info(&path, &mut out).map(|()| 0),
+        Cmd::Man { page } => manual::man(Cli::command(), page.as_deref(), &mut out).map(|()| 0),
+        Cmd::Completions { shell } => {
+            manual::completions(Cli::command(), shell, &mut out);
+            Ok(0)
+        }
     }
 }
 

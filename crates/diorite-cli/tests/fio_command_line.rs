@@ -314,3 +314,51 @@ fn posixaio_runs_one_worker_per_file() {
         "the threads engine runs the depth at once: {pool}"
     );
 }
+
+/// `diorite man [bench|info]` and `diorite completions SHELL` come from the option table:
+/// every option of `diorite bench --help` is in the bench man page and in each shell's
+/// completions, with its aliases; an unknown page is refused by name.
+#[test]
+fn man_pages_and_completions_cover_every_option() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_diorite"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            common::stderr(&out),
+        )
+    };
+    let (_, help, _) = run(&["bench", "--help"]);
+    let names: Vec<String> = help
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .map(|l| l.split(['=', '[', ' ']).next().unwrap().to_string())
+        .collect();
+    assert!(names.len() > 150, "{}", names.len());
+    let (code, man, _) = run(&["man", "bench"]);
+    assert_eq!(code, Some(0));
+    assert!(man.contains(".TH diorite-bench 1"));
+    for n in &names {
+        assert!(
+            man.contains(&format!("\\fB\\-\\-{}\\fR", n.replace('-', "\\-"))),
+            "man page lacks --{n}"
+        );
+    }
+    assert!(man.contains("blocksize"), "aliases are listed");
+    let (code, top, _) = run(&["man"]);
+    assert_eq!(code, Some(0));
+    assert!(top.contains(".TH diorite 1") && top.contains("fio-3.33"));
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, c, _) = run(&["completions", shell]);
+        assert_eq!(code, Some(0), "{shell}");
+        for n in &names {
+            assert!(c.contains(n.as_str()), "{shell} completions lack --{n}");
+        }
+    }
+    let (code, _, err) = run(&["man", "nope"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no man page named nope"), "{err}");
+}
