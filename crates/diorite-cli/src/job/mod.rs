@@ -307,7 +307,7 @@ fn split_option(line: &str, at: String) -> Located {
 
 /// Parses an fio job file: `[global]` sections set defaults for the jobs after them, every other
 /// section is a job; `key=value` or a bare `key`; `;` and `#` start comments, also after a value;
-/// `include FILE` inside a section reads FILE's options there ([`include`]).
+/// `include FILE` inside a section reads FILE's options there ([`include()`]).
 /// The jobs come back before fio's final settling ([`settle::settle`]), which the caller does after any
 /// command-line overrides.
 pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<Vec<JobSpec>> {
@@ -346,7 +346,7 @@ pub fn parse_jobfile(text: &str, path: &Path, globals: &mut Globals) -> Result<V
         };
         match include_name(line) {
             // A section --section leaves out is not read at all, its includes neither.
-            Some(_) if !sec.name.as_deref().is_none_or(|s| wanted(s)) => {}
+            Some(_) if !sec.name.as_deref().is_none_or(&wanted) => {}
             Some(file) => include(file, path, &at(), &mut chain, &mut sec.opts)?,
             None => sec.opts.push(split_option(line, at())),
         }

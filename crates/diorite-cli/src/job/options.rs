@@ -2394,7 +2394,7 @@ pub static OPTIONS: &[Opt] =
             Global, Group::CommandLine, "3",
             "3",
             "the terse format's version: 3 (fio's default; 2, 4 and 5 are refused)",
-            |j, g, v| ()
+            |j, g, v| {}
         ),
         opt!(
             "aux_path",
@@ -2412,7 +2412,7 @@ pub static OPTIONS: &[Opt] =
             Global, Group::CommandLine, "",
             "4",
             "accepted with no effect, as fio 3.33 (\"we don't track/need this anymore\")",
-            |j, g, v| ()
+            |j, g, v| {}
         ),
         opt!(
             "alloc_size",
@@ -2421,7 +2421,7 @@ pub static OPTIONS: &[Opt] =
             Global, Group::CommandLine, "",
             "16384",
             "fio's shared-memory pool in KiB: diorite has no fixed pool (it allocates what the jobs need), so the value is checked and has nothing to size",
-            |j, g, v| ()
+            |j, g, v| {}
         ),
         opt!(
             "version",
