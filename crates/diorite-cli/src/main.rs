@@ -125,6 +125,14 @@ fn info(path: &PathBuf, out: &mut impl Write) -> Result<()> {
             }
         )?;
     }
+    match g.atomic_write {
+        Some(a) => writeln!(
+            out,
+            "atomic writes:      {}..{} bytes (powers of two, offset a multiple of the length), at most {} buffers",
+            a.unit_min, a.unit_max, a.segments_max
+        )?,
+        None => writeln!(out, "atomic writes:      no")?,
+    }
     writeln!(out, "geometry source:    {:?}", g.source)?;
     writeln!(out, "backends:")?;
     for st in diorite::backend::probe() {

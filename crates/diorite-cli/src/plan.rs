@@ -648,7 +648,6 @@ fn resolve_offsets(spec: &mut JobSpec, k: u64) -> Result<()> {
     Ok(())
 }
 
-/// The region `[base, base + len)` job `j` uses in file `f`, checked against the file.
 /// Whether `j` runs on the null engine (no I/O).
 pub fn is_null(j: &JobSpec) -> bool {
     j.engine == spec::IoEngine::Async(diorite::BackendChoice::Null)
@@ -697,9 +696,56 @@ fn check_hipri(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<()> {
     Ok(())
 }
 
+/// fio's `atomic=1`: every write must be an atomic write the file takes (the engine's rules,
+/// `Request::atomic`), checked before anything is written: the file offers atomic writes
+/// (O_DIRECT), one write block size that is a power of two within the limits, and offsets that
+/// are multiples of it.
+fn check_atomic(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<()> {
+    if !j.atomic || !j.rw.writes() {
+        return Ok(());
+    }
+    let n = &j.name;
+    let Some(a) = f.geometry().atomic_write else {
+        bail!(
+            "job {n}: atomic=1: {} offers no atomic writes{} (statx STATX_WRITE_ATOMIC reports \
+             none)",
+            p.display(),
+            if f.is_direct() {
+                ""
+            } else {
+                " without O_DIRECT (direct=1)"
+            }
+        );
+    };
+    let spec::Bs::Fixed(bs) = j.bs_dirs()[1] else {
+        bail!("job {n}: atomic=1 with several write block sizes is not supported yet");
+    };
+    if !bs.is_power_of_two() || bs < u64::from(a.unit_min) || bs > u64::from(a.unit_max) {
+        bail!(
+            "job {n}: atomic=1: bs={bs} is not a power of two from {} to {} bytes, the atomic \
+             write limits of {}",
+            a.unit_min,
+            a.unit_max,
+            p.display()
+        );
+    }
+    let inc = match j.offsets.offset_increment {
+        spec::Incr::Bytes(b) => b,
+        _ => 0,
+    };
+    if j.offsets.offset % bs != 0
+        || inc % bs != 0
+        || j.offsets.blockalign.is_some_and(|b| b % bs != 0)
+    {
+        bail!("job {n}: atomic=1: offsets must be multiples of bs={bs} (offset, offset_increment, blockalign)");
+    }
+    Ok(())
+}
+
 /// The region `[base, base + len)` job `j` uses in file `f`, checked against the file.
 fn region_of(j: &JobSpec, f: &DirectFile, p: &Path, fi: usize) -> Result<(u64, u64)> {
     check_hipri(j, f, p)?;
+    check_atomic(j, f, p)?;
     let g = f.geometry();
     let align = u64::from(g.offset_align);
     let unit = j.bs.unit();

@@ -55,7 +55,9 @@ pub use direct::oneshot::{
     discard, fdatasync, fsync, read_at, readv_at, write_at, write_zeroes, writev_at,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use file::{AlignCheck, DirectFile, Geometry, GeometrySource, OpenOptions, WriteSync};
+pub use file::{
+    AlignCheck, AtomicWrite, DirectFile, Geometry, GeometrySource, OpenOptions, WriteSync,
+};
 pub use future::{Completions, Io, Run};
 pub use local::LocalContext;
 pub use request::{Completion, IoClass, OpKind, Request, RequestId, MAX_PRIORITY_HINT};

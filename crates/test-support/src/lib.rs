@@ -149,6 +149,57 @@ impl Drop for Zram {
     }
 }
 
+/// A reflink XFS (`mkfs.xfs -m reflink=1`; at least 300 MB) on a loop device over a sparse image, mounted at
+/// a temporary directory: the filesystem that offers software atomic writes (Linux 6.16 and
+/// later: `statx` reports 4096..1 MiB). Unmounted and detached on drop.
+pub struct Xfs {
+    /// The mount point.
+    pub dir: PathBuf,
+    _lo: LoopDev,
+    _mnt: tempfile::TempDir,
+}
+
+impl Xfs {
+    /// The filesystem, or `None` (with a loud message) without root, `mkfs.xfs` or XFS.
+    pub fn new(size: u64) -> Option<Xfs> {
+        if Command::new("mkfs.xfs").arg("-V").output().is_err() {
+            eprintln!("SKIPPED: mkfs.xfs is not installed (xfsprogs); .ci/run installs it");
+            return None;
+        }
+        let lo = LoopDev::new(size, 512)?;
+        let ok = Command::new("mkfs.xfs")
+            .args(["-q", "-f", "-m", "reflink=1"])
+            .arg(&lo.dev)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: mkfs.xfs failed on {}", lo.dev.display());
+            return None;
+        }
+        let mnt = tempdir_named("diorite-xfs");
+        let ok = Command::new("mount")
+            .arg(&lo.dev)
+            .arg(mnt.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: mounting XFS failed (no XFS in this kernel?)");
+            return None;
+        }
+        Some(Xfs {
+            dir: mnt.path().to_owned(),
+            _lo: lo,
+            _mnt: mnt,
+        })
+    }
+}
+
+impl Drop for Xfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
 /// Runs `f` on a thread and fails the test (instead of hanging it) when it has not returned
 /// within `secs` seconds.
 pub fn within<T: Send + 'static>(

@@ -682,6 +682,15 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| j.end_fsync = v.bool()
         ),
         opt!(
+            "atomic",
+            [],
+            ValueKind::Bool,
+            Job, Group::Job, "0",
+            "1",
+            "every write torn-write free (RWF_ATOMIC): refused before the run unless the file offers atomic writes (O_DIRECT) and bs fits their limits",
+            |j, g, v| j.atomic = v.bool()
+        ),
+        opt!(
             "error_dump",
             [],
             ValueKind::Bool,

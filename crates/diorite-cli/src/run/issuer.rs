@@ -281,6 +281,12 @@ impl<'a> Issuer<'a> {
             Some((class, level, hint)) => req.with_priority(class, level).with_priority_hint(hint),
             None => req,
         };
+        // fio's atomic=1: every write torn-write free (RWF_ATOMIC; the plan checked the limits).
+        let req = if self.spec.atomic && io.dir == Dir::Write {
+            req.atomic()
+        } else {
+            req
+        };
         let t0 = Stamp::now();
         // t1 is set by `flush`.
         self.slots[slot as usize] = IoSlot::io(t0, file, io, (prio_index, ioprio));

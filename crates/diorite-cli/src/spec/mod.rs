@@ -475,6 +475,8 @@ pub struct JobSpec {
     pub fdatasync: u32,
     /// fio's `end_fsync`: fsync every file when the phase has drained.
     pub end_fsync: bool,
+    /// fio's `atomic`: every write torn-write free (`RWF_ATOMIC`).
+    pub atomic: bool,
     /// fio's `error_dump` (default on): every non-fatal error is said as it happens.
     pub error_dump: bool,
     /// fio's `iodepth_low`: the depth a full queue drains to before it is filled again.
@@ -818,6 +820,7 @@ impl Default for JobSpec {
             fdatasync: 0,
             end_fsync: false,
             error_dump: true,
+            atomic: false,
             iodepth_low: None,
             read_verify: false,
             invalidate: true,

@@ -335,6 +335,10 @@ impl Aio {
                             sys::RWF_DSYNC
                         } else {
                             0
+                        } | if write && req.atomic {
+                            sys::RWF_ATOMIC
+                        } else {
+                            0
                         },
                         aio_buf: buf,
                         aio_nbytes: n,

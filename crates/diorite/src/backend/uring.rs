@@ -556,12 +556,19 @@ impl Uring {
                     sys::RWF_DSYNC
                 } else {
                     0
+                } | if write && req.atomic {
+                    sys::RWF_ATOMIC
+                } else {
+                    0
                 };
                 for (i, p) in pieces.iter().enumerate() {
                     let off = req.offset + p.start;
                     let vs = &iov[p.first as usize..p.end as usize];
+                    // An atomic write goes from the user's buffer as it is: the kernel takes
+                    // RWF_ATOMIC only over a plain user buffer (`generic_atomic_write_valid`
+                    // refuses a registered buffer's bvec iterator with EINVAL).
                     let fixed_buf = match vs {
-                        [v] => self.fixed.buf(v.iov_base as usize, v.iov_len),
+                        [v] if !req.atomic => self.fixed.buf(v.iov_base as usize, v.iov_len),
                         _ => None,
                     };
                     let prio = req.ioprio();

@@ -92,6 +92,12 @@ pub(crate) fn misaligned(req: &Request) -> bool {
 /// transfer, the offset range, and (writes) an end inside the file's block-aligned size.
 pub(crate) fn validate(req: &Request) -> Result<()> {
     req.check_priority(OP)?;
+    if req.atomic {
+        // Bouncing is a read-modify-write of the edge blocks: it cannot be atomic.
+        return Err(Error::new(ErrorKind::Misaligned, OP).with_detail(
+            "a misaligned atomic write cannot be bounced: an atomic write must be aligned",
+        ));
+    }
     let Some(file) = &req.file else {
         return Ok(());
     };

@@ -22,11 +22,79 @@ pub(crate) fn validate(req: &Request) -> Result<()> {
     req.check_priority(OP)?;
     match (&req.file, req.op) {
         (Some(file), OpKind::Discard | OpKind::WriteZeroes) => {
-            validate_space(file, req.op, req.offset, req.bufs.total_len(), req.unmap)
+            validate_space(file, req.op, req.offset, req.bufs.total_len(), req.unmap)?
         }
-        (Some(file), _) => validate_io(file, req.op, req.offset, &req.bufs),
-        (None, _) => Ok(()),
+        (Some(file), _) => validate_io(file, req.op, req.offset, &req.bufs)?,
+        (None, _) => {}
     }
+    if req.atomic {
+        validate_atomic(req)?;
+    }
+    Ok(())
+}
+
+/// An atomic write ([`Request::atomic`]) within its file's limits, or an error naming the limit
+/// it breaks; it is then never issued (in particular never as a plain write).
+fn validate_atomic(req: &Request) -> Result<()> {
+    let err = |kind, detail: String| {
+        Err(Error::new(kind, OP)
+            .with_detail(detail)
+            .at_offset(req.offset))
+    };
+    let (Some(file), OpKind::Write) = (&req.file, req.op) else {
+        return err(
+            ErrorKind::InvalidInput,
+            format!("atomic() is for writes; this is a {}", req.op.name()),
+        );
+    };
+    let path = file.path().display();
+    let Some(a) = file.geometry().atomic_write else {
+        return err(
+            ErrorKind::Unsupported,
+            format!(
+                "{path} offers no atomic writes{} (statx STATX_WRITE_ATOMIC reports none)",
+                if file.is_direct() {
+                    ""
+                } else {
+                    " when not opened with O_DIRECT"
+                }
+            ),
+        );
+    };
+    let len = req.bufs.total_len();
+    if !len.is_power_of_two() || len < u64::from(a.unit_min) || len > u64::from(a.unit_max) {
+        return err(
+            ErrorKind::InvalidInput,
+            format!(
+                "an atomic write of {len} bytes: the length must be a power of two from \
+                 atomic_write_unit_min {} to atomic_write_unit_max {} bytes on {path}",
+                a.unit_min, a.unit_max
+            ),
+        );
+    }
+    if req.offset % len != 0 {
+        return err(
+            ErrorKind::Misaligned,
+            format!(
+                "an atomic write of {len} bytes at offset {}: the offset must be a multiple of \
+                 its length",
+                req.offset
+            ),
+        );
+    }
+    let mut segments = 0u32;
+    req.bufs.for_each_segment(|_, _| segments += 1);
+    if segments > a.segments_max {
+        return err(
+            ErrorKind::InvalidInput,
+            format!(
+                "an atomic write of {segments} buffers: at most atomic_write_segments_max {} on \
+                 {path}",
+                a.segments_max
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Discard and write-zeroes: an aligned, non-empty range inside a writable file, on a device

@@ -28,6 +28,10 @@ pub(crate) fn transfer(req: &Request, iov: &mut Vec<IoVec>, limit: u64) -> i64 {
         sys::RWF_DSYNC
     } else {
         0
+    } | if write && req.atomic {
+        sys::RWF_ATOMIC
+    } else {
+        0
     };
     let mut pieces = Pieces::new(&req.bufs, req.offset, file.geometry().max_transfer);
     let mut partial = Partial::default();

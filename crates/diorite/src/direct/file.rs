@@ -115,6 +115,23 @@ pub struct Geometry {
     /// (sysfs `queue/write_zeroes_max_bytes`; 0: the kernel writes zeroes instead, and an
     /// [`unmap`](crate::Request::unmap) write-zeroes is refused). 0 for regular files.
     pub write_zeroes_max_bytes: u64,
+    /// Torn-write-free writes ([`Request::atomic`](crate::Request::atomic)), when the file or
+    /// device offers them with `O_DIRECT`: from `statx(STATX_WRITE_ATOMIC)`, or for a block
+    /// device sysfs `queue/atomic_write_unit_{min,max}_bytes` (`None`: no atomic writes).
+    pub atomic_write: Option<AtomicWrite>,
+}
+
+/// The limits of atomic writes on a file or device (see [`Geometry::atomic_write`]): a write
+/// is atomic when its length is a power of two in `unit_min..=unit_max`, its offset a multiple
+/// of its length, and it has at most `segments_max` buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AtomicWrite {
+    /// The smallest atomic write, in bytes.
+    pub unit_min: u32,
+    /// The largest atomic write, in bytes (at most the largest transfer).
+    pub unit_max: u32,
+    /// The most buffers (iovecs) one atomic write may have.
+    pub segments_max: u32,
 }
 
 impl Geometry {
@@ -444,6 +461,8 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
             discard_granularity,
             discard_max_bytes,
             write_zeroes_max_bytes,
+            // RWF_ATOMIC needs O_DIRECT.
+            atomic_write: None,
         });
     }
     let lbs = if st.is_block_device {
@@ -483,6 +502,24 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
     // A transfer limit that is not a multiple of the offset alignment would split a request into
     // misaligned pieces.
     let max_transfer = (max_transfer / offset_align * offset_align).max(offset_align);
+    // Atomic writes: what statx says; for a block device whose statx has none, its queue's
+    // sysfs limits. Never more than one transfer (an atomic write is never split).
+    let atomic_write = st
+        .atomic
+        .or_else(|| {
+            let q = queue.as_deref().filter(|_| st.is_block_device)?;
+            let (min, max) = (
+                sysfs_u32(q, "atomic_write_unit_min_bytes")?,
+                sysfs_u32(q, "atomic_write_unit_max_bytes")?,
+            );
+            (min > 0 && max >= min).then_some((min, max, 1))
+        })
+        .map(|(unit_min, unit_max, segments_max)| AtomicWrite {
+            unit_min,
+            unit_max: unit_max.min(max_transfer),
+            segments_max: segments_max.max(1),
+        })
+        .filter(|a| a.unit_max >= a.unit_min);
     Ok(Geometry {
         logical_block_size,
         mem_align,
@@ -495,6 +532,7 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
         discard_granularity,
         discard_max_bytes,
         write_zeroes_max_bytes,
+        atomic_write,
     })
 }
 

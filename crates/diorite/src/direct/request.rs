@@ -129,6 +129,8 @@ pub struct Request {
     pub(crate) prio: Option<(IoClass, u8)>,
     /// The priority hint ([`Request::with_priority_hint`]), 0 for none.
     pub(crate) prio_hint: u16,
+    /// A torn-write-free write ([`Request::atomic`]): `RWF_ATOMIC`.
+    pub(crate) atomic: bool,
 }
 
 /// An I/O priority class (Linux `ioprio`, see ioprio_set(2)): `RealTime` needs
@@ -182,6 +184,7 @@ impl Request {
             extending: false,
             prio: None,
             prio_hint: 0,
+            atomic: false,
         }
     }
 
@@ -324,6 +327,30 @@ impl Request {
         self
     }
 
+    /// Makes this write (or vectored write) atomic: after a crash or power cut the range holds
+    /// all of it or none of it, never a mix of old and new (`RWF_ATOMIC`, Linux 6.11; through
+    /// io_uring, AIO and the thread pool alike). It must fit the file's
+    /// [`Geometry::atomic_write`](crate::Geometry::atomic_write) limits — a length that is a
+    /// power of two within the unit limits, an offset that is a multiple of the length, at most
+    /// `segments_max` buffers — else it is refused at submit naming the limit
+    /// ([`ErrorKind::Unsupported`] where the file has no atomic writes, [`ErrorKind::Misaligned`]
+    /// for the offset, [`ErrorKind::InvalidInput`] otherwise), and never issued as a plain
+    /// write. Not bounced ([`Alignment::Bounce`](crate::Alignment::Bounce) refuses it when
+    /// misaligned). Only for writes: any other operation is refused.
+    ///
+    /// [`ErrorKind::Unsupported`]: crate::ErrorKind::Unsupported
+    /// [`ErrorKind::Misaligned`]: crate::ErrorKind::Misaligned
+    /// [`ErrorKind::InvalidInput`]: crate::ErrorKind::InvalidInput
+    pub fn atomic(mut self) -> Request {
+        self.atomic = true;
+        self
+    }
+
+    /// Whether [`Request::atomic`] was asked for.
+    pub fn is_atomic(&self) -> bool {
+        self.atomic
+    }
+
     /// The hint given with [`Request::with_priority_hint`] (0: none).
     pub fn priority_hint(&self) -> u16 {
         self.prio_hint
@@ -405,6 +432,7 @@ impl fmt::Debug for Request {
             .field("len", &self.len())
             .field("user_data", &self.user_data)
             .field("dsync", &self.dsync)
+            .field("atomic", &self.atomic)
             .finish()
     }
 }

@@ -50,9 +50,13 @@ pub(crate) struct Stat {
     pub(crate) dev: (u32, u32),
     /// The inode number (of the device node, for a block device).
     pub(crate) ino: u64,
+    /// `STATX_WRITE_ATOMIC` with `STATX_ATTR_WRITE_ATOMIC`: (unit min, unit max, segments max)
+    /// of torn-write-free direct writes, when the file (or device) has them.
+    pub(crate) atomic: Option<(u32, u32, u32)>,
 }
 
-/// `statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_DIOALIGN)`.
+/// `statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_DIOALIGN | STATX_WRITE_ATOMIC)`
+/// (a kernel without the last two leaves their mask bits clear).
 pub(crate) fn statx(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
     // SAFETY: `statx` is plain old data; all-zero is a valid value.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
@@ -63,7 +67,7 @@ pub(crate) fn statx(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
             fd.as_raw_fd(),
             c"".as_ptr(),
             libc::AT_EMPTY_PATH,
-            libc::STATX_BASIC_STATS | libc::STATX_DIOALIGN,
+            libc::STATX_BASIC_STATS | libc::STATX_DIOALIGN | libc::STATX_WRITE_ATOMIC,
             &mut st,
         )
     };
@@ -84,6 +88,14 @@ pub(crate) fn statx(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
             (st.stx_dev_major, st.stx_dev_minor)
         },
         ino: st.stx_ino,
+        atomic: (st.stx_mask & libc::STATX_WRITE_ATOMIC != 0
+            && st.stx_attributes & libc::STATX_ATTR_WRITE_ATOMIC as u64 != 0
+            && st.stx_atomic_write_unit_min > 0)
+            .then_some((
+                st.stx_atomic_write_unit_min,
+                st.stx_atomic_write_unit_max,
+                st.stx_atomic_write_segments_max,
+            )),
     })
 }
 
@@ -156,6 +168,8 @@ pub(crate) fn page_size() -> usize {
 
 /// `RWF_*` flags for `preadv2`/`pwritev2`.
 pub(crate) const RWF_DSYNC: i32 = libc::RWF_DSYNC;
+/// `RWF_ATOMIC` (Linux 6.11): the write is torn-write free (all or nothing after a crash).
+pub(crate) const RWF_ATOMIC: i32 = libc::RWF_ATOMIC;
 
 /// One I/O vector: `(address, length)` in the caller's memory.
 pub(crate) type IoVec = libc::iovec;
