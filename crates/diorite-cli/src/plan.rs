@@ -705,6 +705,12 @@ fn check_atomic(j: &JobSpec, f: &DirectFile, p: &Path) -> Result<()> {
         return Ok(());
     }
     let n = &j.name;
+    if j.engine == spec::IoEngine::Sync {
+        bail!(
+            "job {n}: atomic=1 with a synchronous engine (psync, sync, pvsync, pvsync2) is not \
+             supported yet: use io_uring, libaio or threads"
+        );
+    }
     let Some(a) = f.geometry().atomic_write else {
         bail!(
             "job {n}: atomic=1: {} offers no atomic writes{} (statx STATX_WRITE_ATOMIC reports \

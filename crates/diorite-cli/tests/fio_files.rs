@@ -745,3 +745,119 @@ fn invalidate_without_the_privilege_to_flush_a_device_is_said_not_fatal() {
     assert!(out.status.success());
     assert!(!common::stderr(&out).contains("cache invalidation"));
 }
+
+/// fio's `atomic=1` (RWF_ATOMIC on every write): on a reflink XFS the job runs on every async
+/// engine and its writes go out of place (XFS's software atomic writes move the blocks, a
+/// plain overwrite does not); `diorite info` prints the limits. Refused before anything is
+/// written: a block size outside the limits or not a power of two, several block sizes,
+/// buffered I/O, a synchronous engine, and a file without atomic writes (a loop device), each
+/// by name.
+#[test]
+fn atomic_writes_run_where_the_file_takes_them_and_are_refused_elsewhere() {
+    let Some(fs) = common::Xfs::new(512 << 20) else {
+        return;
+    };
+    let f = fs.dir.join("a");
+    std::fs::write(&f, vec![1u8; 1 << 20]).unwrap();
+    let info = Command::new(env!("CARGO_BIN_EXE_diorite"))
+        .arg("info")
+        .arg(&f)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains("atomic writes:      4096..1048576 bytes"),
+        "{info}"
+    );
+    let physical = || -> String {
+        let out = Command::new("filefrag")
+            .arg("-v")
+            .arg(&f)
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default();
+        String::from_utf8_lossy(&out)
+            .lines()
+            .find(|l| l.trim_start().starts_with("0:"))
+            .unwrap_or("")
+            .to_string()
+    };
+    let fname = format!("--filename={}", f.display());
+    let base = [
+        "--name=a",
+        fname.as_str(),
+        "--size=1m",
+        "--rw=randwrite",
+        "--bs=64k",
+        "--direct=1",
+    ];
+    for engine in ["io_uring", "libaio", "threads"] {
+        let before = physical();
+        let e = format!("--ioengine={engine}");
+        let out = bench_in(
+            fs.dir.as_path(),
+            &[
+                &base[..],
+                &[e.as_str(), "--atomic=1", "--output-format=json"],
+            ]
+            .concat(),
+        );
+        assert!(out.status.success(), "{engine}: {}", common::stderr(&out));
+        assert_eq!(json(&out)["jobs"][0]["write"]["io_bytes"], 1 << 20);
+        assert_ne!(physical(), before, "{engine}: the writes went out of place");
+    }
+    let before = physical();
+    assert!(bench_in(fs.dir.as_path(), &base).status.success());
+    assert_eq!(physical(), before, "plain writes stay in place");
+    for (extra, want) in [
+        (
+            &["--bs=2m", "--atomic=1"][..],
+            "not a power of two from 4096 to 1048576",
+        ),
+        (&["--bs=12k", "--atomic=1"][..], "not a power of two"),
+        (
+            &["--bsrange=4k-64k", "--atomic=1"][..],
+            "several write block sizes",
+        ),
+        (
+            &["--direct=0", "--ioengine=threads", "--atomic=1"][..],
+            "without O_DIRECT",
+        ),
+        (
+            &["--ioengine=psync", "--atomic=1"][..],
+            "synchronous engine",
+        ),
+    ] {
+        // An async engine unless the case names one (the later option wins).
+        let out = bench_in(
+            fs.dir.as_path(),
+            &[&base[..], &["--ioengine=libaio"], extra].concat(),
+        );
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(
+            common::stderr(&out).contains(want),
+            "{extra:?}: {}",
+            common::stderr(&out)
+        );
+    }
+    if let Some(lo) = common::LoopDev::new(8 << 20, 512) {
+        let dev = format!("--filename={}", lo.dev.display());
+        let out = bench_in(
+            fs.dir.as_path(),
+            &[
+                "--name=a",
+                &dev,
+                "--rw=write",
+                "--size=1m",
+                "--direct=1",
+                "--ioengine=libaio",
+                "--atomic=1",
+            ],
+        );
+        assert!(
+            common::stderr(&out).contains("offers no atomic writes"),
+            "{}",
+            common::stderr(&out)
+        );
+    }
+}
