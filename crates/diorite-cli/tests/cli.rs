@@ -516,6 +516,26 @@ fn periodic_syncs_and_end_fsync_count_as_fios() {
         ],
     );
     assert!(out.status.success(), "without end_fsync no sync is issued");
+    // A time-based job syncs at its end too (fio does end_fsync after the runtime as well).
+    let out = bench_in(
+        dir.path(),
+        &[
+            "--name=e",
+            "--size=64k",
+            "--rw=write",
+            "--ioengine=threads",
+            "--runtime=300ms",
+            "--time_based",
+            "--end_fsync=1",
+            "--inject=fsync:always:eio",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("sync of"),
+        "{}",
+        common::stderr(&out)
+    );
 }
 
 #[test]

@@ -699,6 +699,30 @@ fn include_reads_a_files_options_into_the_section() {
         );
         assert!(!dir.path().join("fk").exists());
     }
+    // From standard input, a relative include is found from the working directory (there
+    // is no including file's directory).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_diorite"))
+        .current_dir(&sub)
+        .args(["bench", "-", "--output-format=json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"[s]\nfilename=fs\nrw=write\ninclude size.fio\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        json(&out)["jobs"][0]["write"]["io_bytes"],
+        64 << 10,
+        "{}",
+        common::stderr(&out)
+    );
     // A chain of includes 17 deep (no cycle) is refused; 15 deep is read.
     for n in 0..17 {
         std::fs::write(

@@ -637,8 +637,9 @@ fn latency_target_finds_the_deepest_queue_that_meets_it() {
 
 /// fio's `iodepth_low`: once the queue is full (16) it drains to 4 before filling again, so
 /// I/Os are submitted at depths 5..16 in turn — fio's depth histogram 25% in "4", 67% in "8",
-/// 8% in "16" — where without it nearly every I/O finds the queue full. Side by side with
-/// fio when installed (the same libaio job on the same file).
+/// 8% in "16" — where without it nearly every I/O finds the queue full, as with a mark of 0
+/// or above iodepth. Side by side with fio when installed (the same libaio job on the same
+/// file).
 #[test]
 fn iodepth_low_lets_a_full_queue_drain_before_refilling() {
     let _turn = timed();
@@ -678,6 +679,11 @@ fn iodepth_low_lets_a_full_queue_drain_before_refilling() {
             (20.0..30.0).contains(&low[0]) && (60.0..72.0).contains(&low[1]) && low[2] < 12.0,
             "fio={fio}: drains to 4: {low:?}"
         );
+        // The extremes: 0 and a mark above iodepth keep the queue full, as fio settles them.
+        for extreme in ["--iodepth_low=0", "--iodepth_low=100"] {
+            let l = levels(extreme, fio).unwrap();
+            assert!(l[2] > 90.0, "fio={fio} {extreme}: {l:?}");
+        }
     }
 }
 
