@@ -116,6 +116,7 @@ fn version_cmdhelp_and_enghelp_print_and_run_nothing() {
     assert!(h.contains("valid values") && h.contains("posixaio"), "{h}");
     let (_, all, _) = print(&["--cmdhelp=all"]);
     assert!(all.contains("rwmixread:") && all.contains("verify_backlog:"));
+    assert_eq!(print(&["--cmdhelp"]).1, all, "alone, as fio: every option");
     let (code, _, err) = print(&["--cmdhelp=blocksise"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("did you mean"), "{err}");
@@ -246,6 +247,16 @@ fn aux_path_holds_the_verify_dumps() {
     );
     assert!(aux.join("v.4096.expected").exists());
     assert!(!dir.path().join("v.4096.received").exists());
+    // A directory that is not there is refused before the run, by name.
+    let out = bench_in(
+        dir.path(),
+        &[&base[..], &["--aux-path=no/such/dir"]].concat(),
+    );
+    assert!(
+        common::stderr(&out).contains("aux-path=no/such/dir: not a directory"),
+        "{}",
+        common::stderr(&out)
+    );
 }
 
 /// `--eta-newline=T`: every T the progress line is also written as a line of its own (here

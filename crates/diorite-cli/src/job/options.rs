@@ -2412,7 +2412,13 @@ pub static OPTIONS: &[Opt] =
             Global, Group::CommandLine, "",
             "/tmp",
             "the directory of the verify state and verify_dump files (default: the working directory)",
-            |j, g, v| j.verification.aux_path = Some(PathBuf::from(v.str()))
+            |j, g, v| {
+                // Checked now: a verify dump or state into a missing directory would fail mid-run.
+                if !std::path::Path::new(v.str()).is_dir() {
+                    bail!("aux-path={}: not a directory", v.str());
+                }
+                j.verification.aux_path = Some(PathBuf::from(v.str()))
+            }
         ),
         opt!(
             "max_jobs",
@@ -2446,11 +2452,14 @@ pub static OPTIONS: &[Opt] =
         opt!(
             "cmdhelp",
             [],
-            ValueKind::Str,
+            ValueKind::OptStr,
             Global, Group::CommandLine, "",
             "bs",
-            "print one option's help (or all); run nothing",
-            |j, g, v| g.show = Some(crate::spec::Show::Option(v.str().to_string()))
+            "print one option's help (alone, or =all: every option's); run nothing",
+            |j, g, v| {
+                let name = if v.str().is_empty() { "all" } else { v.str() };
+                g.show = Some(crate::spec::Show::Option(name.to_string()))
+            }
         ),
         opt!(
             "enghelp",
