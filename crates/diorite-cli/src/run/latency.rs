@@ -40,6 +40,11 @@ pub struct LatTarget {
     since: Stamp,
     ios_at: u64,
     failed: u64,
+    /// A drain was asked for (a ramp-down, the final run): the next window starts once the
+    /// queue is empty ([`LatTarget::drained`]), as fio's `lat_new_cycle` after
+    /// `io_u_quiesce` — a window that started before the drain would judge the new depth by
+    /// the drain's completions and a few fast ones after it.
+    draining: bool,
 }
 
 impl LatTarget {
@@ -64,6 +69,15 @@ impl LatTarget {
             since: Stamp::now(),
             ios_at: 0,
             failed: 0,
+            draining: false,
+        }
+    }
+
+    /// The queue is empty (`ios` I/Os done): a window waiting for the drain starts now.
+    pub fn drained(&mut self, ios: u64) {
+        if self.draining {
+            self.draining = false;
+            self.new_window(ios);
         }
     }
 
@@ -85,6 +99,7 @@ impl LatTarget {
         self.qd = ((self.qd + self.low) / 2).max(1);
         self.stable = 0;
         self.new_window(ios);
+        self.draining = true;
         true
     }
 
@@ -112,7 +127,7 @@ impl LatTarget {
 
     /// fio's `lat_target_check`, with `ios` I/Os done so far.
     pub fn check(&mut self, ios: u64) -> Step {
-        if self.since.elapsed() < self.window {
+        if self.draining || self.since.elapsed() < self.window {
             return Step::Nothing;
         }
         let n = ios - self.ios_at;
@@ -156,6 +171,8 @@ impl LatTarget {
             Step::Nothing
         };
         self.new_window(ios);
+        // The final run starts from an empty queue: its window too.
+        self.draining = step == Step::FinalRun;
         step
     }
 }
@@ -175,12 +192,14 @@ mod tests {
             let lat = u64::from(t.qd).div_ceil(2) * 10_000_000;
             ios += 1;
             if t.completed(Stamp::now(), lat, ios).unwrap() != Step::Nothing {
+                t.drained(ios);
                 continue;
             }
             last = t.check(ios);
             if last == Step::Done {
                 break;
             }
+            t.drained(ios);
         }
         assert_eq!(last, Step::Done);
         assert!(u64::from(t.qd).div_ceil(2) * 10 <= 25, "{}", t.qd);
@@ -189,5 +208,40 @@ mod tests {
             "{}",
             t.qd
         );
+    }
+
+    /// A window waits for the drain a ramp-down asks for: before the queue is empty no verdict
+    /// is given, however long the drain takes (before, the window ran from the ramp-down and
+    /// could pass on the drain's completions alone — CI saw a 90 ms target settle at depth 6
+    /// on a device taking 20 ms per queued I/O, where 4 is the answer).
+    #[test]
+    fn a_window_starts_after_the_drain() {
+        let mut t = LatTarget::new(Duration::from_millis(90), Duration::ZERO, 100.0, false, 8);
+        t.qd = 8;
+        t.low = 4;
+        // A late I/O at depth 8: down to 6, draining.
+        assert_eq!(
+            t.completed(Stamp::now(), 160_000_000, 1).unwrap(),
+            Step::Drain
+        );
+        assert_eq!(t.qd, 6);
+        // The drain's completions (issued before) are not held against depth 6, and no window
+        // verdict comes while it lasts.
+        for ios in 2..10 {
+            assert_eq!(
+                t.completed(Stamp::now() - Duration::from_secs(1), 150_000_000, ios)
+                    .unwrap(),
+                Step::Nothing
+            );
+            assert_eq!(t.check(ios), Step::Nothing, "no verdict while draining");
+        }
+        assert_eq!(t.qd, 6);
+        t.drained(10);
+        // Now a late I/O at depth 6 counts.
+        assert_eq!(
+            t.completed(Stamp::now(), 120_000_000, 11).unwrap(),
+            Step::Drain
+        );
+        assert_eq!(t.qd, 5);
     }
 }

@@ -321,6 +321,11 @@ impl<'s> Phase<'s> {
     /// At the ramp's end, and when the latency-target search's final window starts (from an
     /// empty queue), the statistics start afresh.
     fn restart_if_due(&mut self, e: &mut Issuer<'_>, now: Stamp) {
+        if e.in_flight() == 0 {
+            if let Some(l) = self.lat.as_mut() {
+                l.drained(self.think.done_rw);
+            }
+        }
         let final_run = self.lat_reset && e.in_flight() == 0;
         let c = &mut self.clocks;
         if !((c.ramping && now >= c.ramp_end) || final_run) {
