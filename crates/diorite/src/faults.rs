@@ -24,7 +24,9 @@
 //! [`Context::release_stalled`](crate::Context::release_stalled) or close), `drop` (a flush
 //! reports success and does nothing), `reorder` (the completion is posted after that of a
 //! request that finishes later). Byte counts of `short` and `torn` are rounded down to the
-//! file's `offset_align`, as direct I/O requires.
+//! file's `offset_align`, as direct I/O requires; neither splits an atomic write
+//! ([`Request::atomic`](crate::Request::atomic)), which is performed whole, as the kernel
+//! never tears one.
 
 use crate::direct::request::{OpKind, Request};
 use crate::error::{Error, ErrorKind, Result};

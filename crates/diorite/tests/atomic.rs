@@ -3,7 +3,7 @@
 //! write on every backend — shown on a reflink XFS, whose software atomic writes are written
 //! out of place (the range's physical blocks move, where a plain overwrite stays in place);
 //! a write outside them, or on a file without atomic writes, is refused at submit naming the
-//! limit, and nothing is issued.
+//! limit, and nothing is issued; the fault rules never tear one.
 
 mod common;
 
@@ -136,6 +136,28 @@ fn atomic_writes_reach_the_kernel_or_are_refused_by_their_limit() {
         refused(&ctx, r, ErrorKind::InvalidInput, "for writes");
         ctx.close().unwrap();
     }
+    // The fault rules never split an atomic write: short= and torn= leave it whole (a plain
+    // write under the same rules is torn: 4 KiB of 64 reach the file).
+    let ctx = Context::builder()
+        .depth(4)
+        .faults(diorite::faults::Faults::parse("write:always:torn=4096", 1).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(run(&ctx, write(&f, 0, 64 << 10, 5)).unwrap(), 64 << 10);
+    let mut back = AlignedBuf::for_file(&f, 64 << 10).unwrap();
+    f.read_at(&mut back, 0).unwrap();
+    assert_eq!(
+        back.iter().filter(|&&x| x == 5).count(),
+        4096,
+        "the plain write was torn"
+    );
+    assert_eq!(
+        run(&ctx, write(&f, 0, 64 << 10, 6).atomic()).unwrap(),
+        64 << 10
+    );
+    f.read_at(&mut back, 0).unwrap();
+    assert!(back.iter().all(|&x| x == 6), "the atomic write is whole");
+    ctx.close().unwrap();
     // Buffered, the file has no atomic writes (RWF_ATOMIC needs O_DIRECT).
     let b = DirectFile::options()
         .write(true)

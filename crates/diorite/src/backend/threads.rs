@@ -232,6 +232,8 @@ fn perform(req: &Request, iov: &mut Vec<IoVec>, fault: Option<Fault>) -> i64 {
         None => execute(req, iov),
         Some(Fault::Error(e)) => -i64::from(e),
         Some(Fault::DropFlush) if matches!(req.op, OpKind::Fsync | OpKind::Fdatasync) => 0,
+        // An atomic write is never split: short= and torn= leave it whole, as the kernel would.
+        Some(Fault::Short(_) | Fault::Torn(_)) if req.atomic => execute(req, iov),
         Some(Fault::Short(n)) if rw => transfer(req, iov, align(n)),
         Some(Fault::Torn(n)) if req.op == OpKind::Write => match transfer(req, iov, align(n)) {
             r if r < 0 => r,
