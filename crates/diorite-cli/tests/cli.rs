@@ -487,54 +487,26 @@ fn periodic_syncs_and_end_fsync_count_as_fios() {
         }
     }
     // The end syncs happen: one that fails is the job's error (the fault rule fails every
-    // fsync; the job itself issues none).
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=e",
-            "--size=64k",
-            "--rw=write",
-            "--ioengine=threads",
-            "--end_fsync=1",
-            "--inject=fsync:always:eio",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    // fsync; the job itself issues none) — also after a time-based run, as fio.
+    let failing = |extra: &[&str]| {
+        let base = ["--name=e", "--size=64k", "--rw=write", "--ioengine=threads"];
+        bench_in(
+            dir.path(),
+            &[&base[..], extra, &["--inject=fsync:always:eio"]].concat(),
+        )
+    };
+    for extra in [
+        &["--end_fsync=1"][..],
+        &["--runtime=300ms", "--time_based", "--end_fsync=1"],
+    ] {
+        let out = failing(extra);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(err.contains("sync of"), "{extra:?}: {err}");
+    }
     assert!(
-        common::stderr(&out).contains("sync of"),
-        "{}",
-        common::stderr(&out)
-    );
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=e",
-            "--size=64k",
-            "--rw=write",
-            "--ioengine=threads",
-            "--inject=fsync:always:eio",
-        ],
-    );
-    assert!(out.status.success(), "without end_fsync no sync is issued");
-    // A time-based job syncs at its end too (fio does end_fsync after the runtime as well).
-    let out = bench_in(
-        dir.path(),
-        &[
-            "--name=e",
-            "--size=64k",
-            "--rw=write",
-            "--ioengine=threads",
-            "--runtime=300ms",
-            "--time_based",
-            "--end_fsync=1",
-            "--inject=fsync:always:eio",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
-    assert!(
-        common::stderr(&out).contains("sync of"),
-        "{}",
-        common::stderr(&out)
+        failing(&[]).status.success(),
+        "without end_fsync no sync is issued"
     );
 }
 

@@ -17,6 +17,45 @@ fn written_data(path: &Path) -> (f64, usize) {
     (packed as f64 / d.len() as f64, blocks.len())
 }
 
+/// `(options, lz4 ratio range, distinct blocks range)` of the 1024 4 KiB blocks a job leaves.
+type Case = (&'static [&'static str], (f64, f64), (usize, usize));
+
+/// Runs `base` + each case's options in `dir` (the file `f.dat`), checks the file's lz4 ratio
+/// and distinct blocks against the case's ranges and, with fio installed, against fio's file
+/// for the same options (within 3 points of ratio and 8% of the block count; the random draws
+/// differ).
+fn data_shapes_match(dir: &Path, base: &[&str], cases: &[Case]) {
+    let f = dir.join("f.dat");
+    for (extra, (rlo, rhi), (blo, bhi)) in cases {
+        let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
+        let _ = std::fs::remove_file(&f);
+        let out = bench_in(dir, &args);
+        assert!(out.status.success(), "{extra:?}: {}", common::stderr(&out));
+        let (ratio, blocks) = written_data(&f);
+        assert!(
+            (*rlo..=*rhi).contains(&ratio),
+            "{extra:?}: lz4 ratio {ratio:.3} not in {rlo}..{rhi}"
+        );
+        assert!(
+            (*blo..=*bhi).contains(&blocks),
+            "{extra:?}: {blocks} distinct blocks, not in {blo}..{bhi}"
+        );
+        std::fs::remove_file(&f).unwrap();
+        let fio_args: Vec<&str> = args.iter().copied().chain(["--output=/dev/null"]).collect();
+        if common::fio_in(dir, &fio_args).is_some() {
+            let (fr, fb) = written_data(&f);
+            assert!(
+                (ratio - fr).abs() < 0.03,
+                "{extra:?}: lz4 ratio {ratio:.3}, fio's {fr:.3}"
+            );
+            assert!(
+                blocks.abs_diff(fb) <= fb / 12 + 1,
+                "{extra:?}: {blocks} distinct blocks, fio's {fb}"
+            );
+        }
+    }
+}
+
 /// fio's data options: the written data compresses and dedupes as
 /// the options say — measured on the file with lz4 and by counting distinct blocks — and, when
 /// fio is installed, as fio's own file for the same options does (within 3 points of ratio and
@@ -33,8 +72,6 @@ fn buffer_options_shape_the_data_written_as_fios_do() {
         "--direct=1",
         "--ioengine=psync",
     ];
-    // (options, lz4 ratio range, distinct blocks range) of the 1024 blocks written.
-    type Case = (&'static [&'static str], (f64, f64), (usize, usize));
     let cases: &[Case] = &[
         // fio's default: one random buffer, scrambled per write (offset and time in each
         // 512-byte block): every block distinct, yet mostly one repeated buffer.
@@ -61,35 +98,7 @@ fn buffer_options_shape_the_data_written_as_fios_do() {
         (&["--zero_buffers"], (0.0, 0.01), (1, 1)),
         (&["--buffer_compress_percentage=100"], (0.0, 0.01), (1, 1)),
     ];
-    for (extra, (rlo, rhi), (blo, bhi)) in cases {
-        let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
-        let f = dir.path().join("f.dat");
-        let _ = std::fs::remove_file(&f);
-        let out = bench_in(dir.path(), &args);
-        assert!(out.status.success(), "{extra:?}: {}", common::stderr(&out));
-        let (ratio, blocks) = written_data(&f);
-        assert!(
-            (*rlo..=*rhi).contains(&ratio),
-            "{extra:?}: lz4 ratio {ratio:.3} not in {rlo}..{rhi}"
-        );
-        assert!(
-            (*blo..=*bhi).contains(&blocks),
-            "{extra:?}: {blocks} distinct blocks, not in {blo}..{bhi}"
-        );
-        std::fs::remove_file(&f).unwrap();
-        let fio_args: Vec<&str> = args.iter().copied().chain(["--output=/dev/null"]).collect();
-        if common::fio_in(dir.path(), &fio_args).is_some() {
-            let (fr, fb) = written_data(&f);
-            assert!(
-                (ratio - fr).abs() < 0.03,
-                "{extra:?}: lz4 ratio {ratio:.3}, fio's {fr:.3}"
-            );
-            assert!(
-                blocks.abs_diff(fb) <= fb / 12 + 1,
-                "{extra:?}: {blocks} distinct blocks, fio's {fb}"
-            );
-        }
-    }
+    data_shapes_match(dir.path(), &base, cases);
     // Clones write their own data (each its own seed, as fio's jobs): no 4 KiB block of one
     // clone's file is in the other's (before: the same data, deduplicated to one copy).
     let d = tempdir();
@@ -135,7 +144,6 @@ fn layouts_hold_fios_data_and_overwrite_lays_out_for_writes() {
         "--bs=4k",
         "--size=4m",
     ];
-    type Case = (&'static [&'static str], (f64, f64), (usize, usize));
     let cases: &[Case] = &[
         (&[], (0.99, 1.01), (1024, 1024)),
         (
@@ -147,35 +155,8 @@ fn layouts_hold_fios_data_and_overwrite_lays_out_for_writes() {
         (&["--zero_buffers"], (0.0, 0.01), (1, 1)),
         (&["--bs=64k"], (0.99, 1.01), (1024, 1024)),
     ];
+    data_shapes_match(dir.path(), &base, cases);
     let f = dir.path().join("f.dat");
-    for (extra, (rlo, rhi), (blo, bhi)) in cases {
-        let args: Vec<&str> = base.iter().chain(extra.iter()).copied().collect();
-        let _ = std::fs::remove_file(&f);
-        let out = bench_in(dir.path(), &args);
-        assert!(out.status.success(), "{extra:?}: {}", common::stderr(&out));
-        let (ratio, blocks) = written_data(&f);
-        assert!(
-            (*rlo..=*rhi).contains(&ratio),
-            "{extra:?}: lz4 ratio {ratio:.3}"
-        );
-        assert!(
-            (*blo..=*bhi).contains(&blocks),
-            "{extra:?}: {blocks} distinct blocks"
-        );
-        std::fs::remove_file(&f).unwrap();
-        let fio_args: Vec<&str> = args.iter().copied().chain(["--output=/dev/null"]).collect();
-        if common::fio_in(dir.path(), &fio_args).is_some() {
-            let (fr, fb) = written_data(&f);
-            assert!(
-                (ratio - fr).abs() < 0.03,
-                "{extra:?}: lz4 ratio {ratio:.3}, fio's {fr:.3}"
-            );
-            assert!(
-                blocks.abs_diff(fb) <= fb / 12 + 1,
-                "{extra:?}: {blocks} blocks, fio's {fb}"
-            );
-        }
-    }
     use std::os::unix::fs::MetadataExt;
     for (overwrite, allocated) in [("0", false), ("1", true)] {
         let w = [

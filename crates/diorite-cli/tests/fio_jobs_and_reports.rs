@@ -234,19 +234,7 @@ fn the_report_has_fios_sections_and_fields() {
     args.push("--output-format=json");
     let v = json(&bench_in(dir.path(), &args));
     let j = &v["jobs"][0];
-    for f in [
-        "bw_min",
-        "bw_max",
-        "bw_agg",
-        "bw_mean",
-        "bw_dev",
-        "bw_samples",
-        "iops_min",
-        "iops_max",
-        "iops_mean",
-        "iops_stddev",
-        "iops_samples",
-    ] {
+    for f in common::SAMPLE_KEYS {
         assert!(j["read"][f].is_number(), "read.{f}: {}", j["read"]);
     }
     assert!(j["read"]["bw_samples"].as_u64().unwrap() >= 2);
@@ -597,22 +585,11 @@ fn section_selects_jobs_and_a_job_file_comes_from_stdin() {
         common::stderr(&none)
     );
     // `-`: the job file on standard input.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_diorite"))
-        .current_dir(dir.path())
-        .args(["bench", "--section=a", "-", "--output-format=json"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::bench_stdin(
+        dir.path(),
+        &["--section=a", "-", "--output-format=json"],
+        text.as_bytes(),
+    );
     assert_eq!(names(&json(&out)), ["a"]);
     if let Some(f) = common::fio_in(
         dir.path(),
@@ -701,22 +678,11 @@ fn include_reads_a_files_options_into_the_section() {
     }
     // From standard input, a relative include is found from the working directory (there
     // is no including file's directory).
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_diorite"))
-        .current_dir(&sub)
-        .args(["bench", "-", "--output-format=json"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"[s]\nfilename=fs\nrw=write\ninclude size.fio\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::bench_stdin(
+        &sub,
+        &["-", "--output-format=json"],
+        b"[s]\nfilename=fs\nrw=write\ninclude size.fio\n",
+    );
     assert_eq!(
         json(&out)["jobs"][0]["write"]["io_bytes"],
         64 << 10,

@@ -191,19 +191,7 @@ fn the_json_report_has_fios_keys_for_every_option_group() {
             let ours = key_set(&common::json(&out));
             // Without fio, the keys every consumer indexes are there in every direction.
             for d in ["read", "write", "trim"] {
-                for k in [
-                    "bw_min",
-                    "bw_max",
-                    "bw_agg",
-                    "bw_mean",
-                    "bw_dev",
-                    "bw_samples",
-                    "iops_min",
-                    "iops_max",
-                    "iops_mean",
-                    "iops_stddev",
-                    "iops_samples",
-                ] {
+                for k in common::SAMPLE_KEYS {
                     assert!(
                         ours.contains(&format!("/jobs[]/{d}/{k}")),
                         "{args:?}: no {d}/{k}"

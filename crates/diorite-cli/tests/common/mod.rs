@@ -156,3 +156,34 @@ pub fn fio_may_fail(dir: &Path, args: &[&str]) -> Option<Output> {
             .unwrap(),
     )
 }
+
+/// `diorite bench ARGS` in `dir` with `input` on standard input (a job file given as `-`).
+pub fn bench_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_diorite"))
+        .current_dir(dir)
+        .arg("bench")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// fio's sampled bandwidth and IOPS fields, which its JSON has in every direction.
+pub const SAMPLE_KEYS: [&str; 11] = [
+    "bw_min",
+    "bw_max",
+    "bw_agg",
+    "bw_mean",
+    "bw_dev",
+    "bw_samples",
+    "iops_min",
+    "iops_max",
+    "iops_mean",
+    "iops_stddev",
+    "iops_samples",
+];
