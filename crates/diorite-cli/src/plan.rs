@@ -120,7 +120,7 @@ fn read_only(clones: &[JobClone], needs: &[Need]) -> Result<()> {
                 j.name
             );
         }
-        if j.files.filenames.is_empty() && !is_null(j) {
+        if j.files.filenames.is_empty() && !j.is_null() {
             bail!(
                 "job {}: no filename: the default target is a temp file diorite writes, and \
                  --readonly refuses that",
@@ -223,7 +223,7 @@ fn expand(plan: &Plan) -> Result<Vec<JobClone>> {
 fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
     let mut needs: Vec<Need> = Vec::new();
     // fio's null engine touches no file: null jobs create and lay out nothing (pass 4).
-    for c in clones.iter().filter(|c| !is_null(&c.spec)) {
+    for c in clones.iter().filter(|c| !c.spec.is_null()) {
         let (j, seed) = (&c.spec, runner::job_seed(&c.spec, c.index));
         for (fi, p) in j.files.filenames.iter().enumerate() {
             let meta = std::fs::metadata(p);
@@ -346,7 +346,7 @@ fn open_target(
 }
 
 fn check_targets(clones: &[JobClone], needs: &[Need]) -> Result<()> {
-    for j in clones.iter().map(|c| &c.spec).filter(|j| !is_null(j)) {
+    for j in clones.iter().map(|c| &c.spec).filter(|j| !j.is_null()) {
         for (fi, p) in j.files.filenames.iter().enumerate() {
             let f = if needs.iter().any(|n| &n.path == p && n.exists) {
                 open_target(p, j.rw.writes(), j.direct, j.sync_io)?
@@ -513,7 +513,7 @@ fn open_clones(
                 deferred.push(p.clone());
                 continue;
             }
-            let f = if is_null(&spec) && !p.exists() {
+            let f = if spec.is_null() && !p.exists() {
                 null_target(&spec, i)?
             } else {
                 open_target(p, spec.rw.writes(), direct, spec.sync_io)?
@@ -649,10 +649,6 @@ fn resolve_offsets(spec: &mut JobSpec, k: u64) -> Result<()> {
 }
 
 /// Whether `j` runs on the null engine (no I/O).
-pub fn is_null(j: &JobSpec) -> bool {
-    j.engine == spec::IoEngine::Async(diorite::BackendChoice::Null)
-}
-
 /// The target of a null job whose file does not exist (fio's null engine opens nothing): an
 /// unlinked sparse file of the job's size in /var/tmp, never written, gone with the job.
 fn null_target(j: &JobSpec, i: usize) -> Result<DirectFile> {

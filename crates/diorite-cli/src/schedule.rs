@@ -3,7 +3,7 @@
 //! flows, and beside them the progress line, the status reports and the steady-state monitor.
 //! Ctrl-C (SIGINT) stops every job, which drains and reports.
 
-use crate::plan::{is_null, open_on_start, Prepared};
+use crate::plan::{open_on_start, Prepared};
 use crate::report::{self, ProcessCpu, View};
 use crate::run::control::{Progress, Stop};
 use crate::run::flow::Flow;
@@ -461,7 +461,7 @@ fn run_one(p: &Prepared, prog: &Progress, start: &Barrier, shared: &Shared<'_>) 
     }
     // fio's unlink: the job's regular files go when it is done (another job still using one
     // keeps its open descriptor, as with fio).
-    if p.spec.files.unlink && !is_null(&p.spec) {
+    if p.spec.files.unlink && !p.spec.is_null() {
         for t in &p.targets {
             if !t.file.geometry().is_block_device {
                 let _ = std::fs::remove_file(t.file.path());

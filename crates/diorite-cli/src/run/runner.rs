@@ -108,31 +108,14 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     };
     (r.backend, r.backend_report, r.skipped) = e.describe();
     let verifying = spec.verify || spec.verify_only;
-    // A reading job with verify replays the writer its region had: the same order of blocks,
-    // each once (`settle::do_verify`).
-    let shape = spec.read_verify.then(|| {
-        let mut w = spec.clone();
-        w.rw = if spec.rw == crate::spec::Rw::RandRead {
-            crate::spec::Rw::RandWrite
-        } else {
-            crate::spec::Rw::Write
-        };
-        w
-    });
+    let shape = writer_shape(spec);
     let mut gens = generators(shape.as_ref().unwrap_or(spec), targets, verifying, seed);
     // fio's file_service_type: the same sequence of files for the run and its replays.
     let lens: Vec<u64> = targets.iter().map(|t| t.len).collect();
     let mut files = FileService::new(spec, lens, seed);
     // fio's unlink_each_loop: one pass of the job per loop, on new files each time.
     let apart = spec.files.unlink_each_loop && !spec.time_based;
-    let io_limit = if spec.time_based {
-        u64::MAX
-    } else {
-        // fio's `loops` repeats the job's I/O amount.
-        spec.io_size
-            .unwrap_or_else(|| targets.iter().map(|t| t.len).sum())
-            .saturating_mul(if apart { 1 } else { u64::from(spec.loops) })
-    };
+    let io_limit = io_limit(spec, targets, apart);
     // The job's deadline (fio's `runtime`, after the ramp): the verify phase stops there too.
     let deadline = spec
         .runtime
@@ -153,62 +136,33 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
         replay(&mut gens, &mut files, io_limit);
         Ok(())
     } else {
-        let io = (io_limit, seed);
-        let pace = (&mut files, flow.as_mut());
+        let run = Writing {
+            spec,
+            targets,
+            seed,
+            progress,
+            stop,
+            deadline,
+            io_limit,
+        };
         if spec.invalidate {
             invalidate(spec, targets);
         }
         if spec.verify && spec.loops > 1 {
-            // fio: a verify job writes and verifies each loop in turn (the last loop's verify
-            // is the one below).
-            let per_loop = (io_limit / u64::from(spec.loops), seed);
-            let mut res = Ok(());
-            for i in 0..spec.loops {
-                let before = (i > 0).then(|| r.clone());
-                // What earlier loops' verify passes found (a backlog's round sets its own).
-                let found = r.verify.take();
-                let pace = (&mut files, flow.as_mut());
-                res = main_phase(&mut e, &mut gens, pace, &mut r, per_loop, progress, stop);
-                if let Some(b) = before {
-                    add_loop(&mut r, b);
-                }
-                match (r.verify.as_mut(), found) {
-                    (Some(v), Some(f)) => merge_results(v, f),
-                    (None, f) => r.verify = f,
-                    _ => {}
-                }
-                let last = i + 1 == spec.loops;
-                if last || res.is_err() || r.error.is_some() || r.interrupted || r.terminated {
-                    break;
-                }
-                verify_now(spec, targets);
-                verify_part(&mut e, &gens, (seed, stop, deadline), &mut r, None);
-                if r.error.is_some() || r.interrupted {
-                    break;
-                }
-            }
-            res
+            run.verify_loops(&mut e, &mut gens, (&mut files, flow.as_mut()), &mut r)
+        } else if apart {
+            run.apart_loops(&mut e, &mut gens, (&mut files, flow.as_mut()), &mut r)
         } else {
-            let first = main_phase(&mut e, &mut gens, pace, &mut r, io, progress, stop);
-            if apart {
-                // fio: before every loop after the first, the files are deleted and the loop runs
-                // on new ones (the last loop's stay).
-                let mut res = first;
-                for _ in 1..spec.loops {
-                    if res.is_err() || r.error.is_some() || r.interrupted || r.terminated {
-                        break;
-                    }
-                    let _ = e.close();
-                    let logs = &mut e.logs;
-                    res = unlink_files(targets).and_then(|()| {
-                        let ctl = (progress, stop, logs);
-                        next_loop(spec, targets, seed, &mut r, ctl, flow.as_mut())
-                    });
-                }
-                res
-            } else {
-                first
-            }
+            let pace = (&mut files, flow.as_mut());
+            main_phase(
+                &mut e,
+                &mut gens,
+                pace,
+                &mut r,
+                (io_limit, seed),
+                progress,
+                stop,
+            )
         }
     };
     if let Err(err) = result {
@@ -234,6 +188,119 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
         r.error.get_or_insert(crate::errors::chain(&err));
     }
     r
+}
+
+/// A reading job with verify replays the writer its region had: the same order of blocks,
+/// each once (`settle::do_verify`). The writer's spec, for such a job.
+fn writer_shape(spec: &JobSpec) -> Option<JobSpec> {
+    spec.read_verify.then(|| {
+        let mut w = spec.clone();
+        w.rw = if spec.rw == crate::spec::Rw::RandRead {
+            crate::spec::Rw::RandWrite
+        } else {
+            crate::spec::Rw::Write
+        };
+        w
+    })
+}
+
+/// How many bytes the job's write phase moves (`apart`: per `unlink_each_loop` pass).
+fn io_limit(spec: &JobSpec, targets: &[Target], apart: bool) -> u64 {
+    if spec.time_based {
+        u64::MAX
+    } else {
+        // fio's `loops` repeats the job's I/O amount.
+        spec.io_size
+            .unwrap_or_else(|| targets.iter().map(|t| t.len).sum())
+            .saturating_mul(if apart { 1 } else { u64::from(spec.loops) })
+    }
+}
+
+/// The write phase of a job that loops: what every loop shares.
+struct Writing<'a> {
+    spec: &'a JobSpec,
+    targets: &'a [Target],
+    seed: u64,
+    progress: &'a Progress,
+    stop: Stop<'a>,
+    deadline: Option<Instant>,
+    io_limit: u64,
+}
+
+type Pace<'f, 'g> = (&'f mut FileService, Option<&'f mut flow::FlowJob<'g>>);
+
+impl Writing<'_> {
+    /// fio: a verify job writes and verifies each loop in turn (the last loop's verify is the
+    /// one after the write phase).
+    fn verify_loops(
+        &self,
+        e: &mut Issuer<'_>,
+        gens: &mut [Generator],
+        (files, mut flow): Pace<'_, '_>,
+        r: &mut JobResult,
+    ) -> Result<()> {
+        let spec = self.spec;
+        let per_loop = (self.io_limit / u64::from(spec.loops), self.seed);
+        let mut res = Ok(());
+        for i in 0..spec.loops {
+            let before = (i > 0).then(|| r.clone());
+            // What earlier loops' verify passes found (a backlog's round sets its own).
+            let found = r.verify.take();
+            let pace = (&mut *files, flow.as_deref_mut());
+            res = main_phase(e, gens, pace, r, per_loop, self.progress, self.stop);
+            if let Some(b) = before {
+                add_loop(r, b);
+            }
+            match (r.verify.as_mut(), found) {
+                (Some(v), Some(f)) => merge_results(v, f),
+                (None, f) => r.verify = f,
+                _ => {}
+            }
+            let last = i + 1 == spec.loops;
+            if last || res.is_err() || r.error.is_some() || r.interrupted || r.terminated {
+                break;
+            }
+            verify_now(spec, self.targets);
+            verify_part(e, gens, (self.seed, self.stop, self.deadline), r, None);
+            if r.error.is_some() || r.interrupted {
+                break;
+            }
+        }
+        res
+    }
+
+    /// fio's `unlink_each_loop`: before every loop after the first, the files are deleted and
+    /// the loop runs on new ones (the last loop's stay).
+    fn apart_loops(
+        &self,
+        e: &mut Issuer<'_>,
+        gens: &mut [Generator],
+        (files, mut flow): Pace<'_, '_>,
+        r: &mut JobResult,
+    ) -> Result<()> {
+        let io = (self.io_limit, self.seed);
+        let pace = (files, flow.as_deref_mut());
+        let mut res = main_phase(e, gens, pace, r, io, self.progress, self.stop);
+        for _ in 1..self.spec.loops {
+            if res.is_err() || r.error.is_some() || r.interrupted || r.terminated {
+                break;
+            }
+            let _ = e.close();
+            let logs = &mut e.logs;
+            res = unlink_files(self.targets).and_then(|()| {
+                let ctl = (self.progress, self.stop, logs);
+                next_loop(
+                    self.spec,
+                    self.targets,
+                    self.seed,
+                    r,
+                    ctl,
+                    flow.as_deref_mut(),
+                )
+            });
+        }
+        res
+    }
 }
 
 /// A job's result before it runs: nothing measured yet, its targets described.
@@ -438,7 +505,7 @@ fn next_loop(
 /// fio's do_verify before it reads: every file synced and its cache dropped, whatever
 /// `invalidate` says, so the checks read the device (neither is measured).
 fn verify_now(spec: &JobSpec, targets: &[Target]) {
-    if spec.rw.writes() && !crate::plan::is_null(spec) {
+    if spec.rw.writes() && !spec.is_null() {
         for t in targets {
             let _ = t.file.sync_all();
         }
@@ -451,7 +518,7 @@ fn verify_now(spec: &JobSpec, targets: &[Target]) {
 /// block device without `CAP_SYS_ADMIN`) is said and the job goes on, as fio: "cache flushing
 /// isn't a fatal condition". The null engine touches no file.
 fn invalidate(spec: &JobSpec, targets: &[Target]) {
-    if crate::plan::is_null(spec) {
+    if spec.is_null() {
         return;
     }
     for t in targets {

@@ -80,6 +80,11 @@ impl ErrorType {
 }
 
 impl JobSpec {
+    /// Whether the job runs on the null engine (no data moves; its file may not exist).
+    pub fn is_null(&self) -> bool {
+        self.engine == IoEngine::Async(diorite::BackendChoice::Null)
+    }
+
     /// Whether fio would go on after `errno` of error type `etype` (`td_non_fatal_error`).
     pub fn continues_on(&self, etype: ErrorType, errno: i32) -> bool {
         let t = etype as usize;
