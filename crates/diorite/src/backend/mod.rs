@@ -135,6 +135,8 @@ pub(crate) struct RegisterRequest<'a> {
     pub(crate) uring: UringSetup,
     /// The faulty backend's rules.
     pub(crate) faults: Option<&'a crate::faults::Faults>,
+    /// The power-loss simulator's recorder (faulty backend only).
+    pub(crate) recorder: Option<&'a crate::faults::Recorder>,
 }
 
 /// Why a probe found a backend unavailable, and whether that lasts: a kernel without the
@@ -291,8 +293,10 @@ pub(crate) fn select(
         let built = match kind {
             BackendKind::Threads => threads::Pool::new(depth, threads, None).map(Backend::Threads),
             BackendKind::Faulty => {
-                let rules =
-                    crate::faults::FaultState::new(register.faults.unwrap_or(&Default::default()));
+                let rules = crate::faults::FaultState::new(
+                    register.faults.unwrap_or(&Default::default()),
+                    register.recorder,
+                );
                 threads::Pool::new(depth, threads, Some(rules)).map(Backend::Threads)
             }
             BackendKind::IoUring => uring::Uring::new(depth, register).map(Backend::IoUring),

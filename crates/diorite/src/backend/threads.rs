@@ -6,7 +6,7 @@ use crate::direct::execute::{execute, transfer};
 use crate::direct::request::{OpKind, Request};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::faults::{Fault, FaultState};
+use crate::faults::{Fault, FaultState, Outcome};
 use crate::primitives::ring::Ring;
 use crate::sync::{fence, lock, AtomicUsize, Condvar, Mutex, Ordering};
 use crate::sys::IoVec;
@@ -191,6 +191,16 @@ fn run(engine: &Engine, tag: u32, iov: &mut Vec<IoVec>, faults: Option<&FaultSta
     // and the worker goes on. The request's memory is untouched by unwinding (it lives in its
     // slot), so nothing is observed half-changed.
     let caught = |r: std::thread::Result<(i64, bool)>| r.unwrap_or((-i64::from(libc::EIO), false));
+    let caught_out = |r: std::thread::Result<(Outcome, bool)>| {
+        r.unwrap_or((
+            Outcome {
+                res: -i64::from(libc::EIO),
+                landed: u64::MAX,
+                flushed: false,
+            },
+            false,
+        ))
+    };
     let Some(f) = faults else {
         let (res, _) = caught(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
             || (execute(req, iov), false),
@@ -199,26 +209,59 @@ fn run(engine: &Engine, tag: u32, iov: &mut Vec<IoVec>, faults: Option<&FaultSta
         return;
     };
     f.begin();
-    let (res, hold) = caught(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+    let (out, hold) = caught_out(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
         || faulty(req, iov, f),
     )));
-    f.finish(tag, res, hold, |t, r| engine.complete(t, r));
+    f.finish(tag, out.res, hold, |t, r| engine.complete(t, r));
 }
 
-/// Performs `req` as the first fault rule that fires says (or plainly): bytes or `-errno`, and
-/// whether its completion is to be held back (`reorder`).
-fn faulty(req: &Request, iov: &mut Vec<IoVec>, f: &FaultState) -> (i64, bool) {
+/// Performs `req` as the first fault rule that fires says (or plainly), recording it when the
+/// context records: what it did, and whether its completion is to be held back (`reorder`).
+fn faulty(req: &Request, iov: &mut Vec<IoVec>, f: &FaultState) -> (Outcome, bool) {
     let fault = f.decide(req);
+    // Recorded as issued before a stall or delay: they stand for a slow device, which has
+    // the request (a flush issued meanwhile does not cover it).
+    let id = f.recorder.as_ref().and_then(|r| r.issue(req));
     match fault {
         Some(Fault::Stall) => f.stall(),
         Some(Fault::Delay(d)) => std::thread::sleep(d),
         _ => {}
     }
-    (perform(req, iov, fault), fault == Some(Fault::Reorder))
+    let out = perform(req, iov, fault);
+    if let (Some(r), Some(id)) = (&f.recorder, id) {
+        r.complete(id, out);
+    }
+    (out, fault == Some(Fault::Reorder))
 }
 
-/// Performs `req` under `fault`.
-fn perform(req: &Request, iov: &mut Vec<IoVec>, fault: Option<Fault>) -> i64 {
+/// Performs `req` under `fault`: its result, and how much of it may have reached the file.
+fn perform(req: &Request, iov: &mut Vec<IoVec>, fault: Option<Fault>) -> Outcome {
+    let res = perform_inner(req, iov, fault);
+    let rw = matches!(req.op, OpKind::Read | OpKind::Write);
+    let landed = match fault {
+        Some(Fault::Error(_)) => 0,
+        Some(Fault::Torn(n) | Fault::Short(n)) if rw && !req.atomic => {
+            (n / offset_align(req) * offset_align(req)).min(req.len())
+        }
+        // A kernel error may have put any part of the request.
+        _ if res < 0 => u64::MAX,
+        _ => req.len(),
+    };
+    Outcome {
+        res,
+        landed,
+        flushed: fault != Some(Fault::DropFlush),
+    }
+}
+
+fn offset_align(req: &Request) -> u64 {
+    req.file
+        .as_ref()
+        .map_or(1, |f| u64::from(f.geometry().offset_align.max(1)))
+}
+
+/// Performs `req` under `fault`: bytes or `-errno`.
+fn perform_inner(req: &Request, iov: &mut Vec<IoVec>, fault: Option<Fault>) -> i64 {
     let rw = matches!(req.op, OpKind::Read | OpKind::Write);
     // Direct I/O moves whole aligned units: a prefix is rounded down to them.
     let align = |n: u64| {

@@ -47,6 +47,7 @@ pub struct ContextBuilder {
     reactor: Reactor,
     uring: backend::UringSetup,
     faults: Option<crate::faults::Faults>,
+    recorder: Option<crate::faults::Recorder>,
     alignment: Alignment,
     batching: SubmitBatching,
 }
@@ -187,6 +188,19 @@ impl ContextBuilder {
         self
     }
 
+    /// Records what the context issues for the power-loss simulator ([`crate::faults`]'s
+    /// [`Recorder`](crate::faults::Recorder)): every write, write-zeroes, discard and flush, with
+    /// its bytes and its issue and completion events. The context runs on the faulty backend
+    /// (the thread pool, with the fault rules given to [`faults`](ContextBuilder::faults), if
+    /// any), which performs each request as one system call, so the record is in the order the
+    /// kernel saw them. [`build`](ContextBuilder::build) refuses it with
+    /// [`Alignment::Bounce`]: bounced writes do not go through the backend, so the record would
+    /// miss them.
+    pub fn record(&mut self, recorder: &crate::faults::Recorder) -> &mut ContextBuilder {
+        self.recorder = Some(recorder.clone());
+        self
+    }
+
     /// [`build`](ContextBuilder::build) with io_uring's single-issuer setup: the context a
     /// `LocalContext` wraps (`ContextBuilder::build_local`, in `local.rs`).
     pub(crate) fn build_single_issuer(&self) -> Result<Context> {
@@ -211,6 +225,12 @@ impl ContextBuilder {
                 self.threads
             )));
         }
+        if self.recorder.is_some() && self.alignment == Alignment::Bounce {
+            return Err(Error::new(ErrorKind::InvalidInput, OP).with_detail(
+                "a recorded context cannot bounce unaligned I/O: bounced writes bypass the \
+                 backend, so the record would miss them (use Alignment::Strict)",
+            ));
+        }
         crate::sys::watch_forks();
         let born = crate::sys::fork_generation();
         let mut engine = Engine::new(self.depth, self.ring.unwrap_or(self.depth as usize))?;
@@ -220,12 +240,13 @@ impl ContextBuilder {
             blocking_aio: self.blocking_aio,
             uring: self.uring,
             faults: self.faults.as_ref(),
+            recorder: self.recorder.as_ref(),
         };
-        // Fault rules choose the faulty backend whatever `backend` said, in either order of the
-        // builder calls.
-        let choice = match self.faults {
-            Some(_) => BackendChoice::Faulty,
-            None => self.backend,
+        // Fault rules and a recorder choose the faulty backend whatever `backend` said, in
+        // either order of the builder calls.
+        let choice = match (&self.faults, &self.recorder) {
+            (None, None) => self.backend,
+            _ => BackendChoice::Faulty,
         };
         let (backend, skipped) = backend::select(choice, self.depth, self.threads, &register)?;
         if self.uring.single_issuer && backend.completes_in_caller() {
@@ -364,6 +385,7 @@ impl Context {
             reactor: Reactor::Thread,
             uring: backend::UringSetup::default(),
             faults: None,
+            recorder: None,
             alignment: Alignment::Strict,
             batching: SubmitBatching::Always,
         }

@@ -28,6 +28,13 @@
 //! ([`Request::atomic`](crate::Request::atomic)), which is performed whole, as the kernel
 //! never tears one.
 
+mod crash;
+mod record;
+
+pub use crash::{CheckResult, CrashFailure, CrashLog, CrashState, Explore, Explored, Fate, States};
+pub(crate) use record::Outcome;
+pub use record::{Op, OpClass, Recorder};
+
 use crate::direct::request::{OpKind, Request};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sync::{AtomicU64, Ordering};
@@ -374,11 +381,14 @@ pub(crate) struct FaultState {
     /// both read and change under the `held` lock, so none is held forever.
     running: AtomicU64,
     held: Mutex<Vec<(u32, i64)>>,
+    /// The power-loss simulator's recorder, when the context records (`record.rs`).
+    pub(crate) recorder: Option<Recorder>,
 }
 
 impl FaultState {
-    pub(crate) fn new(f: &Faults) -> FaultState {
+    pub(crate) fn new(f: &Faults, recorder: Option<&Recorder>) -> FaultState {
         FaultState {
+            recorder: recorder.cloned(),
             seen: f.rules.iter().map(|_| AtomicU64::new(0)).collect(),
             rules: f.rules.clone(),
             rng: Mutex::new(splitmix(f.seed)),
