@@ -1,40 +1,7 @@
 //! Crash states: what a power cut may leave of a recorded workload, enumerated, sampled,
 //! replayed and rebuilt on a scratch file.
 //!
-//! # The model
-//! A [`CrashLog`] is the record of one workload (`record.rs`): every write, write-zeroes,
-//! discard and flush, stamped with the events at which it was issued and completed. A crash
-//! happens at a *point* `p`: the events before `p` happened, the rest never did. At `p`:
-//! - **Durable** (always in the crash state): a write that completed before `p` and
-//!   - was durable at completion (`RWF_DSYNC`, a file opened `O_DSYNC`/`O_SYNC`), or
-//!   - completed before a successful flush (fsync or fdatasync) of its file was *issued*, and
-//!     that flush completed before `p`. A flush covers nothing issued or completed after it was
-//!     issued, and a flush a fault rule dropped covers nothing.
-//! - **In the window** (each may be kept, dropped, or torn): every other write issued before
-//!   `p` — completed or still in flight, and also one that failed (a failed write may have
-//!   put any of its blocks). A torn write keeps a subset of its *units* (the file's
-//!   direct-I/O block, or a larger [`Explore::tear_unit`]); an atomic write (`RWF_ATOMIC`) is
-//!   never torn, only kept or dropped whole.
-//! - Writes applied to one block land in completion order (in-flight ones after the completed
-//!   ones, in issue order), so a write never overwrites one that completed before it was issued.
-//!
-//! Nothing the model allows goes beyond what a device with a volatile write cache may do.
-//! What it does not model: filesystem metadata and directory entries (a created, renamed or
-//! unlinked file is as it is after the workload; a file's size after a crash is its size when
-//! recording began, grown to the end of the last write the state keeps); other orders of two
-//! writes in flight together to the same block than completion order; writes made outside the
-//! recorded context (other contexts, one-shot calls, buffered writes, other processes), which
-//! count as durable; a discard that leaves the old data readable (it is modelled as zeroes).
-//!
-//! # The states
-//! [`CrashLog::states`] lists states in a fixed order. First the systematic ones, point by
-//! point (only points where the durable set, the window or the acknowledgements changed): while
-//! the window holds at most [`Explore::bound`] writes, every subset of it kept (the rest
-//! dropped); beyond, all dropped, all kept, and each one dropped alone; then, for each write in
-//! the window that can tear, the others kept and only its first half, or only its second half,
-//! of units kept. Past the systematic states come sampled ones: a point at random, and each
-//! write of its window kept, dropped or torn at random units, from the seed and the index. A
-//! state is named by (seed, index): [`CrashLog::state`] rebuilds it exactly.
+//! The model and the order of the states are documented on [`CrashLog`].
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::faults::record::{Op, OpClass, Recorder, Track};
@@ -46,6 +13,41 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The record of a workload, from [`Recorder::finish`](crate::faults::Recorder::finish).
+///
+/// # The model
+/// A [`CrashLog`] is the record of one workload (`record.rs`): every write, write-zeroes,
+/// discard and flush, stamped with the events at which it was issued and completed. A crash
+/// happens at a *point* `p`: the events before `p` happened, the rest never did. At `p`:
+/// - **Durable** (always in the crash state): a write that completed before `p` and
+///   - was durable at completion (`RWF_DSYNC`, a file opened `O_DSYNC`/`O_SYNC`), or
+///   - completed before a successful flush (fsync or fdatasync) of its file was *issued*, and
+///     that flush completed before `p`. A flush covers nothing issued or completed after it was
+///     issued, and a flush a fault rule dropped covers nothing.
+/// - **In the window** (each may be kept, dropped, or torn): every other write issued before
+///   `p` — completed or still in flight, and also one that failed (a failed write may have
+///   put any of its blocks). A torn write keeps a subset of its *units* (the file's
+///   direct-I/O block, or a larger [`Explore::tear_unit`]); an atomic write (`RWF_ATOMIC`) is
+///   never torn, only kept or dropped whole.
+/// - Writes applied to one block land in completion order (in-flight ones after the completed
+///   ones, in issue order), so a write never overwrites one that completed before it was issued.
+///
+/// Nothing the model allows goes beyond what a device with a volatile write cache may do.
+/// What it does not model: filesystem metadata and directory entries (a created, renamed or
+/// unlinked file is as it is after the workload; a file's size after a crash is its size when
+/// recording began, grown to the end of the last write the state keeps); other orders of two
+/// writes in flight together to the same block than completion order; writes made outside the
+/// recorded context (other contexts, one-shot calls, buffered writes, other processes), which
+/// count as durable; a discard that leaves the old data readable (it is modelled as zeroes).
+///
+/// # The states
+/// [`CrashLog::states`] lists states in a fixed order. First the systematic ones, point by
+/// point (only points where the durable set, the window or the acknowledgements changed): while
+/// the window holds at most [`Explore::bound`] writes, every subset of it kept (the rest
+/// dropped); beyond, all dropped, all kept, and each one dropped alone; then, for each write in
+/// the window that can tear, the others kept and only its first half, or only its second half,
+/// of units kept. Past the systematic states come sampled ones: a point at random, and each
+/// write of its window kept, dropped or torn at random units, from the seed and the index. A
+/// state is named by (seed, index): [`CrashLog::state`] rebuilds it exactly.
 pub struct CrashLog {
     files: Vec<Track>,
     ops: Vec<Op>,

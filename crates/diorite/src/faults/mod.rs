@@ -27,6 +27,12 @@
 //! file's `offset_align`, as direct I/O requires; neither splits an atomic write
 //! ([`Request::atomic`](crate::Request::atomic)), which is performed whole, as the kernel
 //! never tears one.
+//!
+//! # Power-loss simulation
+//! [`Recorder`] (given to `ContextBuilder::record`) records what the faulty backend issues;
+//! [`CrashLog`] lists the states a power cut may leave and rebuilds each on a scratch file
+//! ([`CrashState::materialise`]); [`CrashLog::explore`] runs a recovery check over them. The
+//! model's rules and what it leaves out are on [`CrashLog`].
 
 mod crash;
 mod record;
