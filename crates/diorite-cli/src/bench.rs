@@ -152,12 +152,36 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         r.verify.as_ref().is_some_and(|v| v.errors > 0)
             && !r.spec.continues_on(ErrorType::Verify, libc::EILSEQ)
     };
+    // diorite's crash: a block lost against the job's own promise fails the run.
+    let crash_failed = |r: &JobResult| r.crash.as_ref().is_some_and(|c| c.lost_promised > 0);
     let failed = results
         .iter()
-        .any(|r| r.error.is_some() || verify_failed(r));
-    for r in &results {
+        .any(|r| r.error.is_some() || verify_failed(r) || crash_failed(r));
+    say_failures(&results);
+    Ok(if failed {
+        1
+    } else if STOP.load(Ordering::Relaxed) {
+        130
+    } else {
+        0
+    })
+}
+
+/// Each job's error, broken crash promises and verify errors, on stderr.
+fn say_failures(results: &[JobResult]) {
+    for r in results {
         if let Some(e) = &r.error {
             eprintln!("diorite: job {}: {e}", r.name);
+        }
+        if let Some(c) = r.crash.as_ref().filter(|c| c.lost_promised > 0) {
+            eprintln!(
+                "diorite: job {}: crash: {} blocks lost against a promise in {} of {} states; first:\n{}",
+                r.name,
+                c.lost_promised,
+                c.states_failed,
+                c.states,
+                c.first.as_deref().unwrap_or("")
+            );
         }
         if let Some(v) = r.verify.as_ref().filter(|v| v.errors > 0) {
             eprintln!(
@@ -169,11 +193,4 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
             );
         }
     }
-    Ok(if failed {
-        1
-    } else if STOP.load(Ordering::Relaxed) {
-        130
-    } else {
-        0
-    })
 }

@@ -338,7 +338,15 @@ fn a_state_is_rebuilt_exactly_from_its_seed_and_index() {
         assert_eq!(again.point(), st.point());
         st.materialise(&p, &a).unwrap();
         again.materialise(&p, &b).unwrap();
-        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        let bytes = std::fs::read(&a).unwrap();
+        assert_eq!(bytes, std::fs::read(&b).unwrap());
+        // The in-memory image is what materialise wrote over the copy.
+        let img = st.image(&p).unwrap();
+        assert_eq!(img.len, bytes.len() as u64);
+        for (n, blk) in &img.blocks {
+            let at = (n * img.block) as usize;
+            assert_eq!(&bytes[at..at + blk.len()], &blk[..], "block {n}");
+        }
     }
     // Past the systematic states, another seed gives other states.
     let sys = log.states(&how).unwrap().systematic();
@@ -422,8 +430,16 @@ fn bad_input_is_refused_and_changes_nothing() {
     let e = st.materialise(&other, dir.path().join("x")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     assert!(!dir.path().join("x").exists(), "nothing created");
-    // The source is never written.
+    // The source is never written: not as the destination either (by any name).
     let before = std::fs::read(&p).unwrap();
+    let link = dir.path().join("link");
+    std::fs::hard_link(&p, &link).unwrap();
+    let st = log.states(&Explore::new(1)).unwrap().next().unwrap();
+    for dest in [&p, &link] {
+        let e = st.materialise(&p, dest).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    }
+    assert_eq!(std::fs::read(&p).unwrap(), before);
     for st in log.states(&Explore::new(1).states(20)).unwrap() {
         st.materialise(&p, dir.path().join("y")).unwrap();
     }

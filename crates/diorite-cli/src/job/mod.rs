@@ -620,6 +620,7 @@ mod tests {
             "cmdprio_percentage" | "cmdprio_bssplit" => " --ioengine=io_uring",
             "rate_process" => " --rate_iops=100",
             "fill_device" | "create_on_open" | "unlink_each_loop" => " --rw=write",
+            "crash" => " --rw=write --size=1m --ioengine=threads",
             "steadystate" | "steadystate_ramp_time" | "ss_interval" => " --ss_dur=10",
             "latency_window" | "latency_percentile" | "latency_run" => " --latency_target=1ms",
             _ => "",

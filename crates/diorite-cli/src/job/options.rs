@@ -807,6 +807,15 @@ pub static OPTIONS: &[Opt] =
             }
         ),
         opt!(
+            "crash",
+            [],
+            ValueKind::Int(1, 1_000_000),
+            Job, Group::Job, "",
+            "200",
+            "diorite: record the job (faulty backend) and check in this many simulated power cuts that what fsync=N, fdatasync=N, end_fsync, sync=dsync promise survives",
+            |j, g, v| j.crash = Some(v.num())
+        ),
+        opt!(
             "continue_on_error",
             [],
             ValueKind::Choice(&["none", "read", "write", "io", "verify", "all", "0", "1"], &[]),

@@ -104,6 +104,7 @@ fn engine_options(j: &JobSpec) -> Result<()> {
             j.name
         );
     }
+    check_crash(j)?;
     if j.sqthread_poll_cpu.is_some() && !j.sqthread_poll {
         bail!(
             "job {}: sqthread_poll_cpu applies only with sqthread_poll=1 (fio ignores it otherwise)",
@@ -675,4 +676,50 @@ fn working_set(j: &mut JobSpec) -> Result<()> {
         run_seeds: None,
     });
     Ok(())
+}
+
+/// The most bytes a `crash` job may write: the record keeps a copy of each.
+pub const CRASH_MAX_BYTES: u64 = 256 << 20;
+
+/// diorite's `crash`: a bounded writing job on an engine context the recorder can see.
+fn check_crash(j: &JobSpec) -> Result<()> {
+    if j.crash.is_none() {
+        return Ok(());
+    }
+    let why = if !j.rw.writes() {
+        Some("the job does not write".to_string())
+    } else if matches!(
+        j.engine,
+        IoEngine::Sync | IoEngine::Async(diorite::BackendChoice::Null)
+    ) {
+        Some(
+            "the recorder runs on the faulty backend, an engine context: use ioengine=threads, \
+             libaio or io_uring (the job then runs on the faulty backend)"
+                .to_string(),
+        )
+    } else if j.files.unlink_each_loop {
+        Some("unlink_each_loop makes new files each loop; the record follows one set".to_string())
+    } else if j.time_based {
+        Some("a time_based job writes without a bound; the record keeps every byte".to_string())
+    } else {
+        let bytes = j
+            .io_size
+            .or(j.size)
+            .map(|s| s.saturating_mul(u64::from(j.loops.max(1))));
+        match bytes {
+            None => Some(format!(
+                "give size= (or io_size=): the record keeps every byte written, at most {} MiB",
+                CRASH_MAX_BYTES >> 20
+            )),
+            Some(b) if b > CRASH_MAX_BYTES => Some(format!(
+                "it would write {b} bytes; the record keeps every byte, at most {} MiB",
+                CRASH_MAX_BYTES >> 20
+            )),
+            _ => None,
+        }
+    };
+    match why {
+        Some(w) => bail!("job {}: crash: {w}", j.name),
+        None => Ok(()),
+    }
 }

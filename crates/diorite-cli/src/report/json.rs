@@ -199,6 +199,11 @@ fn job(v: &View<'_>, views: &[View<'_>], plus: bool) -> Value {
     let verify = v.verify().map(|vr| {
         json!({"kind": r0.spec.verification.verify_kind.name(), "blocks": vr.blocks, "bytes": vr.bytes, "errors": vr.errors, "unchecked": vr.unchecked, "unknown": vr.unknown, "first": vr.first})
     });
+    let crash = v.crash().map(|c| {
+        json!({"states": c.states, "systematic": c.systematic, "block": c.block, "checked": c.checked,
+            "lost_promised": c.lost_promised, "states_failed": c.states_failed,
+            "lost_allowed": c.lost_allowed, "first": c.first})
+    });
     let mut job = json!({
         "jobname": v.name,
         "groupid": v.groupid,
@@ -241,6 +246,7 @@ fn job(v: &View<'_>, views: &[View<'_>], plus: bool) -> Value {
             "nice": r0.nice,
             "mem_policy": r0.mem_policy.map(|(mode, mask)| json!({"mode": mode, "nodes": mask})),
             "verify": verify,
+            "crash": crash,
             "error_message": v.error(),
             "interrupted": v.results.iter().any(|r| r.interrupted),
         },

@@ -167,6 +167,28 @@ impl<'a> View<'a> {
         }
         any.then_some(v)
     }
+
+    /// diorite's `crash` results of the view's jobs, summed.
+    fn crash(&self) -> Option<crate::run::crash::CrashResult> {
+        let mut all = self
+            .results
+            .iter()
+            .filter_map(|r| r.crash.as_ref())
+            .peekable();
+        all.peek()?;
+        let mut c = crate::run::crash::CrashResult::default();
+        for x in all {
+            c.states += x.states;
+            c.systematic += x.systematic;
+            c.checked += x.checked;
+            c.lost_promised += x.lost_promised;
+            c.states_failed += x.states_failed;
+            c.lost_allowed += x.lost_allowed;
+            c.first = c.first.or_else(|| x.first.clone());
+            c.block = c.block.max(x.block);
+        }
+        Some(c)
+    }
 }
 
 /// Process-wide figures: CPU of every thread (engine workers and kernel io-wq threads included).

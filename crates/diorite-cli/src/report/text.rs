@@ -376,6 +376,26 @@ fn notes(out: &mut String, v: &View<'_>) {
             let _ = writeln!(out, "    {m}");
         }
     }
+    if let Some(c) = v.crash() {
+        let _ = writeln!(
+            out,
+            "  crash        : {} states ({} systematic): {} promised {}-byte blocks checked, {} \
+             lost against a promise (in {} states); {} lost as allowed (completed, not yet \
+             durable)",
+            c.states,
+            c.systematic,
+            c.checked,
+            c.block,
+            c.lost_promised,
+            c.states_failed,
+            c.lost_allowed
+        );
+        if let Some(first) = &c.first {
+            for line in first.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+    }
     if let Some(e) = v.error() {
         let _ = writeln!(out, "  error        : {e}");
     }

@@ -98,6 +98,8 @@ pub struct Issuer<'a> {
     pub done: Vec<(u32, diorite::Result<usize>)>,
     pub reaped: Vec<Completion>,
     pub sync_busy: bool,
+    /// diorite's `crash`: the recorder and the job's sync stamps.
+    pub crash: Option<crate::run::crash::Watch>,
     pub depths: Depths,
     /// fio's per-I/O logs, when the job asked for any (`logs.rs`).
     pub logs: Option<logs::Logs>,
@@ -140,6 +142,7 @@ impl<'a> Issuer<'a> {
                 data.init(b);
             }
         }
+        let crash = spec.crash.map(|_| crate::run::crash::Watch::new());
         let io = match spec.engine {
             IoEngine::Sync => IoPath::Sync(Vec::with_capacity(2)),
             IoEngine::Async(backend) => {
@@ -162,6 +165,9 @@ impl<'a> Issuer<'a> {
                     }
                 }
                 builder.iopoll(spec.hipri);
+                if let Some(w) = &crash {
+                    builder.record(&w.rec);
+                }
                 if let Some(rules) = &spec.inject {
                     // Validated at parse time; the job's seed makes `p=` rules reproducible.
                     builder.faults(diorite::faults::Faults::parse(
@@ -196,6 +202,7 @@ impl<'a> Issuer<'a> {
             done: Vec::with_capacity(depth + 1),
             reaped: Vec::with_capacity(depth + 1),
             sync_busy: false,
+            crash,
             depths: Depths::default(),
             logs: None,
             data,
@@ -317,6 +324,9 @@ impl<'a> Issuer<'a> {
         } else {
             Request::fsync(&t.file)
         };
+        if let Some(w) = &mut self.crash {
+            w.sync_issued(file);
+        }
         let slot = self.bufs.len() as u32;
         let t0 = Stamp::now();
         // t1 is set by `flush`.

@@ -899,6 +899,9 @@ impl<'s> Phase<'s> {
     ) -> Result<()> {
         if slot.kind == SYNC {
             e.sync_busy = false;
+            if let Some(w) = e.crash.as_mut() {
+                w.sync_done(result.is_ok());
+            }
             if let (Some(t), true) = (self.tracker.as_mut(), result.is_ok()) {
                 t.sync_completed()?;
             }

@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod control;
 pub mod cpu;
+pub mod crash;
 pub mod data;
 pub mod flow;
 pub mod hold;

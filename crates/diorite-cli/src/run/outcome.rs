@@ -50,6 +50,8 @@ pub struct JobResult {
     /// Each target: path, O_DIRECT or buffered, region.
     pub targets: Vec<String>,
     pub verify: Option<VerifyResult>,
+    /// diorite's `crash`: what the simulated power cuts showed.
+    pub crash: Option<crate::run::crash::CrashResult>,
     /// The job thread's context switches and page faults over the measured phase.
     pub usage: ThreadUsage,
     pub depths: Depths,

@@ -178,6 +178,13 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
             known.as_deref(),
         );
     }
+    if let Some(w) = e.crash.as_ref().filter(|_| r.error.is_none()) {
+        // Once the job's I/O is done: nothing more is recorded.
+        match crate::run::crash::check(spec, targets, w, seed) {
+            Ok(c) => r.crash = Some(c),
+            Err(err) => r.error = Some(format!("crash: {}", crate::errors::chain(err.as_ref()))),
+        }
+    }
     if let Some(mut l) = e.logs.take() {
         l.finish(Stamp::now());
         if let Err(err) = l.write(spec) {
@@ -334,6 +341,7 @@ fn fresh_result(spec: &JobSpec, name: String, groupid: u32, targets: &[Target]) 
             })
             .collect(),
         verify: None,
+        crash: None,
         usage: ThreadUsage::default(),
         depths: Depths::default(),
         samples: Samples::default(),

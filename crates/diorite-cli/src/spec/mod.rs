@@ -514,6 +514,9 @@ pub struct JobSpec {
     pub posix_aio: bool,
     /// diorite's `inject`: fault rules (the faulty backend).
     pub inject: Option<String>,
+    /// diorite's `crash`: the job recorded, and its durability claims checked in this many
+    /// simulated power cuts (`run/crash.rs`).
+    pub crash: Option<u64>,
     /// fio's `continue_on_error` (read, write, verify bits) and `ignore_error` (per
     /// [`ErrorType`], the errnos to continue on; `None`: fio's non-fatal EIO and EILSEQ).
     pub continue_on: [bool; 3],
@@ -844,6 +847,7 @@ impl Default for JobSpec {
             pool_threads: None,
             posix_aio: false,
             inject: None,
+            crash: None,
             continue_on: [false; 3],
             ignore_error: [None, None, None],
             data: DataOpts::default(),

@@ -53,11 +53,23 @@ impl Pool {
 
     pub(crate) fn report(&self) -> String {
         match &self.faults {
-            Some(f) => format!(
-                "{} worker threads, preadv2/pwritev2, injecting faults: {}",
-                self.threads,
-                f.describe()
-            ),
+            Some(f) => {
+                let rules = f.describe();
+                format!(
+                    "{} worker threads, preadv2/pwritev2, {}{}",
+                    self.threads,
+                    if rules.is_empty() {
+                        "no fault rules".to_string()
+                    } else {
+                        format!("injecting faults: {rules}")
+                    },
+                    if f.recorder.is_some() {
+                        ", recording for crash states"
+                    } else {
+                        ""
+                    }
+                )
+            }
             None => format!("{} worker threads, preadv2/pwritev2", self.threads),
         }
     }

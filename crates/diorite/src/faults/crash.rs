@@ -143,6 +143,19 @@ pub struct CrashState<'a> {
     fates: Vec<(usize, Fate)>,
 }
 
+/// A file after a crash, where the record touched it ([`CrashState::image`]).
+#[derive(Clone, Debug)]
+pub struct Image {
+    /// The file's index in [`CrashLog::files`].
+    pub file: usize,
+    /// The block size of `blocks` (the file's direct-I/O block).
+    pub block: u64,
+    /// Every block a recorded write touched, by block number: its bytes after the crash.
+    pub blocks: BTreeMap<u64, Box<[u8]>>,
+    /// The file's size after the crash (a block device's does not change).
+    pub len: u64,
+}
+
 /// What [`CrashLog::explore`] went through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Explored {
@@ -223,6 +236,11 @@ impl CrashLog {
     /// Events recorded (issues, completions, acknowledgements).
     pub fn events(&self) -> u64 {
         self.events
+    }
+
+    /// Every acknowledgement as (event, key), in event order.
+    pub fn acknowledgements(&self) -> &[(u64, u64)] {
+        &self.acks
     }
 
     /// The crash points that get systematic states.
@@ -470,20 +488,26 @@ impl CrashLog {
     /// block device's number).
     fn file_of(&self, path: &Path) -> Result<usize> {
         const OP: &str = "CrashState::materialise";
-        let f = File::open(path).map_err(|e| Error::from_io(OP, &e).at_path(path))?;
-        let st = crate::sys::statx(f.as_fd())
-            .map_err(|e| Error::from_io(OP, &std::io::Error::from_raw_os_error(e)).at_path(path))?;
-        let key = (
-            st.is_block_device,
-            st.dev,
-            if st.is_block_device { 0 } else { st.ino },
-        );
+        let key = key_of(path)?;
         self.files.iter().position(|t| t.key == key).ok_or_else(|| {
             Error::new(ErrorKind::InvalidInput, OP)
                 .with_detail("no recorded write touched this file")
                 .at_path(path)
         })
     }
+}
+
+/// The identity of the file at `path`, as the recorder keys files.
+fn key_of(path: &Path) -> Result<crate::faults::record::FileKey> {
+    const OP: &str = "CrashState::materialise";
+    let f = File::open(path).map_err(|e| Error::from_io(OP, &e).at_path(path))?;
+    let st = crate::sys::statx(f.as_fd())
+        .map_err(|e| Error::from_io(OP, &std::io::Error::from_raw_os_error(e)).at_path(path))?;
+    Ok((
+        st.is_block_device,
+        st.dev,
+        if st.is_block_device { 0 } else { st.ino },
+    ))
 }
 
 /// For each op, the event from which it is durable: its completion when it was durable at
@@ -614,11 +638,18 @@ impl CrashState<'_> {
     /// size. The source is only read; its blocks untouched by the record are copied as they are.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] when no recorded write touched `source`; the I/O errors of
-    /// reading `source` and writing `dest`.
+    /// [`ErrorKind::InvalidInput`] when no recorded write touched `source`, or `dest` is
+    /// `source` (by any name); the I/O errors of reading `source` and writing `dest`.
     pub fn materialise(&self, source: impl AsRef<Path>, dest: impl AsRef<Path>) -> Result<()> {
         let (source, dest) = (source.as_ref(), dest.as_ref());
         let fi = self.log.file_of(source)?;
+        if dest.exists() && key_of(dest)? == self.log.files[fi].key {
+            return Err(
+                Error::new(ErrorKind::InvalidInput, "CrashState::materialise")
+                    .with_detail("the destination is the source itself: it would be overwritten")
+                    .at_path(dest),
+            );
+        }
         let mut src = File::open(source).map_err(|e| io_err(&e, source))?;
         let dest_is_device = std::fs::metadata(dest)
             .map(|m| std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()))
@@ -630,7 +661,7 @@ impl CrashState<'_> {
             .open(dest)
             .map_err(|e| io_err(&e, dest))?;
         std::io::copy(&mut src, &mut dst).map_err(|e| io_err(&e, dest))?;
-        let (blocks, len) = self.image(fi);
+        let (blocks, len) = self.blocks_of(fi);
         let b = self.log.files[fi].block;
         for (n, bytes) in &blocks {
             dst.write_all_at(bytes, n * b)
@@ -642,9 +673,26 @@ impl CrashState<'_> {
         Ok(())
     }
 
+    /// `source` after this crash, in memory, where the record touched it (nothing is read or
+    /// written but `source`'s identity): what [`materialise`](CrashState::materialise) would
+    /// write over the copy, for a check that needs no scratch file.
+    ///
+    /// # Errors
+    /// As [`materialise`](CrashState::materialise) for `source`.
+    pub fn image(&self, source: impl AsRef<Path>) -> Result<Image> {
+        let fi = self.log.file_of(source.as_ref())?;
+        let (blocks, len) = self.blocks_of(fi);
+        Ok(Image {
+            file: fi,
+            block: self.log.files[fi].block,
+            blocks,
+            len,
+        })
+    }
+
     /// File `fi` after the crash, where the record touched it: every touched block's bytes
     /// (keyed by block number), and the file's size.
-    pub(crate) fn image(&self, fi: usize) -> (BTreeMap<u64, Box<[u8]>>, u64) {
+    fn blocks_of(&self, fi: usize) -> (BTreeMap<u64, Box<[u8]>>, u64) {
         let t = &self.log.files[fi];
         let mut blocks = t.original.clone();
         let mut len = t.base_len;
@@ -749,7 +797,11 @@ impl fmt::Display for CrashState<'_> {
                     s
                 })
                 .collect();
-            if !list.is_empty() {
+            // The first eight of each: a failing state is read by a person.
+            if list.len() > 8 {
+                let more = list.len() - 8;
+                write!(f, "\n  {what}: {}; and {more} more", list[..8].join("; "))?;
+            } else if !list.is_empty() {
                 write!(f, "\n  {what}: {}", list.join("; "))?;
             }
         }

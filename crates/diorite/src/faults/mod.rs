@@ -37,7 +37,9 @@
 mod crash;
 mod record;
 
-pub use crash::{CheckResult, CrashFailure, CrashLog, CrashState, Explore, Explored, Fate, States};
+pub use crash::{
+    CheckResult, CrashFailure, CrashLog, CrashState, Explore, Explored, Fate, Image, States,
+};
 pub(crate) use record::Outcome;
 pub use record::{Op, OpClass, Recorder};
 
