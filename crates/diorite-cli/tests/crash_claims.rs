@@ -139,3 +139,22 @@ fn jobs_the_recorder_cannot_follow_are_refused_before_anything_is_written() {
         "nothing written"
     );
 }
+
+#[test]
+fn atomic_writes_are_never_torn_in_any_state() {
+    let Some(fs) = common::Xfs::new(512 << 20) else {
+        return;
+    };
+    let f = fs.dir.join("a");
+    std::fs::write(&f, vec![1u8; 2 << 20]).unwrap();
+    // 16 KiB atomic writes: many units each, so a state could tear one if the device got it as
+    // a plain write.
+    let v = job(fs.dir.as_path(), "a")
+        .args(BASE)
+        .args(&["--bs=16k", "--atomic=1", "--fsync=8", "--crash=60"])
+        .file(&f)
+        .json();
+    let c = crash_of(&v);
+    assert_eq!(c["lost_promised"], 0, "{c}");
+    assert!(c["checked"].as_u64().unwrap() > 0, "{c}");
+}

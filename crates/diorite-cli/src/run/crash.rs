@@ -15,14 +15,15 @@
 //! - a block whose last completed write is not promised and is not there is **lost as
 //!   allowed**: what fio's `verify_state` would report as corruption after a real power cut.
 //!
-//! With `atomic=1` the writes carry `RWF_ATOMIC`, and the model never tears them. The check
+//! With `atomic=1` the writes must reach the device as atomic writes (`RWF_ATOMIC`): a state
+//! that tears one is a broken promise too (one per state). The check
 //! compares the recorded writes' own bytes, so it needs neither verify headers nor a state
 //! file; it reads and writes nothing on disk (the crash images are in memory).
 
 use crate::run::issuer::Target;
 use crate::spec::JobSpec;
 use anyhow::Result;
-use diorite::faults::{CrashLog, CrashState, Explore, Op, OpClass, Recorder};
+use diorite::faults::{CrashLog, CrashState, Explore, Fate, Op, OpClass, Recorder};
 use std::collections::BTreeMap;
 
 /// The job's side: the recorder, and the syncs the job issued, stamped as it issues and
@@ -108,6 +109,16 @@ pub fn check(spec: &JobSpec, targets: &[Target], watch: &Watch, seed: u64) -> Re
         out.states += 1;
         out.systematic += u64::from(st.name().1 < systematic);
         let lost_before = out.lost_promised;
+        if spec.atomic {
+            // atomic=1 promises that no write is torn: a state may tear only a write the
+            // device did not get as atomic.
+            if let Some((i, _)) = st.fates().iter().find(|(_, f)| matches!(f, Fate::Torn(_))) {
+                out.lost_promised += 1;
+                out.first.get_or_insert_with(|| {
+                    format!("{st}\n  write #{i} is torn, which atomic=1 promised it would not be")
+                });
+            }
+        }
         for (ti, t) in targets.iter().enumerate() {
             let Ok(image) = st.image(t.file.path()) else {
                 continue; // nothing recorded on it
