@@ -296,7 +296,7 @@ fn durable_at_completion_dropped_flushes_and_torn_writes_are_recorded_as_they_ha
 }
 
 #[test]
-fn a_flush_through_another_handle_covers_the_file() {
+fn a_flush_through_another_handle_or_context_covers_the_file() {
     let dir = common::tempdir();
     let (p, f) = file(dir.path(), "data", 2);
     let g = DirectFile::options()
@@ -308,8 +308,15 @@ fn a_flush_through_another_handle_covers_the_file() {
     let ctx = recorded(&rec, None);
     batch(&ctx, vec![write(&f, 0, B, 1)]);
     batch(&ctx, vec![Request::fsync(&g)]);
+    // A second context sharing the recorder: its flush covers the first one's writes too
+    // (a flush is the file's, whoever issued the writes).
+    let other = recorded(&rec, None);
+    batch(&ctx, vec![write(&f, B, B, 2)]);
+    batch(&other, vec![Request::fdatasync(&g)]);
     let log = rec.finish().unwrap();
+    assert_eq!(log.ops().len(), 4);
     assert!(log.durable(0, log.events()));
+    assert!(log.durable(2, log.events()));
 }
 
 #[test]
