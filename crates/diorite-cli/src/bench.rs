@@ -5,7 +5,7 @@
 
 use crate::job::{self, Plan};
 use crate::plan::{self, groups};
-use crate::report::{self, ProcessCpu, View};
+use crate::report::{self, ProcessCpu};
 use crate::run::outcome::JobResult;
 use crate::schedule::{self, STOP};
 use crate::spec::{ErrorType, OutputFormat};
@@ -36,6 +36,13 @@ fn parse_report(plan: &Plan) -> String {
         }
     }
     s
+}
+
+/// Prepares the plan's targets and runs its jobs (what `diorite server` does with a client's
+/// job): every job's result.
+pub fn execute(plan: &Plan) -> Result<Vec<JobResult>> {
+    let (prepared, _temp) = plan::prepare(plan)?;
+    schedule::run(plan, &prepared)
 }
 
 /// Runs `diorite bench ARGS`. Returns the exit code: 0, 1 (a job failed or verify found bad
@@ -88,16 +95,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
         .map(|r| r.stats.iter().map(|s| s.ios).sum::<u64>())
         .sum();
 
-    let views: Vec<View<'_>> = if plan.globals.group_reporting {
-        let mut groups: Vec<u32> = results.iter().map(|r| r.groupid).collect();
-        groups.dedup();
-        groups
-            .into_iter()
-            .map(|g| View::of(results.iter().filter(|r| r.groupid == g).collect()))
-            .collect()
-    } else {
-        results.iter().map(|r| View::of(vec![r])).collect()
-    };
+    let views = report::views(&results, plan.globals.group_reporting);
     let mut text = String::new();
     // fio's order whatever the order given: terse lines, the normal report, then JSON.
     let mut formats = plan.globals.formats.clone();

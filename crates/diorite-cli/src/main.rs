@@ -6,6 +6,7 @@ mod bench;
 mod errors;
 mod job;
 mod manual;
+mod net;
 mod plan;
 mod report;
 mod rng;
@@ -46,6 +47,24 @@ enum Cmd {
     Info {
         /// A regular file or block device.
         path: PathBuf,
+    },
+    /// Serve fio's client/server protocol (fio 3.33, protocol 97): `fio --client=HOST job.fio`
+    /// runs its jobs here and prints their results.
+    Server {
+        /// Where to listen, in fio's syntax: ip:HOST[,PORT], ip6:HOST[,PORT], sock:PATH
+        /// (default ip:127.0.0.1,8765: this machine only; a wider address must be given).
+        #[arg(long, default_value = "ip:127.0.0.1,8765")]
+        bind: String,
+        /// A directory jobs may create and write files under (repeatable). Without it: only the
+        /// server's working directory (its scratch directory).
+        #[arg(long)]
+        allow: Vec<PathBuf>,
+        /// The largest command payload accepted, in bytes (at least 4096; fio's own limit is 2 GiB).
+        #[arg(long, default_value_t = 16 << 20)]
+        max_payload: usize,
+        /// Seconds a client may stay silent before its connection is closed.
+        #[arg(long, default_value_t = 60)]
+        idle: u64,
     },
     /// Write a man page (roff) to standard output: diorite(1), or a subcommand's (bench, info).
     Man {
@@ -151,12 +170,51 @@ fn info(path: &PathBuf, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
+fn server(bind: &str, allow: &[PathBuf], max_payload: usize, idle: u64) -> Result<()> {
+    let bind = net::Addr::parse(bind)?;
+    let here = std::env::current_dir()?;
+    let allow: Vec<PathBuf> = if allow.is_empty() {
+        vec![here.canonicalize()?]
+    } else {
+        allow
+            .iter()
+            .map(|a| {
+                a.canonicalize()
+                    .map_err(|e| anyhow::anyhow!("--allow {}: {e}", a.display()))
+            })
+            .collect::<Result<_>>()?
+    };
+    let opts = net::server::Options {
+        bind,
+        allow: allow.clone(),
+        max_payload: max_payload.max(4096),
+        idle: std::time::Duration::from_secs(idle.max(1)),
+    };
+    net::server::serve(opts, |at| {
+        eprintln!(
+            "diorite server: listening on {at} (fio protocol {}); jobs may write under {}",
+            net::layout_v97::VERSION,
+            allow
+                .iter()
+                .map(|a| a.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    })
+}
+
 fn run(cli: Cli) -> Result<u8> {
     // Not locked for the whole run: the status printer of `bench` writes to stdout too.
     let mut out = std::io::stdout();
     match cli.cmd {
         Cmd::Bench { args } => bench::run(&args, &mut out),
         Cmd::Info { path } => info(&path, &mut out).map(|()| 0),
+        Cmd::Server {
+            bind,
+            allow,
+            max_payload,
+            idle,
+        } => server(&bind, &allow, max_payload, idle).map(|()| 0),
         Cmd::Man { page } => manual::man(Cli::command(), page.as_deref(), &mut out).map(|()| 0),
         Cmd::Completions { shell } => {
             manual::completions(Cli::command(), shell, &mut out);

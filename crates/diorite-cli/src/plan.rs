@@ -799,3 +799,38 @@ fn region_of(j: &JobSpec, f: &DirectFile, p: &Path, fi: usize) -> Result<(u64, u
     }
     Ok((j.offsets.offset, len))
 }
+
+/// Every path the run may create or write (before anything is created): each clone's files,
+/// its log prefixes (as files of their directory), the verify state's and dumps' directory, the
+/// latency plot, the output file. A server checks them against what its operator allowed.
+pub fn written_paths(plan: &Plan) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for c in expand(plan)? {
+        let s = &c.spec;
+        out.extend(s.files.filenames.iter().cloned());
+        for log in [
+            &s.logs.write_lat_log,
+            &s.logs.write_bw_log,
+            &s.logs.write_iops_log,
+            &s.logs.write_hist_log,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.push(PathBuf::from(log));
+        }
+        // The verify state and verify_dump files go to aux_path, or the working directory.
+        let v = &s.verification;
+        if (s.verify || s.verify_only) && (v.verify_state_save || v.verify_dump) {
+            out.push(
+                v.aux_path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join("verify.state"),
+            );
+        }
+    }
+    out.extend(plan.globals.latency_plot.iter().cloned());
+    out.extend(plan.globals.output.iter().cloned());
+    Ok(out)
+}

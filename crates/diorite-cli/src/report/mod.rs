@@ -16,6 +16,20 @@ use crate::run::outcome::{Depths, JobResult, Samples, ThreadUsage, VerifyResult,
 use crate::stats::{DirStats, Lat};
 use std::time::Duration;
 
+/// The report's entries: one per job, or one per group with `group_reporting`.
+pub fn views(results: &[JobResult], group_reporting: bool) -> Vec<View<'_>> {
+    if group_reporting {
+        let mut groups: Vec<u32> = results.iter().map(|r| r.groupid).collect();
+        groups.dedup();
+        groups
+            .into_iter()
+            .map(|g| View::of(results.iter().filter(|r| r.groupid == g).collect()))
+            .collect()
+    } else {
+        results.iter().map(|r| View::of(vec![r])).collect()
+    }
+}
+
 /// What one report entry covers: a job, or a group with `group_reporting`.
 pub struct View<'a> {
     pub name: String,
@@ -142,7 +156,7 @@ impl<'a> View<'a> {
     }
 
     /// fio's `total_err` and `first_error` (0 when none), for jobs that continue on errors.
-    fn continued_errors(&self) -> Option<(u64, i32)> {
+    pub fn continued_errors(&self) -> Option<(u64, i32)> {
         self.results[0].spec.continuing().then(|| {
             (
                 self.results.iter().map(|r| r.total_err).sum(),
@@ -259,9 +273,9 @@ pub fn bw_share(v: &View<'_>, views: &[View<'_>], d: usize) -> f64 {
 
 /// fio's latency bucket edges (the lower table in each unit), and the millisecond table's two
 /// extra buckets (`2000`, `>=2000`).
-const LAT_EDGES: [u64; 10] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
+pub const LAT_EDGES: [u64; 10] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 
-const LAT_EDGES_MS: [u64; 12] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000, u64::MAX];
+pub const LAT_EDGES_MS: [u64; 12] = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000, u64::MAX];
 
 /// Shares in percent of the samples falling in each bucket `(previous edge, edge]` (edges in
 /// `scale` ns; `u64::MAX` is "everything left"), counting only samples above `*below` ns-count

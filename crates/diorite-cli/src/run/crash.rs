@@ -20,11 +20,11 @@
 //! compares the recorded writes' own bytes, so it needs neither verify headers nor a state
 //! file; it reads and writes nothing on disk (the crash images are in memory).
 
-use crate::run::issuer::Target;
 use crate::spec::JobSpec;
 use anyhow::Result;
 use diorite::faults::{CrashLog, CrashState, Explore, Fate, Op, OpClass, Recorder};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// The job's side: the recorder, and the syncs the job issued, stamped as it issues and
 /// completes them (acknowledgement key `2n`: sync `n` issued; `2n + 1`: it completed).
@@ -81,7 +81,8 @@ pub struct CrashResult {
 }
 
 /// Goes through `spec.crash` states of what `watch` recorded (seeded by the job's seed).
-pub fn check(spec: &JobSpec, targets: &[Target], watch: &Watch, seed: u64) -> Result<CrashResult> {
+/// `files`: the job's targets, in the order its syncs name them.
+pub fn check(spec: &JobSpec, files: &[&Path], watch: &Watch, seed: u64) -> Result<CrashResult> {
     let log = watch.rec.finish()?;
     let how = Explore::new(seed).states(u64::MAX);
     let all = log.states(&how)?;
@@ -104,7 +105,7 @@ pub fn check(spec: &JobSpec, targets: &[Target], watch: &Watch, seed: u64) -> Re
     let syncs = sync_events(&log, &watch.syncs);
     let mut out = CrashResult::default();
     // Per target written: per block, the ops that touch it.
-    let mut files: Vec<(usize, BTreeMap<u64, Vec<usize>>)> = Vec::new();
+    let mut maps: Vec<(usize, BTreeMap<u64, Vec<usize>>)> = Vec::new();
     for st in states {
         out.states += 1;
         out.systematic += u64::from(st.name().1 < systematic);
@@ -119,14 +120,14 @@ pub fn check(spec: &JobSpec, targets: &[Target], watch: &Watch, seed: u64) -> Re
                 });
             }
         }
-        for (ti, t) in targets.iter().enumerate() {
-            let Ok(image) = st.image(t.file.path()) else {
+        for (ti, path) in files.iter().enumerate() {
+            let Ok(image) = st.image(path) else {
                 continue; // nothing recorded on it
             };
-            if !files.iter().any(|f| f.0 == ti) {
-                files.push((ti, by_block(log.ops(), image.file, image.block)));
+            if !maps.iter().any(|f| f.0 == ti) {
+                maps.push((ti, by_block(log.ops(), image.file, image.block)));
             }
-            let (_, touching) = files.iter().find(|f| f.0 == ti).expect("just added");
+            let (_, touching) = maps.iter().find(|f| f.0 == ti).expect("just added");
             out.block = image.block;
             let cutoff = promised_before(&syncs, ti, st.point());
             let promised = |op: &Op| {
@@ -152,7 +153,7 @@ pub fn check(spec: &JobSpec, targets: &[Target], watch: &Watch, seed: u64) -> Re
                                 "{st}\n  bytes {at}..{} of {} do not hold write #{i} ({} bytes at {}), \
                                  which the job's options promised durable",
                                 at + image.block,
-                                t.file.path().display(),
+                                path.display(),
                                 log.ops()[i].len,
                                 log.ops()[i].offset,
                             )

@@ -180,7 +180,8 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     }
     if let Some(w) = e.crash.as_ref().filter(|_| r.error.is_none()) {
         // Once the job's I/O is done: nothing more is recorded.
-        match crate::run::crash::check(spec, targets, w, seed) {
+        let files: Vec<&std::path::Path> = targets.iter().map(|t| t.file.path()).collect();
+        match crate::run::crash::check(spec, &files, w, seed) {
             Ok(c) => r.crash = Some(c),
             Err(err) => r.error = Some(format!("crash: {}", crate::errors::chain(err.as_ref()))),
         }

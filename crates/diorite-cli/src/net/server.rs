@@ -1,0 +1,503 @@
+//! `diorite server`: fio's server side of its client/server protocol (version 97, fio 3.33),
+//! so `fio --client=HOST job.fio` runs the job here, through the same planner, runner and
+//! statistics as `diorite bench`, and prints the results as fio's own servers' results.
+//!
+//! One connection is one session: PROBE is answered with this host; JOB (a job file) or
+//! JOBLINE (command-line options) is parsed, checked — every path the job would create or
+//! write must lie under an `--allow` prefix (default: the server's scratch directory, its
+//! working directory) — and answered with START; RUN runs it (one run at a time per server:
+//! a second client is told the server is busy), answering SEND_ETA meanwhile, then sends each
+//! report entry's TS, each group's GS, STOP and QUIT. A client that quits or goes away stops
+//! its job. Frames are read with a bounded payload; a bad frame gets a TEXT naming what was
+//! wrong where that can be sent, then the connection closes; the server goes on serving.
+//! What fio's client may send and this server does not do is refused by name (TEXT, QUIT).
+
+use super::frame::{self, op, Frame, FrameError};
+use super::{layout_v97 as layout, wire, Addr};
+use crate::job::{self, Plan};
+use crate::report;
+use crate::schedule::STOP;
+use anyhow::{anyhow, bail, Context as _, Result};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub bind: Addr,
+    /// Jobs may create and write only under these (canonical) directories.
+    pub allow: Vec<PathBuf>,
+    /// The most payload one command may carry (fio allows 2 GiB).
+    pub max_payload: usize,
+    /// A connection that sends nothing this long is closed (a job running keeps it open only
+    /// while the client asks for its ETA).
+    pub idle: Duration,
+}
+
+/// A connection, over TCP or a unix socket.
+enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Conn {
+    fn try_clone(&self) -> io::Result<Conn> {
+        Ok(match self {
+            Conn::Tcp(s) => Conn::Tcp(s.try_clone()?),
+            Conn::Unix(s) => Conn::Unix(s.try_clone()?),
+        })
+    }
+    fn set_read_timeout(&self, d: Duration) -> io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.set_read_timeout(Some(d)),
+            Conn::Unix(s) => s.set_read_timeout(Some(d)),
+        }
+    }
+    fn shutdown(&self) {
+        let _ = match self {
+            Conn::Tcp(s) => s.shutdown(Shutdown::Both),
+            Conn::Unix(s) => s.shutdown(Shutdown::Both),
+        };
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(b),
+            Conn::Unix(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.write(b),
+            Conn::Unix(s) => s.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.flush(),
+            Conn::Unix(s) => s.flush(),
+        }
+    }
+}
+
+/// The sending half of a connection: whole commands, one at a time.
+#[derive(Clone)]
+struct Out(Arc<Mutex<Conn>>);
+
+impl Out {
+    fn send(&self, opcode: u16, tag: u64, payload: &[u8]) -> io::Result<()> {
+        let mut c = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        frame::write(&mut *c, layout::VERSION, opcode, tag, payload)
+    }
+    /// An error line for the client's log, then QUIT (the client then ends the session).
+    fn refuse(&self, why: &str) {
+        let _ = self.send(
+            op::TEXT,
+            0,
+            &wire::text(1, &format!("diorite server: {why}\n")),
+        );
+        let _ = self.send(op::QUIT, 0, &[]);
+    }
+}
+
+/// What every session shares: the options, and the one run at a time.
+struct Shared {
+    opts: Options,
+    run: Mutex<()>,
+    jobs: AtomicU64,
+}
+
+/// Listens and serves until the process ends. `ready` is told the address listened on.
+pub fn serve(opts: Options, ready: impl FnOnce(&str)) -> Result<()> {
+    let shared = Arc::new(Shared {
+        opts: opts.clone(),
+        run: Mutex::new(()),
+        jobs: AtomicU64::new(0),
+    });
+    match &opts.bind {
+        Addr::Tcp(a) => {
+            let l = TcpListener::bind(a).with_context(|| format!("binding {}", opts.bind))?;
+            let at = l.local_addr()?;
+            ready(&Addr::Tcp(at).to_string());
+            for c in l.incoming() {
+                match c {
+                    Ok(s) => spawn(&shared, Conn::Tcp(s)),
+                    Err(e) => eprintln!("diorite server: accept: {e}"),
+                }
+            }
+        }
+        Addr::Unix(p) => {
+            let l = UnixListener::bind(p).with_context(|| format!("binding {}", opts.bind))?;
+            ready(&opts.bind.to_string());
+            for c in l.incoming() {
+                match c {
+                    Ok(s) => spawn(&shared, Conn::Unix(s)),
+                    Err(e) => eprintln!("diorite server: accept: {e}"),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn spawn(shared: &Arc<Shared>, conn: Conn) {
+    let shared = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("diorite-session".into())
+        .spawn(move || {
+            if let Err(e) = session(&shared, conn) {
+                eprintln!("diorite server: session: {e:#}");
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("diorite server: cannot start a session thread: {e}");
+    }
+}
+
+/// A session's job: the client's command-line options (fio's client sends its own flags, such
+/// as `--output-format`, as a JOBLINE before the job file), then the plan once a job came.
+#[derive(Default)]
+struct Ready {
+    head: Vec<String>,
+    plan: Option<Plan>,
+}
+
+fn session(shared: &Arc<Shared>, conn: Conn) -> Result<()> {
+    conn.set_read_timeout(shared.opts.idle)?;
+    let out = Out(Arc::new(Mutex::new(conn.try_clone()?)));
+    let mut input = conn;
+    let mut ready = Ready::default();
+    let mut running: Option<std::thread::JoinHandle<()>> = None;
+    let result = loop {
+        let f = match frame::read(&mut input, layout::VERSION, shared.opts.max_payload) {
+            Ok(f) => f,
+            Err(FrameError::Io(e)) => {
+                // The client went away (or stayed silent past the idle limit).
+                break if matches!(e.kind(), io::ErrorKind::UnexpectedEof) {
+                    Ok(())
+                } else {
+                    Err(anyhow!("connection: {e}"))
+                };
+            }
+            Err(e) => {
+                out.refuse(&e.to_string());
+                break Err(anyhow!("{e}"));
+            }
+        };
+        match handle(shared, &out, f, &mut ready, &mut running) {
+            Ok(true) => {}
+            Ok(false) => break Ok(()),
+            Err(e) => {
+                out.refuse(&format!("{e:#}"));
+                break Err(e);
+            }
+        }
+    };
+    if let Some(h) = running.take() {
+        // A client that quits or goes away stops its job (fio's behaviour).
+        if !h.is_finished() {
+            STOP.store(true, Ordering::Relaxed);
+        }
+        let _ = h.join();
+    }
+    input.shutdown();
+    result
+}
+
+/// One command. `Ok(false)` ends the session.
+fn handle(
+    shared: &Arc<Shared>,
+    out: &Out,
+    f: Frame,
+    ready: &mut Ready,
+    running: &mut Option<std::thread::JoinHandle<()>>,
+) -> Result<bool> {
+    match f.opcode {
+        op::PROBE => {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+            let reply = wire::probe_reply(&hostname(), &format!("diorite-{}", job::VERSION), cpus);
+            out.send(op::PROBE, f.tag, &reply)?;
+        }
+        op::JOB | op::JOBLINE => {
+            if ready.plan.is_some() || running.is_some() {
+                bail!("one job file or command line per session");
+            }
+            let n = shared.jobs.fetch_add(1, Ordering::Relaxed);
+            let args = if f.opcode == op::JOB {
+                let text = wire::job_text(&f.payload).ok_or_else(|| anyhow!("JOB: malformed payload"))?;
+                let path = PathBuf::from(format!("diorite-server-job-{}-{n}.fio", std::process::id()));
+                std::fs::write(&path, text).context("saving the job file")?;
+                let mut a = ready.head.clone();
+                a.push(path.display().to_string());
+                a
+            } else {
+                let mut a = wire::command_line(&f.payload).ok_or_else(|| anyhow!("JOBLINE: malformed payload"))?;
+                if a.first().is_some_and(|a0| !a0.starts_with('-')) {
+                    a.remove(0); // the client's program name
+                }
+                a
+            };
+            if f.opcode == op::JOBLINE && !args.iter().any(|a| a.starts_with("--name")) {
+                // The client's own flags, no job yet: kept for the job file (fio's server
+                // answers with START for no jobs).
+                job::parse_args(&args)?;
+                ready.head = args;
+                out.send(op::START, 0, &wire::start(0, 0))?;
+                return Ok(true);
+            }
+            let plan = check(&shared.opts, &args)?;
+            // fio's server logs each job as it is added (the client prints them), in the normal
+            // output format.
+            let normal = plan.globals.formats.contains(&crate::spec::OutputFormat::Normal);
+            for (j, (group, _)) in plan
+                .jobs
+                .iter()
+                .zip(crate::plan::groups(&plan))
+                .filter(|_| normal)
+            {
+                let mut line = wire::added_job(j, group);
+                if j.numjobs > 1 {
+                    line.push_str("...\n");
+                }
+                out.send(op::TEXT, 0, &wire::text(0, &line))?;
+            }
+            let jobs: u32 = plan.jobs.iter().map(|j| j.numjobs).sum();
+            let outputs = stat_outputs(&plan);
+            out.send(op::START, 0, &wire::start(jobs, outputs))?;
+            ready.plan = Some(plan);
+        }
+        op::SEND_ETA => out.send(op::ETA, f.tag, &wire::eta_none())?,
+        op::RUN => {
+            let Some(plan) = ready.plan.take() else {
+                bail!("RUN before a job was sent");
+            };
+            let (out, shared) = (out.clone(), shared.clone());
+            *running = Some(std::thread::spawn(move || {
+                // One run at a time: a second client is told, not queued behind an unknown wait.
+                let Ok(_run) = shared.run.try_lock() else {
+                    let _ = out.send(op::TEXT, 0, &wire::text(1, "diorite server: busy with another client's job; try again later\n"));
+                    let _ = out.send(op::STOP, 0, &wire::end(libc::EBUSY as u32, 0));
+                    let _ = out.send(op::QUIT, 0, &[]);
+                    return;
+                };
+                run(&plan, &out);
+            }));
+        }
+        op::QUIT => return Ok(false),
+        op::EXIT => {
+            out.send(op::TEXT, 0, &wire::text(1, "diorite server: EXIT is refused: a client does not stop this server\n"))?;
+        }
+        other => bail!(
+            "{} is not supported by this server (it runs jobs from JOB or JOBLINE and reports them)",
+            op::name(other)
+        ),
+    }
+    Ok(true)
+}
+
+/// Parses and checks a job as `diorite bench` would (every option, every rule), then checks
+/// every path it would create or write against the allowed prefixes.
+fn check(opts: &Options, args: &[String]) -> Result<Plan> {
+    let plan = job::parse_args(args)?;
+    if plan.default_job {
+        bail!("no job given: send a job file or options with --name");
+    }
+    if plan.globals.show.is_some() || plan.globals.parse_only {
+        bail!("--cmdhelp, --enghelp, --version and --parse-only are local options");
+    }
+    job::settle::check(&plan)?;
+    for j in &plan.jobs {
+        refuse_unsent(j)?;
+    }
+    let here = std::env::current_dir()?;
+    for p in crate::plan::written_paths(&plan)? {
+        let abs = normalize(&here.join(&p));
+        let real = canonical_prefix(&abs);
+        if !opts.allow.iter().any(|a| real.starts_with(a)) {
+            bail!(
+                "path {} is outside what this server allows ({}); nothing was created",
+                p.display(),
+                opts.allow
+                    .iter()
+                    .map(|a| a.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(plan)
+}
+
+/// What fio's protocol carries that this server does not send yet, refused by name rather than
+/// run and left out of the client's report.
+fn refuse_unsent(j: &crate::spec::JobSpec) -> Result<()> {
+    let l = &j.logs;
+    let logs = [
+        ("write_lat_log", &l.write_lat_log),
+        ("write_bw_log", &l.write_bw_log),
+        ("write_iops_log", &l.write_iops_log),
+        ("write_hist_log", &l.write_hist_log),
+    ];
+    if let Some((name, _)) = logs.iter().find(|(_, v)| v.is_some()) {
+        bail!(
+            "job {}: {name}: fio's server sends the per-I/O logs to the client (IOLOG), which \
+             this server does not do yet",
+            j.name
+        );
+    }
+    if j.pacing.steady.is_some() {
+        bail!(
+            "job {}: steadystate: its results travel in the TS command's steady-state blocks, \
+             which this server does not fill yet",
+            j.name
+        );
+    }
+    if j.placement.cmdprio != crate::spec::CmdPrio::default() {
+        bail!(
+            "job {}: cmdprio_*: the per-priority latencies travel after the TS command, which \
+             this server does not send yet",
+            j.name
+        );
+    }
+    Ok(())
+}
+
+/// `..` and `.` resolved lexically.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The path with its longest existing prefix resolved through symbolic links (a link out of
+/// an allowed directory does not count as inside it).
+fn canonical_prefix(p: &Path) -> PathBuf {
+    let mut head = p.to_path_buf();
+    let mut tail = Vec::new();
+    loop {
+        if let Ok(c) = head.canonicalize() {
+            let mut r = c;
+            for t in tail.iter().rev() {
+                r.push(t);
+            }
+            return r;
+        }
+        match (head.file_name().map(|n| n.to_owned()), head.parent()) {
+            (Some(n), Some(parent)) => {
+                tail.push(n);
+                head = parent.to_path_buf();
+            }
+            _ => return p.to_path_buf(),
+        }
+    }
+}
+
+/// How many TS commands the run will send: one per job clone, or per group with
+/// `group_reporting` (fio's `stat_number`).
+fn stat_outputs(plan: &Plan) -> u32 {
+    if plan.globals.group_reporting {
+        let mut g: Vec<u32> = crate::plan::groups(plan).into_iter().map(|x| x.0).collect();
+        g.dedup();
+        g.len() as u32
+    } else {
+        plan.jobs.iter().map(|j| j.numjobs).sum()
+    }
+}
+
+/// Runs the plan and sends what it measured: TS per report entry, GS per group, STOP, QUIT.
+fn run(plan: &Plan, out: &Out) {
+    STOP.store(false, Ordering::Relaxed);
+    let _ = out.send(op::SERVER_START, 0, &[]);
+    if plan
+        .globals
+        .formats
+        .contains(&crate::spec::OutputFormat::Normal)
+    {
+        let n: u32 = plan.jobs.iter().map(|j| j.numjobs).sum();
+        let s = if n == 1 { "" } else { "s" };
+        let line = format!("Starting {n} thread{s}\n");
+        let _ = out.send(op::TEXT, 0, &wire::text(0, &line));
+    }
+    let results = match crate::bench::execute(plan) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = out.send(
+                op::TEXT,
+                0,
+                &wire::text(1, &format!("diorite server: {e:#}\n")),
+            );
+            let _ = out.send(op::STOP, 0, &wire::end(1, 0));
+            let _ = out.send(op::QUIT, 0, &[]);
+            return;
+        }
+    };
+    let views = report::views(&results, plan.globals.group_reporting);
+    // The options as given, for the client's JSON (fio sends them before the stats).
+    for (k, val) in &plan.globals.global_options {
+        let _ = out.send(op::JOB_OPT, 0, &wire::job_option(None, k, val));
+    }
+    for v in &views {
+        let tn = v.results[0].spec.job_number;
+        for (k, val) in &v.results[0].spec.given {
+            let _ = out.send(op::JOB_OPT, 0, &wire::job_option(Some(tn - 1), k, val));
+        }
+        if out
+            .send(op::TS, 0, &wire::thread_stats(v, &views, tn))
+            .is_err()
+        {
+            return;
+        }
+    }
+    let mut groups: Vec<u32> = views.iter().map(|v| v.groupid).collect();
+    groups.dedup();
+    for g in groups {
+        let _ = out.send(op::GS, 0, &wire::group_stats(&views, g));
+    }
+    for r in results.iter().filter(|r| r.error.is_some()) {
+        let _ = out.send(
+            op::TEXT,
+            0,
+            &wire::text(
+                1,
+                &format!(
+                    "diorite: job {}: {}\n",
+                    r.name,
+                    r.error.as_deref().unwrap_or("")
+                ),
+            ),
+        );
+    }
+    let failed = results.iter().any(|r| r.error.is_some());
+    let _ = out.send(op::STOP, 0, &wire::end(u32::from(failed), 0));
+    let _ = out.send(op::QUIT, 0, &[]);
+}
+
+fn hostname() -> String {
+    let mut b = [0u8; 256];
+    // SAFETY: `b` is a valid buffer of the length passed; gethostname NUL-terminates within it
+    // or truncates (we stop at the first NUL or the end).
+    let r = unsafe { libc::gethostname(b.as_mut_ptr().cast(), b.len()) };
+    if r != 0 {
+        return "localhost".into();
+    }
+    let n = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..n]).into_owned()
+}

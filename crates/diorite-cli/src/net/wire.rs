@@ -1,0 +1,542 @@
+//! The payloads of fio's protocol that a server sends and reads, byte for byte at the offsets
+//! of the generated layout ([`layout_v97`](super::layout_v97): fio 3.33's headers), little
+//! endian, doubles as fio encodes them (IEEE 754 bits). What a run measured reaches the
+//! client as fio's `thread_stat` and `group_run_stats`, filled from the same [`View`]s the local
+//! reports read.
+
+use super::layout_v97 as l;
+use crate::report::View;
+use crate::stats::Lat;
+
+/// A zeroed payload with typed little-endian stores at byte offsets.
+pub struct Pdu(pub Vec<u8>);
+
+impl Pdu {
+    pub fn zeroed(n: usize) -> Pdu {
+        Pdu(vec![0; n])
+    }
+    pub fn u16(&mut self, at: usize, v: u16) {
+        self.0[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    }
+    pub fn u32(&mut self, at: usize, v: u32) {
+        self.0[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    pub fn u64(&mut self, at: usize, v: u64) {
+        self.0[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    /// fio's `fio_double_to_uint64`: the IEEE 754 bits.
+    pub fn f64(&mut self, at: usize, v: f64) {
+        self.u64(at, v.to_bits());
+    }
+    /// A NUL-terminated string in a field of `cap` bytes (cut to `cap - 1`).
+    pub fn str(&mut self, at: usize, cap: usize, s: &str) {
+        let b = s.as_bytes();
+        let n = b.len().min(cap.saturating_sub(1));
+        self.0[at..at + n].copy_from_slice(&b[..n]);
+    }
+}
+
+fn rd_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+fn rd_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// `cmd_probe_reply_pdu`: who this server is. `os` 1 and `arch` 1 are fio's Linux and x86-64
+/// (`os/os.h`, `arch/arch.h`), the only ones diorite runs on.
+pub fn probe_reply(hostname: &str, version: &str, cpus: u32) -> Vec<u8> {
+    use l::probe::*;
+    let mut p = Pdu::zeroed(SIZE);
+    p.str(HOSTNAME, FIO_VERSION - HOSTNAME, hostname);
+    p.str(FIO_VERSION, OS - FIO_VERSION, version);
+    p.0[OS] = 1;
+    p.0[ARCH] = if cfg!(target_arch = "aarch64") { 13 } else { 1 };
+    p.0[BPP] = std::mem::size_of::<usize>() as u8;
+    p.u32(CPUS, cpus);
+    // No zlib: IOLOG payloads would go uncompressed, and this server sends none yet.
+    p.u64(FLAGS, 0);
+    p.0
+}
+
+/// `cmd_start_pdu`: how many jobs, and how many stat outputs will follow.
+pub fn start(jobs: u32, stat_outputs: u32) -> Vec<u8> {
+    let mut p = Pdu::zeroed(l::pdu::START);
+    p.u32(0, jobs);
+    p.u32(4, stat_outputs);
+    p.0
+}
+
+/// `cmd_end_pdu`: the run's exit value and signal.
+pub fn end(error: u32, signal: u32) -> Vec<u8> {
+    let mut p = Pdu::zeroed(l::pdu::END);
+    p.u32(0, error);
+    p.u32(4, signal);
+    p.0
+}
+
+/// `cmd_text_pdu`: a line for the client to print (level 0: info, 1: error).
+pub fn text(level: u32, s: &str) -> Vec<u8> {
+    use l::text::*;
+    let mut p = Pdu::zeroed(SIZE + s.len());
+    p.u32(LEVEL, level);
+    p.u32(BUF_LEN, s.len() as u32);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    p.u64(LOG_SEC, now.as_secs());
+    p.u64(LOG_USEC, u64::from(now.subsec_micros()));
+    p.0[SIZE..].copy_from_slice(s.as_bytes());
+    p.0
+}
+
+/// `cmd_job_option`: one option of job `index` (or, `None`, of the global section) for the
+/// client's JSON "job options" / "global options".
+pub fn job_option(index: Option<u32>, name: &str, value: &str) -> Vec<u8> {
+    use l::pdu::*;
+    let mut p = Pdu::zeroed(JOB_OPT);
+    let (ncap, vcap) = (JOB_OPT_VALUE - JOB_OPT_NAME, JOB_OPT - JOB_OPT_VALUE);
+    p.u16(0, u16::from(index.is_none()));
+    p.u16(2, u16::from(name.len() >= ncap || value.len() >= vcap));
+    p.u32(4, index.unwrap_or(0));
+    p.str(JOB_OPT_NAME, ncap, name);
+    p.str(JOB_OPT_VALUE, vcap, value);
+    p.0
+}
+
+/// A zeroed `jobs_eta`: what fio's own server answers when it has no estimate yet.
+pub fn eta_none() -> Vec<u8> {
+    vec![0; l::eta::SIZE]
+}
+
+/// A JOB payload (`cmd_job_pdu`): the job file's text.
+pub fn job_text(payload: &[u8]) -> Option<String> {
+    let len = rd_u32(payload, 0)? as usize;
+    let body = payload.get(l::pdu::JOB..l::pdu::JOB + len)?;
+    let body = body.split(|&b| b == 0).next().unwrap_or(body);
+    String::from_utf8(body.to_vec()).ok()
+}
+
+/// A JOBLINE payload (`cmd_line_pdu`): the client's command-line arguments.
+pub fn command_line(payload: &[u8]) -> Option<Vec<String>> {
+    let lines = rd_u16(payload, 0)? as usize;
+    let mut at = l::pdu::LINE;
+    let mut out = Vec::with_capacity(lines.min(4096));
+    for _ in 0..lines {
+        let len = rd_u16(payload, at)? as usize;
+        let text = payload.get(at + 2..at + 2 + len)?;
+        let text = text.split(|&b| b == 0).next().unwrap_or(text);
+        out.push(String::from_utf8(text.to_vec()).ok()?);
+        at += 2 + len;
+    }
+    Some(out)
+}
+
+/// fio's `num2str` (lib/num2str.c), exactly: `num` times `base`, at most `maxlen` digits
+/// (the point counted), in powers of 1024 (`pow2`) or 1000, with `unit` after the prefix.
+pub fn num2str(mut num: u64, maxlen: usize, mut base: u64, pow2: bool, unit: &str) -> String {
+    let prefixes: [&str; 7] = if pow2 {
+        ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"]
+    } else {
+        ["", "k", "M", "G", "T", "P", "E"]
+    };
+    let thousand: u64 = if pow2 { 1024 } else { 1000 };
+    let mut post = 0;
+    while base > 1 {
+        base /= thousand;
+        post += 1;
+    }
+    let mut modulo: Option<u64> = None;
+    let mut carry = false;
+    while post < prefixes.len() {
+        if num.to_string().len() <= maxlen {
+            break;
+        }
+        let m = num % thousand;
+        modulo = Some(m);
+        num /= thousand;
+        carry = m >= thousand / 2;
+        post += 1;
+    }
+    if post >= prefixes.len() {
+        post = 0;
+    }
+    let Some(m) = modulo else {
+        return format!("{num}{}{unit}", prefixes[post]);
+    };
+    let digits = num.to_string().len();
+    if maxlen.saturating_sub(digits) <= 1 {
+        return format!("{}{}{unit}", num + u64::from(carry), prefixes[post]);
+    }
+    let frac = format!("{:.*}", maxlen - digits - 1, m as f64 / thousand as f64);
+    if frac.starts_with('1') {
+        num += 1;
+    }
+    format!("{num}.{}{}{unit}", &frac[2..], prefixes[post])
+}
+
+/// fio's line for a job as it is added (init.c `add_job`): name, group, pattern, block sizes
+/// per direction, engine and depth.
+pub fn added_job(spec: &crate::spec::JobSpec, groupid: u32) -> String {
+    use crate::spec::Rw;
+    let rw = match spec.rw {
+        Rw::Read => "read",
+        Rw::Write => "write",
+        Rw::RandRead => "randread",
+        Rw::RandWrite => "randwrite",
+        Rw::ReadWrite => "rw",
+        Rw::RandRw => "randrw",
+        Rw::Trim => "trim",
+        Rw::RandTrim => "randtrim",
+        Rw::TrimWrite => "trimwrite",
+        Rw::RandTrimWrite => "randtrimwrite",
+    };
+    let pow2 = spec.kb_base.is_power_of_two();
+    let n = |v: u64| num2str(v, 4, 1, pow2, "B");
+    let [r, w] = spec.bs_dirs();
+    let t = &spec.bs;
+    use crate::spec::IoEngine;
+    use diorite::BackendChoice as B;
+    let engine = match spec.engine {
+        IoEngine::Sync => "psync",
+        IoEngine::Async(B::IoUring) => "io_uring",
+        IoEngine::Async(B::Aio) => "libaio",
+        IoEngine::Async(B::Threads) if spec.posix_aio => "posixaio",
+        IoEngine::Async(B::Threads) => "threads",
+        IoEngine::Async(B::Null) => "null",
+        IoEngine::Async(_) => "auto",
+    };
+    format!(
+        "{}: (g={groupid}): rw={rw}, bs=(R) {}-{}, (W) {}-{}, (T) {}-{}, ioengine={engine}, iodepth={}\n",
+        spec.name,
+        n(r.min()),
+        n(r.max()),
+        n(w.min()),
+        n(w.max()),
+        n(t.min()),
+        n(t.max()),
+        spec.iodepth
+    )
+}
+
+/// fio's `plat_val_to_idx`: the histogram bucket of a latency in ns.
+pub fn plat_idx(v: u64) -> usize {
+    use l::k::*;
+    let msb = if v == 0 {
+        0
+    } else {
+        63 - v.leading_zeros() as usize
+    };
+    if msb <= FIO_IO_U_PLAT_BITS {
+        return v as usize;
+    }
+    let error_bits = msb - FIO_IO_U_PLAT_BITS;
+    let base = (error_bits + 1) << FIO_IO_U_PLAT_BITS;
+    let offset = (FIO_IO_U_PLAT_VAL - 1) & (v >> error_bits) as usize;
+    (base + offset).min(FIO_IO_U_PLAT_NR - 1)
+}
+
+/// A series' `io_stat` (samples, min, max, mean, and `S`, the sum of squared differences from
+/// the mean, from which fio computes the deviation).
+fn io_stat(p: &mut Pdu, at: usize, n: u64, min: f64, max: f64, mean: f64, dev: f64) {
+    use l::io_stat::*;
+    if n == 0 {
+        return;
+    }
+    p.u64(at + MAX_VAL, max as u64);
+    p.u64(at + MIN_VAL, min as u64);
+    p.u64(at + SAMPLES, n);
+    p.f64(at + MEAN, mean);
+    p.f64(at + S, dev * dev * (n.saturating_sub(1)) as f64);
+}
+
+fn lat_stat(p: &mut Pdu, at: usize, s: &Lat) {
+    io_stat(
+        p,
+        at,
+        s.n,
+        s.min() as f64,
+        s.max as f64,
+        s.mean(),
+        s.stddev(),
+    );
+}
+
+/// A latency series' histogram in fio's 1856 buckets.
+fn plat(p: &mut Pdu, at: usize, s: &Lat) {
+    for v in s.hist.iter_recorded() {
+        let i = plat_idx(v.value_iterated_to());
+        let slot = at + 8 * i;
+        let old = u64::from_le_bytes(p.0[slot..slot + 8].try_into().expect("8 bytes"));
+        p.u64(slot, old + v.count_at_value());
+    }
+}
+
+/// fio's `percentile_precision`: the decimals its percentile list needs (at most 6).
+fn precision(list: &[f64]) -> u64 {
+    list.iter()
+        .map(|&x| {
+            (0..=6u32)
+                .find(|&d| {
+                    let s = x * 10f64.powi(d as i32);
+                    (s - s.round()).abs() < 1e-6
+                })
+                .unwrap_or(6)
+        })
+        .max()
+        .unwrap_or(0)
+        .into()
+}
+
+/// Group `g`'s `group_run_stats` over the views (fio's per-group totals).
+pub fn group_stats(views: &[View<'_>], g: u32) -> Vec<u8> {
+    use l::gs::*;
+    let mut p = Pdu::zeroed(SIZE);
+    let members: Vec<&View<'_>> = views.iter().filter(|v| v.groupid == g).collect();
+    for d in 0..3 {
+        let active: Vec<&&View<'_>> = members.iter().filter(|v| v.stats[d].bytes > 0).collect();
+        if active.is_empty() {
+            continue;
+        }
+        let ms = |v: &View<'_>| (v.dir_runtime[d].as_millis() as u64).max(1);
+        let bytes: u64 = active.iter().map(|v| v.stats[d].bytes).sum();
+        let max_run = active.iter().map(|v| ms(v)).max().unwrap_or(1);
+        let min_run = active.iter().map(|v| ms(v)).min().unwrap_or(1);
+        let bw = |v: &View<'_>| v.stats[d].bytes * 1000 / ms(v);
+        p.u64(MAX_RUN + 8 * d, max_run);
+        p.u64(MIN_RUN + 8 * d, min_run);
+        p.u64(
+            MAX_BW + 8 * d,
+            active.iter().map(|v| bw(v)).max().unwrap_or(0),
+        );
+        p.u64(
+            MIN_BW + 8 * d,
+            active.iter().map(|v| bw(v)).min().unwrap_or(0),
+        );
+        p.u64(IOBYTES + 8 * d, bytes);
+        p.u64(AGG + 8 * d, bytes * 1000 / max_run);
+    }
+    let spec = &members.first().map(|v| &v.results[0].spec);
+    p.u32(KB_BASE, spec.map_or(1024, |s| s.kb_base));
+    p.u32(UNIT_BASE, 4); // bytes per second (fio's N2S_BYTEPERSEC)
+    p.u32(SIG_FIGS, 4);
+    p.u32(GROUPID, g);
+    p.0
+}
+
+/// `cmd_ts_pdu` for one report entry: its `thread_stat`, then its group's `group_run_stats`.
+pub fn thread_stats(v: &View<'_>, views: &[View<'_>], thread_number: u32) -> Vec<u8> {
+    use l::k::*;
+    use l::ts::*;
+    let mut p = Pdu::zeroed(l::pdu::TS);
+    let r0 = v.results[0];
+    let spec = &r0.spec;
+    p.str(NAME, FIO_JOBNAME_SIZE, &v.name);
+    if let Some(e) = v.results.iter().find_map(|r| r.error.as_deref()) {
+        p.str(VERROR, FIO_VERROR_SIZE, e);
+        p.u32(ERROR, r0.first_error.unwrap_or(libc::EIO) as u32);
+    }
+    p.u32(THREAD_NUMBER, thread_number);
+    p.u32(GROUPID, v.groupid);
+    p.u32(PID, std::process::id());
+    if let Some(d) = &spec.description {
+        p.str(DESCRIPTION, FIO_JOBDESC_SIZE, d);
+    }
+    p.u32(MEMBERS, v.results.len() as u32);
+    let io = l::io_stat::SIZE;
+    for d in 0..DDIR_RWDIR_CNT {
+        let s = &v.stats[d];
+        lat_stat(&mut p, CLAT_STAT + io * d, &s.clat);
+        lat_stat(&mut p, SLAT_STAT + io * d, &s.slat);
+        lat_stat(&mut p, LAT_STAT + io * d, &s.lat);
+        for (at, xs) in [(BW_STAT, &v.samples.bw[d]), (IOPS_STAT, &v.samples.iops[d])] {
+            if let Some((min, max, mean, dev, n)) = crate::report::series(xs) {
+                io_stat(&mut p, at + io * d, n as u64, min, max, mean, dev);
+            }
+        }
+        for (k, lat) in [&s.slat, &s.clat, &s.lat].into_iter().enumerate() {
+            plat(
+                &mut p,
+                IO_U_PLAT + 8 * FIO_IO_U_PLAT_NR * (k * DDIR_RWDIR_CNT + d),
+                lat,
+            );
+        }
+        p.u64(TOTAL_IO_U + 8 * d, s.ios);
+        p.u64(SHORT_IO_U + 8 * d, s.short_ios);
+        p.u64(IO_BYTES + 8 * d, s.bytes);
+        let run = if s.ios > 0 {
+            v.dir_runtime[d].as_millis() as u64
+        } else {
+            0
+        };
+        p.u64(RUNTIME + 8 * d, run);
+    }
+    let sync = &v.stats[crate::run::outcome::SYNC];
+    lat_stat(&mut p, SYNC_STAT, &sync.clat);
+    plat(&mut p, IO_U_SYNC_PLAT, &sync.clat);
+    p.u64(TOTAL_IO_U + 8 * 3, sync.ios);
+    // fio keeps CPU time in milliseconds (`mtime_since_tv`).
+    p.u64(USR_TIME, v.usage.usr.as_millis() as u64);
+    p.u64(SYS_TIME, v.usage.sys.as_millis() as u64);
+    p.u64(CTX, v.usage.ctx);
+    p.u64(MINF, v.usage.minf);
+    p.u64(MAJF, v.usage.majf);
+    let pc = &spec.measure.pcts;
+    p.u32(CLAT_PERCENTILES, u32::from(pc.clat));
+    p.u32(LAT_PERCENTILES, u32::from(pc.lat));
+    p.u32(SLAT_PERCENTILES, u32::from(pc.slat));
+    p.u64(PERCENTILE_PRECISION, precision(&pc.list));
+    for (i, x) in pc.list.iter().take(FIO_IO_U_LIST_MAX_LEN).enumerate() {
+        // fio_fp64_t is a union with a long double: 16 bytes each on x86-64.
+        p.f64(PERCENTILE_LIST + FP64 * i, *x);
+    }
+    for i in 0..FIO_IO_U_MAP_NR {
+        p.u64(IO_U_MAP + 8 * i, v.depths.depth[i]);
+        p.u64(IO_U_SUBMIT + 8 * i, v.depths.submit[i]);
+        p.u64(IO_U_COMPLETE + 8 * i, v.depths.complete[i]);
+    }
+    latency_buckets(&mut p, v);
+    let ios: u64 = v.stats.iter().map(|s| s.ios).sum();
+    p.u64(TOTAL_SUBMIT, ios);
+    p.u64(TOTAL_COMPLETE, ios);
+    p.u64(TOTAL_RUN_TIME, v.runtime.as_millis() as u64);
+    if let Some((n, first)) = v.continued_errors() {
+        p.u16(CONTINUE_ON_ERROR, 1);
+        p.u64(TOTAL_ERR_COUNT, n);
+        p.u32(FIRST_ERROR, first as u32);
+    }
+    p.u32(KB_BASE, spec.kb_base);
+    p.u32(UNIT_BASE, 4);
+    let (target, window, pct, depth) = crate::report::latency_fields(v);
+    p.u32(LATENCY_DEPTH, depth);
+    p.u64(LATENCY_TARGET, target);
+    p.f64(LATENCY_PERCENTILE, pct);
+    p.u64(LATENCY_WINDOW, window);
+    p.u32(SIG_FIGS, 4);
+    if let Some((class, level)) = spec.default_prio() {
+        p.u32(IOPRIO, (class as u32) << 13 | u32::from(level));
+    }
+    let gs = group_stats(views, v.groupid);
+    p.0[l::pdu::TS_RS..l::pdu::TS_RS + gs.len()].copy_from_slice(&gs);
+    p.0
+}
+
+/// fio's `io_u_lat_n/u/m`: I/Os per completion-latency bucket (every direction's clat, as the
+/// local reports count them).
+fn latency_buckets(p: &mut Pdu, v: &View<'_>) {
+    use l::ts::*;
+    let mut clat = v.stats[0].clat.clone();
+    clat.merge(&v.stats[1].clat);
+    clat.merge(&v.stats[2].clat);
+    let mut below = 0u64;
+    for (at, scale, edges) in [
+        (IO_U_LAT_N, 1, &crate::report::LAT_EDGES[..]),
+        (IO_U_LAT_U, 1_000, &crate::report::LAT_EDGES[..]),
+        (IO_U_LAT_M, 1_000_000, &crate::report::LAT_EDGES_MS[..]),
+    ] {
+        for (i, &e) in edges.iter().enumerate() {
+            let upto = if e == u64::MAX {
+                clat.n
+            } else {
+                clat.count_at_most(e.saturating_mul(scale))
+            };
+            p.u64(at + 8 * i, upto.saturating_sub(below));
+            below = below.max(upto);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layout_is_self_consistent() {
+        use l::ts::*;
+        const {
+            assert!(CACHEMISS + 8 <= SIZE);
+            assert!(l::pdu::TS_RS >= SIZE && l::pdu::TS_RS + l::gs::SIZE <= l::pdu::TS);
+        }
+        // Offsets rise and stay inside the struct; the TS payload is thread_stat then
+        // group_run_stats.
+        let offs = [
+            NAME,
+            VERROR,
+            ERROR,
+            THREAD_NUMBER,
+            GROUPID,
+            PID,
+            DESCRIPTION,
+            MEMBERS,
+            SYNC_STAT,
+            CLAT_STAT,
+            SLAT_STAT,
+            LAT_STAT,
+            BW_STAT,
+            IOPS_STAT,
+            USR_TIME,
+            IO_U_PLAT,
+            IO_U_SYNC_PLAT,
+            TOTAL_IO_U,
+            IO_BYTES,
+            RUNTIME,
+            KB_BASE,
+            SIG_FIGS,
+            CACHEMISS,
+        ];
+        assert!(offs.windows(2).all(|w| w[0] < w[1]), "{offs:?}");
+        assert_eq!(
+            IO_U_SYNC_PLAT - IO_U_PLAT,
+            8 * 3 * 3 * l::k::FIO_IO_U_PLAT_NR
+        );
+        assert_eq!(l::pdu::CMD, super::super::frame::HEADER);
+        assert_eq!(
+            l::k::FIO_SERVER_MAX_FRAGMENT_PDU,
+            super::super::frame::MAX_FRAGMENT
+        );
+    }
+
+    #[test]
+    fn plat_buckets_are_fios() {
+        // fio: values up to 2^6 map to themselves; then 64 buckets per power of two.
+        assert_eq!(plat_idx(0), 0);
+        assert_eq!(plat_idx(64), 64);
+        assert_eq!(plat_idx(127), 127);
+        assert_eq!(plat_idx(128), 128);
+        assert_eq!(plat_idx(130), 129);
+        assert_eq!(plat_idx(u64::MAX), l::k::FIO_IO_U_PLAT_NR - 1);
+    }
+
+    #[test]
+    fn job_payloads_are_read_within_their_bounds() {
+        let mut p = vec![0u8; l::pdu::JOB];
+        p[0..4].copy_from_slice(&5u32.to_le_bytes());
+        p.extend_from_slice(b"[a]\n\0");
+        assert_eq!(job_text(&p).as_deref(), Some("[a]\n"));
+        // A length beyond the payload: refused, not read past.
+        p[0..4].copy_from_slice(&500u32.to_le_bytes());
+        assert_eq!(job_text(&p), None);
+        let mut line = vec![2, 0, 0, 0];
+        for a in ["--name=x", "--rw=read"] {
+            line.extend_from_slice(&((a.len() + 1) as u16).to_le_bytes());
+            line.extend_from_slice(a.as_bytes());
+            line.push(0);
+        }
+        assert_eq!(command_line(&line).unwrap(), vec!["--name=x", "--rw=read"]);
+        line[0] = 3;
+        assert_eq!(command_line(&line), None);
+        assert_eq!(precision(&[1.0, 99.5, 99.95]), 2);
+        // fio's num2str, as its job lines and reports print sizes.
+        for (v, s) in [
+            (4096, "4096B"),
+            (65536, "64.0KiB"),
+            (1 << 20, "1024KiB"),
+            (1536, "1536B"),
+            (10_000_000, "9766KiB"),
+            (u64::MAX, "16.0EiB"),
+        ] {
+            assert_eq!(num2str(v, 4, 1, true, "B"), s, "{v}");
+        }
+        assert_eq!(num2str(1_500_000, 4, 1, false, "B/s"), "1500kB/s");
+    }
+}

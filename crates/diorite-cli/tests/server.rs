@@ -1,0 +1,503 @@
+//! `diorite server` against an unmodified `fio --client` (fio 3.33, protocol 97; skipped with a
+//! message when fio is absent), and against raw frames: job files and command lines run and
+//! reported as fio reports a server's results, several servers summed in "All clients", paths
+//! outside what the operator allowed refused with nothing created, malformed frames and a
+//! version mismatch answered and the server still serving, one run at a time, a client that
+//! goes away stopping its job. Loopback and unix sockets only.
+
+mod common;
+
+use common::{fio_in, fio_may_fail, tempdir};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `diorite server` child, killed when dropped; `addr` is what it listens on (fio syntax).
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_diorite"))
+            .arg("server")
+            .args(if extra.iter().any(|a| a.starts_with("--bind")) {
+                &[][..]
+            } else {
+                &["--bind=ip:127.0.0.1,0"][..]
+            })
+            .args(extra)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("diorite server starts");
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Server { child, addr }
+    }
+
+    fn port(&self) -> u16 {
+        self.addr.rsplit(',').next().unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const JOB: &str = "[global]\nsize=2m\nbs=4k\nioengine=io_uring\ndirect=1\n\
+                   [w]\nrw=randwrite\nfilename=w.dat\n[r]\nstonewall\nrw=randread\nfilename=w.dat\n";
+
+fn fio_available() -> bool {
+    let ok = Command::new("fio").arg("--version").output().is_ok();
+    if !ok {
+        eprintln!("SKIPPED: fio is not installed (apt-get install fio)");
+    }
+    ok
+}
+
+/// `fio --client=ADDR` with a job file made of these options (fio's client sends job files;
+/// options on its own command line are parsed locally, not sent).
+fn run_job(dir: &Path, addr: &str, name: &str, opts: &[&str]) -> std::process::Output {
+    let mut job = format!("[{name}]\n");
+    for o in opts {
+        job += o.trim_start_matches("--");
+        job += "\n";
+    }
+    let file = format!("{name}.fio");
+    std::fs::write(dir.join(&file), job).unwrap();
+    let client = format!("--client={addr}");
+    fio_may_fail(dir, &[&client, &file]).unwrap()
+}
+
+fn text(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+#[test]
+fn fio_client_runs_a_job_file_and_a_command_line_on_a_diorite_server() {
+    if !fio_available() {
+        return;
+    }
+    let (srv_dir, cli_dir) = (tempdir(), tempdir());
+    let srv = Server::start(srv_dir.path(), &[]);
+    std::fs::write(cli_dir.path().join("job.fio"), JOB).unwrap();
+    let client = format!("--client={}", srv.addr);
+    let out = fio_in(cli_dir.path(), &[&client, "job.fio"]).unwrap();
+    let t = text(&out);
+    for want in [
+        "fio=diorite-",
+        "<", // the server's lines, prefixed with its host name
+        "w: (g=0): rw=randwrite, bs=(R) 4096B-4096B, (W) 4096B-4096B, (T) 4096B-4096B, ioengine=io_uring, iodepth=1",
+        "Starting 2 threads",
+        "w: (groupid=0, jobs=1): err= 0",
+        "issued rwts: total=0,512,0,0",
+        "r: (groupid=1, jobs=1): err= 0",
+        "issued rwts: total=512,0,0,0",
+        "clat percentiles (",
+        "99.95th=[",
+        "Run status group 0 (all jobs):",
+        "WRITE: bw=",
+        "io=2048KiB",
+        "Run status group 1 (all jobs):",
+    ] {
+        assert!(t.contains(want), "{want:?} missing in:\n{t}");
+    }
+    // The job's file was made where the server runs, not where the client does.
+    assert_eq!(
+        std::fs::metadata(srv_dir.path().join("w.dat"))
+            .unwrap()
+            .len(),
+        2 << 20
+    );
+    assert!(!cli_dir.path().join("w.dat").exists());
+    // JSON: fio's client renders it from the same stats, with the options as given.
+    let out = fio_in(
+        cli_dir.path(),
+        &[&client, "job.fio", "--output-format=json"],
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let w = &v["client_stats"][0];
+    assert_eq!(w["jobname"], "w");
+    assert_eq!(w["write"]["io_bytes"], 2 << 20);
+    assert_eq!(w["write"]["total_ios"], 512);
+    assert!(
+        w["write"]["clat_ns"]["percentile"]["99.000000"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(w["job options"]["rw"], "randwrite");
+    assert_eq!(v["global options"]["ioengine"], "io_uring");
+    // Terse: as many fields as fio's own terse line for the same job.
+    let out = fio_in(
+        cli_dir.path(),
+        &[&client, "job.fio", "--output-format=terse"],
+    )
+    .unwrap();
+    let remote = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = remote
+        .lines()
+        .find(|l| l.starts_with("3;"))
+        .unwrap_or_else(|| panic!("{remote}"));
+    let local_dir = tempdir();
+    std::fs::write(local_dir.path().join("job.fio"), JOB).unwrap();
+    let local = fio_in(local_dir.path(), &["job.fio", "--output-format=terse"]).unwrap();
+    let local = String::from_utf8_lossy(&local.stdout).into_owned();
+    let fio_line = local.lines().find(|l| l.starts_with("3;")).unwrap();
+    // fio's local line ends with its disk-utilisation fields (9 per disk), which this server
+    // does not send yet (DU): the rest must match field for field in number.
+    let fio_fields: Vec<&str> = fio_line.split(';').collect();
+    let disk_fields = fio_fields.len().saturating_sub(121);
+    assert_eq!(disk_fields % 9, 0, "{fio_line}");
+    assert_eq!(
+        line.split(';').count(),
+        fio_fields.len() - disk_fields,
+        "{line}\n{fio_line}"
+    );
+}
+
+#[test]
+fn all_clients_sums_four_diorite_servers_as_fio_sums_four_fio_servers() {
+    if !fio_available() {
+        return;
+    }
+    let dirs: Vec<_> = (0..4).map(|_| tempdir()).collect();
+    let servers: Vec<Server> = dirs.iter().map(|d| Server::start(d.path(), &[])).collect();
+    let cli = tempdir();
+    std::fs::write(
+        cli.path().join("job.fio"),
+        "[global]\nsize=1m\nbs=4k\nioengine=libaio\ndirect=1\n[w]\nrw=write\nfilename=x.dat\nnumjobs=2\ngroup_reporting\n",
+    )
+    .unwrap();
+    let hosts: Vec<String> = servers
+        .iter()
+        .map(|s| format!("--client={}", s.addr))
+        .collect();
+    let mut args: Vec<&str> = Vec::new();
+    for h in &hosts {
+        args.push(h);
+        args.push("job.fio");
+    }
+    let out = fio_in(cli.path(), &args).unwrap();
+    let t = text(&out);
+    // Each host: one group report of both clones (2 x 256 writes); all clients: 4 hosts.
+    assert_eq!(t.matches("issued rwts: total=0,512,0,0").count(), 4, "{t}");
+    let all = t
+        .split("All clients:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no All clients in:\n{t}"));
+    assert!(all.contains("issued rwts: total=0,2048,0,0"), "{all}");
+}
+
+#[test]
+fn a_path_outside_what_the_operator_allowed_is_refused_and_nothing_is_created() {
+    if !fio_available() {
+        return;
+    }
+    let (srv_dir, cli, outside) = (tempdir(), tempdir(), tempdir());
+    let srv = Server::start(srv_dir.path(), &[]);
+    let target = outside.path().join("victim.dat");
+    let name = format!("filename={}", target.display());
+    let out = run_job(cli.path(), &srv.addr, "x", &["rw=write", "size=1m", &name]);
+    let t = text(&out);
+    assert!(
+        t.contains("outside what this server allows") && t.contains("victim.dat"),
+        "{t}"
+    );
+    assert!(!target.exists(), "nothing created");
+    // A relative path climbing out of the scratch directory, and a directory outside.
+    for bad in [
+        &["filename=../escape.dat"][..],
+        &["filename=ok.dat", "directory=/tmp"][..],
+    ] {
+        let mut a = vec!["rw=write", "size=1m"];
+        a.extend_from_slice(bad);
+        let out = run_job(cli.path(), &srv.addr, "x", &a);
+        assert!(
+            text(&out).contains("outside what this server allows"),
+            "{bad:?}: {}",
+            text(&out)
+        );
+    }
+    assert!(!srv_dir.path().join("ok.dat").exists());
+    // What fio's protocol carries and this server does not send yet: refused by name, not run.
+    for (opt, says) in [
+        ("write_lat_log=lat", "IOLOG"),
+        ("steadystate=iops:5%", "steadystate"),
+        ("cmdprio_percentage=50", "cmdprio"),
+    ] {
+        let mut a = vec![
+            "rw=write",
+            "size=1m",
+            "filename=n.dat",
+            "ioengine=io_uring",
+            "ss_dur=5",
+        ];
+        if !opt.starts_with("steady") {
+            a.pop();
+        }
+        a.push(opt);
+        let out = run_job(cli.path(), &srv.addr, "n", &a);
+        assert!(text(&out).contains(says), "{opt}: {}", text(&out));
+        assert!(
+            !srv_dir.path().join("n.dat").exists(),
+            "{opt}: nothing created"
+        );
+    }
+    // fio's --remote-config (LOAD_FILE: the server reads a job file of its own): refused by name.
+    let client = format!("--client={}", srv.addr);
+    let out = fio_may_fail(cli.path(), &[&client, "--remote-config", "/etc/hostname"]).unwrap();
+    assert!(
+        text(&out).contains("LOAD_FILE is not supported"),
+        "{}",
+        text(&out)
+    );
+    assert!(!srv_dir.path().parent().unwrap().join("escape.dat").exists());
+    // --allow opens a directory; the same job then runs.
+    let srv2 = Server::start(
+        srv_dir.path(),
+        &[&format!("--allow={}", outside.path().display())],
+    );
+    let out = run_job(cli.path(), &srv2.addr, "x", &["rw=write", "size=1m", &name]);
+    assert!(
+        text(&out).contains("x: (groupid=0, jobs=1): err= 0"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::metadata(&target).unwrap().len(), 1 << 20);
+}
+
+/// One frame as fio writes it.
+fn frame(version: u16, opcode: u16, tag: u64, payload: &[u8]) -> Vec<u8> {
+    frame_flags(version, opcode, 0, tag, payload)
+}
+
+fn frame_flags(version: u16, opcode: u16, flags: u32, tag: u64, payload: &[u8]) -> Vec<u8> {
+    fn crc16(d: &[u8]) -> u16 {
+        let mut c = 0u16;
+        for &b in d {
+            c ^= u16::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0xa001
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        c
+    }
+    let mut h = Vec::new();
+    h.extend_from_slice(&version.to_le_bytes());
+    h.extend_from_slice(&opcode.to_le_bytes());
+    h.extend_from_slice(&flags.to_le_bytes());
+    h.extend_from_slice(&tag.to_le_bytes());
+    h.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    let c = crc16(&h);
+    h.extend_from_slice(&c.to_le_bytes());
+    h.extend_from_slice(&crc16(payload).to_le_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+/// Everything the server sends until it closes (bounded by a timeout).
+fn drain(s: &mut TcpStream) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    got
+}
+
+#[test]
+fn bad_frames_get_an_answer_and_a_closed_connection_and_the_server_goes_on() {
+    let dir = tempdir();
+    let srv = Server::start(dir.path(), &["--max-payload=8192"]);
+    let connect = || TcpStream::connect(("127.0.0.1", srv.port())).unwrap();
+    // Version mismatch: a TEXT naming both versions, then QUIT.
+    let mut s = connect();
+    s.write_all(&frame(96, 10, 1, &[0u8; 136])).unwrap();
+    let got = String::from_utf8_lossy(&drain(&mut s)).into_owned();
+    assert!(
+        got.contains("protocol 96") && got.contains("speaks 97"),
+        "{got}"
+    );
+    // A bad header CRC, a bad payload CRC, an unknown opcode, a payload past the limit, a
+    // fragment sequence that never ends, garbage, a half-sent frame: each closes the connection.
+    let mut bad_crc = frame(97, 10, 1, &[0u8; 136]);
+    bad_crc[3] ^= 1;
+    let mut bad_pdu = frame(97, 3, 1, b"xxxxxxxx");
+    bad_pdu[30] ^= 1;
+    // JOB fragments flagged MORE, past the 8 KiB limit.
+    let more = frame_flags(97, 3, 1, 1, &[1u8; 1024]).repeat(20);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("header crc", bad_crc),
+        ("payload crc", bad_pdu),
+        ("unknown opcode", frame(97, 99, 1, &[])),
+        ("endless fragments", more),
+        ("garbage", vec![0xab; 4096]),
+        ("half a header", frame(97, 10, 1, &[])[..10].to_vec()),
+    ];
+    for (what, bytes) in cases {
+        let mut s = connect();
+        let _ = s.write_all(&bytes);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let t0 = Instant::now();
+        let _ = drain(&mut s);
+        assert!(
+            t0.elapsed() < Duration::from_secs(9),
+            "{what}: connection closed promptly"
+        );
+    }
+    // Mutated frames, every field, for a bounded time: the server answers or closes, never
+    // dies.
+    let base = frame(97, 10, 7, &[0u8; 136]);
+    let t0 = Instant::now();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    while t0.elapsed() < Duration::from_secs(3) {
+        let mut f = base.clone();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let at = (x % f.len() as u64) as usize;
+        f[at] ^= (x >> 32) as u8 | 1;
+        let mut s = connect();
+        let _ = s.write_all(&f);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let _ = drain(&mut s);
+    }
+    // The command-line form (JOBLINE, as fio's client sends it for --remote-config and
+    // scripted clients): parsed and answered with START (one job).
+    let mut s = connect();
+    let mut line = vec![4u8, 0, 0, 0];
+    for a in ["fio", "--name=j", "--rw=write", "--size=64k"] {
+        line.extend_from_slice(&((a.len() + 1) as u16).to_le_bytes());
+        line.extend_from_slice(a.as_bytes());
+        line.push(0);
+    }
+    s.write_all(&frame(97, 4, 0, &line)).unwrap();
+    let mut hdr = [0u8; 24];
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    loop {
+        s.read_exact(&mut hdr).unwrap();
+        let len = u32::from_le_bytes(hdr[16..20].try_into().unwrap()) as usize;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).unwrap();
+        match u16::from_le_bytes([hdr[2], hdr[3]]) {
+            5 => continue, // TEXT: the job's line
+            11 => {
+                assert_eq!(
+                    u32::from_le_bytes(body[0..4].try_into().unwrap()),
+                    1,
+                    "jobs"
+                );
+                break;
+            }
+            other => panic!("opcode {other}: {}", String::from_utf8_lossy(&body)),
+        }
+    }
+    drop(s);
+    // Still serving: a PROBE gets its answer.
+    let mut s = connect();
+    s.write_all(&frame(97, 10, 5, &[0u8; 136])).unwrap();
+    let mut hdr = [0u8; 24];
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.read_exact(&mut hdr).unwrap();
+    assert_eq!(u16::from_le_bytes([hdr[2], hdr[3]]), 10, "a PROBE reply");
+    assert_eq!(
+        u64::from_le_bytes(hdr[8..16].try_into().unwrap()),
+        5,
+        "its tag echoed"
+    );
+}
+
+#[test]
+fn one_run_at_a_time_and_a_client_that_goes_away_stops_its_job() {
+    if !fio_available() {
+        return;
+    }
+    let (srv_dir, cli) = (tempdir(), tempdir());
+    let srv = Server::start(srv_dir.path(), &[]);
+    std::fs::write(
+        cli.path().join("long.fio"),
+        "[long]\nrw=randread\nsize=4m\nfilename=l.dat\ntime_based\nruntime=30\n",
+    )
+    .unwrap();
+    let mut first = Command::new("fio")
+        .arg(format!("--client={}", srv.addr))
+        .arg("long.fio")
+        .current_dir(cli.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // A second client while the first runs: told the server is busy.
+    let out = run_job(
+        cli.path(),
+        &srv.addr,
+        "b",
+        &["rw=read", "size=1m", "filename=b.dat"],
+    );
+    assert!(text(&out).contains("busy"), "{}", text(&out));
+    // The first client goes away: its job stops, and the next client runs at once.
+    first.kill().unwrap();
+    let _ = first.wait();
+    let t0 = Instant::now();
+    loop {
+        let out = run_job(
+            cli.path(),
+            &srv.addr,
+            "c",
+            &["rw=read", "size=1m", "filename=c.dat"],
+        );
+        if text(&out).contains("c: (groupid=0, jobs=1): err= 0") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "still busy: {}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_unix_socket_server() {
+    if !fio_available() {
+        return;
+    }
+    let (srv_dir, cli) = (tempdir(), tempdir());
+    let sock = srv_dir.path().join("d.sock");
+    let bind = format!("--bind=sock:{}", sock.display());
+    let _srv = Server::start(srv_dir.path(), &[&bind]);
+    let addr = format!("sock:{}", sock.display());
+    let out = run_job(
+        cli.path(),
+        &addr,
+        "u",
+        &["rw=write", "size=1m", "filename=u.dat"],
+    );
+    assert!(
+        text(&out).contains("u: (groupid=0, jobs=1): err= 0"),
+        "{}",
+        text(&out)
+    );
+}
