@@ -71,6 +71,18 @@ int main(void)
 
 	printf("/// `struct jobs_eta` (without its trailing run string).\n#[allow(dead_code)]\npub mod eta {\n");
 	printf("    pub const SIZE: usize = %zu;\n", sizeof(struct jobs_eta));
+#define E(f, n) OFF(jobs_eta, f, n)
+	E(nr_running, "NR_RUNNING"); E(rate, "RATE"); E(iops, "IOPS"); E(elapsed_sec, "ELAPSED_SEC");
+	E(eta_sec, "ETA_SEC"); E(is_pow2, "IS_POW2"); E(unit_base, "UNIT_BASE"); E(sig_figs, "SIG_FIGS");
+	E(files_open, "FILES_OPEN"); E(nr_threads, "NR_THREADS");
+	printf("}\n\n");
+
+	printf("/// `struct cmd_du_pdu` (a disk's `disk_util_stat`, then its `disk_util_agg`).\n#[allow(dead_code)]\npub mod du {\n");
+#define D(f, n) OFF(cmd_du_pdu, f, n)
+	D(dus.name, "NAME"); D(dus.s.ios, "IOS"); D(dus.s.merges, "MERGES"); D(dus.s.sectors, "SECTORS");
+	D(dus.s.ticks, "TICKS"); D(dus.s.io_ticks, "IO_TICKS"); D(dus.s.time_in_queue, "TIME_IN_QUEUE");
+	D(dus.s.msec, "MSEC"); D(agg, "AGG");
+	printf("    pub const NAME_SIZE: usize = %d;\n", FIO_DU_NAME_SZ);
 	printf("}\n\n");
 
 	printf("/// `struct cmd_probe_reply_pdu`.\n#[allow(dead_code)]\npub mod probe {\n");

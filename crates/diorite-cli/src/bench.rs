@@ -39,10 +39,15 @@ fn parse_report(plan: &Plan) -> String {
 }
 
 /// Prepares the plan's targets and runs its jobs (what `diorite server` does with a client's
-/// job): every job's result.
-pub fn execute(plan: &Plan) -> Result<Vec<JobResult>> {
+/// job): every job's result, and what the disks under the targets did meanwhile.
+pub fn execute(plan: &Plan) -> Result<(Vec<JobResult>, report::disk::Disks)> {
     let (prepared, _temp) = plan::prepare(plan)?;
-    schedule::run(plan, &prepared)
+    let disks = report::disk::Disks::snapshot(
+        prepared
+            .iter()
+            .flat_map(|p| p.targets.iter().map(|t| t.file.path())),
+    );
+    Ok((schedule::run(plan, &prepared)?, disks))
 }
 
 /// Runs `diorite bench ARGS`. Returns the exit code: 0, 1 (a job failed or verify found bad

@@ -60,6 +60,46 @@ impl Drop for Server {
     }
 }
 
+/// An unmodified `fio --server` child on a free loopback port, killed when dropped.
+struct FioServer {
+    child: Child,
+    addr: String,
+}
+
+impl FioServer {
+    fn start(dir: &Path) -> FioServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("ip:127.0.0.1,{port}");
+        let child = Command::new("fio")
+            .arg(format!("--server={addr}"))
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "fio --server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        FioServer { child, addr }
+    }
+}
+
+impl Drop for FioServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 const JOB: &str = "[global]\nsize=2m\nbs=4k\nioengine=io_uring\ndirect=1\n\
                    [w]\nrw=randwrite\nfilename=w.dat\n[r]\nstonewall\nrw=randread\nfilename=w.dat\n";
 
@@ -145,7 +185,8 @@ fn fio_client_runs_a_job_file_and_a_command_line_on_a_diorite_server() {
     );
     assert_eq!(w["job options"]["rw"], "randwrite");
     assert_eq!(v["global options"]["ioengine"], "io_uring");
-    // Terse: as many fields as fio's own terse line for the same job.
+    // Terse: as many fields as the same client prints for fio's own server (compared in
+    // `the_same_job_file_on_diorite_servers_and_fio_servers`): 121, without disk fields.
     let out = fio_in(
         cli_dir.path(),
         &[&client, "job.fio", "--output-format=terse"],
@@ -156,21 +197,7 @@ fn fio_client_runs_a_job_file_and_a_command_line_on_a_diorite_server() {
         .lines()
         .find(|l| l.starts_with("3;"))
         .unwrap_or_else(|| panic!("{remote}"));
-    let local_dir = tempdir();
-    std::fs::write(local_dir.path().join("job.fio"), JOB).unwrap();
-    let local = fio_in(local_dir.path(), &["job.fio", "--output-format=terse"]).unwrap();
-    let local = String::from_utf8_lossy(&local.stdout).into_owned();
-    let fio_line = local.lines().find(|l| l.starts_with("3;")).unwrap();
-    // fio's local line ends with its disk-utilisation fields (9 per disk), which this server
-    // does not send yet (DU): the rest must match field for field in number.
-    let fio_fields: Vec<&str> = fio_line.split(';').collect();
-    let disk_fields = fio_fields.len().saturating_sub(121);
-    assert_eq!(disk_fields % 9, 0, "{fio_line}");
-    assert_eq!(
-        line.split(';').count(),
-        fio_fields.len() - disk_fields,
-        "{line}\n{fio_line}"
-    );
+    assert_eq!(line.split(';').count(), 121, "{line}");
 }
 
 #[test]
@@ -204,6 +231,116 @@ fn all_clients_sums_four_diorite_servers_as_fio_sums_four_fio_servers() {
         .nth(1)
         .unwrap_or_else(|| panic!("no All clients in:\n{t}"));
     assert!(all.contains("issued rwts: total=0,2048,0,0"), "{all}");
+}
+
+/// The key paths of a JSON value (arrays: their first element's).
+fn key_paths(v: &serde_json::Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = format!("{at}/{k}");
+                out.insert(p.clone());
+                key_paths(x, &p, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            if let Some(x) = a.first() {
+                key_paths(x, &format!("{at}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_same_job_file_on_diorite_servers_and_fio_servers() {
+    if !fio_available() {
+        return;
+    }
+    // Several jobs and groups, numjobs, a verify job, a rate-limited job, a time-based job
+    // and size-bounded ones.
+    let job = "[global]\nsize=1m\nbs=4k\nioengine=libaio\ndirect=1\n\
+               [a]\nrw=write\nfilename=a.dat\nnumjobs=2\n\
+               [v]\nrw=write\nfilename=v.dat\nsize=512k\nverify=crc32c\n\
+               [b]\nstonewall\nrw=randread\nfilename=a.dat\nbs=8k\n\
+               [c]\nrw=randwrite\nfilename=c.dat\nrate_iops=2000\n\
+               [t]\nstonewall\nrw=read\nfilename=a.dat\ntime_based\nruntime=1\n";
+    let cli = tempdir();
+    std::fs::write(cli.path().join("job.fio"), job).unwrap();
+    let dirs: Vec<_> = (0..8).map(|_| tempdir()).collect();
+    let ours: Vec<Server> = dirs[..4]
+        .iter()
+        .map(|d| Server::start(d.path(), &[]))
+        .collect();
+    let theirs: Vec<FioServer> = dirs[4..]
+        .iter()
+        .map(|d| FioServer::start(d.path()))
+        .collect();
+    let run = |addrs: Vec<&str>, format: &str| {
+        let mut args: Vec<String> = Vec::new();
+        for a in addrs {
+            args.push(format!("--client={a}"));
+            args.push("job.fio".into());
+        }
+        args.push(format!("--output-format={format}"));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = fio_in(cli.path(), &a).unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ours_addr: Vec<&str> = ours.iter().map(|s| s.addr.as_str()).collect();
+    let theirs_addr: Vec<&str> = theirs.iter().map(|s| s.addr.as_str()).collect();
+    // Normal: the same jobs, groups, directions, I/O counts per host, and All clients.
+    let (a, b) = (
+        run(ours_addr.clone(), "normal"),
+        run(theirs_addr.clone(), "normal"),
+    );
+    // Each job's header and group, each size-bounded job's I/O counts (the time-based job `t`
+    // moves what the device gives it), each group's status line.
+    let pick = |t: &str| -> Vec<String> {
+        let mut v = Vec::new();
+        let mut job = String::new();
+        // The ETA line ("Jobs: N (f=N)") ends in a carriage return before the next line.
+        for l in t.lines().map(|l| l.rsplit('\r').next().unwrap_or(l)) {
+            if l.contains("(groupid=") {
+                job = l.split(':').next().unwrap_or("").trim().to_string();
+                v.push(l.split(": err=").next().unwrap_or(l).trim().to_string());
+            } else if l.contains("issued rwts") && job != "t" && job != "All clients" {
+                v.push(format!("{job} {}", l.trim()));
+            } else if l.contains("Run status group") {
+                v.push(l.trim().to_string());
+            }
+        }
+        v.sort();
+        v
+    };
+    assert_eq!(pick(&a), pick(&b), "diorite:\n{a}\nfio:\n{b}");
+    assert!(a.contains("All clients") && b.contains("All clients"));
+    // JSON: the same keys.
+    let (a, b) = (
+        run(ours_addr.clone(), "json"),
+        run(theirs_addr.clone(), "json"),
+    );
+    let (mut ka, mut kb) = (Default::default(), Default::default());
+    key_paths(&serde_json::from_str(&a).unwrap(), "", &mut ka);
+    key_paths(&serde_json::from_str(&b).unwrap(), "", &mut kb);
+    let only_ours: Vec<_> = ka.difference(&kb).collect();
+    let only_fio: Vec<_> = kb.difference(&ka).collect();
+    assert!(
+        only_ours.is_empty() && only_fio.is_empty(),
+        "only diorite: {only_ours:?}\nonly fio: {only_fio:?}"
+    );
+    // Terse: the same lines, each with the same number of fields.
+    let (a, b) = (run(ours_addr, "terse"), run(theirs_addr, "terse"));
+    // (An ETA line may precede a terse line on the same output line.)
+    let fields = |t: &str| -> Vec<usize> {
+        let mut v: Vec<usize> = t
+            .lines()
+            .filter_map(|l| l.find("3;fio-").map(|at| l[at..].split(';').count()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(fields(&a), fields(&b), "diorite:\n{a}\nfio:\n{b}");
 }
 
 #[test]
@@ -500,4 +637,38 @@ fn a_unix_socket_server() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn a_server_killed_mid_run_is_reported_and_the_others_results_stand() {
+    if !fio_available() {
+        return;
+    }
+    let (a_dir, b_dir, cli) = (tempdir(), tempdir(), tempdir());
+    let mut a = Server::start(a_dir.path(), &[]);
+    let b = Server::start(b_dir.path(), &[]);
+    std::fs::write(
+        cli.path().join("t.fio"),
+        "[t]\nrw=randread\nsize=4m\nfilename=t.dat\ntime_based\nruntime=3\n",
+    )
+    .unwrap();
+    let (ca, cb) = (
+        format!("--client={}", a.addr),
+        format!("--client={}", b.addr),
+    );
+    let client = std::thread::spawn({
+        let dir = cli.path().to_path_buf();
+        move || fio_may_fail(&dir, &[&ca, "t.fio", &cb, "t.fio"]).unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    a.child.kill().unwrap(); // SIGKILL
+    let out = client.join().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("disconnected"), "{t}");
+    assert!(
+        t.contains("t: (groupid=0, jobs=1): err= 0"),
+        "the other host's results: {t}"
+    );
+    drop(b);
 }

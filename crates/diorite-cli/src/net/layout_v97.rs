@@ -126,6 +126,31 @@ pub mod gs {
 #[allow(dead_code)]
 pub mod eta {
     pub const SIZE: usize = 168;
+    pub const NR_RUNNING: usize = 0;
+    pub const RATE: usize = 64;
+    pub const IOPS: usize = 112;
+    pub const ELAPSED_SEC: usize = 128;
+    pub const ETA_SEC: usize = 136;
+    pub const IS_POW2: usize = 144;
+    pub const UNIT_BASE: usize = 148;
+    pub const SIG_FIGS: usize = 152;
+    pub const FILES_OPEN: usize = 156;
+    pub const NR_THREADS: usize = 160;
+}
+
+/// `struct cmd_du_pdu` (a disk's `disk_util_stat`, then its `disk_util_agg`).
+#[allow(dead_code)]
+pub mod du {
+    pub const NAME: usize = 0;
+    pub const IOS: usize = 64;
+    pub const MERGES: usize = 80;
+    pub const SECTORS: usize = 96;
+    pub const TICKS: usize = 112;
+    pub const IO_TICKS: usize = 128;
+    pub const TIME_IN_QUEUE: usize = 136;
+    pub const MSEC: usize = 144;
+    pub const AGG: usize = 152;
+    pub const NAME_SIZE: usize = 64;
 }
 
 /// `struct cmd_probe_reply_pdu`.

@@ -170,6 +170,8 @@ fn spawn(shared: &Arc<Shared>, conn: Conn) {
 struct Ready {
     head: Vec<String>,
     plan: Option<Plan>,
+    /// Once RUN came: how many jobs, since when.
+    started: Option<(u32, std::time::Instant)>,
 }
 
 fn session(shared: &Arc<Shared>, conn: Conn) -> Result<()> {
@@ -276,11 +278,19 @@ fn handle(
             out.send(op::START, 0, &wire::start(jobs, outputs))?;
             ready.plan = Some(plan);
         }
-        op::SEND_ETA => out.send(op::ETA, f.tag, &wire::eta_none())?,
+        op::SEND_ETA => {
+            let (n, secs) = match (&*running, ready.started) {
+                (Some(h), Some((n, t0))) if !h.is_finished() => (n, t0.elapsed().as_secs()),
+                _ => (0, 0),
+            };
+            out.send(op::ETA, f.tag, &wire::eta(n, secs))?;
+        }
         op::RUN => {
             let Some(plan) = ready.plan.take() else {
                 bail!("RUN before a job was sent");
             };
+            let n = plan.jobs.iter().map(|j| j.numjobs).sum();
+            ready.started = Some((n, std::time::Instant::now()));
             let (out, shared) = (out.clone(), shared.clone());
             *running = Some(std::thread::spawn(move || {
                 // One run at a time: a second client is told, not queued behind an unknown wait.
@@ -436,7 +446,7 @@ fn run(plan: &Plan, out: &Out) {
         let line = format!("Starting {n} thread{s}\n");
         let _ = out.send(op::TEXT, 0, &wire::text(0, &line));
     }
-    let results = match crate::bench::execute(plan) {
+    let (results, disks) = match crate::bench::execute(plan) {
         Ok(r) => r,
         Err(e) => {
             let _ = out.send(
@@ -484,6 +494,10 @@ fn run(plan: &Plan, out: &Out) {
                 ),
             ),
         );
+    }
+    let (deltas, wall) = disks.deltas();
+    for d in &deltas {
+        let _ = out.send(op::DU, 0, &wire::disk_util(d, wall.as_millis() as u64));
     }
     let failed = results.iter().any(|r| r.error.is_some());
     let _ = out.send(op::STOP, 0, &wire::end(u32::from(failed), 0));

@@ -90,6 +90,22 @@ pub fn text(level: u32, s: &str) -> Vec<u8> {
     p.0
 }
 
+/// `cmd_du_pdu`: one disk's counters over the run (no software-RAID members: `agg` zero).
+pub fn disk_util(d: &crate::report::disk::DiskDelta, wall_ms: u64) -> Vec<u8> {
+    use l::du::*;
+    let mut p = Pdu::zeroed(l::pdu::DU);
+    p.str(NAME, NAME_SIZE, &d.name);
+    for i in 0..2 {
+        p.u64(IOS + 8 * i, d.ios[i]);
+        p.u64(MERGES + 8 * i, d.merges[i]);
+        p.u64(TICKS + 8 * i, d.ticks[i]);
+    }
+    p.u64(IO_TICKS, d.io_ticks);
+    p.u64(TIME_IN_QUEUE, d.in_queue);
+    p.u64(MSEC, wall_ms);
+    p.0
+}
+
 /// `cmd_job_option`: one option of job `index` (or, `None`, of the global section) for the
 /// client's JSON "job options" / "global options".
 pub fn job_option(index: Option<u32>, name: &str, value: &str) -> Vec<u8> {
@@ -104,9 +120,22 @@ pub fn job_option(index: Option<u32>, name: &str, value: &str) -> Vec<u8> {
     p.0
 }
 
-/// A zeroed `jobs_eta`: what fio's own server answers when it has no estimate yet.
-pub fn eta_none() -> Vec<u8> {
-    vec![0; l::eta::SIZE]
+/// `jobs_eta` while `running` jobs run (`elapsed` seconds in): the count and the time, no
+/// estimate of the end (fio's `INT_MAX`: the client then prints no percentage); all zeros
+/// when nothing runs — what fio's own server answers when it has no estimate.
+pub fn eta(running: u32, elapsed: u64) -> Vec<u8> {
+    use l::eta::*;
+    let mut p = Pdu::zeroed(SIZE);
+    if running > 0 {
+        p.u32(NR_RUNNING, running);
+        p.u32(FILES_OPEN, running);
+        p.u64(ELAPSED_SEC, elapsed);
+        p.u64(ETA_SEC, i32::MAX as u64);
+        p.u32(IS_POW2, 1);
+        p.u32(UNIT_BASE, 4);
+        p.u32(SIG_FIGS, 4);
+    }
+    p.0
 }
 
 /// A JOB payload (`cmd_job_pdu`): the job file's text.

@@ -79,26 +79,40 @@ impl Disks {
         }
     }
 
-    /// What changed since the snapshot: `(text lines, JSON disk_util array)`.
-    pub fn report(&self) -> (String, Value) {
+    /// What changed on each disk since the snapshot, and the wall time since.
+    pub fn deltas(&self) -> (Vec<DiskDelta>, Duration) {
         let wall = self.start.elapsed().max(Duration::from_millis(1));
-        let mut text = String::new();
-        let mut arr = Vec::new();
+        let mut out = Vec::new();
         for (name, dir, before) in &self.disks {
             let Some(now) = read_stat(dir) else { continue };
             let d = |a: u64, b: u64| a.saturating_sub(b);
-            let ios = [d(now.ios[0], before.ios[0]), d(now.ios[1], before.ios[1])];
-            let merges = [
-                d(now.merges[0], before.merges[0]),
-                d(now.merges[1], before.merges[1]),
-            ];
-            let ticks = [
-                d(now.ticks[0], before.ticks[0]),
-                d(now.ticks[1], before.ticks[1]),
-            ];
-            let in_queue = d(now.in_queue, before.in_queue);
-            let util = (d(now.io_ticks, before.io_ticks) as f64 * 100.0 / wall.as_millis() as f64)
-                .min(100.0);
+            out.push(DiskDelta {
+                name: name.clone(),
+                ios: [d(now.ios[0], before.ios[0]), d(now.ios[1], before.ios[1])],
+                merges: [
+                    d(now.merges[0], before.merges[0]),
+                    d(now.merges[1], before.merges[1]),
+                ],
+                ticks: [
+                    d(now.ticks[0], before.ticks[0]),
+                    d(now.ticks[1], before.ticks[1]),
+                ],
+                io_ticks: d(now.io_ticks, before.io_ticks),
+                in_queue: d(now.in_queue, before.in_queue),
+            });
+        }
+        (out, wall)
+    }
+
+    /// What changed since the snapshot: `(text lines, JSON disk_util array)`.
+    pub fn report(&self) -> (String, Value) {
+        let (deltas, wall) = self.deltas();
+        let mut text = String::new();
+        let mut arr = Vec::new();
+        for x in deltas {
+            let (name, ios, merges, ticks, in_queue) =
+                (&x.name, x.ios, x.merges, x.ticks, x.in_queue);
+            let util = (x.io_ticks as f64 * 100.0 / wall.as_millis() as f64).min(100.0);
             text.push_str(&format!(
                 "  {name}: ios={}/{}, merge={}/{}, ticks={}/{}, in_queue={in_queue}, util={util:.2}%\n",
                 ios[0], ios[1], merges[0], merges[1], ticks[0], ticks[1]
@@ -120,4 +134,15 @@ impl Disks {
         }
         (text, Value::Array(arr))
     }
+}
+
+/// One disk's counters over a run (`/sys/block/<dev>/stat` differences).
+#[derive(Clone, Debug)]
+pub struct DiskDelta {
+    pub name: String,
+    pub ios: [u64; 2],
+    pub merges: [u64; 2],
+    pub ticks: [u64; 2],
+    pub io_ticks: u64,
+    pub in_queue: u64,
 }
