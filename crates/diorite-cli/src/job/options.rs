@@ -2502,16 +2502,25 @@ pub const REFUSED: &[(&str, &str)] = &[
         "showcmd",
         "turning a job file into a command line is not supported",
     ),
-    ("server", "fio's client/server mode is not supported yet"),
+    (
+        "server",
+        "the server is its own command: diorite server --bind ADDR [--allow DIR]",
+    ),
     (
         "server_internal",
-        "fio's client/server mode is not supported yet",
+        "the server is its own command: diorite server --bind ADDR [--allow DIR]",
     ),
-    ("daemonize", "fio's client/server mode is not supported yet"),
-    ("client", "fio's client/server mode is not supported yet"),
+    (
+        "daemonize",
+        "diorite server runs in the foreground (use your service manager)",
+    ),
+    (
+        "client",
+        "diorite bench does not drive servers yet; fio --client drives diorite servers",
+    ),
     (
         "remote_config",
-        "fio's client/server mode is not supported yet",
+        "diorite bench does not drive servers yet; fio --client drives diorite servers",
     ),
     ("cpuclock_test", "a self-test of fio's own clock"),
     ("crctest", "a speed test of fio's own checksum code"),
