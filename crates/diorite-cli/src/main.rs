@@ -51,7 +51,7 @@ enum Cmd {
     /// Serve fio's client/server protocol (fio 3.33, protocol 97): `fio --client=HOST job.fio`
     /// runs its jobs here and prints their results.
     Server {
-        /// Where to listen, in fio's syntax: ip:HOST[,PORT], ip6:HOST[,PORT], sock:PATH
+        /// Where to listen, in fio's syntax: `ip:HOST[,PORT]`, `ip6:HOST[,PORT]`, `sock:PATH`
         /// (default ip:127.0.0.1,8765: this machine only; a wider address must be given).
         #[arg(long, default_value = "ip:127.0.0.1,8765")]
         bind: String,
