@@ -192,8 +192,8 @@ fn server(bind: &str, allow: &[PathBuf], max_payload: usize, idle: u64) -> Resul
     };
     net::server::serve(opts, |at| {
         eprintln!(
-            "diorite server: listening on {at} (fio protocol {}); jobs may write under {}",
-            net::layout_v97::VERSION,
+            "diorite server: listening on {at} (fio protocols {}); jobs may write under {}",
+            net::layout::supported_names(),
             allow
                 .iter()
                 .map(|a| a.display().to_string())

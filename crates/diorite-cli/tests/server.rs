@@ -472,9 +472,24 @@ fn bad_frames_get_an_answer_and_a_closed_connection_and_the_server_goes_on() {
     s.write_all(&frame(96, 10, 1, &[0u8; 136])).unwrap();
     let got = String::from_utf8_lossy(&drain(&mut s)).into_owned();
     assert!(
-        got.contains("protocol 96") && got.contains("speaks 97"),
+        got.contains("speaks fio protocol 96")
+            && got.contains("speaks 97 (fio 3.33), 120 (fio 3.42)"),
         "{got}"
     );
+    // Said in the client's version, so its client can print it.
+    assert_eq!(
+        u16::from_le_bytes(got.as_bytes()[0..2].try_into().unwrap()),
+        96
+    );
+    // A version-120 client (fio 3.42) is answered in version 120.
+    let mut s = connect();
+    s.write_all(&frame(120, 10, 9, &[0u8; 136])).unwrap();
+    let mut hdr = [0u8; 24];
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.read_exact(&mut hdr).unwrap();
+    assert_eq!(u16::from_le_bytes([hdr[0], hdr[1]]), 120);
+    assert_eq!(u16::from_le_bytes([hdr[2], hdr[3]]), 10, "a PROBE reply");
+    drop(s);
     // A bad header CRC, a bad payload CRC, an unknown opcode, a payload past the limit, a
     // fragment sequence that never ends, garbage, a half-sent frame: each closes the connection.
     let mut bad_crc = frame(97, 10, 1, &[0u8; 136]);
@@ -671,4 +686,42 @@ fn a_server_killed_mid_run_is_reported_and_the_others_results_stand() {
         "the other host's results: {t}"
     );
     drop(b);
+}
+
+/// A newer fio's client (protocol 120, fio 3.42, built from its source: `DIORITE_FIO_NEW` names
+/// the binary) drives a diorite server as fio 3.33's does.
+#[test]
+fn a_newer_fio_client_drives_a_diorite_server() {
+    let Some(fio) = std::env::var_os("DIORITE_FIO_NEW") else {
+        eprintln!(
+            "SKIPPED: DIORITE_FIO_NEW is not set (a fio 3.42 binary built from source; \
+             see docs/cli.md); version 120's layouts are checked by the unit tests"
+        );
+        return;
+    };
+    let (srv_dir, cli) = (tempdir(), tempdir());
+    let srv = Server::start(srv_dir.path(), &[]);
+    std::fs::write(cli.path().join("job.fio"), JOB).unwrap();
+    for format in ["normal", "json"] {
+        let out = Command::new(&fio)
+            .arg(format!("--client={}", srv.addr))
+            .arg("job.fio")
+            .arg(format!("--output-format={format}"))
+            .current_dir(cli.path())
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        if format == "normal" {
+            assert!(
+                t.contains("w: (groupid=0, jobs=1): err= 0")
+                    && t.contains("issued rwts: total=0,512,0,0"),
+                "{t}"
+            );
+            assert!(t.contains("Run status group 1 (all jobs):"), "{t}");
+        } else {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["client_stats"][0]["write"]["total_ios"], 512, "{t}");
+        }
+    }
 }

@@ -207,9 +207,11 @@ pub fn write(
     w.flush()
 }
 
-/// Reads one command, joining its fragments; its payload at most `limit` bytes. A header with
-/// another `version` is refused after its CRC is checked (so the caller can answer it).
-pub fn read(r: &mut impl Read, version: u16, limit: usize) -> Result<Frame, FrameError> {
+/// Reads one command, joining its fragments; its payload at most `limit` bytes. With
+/// `version`, a header with another version is refused after its CRC is checked (so the
+/// caller can answer it); without, the first header's version is the command's, and every
+/// fragment must carry it.
+pub fn read(r: &mut impl Read, version: Option<u16>, limit: usize) -> Result<Frame, FrameError> {
     let mut out: Option<Frame> = None;
     loop {
         let mut h = [0u8; HEADER];
@@ -220,11 +222,9 @@ pub fn read(r: &mut impl Read, version: u16, limit: usize) -> Result<Frame, Fram
             return Err(FrameError::HeaderCrc { got, want });
         }
         let v = u16::from_le_bytes([h[0], h[1]]);
-        if v != version {
-            return Err(FrameError::Version {
-                got: v,
-                want: version,
-            });
+        let want = version.or(out.as_ref().map(|f| f.version));
+        if let Some(want) = want.filter(|&w| w != v) {
+            return Err(FrameError::Version { got: v, want });
         }
         let opcode = u16::from_le_bytes([h[2], h[3]]);
         let flags = u32::from_le_bytes(h[4..8].try_into().expect("4 bytes"));
@@ -286,7 +286,7 @@ mod tests {
             write(&mut wire, 97, op::TS, 42, &payload).unwrap();
             let frames = len.div_ceil(MAX_FRAGMENT).max(1);
             assert_eq!(wire.len(), frames * HEADER + len);
-            let f = read(&mut &wire[..], 97, 1 << 20).unwrap();
+            let f = read(&mut &wire[..], Some(97), 1 << 20).unwrap();
             assert_eq!(
                 (f.opcode, f.tag, f.flags, f.payload),
                 (op::TS, 42, 0, payload)
@@ -303,32 +303,32 @@ mod tests {
         for i in 0..HEADER {
             let mut w = wire.clone();
             w[i] ^= 0x40;
-            assert!(read(&mut &w[..], 97, 1 << 20).is_err(), "byte {i}");
+            assert!(read(&mut &w[..], Some(97), 1 << 20).is_err(), "byte {i}");
         }
         let mut w = wire.clone();
         w[HEADER + 5] ^= 1;
         assert!(matches!(
-            read(&mut &w[..], 97, 1 << 20),
+            read(&mut &w[..], Some(97), 1 << 20),
             Err(FrameError::PayloadCrc { .. })
         ));
         assert!(matches!(
-            read(&mut &wire[..], 97, 2048),
+            read(&mut &wire[..], Some(97), 2048),
             Err(FrameError::TooLarge { limit: 2048 })
         ));
         assert!(matches!(
-            read(&mut &wire[..], 98, 1 << 20),
+            read(&mut &wire[..], Some(98), 1 << 20),
             Err(FrameError::Version { got: 97, want: 98 })
         ));
         // Truncated: an end-of-file error, not a hang or a panic.
         assert!(matches!(
-            read(&mut &wire[..100], 97, 1 << 20),
+            read(&mut &wire[..100], Some(97), 1 << 20),
             Err(FrameError::Io(_))
         ));
         // A fragment longer than 1 KiB.
         let mut h = header(97, op::JOB, 0, 0, &[0u8; 2000]).to_vec();
         h.extend_from_slice(&[0u8; 2000]);
         assert!(matches!(
-            read(&mut &h[..], 97, 1 << 20),
+            read(&mut &h[..], Some(97), 1 << 20),
             Err(FrameError::Fragment { len: 2000 })
         ));
         // Another opcode in the middle of a fragmented command.
@@ -337,8 +337,21 @@ mod tests {
         w.extend_from_slice(&header(97, op::TEXT, 0, 0, &[2]));
         w.push(2);
         assert!(matches!(
-            read(&mut &w[..], 97, 1 << 20),
+            read(&mut &w[..], Some(97), 1 << 20),
             Err(FrameError::Interleaved { .. })
         ));
+        // Without a version asked for, the first fragment's is the command's: a later fragment
+        // of another version is refused; a whole command of any version is read.
+        let mut w = header(120, op::JOB, F_MORE, 0, &[1]).to_vec();
+        w.push(1);
+        w.extend_from_slice(&header(97, op::JOB, 0, 0, &[2]));
+        w.push(2);
+        assert!(matches!(
+            read(&mut &w[..], None, 1 << 20),
+            Err(FrameError::Version { got: 97, want: 120 })
+        ));
+        let mut w = Vec::new();
+        write(&mut w, 120, op::PROBE, 3, &[5u8; 1500]).unwrap();
+        assert_eq!(read(&mut &w[..], None, 1 << 20).unwrap().version, 120);
     }
 }

@@ -1,9 +1,13 @@
 //! fio's client/server protocol: `diorite server` speaks it, so an unmodified `fio --client`
-//! drives diorite hosts. [`frame`] is the wire framing, [`layout_v97`] fio 3.33's struct
-//! layouts (generated from its headers by `tools/fio-layout/gen.sh`), [`wire`] the payloads,
-//! [`server`] the server.
+//! drives diorite hosts. [`frame`] is the wire framing, [`layout`] the struct layouts of each
+//! supported protocol version ([`layout_v97`]: fio 3.33, [`layout_v120`]: fio 3.42; generated
+//! from their headers by `tools/fio-layout/gen.sh`), [`wire`] the payloads, [`server`] the
+//! server.
 
 pub mod frame;
+pub mod layout;
+#[rustfmt::skip]
+pub mod layout_v120;
 #[rustfmt::skip]
 pub mod layout_v97;
 pub mod server;
@@ -41,7 +45,7 @@ impl Addr {
                 p.parse::<u16>()
                     .map_err(|_| anyhow::anyhow!("{s}: port {p} is not a number 0..65535"))?,
             ),
-            None => (rest, layout_v97::k::FIO_NET_PORT as u16),
+            None => (rest, layout::SUPPORTED[0].k.port as u16),
         };
         let ip: IpAddr = match host {
             "" | "localhost" if v6 => Ipv6Addr::LOCALHOST.into(),

@@ -13,7 +13,8 @@
 //! What fio's client may send and this server does not do is refused by name (TEXT, QUIT).
 
 use super::frame::{self, op, Frame, FrameError};
-use super::{layout_v97 as layout, wire, Addr};
+use super::layout::{self, Layout};
+use super::{wire, Addr};
 use crate::job::{self, Plan};
 use crate::report;
 use crate::schedule::STOP;
@@ -90,21 +91,25 @@ impl Write for Conn {
     }
 }
 
-/// The sending half of a connection: whole commands, one at a time.
+/// The sending half of a connection: whole commands, one at a time, in the session's
+/// protocol version.
 #[derive(Clone)]
-struct Out(Arc<Mutex<Conn>>);
+struct Out {
+    conn: Arc<Mutex<Conn>>,
+    l: &'static Layout,
+}
 
 impl Out {
     fn send(&self, opcode: u16, tag: u64, payload: &[u8]) -> io::Result<()> {
-        let mut c = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        frame::write(&mut *c, layout::VERSION, opcode, tag, payload)
+        let mut c = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        frame::write(&mut *c, self.l.version, opcode, tag, payload)
     }
     /// An error line for the client's log, then QUIT (the client then ends the session).
     fn refuse(&self, why: &str) {
         let _ = self.send(
             op::TEXT,
             0,
-            &wire::text(1, &format!("diorite server: {why}\n")),
+            &wire::text(self.l, 1, &format!("diorite server: {why}\n")),
         );
         let _ = self.send(op::QUIT, 0, &[]);
     }
@@ -176,12 +181,45 @@ struct Ready {
 
 fn session(shared: &Arc<Shared>, conn: Conn) -> Result<()> {
     conn.set_read_timeout(shared.opts.idle)?;
-    let out = Out(Arc::new(Mutex::new(conn.try_clone()?)));
+    let writer = Arc::new(Mutex::new(conn.try_clone()?));
     let mut input = conn;
+    // The first command's version decides the session's layouts.
+    let first = match frame::read(&mut input, None, shared.opts.max_payload) {
+        Ok(f) => f,
+        Err(FrameError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+        Err(e) => {
+            let out = Out {
+                conn: writer,
+                l: layout::SUPPORTED[0],
+            };
+            out.refuse(&e.to_string());
+            return Err(anyhow!("{e}"));
+        }
+    };
+    let Some(l) = layout::for_version(first.version) else {
+        // Said in the client's own version, so it prints it (the text and quit commands are
+        // the same in every version).
+        let why = format!(
+            "diorite server: this client speaks fio protocol {}; this server speaks {}\n",
+            first.version,
+            layout::supported_names()
+        );
+        let mut c = writer.lock().unwrap_or_else(|e| e.into_inner());
+        let text = wire::text(layout::SUPPORTED[0], 1, &why);
+        let _ = frame::write(&mut *c, first.version, op::TEXT, 0, &text);
+        let _ = frame::write(&mut *c, first.version, op::QUIT, 0, &[]);
+        return Err(anyhow!("{}", why.trim_end()));
+    };
+    let out = Out { conn: writer, l };
     let mut ready = Ready::default();
     let mut running: Option<std::thread::JoinHandle<()>> = None;
+    let mut next = Some(first);
     let result = loop {
-        let f = match frame::read(&mut input, layout::VERSION, shared.opts.max_payload) {
+        let read = match next.take() {
+            Some(f) => Ok(f),
+            None => frame::read(&mut input, Some(l.version), shared.opts.max_payload),
+        };
+        let f = match read {
             Ok(f) => f,
             Err(FrameError::Io(e)) => {
                 // The client went away (or stayed silent past the idle limit).
@@ -227,7 +265,7 @@ fn handle(
     match f.opcode {
         op::PROBE => {
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-            let reply = wire::probe_reply(&hostname(), &format!("diorite-{}", job::VERSION), cpus);
+            let reply = wire::probe_reply(out.l, &hostname(), concat!("diorite-", env!("CARGO_PKG_VERSION")), cpus);
             out.send(op::PROBE, f.tag, &reply)?;
         }
         op::JOB | op::JOBLINE => {
@@ -236,14 +274,14 @@ fn handle(
             }
             let n = shared.jobs.fetch_add(1, Ordering::Relaxed);
             let args = if f.opcode == op::JOB {
-                let text = wire::job_text(&f.payload).ok_or_else(|| anyhow!("JOB: malformed payload"))?;
+                let text = wire::job_text(out.l, &f.payload).ok_or_else(|| anyhow!("JOB: malformed payload"))?;
                 let path = PathBuf::from(format!("diorite-server-job-{}-{n}.fio", std::process::id()));
                 std::fs::write(&path, text).context("saving the job file")?;
                 let mut a = ready.head.clone();
                 a.push(path.display().to_string());
                 a
             } else {
-                let mut a = wire::command_line(&f.payload).ok_or_else(|| anyhow!("JOBLINE: malformed payload"))?;
+                let mut a = wire::command_line(out.l, &f.payload).ok_or_else(|| anyhow!("JOBLINE: malformed payload"))?;
                 if a.first().is_some_and(|a0| !a0.starts_with('-')) {
                     a.remove(0); // the client's program name
                 }
@@ -254,7 +292,7 @@ fn handle(
                 // answers with START for no jobs).
                 job::parse_args(&args)?;
                 ready.head = args;
-                out.send(op::START, 0, &wire::start(0, 0))?;
+                out.send(op::START, 0, &wire::start(out.l, 0, 0))?;
                 return Ok(true);
             }
             let plan = check(&shared.opts, &args)?;
@@ -271,11 +309,11 @@ fn handle(
                 if j.numjobs > 1 {
                     line.push_str("...\n");
                 }
-                out.send(op::TEXT, 0, &wire::text(0, &line))?;
+                out.send(op::TEXT, 0, &wire::text(out.l, 0, &line))?;
             }
             let jobs: u32 = plan.jobs.iter().map(|j| j.numjobs).sum();
             let outputs = stat_outputs(&plan);
-            out.send(op::START, 0, &wire::start(jobs, outputs))?;
+            out.send(op::START, 0, &wire::start(out.l, jobs, outputs))?;
             ready.plan = Some(plan);
         }
         op::SEND_ETA => {
@@ -283,7 +321,7 @@ fn handle(
                 (Some(h), Some((n, t0))) if !h.is_finished() => (n, t0.elapsed().as_secs()),
                 _ => (0, 0),
             };
-            out.send(op::ETA, f.tag, &wire::eta(n, secs))?;
+            out.send(op::ETA, f.tag, &wire::eta(out.l, n, secs))?;
         }
         op::RUN => {
             let Some(plan) = ready.plan.take() else {
@@ -295,8 +333,8 @@ fn handle(
             *running = Some(std::thread::spawn(move || {
                 // One run at a time: a second client is told, not queued behind an unknown wait.
                 let Ok(_run) = shared.run.try_lock() else {
-                    let _ = out.send(op::TEXT, 0, &wire::text(1, "diorite server: busy with another client's job; try again later\n"));
-                    let _ = out.send(op::STOP, 0, &wire::end(libc::EBUSY as u32, 0));
+                    let _ = out.send(op::TEXT, 0, &wire::text(out.l, 1, "diorite server: busy with another client's job; try again later\n"));
+                    let _ = out.send(op::STOP, 0, &wire::end(out.l, libc::EBUSY as u32, 0));
                     let _ = out.send(op::QUIT, 0, &[]);
                     return;
                 };
@@ -305,7 +343,7 @@ fn handle(
         }
         op::QUIT => return Ok(false),
         op::EXIT => {
-            out.send(op::TEXT, 0, &wire::text(1, "diorite server: EXIT is refused: a client does not stop this server\n"))?;
+            out.send(op::TEXT, 0, &wire::text(out.l, 1, "diorite server: EXIT is refused: a client does not stop this server\n"))?;
         }
         other => bail!(
             "{} is not supported by this server (it runs jobs from JOB or JOBLINE and reports them)",
@@ -444,7 +482,7 @@ fn run(plan: &Plan, out: &Out) {
         let n: u32 = plan.jobs.iter().map(|j| j.numjobs).sum();
         let s = if n == 1 { "" } else { "s" };
         let line = format!("Starting {n} thread{s}\n");
-        let _ = out.send(op::TEXT, 0, &wire::text(0, &line));
+        let _ = out.send(op::TEXT, 0, &wire::text(out.l, 0, &line));
     }
     let (results, disks) = match crate::bench::execute(plan) {
         Ok(r) => r,
@@ -452,9 +490,9 @@ fn run(plan: &Plan, out: &Out) {
             let _ = out.send(
                 op::TEXT,
                 0,
-                &wire::text(1, &format!("diorite server: {e:#}\n")),
+                &wire::text(out.l, 1, &format!("diorite server: {e:#}\n")),
             );
-            let _ = out.send(op::STOP, 0, &wire::end(1, 0));
+            let _ = out.send(op::STOP, 0, &wire::end(out.l, 1, 0));
             let _ = out.send(op::QUIT, 0, &[]);
             return;
         }
@@ -462,15 +500,19 @@ fn run(plan: &Plan, out: &Out) {
     let views = report::views(&results, plan.globals.group_reporting);
     // The options as given, for the client's JSON (fio sends them before the stats).
     for (k, val) in &plan.globals.global_options {
-        let _ = out.send(op::JOB_OPT, 0, &wire::job_option(None, k, val));
+        let _ = out.send(op::JOB_OPT, 0, &wire::job_option(out.l, None, k, val));
     }
     for v in &views {
         let tn = v.results[0].spec.job_number;
         for (k, val) in &v.results[0].spec.given {
-            let _ = out.send(op::JOB_OPT, 0, &wire::job_option(Some(tn - 1), k, val));
+            let _ = out.send(
+                op::JOB_OPT,
+                0,
+                &wire::job_option(out.l, Some(tn - 1), k, val),
+            );
         }
         if out
-            .send(op::TS, 0, &wire::thread_stats(v, &views, tn))
+            .send(op::TS, 0, &wire::thread_stats(out.l, v, &views, tn))
             .is_err()
         {
             return;
@@ -479,13 +521,14 @@ fn run(plan: &Plan, out: &Out) {
     let mut groups: Vec<u32> = views.iter().map(|v| v.groupid).collect();
     groups.dedup();
     for g in groups {
-        let _ = out.send(op::GS, 0, &wire::group_stats(&views, g));
+        let _ = out.send(op::GS, 0, &wire::group_stats(out.l, &views, g));
     }
     for r in results.iter().filter(|r| r.error.is_some()) {
         let _ = out.send(
             op::TEXT,
             0,
             &wire::text(
+                out.l,
                 1,
                 &format!(
                     "diorite: job {}: {}\n",
@@ -497,10 +540,14 @@ fn run(plan: &Plan, out: &Out) {
     }
     let (deltas, wall) = disks.deltas();
     for d in &deltas {
-        let _ = out.send(op::DU, 0, &wire::disk_util(d, wall.as_millis() as u64));
+        let _ = out.send(
+            op::DU,
+            0,
+            &wire::disk_util(out.l, d, wall.as_millis() as u64),
+        );
     }
     let failed = results.iter().any(|r| r.error.is_some());
-    let _ = out.send(op::STOP, 0, &wire::end(u32::from(failed), 0));
+    let _ = out.send(op::STOP, 0, &wire::end(out.l, u32::from(failed), 0));
     let _ = out.send(op::QUIT, 0, &[]);
 }
 

@@ -1,10 +1,10 @@
 //! The payloads of fio's protocol that a server sends and reads, byte for byte at the offsets
-//! of the generated layout ([`layout_v97`](super::layout_v97): fio 3.33's headers), little
+//! of the session's protocol version ([`Layout`], generated from that fio's headers), little
 //! endian, doubles as fio encodes them (IEEE 754 bits). What a run measured reaches the
 //! client as fio's `thread_stat` and `group_run_stats`, filled from the same [`View`]s the local
 //! reports read.
 
-use super::layout_v97 as l;
+use super::layout::Layout;
 use crate::report::View;
 use crate::stats::Lat;
 
@@ -45,111 +45,111 @@ fn rd_u32(b: &[u8], at: usize) -> Option<u32> {
 
 /// `cmd_probe_reply_pdu`: who this server is. `os` 1 and `arch` 1 are fio's Linux and x86-64
 /// (`os/os.h`, `arch/arch.h`), the only ones diorite runs on.
-pub fn probe_reply(hostname: &str, version: &str, cpus: u32) -> Vec<u8> {
-    use l::probe::*;
-    let mut p = Pdu::zeroed(SIZE);
-    p.str(HOSTNAME, FIO_VERSION - HOSTNAME, hostname);
-    p.str(FIO_VERSION, OS - FIO_VERSION, version);
-    p.0[OS] = 1;
-    p.0[ARCH] = if cfg!(target_arch = "aarch64") { 13 } else { 1 };
-    p.0[BPP] = std::mem::size_of::<usize>() as u8;
-    p.u32(CPUS, cpus);
+pub fn probe_reply(l: &Layout, hostname: &str, version: &str, cpus: u32) -> Vec<u8> {
+    let r = &l.probe;
+    let mut p = Pdu::zeroed(r.size);
+    p.str(r.hostname, r.bigendian - r.hostname, hostname);
+    p.str(r.fio_version, r.os - r.fio_version, version);
+    p.0[r.os] = 1;
+    p.0[r.arch] = if cfg!(target_arch = "aarch64") { 13 } else { 1 };
+    p.0[r.bpp] = std::mem::size_of::<usize>() as u8;
+    p.u32(r.cpus, cpus);
     // No zlib: IOLOG payloads would go uncompressed, and this server sends none yet.
-    p.u64(FLAGS, 0);
+    p.u64(r.flags, 0);
     p.0
 }
 
 /// `cmd_start_pdu`: how many jobs, and how many stat outputs will follow.
-pub fn start(jobs: u32, stat_outputs: u32) -> Vec<u8> {
-    let mut p = Pdu::zeroed(l::pdu::START);
+pub fn start(l: &Layout, jobs: u32, stat_outputs: u32) -> Vec<u8> {
+    let mut p = Pdu::zeroed(l.pdu.start);
     p.u32(0, jobs);
     p.u32(4, stat_outputs);
     p.0
 }
 
 /// `cmd_end_pdu`: the run's exit value and signal.
-pub fn end(error: u32, signal: u32) -> Vec<u8> {
-    let mut p = Pdu::zeroed(l::pdu::END);
+pub fn end(l: &Layout, error: u32, signal: u32) -> Vec<u8> {
+    let mut p = Pdu::zeroed(l.pdu.end);
     p.u32(0, error);
     p.u32(4, signal);
     p.0
 }
 
 /// `cmd_text_pdu`: a line for the client to print (level 0: info, 1: error).
-pub fn text(level: u32, s: &str) -> Vec<u8> {
-    use l::text::*;
-    let mut p = Pdu::zeroed(SIZE + s.len());
-    p.u32(LEVEL, level);
-    p.u32(BUF_LEN, s.len() as u32);
+pub fn text(l: &Layout, level: u32, s: &str) -> Vec<u8> {
+    let t = &l.text;
+    let mut p = Pdu::zeroed(t.size + s.len());
+    p.u32(t.level, level);
+    p.u32(t.buf_len, s.len() as u32);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    p.u64(LOG_SEC, now.as_secs());
-    p.u64(LOG_USEC, u64::from(now.subsec_micros()));
-    p.0[SIZE..].copy_from_slice(s.as_bytes());
+    p.u64(t.log_sec, now.as_secs());
+    p.u64(t.log_usec, u64::from(now.subsec_micros()));
+    p.0[t.size..].copy_from_slice(s.as_bytes());
     p.0
 }
 
 /// `cmd_du_pdu`: one disk's counters over the run (no software-RAID members: `agg` zero).
-pub fn disk_util(d: &crate::report::disk::DiskDelta, wall_ms: u64) -> Vec<u8> {
-    use l::du::*;
-    let mut p = Pdu::zeroed(l::pdu::DU);
-    p.str(NAME, NAME_SIZE, &d.name);
+pub fn disk_util(l: &Layout, d: &crate::report::disk::DiskDelta, wall_ms: u64) -> Vec<u8> {
+    let u = &l.du;
+    let mut p = Pdu::zeroed(u.size);
+    p.str(u.name, l.k.du_name_size, &d.name);
     for i in 0..2 {
-        p.u64(IOS + 8 * i, d.ios[i]);
-        p.u64(MERGES + 8 * i, d.merges[i]);
-        p.u64(TICKS + 8 * i, d.ticks[i]);
+        p.u64(u.ios + 8 * i, d.ios[i]);
+        p.u64(u.merges + 8 * i, d.merges[i]);
+        p.u64(u.ticks + 8 * i, d.ticks[i]);
     }
-    p.u64(IO_TICKS, d.io_ticks);
-    p.u64(TIME_IN_QUEUE, d.in_queue);
-    p.u64(MSEC, wall_ms);
+    p.u64(u.io_ticks, d.io_ticks);
+    p.u64(u.time_in_queue, d.in_queue);
+    p.u64(u.msec, wall_ms);
     p.0
 }
 
 /// `cmd_job_option`: one option of job `index` (or, `None`, of the global section) for the
 /// client's JSON "job options" / "global options".
-pub fn job_option(index: Option<u32>, name: &str, value: &str) -> Vec<u8> {
-    use l::pdu::*;
-    let mut p = Pdu::zeroed(JOB_OPT);
-    let (ncap, vcap) = (JOB_OPT_VALUE - JOB_OPT_NAME, JOB_OPT - JOB_OPT_VALUE);
+pub fn job_option(l: &Layout, index: Option<u32>, name: &str, value: &str) -> Vec<u8> {
+    let (size, at_name, at_value) = (l.pdu.job_opt, l.pdu.job_opt_name, l.pdu.job_opt_value);
+    let mut p = Pdu::zeroed(size);
+    let (ncap, vcap) = (at_value - at_name, size - at_value);
     p.u16(0, u16::from(index.is_none()));
     p.u16(2, u16::from(name.len() >= ncap || value.len() >= vcap));
     p.u32(4, index.unwrap_or(0));
-    p.str(JOB_OPT_NAME, ncap, name);
-    p.str(JOB_OPT_VALUE, vcap, value);
+    p.str(at_name, ncap, name);
+    p.str(at_value, vcap, value);
     p.0
 }
 
 /// `jobs_eta` while `running` jobs run (`elapsed` seconds in): the count and the time, no
 /// estimate of the end (fio's `INT_MAX`: the client then prints no percentage); all zeros
 /// when nothing runs — what fio's own server answers when it has no estimate.
-pub fn eta(running: u32, elapsed: u64) -> Vec<u8> {
-    use l::eta::*;
-    let mut p = Pdu::zeroed(SIZE);
+pub fn eta(l: &Layout, running: u32, elapsed: u64) -> Vec<u8> {
+    let e = &l.eta;
+    let mut p = Pdu::zeroed(e.size);
     if running > 0 {
-        p.u32(NR_RUNNING, running);
-        p.u32(FILES_OPEN, running);
-        p.u64(ELAPSED_SEC, elapsed);
-        p.u64(ETA_SEC, i32::MAX as u64);
-        p.u32(IS_POW2, 1);
-        p.u32(UNIT_BASE, 4);
-        p.u32(SIG_FIGS, 4);
+        p.u32(e.nr_running, running);
+        p.u32(e.files_open, running);
+        p.u64(e.elapsed_sec, elapsed);
+        p.u64(e.eta_sec, i32::MAX as u64);
+        p.u32(e.is_pow2, 1);
+        p.u32(e.unit_base, 4);
+        p.u32(e.sig_figs, 4);
     }
     p.0
 }
 
 /// A JOB payload (`cmd_job_pdu`): the job file's text.
-pub fn job_text(payload: &[u8]) -> Option<String> {
+pub fn job_text(l: &Layout, payload: &[u8]) -> Option<String> {
     let len = rd_u32(payload, 0)? as usize;
-    let body = payload.get(l::pdu::JOB..l::pdu::JOB + len)?;
+    let body = payload.get(l.pdu.job..l.pdu.job.checked_add(len)?)?;
     let body = body.split(|&b| b == 0).next().unwrap_or(body);
     String::from_utf8(body.to_vec()).ok()
 }
 
 /// A JOBLINE payload (`cmd_line_pdu`): the client's command-line arguments.
-pub fn command_line(payload: &[u8]) -> Option<Vec<String>> {
+pub fn command_line(l: &Layout, payload: &[u8]) -> Option<Vec<String>> {
     let lines = rd_u16(payload, 0)? as usize;
-    let mut at = l::pdu::LINE;
+    let mut at = l.pdu.line;
     let mut out = Vec::with_capacity(lines.min(4096));
     for _ in 0..lines {
         let len = rd_u16(payload, at)? as usize;
@@ -249,52 +249,56 @@ pub fn added_job(spec: &crate::spec::JobSpec, groupid: u32) -> String {
 }
 
 /// fio's `plat_val_to_idx`: the histogram bucket of a latency in ns.
-pub fn plat_idx(v: u64) -> usize {
-    use l::k::*;
+pub fn plat_idx(l: &Layout, v: u64) -> usize {
+    let k = &l.k;
     let msb = if v == 0 {
         0
     } else {
         63 - v.leading_zeros() as usize
     };
-    if msb <= FIO_IO_U_PLAT_BITS {
+    if msb <= k.plat_bits {
         return v as usize;
     }
-    let error_bits = msb - FIO_IO_U_PLAT_BITS;
-    let base = (error_bits + 1) << FIO_IO_U_PLAT_BITS;
-    let offset = (FIO_IO_U_PLAT_VAL - 1) & (v >> error_bits) as usize;
-    (base + offset).min(FIO_IO_U_PLAT_NR - 1)
+    let error_bits = msb - k.plat_bits;
+    let base = (error_bits + 1) << k.plat_bits;
+    let offset = (k.plat_val - 1) & (v >> error_bits) as usize;
+    (base + offset).min(k.plat_nr - 1)
 }
 
 /// A series' `io_stat` (samples, min, max, mean, and `S`, the sum of squared differences from
 /// the mean, from which fio computes the deviation).
-fn io_stat(p: &mut Pdu, at: usize, n: u64, min: f64, max: f64, mean: f64, dev: f64) {
-    use l::io_stat::*;
+fn io_stat(
+    l: &Layout,
+    p: &mut Pdu,
+    at: usize,
+    n: u64,
+    (min, max, mean, dev): (f64, f64, f64, f64),
+) {
+    let i = &l.io_stat;
     if n == 0 {
         return;
     }
-    p.u64(at + MAX_VAL, max as u64);
-    p.u64(at + MIN_VAL, min as u64);
-    p.u64(at + SAMPLES, n);
-    p.f64(at + MEAN, mean);
-    p.f64(at + S, dev * dev * (n.saturating_sub(1)) as f64);
+    p.u64(at + i.max_val, max as u64);
+    p.u64(at + i.min_val, min as u64);
+    p.u64(at + i.samples, n);
+    p.f64(at + i.mean, mean);
+    p.f64(at + i.s, dev * dev * (n.saturating_sub(1)) as f64);
 }
 
-fn lat_stat(p: &mut Pdu, at: usize, s: &Lat) {
+fn lat_stat(l: &Layout, p: &mut Pdu, at: usize, s: &Lat) {
     io_stat(
+        l,
         p,
         at,
         s.n,
-        s.min() as f64,
-        s.max as f64,
-        s.mean(),
-        s.stddev(),
+        (s.min() as f64, s.max as f64, s.mean(), s.stddev()),
     );
 }
 
 /// A latency series' histogram in fio's 1856 buckets.
-fn plat(p: &mut Pdu, at: usize, s: &Lat) {
+fn plat(l: &Layout, p: &mut Pdu, at: usize, s: &Lat) {
     for v in s.hist.iter_recorded() {
-        let i = plat_idx(v.value_iterated_to());
+        let i = plat_idx(l, v.value_iterated_to());
         let slot = at + 8 * i;
         let old = u64::from_le_bytes(p.0[slot..slot + 8].try_into().expect("8 bytes"));
         p.u64(slot, old + v.count_at_value());
@@ -318,9 +322,9 @@ fn precision(list: &[f64]) -> u64 {
 }
 
 /// Group `g`'s `group_run_stats` over the views (fio's per-group totals).
-pub fn group_stats(views: &[View<'_>], g: u32) -> Vec<u8> {
-    use l::gs::*;
-    let mut p = Pdu::zeroed(SIZE);
+pub fn group_stats(l: &Layout, views: &[View<'_>], g: u32) -> Vec<u8> {
+    let o = &l.gs;
+    let mut p = Pdu::zeroed(o.size);
     let members: Vec<&View<'_>> = views.iter().filter(|v| v.groupid == g).collect();
     for d in 0..3 {
         let active: Vec<&&View<'_>> = members.iter().filter(|v| v.stats[d].bytes > 0).collect();
@@ -332,136 +336,135 @@ pub fn group_stats(views: &[View<'_>], g: u32) -> Vec<u8> {
         let max_run = active.iter().map(|v| ms(v)).max().unwrap_or(1);
         let min_run = active.iter().map(|v| ms(v)).min().unwrap_or(1);
         let bw = |v: &View<'_>| v.stats[d].bytes * 1000 / ms(v);
-        p.u64(MAX_RUN + 8 * d, max_run);
-        p.u64(MIN_RUN + 8 * d, min_run);
+        p.u64(o.max_run + 8 * d, max_run);
+        p.u64(o.min_run + 8 * d, min_run);
         p.u64(
-            MAX_BW + 8 * d,
+            o.max_bw + 8 * d,
             active.iter().map(|v| bw(v)).max().unwrap_or(0),
         );
         p.u64(
-            MIN_BW + 8 * d,
+            o.min_bw + 8 * d,
             active.iter().map(|v| bw(v)).min().unwrap_or(0),
         );
-        p.u64(IOBYTES + 8 * d, bytes);
-        p.u64(AGG + 8 * d, bytes * 1000 / max_run);
+        p.u64(o.iobytes + 8 * d, bytes);
+        p.u64(o.agg + 8 * d, bytes * 1000 / max_run);
     }
     let spec = &members.first().map(|v| &v.results[0].spec);
-    p.u32(KB_BASE, spec.map_or(1024, |s| s.kb_base));
-    p.u32(UNIT_BASE, 4); // bytes per second (fio's N2S_BYTEPERSEC)
-    p.u32(SIG_FIGS, 4);
-    p.u32(GROUPID, g);
+    p.u32(o.kb_base, spec.map_or(1024, |s| s.kb_base));
+    p.u32(o.unit_base, 4); // bytes per second (fio's N2S_BYTEPERSEC)
+    p.u32(o.sig_figs, 4);
+    p.u32(o.groupid, g);
     p.0
 }
 
 /// `cmd_ts_pdu` for one report entry: its `thread_stat`, then its group's `group_run_stats`.
-pub fn thread_stats(v: &View<'_>, views: &[View<'_>], thread_number: u32) -> Vec<u8> {
-    use l::k::*;
-    use l::ts::*;
-    let mut p = Pdu::zeroed(l::pdu::TS);
+pub fn thread_stats(l: &Layout, v: &View<'_>, views: &[View<'_>], thread_number: u32) -> Vec<u8> {
+    let (t, k) = (&l.ts, &l.k);
+    let mut p = Pdu::zeroed(l.pdu.ts);
     let r0 = v.results[0];
     let spec = &r0.spec;
-    p.str(NAME, FIO_JOBNAME_SIZE, &v.name);
+    p.str(t.name, k.jobname_size, &v.name);
     if let Some(e) = v.results.iter().find_map(|r| r.error.as_deref()) {
-        p.str(VERROR, FIO_VERROR_SIZE, e);
-        p.u32(ERROR, r0.first_error.unwrap_or(libc::EIO) as u32);
+        p.str(t.verror, k.verror_size, e);
+        p.u32(t.error, r0.first_error.unwrap_or(libc::EIO) as u32);
     }
-    p.u32(THREAD_NUMBER, thread_number);
-    p.u32(GROUPID, v.groupid);
-    p.u32(PID, std::process::id());
+    p.u32(t.thread_number, thread_number);
+    p.u32(t.groupid, v.groupid);
+    p.u32(t.pid, std::process::id());
     if let Some(d) = &spec.description {
-        p.str(DESCRIPTION, FIO_JOBDESC_SIZE, d);
+        p.str(t.description, k.jobdesc_size, d);
     }
-    p.u32(MEMBERS, v.results.len() as u32);
-    let io = l::io_stat::SIZE;
-    for d in 0..DDIR_RWDIR_CNT {
+    p.u32(t.members, v.results.len() as u32);
+    let io = l.io_stat.size;
+    for d in 0..k.ddir_rwdir_cnt {
         let s = &v.stats[d];
-        lat_stat(&mut p, CLAT_STAT + io * d, &s.clat);
-        lat_stat(&mut p, SLAT_STAT + io * d, &s.slat);
-        lat_stat(&mut p, LAT_STAT + io * d, &s.lat);
-        for (at, xs) in [(BW_STAT, &v.samples.bw[d]), (IOPS_STAT, &v.samples.iops[d])] {
+        lat_stat(l, &mut p, t.clat_stat + io * d, &s.clat);
+        lat_stat(l, &mut p, t.slat_stat + io * d, &s.slat);
+        lat_stat(l, &mut p, t.lat_stat + io * d, &s.lat);
+        for (at, xs) in [
+            (t.bw_stat, &v.samples.bw[d]),
+            (t.iops_stat, &v.samples.iops[d]),
+        ] {
             if let Some((min, max, mean, dev, n)) = crate::report::series(xs) {
-                io_stat(&mut p, at + io * d, n as u64, min, max, mean, dev);
+                io_stat(l, &mut p, at + io * d, n as u64, (min, max, mean, dev));
             }
         }
-        for (k, lat) in [&s.slat, &s.clat, &s.lat].into_iter().enumerate() {
-            plat(
-                &mut p,
-                IO_U_PLAT + 8 * FIO_IO_U_PLAT_NR * (k * DDIR_RWDIR_CNT + d),
-                lat,
-            );
+        for (s_i, lat) in [&s.slat, &s.clat, &s.lat].into_iter().enumerate() {
+            let at = t.io_u_plat + 8 * k.plat_nr * (s_i * k.ddir_rwdir_cnt + d);
+            plat(l, &mut p, at, lat);
         }
-        p.u64(TOTAL_IO_U + 8 * d, s.ios);
-        p.u64(SHORT_IO_U + 8 * d, s.short_ios);
-        p.u64(IO_BYTES + 8 * d, s.bytes);
+        p.u64(t.total_io_u + 8 * d, s.ios);
+        p.u64(t.short_io_u + 8 * d, s.short_ios);
+        p.u64(t.io_bytes + 8 * d, s.bytes);
         let run = if s.ios > 0 {
             v.dir_runtime[d].as_millis() as u64
         } else {
             0
         };
-        p.u64(RUNTIME + 8 * d, run);
+        p.u64(t.runtime + 8 * d, run);
     }
     let sync = &v.stats[crate::run::outcome::SYNC];
-    lat_stat(&mut p, SYNC_STAT, &sync.clat);
-    plat(&mut p, IO_U_SYNC_PLAT, &sync.clat);
-    p.u64(TOTAL_IO_U + 8 * 3, sync.ios);
+    lat_stat(l, &mut p, t.sync_stat, &sync.clat);
+    plat(l, &mut p, t.io_u_sync_plat, &sync.clat);
+    p.u64(t.total_io_u + 8 * 3, sync.ios);
     // fio keeps CPU time in milliseconds (`mtime_since_tv`).
-    p.u64(USR_TIME, v.usage.usr.as_millis() as u64);
-    p.u64(SYS_TIME, v.usage.sys.as_millis() as u64);
-    p.u64(CTX, v.usage.ctx);
-    p.u64(MINF, v.usage.minf);
-    p.u64(MAJF, v.usage.majf);
+    p.u64(t.usr_time, v.usage.usr.as_millis() as u64);
+    p.u64(t.sys_time, v.usage.sys.as_millis() as u64);
+    p.u64(t.ctx, v.usage.ctx);
+    p.u64(t.minf, v.usage.minf);
+    p.u64(t.majf, v.usage.majf);
     let pc = &spec.measure.pcts;
-    p.u32(CLAT_PERCENTILES, u32::from(pc.clat));
-    p.u32(LAT_PERCENTILES, u32::from(pc.lat));
-    p.u32(SLAT_PERCENTILES, u32::from(pc.slat));
-    p.u64(PERCENTILE_PRECISION, precision(&pc.list));
-    for (i, x) in pc.list.iter().take(FIO_IO_U_LIST_MAX_LEN).enumerate() {
+    p.u32(t.clat_percentiles, u32::from(pc.clat));
+    p.u32(t.lat_percentiles, u32::from(pc.lat));
+    p.u32(t.slat_percentiles, u32::from(pc.slat));
+    p.u64(t.percentile_precision, precision(&pc.list));
+    for (i, x) in pc.list.iter().take(k.list_max_len).enumerate() {
         // fio_fp64_t is a union with a long double: 16 bytes each on x86-64.
-        p.f64(PERCENTILE_LIST + FP64 * i, *x);
+        p.f64(t.percentile_list + k.fp64 * i, *x);
     }
-    for i in 0..FIO_IO_U_MAP_NR {
-        p.u64(IO_U_MAP + 8 * i, v.depths.depth[i]);
-        p.u64(IO_U_SUBMIT + 8 * i, v.depths.submit[i]);
-        p.u64(IO_U_COMPLETE + 8 * i, v.depths.complete[i]);
+    for i in 0..k.map_nr {
+        p.u64(t.io_u_map + 8 * i, v.depths.depth[i]);
+        p.u64(t.io_u_submit + 8 * i, v.depths.submit[i]);
+        p.u64(t.io_u_complete + 8 * i, v.depths.complete[i]);
     }
-    latency_buckets(&mut p, v);
+    latency_buckets(l, &mut p, v);
     let ios: u64 = v.stats.iter().map(|s| s.ios).sum();
-    p.u64(TOTAL_SUBMIT, ios);
-    p.u64(TOTAL_COMPLETE, ios);
-    p.u64(TOTAL_RUN_TIME, v.runtime.as_millis() as u64);
+    p.u64(t.total_submit, ios);
+    p.u64(t.total_complete, ios);
+    p.u64(t.total_run_time, v.runtime.as_millis() as u64);
     if let Some((n, first)) = v.continued_errors() {
-        p.u16(CONTINUE_ON_ERROR, 1);
-        p.u64(TOTAL_ERR_COUNT, n);
-        p.u32(FIRST_ERROR, first as u32);
+        p.u16(t.continue_on_error, 1);
+        p.u64(t.total_err_count, n);
+        p.u32(t.first_error, first as u32);
     }
-    p.u32(KB_BASE, spec.kb_base);
-    p.u32(UNIT_BASE, 4);
+    p.u32(t.kb_base, spec.kb_base);
+    p.u32(t.unit_base, 4);
     let (target, window, pct, depth) = crate::report::latency_fields(v);
-    p.u32(LATENCY_DEPTH, depth);
-    p.u64(LATENCY_TARGET, target);
-    p.f64(LATENCY_PERCENTILE, pct);
-    p.u64(LATENCY_WINDOW, window);
-    p.u32(SIG_FIGS, 4);
+    p.u32(t.latency_depth, depth);
+    p.u64(t.latency_target, target);
+    p.f64(t.latency_percentile, pct);
+    p.u64(t.latency_window, window);
+    p.u32(t.sig_figs, 4);
     if let Some((class, level)) = spec.default_prio() {
-        p.u32(IOPRIO, (class as u32) << 13 | u32::from(level));
+        p.u32(t.ioprio, (class as u32) << 13 | u32::from(level));
     }
-    let gs = group_stats(views, v.groupid);
-    p.0[l::pdu::TS_RS..l::pdu::TS_RS + gs.len()].copy_from_slice(&gs);
+    let gs = group_stats(l, views, v.groupid);
+    p.0[l.pdu.ts_rs..l.pdu.ts_rs + gs.len()].copy_from_slice(&gs);
     p.0
 }
 
 /// fio's `io_u_lat_n/u/m`: I/Os per completion-latency bucket (every direction's clat, as the
 /// local reports count them).
-fn latency_buckets(p: &mut Pdu, v: &View<'_>) {
-    use l::ts::*;
+fn latency_buckets(l: &Layout, p: &mut Pdu, v: &View<'_>) {
+    let t = &l.ts;
     let mut clat = v.stats[0].clat.clone();
     clat.merge(&v.stats[1].clat);
     clat.merge(&v.stats[2].clat);
     let mut below = 0u64;
     for (at, scale, edges) in [
-        (IO_U_LAT_N, 1, &crate::report::LAT_EDGES[..]),
-        (IO_U_LAT_U, 1_000, &crate::report::LAT_EDGES[..]),
-        (IO_U_LAT_M, 1_000_000, &crate::report::LAT_EDGES_MS[..]),
+        (t.io_u_lat_n, 1, &crate::report::LAT_EDGES[..]),
+        (t.io_u_lat_u, 1_000, &crate::report::LAT_EDGES[..]),
+        (t.io_u_lat_m, 1_000_000, &crate::report::LAT_EDGES_MS[..]),
     ] {
         for (i, &e) in edges.iter().enumerate() {
             let upto = if e == u64::MAX {
@@ -478,82 +481,44 @@ fn latency_buckets(p: &mut Pdu, v: &View<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_layout_is_self_consistent() {
-        use l::ts::*;
-        const {
-            assert!(CACHEMISS + 8 <= SIZE);
-            assert!(l::pdu::TS_RS >= SIZE && l::pdu::TS_RS + l::gs::SIZE <= l::pdu::TS);
-        }
-        // Offsets rise and stay inside the struct; the TS payload is thread_stat then
-        // group_run_stats.
-        let offs = [
-            NAME,
-            VERROR,
-            ERROR,
-            THREAD_NUMBER,
-            GROUPID,
-            PID,
-            DESCRIPTION,
-            MEMBERS,
-            SYNC_STAT,
-            CLAT_STAT,
-            SLAT_STAT,
-            LAT_STAT,
-            BW_STAT,
-            IOPS_STAT,
-            USR_TIME,
-            IO_U_PLAT,
-            IO_U_SYNC_PLAT,
-            TOTAL_IO_U,
-            IO_BYTES,
-            RUNTIME,
-            KB_BASE,
-            SIG_FIGS,
-            CACHEMISS,
-        ];
-        assert!(offs.windows(2).all(|w| w[0] < w[1]), "{offs:?}");
-        assert_eq!(
-            IO_U_SYNC_PLAT - IO_U_PLAT,
-            8 * 3 * 3 * l::k::FIO_IO_U_PLAT_NR
-        );
-        assert_eq!(l::pdu::CMD, super::super::frame::HEADER);
-        assert_eq!(
-            l::k::FIO_SERVER_MAX_FRAGMENT_PDU,
-            super::super::frame::MAX_FRAGMENT
-        );
-    }
+    use crate::net::layout::{for_version, SUPPORTED};
 
     #[test]
     fn plat_buckets_are_fios() {
+        let l = SUPPORTED[0];
         // fio: values up to 2^6 map to themselves; then 64 buckets per power of two.
-        assert_eq!(plat_idx(0), 0);
-        assert_eq!(plat_idx(64), 64);
-        assert_eq!(plat_idx(127), 127);
-        assert_eq!(plat_idx(128), 128);
-        assert_eq!(plat_idx(130), 129);
-        assert_eq!(plat_idx(u64::MAX), l::k::FIO_IO_U_PLAT_NR - 1);
+        assert_eq!(plat_idx(l, 0), 0);
+        assert_eq!(plat_idx(l, 64), 64);
+        assert_eq!(plat_idx(l, 127), 127);
+        assert_eq!(plat_idx(l, 128), 128);
+        assert_eq!(plat_idx(l, 130), 129);
+        assert_eq!(plat_idx(l, u64::MAX), l.k.plat_nr - 1);
     }
 
     #[test]
     fn job_payloads_are_read_within_their_bounds() {
-        let mut p = vec![0u8; l::pdu::JOB];
+        let l = for_version(97).unwrap();
+        let mut p = vec![0u8; l.pdu.job];
         p[0..4].copy_from_slice(&5u32.to_le_bytes());
         p.extend_from_slice(b"[a]\n\0");
-        assert_eq!(job_text(&p).as_deref(), Some("[a]\n"));
+        assert_eq!(job_text(l, &p).as_deref(), Some("[a]\n"));
         // A length beyond the payload: refused, not read past.
         p[0..4].copy_from_slice(&500u32.to_le_bytes());
-        assert_eq!(job_text(&p), None);
+        assert_eq!(job_text(l, &p), None);
+        p[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(job_text(l, &p), None);
         let mut line = vec![2, 0, 0, 0];
         for a in ["--name=x", "--rw=read"] {
             line.extend_from_slice(&((a.len() + 1) as u16).to_le_bytes());
             line.extend_from_slice(a.as_bytes());
             line.push(0);
         }
-        assert_eq!(command_line(&line).unwrap(), vec!["--name=x", "--rw=read"]);
+        assert_eq!(
+            command_line(l, &line).unwrap(),
+            vec!["--name=x", "--rw=read"]
+        );
         line[0] = 3;
-        assert_eq!(command_line(&line), None);
+        assert_eq!(command_line(l, &line), None);
         assert_eq!(precision(&[1.0, 99.5, 99.95]), 2);
         // fio's num2str, as its job lines and reports print sizes.
         for (v, s) in [
