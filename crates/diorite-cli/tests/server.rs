@@ -725,3 +725,70 @@ fn a_newer_fio_client_drives_a_diorite_server() {
         }
     }
 }
+
+#[test]
+fn a_symlink_out_of_the_scratch_directory_a_silent_client_and_a_failing_job() {
+    if !fio_available() {
+        return;
+    }
+    let (srv_dir, cli, outside) = (tempdir(), tempdir(), tempdir());
+    // A link inside the allowed directory that leads out of it does not make its target
+    // allowed.
+    std::os::unix::fs::symlink(outside.path(), srv_dir.path().join("link")).unwrap();
+    let srv = Server::start(srv_dir.path(), &["--idle=1"]);
+    let out = run_job(
+        cli.path(),
+        &srv.addr,
+        "s",
+        &["rw=write", "size=1m", "filename=link/s.dat"],
+    );
+    assert!(
+        text(&out).contains("outside what this server allows"),
+        "{}",
+        text(&out)
+    );
+    assert!(!outside.path().join("s.dat").exists());
+    // A client that connects and says nothing is closed after --idle.
+    let mut s = TcpStream::connect(("127.0.0.1", srv.port())).unwrap();
+    let t0 = Instant::now();
+    let _ = drain(&mut s);
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "closed after the idle limit"
+    );
+    // While a job runs, a client that asks for no ETA (fio --eta=never) says nothing for
+    // longer than the idle limit: the job still runs to its end.
+    std::fs::write(
+        cli.path().join("q.fio"),
+        "[q]\nrw=read\nsize=1m\nfilename=q.dat\ntime_based\nruntime=3\n",
+    )
+    .unwrap();
+    let client = format!("--client={}", srv.addr);
+    let out = fio_in(
+        cli.path(),
+        &[&client, "--eta=never", "q.fio", "--output-format=json"],
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ran = v["client_stats"][0]["read"]["runtime"].as_u64().unwrap();
+    assert!(
+        ran >= 2500,
+        "the job ran its 3 s, not cut at the idle limit: {ran} ms"
+    );
+    // A job that fails on the server: its error in the client's report, and exit 1.
+    let out = run_job(
+        cli.path(),
+        &srv.addr,
+        "e",
+        &[
+            "rw=write",
+            "size=1m",
+            "filename=e.dat",
+            "ioengine=io_uring",
+            "inject=write:nth=3:eio",
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("e: (groupid=0, jobs=1): err= 5"), "{t}");
+}

@@ -35,8 +35,8 @@ pub struct Options {
     pub allow: Vec<PathBuf>,
     /// The most payload one command may carry (fio allows 2 GiB).
     pub max_payload: usize,
-    /// A connection that sends nothing this long is closed (a job running keeps it open only
-    /// while the client asks for its ETA).
+    /// A connection that sends nothing this long before its job runs is closed (while the
+    /// job runs, only closing the connection ends the session).
     pub idle: Duration,
 }
 
@@ -53,10 +53,10 @@ impl Conn {
             Conn::Unix(s) => Conn::Unix(s.try_clone()?),
         })
     }
-    fn set_read_timeout(&self, d: Duration) -> io::Result<()> {
+    fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         match self {
-            Conn::Tcp(s) => s.set_read_timeout(Some(d)),
-            Conn::Unix(s) => s.set_read_timeout(Some(d)),
+            Conn::Tcp(s) => s.set_read_timeout(d),
+            Conn::Unix(s) => s.set_read_timeout(d),
         }
     }
     fn shutdown(&self) {
@@ -180,7 +180,7 @@ struct Ready {
 }
 
 fn session(shared: &Arc<Shared>, conn: Conn) -> Result<()> {
-    conn.set_read_timeout(shared.opts.idle)?;
+    conn.set_read_timeout(Some(shared.opts.idle))?;
     let writer = Arc::new(Mutex::new(conn.try_clone()?));
     let mut input = conn;
     // The first command's version decides the session's layouts.
@@ -235,6 +235,11 @@ fn session(shared: &Arc<Shared>, conn: Conn) -> Result<()> {
             }
         };
         match handle(shared, &out, f, &mut ready, &mut running) {
+            Ok(true) if running.is_some() => {
+                // While its job runs a client may say nothing (fio's `--eta=never` asks for no
+                // ETA): it leaves by closing the connection, not by silence.
+                input.set_read_timeout(None)?;
+            }
             Ok(true) => {}
             Ok(false) => break Ok(()),
             Err(e) => {
