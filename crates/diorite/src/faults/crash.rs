@@ -378,12 +378,7 @@ impl CrashLog {
 
     fn systematic_at(&self, point: u64, how: &Explore) -> u64 {
         let w = self.window(point);
-        let n = w.len() as u64;
-        let subsets = if n <= u64::from(how.bound) {
-            1 << n
-        } else {
-            n + 2
-        };
+        let subsets = whole_write_states(w.len() as u64, how.bound);
         let torn = w
             .iter()
             .filter(|&&i| self.tearable(i, how.tear_unit))
@@ -395,11 +390,7 @@ impl CrashLog {
     fn systematic(&self, how: &Explore, index: u64, point: u64, k: u64) -> CrashState<'_> {
         let w = self.window(point);
         let n = w.len() as u64;
-        let subsets = if n <= u64::from(how.bound) {
-            1 << n
-        } else {
-            n + 2
-        };
+        let subsets = whole_write_states(n, how.bound);
         let fates: Vec<(usize, Fate)> = if k < subsets {
             w.iter()
                 .enumerate()
@@ -508,6 +499,16 @@ fn key_of(path: &Path) -> Result<crate::faults::record::FileKey> {
         st.dev,
         if st.is_block_device { 0 } else { st.ino },
     ))
+}
+
+/// The states of a window of `n` writes that keep or drop them whole: every subset while `n`
+/// is within the bound; beyond, all dropped, all kept, and each dropped alone.
+fn whole_write_states(n: u64, bound: u32) -> u64 {
+    if n <= u64::from(bound) {
+        1 << n
+    } else {
+        n + 2
+    }
 }
 
 /// For each op, the event from which it is durable: its completion when it was durable at
