@@ -53,7 +53,13 @@ int main(void)
 	T(total_submit); T(total_complete); T(io_bytes); T(runtime); T(total_run_time);
 	T(continue_on_error); T(first_error); T(total_err_count); T(kb_base); T(unit_base);
 	T(latency_depth); T(latency_target); T(latency_percentile); T(latency_window); T(sig_figs);
-	T(ioprio); T(cachemiss);
+	T(ioprio); T(clat_prio_offset); T(nr_clat_prio); T(cachemiss);
+	CLOSE();
+
+	OPEN("prio", "ClatPrio");
+	F("size", sizeof(struct clat_prio_stat));
+	OFF(clat_prio_stat, io_u_plat, "io_u_plat"); OFF(clat_prio_stat, clat_stat, "clat_stat");
+	OFF(clat_prio_stat, ioprio, "ioprio");
 	CLOSE();
 
 	OPEN("gs", "GroupStats");

@@ -378,7 +378,6 @@ fn a_path_outside_what_the_operator_allowed_is_refused_and_nothing_is_created() 
     for (opt, says) in [
         ("write_lat_log=lat", "IOLOG"),
         ("steadystate=iops:5%", "steadystate"),
-        ("cmdprio_percentage=50", "cmdprio"),
     ] {
         let mut a = vec![
             "rw=write",
@@ -791,4 +790,36 @@ fn a_symlink_out_of_the_scratch_directory_a_silent_client_and_a_failing_job() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("e: (groupid=0, jobs=1): err= 5"), "{t}");
+}
+
+#[test]
+fn per_priority_latencies_reach_the_client_as_from_a_fio_server() {
+    if !fio_available() {
+        return;
+    }
+    let (ours_dir, theirs_dir, cli) = (tempdir(), tempdir(), tempdir());
+    let ours = Server::start(ours_dir.path(), &[]);
+    let theirs = FioServer::start(theirs_dir.path());
+    std::fs::write(
+        cli.path().join("p.fio"),
+        "[p]\nrw=randread\nsize=4m\nfilename=p.dat\nioengine=io_uring\ndirect=1\niodepth=8\ncmdprio_percentage=50\n",
+    )
+    .unwrap();
+    let prio_lines = |addr: &str| -> Vec<String> {
+        let out = fio_in(cli.path(), &[&format!("--client={addr}"), "p.fio"]).unwrap();
+        let mut v: Vec<String> = text(&out)
+            .lines()
+            .filter(|l| l.contains("clat prio"))
+            .map(|l| l.split(" (").next().unwrap_or(l).trim().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (prio_lines(&ours.addr), prio_lines(&theirs.addr));
+    assert_eq!(
+        a.len(),
+        4,
+        "two priorities, each with its latency and percentiles: {a:?}"
+    );
+    assert_eq!(a, b);
 }

@@ -92,7 +92,19 @@ pub struct ThreadStat {
     pub latency_window: usize,
     pub sig_figs: usize,
     pub ioprio: usize,
+    /// Per direction: where the `clat_prio_stat` entries start in the TS payload, and how many.
+    pub clat_prio_offset: usize,
+    pub nr_clat_prio: usize,
     pub cachemiss: usize,
+}
+
+/// `struct clat_prio_stat`: one I/O priority's completion latencies, after the TS.
+#[derive(Debug)]
+pub struct ClatPrio {
+    pub size: usize,
+    pub io_u_plat: usize,
+    pub clat_stat: usize,
+    pub ioprio: usize,
 }
 
 /// `struct group_run_stats`.
@@ -184,6 +196,7 @@ pub struct Layout {
     pub k: Consts,
     pub io_stat: IoStat,
     pub ts: ThreadStat,
+    pub prio: ClatPrio,
     pub gs: GroupStats,
     pub eta: Eta,
     pub du: DiskUtil,

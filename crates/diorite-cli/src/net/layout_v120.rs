@@ -83,7 +83,15 @@ pub const LAYOUT: Layout = Layout {
         latency_window: 183728,
         sig_figs: 183736,
         ioprio: 183820,
+        clat_prio_offset: 183848,
+        nr_clat_prio: 183872,
         cachemiss: 183892,
+    },
+    prio: ClatPrio {
+        size: 14912,
+        io_u_plat: 0,
+        clat_stat: 14848,
+        ioprio: 14904,
     },
     gs: GroupStats {
         size: 164,

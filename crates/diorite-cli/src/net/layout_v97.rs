@@ -83,7 +83,15 @@ pub const LAYOUT: Layout = Layout {
         latency_window: 183720,
         sig_figs: 183728,
         ioprio: 183812,
+        clat_prio_offset: 183832,
+        nr_clat_prio: 183856,
         cachemiss: 183876,
+    },
+    prio: ClatPrio {
+        size: 14912,
+        io_u_plat: 0,
+        clat_stat: 14848,
+        ioprio: 14904,
     },
     gs: GroupStats {
         size: 164,

@@ -415,13 +415,6 @@ fn refuse_unsent(j: &crate::spec::JobSpec) -> Result<()> {
             j.name
         );
     }
-    if j.placement.cmdprio != crate::spec::CmdPrio::default() {
-        bail!(
-            "job {}: cmdprio_*: the per-priority latencies travel after the TS command, which \
-             this server does not send yet",
-            j.name
-        );
-    }
     Ok(())
 }
 

@@ -450,7 +450,30 @@ pub fn thread_stats(l: &Layout, v: &View<'_>, views: &[View<'_>], thread_number:
     }
     let gs = group_stats(l, views, v.groupid);
     p.0[l.pdu.ts_rs..l.pdu.ts_rs + gs.len()].copy_from_slice(&gs);
+    clat_prios(l, &mut p, v);
     p.0
+}
+
+/// Per direction with two or more priorities that have samples (as the local reports show
+/// them): a `clat_prio_stat` per priority after the TS, its offset and count in the TS.
+fn clat_prios(l: &Layout, p: &mut Pdu, v: &View<'_>) {
+    let (t, c) = (&l.ts, &l.prio);
+    for d in 0..2 {
+        let prios = v.prios_with_samples(d);
+        if prios.is_empty() {
+            continue;
+        }
+        let at = p.0.len();
+        p.u64(t.clat_prio_offset + 8 * d, at as u64);
+        p.u32(t.nr_clat_prio + 4 * d, prios.len() as u32);
+        p.0.resize(at + c.size * prios.len(), 0);
+        for (i, (ioprio, lat)) in prios.into_iter().enumerate() {
+            let e = at + c.size * i;
+            plat(l, p, e + c.io_u_plat, lat);
+            lat_stat(l, p, e + c.clat_stat, lat);
+            p.u32(e + c.ioprio, u32::from(ioprio));
+        }
+    }
 }
 
 /// fio's `io_u_lat_n/u/m`: I/Os per completion-latency bucket (every direction's clat, as the
