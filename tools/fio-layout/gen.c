@@ -53,6 +53,8 @@ int main(void)
 	T(total_submit); T(total_complete); T(io_bytes); T(runtime); T(total_run_time);
 	T(continue_on_error); T(first_error); T(total_err_count); T(kb_base); T(unit_base);
 	T(latency_depth); T(latency_target); T(latency_percentile); T(latency_window); T(sig_figs);
+	T(ss_dur); T(ss_state); T(ss_head); T(ss_limit); T(ss_slope); T(ss_deviation);
+	T(ss_criterion); T(ss_iops_data_offset); T(ss_bw_data_offset);
 	T(ioprio); T(clat_prio_offset); T(nr_clat_prio); T(cachemiss);
 	CLOSE();
 

@@ -375,10 +375,7 @@ fn a_path_outside_what_the_operator_allowed_is_refused_and_nothing_is_created() 
     }
     assert!(!srv_dir.path().join("ok.dat").exists());
     // What fio's protocol carries and this server does not send yet: refused by name, not run.
-    for (opt, says) in [
-        ("write_lat_log=lat", "IOLOG"),
-        ("steadystate=iops:5%", "steadystate"),
-    ] {
+    for (opt, says) in [("write_lat_log=lat", "IOLOG")] {
         let mut a = vec![
             "rw=write",
             "size=1m",
@@ -822,4 +819,38 @@ fn per_priority_latencies_reach_the_client_as_from_a_fio_server() {
         "two priorities, each with its latency and percentiles: {a:?}"
     );
     assert_eq!(a, b);
+}
+
+#[test]
+fn steady_state_reaches_the_client_as_from_a_fio_server() {
+    if !fio_available() {
+        return;
+    }
+    let (ours_dir, theirs_dir, cli) = (tempdir(), tempdir(), tempdir());
+    let ours = Server::start(ours_dir.path(), &[]);
+    let theirs = FioServer::start(theirs_dir.path());
+    std::fs::write(
+        cli.path().join("s.fio"),
+        "[s]\nrw=randread\nsize=4m\nfilename=s.dat\nioengine=io_uring\ntime_based\nruntime=6\nss=iops:50%\nss_dur=3s\n",
+    )
+    .unwrap();
+    let run = |addr: &str| -> (String, serde_json::Value) {
+        let c = format!("--client={addr}");
+        let normal = text(&fio_in(cli.path(), &[&c, "s.fio"]).unwrap());
+        let out = fio_in(cli.path(), &[&c, "s.fio", "--output-format=json"]).unwrap();
+        (normal, serde_json::from_slice(&out.stdout).unwrap())
+    };
+    let ((a, ja), (b, jb)) = (run(&ours.addr), run(&theirs.addr));
+    for t in [&a, &b] {
+        assert!(t.contains("steadystate  : attained="), "{t}");
+    }
+    let (sa, sb) = (
+        &ja["client_stats"][0]["steadystate"],
+        &jb["client_stats"][0]["steadystate"],
+    );
+    assert_eq!(sa["ss"], sb["ss"]);
+    assert_eq!(sa["duration"], sb["duration"]);
+    assert_eq!(sa["data"]["iops"].as_array().map(Vec::len), Some(3), "{sa}");
+    assert_eq!(sb["data"]["iops"].as_array().map(Vec::len), Some(3), "{sb}");
+    assert!(sa["data"]["iops_mean"].as_u64().unwrap() > 0, "{sa}");
 }

@@ -91,6 +91,16 @@ pub struct ThreadStat {
     pub latency_percentile: usize,
     pub latency_window: usize,
     pub sig_figs: usize,
+    /// The steady-state fields, and where its two rings start in the TS payload.
+    pub ss_dur: usize,
+    pub ss_state: usize,
+    pub ss_head: usize,
+    pub ss_limit: usize,
+    pub ss_slope: usize,
+    pub ss_deviation: usize,
+    pub ss_criterion: usize,
+    pub ss_iops_data_offset: usize,
+    pub ss_bw_data_offset: usize,
     pub ioprio: usize,
     /// Per direction: where the `clat_prio_stat` entries start in the TS payload, and how many.
     pub clat_prio_offset: usize,

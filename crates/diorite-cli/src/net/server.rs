@@ -10,7 +10,8 @@
 //! report entry's TS, each group's GS, STOP and QUIT. A client that quits or goes away stops
 //! its job. Frames are read with a bounded payload; a bad frame gets a TEXT naming what was
 //! wrong where that can be sent, then the connection closes; the server goes on serving.
-//! What fio's client may send and this server does not do is refused by name (TEXT, QUIT).
+//! What fio's client may send and this server does not do is refused by name (TEXT, QUIT):
+//! the per-I/O logs (IOLOG), LOAD_FILE, VTRIGGER, SENDFILE, UPDATE_JOB, EXIT.
 
 use super::frame::{self, op, Frame, FrameError};
 use super::layout::{self, Layout};
@@ -405,13 +406,6 @@ fn refuse_unsent(j: &crate::spec::JobSpec) -> Result<()> {
         bail!(
             "job {}: {name}: fio's server sends the per-I/O logs to the client (IOLOG), which \
              this server does not do yet",
-            j.name
-        );
-    }
-    if j.pacing.steady.is_some() {
-        bail!(
-            "job {}: steadystate: its results travel in the TS command's steady-state blocks, \
-             which this server does not fill yet",
             j.name
         );
     }

@@ -451,7 +451,52 @@ pub fn thread_stats(l: &Layout, v: &View<'_>, views: &[View<'_>], thread_number:
     let gs = group_stats(l, views, v.groupid);
     p.0[l.pdu.ts_rs..l.pdu.ts_rs + gs.len()].copy_from_slice(&gs);
     clat_prios(l, &mut p, v);
+    steady_state(l, &mut p, v);
     p.0
+}
+
+/// fio's steady-state fields (`FIO_SS_*` flags in `ss_state`) and its two rings after the TS:
+/// the window's IOPS and bandwidth, oldest first.
+fn steady_state(l: &Layout, p: &mut Pdu, v: &View<'_>) {
+    const IOPS: u32 = 1;
+    const SLOPE: u32 = 1 << 2;
+    const ATTAINED: u32 = 1 << 3;
+    const DATA: u32 = 1 << 5;
+    const PCT: u32 = 1 << 6;
+    const BUFFER_FULL: u32 = 1 << 7;
+    let Some(st) = &v.results[0].steady else {
+        return;
+    };
+    let t = &l.ts;
+    let n = st.spec.window();
+    let full = st.iops.len() >= n;
+    let flag = |on: bool, f: u32| if on { f } else { 0 };
+    let state = flag(st.spec.iops, IOPS)
+        | flag(st.spec.slope, SLOPE)
+        | flag(st.attained, ATTAINED)
+        | flag(st.spec.pct, PCT)
+        | flag(full, BUFFER_FULL)
+        | DATA;
+    p.u64(t.ss_dur, n as u64);
+    p.u32(t.ss_state, state);
+    // fio reads the ring from `head` when attained or not full, else from `head - 1`: with
+    // the oldest sample at 0, that is head 0, or 1.
+    p.u32(t.ss_head, u32::from(full && !st.attained));
+    p.f64(t.ss_limit, st.spec.limit);
+    p.f64(t.ss_slope, st.slope);
+    p.f64(t.ss_deviation, st.deviation);
+    p.f64(t.ss_criterion, st.criterion);
+    for (field, ring) in [
+        (t.ss_iops_data_offset, &st.iops),
+        (t.ss_bw_data_offset, &st.bw),
+    ] {
+        let at = p.0.len();
+        p.u64(field, at as u64);
+        p.0.resize(at + 8 * n, 0);
+        for (i, x) in ring.iter().take(n).enumerate() {
+            p.u64(at + 8 * i, *x);
+        }
+    }
 }
 
 /// Per direction with two or more priorities that have samples (as the local reports show
