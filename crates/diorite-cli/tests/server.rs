@@ -383,12 +383,11 @@ fn a_path_outside_what_the_operator_allowed_is_refused_and_nothing_is_created() 
         "write_hist_log",
     ] {
         let opt = format!("{log}=lg");
-        let out = run_job(
-            cli.path(),
-            &srv.addr,
-            "n",
-            &["rw=write", "size=1m", "filename=n.dat", &opt],
-        );
+        let mut a = vec!["rw=write", "size=1m", "filename=n.dat", &opt];
+        if log == "write_hist_log" {
+            a.push("log_hist_msec=100");
+        }
+        let out = run_job(cli.path(), &srv.addr, "n", &a);
         assert!(
             text(&out).contains(log) && text(&out).contains("IOLOG"),
             "{opt}: {}",
