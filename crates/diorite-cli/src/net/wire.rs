@@ -6,6 +6,7 @@
 
 use super::layout::Layout;
 use crate::report::View;
+use crate::run::logs::plat_idx;
 use crate::stats::Lat;
 
 /// A zeroed payload with typed little-endian stores at byte offsets.
@@ -248,23 +249,6 @@ pub fn added_job(spec: &crate::spec::JobSpec, groupid: u32) -> String {
     )
 }
 
-/// fio's `plat_val_to_idx`: the histogram bucket of a latency in ns.
-pub fn plat_idx(l: &Layout, v: u64) -> usize {
-    let k = &l.k;
-    let msb = if v == 0 {
-        0
-    } else {
-        63 - v.leading_zeros() as usize
-    };
-    if msb <= k.plat_bits {
-        return v as usize;
-    }
-    let error_bits = msb - k.plat_bits;
-    let base = (error_bits + 1) << k.plat_bits;
-    let offset = (k.plat_val - 1) & (v >> error_bits) as usize;
-    (base + offset).min(k.plat_nr - 1)
-}
-
 /// A series' `io_stat` (samples, min, max, mean, and `S`, the sum of squared differences from
 /// the mean, from which fio computes the deviation).
 fn io_stat(
@@ -298,7 +282,7 @@ fn lat_stat(l: &Layout, p: &mut Pdu, at: usize, s: &Lat) {
 /// A latency series' histogram in fio's 1856 buckets.
 fn plat(l: &Layout, p: &mut Pdu, at: usize, s: &Lat) {
     for v in s.hist.iter_recorded() {
-        let i = plat_idx(l, v.value_iterated_to());
+        let i = plat_idx(v.value_iterated_to()).min(l.k.plat_nr - 1);
         let slot = at + 8 * i;
         let old = u64::from_le_bytes(p.0[slot..slot + 8].try_into().expect("8 bytes"));
         p.u64(slot, old + v.count_at_value());
@@ -552,15 +536,13 @@ mod tests {
     use crate::net::layout::{for_version, SUPPORTED};
 
     #[test]
-    fn plat_buckets_are_fios() {
-        let l = SUPPORTED[0];
-        // fio: values up to 2^6 map to themselves; then 64 buckets per power of two.
-        assert_eq!(plat_idx(l, 0), 0);
-        assert_eq!(plat_idx(l, 64), 64);
-        assert_eq!(plat_idx(l, 127), 127);
-        assert_eq!(plat_idx(l, 128), 128);
-        assert_eq!(plat_idx(l, 130), 129);
-        assert_eq!(plat_idx(l, u64::MAX), l.k.plat_nr - 1);
+    fn plat_buckets_are_the_layouts() {
+        // The per-I/O logs' bins (fio's plat_val_to_idx) are the TS histogram's.
+        for l in SUPPORTED {
+            assert_eq!(crate::run::logs::PLAT_NR, l.k.plat_nr);
+            assert_eq!(plat_idx(u64::MAX), l.k.plat_nr - 1);
+            assert_eq!((l.k.plat_bits, l.k.plat_val), (6, 64));
+        }
     }
 
     #[test]
