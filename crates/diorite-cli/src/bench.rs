@@ -38,24 +38,16 @@ fn parse_report(plan: &Plan) -> String {
     s
 }
 
-/// Prepares the plan's targets and runs its jobs (what `diorite server` does with a client's
-/// job): every job's result, and what the disks under the targets did meanwhile.
-pub fn execute(plan: &Plan) -> Result<(Vec<JobResult>, report::disk::Disks)> {
-    let (prepared, _temp) = plan::prepare(plan)?;
-    let disks = report::disk::Disks::snapshot(
-        prepared
-            .iter()
-            .flat_map(|p| p.targets.iter().map(|t| t.file.path())),
-    );
-    Ok((schedule::run(plan, &prepared)?, disks))
-}
-
 /// Runs `diorite bench ARGS`. Returns the exit code: 0, 1 (a job failed or verify found bad
 /// blocks), 130 (stopped by Ctrl-C).
 pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         write!(out, "{}", job::help())?;
         return Ok(0);
+    }
+    if crate::net::client::wanted(args) {
+        let (hosts, formats) = crate::net::client::parse(args)?;
+        return crate::net::client::run(&hosts, &formats, out);
     }
     let plan = job::parse_args(args)?;
     if let Some(show) = &plan.globals.show {
@@ -118,7 +110,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<u8> {
                          ioengine=auto, direct=1) on a 256 MiB temp file\n",
                     );
                 }
-                text.push_str(&report::text(&views, &proc_cpu, total_ios));
+                text.push_str(&report::text(&views, Some((&proc_cpu, total_ios))));
                 text.push_str(&disk_text);
             }
             OutputFormat::Terse => text.push_str(&report::terse(&views, &disk_json)),

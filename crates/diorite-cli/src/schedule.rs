@@ -185,7 +185,7 @@ fn status_printer(
                 OutputFormat::Terse => {
                     text.push_str(&report::terse(&views, &serde_json::json!([])))
                 }
-                OutputFormat::Normal => text.push_str(&report::text(&views, &cpu, ios)),
+                OutputFormat::Normal => text.push_str(&report::text(&views, Some((&cpu, ios)))),
                 OutputFormat::Json | OutputFormat::JsonPlus => {
                     let none = serde_json::json!([]);
                     let v = report::json(&views, globals, &cpu, ios, none.clone(), none);
@@ -471,4 +471,16 @@ fn run_one(p: &Prepared, prog: &Progress, start: &Barrier, shared: &Shared<'_>) 
     running.lock().unwrap_or_else(|e| e.into_inner())[p.job] -= 1;
     finished.notify_all();
     r
+}
+
+/// Prepares the plan's targets and runs its jobs (what `diorite server` does with a client's
+/// job): every job's result, and what the disks under the targets did meanwhile.
+pub fn execute(plan: &crate::job::Plan) -> Result<(Vec<JobResult>, crate::report::disk::Disks)> {
+    let (prepared, _temp) = crate::plan::prepare(plan)?;
+    let disks = crate::report::disk::Disks::snapshot(
+        prepared
+            .iter()
+            .flat_map(|p| p.targets.iter().map(|t| t.file.path())),
+    );
+    Ok((run(plan, &prepared)?, disks))
 }

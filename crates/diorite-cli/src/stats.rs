@@ -39,6 +39,28 @@ impl Lat {
         self.sumsq += x * x;
     }
 
+    /// A series another program measured (fio's `io_stat` and histogram, from a server):
+    /// `n` samples, their extremes, mean and `s` — the sum of squared differences from the
+    /// mean — and `(value, count)` pairs for the histogram (fio's bucket values).
+    pub fn from_summary(
+        (n, min, max, mean, s): (u64, u64, u64, f64, f64),
+        buckets: impl Iterator<Item = (u64, u64)>,
+    ) -> Lat {
+        let mut l = Lat::new();
+        if n == 0 {
+            return l;
+        }
+        for (v, c) in buckets.filter(|b| b.1 > 0) {
+            l.hist.saturating_record_n(v.max(1), c);
+        }
+        l.n = n;
+        l.min = min.max(1);
+        l.max = max;
+        l.sum = mean * n as f64;
+        l.sumsq = s + n as f64 * mean * mean;
+        l
+    }
+
     pub fn mean(&self) -> f64 {
         if self.n == 0 {
             0.0

@@ -21,7 +21,6 @@ fn every_fio_command_line_option_is_honoured_or_refused_by_name() {
         "server",
         "server-internal",
         "daemonize=p",
-        "client=h",
         "remote-config=x",
         "cpuclock-test",
         "crctest",
@@ -49,6 +48,19 @@ fn every_fio_command_line_option_is_honoured_or_refused_by_name() {
         );
         assert!(!dir.path().join("f").exists(), "{o}");
     }
+    // --client is client mode (tests/server.rs): job options on its command line are refused
+    // by name, nothing is contacted or created.
+    let out = bench_in(
+        dir.path(),
+        &["--name=x", "--filename=f", "--size=4k", "--client=h"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::stderr(&out).contains("--name=x: with --client"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(!dir.path().join("f").exists());
     // In a job file: fio's job-option grammar has none of them.
     std::fs::write(dir.path().join("j.fio"), "[j]\nsize=4k\nreadonly\n").unwrap();
     let out = bench_in(dir.path(), &["j.fio"]);

@@ -858,3 +858,165 @@ fn steady_state_reaches_the_client_as_from_a_fio_server() {
     assert_eq!(sb["data"]["iops"].as_array().map(Vec::len), Some(3), "{sb}");
     assert!(sa["data"]["iops_mean"].as_u64().unwrap() > 0, "{sa}");
 }
+
+fn diorite_bench(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_diorite"))
+        .arg("bench")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn diorite_bench_client_drives_diorite_and_fio_servers() {
+    if !fio_available() {
+        return;
+    }
+    let dirs: Vec<_> = (0..4).map(|_| tempdir()).collect();
+    let ours: Vec<Server> = dirs[..2]
+        .iter()
+        .map(|d| Server::start(d.path(), &[]))
+        .collect();
+    let theirs: Vec<FioServer> = dirs[2..]
+        .iter()
+        .map(|d| FioServer::start(d.path()))
+        .collect();
+    let cli = tempdir();
+    std::fs::write(cli.path().join("job.fio"), JOB).unwrap();
+    let addrs: Vec<String> = ours
+        .iter()
+        .map(|s| s.addr.clone())
+        .chain(theirs.iter().map(|s| s.addr.clone()))
+        .collect();
+    let mut args: Vec<String> = Vec::new();
+    for a in &addrs {
+        args.push(format!("--client={a}"));
+        args.push("job.fio".into());
+    }
+    let run = |format: &str| {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let f = format!("--output-format={format}");
+        a.push(&f);
+        let out = diorite_bench(cli.path(), &a);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Normal: every host's lines and jobs, then All clients (4 hosts x 512 reads and writes).
+    let t = run("normal");
+    for a in &addrs {
+        assert!(t.contains(&format!("<{a}> hostname=")), "{a} in:\n{t}");
+    }
+    assert_eq!(t.matches("issued rwts: total=0,512,0,0").count(), 4, "{t}");
+    assert_eq!(t.matches("issued rwts: total=512,0,0,0").count(), 4, "{t}");
+    let all = t
+        .split("All clients:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(all.contains("issued rwts: total=2048,2048,0,0"), "{all}");
+    // The same I/O counts per host as fio's own client prints for the same servers.
+    let mut fio_args: Vec<&str> = args.iter().map(String::as_str).collect();
+    fio_args.push("--output-format=normal");
+    let f = text(&fio_in(cli.path(), &fio_args).unwrap());
+    let issued = |s: &str| -> Vec<String> {
+        let mut v: Vec<String> = s
+            .split("All clients")
+            .next()
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("issued rwts"))
+            .map(|l| l.trim().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(issued(&t), issued(&f));
+    // JSON: each host's jobs with its host name, then All clients.
+    let v: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let stats = v["client_stats"].as_array().unwrap();
+    assert_eq!(stats.len(), 9, "{v}");
+    for a in &addrs {
+        assert_eq!(
+            stats.iter().filter(|j| j["hostname"] == a.as_str()).count(),
+            2,
+            "{a}"
+        );
+    }
+    let last = stats.last().unwrap();
+    assert_eq!(
+        (
+            last["jobname"].as_str(),
+            last["write"]["total_ios"].as_u64()
+        ),
+        (Some("All clients"), Some(2048))
+    );
+    assert_eq!(stats[0]["job options"]["rw"], "randwrite");
+    // Terse: a line per job per host, and All clients.
+    let t = run("terse");
+    assert_eq!(
+        t.lines().filter(|l| l.starts_with("3;diorite-")).count(),
+        9,
+        "{t}"
+    );
+}
+
+#[test]
+fn diorite_bench_client_bad_input_and_an_unreachable_host() {
+    let (cli, srv_dir) = (tempdir(), tempdir());
+    std::fs::write(cli.path().join("job.fio"), JOB).unwrap();
+    for (args, says) in [
+        (&["--client=ip:127.0.0.1,1"][..], "no job file given"),
+        (
+            &["--client=ip:127.0.0.1,1", "missing.fio"][..],
+            "reading missing.fio",
+        ),
+        (
+            &["--client=ip:127.0.0.1,1", "job.fio", "--rw=read"][..],
+            "--rw=read: with --client",
+        ),
+        (&["--client=ip:1.2.3.4,99999", "job.fio"][..], "port"),
+        (
+            &["--client=ip:127.0.0.1,1", "job.fio", "--output-format=xml"][..],
+            "--output-format=xml",
+        ),
+        (
+            &["--client=ip:127.0.0.1,1", "job.fio", "job.fio"][..],
+            "one job file per host",
+        ),
+        (
+            &["job.fio", "--client=ip:127.0.0.1,1"][..],
+            "a job file for no host",
+        ),
+    ] {
+        let out = diorite_bench(cli.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+    // A host nobody listens on: reported; the other host's results stand; exit 1.
+    let srv = Server::start(srv_dir.path(), &[]);
+    let good = format!("--client={}", srv.addr);
+    let out = diorite_bench(
+        cli.path(),
+        &["--client=ip:127.0.0.1,1", "job.fio", &good, "job.fio"],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("client <ip:127.0.0.1,1>: connecting"), "{t}");
+    assert!(t.contains("w: (groupid=0, jobs=1): err= 0"), "{t}");
+    // A host list file: one address per line, comments skipped, the job file after it.
+    let srv2_dir = tempdir();
+    let srv2 = Server::start(srv2_dir.path(), &[]);
+    let list = cli.path().join("hosts");
+    std::fs::write(
+        &list,
+        format!("# the fleet\n{}\n\n{}\n", srv.addr, srv2.addr),
+    )
+    .unwrap();
+    let out = diorite_bench(
+        cli.path(),
+        &[&format!("--client={}", list.display()), "job.fio"],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(t.matches("issued rwts: total=0,512,0,0").count(), 2, "{t}");
+}

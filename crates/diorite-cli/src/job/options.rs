@@ -2516,11 +2516,11 @@ pub const REFUSED: &[(&str, &str)] = &[
     ),
     (
         "client",
-        "diorite bench does not drive servers yet; fio --client drives diorite servers",
+        "--client starts diorite bench's client mode: --client=ADDR JOBFILE, on the command line",
     ),
     (
         "remote_config",
-        "diorite bench does not drive servers yet; fio --client drives diorite servers",
+        "the server would read a job file it holds; send the job file with --client=ADDR JOBFILE",
     ),
     ("cpuclock_test", "a self-test of fio's own clock"),
     ("crctest", "a speed test of fio's own checksum code"),

@@ -4,6 +4,8 @@
 //! from their headers by `tools/fio-layout/gen.sh`), [`wire`] the payloads, [`server`] the
 //! server.
 
+pub mod client;
+pub mod conn;
 pub mod frame;
 pub mod layout;
 #[rustfmt::skip]

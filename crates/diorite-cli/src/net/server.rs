@@ -13,6 +13,7 @@
 //! What fio's client may send and this server does not do is refused by name (TEXT, QUIT):
 //! the per-I/O logs (IOLOG), LOAD_FILE, VTRIGGER, SENDFILE, UPDATE_JOB, EXIT.
 
+use super::conn::Conn;
 use super::frame::{self, op, Frame, FrameError};
 use super::layout::{self, Layout};
 use super::{wire, Addr};
@@ -20,9 +21,9 @@ use crate::job::{self, Plan};
 use crate::report;
 use crate::schedule::STOP;
 use anyhow::{anyhow, bail, Context as _, Result};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::io;
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,57 +40,6 @@ pub struct Options {
     /// A connection that sends nothing this long before its job runs is closed (while the
     /// job runs, only closing the connection ends the session).
     pub idle: Duration,
-}
-
-/// A connection, over TCP or a unix socket.
-enum Conn {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Conn {
-    fn try_clone(&self) -> io::Result<Conn> {
-        Ok(match self {
-            Conn::Tcp(s) => Conn::Tcp(s.try_clone()?),
-            Conn::Unix(s) => Conn::Unix(s.try_clone()?),
-        })
-    }
-    fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        match self {
-            Conn::Tcp(s) => s.set_read_timeout(d),
-            Conn::Unix(s) => s.set_read_timeout(d),
-        }
-    }
-    fn shutdown(&self) {
-        let _ = match self {
-            Conn::Tcp(s) => s.shutdown(Shutdown::Both),
-            Conn::Unix(s) => s.shutdown(Shutdown::Both),
-        };
-    }
-}
-
-impl Read for Conn {
-    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Conn::Tcp(s) => s.read(b),
-            Conn::Unix(s) => s.read(b),
-        }
-    }
-}
-
-impl Write for Conn {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match self {
-            Conn::Tcp(s) => s.write(b),
-            Conn::Unix(s) => s.write(b),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Conn::Tcp(s) => s.flush(),
-            Conn::Unix(s) => s.flush(),
-        }
-    }
 }
 
 /// The sending half of a connection: whole commands, one at a time, in the session's
@@ -476,7 +426,7 @@ fn run(plan: &Plan, out: &Out) {
         let line = format!("Starting {n} thread{s}\n");
         let _ = out.send(op::TEXT, 0, &wire::text(out.l, 0, &line));
     }
-    let (results, disks) = match crate::bench::execute(plan) {
+    let (results, disks) = match crate::schedule::execute(plan) {
         Ok(r) => r,
         Err(e) => {
             let _ = out.send(

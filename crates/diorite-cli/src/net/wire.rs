@@ -365,11 +365,8 @@ pub fn thread_stats(l: &Layout, v: &View<'_>, views: &[View<'_>], thread_number:
         lat_stat(l, &mut p, t.clat_stat + io * d, &s.clat);
         lat_stat(l, &mut p, t.slat_stat + io * d, &s.slat);
         lat_stat(l, &mut p, t.lat_stat + io * d, &s.lat);
-        for (at, xs) in [
-            (t.bw_stat, &v.samples.bw[d]),
-            (t.iops_stat, &v.samples.iops[d]),
-        ] {
-            if let Some((min, max, mean, dev, n)) = crate::report::series(xs) {
+        for (at, iops) in [(t.bw_stat, false), (t.iops_stat, true)] {
+            if let Some((min, max, mean, dev, n)) = v.series_of(iops, d) {
                 io_stat(l, &mut p, at + io * d, n as u64, (min, max, mean, dev));
             }
         }
@@ -528,6 +525,257 @@ fn latency_buckets(l: &Layout, p: &mut Pdu, v: &View<'_>) {
             below = below.max(upto);
         }
     }
+}
+
+/// Bounds-checked little-endian reads of a payload (`None` past its end).
+struct Rd<'a>(&'a [u8]);
+
+impl Rd<'_> {
+    fn u16(&self, at: usize) -> Option<u16> {
+        Some(u16::from_le_bytes(self.0.get(at..at + 2)?.try_into().ok()?))
+    }
+    fn u32(&self, at: usize) -> Option<u32> {
+        Some(u32::from_le_bytes(self.0.get(at..at + 4)?.try_into().ok()?))
+    }
+    fn u64(&self, at: usize) -> Option<u64> {
+        Some(u64::from_le_bytes(self.0.get(at..at + 8)?.try_into().ok()?))
+    }
+    fn f64(&self, at: usize) -> Option<f64> {
+        self.u64(at).map(f64::from_bits)
+    }
+    /// A NUL-terminated string in a field of `cap` bytes.
+    fn str(&self, at: usize, cap: usize) -> Option<String> {
+        let b = self.0.get(at..at + cap)?;
+        let n = b.iter().position(|&c| c == 0).unwrap_or(cap);
+        Some(String::from_utf8_lossy(&b[..n]).into_owned())
+    }
+}
+
+/// One latency series as a server sent it: `io_stat` (samples, min, max, mean, S) and its
+/// histogram buckets (fio's 1856).
+pub type RemoteLat = ((u64, u64, u64, f64, f64), Vec<u64>);
+
+/// A `thread_stat` as a server sent it, the fields diorite reports.
+#[derive(Debug)]
+pub struct RemoteStats {
+    pub name: String,
+    pub verror: String,
+    pub error: u32,
+    pub groupid: u32,
+    pub members: u32,
+    /// `[direction][slat, clat, lat]`.
+    pub lat: [[RemoteLat; 3]; 3],
+    pub sync: RemoteLat,
+    /// `[bw, iops][direction]`.
+    pub series: [[Option<crate::run::outcome::Series>; 3]; 2],
+    /// read, write, trim, sync.
+    pub ios: [u64; 4],
+    pub short: [u64; 3],
+    pub bytes: [u64; 3],
+    pub runtime_ms: [u64; 3],
+    pub total_run_time_ms: u64,
+    pub usr_ms: u64,
+    pub sys_ms: u64,
+    pub ctx: u64,
+    pub minf: u64,
+    pub majf: u64,
+    /// clat, lat, slat percentiles on; the list.
+    pub pcts: (bool, bool, bool, Vec<f64>),
+    pub depth: [[u64; 7]; 3],
+    pub kb_base: u32,
+    /// depth, target (ns), percentile, window (us).
+    pub latency: (u32, u64, f64, u64),
+    pub continue_on_error: bool,
+    pub total_err: u64,
+    pub first_error: u32,
+}
+
+fn remote_io_stat(l: &Layout, r: &Rd<'_>, at: usize) -> Option<(u64, u64, u64, f64, f64)> {
+    let i = &l.io_stat;
+    Some((
+        r.u64(at + i.samples)?,
+        r.u64(at + i.min_val)?,
+        r.u64(at + i.max_val)?,
+        r.f64(at + i.mean)?,
+        r.f64(at + i.s)?,
+    ))
+}
+
+fn remote_plat(l: &Layout, r: &Rd<'_>, at: usize) -> Option<Vec<u64>> {
+    (0..l.k.plat_nr).map(|i| r.u64(at + 8 * i)).collect()
+}
+
+/// A TS payload decoded (`None`: shorter than this version's `cmd_ts_pdu`).
+pub fn decode_thread_stats(l: &Layout, payload: &[u8]) -> Option<RemoteStats> {
+    if payload.len() < l.pdu.ts {
+        return None;
+    }
+    let r = Rd(payload);
+    let (t, k) = (&l.ts, &l.k);
+    let io = l.io_stat.size;
+    let lat_of = |d: usize, which: usize| -> Option<RemoteLat> {
+        let stat_at = [t.slat_stat, t.clat_stat, t.lat_stat][which] + io * d;
+        let plat_at = t.io_u_plat + 8 * k.plat_nr * (which * k.ddir_rwdir_cnt + d);
+        Some((
+            remote_io_stat(l, &r, stat_at)?,
+            remote_plat(l, &r, plat_at)?,
+        ))
+    };
+    let mut lat: [[RemoteLat; 3]; 3] = Default::default();
+    for (d, dir) in lat.iter_mut().enumerate() {
+        for (w, slot) in dir.iter_mut().enumerate() {
+            *slot = lat_of(d, w)?;
+        }
+    }
+    let series_of = |at: usize, d: usize| -> Option<Option<crate::run::outcome::Series>> {
+        let (n, min, max, mean, s) = remote_io_stat(l, &r, at + io * d)?;
+        Some((n > 0).then(|| {
+            let dev = if n > 1 {
+                (s / (n - 1) as f64).sqrt()
+            } else {
+                0.0
+            };
+            (min as f64, max as f64, mean, dev, n as usize)
+        }))
+    };
+    let mut series = [[None; 3]; 2];
+    for (k, at) in [t.bw_stat, t.iops_stat].into_iter().enumerate() {
+        for (d, slot) in series[k].iter_mut().enumerate() {
+            *slot = series_of(at, d)?;
+        }
+    }
+    let arr3 =
+        |at: usize| -> Option<[u64; 3]> { Some([r.u64(at)?, r.u64(at + 8)?, r.u64(at + 16)?]) };
+    let arr7 = |at: usize| -> Option<[u64; 7]> {
+        let v: Vec<u64> = (0..7).map(|i| r.u64(at + 8 * i)).collect::<Option<_>>()?;
+        v.try_into().ok()
+    };
+    let list: Vec<f64> = (0..k.list_max_len)
+        .map(|i| r.f64(t.percentile_list + k.fp64 * i))
+        .collect::<Option<Vec<f64>>>()?
+        .into_iter()
+        .filter(|x| *x > 0.0)
+        .collect();
+    Some(RemoteStats {
+        name: r.str(t.name, k.jobname_size)?,
+        verror: r.str(t.verror, k.verror_size)?,
+        error: r.u32(t.error)?,
+        groupid: r.u32(t.groupid)?,
+        members: r.u32(t.members)?,
+        lat,
+        sync: (
+            remote_io_stat(l, &r, t.sync_stat)?,
+            remote_plat(l, &r, t.io_u_sync_plat)?,
+        ),
+        series,
+        ios: [
+            r.u64(t.total_io_u)?,
+            r.u64(t.total_io_u + 8)?,
+            r.u64(t.total_io_u + 16)?,
+            r.u64(t.total_io_u + 24)?,
+        ],
+        short: arr3(t.short_io_u)?,
+        bytes: arr3(t.io_bytes)?,
+        runtime_ms: arr3(t.runtime)?,
+        total_run_time_ms: r.u64(t.total_run_time)?,
+        usr_ms: r.u64(t.usr_time)?,
+        sys_ms: r.u64(t.sys_time)?,
+        ctx: r.u64(t.ctx)?,
+        minf: r.u64(t.minf)?,
+        majf: r.u64(t.majf)?,
+        pcts: (
+            r.u32(t.clat_percentiles)? != 0,
+            r.u32(t.lat_percentiles)? != 0,
+            r.u32(t.slat_percentiles)? != 0,
+            list,
+        ),
+        depth: [
+            arr7(t.io_u_map)?,
+            arr7(t.io_u_submit)?,
+            arr7(t.io_u_complete)?,
+        ],
+        kb_base: r.u32(t.kb_base)?,
+        latency: (
+            r.u32(t.latency_depth)?,
+            r.u64(t.latency_target)?,
+            r.f64(t.latency_percentile)?,
+            r.u64(t.latency_window)?,
+        ),
+        continue_on_error: r.u16(t.continue_on_error)? != 0,
+        total_err: r.u64(t.total_err_count)?,
+        first_error: r.u32(t.first_error)?,
+    })
+}
+
+/// A PROBE reply's host name and fio version.
+pub fn decode_probe(l: &Layout, payload: &[u8]) -> Option<(String, String)> {
+    let r = Rd(payload);
+    let p = &l.probe;
+    Some((
+        r.str(p.hostname, p.bigendian - p.hostname)?,
+        r.str(p.fio_version, p.os - p.fio_version)?,
+    ))
+}
+
+/// A TEXT payload's line.
+pub fn decode_text(l: &Layout, payload: &[u8]) -> Option<String> {
+    let r = Rd(payload);
+    let len = r.u32(l.text.buf_len)? as usize;
+    let b = payload.get(l.text.size..l.text.size.checked_add(len)?)?;
+    Some(String::from_utf8_lossy(b).into_owned())
+}
+
+/// A STOP payload's exit value.
+pub fn decode_end(payload: &[u8]) -> Option<u32> {
+    Rd(payload).u32(0)
+}
+
+/// A DU payload: one disk's counters and the wall time they cover (ms).
+pub fn decode_disk_util(
+    l: &Layout,
+    payload: &[u8],
+) -> Option<(crate::report::disk::DiskDelta, u64)> {
+    let r = Rd(payload);
+    let u = &l.du;
+    Some((
+        crate::report::disk::DiskDelta {
+            name: r.str(u.name, l.k.du_name_size)?,
+            ios: [r.u64(u.ios)?, r.u64(u.ios + 8)?],
+            merges: [r.u64(u.merges)?, r.u64(u.merges + 8)?],
+            ticks: [r.u64(u.ticks)?, r.u64(u.ticks + 8)?],
+            io_ticks: r.u64(u.io_ticks)?,
+            in_queue: r.u64(u.time_in_queue)?,
+        },
+        r.u64(u.msec)?,
+    ))
+}
+
+/// A JOB_OPT payload: (global, job index, name, value).
+pub fn decode_job_option(l: &Layout, payload: &[u8]) -> Option<(bool, u32, String, String)> {
+    let r = Rd(payload);
+    let p = &l.pdu;
+    Some((
+        r.u16(0)? != 0,
+        r.u32(4)?,
+        r.str(p.job_opt_name, p.job_opt_value - p.job_opt_name)?,
+        r.str(p.job_opt_value, p.job_opt - p.job_opt_value)?,
+    ))
+}
+
+/// A client's PROBE (`cmd_client_probe_pdu`): no zlib; the server's name as the client knows it.
+pub fn client_probe(server: &str) -> Vec<u8> {
+    let mut p = Pdu::zeroed(8 + 128);
+    p.str(8, 128, server);
+    p.0
+}
+
+/// A JOB payload (`cmd_job_pdu`) of a job file's text, from the command-line client (type 1).
+pub fn job_payload(l: &Layout, text: &str) -> Vec<u8> {
+    let mut p = Pdu::zeroed(l.pdu.job + text.len() + 1);
+    p.u32(0, text.len() as u32 + 1);
+    p.u32(4, 1);
+    p.0[l.pdu.job..l.pdu.job + text.len()].copy_from_slice(text.as_bytes());
+    p.0
 }
 
 #[cfg(test)]

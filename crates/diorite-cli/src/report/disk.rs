@@ -107,6 +107,14 @@ impl Disks {
     /// What changed since the snapshot: `(text lines, JSON disk_util array)`.
     pub fn report(&self) -> (String, Value) {
         let (deltas, wall) = self.deltas();
+        report_of(&deltas, wall)
+    }
+}
+
+/// Disk counters over `wall` as fio prints them: `(text lines, JSON disk_util array)`.
+pub fn report_of(deltas: &[DiskDelta], wall: Duration) -> (String, Value) {
+    {
+        let wall = wall.max(Duration::from_millis(1));
         let mut text = String::new();
         let mut arr = Vec::new();
         for x in deltas {

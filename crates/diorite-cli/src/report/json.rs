@@ -41,8 +41,10 @@ fn dir_json(
     secs: f64,
     runtime_ms: u128,
     (plus, p): (bool, &crate::spec::Pcts),
-    bw: &[f64],
-    iops: &[f64],
+    (bw, iops): (
+        Option<crate::run::outcome::Series>,
+        Option<crate::run::outcome::Series>,
+    ),
     agg_pct: f64,
 ) -> Value {
     let runtime = if s.ios > 0 { runtime_ms } else { 0 };
@@ -64,7 +66,7 @@ fn dir_json(
     // sampled (an idle direction, a run shorter than one interval), as fio writes them — tools
     // index them unconditionally.
     let none = (0.0, 0.0, 0.0, 0.0, 0);
-    let (b, i) = match (series(bw), series(iops)) {
+    let (b, i) = match (bw, iops) {
         (Some(b), Some(i)) => (b, i),
         _ => (none, none),
     };
@@ -160,6 +162,37 @@ pub fn json(
     top
 }
 
+/// fio's client JSON: every host's jobs in `client_stats` (each with its `hostname`), "All
+/// clients" last when there is one, and every host's disks.
+pub fn clients(hosts: &[(String, Vec<View<'_>>, Value)], all: Option<&View<'_>>) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut stats = Vec::new();
+    let mut disks = Vec::new();
+    for (host, views, du) in hosts {
+        for v in views {
+            let mut j = job(v, views, false);
+            j["hostname"] = json!(host);
+            stats.push(j);
+        }
+        if let Value::Array(d) = du {
+            disks.extend(d.iter().cloned());
+        }
+    }
+    if let Some(a) = all {
+        stats.push(job(a, std::slice::from_ref(a), false));
+    }
+    json!({
+        "fio version": concat!("diorite-", env!("CARGO_PKG_VERSION")),
+        "timestamp": now.as_secs(),
+        "timestamp_ms": now.as_millis() as u64,
+        "time": ctime(now.as_secs()),
+        "client_stats": stats,
+        "disk_util": disks,
+    })
+}
+
 /// Options as given, for "job options" / "global options": fio lists those given with a value
 /// (a bare `--time_based` or `norandommap` is left out).
 fn given_json(given: &[(String, String)]) -> Map<String, Value> {
@@ -212,11 +245,11 @@ fn job(v: &View<'_>, views: &[View<'_>], plus: bool) -> Value {
         "elapsed": v.runtime.as_secs(),
         "job options": opts,
         "read": dir_json(&v.stats[0], v.dir_secs(0), v.dir_runtime[0].as_millis(), (plus, pc),
-            &v.samples.bw[0], &v.samples.iops[0], bw_share(v, views, 0)),
+            (v.series_of(false, 0), v.series_of(true, 0)), bw_share(v, views, 0)),
         "write": dir_json(&v.stats[1], v.dir_secs(1), v.dir_runtime[1].as_millis(), (plus, pc),
-            &v.samples.bw[1], &v.samples.iops[1], bw_share(v, views, 1)),
+            (v.series_of(false, 1), v.series_of(true, 1)), bw_share(v, views, 1)),
         "trim": dir_json(&v.stats[2], v.dir_secs(2), v.dir_runtime[2].as_millis(), (plus, pc),
-            &v.samples.bw[2], &v.samples.iops[2], bw_share(v, views, 2)),
+            (v.series_of(false, 2), v.series_of(true, 2)), bw_share(v, views, 2)),
         "sync": {
             "total_ios": v.stats[SYNC].ios,
             "lat_ns": lat_json(&v.stats[SYNC].lat, false,

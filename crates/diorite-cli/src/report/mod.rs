@@ -118,6 +118,7 @@ impl<'a> View<'a> {
                 Samples {
                     bw: sum(&|s| &s.bw),
                     iops: sum(&|s| &s.iops),
+                    summary: pooled_summaries(&results),
                 }
             },
             usage: results
@@ -132,6 +133,20 @@ impl<'a> View<'a> {
             results,
             stats,
         }
+    }
+
+    /// Direction `d`'s bandwidth (`iops` false) or IOPS series: from the samples, or the
+    /// remote summaries a host sent.
+    pub fn series_of(&self, iops: bool, d: usize) -> Option<crate::run::outcome::Series> {
+        if let Some(s) = &self.samples.summary {
+            return s[usize::from(iops)][d];
+        }
+        let xs = if iops {
+            &self.samples.iops[d]
+        } else {
+            &self.samples.bw[d]
+        };
+        series(xs)
     }
 
     fn secs(&self) -> f64 {
@@ -222,6 +237,37 @@ pub fn latency_fields(v: &View<'_>) -> (u64, u64, f64, u32) {
         s.pacing.latency_percentile,
         r.latency_depth.unwrap_or(s.iodepth),
     )
+}
+
+/// The members' remote summaries pooled (fio's `sum_stat`: min of mins, max of maxes, the
+/// pooled mean and deviation), when every member has them.
+fn pooled_summaries(
+    results: &[&JobResult],
+) -> Option<[[Option<crate::run::outcome::Series>; DIRS]; 2]> {
+    let all: Vec<_> = results
+        .iter()
+        .map(|r| r.samples.summary.as_ref())
+        .collect::<Option<Vec<_>>>()?;
+    Some(std::array::from_fn(|k| {
+        std::array::from_fn(|d| {
+            all.iter().filter_map(|s| s[k][d]).reduce(
+                |(lo1, hi1, m1, s1, n1), (lo2, hi2, m2, s2, n2)| {
+                    let (a, b) = (n1 as f64, n2 as f64);
+                    let n = a + b;
+                    let mean = (a * m1 + b * m2) / n;
+                    let ss = s1 * s1 * (a - 1.0).max(0.0)
+                        + s2 * s2 * (b - 1.0).max(0.0)
+                        + a * b / n * (m1 - m2) * (m1 - m2);
+                    let dev = if n > 1.0 {
+                        (ss / (n - 1.0)).sqrt()
+                    } else {
+                        0.0
+                    };
+                    (lo1.min(lo2), hi1.max(hi2), mean, dev, n1 + n2)
+                },
+            )
+        })
+    }))
 }
 
 /// min, max, mean, sample standard deviation and count of a sample series.

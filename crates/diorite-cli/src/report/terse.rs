@@ -66,7 +66,7 @@ pub fn terse(views: &[View<'_>], disks: &Value) -> String {
                 f.push("0%=0".into());
             }
             lat4(&s.lat, &mut f);
-            match series(&v.samples.bw[d]) {
+            match v.series_of(false, d) {
                 Some((min, max, mean, dev, _)) => {
                     f.push((min as u64).to_string());
                     f.push((max as u64).to_string());

@@ -92,19 +92,22 @@ pub fn latency_buckets(out: &mut String, l: &Lat) {
 }
 
 /// The fio-style text report.
-pub fn text(views: &[View<'_>], proc_cpu: &ProcessCpu, total_ios: u64) -> String {
+pub fn text(views: &[View<'_>], proc_cpu: Option<(&ProcessCpu, u64)>) -> String {
     let mut out = String::new();
     for v in views {
         job(&mut out, v, views);
     }
-    let cpu = (proc_cpu.usr + proc_cpu.sys).as_secs_f64();
-    let _ = writeln!(
-        out,
-        "\nprocess cpu: usr={:.2}s sys={:.2}s, {:.2} us per I/O (every thread: job, engine workers, kernel io-wq)",
-        proc_cpu.usr.as_secs_f64(),
-        proc_cpu.sys.as_secs_f64(),
-        if total_ios > 0 { cpu * 1e6 / total_ios as f64 } else { 0.0 }
-    );
+    // This process's CPU (not for results a server sent).
+    if let Some((proc_cpu, total_ios)) = proc_cpu {
+        let cpu = (proc_cpu.usr + proc_cpu.sys).as_secs_f64();
+        let _ = writeln!(
+            out,
+            "\nprocess cpu: usr={:.2}s sys={:.2}s, {:.2} us per I/O (every thread: job, engine workers, kernel io-wq)",
+            proc_cpu.usr.as_secs_f64(),
+            proc_cpu.sys.as_secs_f64(),
+            if total_ios > 0 { cpu * 1e6 / total_ios as f64 } else { 0.0 }
+        );
+    }
     let mut groups: Vec<u32> = views.iter().map(|v| v.groupid).collect();
     groups.dedup();
     for g in groups {
@@ -245,7 +248,7 @@ fn direction(out: &mut String, v: &View<'_>, views: &[View<'_>], d: usize, label
             percentile_lines(out, &label, l, &p.list);
         }
     }
-    if let Some((min, max, avg, dev, n)) = series(&v.samples.bw[d]) {
+    if let Some((min, max, avg, dev, n)) = v.series_of(false, d) {
         // fio's show_ddir_status: KiB/s (kB/s when kb_base is not a power of 2), switched to
         // MiB/s once the mean passes kb_base², minimum and maximum as whole numbers.
         let kb = f64::from(v.results[0].spec.kb_base);
@@ -265,7 +268,7 @@ fn direction(out: &mut String, v: &View<'_>, views: &[View<'_>], d: usize, label
             bw_share(v, views, d)
         );
     }
-    if let Some((min, max, avg, dev, n)) = series(&v.samples.iops[d]) {
+    if let Some((min, max, avg, dev, n)) = v.series_of(true, d) {
         let _ = writeln!(
             out,
             "   iops        : min={:5}, max={:5}, avg={avg:5.2}, stdev={dev:5.2}, samples={n}",

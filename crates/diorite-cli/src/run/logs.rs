@@ -50,6 +50,18 @@ pub fn plat_idx(v: u64) -> usize {
     (base + offset).min(PLAT_NR - 1)
 }
 
+/// fio's `plat_idx_to_val`: the value a bin stands for (the middle of its range).
+pub fn plat_idx_to_val(idx: usize) -> u64 {
+    let val = 1usize << PLAT_BITS;
+    if idx < (val << 1) {
+        return idx as u64;
+    }
+    let error_bits = (idx >> PLAT_BITS) as u32 - 1;
+    let base = 1u64 << (error_bits + PLAT_BITS);
+    let k = (idx % val) as f64;
+    base + ((k + 0.5) * (1u64 << error_bits) as f64) as u64
+}
+
 /// One averaging window of one log and direction (`log_avg_msec`).
 #[derive(Clone, Copy, Default)]
 struct Window {

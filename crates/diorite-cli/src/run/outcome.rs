@@ -180,7 +180,13 @@ impl Depths {
 pub struct Samples {
     pub bw: [Vec<f64>; DIRS],
     pub iops: [Vec<f64>; DIRS],
+    /// A remote host's summaries instead of samples (`[bw, iops][direction]`: min, max, mean,
+    /// deviation, count), as fio's protocol carries them (`diorite bench --client`).
+    pub summary: Option<[[Option<Series>; DIRS]; 2]>,
 }
+
+/// A sample series' min, max, mean, sample standard deviation and count.
+pub type Series = (f64, f64, f64, f64, usize);
 
 /// The sampling interval of [`Samples`].
 pub const SAMPLE: Duration = Duration::from_millis(500);
