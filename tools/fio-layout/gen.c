@@ -103,6 +103,7 @@ int main(void)
 	F("end", sizeof(struct cmd_end_pdu)); F("job", sizeof(struct cmd_job_pdu));
 	F("line", sizeof(struct cmd_line_pdu)); F("ts", sizeof(struct cmd_ts_pdu));
 	F("ts_rs", offsetof(struct cmd_ts_pdu, rs)); F("job_opt", sizeof(struct cmd_job_option));
+	F("add_job", sizeof(struct cmd_add_job_pdu));
 	F("job_opt_name", offsetof(struct cmd_job_option, name));
 	F("job_opt_value", offsetof(struct cmd_job_option, value));
 	CLOSE();

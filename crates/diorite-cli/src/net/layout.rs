@@ -195,6 +195,8 @@ pub struct Pdus {
     pub ts: usize,
     pub ts_rs: usize,
     pub job_opt: usize,
+    /// `cmd_add_job_pdu`: thread number, group, then fio's whole `thread_options_pack`.
+    pub add_job: usize,
     pub job_opt_name: usize,
     pub job_opt_value: usize,
 }

@@ -162,6 +162,7 @@ pub const LAYOUT: Layout = Layout {
         ts: 184072,
         ts_rs: 183904,
         job_opt: 200,
+        add_job: 25660,
         job_opt_name: 8,
         job_opt_value: 72,
     },

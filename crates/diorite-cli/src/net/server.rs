@@ -267,6 +267,14 @@ fn handle(
                 }
                 out.send(op::TEXT, 0, &wire::text(out.l, 0, &line))?;
             }
+            // fio's server announces each job clone as it is added (ADD_JOB).
+            let mut number = 0;
+            for (j, (group, _)) in plan.jobs.iter().zip(crate::plan::groups(&plan)) {
+                for _ in 0..j.numjobs {
+                    number += 1;
+                    out.send(op::ADD_JOB, 0, &wire::add_job(out.l, number, group))?;
+                }
+            }
             let jobs: u32 = plan.jobs.iter().map(|j| j.numjobs).sum();
             let outputs = stat_outputs(&plan);
             out.send(op::START, 0, &wire::start(out.l, jobs, outputs))?;

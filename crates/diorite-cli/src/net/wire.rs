@@ -107,6 +107,16 @@ pub fn disk_util(l: &Layout, d: &crate::report::disk::DiskDelta, wall_ms: u64) -
     p.0
 }
 
+/// `cmd_add_job_pdu`: a job clone's number (from 1) and group. Its `thread_options_pack` is
+/// left zero: fio's command-line client reads only the number and group from it (gfio, which
+/// shows the options, is not supported).
+pub fn add_job(l: &Layout, thread_number: u32, groupid: u32) -> Vec<u8> {
+    let mut p = Pdu::zeroed(l.pdu.add_job);
+    p.u32(0, thread_number);
+    p.u32(4, groupid);
+    p.0
+}
+
 /// `cmd_job_option`: one option of job `index` (or, `None`, of the global section) for the
 /// client's JSON "job options" / "global options".
 pub fn job_option(l: &Layout, index: Option<u32>, name: &str, value: &str) -> Vec<u8> {

@@ -279,11 +279,14 @@ fn job(v: &View<'_>, views: &[View<'_>], plus: bool) -> Value {
             "nice": r0.nice,
             "mem_policy": r0.mem_policy.map(|(mode, mask)| json!({"mode": mode, "nodes": mask})),
             "verify": verify,
-            "crash": crash,
             "error_message": v.error(),
             "interrupted": v.results.iter().any(|r| r.interrupted),
         },
     });
+    // diorite's crash results, only for a job that asked for them.
+    if let Some(c) = crash {
+        job["diorite"]["crash"] = c;
+    }
     // fio's per-priority latency (`prios`), when two or more priorities have samples.
     for (d, key) in [(0, "read"), (1, "write")] {
         let prios = v.prios_with_samples(d);
