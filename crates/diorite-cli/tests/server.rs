@@ -951,6 +951,16 @@ fn diorite_bench_client_drives_diorite_and_fio_servers() {
         (Some("All clients"), Some(2048))
     );
     assert_eq!(stats[0]["job options"]["rw"], "randwrite");
+    // Every key fio's own client gives a host's job is there too (diorite adds its own).
+    let mut fio_json_args: Vec<&str> = args.iter().map(String::as_str).collect();
+    fio_json_args.push("--output-format=json");
+    let fj: serde_json::Value =
+        serde_json::from_slice(&fio_in(cli.path(), &fio_json_args).unwrap().stdout).unwrap();
+    let (mut ours_keys, mut fio_keys) = (Default::default(), Default::default());
+    key_paths(&stats[0], "", &mut ours_keys);
+    key_paths(&fj["client_stats"][0], "", &mut fio_keys);
+    let missing: Vec<_> = fio_keys.difference(&ours_keys).collect();
+    assert!(missing.is_empty(), "fio's keys missing: {missing:?}");
     // Terse: a line per job per host, and All clients.
     let t = run("terse");
     assert_eq!(

@@ -36,6 +36,8 @@ pub struct Host {
 /// What came back from one host.
 struct Ran {
     host: String,
+    /// The host's TCP port (0 for a unix socket), as fio's JSON gives it.
+    port: u16,
     lines: Vec<String>,
     results: Vec<JobResult>,
     disks: Vec<report::disk::DiskDelta>,
@@ -174,6 +176,7 @@ pub fn run(hosts: &[Host], formats: &[OutputFormat], out: &mut impl Write) -> Re
             .map(|(t, h)| {
                 t.join().unwrap_or_else(|_| Ran {
                     host: h.name.clone(),
+                    port: port_of(&h.addr),
                     lines: Vec::new(),
                     results: Vec::new(),
                     disks: Vec::new(),
@@ -201,11 +204,11 @@ pub fn run(hosts: &[Host], formats: &[OutputFormat], out: &mut impl Write) -> Re
 
 /// Every host's results, in the formats asked for.
 fn render(ran: &[Ran], formats: &[OutputFormat]) -> Result<String> {
-    let per_host: Vec<(String, Vec<View<'_>>, serde_json::Value)> = ran
+    let per_host: Vec<(String, u16, Vec<View<'_>>, serde_json::Value)> = ran
         .iter()
         .map(|r| {
             let (_, du) = report::disk::report_of(&r.disks, Duration::from_millis(r.wall_ms));
-            (r.host.clone(), report::views(&r.results, false), du)
+            (r.host.clone(), r.port, report::views(&r.results, false), du)
         })
         .collect();
     // fio prints "All clients" when the hosts sent more than one report entry in all.
@@ -228,7 +231,7 @@ fn render(ran: &[Ran], formats: &[OutputFormat]) -> Result<String> {
     for f in formats {
         match f {
             OutputFormat::Normal => {
-                for (r, (host, views, _)) in ran.iter().zip(&per_host) {
+                for (r, (host, _, views, _)) in ran.iter().zip(&per_host) {
                     for l in r.lines.iter().filter(|l| !l.trim().is_empty()) {
                         text.push_str(&format!("<{host}> {l}"));
                         if !l.ends_with('\n') {
@@ -244,7 +247,7 @@ fn render(ran: &[Ran], formats: &[OutputFormat]) -> Result<String> {
                 }
             }
             OutputFormat::Terse => {
-                for (_, views, du) in &per_host {
+                for (_, _, views, du) in &per_host {
                     text.push_str(&report::terse(views, du));
                 }
                 if let Some(a) = &all {
@@ -263,10 +266,18 @@ fn render(ran: &[Ran], formats: &[OutputFormat]) -> Result<String> {
     Ok(text)
 }
 
+fn port_of(a: &Addr) -> u16 {
+    match a {
+        Addr::Tcp(s) => s.port(),
+        Addr::Unix(_) => 0,
+    }
+}
+
 /// One host: connect in a version it speaks, send the job, run it, collect what comes back.
 fn session(h: &Host, job: &str) -> Ran {
     let mut ran = Ran {
         host: h.name.clone(),
+        port: port_of(&h.addr),
         lines: Vec::new(),
         results: Vec::new(),
         disks: Vec::new(),

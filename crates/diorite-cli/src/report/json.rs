@@ -162,18 +162,19 @@ pub fn json(
     top
 }
 
-/// fio's client JSON: every host's jobs in `client_stats` (each with its `hostname`), "All
-/// clients" last when there is one, and every host's disks.
-pub fn clients(hosts: &[(String, Vec<View<'_>>, Value)], all: Option<&View<'_>>) -> Value {
+/// fio's client JSON: every host's jobs in `client_stats` (each with its `hostname` and
+/// `port`), "All clients" last when there is one, and every host's disks.
+pub fn clients(hosts: &[(String, u16, Vec<View<'_>>, Value)], all: Option<&View<'_>>) -> Value {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let mut stats = Vec::new();
     let mut disks = Vec::new();
-    for (host, views, du) in hosts {
+    for (host, port, views, du) in hosts {
         for v in views {
             let mut j = job(v, views, false);
             j["hostname"] = json!(host);
+            j["port"] = json!(port);
             stats.push(j);
         }
         if let Value::Array(d) = du {
