@@ -793,19 +793,29 @@ fn a_symlink_out_of_the_scratch_directory_a_silent_client_and_a_failing_job() {
     assert!(t.contains("e: (groupid=0, jobs=1): err= 5"), "{t}");
 }
 
+/// A diorite server and a fio server side by side, and a client directory holding `file`
+/// with `job` in it (the directories live as long as the returned guards).
+fn side_by_side(
+    file: &str,
+    job: &str,
+) -> (Server, FioServer, tempfile::TempDir, [tempfile::TempDir; 2]) {
+    let dirs = [tempdir(), tempdir()];
+    let ours = Server::start(dirs[0].path(), &[]);
+    let theirs = FioServer::start(dirs[1].path());
+    let cli = tempdir();
+    std::fs::write(cli.path().join(file), job).unwrap();
+    (ours, theirs, cli, dirs)
+}
+
 #[test]
 fn per_priority_latencies_reach_the_client_as_from_a_fio_server() {
     if !fio_available() {
         return;
     }
-    let (ours_dir, theirs_dir, cli) = (tempdir(), tempdir(), tempdir());
-    let ours = Server::start(ours_dir.path(), &[]);
-    let theirs = FioServer::start(theirs_dir.path());
-    std::fs::write(
-        cli.path().join("p.fio"),
+    let (ours, theirs, cli, _dirs) = side_by_side(
+        "p.fio",
         "[p]\nrw=randread\nsize=4m\nfilename=p.dat\nioengine=io_uring\ndirect=1\niodepth=8\ncmdprio_percentage=50\n",
-    )
-    .unwrap();
+    );
     let prio_lines = |addr: &str| -> Vec<String> {
         let out = fio_in(cli.path(), &[&format!("--client={addr}"), "p.fio"]).unwrap();
         let mut v: Vec<String> = text(&out)
@@ -830,14 +840,10 @@ fn steady_state_reaches_the_client_as_from_a_fio_server() {
     if !fio_available() {
         return;
     }
-    let (ours_dir, theirs_dir, cli) = (tempdir(), tempdir(), tempdir());
-    let ours = Server::start(ours_dir.path(), &[]);
-    let theirs = FioServer::start(theirs_dir.path());
-    std::fs::write(
-        cli.path().join("s.fio"),
+    let (ours, theirs, cli, _dirs) = side_by_side(
+        "s.fio",
         "[s]\nrw=randread\nsize=4m\nfilename=s.dat\nioengine=io_uring\ntime_based\nruntime=6\nss=iops:50%\nss_dur=3s\n",
-    )
-    .unwrap();
+    );
     let run = |addr: &str| -> (String, serde_json::Value) {
         let c = format!("--client={addr}");
         let normal = text(&fio_in(cli.path(), &[&c, "s.fio"]).unwrap());

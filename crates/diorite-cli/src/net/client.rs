@@ -46,6 +46,22 @@ struct Ran {
     error: Option<String>,
 }
 
+impl Ran {
+    /// Nothing yet from host `h`.
+    fn new(h: &Host) -> Ran {
+        Ran {
+            host: h.name.clone(),
+            port: port_of(&h.addr),
+            lines: Vec::new(),
+            results: Vec::new(),
+            disks: Vec::new(),
+            wall_ms: 0,
+            exit: 0,
+            error: None,
+        }
+    }
+}
+
 /// Whether the arguments ask for client mode.
 pub fn wanted(args: &[String]) -> bool {
     args.iter()
@@ -174,15 +190,10 @@ pub fn run(hosts: &[Host], formats: &[OutputFormat], out: &mut impl Write) -> Re
             .into_iter()
             .zip(hosts)
             .map(|(t, h)| {
-                t.join().unwrap_or_else(|_| Ran {
-                    host: h.name.clone(),
-                    port: port_of(&h.addr),
-                    lines: Vec::new(),
-                    results: Vec::new(),
-                    disks: Vec::new(),
-                    wall_ms: 0,
-                    exit: 1,
-                    error: Some("the session thread failed".into()),
+                t.join().unwrap_or_else(|_| {
+                    let mut r = Ran::new(h);
+                    r.error = Some("the session thread failed".into());
+                    r
                 })
             })
             .collect()
@@ -275,16 +286,7 @@ fn port_of(a: &Addr) -> u16 {
 
 /// One host: connect in a version it speaks, send the job, run it, collect what comes back.
 fn session(h: &Host, job: &str) -> Ran {
-    let mut ran = Ran {
-        host: h.name.clone(),
-        port: port_of(&h.addr),
-        lines: Vec::new(),
-        results: Vec::new(),
-        disks: Vec::new(),
-        wall_ms: 0,
-        exit: 0,
-        error: None,
-    };
+    let mut ran = Ran::new(h);
     if let Err(e) = converse(h, job, &mut ran) {
         ran.error = Some(format!("{e:#}"));
     }

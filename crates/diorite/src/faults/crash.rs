@@ -425,6 +425,16 @@ impl CrashLog {
                 })
                 .collect()
         };
+        self.state_of(how, index, point, fates)
+    }
+
+    fn state_of(
+        &self,
+        how: &Explore,
+        index: u64,
+        point: u64,
+        fates: Vec<(usize, Fate)>,
+    ) -> CrashState<'_> {
         CrashState {
             log: self,
             seed: how.seed,
@@ -465,14 +475,7 @@ impl CrashLog {
                 (i, fate)
             })
             .collect();
-        Some(CrashState {
-            log: self,
-            seed: how.seed,
-            index,
-            point,
-            tear_unit: how.tear_unit,
-            fates,
-        })
+        Some(self.state_of(how, index, point, fates))
     }
 
     /// The index of the recorded file `path` names (the same file: device and inode, or a
