@@ -980,6 +980,11 @@ fn diorite_bench_client_drives_diorite_and_fio_servers() {
 fn diorite_bench_client_bad_input_and_an_unreachable_host() {
     let (cli, srv_dir) = (tempdir(), tempdir());
     std::fs::write(cli.path().join("job.fio"), JOB).unwrap();
+    std::fs::write(
+        cli.path().join("logs.fio"),
+        "[l]\nrw=read\nwrite_lat_log=lat\n",
+    )
+    .unwrap();
     for (args, says) in [
         (&["--client=ip:127.0.0.1,1"][..], "no job file given"),
         (
@@ -998,6 +1003,10 @@ fn diorite_bench_client_bad_input_and_an_unreachable_host() {
         (
             &["--client=ip:127.0.0.1,1", "job.fio", "job.fio"][..],
             "one job file per host",
+        ),
+        (
+            &["--client=ip:127.0.0.1,1", "logs.fio"][..],
+            "logs.fio:3: write_lat_log",
         ),
         (
             &["job.fio", "--client=ip:127.0.0.1,1"][..],
