@@ -571,8 +571,8 @@ fn steady_state_ends_jobs_once_attained() {
 }
 
 /// fio's latency-target search (io_u.c `lat_target_*`): on a device whose latency grows with
-/// the queue (one worker, 20 ms per I/O: depth d takes about d x 20 ms), a 90 ms target settles
-/// at depth 4 (80 ms; 5 would take 100), the job runs one
+/// the queue (one worker, 40 ms per I/O: depth d takes about d x 40 ms), a 180 ms target settles
+/// at depth 4 (160 ms; 5 would take 200), the job runs one
 /// last window there (statistics from it alone) and ends by itself; the report carries fio's
 /// `latency   : target=…, window=…, percentile=…, depth=…` line and JSON fields;
 /// `max_latency` ends a job whose I/O is slower with ETIMEDOUT; the search's other options
@@ -580,10 +580,11 @@ fn steady_state_ends_jobs_once_attained() {
 #[test]
 fn latency_target_finds_the_deepest_queue_that_meets_it() {
     let _turn = timed();
-    // One worker makes the latency at each depth certain, with 10 ms of margin either side of
+    // One worker makes the latency at each depth certain, with 20 ms of margin either side of
     // the target: with two workers and a 25 ms target the answer depended on how the pool
     // spread the queue and on a 5 ms scheduling hiccup (it found depth 3 in 4 of 6 runs, on
-    // the code before and after the runner's restructuring alike).
+    // the code before and after the runner's restructuring alike); with 20 ms I/Os and a 90 ms
+    // target (10 ms of margin) a CI run beside the file's other tests found depth 3 once.
     let dir = tempdir();
     let args = [
         "--name=l",
@@ -593,8 +594,8 @@ fn latency_target_finds_the_deepest_queue_that_meets_it() {
         "--ioengine=threads",
         "--pool_threads=1",
         "--iodepth=32",
-        "--inject=any:always:delay=20ms",
-        "--latency_target=90ms",
+        "--inject=any:always:delay=40ms",
+        "--latency_target=180ms",
         "--latency_window=200ms",
         "--time_based",
         "--runtime=30",
@@ -605,18 +606,18 @@ fn latency_target_finds_the_deepest_queue_that_meets_it() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stdout.contains("latency   : target=90000000, window=200000, percentile=100.00%, depth=4"),
+        stdout.contains("latency   : target=180000000, window=200000, percentile=100.00%, depth=4"),
         "{stdout}"
     );
     let v: Value = serde_json::from_str(&stdout[stdout.find('{').unwrap()..]).unwrap();
     let j = &v["jobs"][0];
     assert_eq!(j["latency_depth"], 4);
-    assert_eq!(j["latency_target"], 90_000_000);
+    assert_eq!(j["latency_target"], 180_000_000);
     assert!(
         j["read"]["runtime"].as_u64().unwrap() < 5_000,
         "ends by itself"
     );
-    assert!(j["read"]["lat_ns"]["mean"].as_f64().unwrap() < 90e6);
+    assert!(j["read"]["lat_ns"]["mean"].as_f64().unwrap() < 180e6);
     // max_latency: slower I/O ends the job.
     let out = job(dir.path(), "m")
         .args(&[
