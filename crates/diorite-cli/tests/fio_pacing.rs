@@ -9,9 +9,10 @@ use common::{bench_in, data_file, direct_4k, job, json, tempdir};
 use serde_json::Value;
 use std::path::Path;
 
-/// The tests whose verdict depends on time (a latency search, paces, ratios of running jobs)
-/// take turns: beside each other on a 2-core machine they starve each other's job threads
-/// (CI saw the latency search settle at depth 6 where the device allows 4).
+/// Every test of this file takes its turn: those whose verdict depends on time (a latency
+/// search, paces, ratios of running jobs) starve each other's job threads beside each other on
+/// a 2-core machine (CI saw the latency search settle at depth 6 where the device allows 4),
+/// and the others' job threads did too (it settled at 3 once beside them).
 static TIMED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn timed() -> std::sync::MutexGuard<'static, ()> {
@@ -46,6 +47,7 @@ fn writer_then_reader(dir: &Path, extra: &str) -> Value {
 /// I/Os; `loops` repeats the I/O amount; `startdelay` delays the start, not the runtime.
 #[test]
 fn description_number_ios_loops_and_startdelay() {
+    let _turn = timed();
     let dir = tempdir();
     let base = ["--name=x", "--filename=f", "--size=1m", "--rw=read"];
     let run = |extra: &[&str]| {
@@ -116,6 +118,7 @@ fn description_number_ios_loops_and_startdelay() {
 /// (the control shows the test can fail). Both stay in one reporting group.
 #[test]
 fn wait_for_starts_a_job_after_the_job_it_names() {
+    let _turn = timed();
     let dir = tempdir();
     let v = writer_then_reader(dir.path(), "wait_for=w");
     let jobs = v["jobs"].as_array().unwrap();
@@ -139,6 +142,7 @@ fn wait_for_starts_a_job_after_the_job_it_names() {
 /// runs beside the writer.
 #[test]
 fn new_group_reports_apart_without_waiting() {
+    let _turn = timed();
     let dir = tempdir();
     let v = writer_then_reader(dir.path(), "new_group");
     let jobs = v["jobs"].as_array().unwrap();
@@ -156,6 +160,7 @@ fn new_group_reports_apart_without_waiting() {
 /// anything is touched.
 #[test]
 fn wait_for_refuses_forward_and_ambiguous_names() {
+    let _turn = timed();
     let dir = tempdir();
     for (text, want) in [
         ("[a]\nwait_for=b\n[b]\n", "no job named b before it"),
@@ -306,6 +311,7 @@ fn rates_cap_each_direction_drain_the_queue_and_enforce_a_floor() {
 /// later stonewall phase, which then ends as it starts. (Without exitall, `b` runs its 3 s.)
 #[test]
 fn exitall_ends_the_jobs_exit_what_names() {
+    let _turn = timed();
     let dir = tempdir();
     std::fs::write(dir.path().join("data"), vec![1u8; 1 << 20]).unwrap();
     let run = |a_extra: &str, b_extra: &str, c: &str| {
