@@ -158,7 +158,17 @@ fn fio_client_runs_a_job_file_and_a_command_line_on_a_diorite_server() {
     ] {
         assert!(t.contains(want), "{want:?} missing in:\n{t}");
     }
-    // The job's file was made where the server runs, not where the client does.
+    // The job file the server saved for its parser is gone; the job's data file was made where
+    // the server runs, not where the client does.
+    let left: Vec<_> = std::fs::read_dir(srv_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["w.dat".to_string()],
+        "nothing else left in the scratch directory"
+    );
     assert_eq!(
         std::fs::metadata(srv_dir.path().join("w.dat"))
             .unwrap()

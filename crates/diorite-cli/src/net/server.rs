@@ -229,10 +229,14 @@ fn handle(
                 bail!("one job file or command line per session");
             }
             let n = shared.jobs.fetch_add(1, Ordering::Relaxed);
+            // The job file's text is saved for the parser (which reads job files by name, and
+            // their includes beside them) and removed once parsed.
+            let mut saved: Option<PathBuf> = None;
             let args = if f.opcode == op::JOB {
                 let text = wire::job_text(out.l, &f.payload).ok_or_else(|| anyhow!("JOB: malformed payload"))?;
                 let path = PathBuf::from(format!("diorite-server-job-{}-{n}.fio", std::process::id()));
                 std::fs::write(&path, text).context("saving the job file")?;
+                saved = Some(path.clone());
                 let mut a = ready.head.clone();
                 a.push(path.display().to_string());
                 a
@@ -251,7 +255,11 @@ fn handle(
                 out.send(op::START, 0, &wire::start(out.l, 0, 0))?;
                 return Ok(true);
             }
-            let plan = check(&shared.opts, &args)?;
+            let checked = check(&shared.opts, &args);
+            if let Some(p) = saved {
+                let _ = std::fs::remove_file(p);
+            }
+            let plan = checked?;
             // fio's server logs each job as it is added (the client prints them), in the normal
             // output format.
             let normal = plan.globals.formats.contains(&crate::spec::OutputFormat::Normal);
