@@ -297,7 +297,9 @@ fn render(ran: &[Ran], formats: &[OutputFormat]) -> Result<String> {
                 }
             }
             OutputFormat::Json | OutputFormat::JsonPlus => {
-                let v = report::json::clients(&per_host, all.as_ref());
+                // json+: each latency series with its histogram bins, rebuilt from fio's buckets.
+                let plus = *f == OutputFormat::JsonPlus;
+                let v = report::json::clients(&per_host, all.as_ref(), plus);
                 text.push_str(&(serde_json::to_string_pretty(&v)? + "\n"));
             }
         }

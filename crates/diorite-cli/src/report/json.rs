@@ -164,7 +164,11 @@ pub fn json(
 
 /// fio's client JSON: every host's jobs in `client_stats` (each with its `hostname` and
 /// `port`), "All clients" last when there is one, and every host's disks.
-pub fn clients(hosts: &[(String, u16, Vec<View<'_>>, Value)], all: Option<&View<'_>>) -> Value {
+pub fn clients(
+    hosts: &[(String, u16, Vec<View<'_>>, Value)],
+    all: Option<&View<'_>>,
+    plus: bool,
+) -> Value {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -172,7 +176,7 @@ pub fn clients(hosts: &[(String, u16, Vec<View<'_>>, Value)], all: Option<&View<
     let mut disks = Vec::new();
     for (host, port, views, du) in hosts {
         for v in views {
-            let mut j = job(v, views, false);
+            let mut j = job(v, views, plus);
             j["hostname"] = json!(host);
             j["port"] = json!(port);
             stats.push(j);
@@ -182,7 +186,7 @@ pub fn clients(hosts: &[(String, u16, Vec<View<'_>>, Value)], all: Option<&View<
         }
     }
     if let Some(a) = all {
-        stats.push(job(a, std::slice::from_ref(a), false));
+        stats.push(job(a, std::slice::from_ref(a), plus));
     }
     json!({
         "fio version": concat!("diorite-", env!("CARGO_PKG_VERSION")),
