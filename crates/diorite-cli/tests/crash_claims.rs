@@ -94,6 +94,21 @@ fn dsync_promises_every_completed_write_and_end_fsync_the_whole_job() {
         2 << 20,
         "{c}"
     );
+    // A job without crash= has no crash object in its JSON.
+    let v = job(dir.path(), "plain")
+        .args(&[
+            "--size=1m",
+            "--rw=write",
+            "--ioengine=io_uring",
+            "--direct=1",
+        ])
+        .arg("--output-format=json")
+        .json();
+    assert!(
+        v["jobs"][0]["diorite"].get("crash").is_none(),
+        "{}",
+        v["jobs"][0]["diorite"]
+    );
     // Without any sync nothing is promised: nothing to check, everything may be lost.
     let v = job(dir.path(), "n").args(BASE).json();
     let c = crash_of(&v);

@@ -977,6 +977,16 @@ fn diorite_bench_client_drives_diorite_and_fio_servers() {
     key_paths(&fj["client_stats"][0], "", &mut fio_keys);
     let missing: Vec<_> = fio_keys.difference(&ours_keys).collect();
     assert!(missing.is_empty(), "fio's keys missing: {missing:?}");
+    // json+: every latency series with its histogram bins, rebuilt from fio's buckets.
+    let v: serde_json::Value = serde_json::from_str(&run("json+")).unwrap();
+    let bins = &v["client_stats"][0]["write"]["clat_ns"]["bins"];
+    let counted: u64 = bins
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 512, "{bins}");
     // Terse: a line per job per host, and All clients.
     let t = run("terse");
     assert_eq!(
@@ -1054,4 +1064,62 @@ fn diorite_bench_client_bad_input_and_an_unreachable_host() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert_eq!(t.matches("issued rwts: total=0,512,0,0").count(), 2, "{t}");
+}
+
+#[test]
+fn diorite_bench_client_reports_a_server_killed_mid_run() {
+    let (a_dir, b_dir, cli) = (tempdir(), tempdir(), tempdir());
+    let mut a = Server::start(a_dir.path(), &[]);
+    let b = Server::start(b_dir.path(), &[]);
+    std::fs::write(
+        cli.path().join("t.fio"),
+        "[t]\nrw=randread\nsize=4m\nfilename=t.dat\ntime_based\nruntime=3\n",
+    )
+    .unwrap();
+    let (ca, cb) = (
+        format!("--client={}", a.addr),
+        format!("--client={}", b.addr),
+    );
+    let client = std::thread::spawn({
+        let dir = cli.path().to_path_buf();
+        move || diorite_bench(&dir, &[&ca, "t.fio", &cb, "t.fio"])
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    a.child.kill().unwrap(); // SIGKILL
+    let out = client.join().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(&format!(
+            "client <{}>: disconnected before its results",
+            a.addr
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains("t: (groupid=0, jobs=1): err= 0"),
+        "the other host's results: {t}"
+    );
+    drop(b);
+}
+
+#[test]
+fn an_ipv6_loopback_server() {
+    if !fio_available() {
+        return;
+    }
+    let (srv_dir, cli) = (tempdir(), tempdir());
+    let srv = Server::start(srv_dir.path(), &["--bind=ip6:::1,0"]);
+    assert!(srv.addr.starts_with("ip6:::1,"), "{}", srv.addr);
+    let out = run_job(
+        cli.path(),
+        &srv.addr,
+        "u",
+        &["rw=write", "size=1m", "filename=u.dat"],
+    );
+    assert!(
+        text(&out).contains("u: (groupid=0, jobs=1): err= 0"),
+        "{}",
+        text(&out)
+    );
 }

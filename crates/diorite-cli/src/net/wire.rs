@@ -37,13 +37,6 @@ impl Pdu {
     }
 }
 
-fn rd_u16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-fn rd_u32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
 /// `cmd_probe_reply_pdu`: who this server is. `os` 1 and `arch` 1 are fio's Linux and x86-64
 /// (`os/os.h`, `arch/arch.h`), the only ones diorite runs on.
 pub fn probe_reply(l: &Layout, hostname: &str, version: &str, cpus: u32) -> Vec<u8> {
@@ -151,7 +144,7 @@ pub fn eta(l: &Layout, running: u32, elapsed: u64) -> Vec<u8> {
 
 /// A JOB payload (`cmd_job_pdu`): the job file's text.
 pub fn job_text(l: &Layout, payload: &[u8]) -> Option<String> {
-    let len = rd_u32(payload, 0)? as usize;
+    let len = Rd(payload).u32(0)? as usize;
     let body = payload.get(l.pdu.job..l.pdu.job.checked_add(len)?)?;
     let body = body.split(|&b| b == 0).next().unwrap_or(body);
     String::from_utf8(body.to_vec()).ok()
@@ -159,11 +152,11 @@ pub fn job_text(l: &Layout, payload: &[u8]) -> Option<String> {
 
 /// A JOBLINE payload (`cmd_line_pdu`): the client's command-line arguments.
 pub fn command_line(l: &Layout, payload: &[u8]) -> Option<Vec<String>> {
-    let lines = rd_u16(payload, 0)? as usize;
+    let lines = Rd(payload).u16(0)? as usize;
     let mut at = l.pdu.line;
     let mut out = Vec::with_capacity(lines.min(4096));
     for _ in 0..lines {
-        let len = rd_u16(payload, at)? as usize;
+        let len = Rd(payload).u16(at)? as usize;
         let text = payload.get(at + 2..at + 2 + len)?;
         let text = text.split(|&b| b == 0).next().unwrap_or(text);
         out.push(String::from_utf8(text.to_vec()).ok()?);
