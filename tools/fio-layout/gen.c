@@ -11,6 +11,7 @@
 #include "server.h"
 #include "stat.h"
 #include "diskutil.h"
+#include "iolog.h"
 
 #define F(name, v) printf("        %s: %lu,\n", name, (unsigned long) (v))
 #define OFF(t, f, name) F(name, offsetof(struct t, f))
@@ -96,6 +97,26 @@ int main(void)
 	F("size", sizeof(struct cmd_text_pdu));
 	OFF(cmd_text_pdu, level, "level"); OFF(cmd_text_pdu, buf_len, "buf_len");
 	OFF(cmd_text_pdu, log_sec, "log_sec"); OFF(cmd_text_pdu, log_usec, "log_usec");
+	CLOSE();
+
+	OPEN("iolog", "Iolog");
+	F("size", sizeof(struct cmd_iolog_pdu));
+#define L(f) OFF(cmd_iolog_pdu, f, #f)
+	L(nr_samples); L(thread_number); L(log_type); L(compressed); L(log_offset); L(log_prio);
+	L(log_hist_coarseness); L(name); F("name_size", FIO_NET_NAME_MAX);
+#ifdef LOG_ISSUE_TIME_SAMPLE_BIT
+	/* fio 3.42's headers: issue times, per_job_logs, and two values per sample. */
+	printf("        log_issue_time: Some(%lu),\n", (unsigned long) offsetof(struct cmd_iolog_pdu, log_issue_time));
+	printf("        per_job_logs: Some(%lu),\n", (unsigned long) offsetof(struct cmd_iolog_pdu, per_job_logs));
+#else
+	printf("        log_issue_time: None,\n        per_job_logs: None,\n");
+#endif
+	F("sample", sizeof(struct io_sample));
+	OFF(io_sample, time, "s_time"); OFF(io_sample, data, "s_data");
+	OFF(io_sample, __ddir, "s_ddir"); OFF(io_sample, priority, "s_priority");
+	OFF(io_sample, bs, "s_bs");
+	F("plat_entry", sizeof(struct io_u_plat_entry));
+	F("plat_entry_bins", offsetof(struct io_u_plat_entry, io_u_plat));
 	CLOSE();
 
 	OPEN("pdu", "Pdus");

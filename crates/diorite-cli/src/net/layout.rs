@@ -183,6 +183,38 @@ pub struct Text {
     pub log_usec: usize,
 }
 
+/// `struct cmd_iolog_pdu` (one per-I/O log, its samples after it) and `struct io_sample`.
+/// `log_issue_time` and `per_job_logs` are `None` in versions without them. A sample with
+/// `log_offset` is followed by the offset (8 bytes); a histogram log's sample by an
+/// `io_u_plat_entry` (a list head, then the bins).
+#[derive(Debug)]
+#[allow(
+    dead_code,
+    reason = "log_issue_time stays zero: diorite has no issue-time logs"
+)]
+pub struct Iolog {
+    pub size: usize,
+    pub nr_samples: usize,
+    pub thread_number: usize,
+    pub log_type: usize,
+    pub compressed: usize,
+    pub log_offset: usize,
+    pub log_prio: usize,
+    pub log_hist_coarseness: usize,
+    pub name: usize,
+    pub name_size: usize,
+    pub log_issue_time: Option<usize>,
+    pub per_job_logs: Option<usize>,
+    pub sample: usize,
+    pub s_time: usize,
+    pub s_data: usize,
+    pub s_ddir: usize,
+    pub s_priority: usize,
+    pub s_bs: usize,
+    pub plat_entry: usize,
+    pub plat_entry_bins: usize,
+}
+
 /// The other PDUs' sizes, and where `rs` starts in `cmd_ts_pdu` (after `ts` and padding).
 #[derive(Debug)]
 #[allow(dead_code, reason = "some fields are only checked by the layout tests")]
@@ -214,6 +246,7 @@ pub struct Layout {
     pub du: DiskUtil,
     pub probe: ProbeReply,
     pub text: Text,
+    pub iolog: Iolog,
     pub pdu: Pdus,
 }
 
@@ -290,6 +323,10 @@ mod tests {
             assert_eq!(l.pdu.cmd, super::super::frame::HEADER, "v{}", l.version);
             assert_eq!(l.k.max_fragment, super::super::frame::MAX_FRAGMENT);
             assert_eq!(l.pdu.job_opt_value - l.pdu.job_opt_name, 64);
+            let i = &l.iolog;
+            assert_eq!(i.name + i.name_size, i.size, "v{}", l.version);
+            assert_eq!(i.plat_entry, i.plat_entry_bins + 8 * l.k.plat_nr);
+            assert!(i.s_bs + 8 == i.sample && i.s_time == 0);
         }
         assert_eq!(for_version(97).map(|l| l.version), Some(97));
         assert!(for_version(98).is_none());
