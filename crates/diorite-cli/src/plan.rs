@@ -808,6 +808,7 @@ pub fn written_paths(plan: &Plan) -> Result<Vec<PathBuf>> {
     for c in expand(plan)? {
         let s = &c.spec;
         out.extend(s.files.filenames.iter().cloned());
+        // Logs that go back to a client are not written here.
         for log in [
             &s.logs.write_lat_log,
             &s.logs.write_bw_log,
@@ -816,6 +817,7 @@ pub fn written_paths(plan: &Plan) -> Result<Vec<PathBuf>> {
         ]
         .into_iter()
         .flatten()
+        .filter(|_| !s.logs.to_client)
         {
             out.push(PathBuf::from(log));
         }

@@ -61,6 +61,12 @@ impl Settled {
     pub fn to_spec(&self) -> JobSpec {
         self.0.clone()
     }
+
+    /// The job's per-I/O logs go back to a remote client instead of into files here (the only
+    /// change a front end makes to a settled job: no option depends on it).
+    pub fn send_logs_to_client(&mut self) {
+        self.0.logs.to_client = true;
+    }
 }
 
 /// Settles job `j` after its options: each concern below, in order.

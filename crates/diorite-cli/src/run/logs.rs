@@ -32,7 +32,7 @@ use crate::run::clock::Stamp;
 
 /// One entry: ms since the job started, value, direction, block size, file offset, the I/O's
 /// priority (ioprio value).
-type Entry = (u64, u64, u8, u64, u64, u16);
+pub type Entry = (u64, u64, u8, u64, u64, u16);
 
 /// fio's histogram bins (stat.h: `FIO_IO_U_PLAT_BITS` 6, `FIO_IO_U_PLAT_GROUP_NR` 29).
 const PLAT_BITS: u32 = 6;
@@ -114,7 +114,7 @@ pub struct Logs {
 struct Hist {
     every: u64,
     coarse: u32,
-    entries: Vec<(u64, u8, u64, Vec<u64>)>,
+    entries: Vec<HistEntry>,
     bins: [Vec<u64>; 2],
     last: [Option<u64>; 2],
 }
@@ -326,86 +326,177 @@ impl Logs {
         }
     }
 
-    /// Writes the files (fio's names and format). Returns their names.
-    pub fn write(&self, spec: &JobSpec) -> Result<Vec<String>> {
-        let mut names = Vec::new();
-        let lat_pre = spec.logs.write_lat_log.as_deref().unwrap_or("");
+    /// The finished logs, in fio's names, ready to be written here ([`write_files`]) or sent
+    /// to a client.
+    pub fn into_finished(self, spec: &JobSpec) -> Vec<Finished> {
+        let l = &spec.logs;
+        let lat = l.write_lat_log.as_deref().unwrap_or("");
+        let bw = l.write_bw_log.as_deref().unwrap_or("");
+        let iops = l.write_iops_log.as_deref().unwrap_or("");
+        let mut out = Vec::new();
         for (kind, prefix, log) in [
-            ("lat", lat_pre, &self.lat),
-            ("clat", lat_pre, &self.clat),
-            ("slat", lat_pre, &self.slat),
-            (
-                "bw",
-                spec.logs.write_bw_log.as_deref().unwrap_or(""),
-                &self.bw,
-            ),
-            (
-                "iops",
-                spec.logs.write_iops_log.as_deref().unwrap_or(""),
-                &self.iops,
-            ),
+            (Kind::Lat, lat, self.lat),
+            (Kind::Clat, lat, self.clat),
+            (Kind::Slat, lat, self.slat),
+            (Kind::Bw, bw, self.bw),
+            (Kind::Iops, iops, self.iops),
         ] {
-            let Some(log) = log else { continue };
-            let (name, mut out) = open_log(spec, prefix, kind)?;
-            for &(ms, value, dir, bs, offset, ioprio) in &log.entries {
-                // iolog.c: with log_prio the ioprio value in hex, else 1 for a real-time I/O.
-                let prio = if spec.logs.log_prio {
-                    format!("0x{ioprio:04x}")
-                } else {
-                    u8::from(ioprio >> 13 == 1).to_string()
-                };
-                if spec.logs.log_offset {
-                    writeln!(out, "{ms}, {value}, {dir}, {bs}, {offset}, {prio}")?;
-                } else {
-                    writeln!(out, "{ms}, {value}, {dir}, {bs}, {prio}")?;
-                }
+            if let Some(log) = log {
+                out.push(Finished::new(spec, prefix, kind, log.entries, Vec::new()));
             }
-            out.flush().with_context(|| format!("writing {name}"))?;
-            names.push(name);
         }
-        if let Some(h) = &self.hist {
-            let prefix = spec.logs.write_hist_log.as_deref().unwrap_or("");
-            let (name, mut out) = open_log(spec, prefix, "clat_hist")?;
-            for (ms, dir, bs, bins) in &h.entries {
-                write!(out, "{ms}, {dir}, {bs}")?;
-                for b in bins {
-                    write!(out, ", {b}")?;
-                }
-                writeln!(out)?;
-            }
-            out.flush().with_context(|| format!("writing {name}"))?;
-            names.push(name);
+        if let Some(h) = self.hist {
+            let prefix = l.write_hist_log.as_deref().unwrap_or("");
+            out.push(Finished::new(
+                spec,
+                prefix,
+                Kind::Hist,
+                Vec::new(),
+                h.entries,
+            ));
         }
-        Ok(names)
+        out
     }
 }
 
-/// A log's file, as fio names and opens it (init.c `make_log_name`, iolog.c `flush_log`): the
-/// option's value (else the job's name) as prefix; per job written afresh, shared
-/// (`per_job_logs=0`) appended to by every job clone (and by later runs).
-fn open_log(
-    spec: &JobSpec,
-    prefix: &str,
-    kind: &str,
-) -> Result<(String, std::io::BufWriter<std::fs::File>)> {
-    let prefix = if prefix.is_empty() {
-        &spec.name
-    } else {
-        prefix
-    };
-    let name = if spec.logs.per_job_logs {
-        format!("{prefix}_{kind}.{}.log", spec.job_number)
-    } else {
-        format!("{prefix}_{kind}.log")
-    };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(spec.logs.per_job_logs)
-        .append(!spec.logs.per_job_logs)
-        .open(&name)
-        .with_context(|| format!("creating {name}"))?;
-    Ok((name, std::io::BufWriter::new(file)))
+/// Which log (iolog.h `IO_LOG_TYPE_*`: the numbers fio's protocol carries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Lat = 1,
+    Clat = 2,
+    Slat = 3,
+    Bw = 4,
+    Iops = 5,
+    Hist = 6,
+}
+
+impl Kind {
+    /// The kind fio's protocol numbers `n`.
+    pub fn from_wire(n: u32) -> Option<Kind> {
+        [
+            Kind::Lat,
+            Kind::Clat,
+            Kind::Slat,
+            Kind::Bw,
+            Kind::Iops,
+            Kind::Hist,
+        ]
+        .into_iter()
+        .find(|k| *k as u32 == n)
+    }
+
+    /// The part of the file name after the prefix.
+    fn suffix(self) -> &'static str {
+        match self {
+            Kind::Lat => "lat",
+            Kind::Clat => "clat",
+            Kind::Slat => "slat",
+            Kind::Bw => "bw",
+            Kind::Iops => "iops",
+            Kind::Hist => "clat_hist",
+        }
+    }
+}
+
+/// One histogram entry: ms since the job started, direction, block size, and the window's
+/// bins summed `2^coarse` at a time.
+pub type HistEntry = (u64, u8, u64, Vec<u64>);
+
+/// One log once the job has ended: what its file holds, however it is written.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    /// fio's file name (init.c `make_log_name`): `PREFIX_TYPE.N.log`, or `PREFIX_TYPE.log`
+    /// shared by every job (then `append`).
+    pub name: String,
+    pub kind: Kind,
+    pub append: bool,
+    /// `log_offset`, `log_prio`, `log_hist_coarseness`.
+    pub offset: bool,
+    pub prio: bool,
+    pub coarse: u32,
+    /// The entries (every kind but `Hist`), or the histogram entries (`Hist`).
+    pub entries: Vec<Entry>,
+    pub hist: Vec<HistEntry>,
+}
+
+impl Finished {
+    fn new(
+        spec: &JobSpec,
+        prefix: &str,
+        kind: Kind,
+        entries: Vec<Entry>,
+        hist: Vec<HistEntry>,
+    ) -> Finished {
+        let prefix = if prefix.is_empty() {
+            &spec.name
+        } else {
+            prefix
+        };
+        let l = &spec.logs;
+        let name = if l.per_job_logs {
+            format!("{prefix}_{}.{}.log", kind.suffix(), spec.job_number)
+        } else {
+            format!("{prefix}_{}.log", kind.suffix())
+        };
+        Finished {
+            name,
+            kind,
+            append: !l.per_job_logs,
+            offset: l.log_offset,
+            prio: l.log_prio,
+            coarse: l.log_hist_coarseness,
+            entries,
+            hist,
+        }
+    }
+
+    /// fio's lines (iolog.c `flush_samples`, `flush_hist_samples`).
+    pub fn write_lines(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        for &(ms, value, dir, bs, offset, ioprio) in &self.entries {
+            // iolog.c: with log_prio the ioprio value in hex, else 1 for a real-time I/O.
+            let prio = if self.prio {
+                format!("0x{ioprio:04x}")
+            } else {
+                u8::from(ioprio >> 13 == 1).to_string()
+            };
+            if self.offset {
+                writeln!(out, "{ms}, {value}, {dir}, {bs}, {offset}, {prio}")?;
+            } else {
+                writeln!(out, "{ms}, {value}, {dir}, {bs}, {prio}")?;
+            }
+        }
+        for (ms, dir, bs, bins) in &self.hist {
+            write!(out, "{ms}, {dir}, {bs}")?;
+            for b in bins {
+                write!(out, ", {b}")?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes finished logs as fio does (iolog.c `flush_log`): each file at `name` plus `suffix`
+/// (a client adds `.HOST`), written afresh, or appended to when shared by every job (and by
+/// later runs). Returns the files' names.
+pub fn write_files(logs: &[Finished], suffix: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for log in logs {
+        let name = format!("{}{suffix}", log.name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(!log.append)
+            .append(log.append)
+            .open(&name)
+            .with_context(|| format!("creating {name}"))?;
+        let mut out = std::io::BufWriter::new(file);
+        log.write_lines(&mut out)
+            .and_then(|()| out.flush())
+            .with_context(|| format!("writing {name}"))?;
+        names.push(name);
+    }
+    Ok(names)
 }
 
 #[cfg(test)]

@@ -52,6 +52,8 @@ pub struct JobResult {
     pub verify: Option<VerifyResult>,
     /// diorite's `crash`: what the simulated power cuts showed.
     pub crash: Option<crate::run::crash::CrashResult>,
+    /// The per-I/O logs, when they go back to a client instead of into files here.
+    pub logs: Vec<crate::run::logs::Finished>,
     /// The job thread's context switches and page faults over the measured phase.
     pub usage: ThreadUsage,
     pub depths: Depths,

@@ -188,7 +188,10 @@ pub fn run_job(job: JobInput<'_>) -> JobResult {
     }
     if let Some(mut l) = e.logs.take() {
         l.finish(Stamp::now());
-        if let Err(err) = l.write(spec) {
+        let finished = l.into_finished(spec);
+        if spec.logs.to_client {
+            r.logs = finished;
+        } else if let Err(err) = logs::write_files(&finished, "") {
             r.error.get_or_insert(crate::errors::chain(err.as_ref()));
         }
     }
@@ -343,6 +346,7 @@ fn fresh_result(spec: &JobSpec, name: String, groupid: u32, targets: &[Target]) 
             .collect(),
         verify: None,
         crash: None,
+        logs: Vec::new(),
         usage: ThreadUsage::default(),
         depths: Depths::default(),
         samples: Samples::default(),

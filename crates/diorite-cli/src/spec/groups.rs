@@ -24,6 +24,9 @@ pub struct LogOpts {
     pub write_hist_log: Option<String>,
     pub log_hist_msec: u64,
     pub log_hist_coarseness: u32,
+    /// Not an option: the logs go back to a remote client (`diorite server`, as fio's server
+    /// sends them) and no file is written here.
+    pub to_client: bool,
 }
 
 impl Default for LogOpts {
@@ -40,6 +43,7 @@ impl Default for LogOpts {
             write_hist_log: None,
             log_hist_msec: 0,
             log_hist_coarseness: 0,
+            to_client: false,
         }
     }
 }
