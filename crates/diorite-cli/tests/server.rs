@@ -68,13 +68,17 @@ struct FioServer {
 
 impl FioServer {
     fn start(dir: &Path) -> FioServer {
+        FioServer::start_binary(Path::new("fio"), dir)
+    }
+
+    fn start_binary(fio: &Path, dir: &Path) -> FioServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let addr = format!("ip:127.0.0.1,{port}");
-        let child = Command::new("fio")
+        let child = Command::new(fio)
             .arg(format!("--server={addr}"))
             .current_dir(dir)
             .stdout(Stdio::null())
@@ -384,30 +388,6 @@ fn a_path_outside_what_the_operator_allowed_is_refused_and_nothing_is_created() 
         );
     }
     assert!(!srv_dir.path().join("ok.dat").exists());
-    // What fio's protocol carries and this server does not send yet (the per-I/O logs, which
-    // fio's server sends to the client as IOLOG): refused by name, not run.
-    for log in [
-        "write_lat_log",
-        "write_bw_log",
-        "write_iops_log",
-        "write_hist_log",
-    ] {
-        let opt = format!("{log}=lg");
-        let mut a = vec!["rw=write", "size=1m", "filename=n.dat", &opt];
-        if log == "write_hist_log" {
-            a.push("log_hist_msec=100");
-        }
-        let out = run_job(cli.path(), &srv.addr, "n", &a);
-        assert!(
-            text(&out).contains(log) && text(&out).contains("IOLOG"),
-            "{opt}: {}",
-            text(&out)
-        );
-        assert!(
-            !srv_dir.path().join("n.dat").exists(),
-            "{opt}: nothing created"
-        );
-    }
     // fio's --remote-config (LOAD_FILE: the server reads a job file of its own): refused by name.
     let client = format!("--client={}", srv.addr);
     let out = fio_may_fail(cli.path(), &[&client, "--remote-config", "/etc/hostname"]).unwrap();
@@ -734,6 +714,24 @@ fn a_newer_fio_client_drives_a_diorite_server() {
             assert_eq!(v["client_stats"][0]["write"]["total_ios"], 512, "{t}");
         }
     }
+    // Its logs, in version 120's samples (two values each): as from fio 3.33's.
+    let job = log_job(cli.path(), false);
+    let out = Command::new(&fio)
+        .arg(format!("--client={}", srv.addr))
+        .arg(&job)
+        .current_dir(cli.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    check_logs(cli.path(), "127.0.0.1", false, true);
+    // And a fio 3.42 server's logs, through diorite's client.
+    let fsrv_dir = tempdir();
+    let fsrv = FioServer::start_binary(Path::new(&fio), fsrv_dir.path());
+    let job = log_job(cli.path(), true);
+    let out = diorite_bench(cli.path(), &[&format!("--client={}", fsrv.addr), &job]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("protocol 120"), "{}", text(&out));
+    check_logs(cli.path(), &fsrv.addr, true, false);
 }
 
 #[test]
@@ -1000,11 +998,6 @@ fn diorite_bench_client_drives_diorite_and_fio_servers() {
 fn diorite_bench_client_bad_input_and_an_unreachable_host() {
     let (cli, srv_dir) = (tempdir(), tempdir());
     std::fs::write(cli.path().join("job.fio"), JOB).unwrap();
-    std::fs::write(
-        cli.path().join("logs.fio"),
-        "[l]\nrw=read\nwrite_lat_log=lat\n",
-    )
-    .unwrap();
     for (args, says) in [
         (&["--client=ip:127.0.0.1,1"][..], "no job file given"),
         (
@@ -1023,10 +1016,6 @@ fn diorite_bench_client_bad_input_and_an_unreachable_host() {
         (
             &["--client=ip:127.0.0.1,1", "job.fio", "job.fio"][..],
             "one job file per host",
-        ),
-        (
-            &["--client=ip:127.0.0.1,1", "logs.fio"][..],
-            "logs.fio:3: write_lat_log",
         ),
         (
             &["job.fio", "--client=ip:127.0.0.1,1"][..],
@@ -1122,4 +1111,200 @@ fn an_ipv6_loopback_server() {
         "{}",
         text(&out)
     );
+}
+
+/// The files a directory holds whose names contain `part`, sorted.
+fn files_with(dir: &Path, part: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(part))
+        .collect();
+    v.sort();
+    v
+}
+
+fn lines_of(p: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .lines()
+        .map(|l| l.split(", ").map(str::to_string).collect())
+        .collect()
+}
+
+/// A job with every per-I/O log: the latency logs (an absolute prefix, outside what the
+/// server allows: a server writes no log), bandwidth (named after the job), IOPS, and a
+/// coarsened histogram; rate-limited so the histogram has windows.
+fn log_job(cli: &Path, offset: bool) -> String {
+    let lat = cli.join("lg");
+    let job = format!(
+        "[global]\nsize=1m\nbs=4k\nioengine=io_uring\ndirect=1\nfilename=l.dat\n\
+         [job]\nrw=randwrite\nrate_iops=2500\nwrite_lat_log={}\nwrite_bw_log\n\
+         write_iops_log=io\nwrite_hist_log=h\nlog_hist_msec=10\nlog_hist_coarseness=2\n\
+         log_offset={}\n",
+        lat.display(),
+        u8::from(offset)
+    );
+    std::fs::write(cli.join("logs.fio"), job).unwrap();
+    "logs.fio".into()
+}
+
+/// Every log of a 256-write job, as a client wrote it for `host`: the same names, the per-I/O
+/// logs one line per write with fio's columns, the histogram 3 + 1856/4 columns. `windows`:
+/// the histogram's windows count each write at most once (fio writes them so locally; fio
+/// 3.33's server sends windows that grow: 29, 25, 54, 50, 79 ... latencies).
+fn check_logs(cli: &Path, host: &str, offset: bool, windows: bool) {
+    let names = files_with(cli, &format!(".log.{host}"));
+    let want: Vec<String> = [
+        "h_clat_hist.1.log",
+        "io_iops.1.log",
+        "job_bw.1.log",
+        "lg_clat.1.log",
+        "lg_lat.1.log",
+        "lg_slat.1.log",
+    ]
+    .iter()
+    .map(|n| format!("{n}.{host}"))
+    .collect();
+    assert_eq!(names, want, "{host}");
+    let cols = if offset { 6 } else { 5 };
+    for n in &names[1..] {
+        let lines = lines_of(&cli.join(n));
+        assert_eq!(lines.len(), 256, "{n}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.len() == cols && l[2] == "1" && l[3] == "4096"),
+            "{n}"
+        );
+        if n.starts_with("io_iops") {
+            assert!(lines.iter().all(|l| l[1] == "1"), "{n}");
+        }
+        if offset {
+            // Each write's offset, a 4 KiB multiple inside the 1 MiB file, each once.
+            let mut offs: Vec<u64> = lines.iter().map(|l| l[4].parse().unwrap()).collect();
+            offs.sort_unstable();
+            offs.dedup();
+            assert_eq!(offs.len(), 256, "{n}");
+            assert!(offs.iter().all(|o| o % 4096 == 0 && *o < 1 << 20), "{n}");
+        }
+    }
+    let hist = lines_of(&cli.join(&names[0]));
+    assert!(!hist.is_empty(), "{host}: no histogram windows");
+    assert!(hist.iter().all(|l| l.len() == 3 + 1856 / 4), "{host}");
+    let counted: u64 = hist
+        .iter()
+        .flat_map(|l| &l[3..])
+        .map(|v| v.parse::<u64>().unwrap())
+        .sum();
+    assert!(counted > 0, "{host}: an empty histogram");
+    assert!(
+        !windows || counted <= 256,
+        "{host}: {counted} latencies in the histogram"
+    );
+}
+
+#[test]
+fn per_io_logs_come_back_to_the_client_as_from_a_fio_server() {
+    if !fio_available() {
+        return;
+    }
+    let (srv_dir, fsrv_dir, cli) = (tempdir(), tempdir(), tempdir());
+    let srv = Server::start(srv_dir.path(), &[]);
+    let fsrv = FioServer::start(fsrv_dir.path());
+    let job = log_job(cli.path(), false);
+    // fio's own client, against a diorite server and a fio server: the same files.
+    for (addr, diorite) in [(&srv.addr, true), (&fsrv.addr, false)] {
+        let out = fio_in(cli.path(), &[&format!("--client={addr}"), &job]).unwrap();
+        assert!(text(&out).contains("err= 0"), "{}", text(&out));
+        check_logs(cli.path(), "127.0.0.1", false, diorite);
+        for f in files_with(cli.path(), ".log.") {
+            std::fs::remove_file(cli.path().join(f)).unwrap();
+        }
+    }
+    // A server writes no log of its own: its directory holds the job's data file only.
+    assert_eq!(files_with(srv_dir.path(), ""), ["l.dat"]);
+    // diorite's client, with offsets (fio's own client writes only the first 4/5 of such a
+    // log: it sizes the samples without their offsets).
+    let job = log_job(cli.path(), true);
+    for (addr, diorite) in [(&srv.addr, true), (&fsrv.addr, false)] {
+        let out = diorite_bench(cli.path(), &[&format!("--client={addr}"), &job]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        check_logs(cli.path(), addr, true, diorite);
+    }
+}
+
+/// A server that answers PROBE, then sends one IOLOG named `name` and ends the run.
+fn lying_server(name: &str) -> (String, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("ip:127.0.0.1,{}", l.local_addr().unwrap().port());
+    let name = name.to_string();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let read_one = |s: &mut TcpStream| {
+            let mut h = [0u8; 24];
+            s.read_exact(&mut h).unwrap();
+            let len = u32::from_le_bytes(h[16..20].try_into().unwrap()) as usize;
+            let mut p = vec![0; len];
+            s.read_exact(&mut p).unwrap();
+            u16::from_le_bytes([h[2], h[3]])
+        };
+        assert_eq!(read_one(&mut s), 10, "PROBE");
+        s.write_all(&frame(97, 10, 1, &[0; 512])).unwrap();
+        // The IOLOG: fio 3.33's header (288 bytes), one uncompressed 32-byte lat sample.
+        let mut p = vec![0u8; 288 + 32];
+        p[0] = 1; // nr_samples
+        p[8] = 1; // thread_number
+        p[12] = 1; // log_type: lat
+        p[32..32 + name.len()].copy_from_slice(name.as_bytes());
+        p[288 + 8] = 42; // the latency
+        p[288 + 24] = 16; // bs
+        let _ = s.write_all(&frame_flags(97, 17, 0, 0, &p));
+        let _ = s.write_all(&frame(97, 12, 0, &[0; 8])); // STOP
+        let _ = s.write_all(&frame(97, 1, 0, &[])); // QUIT
+        let _ = drain(&mut s);
+    });
+    (addr, t)
+}
+
+#[test]
+fn a_log_the_job_did_not_ask_for_is_not_written() {
+    let cli = tempdir();
+    let inner = cli.path().join("in");
+    std::fs::create_dir(&inner).unwrap();
+    std::fs::write(
+        inner.join("j.fio"),
+        "[j]\nrw=read\nsize=1m\nwrite_lat_log=lg\n",
+    )
+    .unwrap();
+    for name in [
+        "../lg_lat.1.log",
+        "evil_lat.1.log",
+        "/tmp/lg_lat.1.log",
+        "lg_x/../../y",
+    ] {
+        let (addr, t) = lying_server(name);
+        let out = diorite_bench(&inner, &[&format!("--client={addr}"), "j.fio"]);
+        t.join().unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {t}");
+        assert!(
+            t.contains("which its job file does not ask for; not written"),
+            "{name}: {t}"
+        );
+        assert_eq!(files_with(&inner, ".log"), Vec::<String>::new(), "{name}");
+        assert_eq!(
+            files_with(cli.path(), ".log"),
+            Vec::<String>::new(),
+            "{name}"
+        );
+    }
+    // The name it asked for is written, as fio's client writes it.
+    let (addr, t) = lying_server("lg_lat.1.log");
+    let out = diorite_bench(&inner, &[&format!("--client={addr}"), "j.fio"]);
+    t.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let got = std::fs::read_to_string(inner.join(format!("lg_lat.1.log.{addr}"))).unwrap();
+    assert_eq!(got, "0, 42, 0, 16, 0\n");
 }

@@ -8,6 +8,9 @@
 //! job file takes the last one given. `--output-format` applies to the whole run; other
 //! options belong in the job files (they are refused here, by name).
 //!
+//! Logs: each `write_*_log` file a host sends (IOLOG) is written here as `NAME.HOST`, as fio's
+//! client writes it, if its name is one the job file asks for.
+//!
 //! Versions: the client offers fio 3.33's protocol (97), then fio 3.42's (120), until a host
 //! answers its PROBE (fio's servers close a connection of another version).
 
@@ -170,29 +173,56 @@ fn resolve(s: &str) -> Result<Addr> {
     Ok(Addr::Tcp(a))
 }
 
-/// The per-I/O logs come back as IOLOG commands, which this client does not write yet: a job
-/// file that asks for them is refused by name rather than run without its logs.
-fn refuse_logs(path: &std::path::Path, job: &str) -> Result<()> {
-    for (n, line) in job.lines().enumerate() {
-        let key = line.split(['=', ' ', '\t']).next().unwrap_or("").trim();
-        let key = key.replace('-', "_");
-        if [
-            "write_lat_log",
-            "write_bw_log",
-            "write_iops_log",
-            "write_hist_log",
-        ]
-        .contains(&key.as_str())
-        {
-            bail!(
-                "{}:{}: {key}: the hosts send their per-I/O logs back as IOLOG, which \
-                 diorite bench --client does not write yet",
-                path.display(),
-                n + 1
-            );
+/// The prefixes a job file's logs may have: each `write_*_log` value, and each section's name
+/// (a log without a value is named after its job). A host's IOLOG is written only under one of
+/// them, so a server cannot make this client write a file the job did not ask for.
+fn log_prefixes(job: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in job.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            out.push(name.trim().to_string());
+            continue;
+        }
+        let (key, value) = line.split_once('=').unwrap_or((line, ""));
+        let key = key.trim().replace('-', "_");
+        if key.starts_with("write_") && key.ends_with("_log") && !value.trim().is_empty() {
+            out.push(value.trim().to_string());
         }
     }
-    Ok(())
+    out
+}
+
+/// Writes a log a host sent as fio's client does: `NAME.HOST` (relative names in the working
+/// directory), afresh, or appended to for a log shared by every job. HOST is the host as given
+/// (a `/` of a socket path as `_`). Returns the file's name.
+fn save_log(l: &Layout, payload: &[u8], host: &str, prefixes: &[String]) -> Result<String> {
+    let log = super::iolog::decode(l, payload, 1 << 30)?;
+    let under = |p: &String| {
+        log.name
+            .strip_prefix(p.as_str())
+            .and_then(|rest| rest.strip_prefix('_'))
+            .is_some_and(|rest| !rest.contains('/'))
+    };
+    let climbs = std::path::Path::new(&log.name)
+        .components()
+        .any(|c| c == std::path::Component::ParentDir);
+    if climbs || !prefixes.iter().any(under) {
+        bail!(
+            "sent a log named {:?}, which its job file does not ask for; not written",
+            log.name
+        );
+    }
+    let name = format!("{}.{}", log.name, host.replace('/', "_"));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(!log.append)
+        .append(log.append)
+        .open(&name)
+        .with_context(|| format!("creating {name}"))?;
+    f.write_all(&log.content)
+        .with_context(|| format!("writing {name}"))?;
+    Ok(name)
 }
 
 /// Runs every host's job and prints the results. Returns the exit code (1 when a host failed,
@@ -205,9 +235,6 @@ pub fn run(hosts: &[Host], formats: &[OutputFormat], out: &mut impl Write) -> Re
             std::fs::read_to_string(&h.job).with_context(|| format!("reading {}", h.job.display()))
         })
         .collect::<Result<_>>()?;
-    for (h, job) in hosts.iter().zip(&jobs) {
-        refuse_logs(&h.job, job)?;
-    }
     let ran: Vec<Ran> = std::thread::scope(|s| {
         let handles: Vec<_> = hosts
             .iter()
@@ -333,6 +360,7 @@ fn converse(h: &Host, job: &str, ran: &mut Ran) -> Result<()> {
     let started = std::time::Instant::now();
     // A job's options (JOB_OPT, for JSON "job options") come before its TS.
     let mut given: Vec<(String, String)> = Vec::new();
+    let prefixes = log_prefixes(job);
     loop {
         let f = match frame::read(&mut conn, Some(l.version), 1 << 30) {
             Ok(f) => f,
@@ -361,9 +389,15 @@ fn converse(h: &Host, job: &str, ran: &mut Ran) -> Result<()> {
                     ran.disks.push(d);
                 }
             }
+            op::IOLOG => match save_log(l, &f.payload, &h.name, &prefixes) {
+                Ok(_) => {}
+                Err(e) => {
+                    ran.error.get_or_insert(format!("{e:#}"));
+                }
+            },
             op::STOP => ran.exit = wire::decode_end(&f.payload).unwrap_or(1),
             op::QUIT => break,
-            // START, SERVER_START, GS (the groups are summed here), ETA, IOLOG.
+            // START, SERVER_START, GS (the groups are summed here), ETA.
             _ => {}
         }
     }
@@ -474,6 +508,7 @@ fn result_of(ts: wire::RemoteStats, host: &str) -> JobResult {
         targets: Vec::new(),
         verify: None,
         crash: None,
+        logs: Vec::new(),
         usage: ThreadUsage {
             usr: ms(ts.usr_ms),
             sys: ms(ts.sys_ms),

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod conn;
 pub mod frame;
+pub mod iolog;
 pub mod layout;
 #[rustfmt::skip]
 pub mod layout_v120;

@@ -10,8 +10,9 @@
 //! report entry's TS, each group's GS, STOP and QUIT. A client that quits or goes away stops
 //! its job. Frames are read with a bounded payload; a bad frame gets a TEXT naming what was
 //! wrong where that can be sent, then the connection closes; the server goes on serving.
-//! What fio's client may send and this server does not do is refused by name (TEXT, QUIT):
-//! the per-I/O logs (IOLOG), LOAD_FILE, VTRIGGER, SENDFILE, UPDATE_JOB, EXIT.
+//! The per-I/O logs go back to the client as IOLOG (zlib-compressed when its PROBE offers it)
+//! and are not written here. What fio's client may send and this server does not do is
+//! refused by name (TEXT, QUIT): LOAD_FILE, VTRIGGER, SENDFILE, UPDATE_JOB, EXIT.
 
 use super::conn::Conn;
 use super::frame::{self, op, Frame, FrameError};
@@ -128,6 +129,8 @@ struct Ready {
     plan: Option<Plan>,
     /// Once RUN came: how many jobs, since when.
     started: Option<(u32, std::time::Instant)>,
+    /// The client's PROBE offered zlib: the logs go compressed.
+    zlib: bool,
 }
 
 fn session(shared: &Arc<Shared>, conn: Conn) -> Result<()> {
@@ -220,8 +223,10 @@ fn handle(
 ) -> Result<bool> {
     match f.opcode {
         op::PROBE => {
+            // fio's client offers zlib for the logs (`FIO_PROBE_FLAG_ZLIB`); taken when offered.
+            ready.zlib = f.payload.first().is_some_and(|b| b & 1 != 0);
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-            let reply = wire::probe_reply(out.l, &hostname(), concat!("diorite-", env!("CARGO_PKG_VERSION")), cpus);
+            let reply = wire::probe_reply(out.l, &hostname(), concat!("diorite-", env!("CARGO_PKG_VERSION")), cpus, ready.zlib);
             out.send(op::PROBE, f.tag, &reply)?;
         }
         op::JOB | op::JOBLINE => {
@@ -301,7 +306,7 @@ fn handle(
             };
             let n = plan.jobs.iter().map(|j| j.numjobs).sum();
             ready.started = Some((n, std::time::Instant::now()));
-            let (out, shared) = (out.clone(), shared.clone());
+            let (out, shared, zlib) = (out.clone(), shared.clone(), ready.zlib);
             *running = Some(std::thread::spawn(move || {
                 // One run at a time: a second client is told, not queued behind an unknown wait.
                 let Ok(_run) = shared.run.try_lock() else {
@@ -310,7 +315,7 @@ fn handle(
                     let _ = out.send(op::QUIT, 0, &[]);
                     return;
                 };
-                run(&plan, &out);
+                run(&plan, &out, zlib);
             }));
         }
         op::QUIT => return Ok(false),
@@ -328,7 +333,7 @@ fn handle(
 /// Parses and checks a job as `diorite bench` would (every option, every rule), then checks
 /// every path it would create or write against the allowed prefixes.
 fn check(opts: &Options, args: &[String]) -> Result<Plan> {
-    let plan = job::parse_args(args)?;
+    let mut plan = job::parse_args(args)?;
     if plan.default_job {
         bail!("no job given: send a job file or options with --name");
     }
@@ -336,8 +341,10 @@ fn check(opts: &Options, args: &[String]) -> Result<Plan> {
         bail!("--cmdhelp, --enghelp, --version and --parse-only are local options");
     }
     job::settle::check(&plan)?;
-    for j in &plan.jobs {
-        refuse_unsent(j)?;
+    // The per-I/O logs go back to the client (IOLOG), as fio's server sends them: none is
+    // written here.
+    for j in &mut plan.jobs {
+        j.send_logs_to_client();
     }
     let here = std::env::current_dir()?;
     for p in crate::plan::written_paths(&plan)? {
@@ -356,26 +363,6 @@ fn check(opts: &Options, args: &[String]) -> Result<Plan> {
         }
     }
     Ok(plan)
-}
-
-/// What fio's protocol carries that this server does not send yet, refused by name rather than
-/// run and left out of the client's report.
-fn refuse_unsent(j: &crate::spec::JobSpec) -> Result<()> {
-    let l = &j.logs;
-    let logs = [
-        ("write_lat_log", &l.write_lat_log),
-        ("write_bw_log", &l.write_bw_log),
-        ("write_iops_log", &l.write_iops_log),
-        ("write_hist_log", &l.write_hist_log),
-    ];
-    if let Some((name, _)) = logs.iter().find(|(_, v)| v.is_some()) {
-        bail!(
-            "job {}: {name}: fio's server sends the per-I/O logs to the client (IOLOG), which \
-             this server does not do yet",
-            j.name
-        );
-    }
-    Ok(())
 }
 
 /// `..` and `.` resolved lexically.
@@ -428,8 +415,9 @@ fn stat_outputs(plan: &Plan) -> u32 {
     }
 }
 
-/// Runs the plan and sends what it measured: TS per report entry, GS per group, STOP, QUIT.
-fn run(plan: &Plan, out: &Out) {
+/// Runs the plan and sends what it measured: each job's logs (IOLOG), TS per report entry, GS
+/// per group, STOP, QUIT.
+fn run(plan: &Plan, out: &Out, zlib: bool) {
     STOP.store(false, Ordering::Relaxed);
     let _ = out.send(op::SERVER_START, 0, &[]);
     if plan
@@ -455,6 +443,12 @@ fn run(plan: &Plan, out: &Out) {
             return;
         }
     };
+    for r in &results {
+        for log in &r.logs {
+            let payload = super::iolog::encode(out.l, log, r.spec.job_number, zlib);
+            let _ = out.send(op::IOLOG, 0, &payload);
+        }
+    }
     let views = report::views(&results, plan.globals.group_reporting);
     // The options as given, for the client's JSON (fio sends them before the stats).
     for (k, val) in &plan.globals.global_options {

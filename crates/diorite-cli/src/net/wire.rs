@@ -39,7 +39,8 @@ impl Pdu {
 
 /// `cmd_probe_reply_pdu`: who this server is. `os` 1 and `arch` 1 are fio's Linux and x86-64
 /// (`os/os.h`, `arch/arch.h`), the only ones diorite runs on.
-pub fn probe_reply(l: &Layout, hostname: &str, version: &str, cpus: u32) -> Vec<u8> {
+/// `zlib`: the client offered zlib and the logs will be sent compressed (`FIO_PROBE_FLAG_ZLIB`).
+pub fn probe_reply(l: &Layout, hostname: &str, version: &str, cpus: u32, zlib: bool) -> Vec<u8> {
     let r = &l.probe;
     let mut p = Pdu::zeroed(r.size);
     p.str(r.hostname, r.bigendian - r.hostname, hostname);
@@ -48,8 +49,7 @@ pub fn probe_reply(l: &Layout, hostname: &str, version: &str, cpus: u32) -> Vec<
     p.0[r.arch] = if cfg!(target_arch = "aarch64") { 13 } else { 1 };
     p.0[r.bpp] = std::mem::size_of::<usize>() as u8;
     p.u32(r.cpus, cpus);
-    // No zlib: IOLOG payloads would go uncompressed, and this server sends none yet.
-    p.u64(r.flags, 0);
+    p.u64(r.flags, u64::from(zlib));
     p.0
 }
 
@@ -531,23 +531,23 @@ fn latency_buckets(l: &Layout, p: &mut Pdu, v: &View<'_>) {
 }
 
 /// Bounds-checked little-endian reads of a payload (`None` past its end).
-struct Rd<'a>(&'a [u8]);
+pub(super) struct Rd<'a>(pub(super) &'a [u8]);
 
 impl Rd<'_> {
-    fn u16(&self, at: usize) -> Option<u16> {
+    pub(super) fn u16(&self, at: usize) -> Option<u16> {
         Some(u16::from_le_bytes(self.0.get(at..at + 2)?.try_into().ok()?))
     }
-    fn u32(&self, at: usize) -> Option<u32> {
+    pub(super) fn u32(&self, at: usize) -> Option<u32> {
         Some(u32::from_le_bytes(self.0.get(at..at + 4)?.try_into().ok()?))
     }
-    fn u64(&self, at: usize) -> Option<u64> {
+    pub(super) fn u64(&self, at: usize) -> Option<u64> {
         Some(u64::from_le_bytes(self.0.get(at..at + 8)?.try_into().ok()?))
     }
-    fn f64(&self, at: usize) -> Option<f64> {
+    pub(super) fn f64(&self, at: usize) -> Option<f64> {
         self.u64(at).map(f64::from_bits)
     }
     /// A NUL-terminated string in a field of `cap` bytes.
-    fn str(&self, at: usize, cap: usize) -> Option<String> {
+    pub(super) fn str(&self, at: usize, cap: usize) -> Option<String> {
         let b = self.0.get(at..at + cap)?;
         let n = b.iter().position(|&c| c == 0).unwrap_or(cap);
         Some(String::from_utf8_lossy(&b[..n]).into_owned())
@@ -765,9 +765,11 @@ pub fn decode_job_option(l: &Layout, payload: &[u8]) -> Option<(bool, u32, Strin
     ))
 }
 
-/// A client's PROBE (`cmd_client_probe_pdu`): no zlib; the server's name as the client knows it.
+/// A client's PROBE (`cmd_client_probe_pdu`): zlib offered for the logs
+/// (`FIO_PROBE_FLAG_ZLIB`); the server's name as the client knows it.
 pub fn client_probe(server: &str) -> Vec<u8> {
     let mut p = Pdu::zeroed(8 + 128);
+    p.u64(0, 1);
     p.str(8, 128, server);
     p.0
 }
