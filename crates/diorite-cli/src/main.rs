@@ -115,6 +115,13 @@ fn info(path: &PathBuf, out: &mut impl Write) -> Result<()> {
         g.buf_align()
     )?;
     writeln!(out, "offset alignment:   {}", g.offset_align)?;
+    if g.read_offset_align != g.offset_align {
+        writeln!(
+            out,
+            "read alignment:     {} (reads only; statx STATX_DIO_READ_ALIGN)",
+            g.read_offset_align
+        )?;
+    }
     writeln!(out, "max transfer:       {} bytes", g.max_transfer)?;
     writeln!(
         out,

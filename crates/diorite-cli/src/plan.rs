@@ -749,7 +749,8 @@ fn region_of(j: &JobSpec, f: &DirectFile, p: &Path, fi: usize) -> Result<(u64, u
     check_hipri(j, f, p)?;
     check_atomic(j, f, p)?;
     let g = f.geometry();
-    let align = u64::from(g.offset_align);
+    // A job that only reads needs only the read alignment (smaller on some filesystems).
+    let align = u64::from(g.offset_align_for(!j.rw.writes()));
     let unit = j.bs.unit();
     if unit % align != 0 || j.bs.min() % align != 0 {
         bail!(

@@ -861,3 +861,65 @@ fn atomic_writes_run_where_the_file_takes_them_and_are_refused_elsewhere() {
         );
     }
 }
+
+/// A file whose reads align more finely than its writes (a reflinked file on XFS: `statx`
+/// `STATX_DIO_READ_ALIGN`): `diorite info` shows both; a read job of 512-byte blocks runs, a
+/// write job of 512-byte blocks is refused by name before anything is written.
+#[test]
+fn read_jobs_take_the_read_alignment_and_write_jobs_the_write_alignment() {
+    let Some(fs) = common::Xfs::new(512 << 20) else {
+        return;
+    };
+    let (a, b) = (fs.dir.join("a"), fs.dir.join("b"));
+    std::fs::write(&a, vec![3u8; 1 << 20]).unwrap();
+    let ok = Command::new("cp")
+        .arg("--reflink=always")
+        .arg(&a)
+        .arg(&b)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok);
+    let info = Command::new(env!("CARGO_BIN_EXE_diorite"))
+        .arg("info")
+        .arg(&b)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    if !info.contains("read alignment:     512") {
+        eprintln!("SKIPPED: no STATX_DIO_READ_ALIGN from this kernel: {info}");
+        return;
+    }
+    assert!(info.contains("offset alignment:   4096"), "{info}");
+    let name = format!("--filename={}", b.display());
+    let out = common::bench(&[
+        "--name=r",
+        &name,
+        "--rw=randread",
+        "--bs=512",
+        "--size=1m",
+        "--direct=1",
+        "--ioengine=io_uring",
+        "--number_ios=200",
+    ]);
+    let t =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("issued rwts: total=200,0,0,0"), "{t}");
+    let before = std::fs::read(&b).unwrap();
+    let out = common::bench(&[
+        "--name=w",
+        &name,
+        "--rw=randwrite",
+        "--bs=512",
+        "--size=1m",
+        "--direct=1",
+        "--ioengine=io_uring",
+    ]);
+    let t = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("block size 512 is not a multiple") && t.contains("(4096 bytes)"),
+        "{t}"
+    );
+    assert_eq!(std::fs::read(&b).unwrap(), before, "nothing written");
+}

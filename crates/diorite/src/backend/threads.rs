@@ -266,10 +266,12 @@ fn perform(req: &Request, iov: &mut Vec<IoVec>, fault: Option<Fault>) -> Outcome
     }
 }
 
+/// The unit direct I/O moves for `req` (reads may have a smaller one than writes).
 fn offset_align(req: &Request) -> u64 {
+    let read = req.op == OpKind::Read;
     req.file
         .as_ref()
-        .map_or(1, |f| u64::from(f.geometry().offset_align.max(1)))
+        .map_or(1, |f| u64::from(f.geometry().offset_align_for(read).max(1)))
 }
 
 /// Performs `req` under `fault`: bytes or `-errno`.
@@ -277,10 +279,7 @@ fn perform_inner(req: &Request, iov: &mut Vec<IoVec>, fault: Option<Fault>) -> i
     let rw = matches!(req.op, OpKind::Read | OpKind::Write);
     // Direct I/O moves whole aligned units: a prefix is rounded down to them.
     let align = |n: u64| {
-        let a = req
-            .file
-            .as_ref()
-            .map_or(1, |f| u64::from(f.geometry().offset_align.max(1)));
+        let a = offset_align(req);
         n / a * a
     };
     match fault {

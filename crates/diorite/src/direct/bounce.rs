@@ -80,7 +80,8 @@ pub(crate) fn misaligned(req: &Request) -> bool {
         return false;
     };
     let g = file.geometry();
-    let (off_align, mem_align) = (u64::from(g.offset_align), u64::from(g.mem_align));
+    let read = req.op == OpKind::Read;
+    let (off_align, mem_align) = (u64::from(g.offset_align_for(read)), u64::from(g.mem_align));
     let mut bad = req.offset % off_align != 0;
     req.bufs.for_each_segment(|addr, len| {
         bad |= addr as u64 % mem_align != 0 || len as u64 % off_align != 0;

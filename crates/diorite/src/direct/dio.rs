@@ -2,8 +2,9 @@
 //! transfer, and the partial-result rule.
 //!
 //! - **Validation** checks the file offset and *every* segment — address against `mem_align`,
-//!   length against `offset_align` — so a vectored request with a bad second segment is refused
-//!   whole (a fast path that checks only the first iovec is a classic O_DIRECT bug).
+//!   length against `offset_align` (`read_offset_align` for reads: it may be smaller) — so a
+//!   vectored request with a bad second segment is refused whole (a fast path that checks only
+//!   the first iovec is a classic O_DIRECT bug).
 //! - **Splitting**: a request larger than `max_transfer` (or with more than `IOV_MAX` segments)
 //!   is issued as pieces and completes once.
 //! - **Partial results**: the result is the bytes completed contiguously from the start before
@@ -191,7 +192,7 @@ pub(crate) fn validate_io(file: &DirectFile, op: OpKind, offset: u64, bufs: &Buf
             ))
             .at_offset(offset));
     }
-    let off_align = u64::from(g.offset_align);
+    let off_align = u64::from(g.offset_align_for(op == OpKind::Read));
     if rem(offset, off_align) != 0 {
         return Err(Error::new(ErrorKind::Misaligned, OP)
             .with_detail(format!(

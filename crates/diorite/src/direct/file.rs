@@ -91,8 +91,14 @@ pub struct Geometry {
     /// Required alignment of buffer addresses, in bytes: the minimum that validation enforces,
     /// after [`Geometry::align_check`].
     pub mem_align: u32,
-    /// Required alignment of file offsets and segment lengths, in bytes.
+    /// Required alignment of file offsets and segment lengths, in bytes (of writes, and of
+    /// every request but reads).
     pub offset_align: u32,
+    /// Required alignment of the file offsets and segment lengths of reads: `offset_align`,
+    /// unless the kernel reports a smaller one for reads (`STATX_DIO_READ_ALIGN`, Linux 6.14;
+    /// XFS with reflink: sectors for reads, filesystem blocks for writes). Divides
+    /// `offset_align`.
+    pub read_offset_align: u32,
     /// The largest transfer issued as one I/O; larger requests are split.
     pub max_transfer: u32,
     /// Whether the file is a block device.
@@ -135,6 +141,16 @@ pub struct AtomicWrite {
 }
 
 impl Geometry {
+    /// The offset and length alignment of a read (`read_offset_align`) or of any other request
+    /// (`offset_align`).
+    pub fn offset_align_for(&self, read: bool) -> u32 {
+        if read {
+            self.read_offset_align
+        } else {
+            self.offset_align
+        }
+    }
+
     /// The alignment buffers are allocated with by default: `max(mem_align, page size)`
     /// (QEMU's "optimal memory alignment"), so a block-sized buffer never straddles two pages.
     pub fn buf_align(&self) -> u32 {
@@ -453,6 +469,7 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
             logical_block_size: 1,
             mem_align: 1,
             offset_align: 1,
+            read_offset_align: 1,
             max_transfer: MAX_RW_COUNT,
             is_block_device: st.is_block_device,
             source: GeometrySource::Buffered,
@@ -520,10 +537,17 @@ fn probe_geometry(fd: BorrowedFd<'_>, st: &sys::Stat, direct: bool) -> Result<Ge
             segments_max: segments_max.max(1),
         })
         .filter(|a| a.unit_max >= a.unit_min);
+    // A read alignment is taken only when it divides the write alignment (as the kernel's
+    // alignments, powers of two, do): a request aligned for writes is then aligned for reads.
+    let read_offset_align = st
+        .dio_read_align
+        .filter(|r| *r <= offset_align && offset_align % r == 0)
+        .unwrap_or(offset_align);
     Ok(Geometry {
         logical_block_size,
         mem_align,
         offset_align,
+        read_offset_align,
         max_transfer,
         is_block_device: st.is_block_device,
         source,

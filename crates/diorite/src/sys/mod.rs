@@ -46,6 +46,10 @@ pub(crate) struct Stat {
     /// `STATX_DIOALIGN`: (memory alignment, offset alignment), when the kernel reported them
     /// (zero means "direct I/O not supported on this file").
     pub(crate) dio_align: Option<(u32, u32)>,
+    /// `STATX_DIO_READ_ALIGN` (Linux 6.14): the offset alignment of direct reads when the
+    /// kernel reported one (it may be smaller than the write alignment: XFS with reflink asks
+    /// filesystem blocks of writes and sectors of reads).
+    pub(crate) dio_read_align: Option<u32>,
     /// For a block device, its own major:minor; otherwise the device holding the file.
     pub(crate) dev: (u32, u32),
     /// The inode number (of the device node, for a block device).
@@ -55,8 +59,8 @@ pub(crate) struct Stat {
     pub(crate) atomic: Option<(u32, u32, u32)>,
 }
 
-/// `statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_DIOALIGN | STATX_WRITE_ATOMIC)`
-/// (a kernel without the last two leaves their mask bits clear).
+/// `statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_DIOALIGN | STATX_WRITE_ATOMIC |
+/// STATX_DIO_READ_ALIGN)` (a kernel without the last three leaves their mask bits clear).
 pub(crate) fn statx(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
     // SAFETY: `statx` is plain old data; all-zero is a valid value.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
@@ -67,7 +71,10 @@ pub(crate) fn statx(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
             fd.as_raw_fd(),
             c"".as_ptr(),
             libc::AT_EMPTY_PATH,
-            libc::STATX_BASIC_STATS | libc::STATX_DIOALIGN | libc::STATX_WRITE_ATOMIC,
+            libc::STATX_BASIC_STATS
+                | libc::STATX_DIOALIGN
+                | libc::STATX_WRITE_ATOMIC
+                | libc::STATX_DIO_READ_ALIGN,
             &mut st,
         )
     };
@@ -82,6 +89,9 @@ pub(crate) fn statx(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
         size: st.stx_size,
         dio_align: (st.stx_mask & libc::STATX_DIOALIGN != 0)
             .then_some((st.stx_dio_mem_align, st.stx_dio_offset_align)),
+        dio_read_align: (st.stx_mask & libc::STATX_DIO_READ_ALIGN != 0
+            && st.stx_dio_read_offset_align > 0)
+            .then_some(st.stx_dio_read_offset_align),
         dev: if is_block_device {
             (st.stx_rdev_major, st.stx_rdev_minor)
         } else {
