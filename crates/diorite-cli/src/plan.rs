@@ -330,17 +330,14 @@ fn needs(clones: &[JobClone]) -> Result<Vec<Need>> {
     Ok(needs)
 }
 
-fn open_target(
-    p: &Path,
-    write: bool,
-    direct: bool,
-    sync: diorite::WriteSync,
-) -> Result<DirectFile> {
+/// Opens an existing target as job `j` does (`direct` as decided for it).
+fn open_target(p: &Path, j: &JobSpec, direct: bool) -> Result<DirectFile> {
     DirectFile::options()
         .read(true)
-        .write(write)
+        .write(j.rw.writes())
         .direct(direct)
-        .sync(sync)
+        .dontcache(j.uncached && !direct)
+        .sync(j.sync_io)
         .open(p)
         .with_context(|| format!("opening {}", p.display()))
 }
@@ -349,9 +346,9 @@ fn check_targets(clones: &[JobClone], needs: &[Need]) -> Result<()> {
     for j in clones.iter().map(|c| &c.spec).filter(|j| !j.is_null()) {
         for (fi, p) in j.files.filenames.iter().enumerate() {
             let f = if needs.iter().any(|n| &n.path == p && n.exists) {
-                open_target(p, j.rw.writes(), j.direct, j.sync_io)?
+                open_target(p, j, j.direct)?
             } else {
-                probe_new_file(p, j.direct)?
+                probe_new_file(p, j)?
             };
             region_of(j, &f, p, fi)?;
         }
@@ -516,7 +513,7 @@ fn open_clones(
             let f = if spec.is_null() && !p.exists() {
                 null_target(&spec, i)?
             } else {
-                open_target(p, spec.rw.writes(), direct, spec.sync_io)?
+                open_target(p, &spec, direct)?
             };
             let (base, len) = region_of(&spec, &f, p, i)?;
             targets.push(Target { file: f, base, len });
@@ -550,6 +547,7 @@ pub fn open_on_start(p: &Prepared) -> Result<Vec<Target>> {
             .write(true)
             .create(true)
             .direct(*direct)
+            .dontcache(p.spec.uncached && !*direct)
             .sync(p.spec.sync_io)
             .open(path)
             .with_context(|| format!("creating {} (create_on_open)", path.display()))?;
@@ -561,7 +559,7 @@ pub fn open_on_start(p: &Prepared) -> Result<Vec<Target>> {
 
 /// The geometry a file not yet created at `p` will have: an unnamed temp file (`O_TMPFILE`)
 /// in the same directory, opened as the job will open it. Creates nothing visible.
-fn probe_new_file(p: &Path, direct: bool) -> Result<DirectFile> {
+fn probe_new_file(p: &Path, j: &JobSpec) -> Result<DirectFile> {
     use std::os::fd::AsRawFd;
     let dir = layout::parent_dir(p);
     let tmp = tempfile::tempfile_in(&dir)
@@ -569,7 +567,8 @@ fn probe_new_file(p: &Path, direct: bool) -> Result<DirectFile> {
     DirectFile::options()
         .read(true)
         .write(true)
-        .direct(direct)
+        .direct(j.direct)
+        .dontcache(j.uncached && !j.direct)
         .open(format!("/proc/self/fd/{}", tmp.as_raw_fd()))
         .with_context(|| {
             format!(

@@ -923,3 +923,126 @@ fn read_jobs_take_the_read_alignment_and_write_jobs_the_write_alignment() {
     );
     assert_eq!(std::fs::read(&b).unwrap(), before, "nothing written");
 }
+
+/// fio's `uncached` (io_uring, pvsync2): a buffered job leaves none of its file in the page
+/// cache, where the same job without it leaves it all; other engines and a filesystem that
+/// does not take RWF_DONTCACHE (tmpfs) are refused by name before anything is written; with
+/// `direct=1` it has no effect, as in fio, and says so.
+#[test]
+fn uncached_jobs_leave_the_page_cache_as_they_found_it() {
+    let Some(fs) = common::Xfs::new(512 << 20) else {
+        return;
+    };
+    const LEN: usize = 8 << 20;
+    let f = fs.dir.join("u.dat");
+    std::fs::write(&f, vec![5u8; LEN]).unwrap();
+    let name = format!("--filename={}", f.display());
+    let drop_cache = || {
+        let file = std::fs::File::open(&f).unwrap();
+        file.sync_all().unwrap();
+        // SAFETY: an open descriptor; advice only.
+        let r = unsafe {
+            libc::posix_fadvise(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                0,
+                0,
+                libc::POSIX_FADV_DONTNEED,
+            )
+        };
+        assert_eq!(r, 0);
+        assert_eq!(common::cached_pages(&f, LEN), 0);
+    };
+    let job = |engine: &str, rw: &str, uncached: &str| {
+        let out = common::bench(&[
+            "--name=u",
+            &name,
+            rw,
+            "--bs=64k",
+            "--size=8m",
+            "--direct=0",
+            engine,
+            uncached,
+        ]);
+        let t = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), t)
+    };
+    for engine in ["--ioengine=io_uring", "--ioengine=pvsync2"] {
+        // The control: the same read job, cached.
+        drop_cache();
+        let (code, t) = job(engine, "--rw=read", "--uncached=0");
+        assert_eq!(code, Some(0), "{t}");
+        assert_eq!(
+            common::cached_pages(&f, LEN),
+            LEN / 4096,
+            "{engine}: cached"
+        );
+        drop_cache();
+        let (code, t) = job(engine, "--rw=read", "--uncached=1");
+        assert_eq!(code, Some(0), "{t}");
+        assert!(t.contains("issued rwts: total=128,0,0,0"), "{t}");
+        assert_eq!(common::cached_pages(&f, LEN), 0, "{engine}: uncached reads");
+        let (code, t) = job(engine, "--rw=write", "--uncached=1");
+        assert_eq!(code, Some(0), "{t}");
+        assert_eq!(
+            common::cached_pages_settled(&f, LEN),
+            0,
+            "{engine}: uncached writes"
+        );
+    }
+    // Engines fio gives no uncached: refused by name, nothing written.
+    std::fs::write(&f, vec![5u8; LEN]).unwrap();
+    for engine in [
+        "--ioengine=libaio",
+        "--ioengine=psync",
+        "--ioengine=threads",
+    ] {
+        let (code, t) = job(engine, "--rw=write", "--uncached=1");
+        assert_eq!(code, Some(1), "{engine}: {t}");
+        assert!(
+            t.contains("uncached is an option of fio's io_uring and pvsync2"),
+            "{t}"
+        );
+    }
+    assert!(
+        std::fs::read(&f).unwrap().iter().all(|b| *b == 5),
+        "nothing written"
+    );
+    // tmpfs keeps everything in the page cache: refused before the file is created.
+    let shm = std::path::Path::new("/dev/shm").join(format!("diorite-u-{}", std::process::id()));
+    let shm_name = format!("--filename={}", shm.display());
+    let out = common::bench(&[
+        "--name=u",
+        &shm_name,
+        "--rw=write",
+        "--bs=64k",
+        "--size=1m",
+        "--direct=0",
+        "--ioengine=io_uring",
+        "--uncached=1",
+    ]);
+    let t = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        let _ = std::fs::remove_file(&shm);
+        eprintln!("SKIPPED: tmpfs takes RWF_DONTCACHE on this kernel");
+    } else {
+        assert!(t.contains("does not take RWF_DONTCACHE"), "{t}");
+        assert!(!shm.exists(), "nothing created");
+    }
+    // direct=1: no effect, as in fio, and a warning says so.
+    let (code, t) = job("--ioengine=io_uring", "--rw=read", "--uncached=1");
+    assert_eq!(code, Some(0), "{t}");
+    let out = common::bench(&[
+        "--name=u",
+        &name,
+        "--rw=read",
+        "--bs=64k",
+        "--size=8m",
+        "--direct=1",
+        "--ioengine=io_uring",
+        "--uncached=1",
+    ]);
+    let t = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("uncached has no effect with direct=1"), "{t}");
+}

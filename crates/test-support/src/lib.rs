@@ -214,3 +214,43 @@ pub fn within<T: Send + 'static>(
     rx.recv_timeout(std::time::Duration::from_secs(secs))
         .unwrap_or_else(|_| panic!("{what}: no return within {secs} s (hang)"))
 }
+
+/// How many of the pages of `path`'s first `len` bytes are in the page cache (`mincore(2)`
+/// over a read-only mapping).
+pub fn cached_pages(path: &std::path::Path, len: usize) -> usize {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).expect("open for mincore");
+    let page = 4096;
+    // SAFETY: a shared read-only mapping of an open file, unmapped below; nothing reads it.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(map, libc::MAP_FAILED, "mmap {}", path.display());
+    let mut vec = vec![0u8; len.div_ceil(page)];
+    // SAFETY: `map` is a mapping of `len` bytes; `vec` has one byte per page of it.
+    let r = unsafe { libc::mincore(map, len, vec.as_mut_ptr()) };
+    assert_eq!(r, 0, "mincore");
+    // SAFETY: the mapping made above, not used after this.
+    unsafe { libc::munmap(map, len) };
+    vec.iter().filter(|b| *b & 1 != 0).count()
+}
+
+/// [`cached_pages`] once it reaches 0, or after 5 s: an uncached write's pages leave the
+/// cache when its writeback (started before the write returned) has finished.
+pub fn cached_pages_settled(path: &std::path::Path, len: usize) -> usize {
+    let t0 = std::time::Instant::now();
+    loop {
+        let n = cached_pages(path, len);
+        if n == 0 || t0.elapsed() > std::time::Duration::from_secs(5) {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -626,6 +626,7 @@ pub static OPTIONS: &[Opt] =
             |j, g, v| {
                 j.engine = parse_engine(v.str())?;
                 j.posix_aio = v.str() == "posixaio";
+                j.pvsync2 = v.str() == "pvsync2";
             }
         ),
         opt!(
@@ -774,6 +775,15 @@ pub static OPTIONS: &[Opt] =
             "1",
             "io_uring with sqthread_poll=1: the CPU of the polling thread",
             |j, g, v| j.sqthread_poll_cpu = Some(v.num() as u32)
+        ),
+        opt!(
+            "uncached",
+            [],
+            ValueKind::Int(0, i32::MAX as _),
+            Job, Group::Job, "0",
+            "1",
+            "io_uring, pvsync2: buffered I/O whose pages leave the page cache once done (RWF_DONTCACHE, Linux 6.14; refused before the run where the kernel or filesystem does not take it); no effect with direct=1, as in fio",
+            |j, g, v| j.uncached = v.num() != 0
         ),
         opt!(
             "hipri",

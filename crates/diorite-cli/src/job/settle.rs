@@ -103,6 +103,14 @@ fn engine_options(j: &JobSpec) -> Result<()> {
             );
         }
     }
+    // fio's `uncached` belongs to its io_uring and pvsync2 engines.
+    if j.uncached && !uring && !(j.engine == IoEngine::Sync && j.pvsync2) {
+        bail!(
+            "job {}: uncached is an option of fio's io_uring and pvsync2 engines; this job's \
+             ioengine is neither",
+            j.name
+        );
+    }
     if j.inject.is_some() && j.engine == IoEngine::Sync {
         bail!(
             "job {}: inject runs the job on the faulty backend, an engine context; \
@@ -448,6 +456,13 @@ fn defaults(j: &mut JobSpec, warnings: &mut Vec<String>) -> Result<()> {
             j.name
         ));
         j.time_based = false;
+    }
+    if j.uncached && j.direct {
+        warnings.push(format!(
+            "job {}: uncached has no effect with direct=1 (as in fio: direct I/O bypasses the page cache already)",
+            j.name
+        ));
+        j.uncached = false;
     }
     Ok(())
 }

@@ -479,6 +479,7 @@ fn next_loop(
             .write(true)
             .create(true)
             .direct(t.file.is_direct())
+            .dontcache(t.file.is_dontcache())
             .sync(spec.sync_io)
             .open(path)
             .with_context(|| format!("unlink_each_loop: creating {}", path.display()))?;

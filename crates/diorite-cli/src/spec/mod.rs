@@ -455,6 +455,11 @@ pub struct JobSpec {
     pub ramp_time: Duration,
     pub engine: IoEngine,
     pub direct: bool,
+    /// fio's `uncached` (io_uring, pvsync2): buffered I/O with `RWF_DONTCACHE` (pages leave
+    /// the cache once done); as in fio, without effect when `direct=1`.
+    pub uncached: bool,
+    /// `ioengine=pvsync2`: the synchronous engine whose per-I/O flags fio exposes (`uncached`).
+    pub pvsync2: bool,
     /// fio's `kb_base`: 1024 or 1000 (see [`value`]).
     pub kb_base: u32,
     pub thread: bool,
@@ -846,6 +851,8 @@ impl Default for JobSpec {
             job_number: 1,
             pool_threads: None,
             posix_aio: false,
+            uncached: false,
+            pvsync2: false,
             inject: None,
             crash: None,
             continue_on: [false; 3],

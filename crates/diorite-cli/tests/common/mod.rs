@@ -3,7 +3,9 @@
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
-pub use diorite_test_support::{is_root, within, LoopDev, Xfs, Zram};
+pub use diorite_test_support::{
+    cached_pages, cached_pages_settled, is_root, within, LoopDev, Xfs, Zram,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -331,15 +331,7 @@ impl Aio {
                         aio_lio_opcode: op,
                         aio_reqprio: prio as i16,
                         aio_flags: base.aio_flags | if prio != 0 { IOCB_FLAG_IOPRIO } else { 0 },
-                        aio_rw_flags: if write && req.dsync {
-                            sys::RWF_DSYNC
-                        } else {
-                            0
-                        } | if write && req.atomic {
-                            sys::RWF_ATOMIC
-                        } else {
-                            0
-                        },
+                        aio_rw_flags: req.rw_flags(),
                         aio_buf: buf,
                         aio_nbytes: n,
                         aio_offset: (req.offset + p.start) as i64,

@@ -552,15 +552,7 @@ impl Uring {
                 let (fd, fdflags) = self.target(file);
                 let mut fixed_ios = 0;
                 let write = req.op == OpKind::Write;
-                let flags = if write && req.dsync {
-                    sys::RWF_DSYNC
-                } else {
-                    0
-                } | if write && req.atomic {
-                    sys::RWF_ATOMIC
-                } else {
-                    0
-                };
+                let flags = req.rw_flags();
                 for (i, p) in pieces.iter().enumerate() {
                     let off = req.offset + p.start;
                     let vs = &iov[p.first as usize..p.end as usize];
@@ -591,6 +583,7 @@ impl Uring {
                             opcode::ReadFixed::new(fd, v.iov_base as *mut u8, v.iov_len as u32, bi)
                                 .offset(off)
                                 .ioprio(prio)
+                                .rw_flags(flags)
                                 .build()
                         }
                         ([v], true, None) => {
@@ -604,6 +597,7 @@ impl Uring {
                             opcode::Read::new(fd, v.iov_base as *mut u8, v.iov_len as u32)
                                 .offset(off)
                                 .ioprio(prio)
+                                .rw_flags(flags)
                                 .build()
                         }
                         (vs, true, _) => opcode::Writev::new(fd, vs.as_ptr(), vs.len() as u32)
@@ -614,6 +608,7 @@ impl Uring {
                         (vs, false, _) => opcode::Readv::new(fd, vs.as_ptr(), vs.len() as u32)
                             .offset(off)
                             .ioprio(prio)
+                            .rw_flags(flags)
                             .build(),
                     };
                     self.push(

@@ -24,15 +24,7 @@ pub(crate) fn execute(req: &Request, iov: &mut Vec<IoVec>) -> i64 {
 pub(crate) fn transfer(req: &Request, iov: &mut Vec<IoVec>, limit: u64) -> i64 {
     let Some(file) = &req.file else { return 0 };
     let write = req.op == OpKind::Write;
-    let flags = if write && req.dsync {
-        sys::RWF_DSYNC
-    } else {
-        0
-    } | if write && req.atomic {
-        sys::RWF_ATOMIC
-    } else {
-        0
-    };
+    let flags = req.rw_flags();
     let mut pieces = Pieces::new(&req.bufs, req.offset, file.geometry().max_transfer);
     let mut partial = Partial::default();
     let mut done = 0u64;

@@ -167,6 +167,8 @@ pub(crate) struct FileInner {
     sync: WriteSync,
     writable: bool,
     readable: bool,
+    /// `RWF_*` flags every read and write through the handle carries (`RWF_DONTCACHE`).
+    rw_flags: i32,
     /// Device size (block devices, fixed), or the size of a regular file under the
     /// ordered-size protocol (`size.rs`).
     size: crate::direct::size::OrderedSize,
@@ -221,6 +223,7 @@ pub struct OpenOptions {
     direct: bool,
     max_transfer: Option<u32>,
     sync: WriteSync,
+    dontcache: bool,
 }
 
 /// How a write is made durable by the file's own flags (`open(2)`'s `O_SYNC`/`O_DSYNC`):
@@ -249,6 +252,7 @@ impl OpenOptions {
             direct: true,
             max_transfer: None,
             sync: WriteSync::None,
+            dontcache: false,
         }
     }
 
@@ -298,6 +302,18 @@ impl OpenOptions {
         self
     }
 
+    /// Uncached buffered I/O (`RWF_DONTCACHE`, Linux 6.14): every read and write through the
+    /// handle goes through the page cache, but its pages leave the cache once the I/O is done
+    /// (a write is written back at once) — buffered I/O that does not fill the cache. Needs
+    /// [`OpenOptions::direct`]`(false)` (a direct handle bypasses the cache already). Checked
+    /// at open with one 1-byte `preadv2` carrying the flag (through a read-only descriptor of
+    /// the same path when the handle is write-only): a kernel or filesystem that does not take
+    /// it gets [`ErrorKind::Unsupported`] then, not an error per I/O later.
+    pub fn dontcache(&mut self, v: bool) -> &mut OpenOptions {
+        self.dontcache = v;
+        self
+    }
+
     /// Caps the largest single transfer below what the device allows; larger requests are split.
     /// Must be a non-zero multiple of the file's offset alignment (checked at open).
     pub fn max_transfer(&mut self, bytes: u32) -> &mut OpenOptions {
@@ -322,6 +338,11 @@ impl OpenOptions {
         if (self.create || self.truncate) && !self.write {
             return Err(Error::new(ErrorKind::InvalidInput, OP)
                 .with_detail("create/truncate need write access")
+                .at_path(path));
+        }
+        if self.dontcache && self.direct {
+            return Err(Error::new(ErrorKind::InvalidInput, OP)
+                .with_detail("dontcache is for buffered handles: open with direct(false)")
                 .at_path(path));
         }
         let mut flags = match (self.read, self.write) {
@@ -379,6 +400,9 @@ impl OpenOptions {
         if direct {
             check_mem_align(&mut geometry, path, fd.as_fd(), self.read, size);
         }
+        if self.dontcache {
+            check_dontcache(fd.as_fd(), path, self.read)?;
+        }
         if let Some(cap) = self.max_transfer {
             if cap == 0 || cap % geometry.offset_align != 0 {
                 return Err(Error::new(ErrorKind::InvalidInput, OP)
@@ -399,6 +423,11 @@ impl OpenOptions {
                 sync: self.sync,
                 writable: self.write,
                 readable: self.read,
+                rw_flags: if self.dontcache {
+                    sys::RWF_DONTCACHE
+                } else {
+                    0
+                },
                 size: crate::direct::size::OrderedSize::new(size),
                 bounce: bounce_lock_for((
                     st.is_block_device,
@@ -408,6 +437,38 @@ impl OpenOptions {
                 .map_err(|e| e.at_path(path))?,
             }),
         })
+    }
+}
+
+/// Whether the kernel and the filesystem take `RWF_DONTCACHE` on this file: a 1-byte
+/// `preadv2` with the flag (at offset 0; at the end of the file it reads nothing, after the
+/// flag is checked). Through a read-only descriptor of `path` when `fd` cannot read.
+fn check_dontcache(fd: BorrowedFd<'_>, path: &Path, readable: bool) -> Result<()> {
+    const OP: &str = "DirectFile::open";
+    let own;
+    let fd = if readable {
+        fd
+    } else {
+        own = sys::open(path, libc::O_RDONLY).map_err(|e| Error::os(OP, e).at_path(path))?;
+        own.as_fd()
+    };
+    let mut byte = [0u8; 1];
+    let iov = [sys::IoVec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    }];
+    // SAFETY: the vector is `byte`, writable and live for the call.
+    match unsafe { sys::prw(fd, false, &iov, 0, sys::RWF_DONTCACHE) } {
+        Ok(_) => Ok(()),
+        Err(e @ (libc::EOPNOTSUPP | libc::EINVAL)) => Err(Error::new(ErrorKind::Unsupported, OP)
+            .with_detail(if e == libc::EINVAL {
+                "this kernel does not know RWF_DONTCACHE (uncached buffered I/O, Linux 6.14)"
+            } else {
+                "this filesystem or device does not take RWF_DONTCACHE (uncached buffered I/O)"
+            })
+            .with_errno(e)
+            .at_path(path)),
+        Err(e) => Err(Error::os(OP, e).at_path(path)),
     }
 }
 
@@ -724,6 +785,16 @@ impl DirectFile {
     /// Whether the file is open with `O_DIRECT` (see [`OpenOptions::require_direct`]).
     pub fn is_direct(&self) -> bool {
         self.inner.direct
+    }
+
+    /// Whether the handle does uncached buffered I/O ([`OpenOptions::dontcache`]).
+    pub fn is_dontcache(&self) -> bool {
+        self.inner.rw_flags & sys::RWF_DONTCACHE != 0
+    }
+
+    /// The `RWF_*` flags every read and write through the handle carries.
+    pub(crate) fn rw_flags(&self) -> i32 {
+        self.inner.rw_flags
     }
 
     /// Whether each write is durable at completion (`O_DSYNC`/`O_SYNC`), as opened.

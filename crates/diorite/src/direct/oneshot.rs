@@ -49,7 +49,7 @@ fn single(file: &DirectFile, op: OpKind, offset: u64, ptr: *mut u8, len: usize) 
     }];
     // SAFETY: the vector is the caller's live slice (borrowed for this call: writable for a
     // read, readable for a write).
-    let r = unsafe { sys::prw(file.fd(), write, &iov, offset, 0) };
+    let r = unsafe { sys::prw(file.fd(), write, &iov, offset, file.rw_flags()) };
     let res = match r {
         Ok(n) => n as i64,
         Err(e) => -i64::from(e),

@@ -6,6 +6,7 @@
 use crate::direct::buf::AlignedBuf;
 use crate::direct::file::DirectFile;
 use crate::error::Result;
+use crate::sys;
 use std::fmt;
 
 /// What a request does.
@@ -383,6 +384,24 @@ impl Request {
         match (self.op, self.prio) {
             (OpKind::Read | OpKind::Write, Some((c, l))) => ioprio_value(c, l, self.prio_hint),
             _ => 0,
+        }
+    }
+
+    /// The `RWF_*` flags of a read or write: `RWF_DSYNC` and `RWF_ATOMIC` of a write as asked,
+    /// and `RWF_DONTCACHE` on a handle opened uncached ([`OpenOptions::dontcache`]).
+    ///
+    /// [`OpenOptions::dontcache`]: crate::OpenOptions::dontcache
+    pub(crate) fn rw_flags(&self) -> i32 {
+        let write = self.op == OpKind::Write;
+        let file = self.file.as_ref().map_or(0, |f| f.rw_flags());
+        file | if write && self.dsync {
+            sys::RWF_DSYNC
+        } else {
+            0
+        } | if write && self.atomic {
+            sys::RWF_ATOMIC
+        } else {
+            0
         }
     }
 

@@ -180,6 +180,9 @@ pub(crate) fn page_size() -> usize {
 pub(crate) const RWF_DSYNC: i32 = libc::RWF_DSYNC;
 /// `RWF_ATOMIC` (Linux 6.11): the write is torn-write free (all or nothing after a crash).
 pub(crate) const RWF_ATOMIC: i32 = libc::RWF_ATOMIC;
+/// `RWF_DONTCACHE` (Linux 6.14): buffered I/O whose pages leave the page cache once done
+/// (writes are written back at once).
+pub(crate) const RWF_DONTCACHE: i32 = libc::RWF_DONTCACHE;
 
 /// One I/O vector: `(address, length)` in the caller's memory.
 pub(crate) type IoVec = libc::iovec;

@@ -4,7 +4,9 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 use diorite::{BackendChoice, Context, DirectFile};
-pub use diorite_test_support::{is_root, within, LoopDev, Xfs, Zram};
+pub use diorite_test_support::{
+    cached_pages, cached_pages_settled, is_root, within, LoopDev, Xfs, Zram,
+};
 use std::path::Path;
 
 /// Every backend this machine offers, as choices (the conformance suite runs against each).
