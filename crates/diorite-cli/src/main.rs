@@ -4,6 +4,7 @@
 
 mod bench;
 mod errors;
+mod info;
 mod job;
 mod manual;
 mod net;
@@ -17,7 +18,6 @@ mod stats;
 
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,10 +43,14 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Print a file's or device's direct-I/O geometry and the backends this machine offers.
+    /// Print what this machine offers (backends, io_uring's opcodes, features and setup
+    /// flags, the AIO limit) and, given a file or device, its direct-I/O geometry.
     Info {
         /// A regular file or block device.
-        path: PathBuf,
+        path: Option<PathBuf>,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Serve fio's client/server protocol (fio 3.33, protocol 97): `fio --client=HOST job.fio`
     /// runs its jobs here and prints their results.
@@ -76,105 +80,6 @@ enum Cmd {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
-}
-
-fn info(path: &PathBuf, out: &mut impl Write) -> Result<()> {
-    let f = diorite::DirectFile::options()
-        .require_direct(false)
-        .open(path)?;
-    let g = f.geometry();
-    writeln!(out, "path:               {}", path.display())?;
-    writeln!(
-        out,
-        "type:               {}",
-        if g.is_block_device {
-            "block device"
-        } else {
-            "regular file"
-        }
-    )?;
-    writeln!(out, "size:               {} bytes", f.len())?;
-    writeln!(
-        out,
-        "O_DIRECT:           {}",
-        if f.is_direct() {
-            "yes"
-        } else {
-            "no (the filesystem refuses it; buffered)"
-        }
-    )?;
-    writeln!(out, "logical block size: {}", g.logical_block_size)?;
-    writeln!(
-        out,
-        "memory alignment:   {} (enforced minimum; {})",
-        g.mem_align, g.align_check
-    )?;
-    writeln!(
-        out,
-        "buffer alignment:   {} (default for buffers)",
-        g.buf_align()
-    )?;
-    writeln!(out, "offset alignment:   {}", g.offset_align)?;
-    if g.read_offset_align != g.offset_align {
-        writeln!(
-            out,
-            "read alignment:     {} (reads only; statx STATX_DIO_READ_ALIGN)",
-            g.read_offset_align
-        )?;
-    }
-    writeln!(out, "max transfer:       {} bytes", g.max_transfer)?;
-    writeln!(
-        out,
-        "poll queues:        {} (sysfs queue/io_poll; needed by hipri / iopoll)",
-        if g.polled { "yes" } else { "no" }
-    )?;
-    if g.is_block_device {
-        writeln!(
-            out,
-            "discard:            {}",
-            if g.discard_max_bytes == 0 {
-                "no".to_string()
-            } else {
-                format!(
-                    "granularity {}, at most {} bytes per discard",
-                    g.discard_granularity, g.discard_max_bytes
-                )
-            }
-        )?;
-        writeln!(
-            out,
-            "write zeroes:       {}",
-            if g.write_zeroes_max_bytes == 0 {
-                "written by the kernel (no device offload; unmap not possible)".to_string()
-            } else {
-                format!("offloaded, at most {} bytes", g.write_zeroes_max_bytes)
-            }
-        )?;
-    }
-    match g.atomic_write {
-        Some(a) => writeln!(
-            out,
-            "atomic writes:      {}..{} bytes (powers of two, offset a multiple of the length), at most {} buffers",
-            a.unit_min, a.unit_max, a.segments_max
-        )?,
-        None => writeln!(out, "atomic writes:      no")?,
-    }
-    writeln!(out, "geometry source:    {:?}", g.source)?;
-    writeln!(out, "backends:")?;
-    for st in diorite::backend::probe() {
-        writeln!(
-            out,
-            "  {:<9} {:<13} {}",
-            st.kind.name(),
-            if st.available {
-                "available"
-            } else {
-                "unavailable"
-            },
-            st.reason
-        )?;
-    }
-    Ok(())
 }
 
 fn server(bind: &str, allow: &[PathBuf], max_payload: usize, idle: u64) -> Result<()> {
@@ -215,7 +120,7 @@ fn run(cli: Cli) -> Result<u8> {
     let mut out = std::io::stdout();
     match cli.cmd {
         Cmd::Bench { args } => bench::run(&args, &mut out),
-        Cmd::Info { path } => info(&path, &mut out).map(|()| 0),
+        Cmd::Info { path, json } => info::run(path.as_deref(), json, &mut out).map(|()| 0),
         Cmd::Server {
             bind,
             allow,

@@ -8,6 +8,7 @@
 //! `Engine::complete`. Only the modules below this one touch the kernel's I/O ABI.
 
 pub(crate) mod aio;
+pub mod caps;
 pub(crate) mod kwait;
 pub(crate) mod null;
 pub(crate) mod pieces;

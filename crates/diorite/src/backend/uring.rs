@@ -970,3 +970,79 @@ pub(crate) fn probe() -> std::result::Result<String, super::Refused> {
     }
     Ok("io_uring_setup works; all opcodes used are supported".into())
 }
+
+/// What this kernel's io_uring offers, each thing probed (see [`super::caps`]): opcodes from
+/// `IORING_REGISTER_PROBE`, features from a ring's parameters, and each setup flag by building
+/// a small ring with it. `Err`: no ring at all, and why.
+pub(crate) fn capabilities() -> std::result::Result<super::caps::Uring, String> {
+    use super::caps::{Feature, Uring};
+    let ring = IoUring::new(8).map_err(|e| format!("io_uring_setup failed: {e}"))?;
+    let mut probe = io_uring::Probe::new();
+    ring.submitter()
+        .register_probe(&mut probe)
+        .map_err(|e| format!("IORING_REGISTER_PROBE failed: {e}"))?;
+    let opcodes = [
+        ("READ", opcode::Read::CODE),
+        ("WRITE", opcode::Write::CODE),
+        ("READV", opcode::Readv::CODE),
+        ("WRITEV", opcode::Writev::CODE),
+        ("READ_FIXED", opcode::ReadFixed::CODE),
+        ("WRITE_FIXED", opcode::WriteFixed::CODE),
+        ("READV_FIXED", opcode::ReadvFixed::CODE),
+        ("WRITEV_FIXED", opcode::WritevFixed::CODE),
+        ("FSYNC", opcode::Fsync::CODE),
+        ("FALLOCATE", opcode::Fallocate::CODE),
+        ("NOP", opcode::Nop::CODE),
+        ("ASYNC_CANCEL", opcode::AsyncCancel::CODE),
+    ]
+    .into_iter()
+    .map(|(n, c)| (n, probe.is_supported(c)))
+    .collect();
+    let p = ring.params();
+    let features = vec![
+        ("NODROP", p.is_feature_nodrop()),
+        ("SUBMIT_STABLE", p.is_feature_submit_stable()),
+        ("FAST_POLL", p.is_feature_fast_poll()),
+        ("EXT_ARG", p.is_feature_ext_arg()),
+        ("NATIVE_WORKERS", p.is_feature_native_workers()),
+        ("MIN_TIMEOUT", p.is_feature_min_timeout()),
+    ];
+    let try_setup = |name: &'static str, b: &mut io_uring::Builder, note: &str| {
+        let (available, reason) = match b.build(8) {
+            Ok(_) => (true, format!("a ring with it builds{note}")),
+            Err(e) => (false, format!("io_uring_setup refused it: {e}")),
+        };
+        Feature {
+            name,
+            available,
+            reason,
+        }
+    };
+    let setup = vec![
+        try_setup("SQPOLL", IoUring::builder().setup_sqpoll(1000), ""),
+        try_setup(
+            "IOPOLL",
+            IoUring::builder().setup_iopoll(),
+            "; I/O completes only on a device with poll queues",
+        ),
+        try_setup(
+            "SINGLE_ISSUER",
+            IoUring::builder().setup_single_issuer(),
+            "",
+        ),
+        try_setup(
+            "DEFER_TASKRUN",
+            IoUring::builder()
+                .setup_single_issuer()
+                .setup_defer_taskrun(),
+            " (with SINGLE_ISSUER)",
+        ),
+        try_setup("COOP_TASKRUN", IoUring::builder().setup_coop_taskrun(), ""),
+        try_setup("SUBMIT_ALL", IoUring::builder().setup_submit_all(), ""),
+    ];
+    Ok(Uring {
+        opcodes,
+        features,
+        setup,
+    })
+}

@@ -363,3 +363,17 @@ pub(crate) fn blk_range(
         Ok(())
     }
 }
+
+/// The running kernel's release (`uname(2)`'s `release`), or "unknown".
+pub(crate) fn kernel_release() -> String {
+    // SAFETY: `utsname` is plain old data; all-zero is a valid value.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid out-pointer for the call.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "unknown".into();
+    }
+    // SAFETY: uname NUL-terminates `release` within its array.
+    unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
