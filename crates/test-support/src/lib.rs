@@ -196,7 +196,17 @@ impl Xfs {
 
 impl Drop for Xfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).status();
+        // A process that used io_uring on the filesystem may have exited with its ring's
+        // teardown (and the files it registered) still pending in the kernel: the mount stays
+        // busy for a moment. Retried for up to 10 s, then left with a loud message.
+        for _ in 0..100 {
+            let out = Command::new("umount").arg(&self.dir).output();
+            if out.as_ref().is_ok_and(|o| o.status.success()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        eprintln!("LEAK: could not unmount {} (busy for 10 s)", self.dir.display());
     }
 }
 
