@@ -11,12 +11,22 @@ its submitting thread, so they are not used.
 
 Targets (made here, removed on exit; root):
   zram    a zram device of 1 GiB (hot-added, so /dev/zram0 is left alone), every 4 KiB block
-          half random and half a repeated pattern (50% compressible, as the issue fills it)
+          half random and half a repeated pattern (50% compressible)
+  zram-fio  the same device filled by fio (buffer_compress_percentage=50, refill_buffers):
+          cheaper to decompress (about half the CPU per read), so the engine's own cost
+          shows more; the targets must hold on both fills
   loop4k  a loop device with 4096-byte sectors and --direct-io=on over a 1 GiB file in
           /var/tmp filled the same way
   PATH    an existing file or block device (only read)
-Rows: io_uring/io_uring (+ the lean loop), aio/libaio, psync/psync (QD1 only: the synchronous
-path), and once, device-free, null/null (diorite's null backend against fio's null engine).
+Rows: io_uring/io_uring (+ the lean loop, + fio's t/io_uring with --fio-src), aio/libaio,
+psync/psync (QD1 only: the synchronous path), and once, device-free, null/null (diorite's
+null backend against fio's null engine).
+
+t/io_uring (fio's own io_uring benchmark, the upper reference): built from a fio source tree
+given with --fio-src DIR (`apt-get source fio` with deb-src enabled, or a clone of fio's
+repository; `./configure && make t/io_uring` is run there). Its knobs here: random reads,
+O_DIRECT, fixed buffers and registered files on, polling off, submit and complete batches of a
+quarter of the depth (at least 1), one thread. Its IOPS is the mean of its per-second lines.
 """
 import argparse
 import json
@@ -60,14 +70,25 @@ class Targets:
     def __init__(self):
         self.cleanup = []
 
-    def zram(self):
+    def _zram_dev(self):
         idx = open("/sys/class/zram-control/hot_add").read().strip()
         self.cleanup.append(lambda: (
             open(f"/sys/block/zram{idx}/reset", "w").write("1"),
             open("/sys/class/zram-control/hot_remove", "w").write(idx)))
         open(f"/sys/block/zram{idx}/disksize", "w").write(str(SIZE))
-        dev = f"/dev/zram{idx}"
+        return f"/dev/zram{idx}"
+
+    def zram(self):
+        dev = self._zram_dev()
         fill(dev)
+        return dev
+
+    def zram_fio(self):
+        """A zram device filled by fio, 50% compressible, each buffer refilled."""
+        dev = self._zram_dev()
+        subprocess.run(["fio", "--name=fill", f"--filename={dev}", "--rw=write", "--bs=1m",
+                        "--direct=1", f"--size={SIZE}", "--buffer_compress_percentage=50",
+                        "--refill_buffers", "--output=/dev/null"], check=True)
         return dev
 
     def loop4k(self):
@@ -119,6 +140,13 @@ def measure(tool, engine, target, rw, bs, runtime, depth, bins):
         f = out.split()
         ios, iops = int(f[1]), float(f[5])
         return iops, cpu * 1e6 / max(ios, 1)
+    if tool == "tio":
+        batch = max(1, depth // 4)
+        out, cpu = run([bins["tio"], f"-d{depth}", f"-s{batch}", f"-c{batch}", "-b4096", "-p0",
+                        "-B1", "-F1", "-n1", "-O1", "-R1", f"-r{runtime}", target])
+        per_sec = [tio_iops(l) for l in out.splitlines() if l.startswith("IOPS=")]
+        iops = statistics.mean(per_sec) if per_sec else 0.0
+        return iops, cpu * 1e6 / max(iops * runtime, 1)
     args = job(target, rw, bs, runtime, depth)
     if engine == "null":
         # fio's null engine needs a size and opens nothing; so does diorite's.
@@ -132,6 +160,24 @@ def measure(tool, engine, target, rw, bs, runtime, depth, bins):
     return iops, cpu * 1e6 / ios
 
 
+def tio_iops(line):
+    """t/io_uring's "IOPS=1.74M, BW=..." as a number."""
+    v = line.split(",")[0].split("=")[1]
+    mult = {"K": 1e3, "M": 1e6, "G": 1e9}.get(v[-1], 1)
+    return float(v.rstrip("KMG")) * mult
+
+
+def build_tio(src, tmp):
+    """fio's t/io_uring from the source tree `src` (configured and built there)."""
+    if not os.path.exists(os.path.join(src, "config-host.h")):
+        subprocess.run(["./configure", "--disable-native"], cwd=src, check=True,
+                       capture_output=True)
+    subprocess.run(["make", "-j2", "t/io_uring"], cwd=src, check=True, capture_output=True)
+    dst = os.path.join(tmp, "t-io_uring")
+    shutil.copy(os.path.join(src, "t", "io_uring"), dst)
+    return dst
+
+
 def cell_text(vals, fmt):
     med = statistics.median(vals)
     return f"{fmt(med)} [{fmt(min(vals))}-{fmt(max(vals))}]", med
@@ -139,13 +185,14 @@ def cell_text(vals, fmt):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("targets", nargs="*", default=["zram", "loop4k"])
+    ap.add_argument("targets", nargs="*", default=["zram", "zram-fio", "loop4k"])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runtime", type=int, default=3)
     ap.add_argument("--rw", default="randread")
     ap.add_argument("--bs", default="4k")
     ap.add_argument("--depths", default="1,32")
     ap.add_argument("--no-null", action="store_true", help="skip the device-free null row")
+    ap.add_argument("--fio-src", help="a fio source tree: builds and adds fio's t/io_uring")
     a = ap.parse_args()
     if not shutil.which("fio"):
         sys.exit("fio is not installed (apt-get install -y fio)")
@@ -161,18 +208,20 @@ def main():
     else:
         print(f"note: the lean loop was not built (apt-get install -y liburing-dev):\n{built.stderr}",
               file=sys.stderr)
+    if a.fio_src:
+        bins["tio"] = build_tio(a.fio_src, tmp)
     depths = [int(x) for x in a.depths.split(",")]
     ts = Targets()
     try:
         cells = []  # (target label, path, diorite engine, fio engine, depth, with lean)
         for t in a.targets:
-            path = {"zram": ts.zram, "loop4k": ts.loop4k}.get(t, lambda: t)()
+            path = {"zram": ts.zram, "zram-fio": ts.zram_fio, "loop4k": ts.loop4k}.get(t, lambda: t)()
             info = subprocess.run([bins["diorite"], "info", path], capture_output=True, text=True).stdout
             have = {l.split()[0] for l in info.splitlines()
                     if l.startswith("  ") and l.split()[1:2] == ["available"]}
             for d in depths:
                 if "io_uring" in have:
-                    cells.append((t, path, "io_uring", "io_uring", d, "lean" in bins))
+                    cells.append((t, path, "io_uring", "io_uring", d, True))
                 if "aio" in have:
                     cells.append((t, path, "libaio", "libaio", d, False))
                 if d == 1:
@@ -180,35 +229,40 @@ def main():
         if not a.no_null:
             for d in depths:
                 cells.append(("(none)", "", "null", "null", d, False))
-        results = {i: {"diorite": [], "fio": [], "lean": []} for i in range(len(cells))}
+        results = {i: {"diorite": [], "fio": [], "lean": [], "tio": []} for i in range(len(cells))}
         for rnd in range(a.rounds):
             print(f"round {rnd + 1}/{a.rounds}", file=sys.stderr)
-            for i, (t, path, de, fe, d, with_lean) in enumerate(cells):
-                tools = [("diorite", de), ("fio", fe)] + ([("lean", "io_uring")] if with_lean else [])
+            for i, (t, path, de, fe, d, uring) in enumerate(cells):
+                refs = [r for r in ("lean", "tio") if uring and r in bins]
+                tools = [("diorite", de), ("fio", fe)] + [(r, "io_uring") for r in refs]
                 for tool, eng in tools:
                     results[i][tool].append(measure(tool, eng, path, a.rw, a.bs, a.runtime, d, bins))
         print(f"\n{a.rw} {a.bs}, {a.runtime} s runs, medians [min-max] of {a.rounds} interleaved rounds; "
               "CPU = whole-process user+sys per I/O\n")
-        print("| target | engines | QD | diorite IOPS | fio IOPS | lean loop IOPS | diorite/fio IOPS "
-              "| diorite us/IO | fio us/IO | lean us/IO | diorite/fio CPU | diorite/lean CPU |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("| target | engines | QD | diorite IOPS | fio IOPS | lean IOPS | t/io_uring IOPS "
+              "| diorite/fio IOPS | diorite us/IO | fio us/IO | lean us/IO | t/io_uring us/IO "
+              "| diorite/fio CPU | diorite/lean CPU | diorite/t-io_uring CPU |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         kfmt = lambda v: f"{v / 1e3:.0f}k"
         ufmt = lambda v: f"{v:.2f}"
-        for i, (t, path, de, fe, d, with_lean) in enumerate(cells):
+        for i, (t, path, de, fe, d, _) in enumerate(cells):
             r = results[i]
             di, dim = cell_text([x[0] for x in r["diorite"]], kfmt)
             fi, fim = cell_text([x[0] for x in r["fio"]], kfmt)
             dc, dcm = cell_text([x[1] for x in r["diorite"]], ufmt)
             fc, fcm = cell_text([x[1] for x in r["fio"]], ufmt)
-            if r["lean"]:
-                li, _ = cell_text([x[0] for x in r["lean"]], kfmt)
-                lc, lcm = cell_text([x[1] for x in r["lean"]], ufmt)
-                lratio = f"{dcm / lcm:.2f}x"
-            else:
-                li = lc = lratio = "—"
+            ref = {}
+            for tool in ("lean", "tio"):
+                if r[tool]:
+                    ri, _ = cell_text([x[0] for x in r[tool]], kfmt)
+                    rc, rcm = cell_text([x[1] for x in r[tool]], ufmt)
+                    ref[tool] = (ri, rc, f"{dcm / rcm:.2f}x")
+                else:
+                    ref[tool] = ("—", "—", "—")
             name = "psync/psync (sync path)" if de == "psync" else f"{de if de != 'libaio' else 'aio'}/{fe}"
-            print(f"| {t} | {name} | {d} | {di} | {fi} | {li} | {dim / fim:.2f}x | {dc} | {fc} | {lc} "
-                  f"| {dcm / fcm:.2f}x | {lratio} |")
+            print(f"| {t} | {name} | {d} | {di} | {fi} | {ref['lean'][0]} | {ref['tio'][0]} "
+                  f"| {dim / fim:.2f}x | {dc} | {fc} | {ref['lean'][1]} | {ref['tio'][1]} "
+                  f"| {dcm / fcm:.2f}x | {ref['lean'][2]} | {ref['tio'][2]} |")
     finally:
         ts.close()
         shutil.rmtree(tmp, ignore_errors=True)
