@@ -11,14 +11,6 @@ use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, ErrorKind, Request
 use std::path::Path;
 use std::time::Duration;
 
-fn run(ctx: &Context, req: Request) -> diorite::Result<usize> {
-    ctx.submit(req).map_err(|e| e.error)?;
-    let mut out = Vec::new();
-    ctx.get_events(1, 1, Some(Duration::from_secs(20)), &mut out)
-        .unwrap();
-    out.pop().unwrap().result
-}
-
 /// The physical offset of the extent holding logical byte 0 of `path` (`filefrag -v`), or
 /// `None` without filefrag.
 fn physical_of_first_block(path: &Path) -> Option<u64> {
@@ -77,14 +69,17 @@ fn atomic_writes_reach_the_kernel_or_are_refused_by_their_limit() {
         let ctx = common::ctx(backend, 4);
         // A plain overwrite stays where it is; an atomic one is written out of place.
         let before = physical_of_first_block(&p);
-        assert_eq!(run(&ctx, write(&f, 0, 64 << 10, 1)).unwrap(), 64 << 10);
+        assert_eq!(
+            common::run_one(&ctx, write(&f, 0, 64 << 10, 1)).unwrap(),
+            64 << 10
+        );
         assert_eq!(
             physical_of_first_block(&p),
             before,
             "{backend:?}: a plain write in place"
         );
         assert_eq!(
-            run(&ctx, write(&f, 0, 64 << 10, 2).atomic()).unwrap(),
+            common::run_one(&ctx, write(&f, 0, 64 << 10, 2).atomic()).unwrap(),
             64 << 10,
             "{backend:?}"
         );
@@ -98,7 +93,7 @@ fn atomic_writes_reach_the_kernel_or_are_refused_by_their_limit() {
         assert_eq!(f.read_at(&mut back, 0).unwrap(), 64 << 10);
         assert!(back.iter().all(|&x| x == 2), "{backend:?}: the data");
         assert_eq!(
-            run(&ctx, write(&f, 0, a.unit_max as usize, 3).atomic()).unwrap(),
+            common::run_one(&ctx, write(&f, 0, a.unit_max as usize, 3).atomic()).unwrap(),
             a.unit_max as usize
         );
         // Outside the limits: refused at submit, by name.
@@ -143,7 +138,10 @@ fn atomic_writes_reach_the_kernel_or_are_refused_by_their_limit() {
         .faults(diorite::faults::Faults::parse("write:always:torn=4096", 1).unwrap())
         .build()
         .unwrap();
-    assert_eq!(run(&ctx, write(&f, 0, 64 << 10, 5)).unwrap(), 64 << 10);
+    assert_eq!(
+        common::run_one(&ctx, write(&f, 0, 64 << 10, 5)).unwrap(),
+        64 << 10
+    );
     let mut back = AlignedBuf::for_file(&f, 64 << 10).unwrap();
     f.read_at(&mut back, 0).unwrap();
     assert_eq!(
@@ -152,7 +150,7 @@ fn atomic_writes_reach_the_kernel_or_are_refused_by_their_limit() {
         "the plain write was torn"
     );
     assert_eq!(
-        run(&ctx, write(&f, 0, 64 << 10, 6).atomic()).unwrap(),
+        common::run_one(&ctx, write(&f, 0, 64 << 10, 6).atomic()).unwrap(),
         64 << 10
     );
     f.read_at(&mut back, 0).unwrap();

@@ -6,17 +6,8 @@
 
 mod common;
 
-use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, ErrorKind, Request};
+use diorite::{AlignedBuf, BackendChoice, DirectFile, ErrorKind, Request};
 use std::path::Path;
-use std::time::Duration;
-
-fn run(ctx: &Context, req: Request) -> diorite::Result<usize> {
-    ctx.submit(req).map_err(|e| e.error)?;
-    let mut out = Vec::new();
-    ctx.get_events(1, 1, Some(Duration::from_secs(20)), &mut out)
-        .unwrap();
-    out.pop().unwrap().result
-}
 
 #[test]
 fn uncached_reads_and_writes_leave_nothing_in_the_page_cache() {
@@ -82,7 +73,7 @@ fn uncached_reads_and_writes_leave_nothing_in_the_page_cache() {
         let mut w = AlignedBuf::for_file(&f, 256 << 10).unwrap();
         w.fill(0x6b);
         assert_eq!(
-            run(&ctx, Request::write(&f, 256 << 10, w)).unwrap(),
+            common::run_one(&ctx, Request::write(&f, 256 << 10, w)).unwrap(),
             256 << 10
         );
         assert_eq!(
@@ -93,11 +84,14 @@ fn uncached_reads_and_writes_leave_nothing_in_the_page_cache() {
         // The whole file: the kernel drops a read's pages once copied, best effort (pages it
         // cannot drop at once — readahead past the read still in flight — stay cached).
         let r = AlignedBuf::for_file(&f, LEN).unwrap();
-        assert_eq!(run(&ctx, Request::read(&f, 0, r)).unwrap(), LEN);
+        assert_eq!(common::run_one(&ctx, Request::read(&f, 0, r)).unwrap(), LEN);
         assert_eq!(common::cached_pages(&p, LEN), 0, "{backend:?}: reads");
         // The control, through the same backend: a plain handle's read is cached.
         let r = AlignedBuf::for_file(&plain, LEN).unwrap();
-        assert_eq!(run(&ctx, Request::read(&plain, 0, r)).unwrap(), LEN);
+        assert_eq!(
+            common::run_one(&ctx, Request::read(&plain, 0, r)).unwrap(),
+            LEN
+        );
         assert_eq!(
             common::cached_pages(&p, LEN),
             LEN / 4096,

@@ -8,17 +8,8 @@
 
 mod common;
 
-use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, ErrorKind, IoClass, Request};
+use diorite::{AlignedBuf, BackendChoice, DirectFile, ErrorKind, IoClass, Request};
 use std::time::Duration;
-
-/// Submits `req` and reaps it: its result.
-fn run(ctx: &Context, req: Request) -> diorite::Result<usize> {
-    ctx.submit(req).map_err(|e| e.error)?;
-    let mut out = Vec::new();
-    ctx.get_events(1, 1, Some(Duration::from_secs(20)), &mut out)
-        .unwrap();
-    out.pop().unwrap().result
-}
 
 fn read(f: &DirectFile, prio: Option<(IoClass, u8)>) -> Request {
     let r = Request::read(f, 0, AlignedBuf::for_file(f, 4096).unwrap());
@@ -53,16 +44,28 @@ fn priorities_reach_the_kernel_on_every_backend() {
             Some((IoClass::BestEffort, 7)),
             Some((IoClass::Idle, 0)),
         ] {
-            assert_eq!(run(&ctx, read(&f, p)).unwrap(), 4096, "{backend:?} {p:?}");
+            assert_eq!(
+                common::run_one(&ctx, read(&f, p)).unwrap(),
+                4096,
+                "{backend:?} {p:?}"
+            );
         }
         // A priority hint (bits 3..12): the kernel takes it with the priority (its permission
         // check looks at the class); one past the 10 bits is refused at submit.
         let hinted = read(&f, Some((IoClass::BestEffort, 4))).with_priority_hint(3);
         assert_eq!(hinted.priority_hint(), 3);
-        assert_eq!(run(&ctx, hinted).unwrap(), 4096, "{backend:?} hint");
+        assert_eq!(
+            common::run_one(&ctx, hinted).unwrap(),
+            4096,
+            "{backend:?} hint"
+        );
         let hinted =
             read(&f, Some((IoClass::BestEffort, 4))).with_priority_hint(diorite::MAX_PRIORITY_HINT);
-        assert_eq!(run(&ctx, hinted).unwrap(), 4096, "{backend:?} max hint");
+        assert_eq!(
+            common::run_one(&ctx, hinted).unwrap(),
+            4096,
+            "{backend:?} max hint"
+        );
         let e = ctx
             .submit(read(&f, Some((IoClass::BestEffort, 4))).with_priority_hint(1024))
             .unwrap_err();
@@ -89,14 +92,14 @@ fn priorities_reach_the_kernel_on_every_backend() {
         std::thread::spawn(move || {
             common::drop_priority_caps();
             let ctx = common::ctx(backend, 4);
-            let r = run(&ctx, read(&f2, Some((IoClass::RealTime, 0))));
+            let r = common::run_one(&ctx, read(&f2, Some((IoClass::RealTime, 0))));
             let e = r.expect_err("RealTime without CAP_SYS_ADMIN/CAP_SYS_NICE");
             assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{backend:?}: {e}");
             assert_eq!(
-                run(&ctx, read(&f2, Some((IoClass::BestEffort, 3)))).unwrap(),
+                common::run_one(&ctx, read(&f2, Some((IoClass::BestEffort, 3)))).unwrap(),
                 4096
             );
-            assert_eq!(run(&ctx, read(&f2, None)).unwrap(), 4096);
+            assert_eq!(common::run_one(&ctx, read(&f2, None)).unwrap(), 4096);
             ctx.close().unwrap();
         })
         .join()
@@ -114,8 +117,11 @@ fn the_pool_restores_its_workers_priority() {
     let before = ioprio_of_this_thread();
     let ctx = common::ctx(BackendChoice::Threads, 4);
     for _ in 0..8 {
-        assert_eq!(run(&ctx, read(&f, Some((IoClass::Idle, 0)))).unwrap(), 4096);
-        assert_eq!(run(&ctx, read(&f, None)).unwrap(), 4096);
+        assert_eq!(
+            common::run_one(&ctx, read(&f, Some((IoClass::Idle, 0)))).unwrap(),
+            4096
+        );
+        assert_eq!(common::run_one(&ctx, read(&f, None)).unwrap(), 4096);
     }
     assert_eq!(ioprio_of_this_thread(), before);
     ctx.close().unwrap();

@@ -6,16 +6,8 @@
 
 mod common;
 
-use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, ErrorKind, Request};
+use diorite::{AlignedBuf, BackendChoice, DirectFile, ErrorKind, Request};
 use std::time::Duration;
-
-fn run(ctx: &Context, req: Request) -> diorite::Result<usize> {
-    ctx.submit(req).map_err(|e| e.error)?;
-    let mut out = Vec::new();
-    ctx.get_events(1, 1, Some(Duration::from_secs(20)), &mut out)
-        .unwrap();
-    out.pop().unwrap().result
-}
 
 #[test]
 fn a_reflinked_xfs_file_reads_by_sector_and_writes_by_block() {
@@ -74,7 +66,7 @@ fn a_reflinked_xfs_file_reads_by_sector_and_writes_by_block() {
             AlignedBuf::for_file(&f, 1024).unwrap(),
         ];
         assert_eq!(
-            run(&ctx, Request::readv(&f, 512, segs)).unwrap(),
+            common::run_one(&ctx, Request::readv(&f, 512, segs)).unwrap(),
             1536,
             "{backend:?}"
         );
@@ -94,7 +86,7 @@ fn a_reflinked_xfs_file_reads_by_sector_and_writes_by_block() {
         let mut w = AlignedBuf::for_file(&f, 4096).unwrap();
         w.fill(9);
         assert_eq!(
-            run(&ctx, Request::write(&f, 4096, w)).unwrap(),
+            common::run_one(&ctx, Request::write(&f, 4096, w)).unwrap(),
             4096,
             "{backend:?}"
         );

@@ -206,7 +206,10 @@ impl Drop for Xfs {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        eprintln!("LEAK: could not unmount {} (busy for 10 s)", self.dir.display());
+        eprintln!(
+            "LEAK: could not unmount {} (busy for 10 s)",
+            self.dir.display()
+        );
     }
 }
 

@@ -213,13 +213,7 @@ fn save_log(l: &Layout, payload: &[u8], host: &str, prefixes: &[String]) -> Resu
         );
     }
     let name = format!("{}.{}", log.name, host.replace('/', "_"));
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(!log.append)
-        .append(log.append)
-        .open(&name)
-        .with_context(|| format!("creating {name}"))?;
+    let mut f = crate::run::logs::create(&name, log.append)?;
     f.write_all(&log.content)
         .with_context(|| format!("writing {name}"))?;
     Ok(name)

@@ -483,20 +483,24 @@ pub fn write_files(logs: &[Finished], suffix: &str) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for log in logs {
         let name = format!("{}{suffix}", log.name);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(!log.append)
-            .append(log.append)
-            .open(&name)
-            .with_context(|| format!("creating {name}"))?;
-        let mut out = std::io::BufWriter::new(file);
+        let mut out = std::io::BufWriter::new(create(&name, log.append)?);
         log.write_lines(&mut out)
             .and_then(|()| out.flush())
             .with_context(|| format!("writing {name}"))?;
         names.push(name);
     }
     Ok(names)
+}
+
+/// A log file as fio opens one: written afresh, or (a log every job shares) appended to.
+pub fn create(name: &str, append: bool) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(!append)
+        .append(append)
+        .open(name)
+        .with_context(|| format!("creating {name}"))
 }
 
 #[cfg(test)]

@@ -35,6 +35,15 @@ pub fn backends() -> Vec<BackendChoice> {
     v
 }
 
+/// Submits `req` and reaps it (within 20 s): its result.
+pub fn run_one(ctx: &Context, req: diorite::Request) -> diorite::Result<usize> {
+    ctx.submit(req).map_err(|e| e.error)?;
+    let mut out = Vec::new();
+    ctx.get_events(1, 1, Some(std::time::Duration::from_secs(20)), &mut out)
+        .expect("get_events");
+    out.pop().expect("one completion").result
+}
+
 pub fn ctx(backend: BackendChoice, depth: u32) -> Context {
     Context::builder()
         .depth(depth)
