@@ -47,7 +47,7 @@ impl Drop for Aligned {
     }
 }
 
-// SAFETY (each impl below): the pointer stays valid and unmoved for the buffer's life (it is a
+// SAFETY: (this impl and each below) the pointer stays valid and unmoved for the buffer's life (it is a
 // heap allocation the value owns), and all `len` bytes are initialized (zeroed at allocation).
 unsafe impl tokio_uring::buf::IoBuf for Aligned {
     fn stable_ptr(&self) -> *const u8 {
