@@ -614,6 +614,7 @@ mod tests {
     fn needs(name: &str) -> &'static str {
         match name {
             "sqthread_poll" | "hipri" => " --ioengine=io_uring",
+            "uncached" => " --ioengine=io_uring --direct=0",
             "sqthread_poll_cpu" => " --ioengine=io_uring --sqthread_poll=1",
             "inject" => " --ioengine=threads",
             "zonesize" => " --zonemode=strided --zonesize=64k",
