@@ -990,6 +990,27 @@ fn uncached_jobs_leave_the_page_cache_as_they_found_it() {
             "{engine}: uncached writes"
         );
     }
+    // Side by side with fio as it defines `uncached` (3.40 and later; the installed 3.33 sets
+    // another bit): `DIORITE_FIO_NEW` names such a fio, built from source.
+    match std::env::var_os("DIORITE_FIO_NEW") {
+        Some(fio) => {
+            for (uncached, want) in [("--uncached=0", LEN / 4096), ("--uncached=1", 0)] {
+                drop_cache();
+                let out = Command::new(&fio)
+                    .args(["--name=u", &name, "--rw=read", "--bs=64k", "--size=8m"])
+                    .args(["--direct=0", "--ioengine=io_uring", uncached])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert_eq!(common::cached_pages(&f, LEN), want, "fio {uncached}");
+            }
+        }
+        None => eprintln!("SKIPPED (the side-by-side part): DIORITE_FIO_NEW is not set"),
+    }
     // Engines fio gives no uncached: refused by name, nothing written.
     std::fs::write(&f, vec![5u8; LEN]).unwrap();
     for engine in [

@@ -782,7 +782,7 @@ pub static OPTIONS: &[Opt] =
             ValueKind::Int(0, i32::MAX as _),
             Job, Group::Job, "0",
             "1",
-            "io_uring, pvsync2: buffered I/O whose pages leave the page cache once done (RWF_DONTCACHE, Linux 6.14; refused before the run where the kernel or filesystem does not take it); no effect with direct=1, as in fio",
+            "io_uring, pvsync2: buffered I/O whose pages leave the page cache once done (RWF_DONTCACHE, Linux 6.14, as fio 3.40 defines it; refused before the run where the kernel or filesystem does not take it); no effect with direct=1, as in fio",
             |j, g, v| j.uncached = v.num() != 0
         ),
         opt!(
