@@ -1308,3 +1308,43 @@ fn a_log_the_job_did_not_ask_for_is_not_written() {
     let got = std::fs::read_to_string(inner.join(format!("lg_lat.1.log.{addr}"))).unwrap();
     assert_eq!(got, "0, 42, 0, 16, 0\n");
 }
+
+/// A client whose disk fills while it writes a host's logs: the error names the file and the
+/// cause, the host's results still print, the exit code is 1. (A 64 KiB tmpfs, as root.)
+#[test]
+fn a_full_disk_under_the_clients_logs_is_reported_and_the_results_stand() {
+    if !common::is_root() {
+        eprintln!("SKIPPED: needs root to mount a small tmpfs; CI runs as root");
+        return;
+    }
+    let (srv_dir, tiny) = (tempdir(), tempdir());
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(tiny.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mount a tmpfs");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(tiny.path());
+    let srv = Server::start(srv_dir.path(), &[]);
+    std::fs::write(
+        tiny.path().join("j.fio"),
+        "[j]\nrw=randwrite\nsize=4m\nbs=4k\nioengine=io_uring\ndirect=1\nfilename=j.dat\n\
+         write_lat_log=lg\n",
+    )
+    .unwrap();
+    let out = diorite_bench(tiny.path(), &[&format!("--client={}", srv.addr), "j.fio"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("No space left on device") && t.contains("lg_"),
+        "{t}"
+    );
+    assert!(t.contains("j: (groupid=0, jobs=1): err= 0"), "{t}");
+    assert!(t.contains("issued rwts: total=0,1024,0,0"), "{t}");
+}
