@@ -52,7 +52,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Serve fio's client/server protocol (fio 3.33, protocol 97): `fio --client=HOST job.fio`
+    /// Serve fio's client/server protocol (fio 3.33's version 97, fio 3.42's 120): `fio --client=HOST job.fio`
     /// runs its jobs here and prints their results.
     Server {
         /// Where to listen, in fio's syntax: `ip:HOST[,PORT]`, `ip6:HOST[,PORT]`, `sock:PATH`

@@ -1,8 +1,8 @@
 //! fio's client/server protocol: `diorite server` speaks it, so an unmodified `fio --client`
 //! drives diorite hosts. [`frame`] is the wire framing, [`layout`] the struct layouts of each
 //! supported protocol version ([`layout_v97`]: fio 3.33, [`layout_v120`]: fio 3.42; generated
-//! from their headers by `tools/fio-layout/gen.sh`), [`wire`] the payloads, [`server`] the
-//! server.
+//! from their headers by `tools/fio-layout/gen.sh`), [`wire`] the payloads, [`iolog`] the
+//! per-I/O logs (IOLOG), [`server`] the server, [`client`] `diorite bench --client`.
 
 pub mod client;
 pub mod conn;

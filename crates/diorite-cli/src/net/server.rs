@@ -1,5 +1,5 @@
-//! `diorite server`: fio's server side of its client/server protocol (version 97, fio 3.33),
-//! so `fio --client=HOST job.fio` runs the job here, through the same planner, runner and
+//! `diorite server`: fio's server side of its client/server protocol (version 97, fio 3.33;
+//! version 120, fio 3.42), so `fio --client=HOST job.fio` runs the job here, through the same planner, runner and
 //! statistics as `diorite bench`, and prints the results as fio's own servers' results.
 //!
 //! One connection is one session: PROBE is answered with this host; JOB (a job file) or
