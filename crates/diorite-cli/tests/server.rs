@@ -649,6 +649,23 @@ fn a_server_killed_mid_run_is_reported_and_the_others_results_stand() {
     if !fio_available() {
         return;
     }
+    let (out, _) = one_of_two_killed_mid_run(|dir, ca, cb| {
+        fio_may_fail(dir, &[ca, "t.fio", cb, "t.fio"]).unwrap()
+    });
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("disconnected"), "{t}");
+    assert!(
+        t.contains("t: (groupid=0, jobs=1): err= 0"),
+        "the other host's results: {t}"
+    );
+}
+
+/// Two servers run a 3 s job from `client(dir, --client=A, --client=B)`; A is killed (SIGKILL)
+/// 1.5 s in. The client's output, and A's address.
+fn one_of_two_killed_mid_run(
+    client: impl FnOnce(&Path, &str, &str) -> std::process::Output + Send + 'static,
+) -> (std::process::Output, String) {
     let (a_dir, b_dir, cli) = (tempdir(), tempdir(), tempdir());
     let mut a = Server::start(a_dir.path(), &[]);
     let b = Server::start(b_dir.path(), &[]);
@@ -661,21 +678,13 @@ fn a_server_killed_mid_run_is_reported_and_the_others_results_stand() {
         format!("--client={}", a.addr),
         format!("--client={}", b.addr),
     );
-    let client = std::thread::spawn({
+    let run = std::thread::spawn({
         let dir = cli.path().to_path_buf();
-        move || fio_may_fail(&dir, &[&ca, "t.fio", &cb, "t.fio"]).unwrap()
+        move || client(&dir, &ca, &cb)
     });
     std::thread::sleep(Duration::from_millis(1500));
     a.child.kill().unwrap(); // SIGKILL
-    let out = client.join().unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("disconnected"), "{t}");
-    assert!(
-        t.contains("t: (groupid=0, jobs=1): err= 0"),
-        "the other host's results: {t}"
-    );
-    drop(b);
+    (run.join().unwrap(), a.addr.clone())
 }
 
 /// A newer fio's client (protocol 120, fio 3.42, built from its source: `DIORITE_FIO_NEW` names
@@ -1057,39 +1066,18 @@ fn diorite_bench_client_bad_input_and_an_unreachable_host() {
 
 #[test]
 fn diorite_bench_client_reports_a_server_killed_mid_run() {
-    let (a_dir, b_dir, cli) = (tempdir(), tempdir(), tempdir());
-    let mut a = Server::start(a_dir.path(), &[]);
-    let b = Server::start(b_dir.path(), &[]);
-    std::fs::write(
-        cli.path().join("t.fio"),
-        "[t]\nrw=randread\nsize=4m\nfilename=t.dat\ntime_based\nruntime=3\n",
-    )
-    .unwrap();
-    let (ca, cb) = (
-        format!("--client={}", a.addr),
-        format!("--client={}", b.addr),
-    );
-    let client = std::thread::spawn({
-        let dir = cli.path().to_path_buf();
-        move || diorite_bench(&dir, &[&ca, "t.fio", &cb, "t.fio"])
-    });
-    std::thread::sleep(Duration::from_millis(1500));
-    a.child.kill().unwrap(); // SIGKILL
-    let out = client.join().unwrap();
+    let (out, a) =
+        one_of_two_killed_mid_run(|dir, ca, cb| diorite_bench(dir, &[ca, "t.fio", cb, "t.fio"]));
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
-        t.contains(&format!(
-            "client <{}>: disconnected before its results",
-            a.addr
-        )),
+        t.contains(&format!("client <{a}>: disconnected before its results")),
         "{t}"
     );
     assert!(
         t.contains("t: (groupid=0, jobs=1): err= 0"),
         "the other host's results: {t}"
     );
-    drop(b);
 }
 
 #[test]
