@@ -800,7 +800,8 @@ impl Context {
         }
         cq.close();
         // A reaper blocked in the kernel with no timeout (the driver among them) sees `closed`
-        // only once it is out; a reactor's watcher when the completion fd turns readable.
+        // only once it is out; a user's event loop when the completion fd turns readable; a
+        // runtime's watcher when `tokio.stop` below wakes it.
         self.backend.wake_kernel_waiter();
         if let Some(fd) = self
             .notify

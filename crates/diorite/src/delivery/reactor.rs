@@ -17,7 +17,8 @@
 //! One task per tokio runtime that polls the context's futures (`tokio::spawn`ed on it), found
 //! through a per-thread cache so the check at submit costs no lock. It waits for the eventfd
 //! (`AsyncFd` on a duplicate of the completion fd), resets it, then drains (`Backend::poll`),
-//! until the context closes (shutdown signals the fd). A future submitted outside any tokio
+//! until the context closes (shutdown wakes each watcher's task through its kick, not through
+//! the fd: see [`TokioWatchers::stop`]). A future submitted outside any tokio
 //! runtime, or in one built without I/O (`enable_io`), is served by the driver thread instead.
 //!
 //! # When the runtime stops serving
@@ -211,8 +212,16 @@ impl TokioWatchers {
         }
     }
 
-    /// Stops and joins the rescue thread (shutdown, before the backend stops).
+    /// Wakes every watcher, so it sees the context closed and ends (dropping its references
+    /// to the engine and the backend), and stops and joins the rescue thread (shutdown, after
+    /// the completion queue closed, before the backend stops). The watchers are woken as
+    /// tasks, not through their fd: with watchers on two runtimes, the one that drains the
+    /// queue first leaves the other's fd unreadable by the time its runtime looks (epoll
+    /// re-checks readiness before it reports), and that watcher would never wake.
     pub(crate) fn stop(&self) {
+        for w in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            w.kick.request();
+        }
         let taken = self.rescue.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some((r, handle)) = taken {
             *r.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
@@ -379,6 +388,10 @@ async fn watch(
         let ready = std::future::poll_fn(|cx| {
             if kick.take(cx.waker()) {
                 backend.kick(&engine);
+                // Woken by `TokioWatchers::stop`: the loop's check ends the watcher.
+                if engine.cq().is_closed() {
+                    return std::task::Poll::Ready(None);
+                }
                 // What the kick completed inside the submitting call (Linux AIO on zram reads
                 // inside `io_submit`) is in the kernel's queue already: deliver it now, not a
                 // round trip through the runtime's reactor later (the fd's readiness is only
