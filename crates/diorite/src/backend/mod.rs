@@ -477,6 +477,17 @@ impl Backend {
         }
     }
 
+    /// An fd of the backend's own that a runtime's reactor can wait on for completions,
+    /// with no reset after a wake-up (io_uring's ring fd); `None` where only the context's
+    /// completion eventfd announces them.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn watch_fd(&self) -> Option<i32> {
+        match self {
+            Backend::IoUring(u) => u.ring_fd(),
+            Backend::Aio(_) | Backend::Threads(_) | Backend::Null(_) => None,
+        }
+    }
+
     /// Has the kernel signal the context's completion fd for the completions it reports
     /// (io_uring: `IORING_REGISTER_EVENTFD`; AIO: `IOCB_FLAG_RESFD` on every iocb). The
     /// thread pool's completions are signaled by the engine.

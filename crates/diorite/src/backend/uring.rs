@@ -746,6 +746,14 @@ impl Uring {
         &self.kwait
     }
 
+    /// The ring's own fd, for a runtime's reactor to wait on (`reactor.rs`): it polls
+    /// readable while the CQ holds entries, and the kernel wakes its pollers whenever it posts
+    /// one, so nothing needs signalling or resetting (an eventfd costs a `read` per wake-up).
+    /// `None` with IOPOLL, whose completions appear only when a reaper polls the device.
+    pub(crate) fn ring_fd(&self) -> Option<RawFd> {
+        (!self.iopoll).then(|| self.ring.as_raw_fd())
+    }
+
     /// Has the kernel signal `fd` for every CQE from now on (`IORING_REGISTER_EVENTFD`).
     pub(crate) fn attach_eventfd(&self, fd: i32) -> Result<()> {
         if self.iopoll {

@@ -21,6 +21,8 @@ use crate::backend::{
     self, Backend, BackendChoice, BackendKind, BackendStatus, Registration, Wait,
 };
 use crate::delivery::driver::Driver;
+#[cfg(feature = "tokio")]
+use crate::delivery::reactor::WatchFd;
 use crate::delivery::reactor::{Reactor, SubmitBatching};
 use crate::direct::bounce::{self, Alignment};
 use crate::direct::buf::BufPool;
@@ -906,7 +908,13 @@ impl Context {
         if self.reactor == Reactor::Tokio
             && self.tokio.ensure(&self.engine, &self.backend, || {
                 use std::os::fd::AsRawFd;
-                self.completion_fd().map(|f| f.as_raw_fd())
+                match self.backend.watch_fd() {
+                    Some(fd) => Ok(WatchFd { fd, reset: false }),
+                    None => self.completion_fd().map(|f| WatchFd {
+                        fd: f.as_raw_fd(),
+                        reset: true,
+                    }),
+                }
             })
         {
             return Ok(true);

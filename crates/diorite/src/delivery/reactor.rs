@@ -7,18 +7,23 @@
 //! an interrupt) as *task work* of the submitting thread: that thread is woken to post the CQE,
 //! whoever waits for it. With the driver thread, a parked executor is therefore woken twice per
 //! batch (once to run the task work, once by the driver's `Waker::wake`) and the driver once.
-//! With the runtime's reactor, the executor sleeps in `epoll_wait` on the context's completion
-//! fd (an eventfd the kernel signals per CQE, `IORING_REGISTER_EVENTFD`; Linux AIO:
-//! `IOCB_FLAG_RESFD`): the task-work wake-up posts the CQE, the eventfd turns readable in the
-//! same thread, and a watcher task drains the completion queue into the futures' wakers —
-//! one wake-up per batch, as for a blocking reaper.
+//! With the runtime's reactor, the executor sleeps in `epoll_wait` on an fd that turns
+//! readable with completions: on io_uring the ring's own fd (the kernel wakes its pollers as
+//! it posts a CQE), on Linux AIO the context's completion eventfd (`IOCB_FLAG_RESFD`). The
+//! task-work wake-up posts the CQE, the fd turns readable in the same thread, and a watcher
+//! task drains the completion queue into the futures' wakers — one wake-up per batch, as for
+//! a blocking reaper. The ring fd needs no reset after a wake-up; an eventfd is read back to
+//! zero, a system call per wake-up (measured: 2.5 system calls per read at depth 1 with the
+//! eventfd on io_uring, 2.0 with the ring fd; docs/benchmarks.md).
 //!
 //! # The watcher
 //! One task per tokio runtime that polls the context's futures (`tokio::spawn`ed on it), found
-//! through a per-thread cache so the check at submit costs no lock. It waits for the eventfd
-//! (`AsyncFd` on a duplicate of the completion fd), resets it, then drains (`Backend::poll`),
-//! until the context closes (shutdown wakes each watcher's task through its kick, not through
-//! the fd: see [`TokioWatchers::stop`]). A future submitted outside any tokio
+//! through a per-thread cache so the check at submit costs no lock. It waits for the fd
+//! (`AsyncFd` on a duplicate of it), resets it if it is the eventfd, clears the readiness,
+//! then drains (`Backend::poll`), until the context closes (shutdown wakes each watcher's task
+//! through its kick, not through the fd: see [`TokioWatchers::stop`]). A completion posted
+//! after the drain read the queue wakes the fd's pollers again: the readiness cleared before
+//! the drain is set anew. A future submitted outside any tokio
 //! runtime, or in one built without I/O (`enable_io`), is served by the driver thread instead.
 //!
 //! # When the runtime stops serving
@@ -116,6 +121,14 @@ pub enum SubmitBatching {
     Adaptive,
     /// Never batched: each submission enters the kernel at once (one syscall each).
     Never,
+}
+
+/// What a watcher waits on: a descriptor the context keeps open (the watcher duplicates it),
+/// and whether it must be read back to zero after each wake-up (an eventfd).
+#[cfg(feature = "tokio")]
+pub(crate) struct WatchFd {
+    pub(crate) fd: i32,
+    pub(crate) reset: bool,
 }
 
 #[cfg(feature = "tokio")]
@@ -253,13 +266,13 @@ impl TokioWatchers {
 
     /// Makes sure a watcher serves the tokio runtime this thread runs in. `false` when there
     /// is none here (or it has no I/O driver): the caller falls back to the driver thread.
-    /// `fd` makes the completion fd on first use.
+    /// `fd` names the fd to wait on (making the completion eventfd on first use).
     #[inline]
     pub(crate) fn ensure(
         &self,
         engine: &Arc<Engine>,
         backend: &Arc<Backend>,
-        fd: impl FnOnce() -> crate::Result<i32>,
+        fd: impl FnOnce() -> crate::Result<WatchFd>,
     ) -> bool {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return false;
@@ -303,7 +316,7 @@ impl TokioWatchers {
         handle: tokio::runtime::Handle,
         engine: &Arc<Engine>,
         backend: &Arc<Backend>,
-        fd: impl FnOnce() -> crate::Result<i32>,
+        fd: impl FnOnce() -> crate::Result<WatchFd>,
     ) -> bool {
         use std::os::fd::{FromRawFd, OwnedFd};
         let rt = handle.id();
@@ -313,8 +326,11 @@ impl TokioWatchers {
             if engine.cq().is_closed() {
                 return false;
             }
-            let Ok(raw) = fd() else { return false };
-            // SAFETY: F_DUPFD_CLOEXEC on the context's open eventfd has no memory arguments.
+            let Ok(WatchFd { fd: raw, reset }) = fd() else {
+                return false;
+            };
+            // SAFETY: F_DUPFD_CLOEXEC on a descriptor the context keeps open has no memory
+            // arguments.
             let dup = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 0) };
             if dup < 0 {
                 return false;
@@ -346,7 +362,7 @@ impl TokioWatchers {
             let kick = Arc::new(Kick::default());
             tasks.push(Watcher {
                 rt,
-                task: handle.spawn(watch(afd, engine, backend, kick.clone(), rescue)),
+                task: handle.spawn(watch(afd, reset, engine, backend, kick.clone(), rescue)),
                 kick,
             });
         }
@@ -358,11 +374,13 @@ impl TokioWatchers {
     }
 }
 
-/// The watcher: kick deferred submissions; wait for the completion fd, reset it, drain; until
-/// the context closes (kicking what is left, so nothing pushed stays unsubmitted).
+/// The watcher: kick deferred submissions; wait for the fd, reset it (`reset`: an eventfd),
+/// drain; until the context closes (kicking what is left, so nothing pushed stays
+/// unsubmitted).
 #[cfg(feature = "tokio")]
 async fn watch(
     afd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+    reset: bool,
     engine: Arc<Engine>,
     backend: Arc<Backend>,
     kick: Arc<Kick>,
@@ -411,12 +429,15 @@ async fn watch(
                 return;
             }
         };
-        let mut n = [0u8; 8];
-        // SAFETY: reads 8 bytes into a live buffer from our (non-blocking) eventfd; EAGAIN
-        // (already reset) is fine.
-        unsafe { libc::read(afd.get_ref().as_raw_fd(), n.as_mut_ptr().cast(), 8) };
-        // Reset before draining (the completion fd's contract): a completion after the drain
-        // signals again; one between the reset and `clear_ready` is already queued in epoll.
+        if reset {
+            let mut n = [0u8; 8];
+            // SAFETY: reads 8 bytes into a live buffer from our (non-blocking) eventfd; EAGAIN
+            // (already reset) is fine.
+            unsafe { libc::read(afd.get_ref().as_raw_fd(), n.as_mut_ptr().cast(), 8) };
+        }
+        // Reset and clear before draining: a completion after the drain wakes the fd's
+        // pollers again; one between the reset and `clear_ready` is already queued in epoll
+        // (tokio clears only the readiness it handed out).
         guard.clear_ready();
         backend.poll(&engine);
     }
