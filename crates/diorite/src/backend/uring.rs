@@ -750,6 +750,7 @@ impl Uring {
     /// readable while the CQ holds entries, and the kernel wakes its pollers whenever it posts
     /// one, so nothing needs signalling or resetting (an eventfd costs a `read` per wake-up).
     /// `None` with IOPOLL, whose completions appear only when a reaper polls the device.
+    #[cfg(feature = "tokio")]
     pub(crate) fn ring_fd(&self) -> Option<RawFd> {
         (!self.iopoll).then(|| self.ring.as_raw_fd())
     }
