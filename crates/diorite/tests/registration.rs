@@ -145,3 +145,86 @@ fn other_backends_say_registration_does_not_apply() {
         assert_eq!(plain.registration(), diorite::Registration::default());
     }
 }
+
+/// Vectored requests over registered memory: iovecs that all lie in one registered region go
+/// as `READV_FIXED`/`WRITEV_FIXED` where the kernel has them (counted in `fixed_buffer_ios`),
+/// anything else as plain `READV`/`WRITEV` — the same bytes either way, on every target: a
+/// mix of pool and other memory, buffers from two registered pools (two regions), and a
+/// vectored read that runs past the end of a file (the honest prefix).
+#[test]
+fn vectored_requests_over_one_registered_region_use_the_fixed_vectored_opcodes() {
+    if !backends().contains(&BackendChoice::IoUring) {
+        eprintln!("SKIPPED: io_uring is not available here");
+        return;
+    }
+    let caps = diorite::backend::caps::capabilities();
+    let has = |op: &str| {
+        caps.uring
+            .as_ref()
+            .is_ok_and(|u| u.opcodes.iter().any(|&(n, ok)| n == op && ok))
+    };
+    let vectored = has("READV_FIXED") && has("WRITEV_FIXED");
+    if !vectored {
+        eprintln!("NOTE: no READV_FIXED/WRITEV_FIXED here (Linux < 6.15): plain opcodes only");
+    }
+    let per = u64::from(vectored);
+    for t in targets() {
+        let f = t.file();
+        let bs = f.geometry().offset_align as usize;
+        let align = f.geometry().mem_align as usize;
+        let (pool, other) = (
+            BufPool::new(6, bs, align).unwrap(),
+            BufPool::new(2, bs, align).unwrap(),
+        );
+        let ctx = Context::builder()
+            .depth(8)
+            .backend(BackendChoice::IoUring)
+            .register_file(f)
+            .register_pool(&pool)
+            .register_pool(&other)
+            .build()
+            .unwrap();
+        let ios = || ctx.registration().fixed_buffer_ios;
+        let name = t.name();
+
+        // Three pool buffers out, three back in: one fixed vectored I/O each way.
+        let bufs = vec![pooled(&pool, 1), pooled(&pool, 2), pooled(&pool, 3)];
+        assert_eq!(
+            run(&ctx, Request::writev(f, 0, bufs)).result.unwrap(),
+            3 * bs
+        );
+        assert_eq!(ios(), per, "{name}");
+        let bufs = vec![pooled(&pool, 0), pooled(&pool, 0), pooled(&pool, 0)];
+        let mut c = run(&ctx, Request::readv(f, 0, bufs));
+        assert_eq!(c.result.as_ref().ok(), Some(&(3 * bs)), "{name}");
+        for (i, b) in c.take_bufs().into_iter().enumerate() {
+            assert!(b.iter().all(|&x| x == i as u8 + 1), "{name}: buffer {i}");
+        }
+        assert_eq!(ios(), 2 * per, "{name}");
+
+        // Pool memory beside unregistered memory, and two registered regions: plain readv.
+        for (label, bufs) in [
+            (
+                "pool + unregistered",
+                vec![pooled(&pool, 0), AlignedBuf::new(bs, align).unwrap()],
+            ),
+            ("two pools", vec![pooled(&pool, 0), pooled(&other, 0)]),
+        ] {
+            let mut c = run(&ctx, Request::readv(f, bs as u64, bufs));
+            assert_eq!(c.result.as_ref().ok(), Some(&(2 * bs)), "{name}: {label}");
+            let got = c.take_bufs();
+            assert!(got[0].iter().all(|&x| x == 2), "{name}: {label}");
+            assert!(got[1].iter().all(|&x| x == 3), "{name}: {label}");
+            assert_eq!(ios(), 2 * per, "{name}: {label} went fixed");
+        }
+
+        // Past the end (the 1 MiB target): the bytes that exist, in the first buffer.
+        let end: u64 = 1 << 20;
+        let bufs = vec![pooled(&pool, 9), pooled(&pool, 9)];
+        let mut c = run(&ctx, Request::readv(f, end - bs as u64, bufs));
+        assert_eq!(c.result.as_ref().ok(), Some(&bs), "{name}: past the end");
+        assert!(c.take_bufs()[0].iter().all(|&x| x == 0), "{name}");
+        assert_eq!(ios(), 3 * per, "{name}");
+        ctx.shutdown().unwrap();
+    }
+}

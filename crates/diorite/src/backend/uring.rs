@@ -13,7 +13,8 @@
 //! - Registration (optional, asked for on the builder): files go into the fixed-file table and
 //!   `BufPool` memory is registered as fixed buffers. A piece on a registered file names it by
 //!   index (`IOSQE_FIXED_FILE`); a single-buffer piece inside a registered region uses
-//!   `READ_FIXED`/`WRITE_FIXED`. If the kernel refuses (ENOMEM: pinning would exceed
+//!   `READ_FIXED`/`WRITE_FIXED`, a vectored one whose buffers all lie in one registered region
+//!   `READV_FIXED`/`WRITEV_FIXED` where the kernel has them (6.15+; `READV`/`WRITEV` before). If the kernel refuses (ENOMEM: pinning would exceed
 //!   `RLIMIT_MEMLOCK`), the ring runs unregistered and the report says why.
 //! - Cooperative task running (`COOP_TASKRUN` + `TASKRUN_FLAG`, 5.19+, plain setup before):
 //!   a completion that needs task work does not interrupt the submitting thread with an IPI;
@@ -78,6 +79,9 @@ struct Fixed {
     _files: Vec<DirectFile>,
     /// Keeps the registered memory allocated while the ring may name it.
     _pools: Vec<BufPool>,
+    /// The kernel has `READV_FIXED` and `WRITEV_FIXED` (6.15): a vectored piece whose iovecs
+    /// all lie in one registered buffer is issued with them (no page pinning per I/O).
+    vectored: bool,
     notes: Vec<String>,
 }
 
@@ -92,6 +96,16 @@ impl Fixed {
             .iter()
             .position(|&(start, n)| addr >= start && addr + len <= start + n)
             .map(|i| i as u16)
+    }
+
+    /// The registered buffer holding every one of `vs`, if one does.
+    fn buf_for_all(&self, vs: &[libc::iovec]) -> Option<u16> {
+        let (first, rest) = vs.split_first()?;
+        let i = self.buf(first.iov_base as usize, first.iov_len)?;
+        let (start, n) = self.bufs[usize::from(i)];
+        rest.iter()
+            .all(|v| v.iov_base as usize >= start && v.iov_base as usize + v.iov_len <= start + n)
+            .then_some(i)
     }
 
     /// Registers what `req` asks for; failures become notes, never errors.
@@ -149,6 +163,10 @@ impl Fixed {
                         .map(|v| (v.iov_base as usize, v.iov_len))
                         .collect();
                     fixed._pools = req.pools.to_vec();
+                    let mut probe = io_uring::Probe::new();
+                    fixed.vectored = ring.submitter().register_probe(&mut probe).is_ok()
+                        && probe.is_supported(opcode::ReadvFixed::CODE)
+                        && probe.is_supported(opcode::WritevFixed::CODE);
                 }
                 Err(e) => fixed.notes.push(format!(
                     "fixed buffers not registered ({}{}); running unregistered",
@@ -560,7 +578,9 @@ impl Uring {
                     // RWF_ATOMIC only over a plain user buffer (`generic_atomic_write_valid`
                     // refuses a registered buffer's bvec iterator with EINVAL).
                     let fixed_buf = match vs {
-                        [v] if !req.atomic => self.fixed.buf(v.iov_base as usize, v.iov_len),
+                        _ if req.atomic => None,
+                        [v] => self.fixed.buf(v.iov_base as usize, v.iov_len),
+                        vs if self.fixed.vectored => self.fixed.buf_for_all(vs),
                         _ => None,
                     };
                     let prio = req.ioprio();
@@ -600,12 +620,28 @@ impl Uring {
                                 .rw_flags(flags)
                                 .build()
                         }
-                        (vs, true, _) => opcode::Writev::new(fd, vs.as_ptr(), vs.len() as u32)
+                        (vs, true, Some(bi)) => {
+                            fixed_ios += 1;
+                            opcode::WritevFixed::new(fd, vs.as_ptr(), vs.len() as u32, bi)
+                                .offset(off)
+                                .ioprio(prio)
+                                .rw_flags(flags)
+                                .build()
+                        }
+                        (vs, false, Some(bi)) => {
+                            fixed_ios += 1;
+                            opcode::ReadvFixed::new(fd, vs.as_ptr(), vs.len() as u32, bi)
+                                .offset(off)
+                                .ioprio(prio)
+                                .rw_flags(flags)
+                                .build()
+                        }
+                        (vs, true, None) => opcode::Writev::new(fd, vs.as_ptr(), vs.len() as u32)
                             .offset(off)
                             .ioprio(prio)
                             .rw_flags(flags)
                             .build(),
-                        (vs, false, _) => opcode::Readv::new(fd, vs.as_ptr(), vs.len() as u32)
+                        (vs, false, None) => opcode::Readv::new(fd, vs.as_ptr(), vs.len() as u32)
                             .offset(off)
                             .ioprio(prio)
                             .rw_flags(flags)
