@@ -79,10 +79,20 @@ fn info_reports_what_is_and_is_not_available_and_why() {
             "SINGLE_ISSUER",
             "DEFER_TASKRUN",
             "COOP_TASKRUN",
+            "SUBMIT_ALL",
+            "HYBRID_IOPOLL",
         ] {
             assert!(u["setup_flags"][flag]["available"].is_boolean(), "{flag}");
             assert!(u["setup_flags"][flag]["reason"].is_string(), "{flag}");
         }
+        // Hybrid polling came with Linux 6.13: the raw setup probe must agree with the kernel.
+        let (maj, min) = kernel_version();
+        assert_eq!(
+            u["setup_flags"]["HYBRID_IOPOLL"]["available"],
+            (maj, min) >= (6, 13),
+            "{}",
+            u["setup_flags"]["HYBRID_IOPOLL"]["reason"]
+        );
     }
     assert!(v["aio"]["aio_max_nr"].as_u64().is_some_and(|m| m > 0));
     let file = &v["file"];
@@ -156,4 +166,12 @@ fn info_reports_what_is_and_is_not_available_and_why() {
     assert_eq!(v["backends"][0]["available"], false);
     assert_eq!(v["backends"][2]["available"], true);
     assert!(v["file"]["offset_alignment"].as_u64().is_some());
+}
+
+/// The running kernel's major and minor version (`uname -r`).
+fn kernel_version() -> (u32, u32) {
+    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut it = r.trim().split(|c: char| !c.is_ascii_digit());
+    let num = |s: Option<&str>| s.and_then(|x| x.parse().ok()).unwrap_or(0);
+    (num(it.next()), num(it.next()))
 }
