@@ -348,3 +348,62 @@ fn the_bw_line_switches_to_mib_for_large_bandwidths() {
         "{line}"
     );
 }
+
+/// fio's null engine is synchronous at `iodepth=1` (`FIO_SYNCIO`): each I/O completes in its
+/// queue call, so the report has no submission latency and — the engine having a commit step
+/// — no submit or complete batch distribution; from `iodepth=2` I/O is queued and committed
+/// like any asynchronous engine's. diorite's null job reports the same, depth for depth, and
+/// side by side with fio when it is installed. (Before, diorite's null job went through the
+/// engine at every depth: slat samples at iodepth=1, where fio has none.)
+#[test]
+fn the_null_engine_is_synchronous_at_depth_one_as_in_fio() {
+    let dir = tempdir();
+    let args = |qd: &str| {
+        [
+            "--name=n",
+            "--ioengine=null",
+            "--size=1g",
+            "--rw=randrw",
+            "--bs=4k",
+            "--fsync=7",
+            "--number_ios=20000",
+            &format!("--iodepth={qd}"),
+            "--output-format=json",
+        ]
+        .map(String::from)
+    };
+    // (slat samples, any submit batch counted, any complete batch counted) per direction.
+    let shape = |v: &Value| {
+        let j = &v["jobs"][0];
+        let counted = |k: &str| {
+            j[k].as_object()
+                .unwrap()
+                .values()
+                .any(|p| p.as_f64().unwrap() > 0.0)
+        };
+        (
+            ["read", "write"].map(|d| j[d]["slat_ns"]["N"].as_u64().unwrap() > 0),
+            counted("iodepth_submit"),
+            counted("iodepth_complete"),
+            j["read"]["total_ios"].as_u64().unwrap() + j["write"]["total_ios"].as_u64().unwrap(),
+        )
+    };
+    for (qd, want) in [
+        ("1", ([false, false], false, false)),
+        ("2", ([true, true], true, true)),
+    ] {
+        let a = args(qd);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = bench_in(dir.path(), &a);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let (slat, submit, complete, ios) = shape(&common::json(&out));
+        assert_eq!((slat, submit, complete), want, "iodepth={qd}");
+        assert_eq!(ios, 20000, "iodepth={qd}");
+        if let Some(f) = common::fio_in(dir.path(), &a) {
+            let (fs, fsub, fcomp, _) = shape(&common::json(&f));
+            assert_eq!((fs, fsub, fcomp), want, "fio at iodepth={qd}");
+        }
+    }
+    // Nothing was created or written: a null job touches no file.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

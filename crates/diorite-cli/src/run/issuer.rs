@@ -80,6 +80,9 @@ pub enum IoPath {
     /// fio's synchronous engines: each I/O is performed when queued (queue depth 1); its
     /// result waits here, with its completion time, until the next reap.
     Sync(Vec<(u32, diorite::Result<usize>, Stamp)>),
+    /// fio's null engine at iodepth=1: as `Sync`, but no I/O is made (each completes with its
+    /// length when queued).
+    NullSync(Vec<(u32, diorite::Result<usize>, Stamp)>),
 }
 
 /// The job's memory and I/O path. `bufs` is declared before `io`, so the context is dropped
@@ -125,6 +128,9 @@ impl<'a> Issuer<'a> {
             .max()
             .unwrap_or(4096);
         // Synchronous engines keep one I/O in flight, whatever iodepth says (as in fio).
+        // fio's null engine at iodepth=1 is one too (`FIO_SYNCIO`): each I/O completes in
+        // its queue call, with no submission step (no slat) and no engine round trip.
+        let null_sync = spec.is_null() && spec.iodepth == 1;
         let depth = match spec.engine {
             IoEngine::Sync => 1,
             IoEngine::Async(_) => spec.iodepth as usize,
@@ -145,6 +151,7 @@ impl<'a> Issuer<'a> {
         let crash = spec.crash.map(|_| crate::run::crash::Watch::new());
         let io = match spec.engine {
             IoEngine::Sync => IoPath::Sync(Vec::with_capacity(2)),
+            IoEngine::Async(_) if null_sync => IoPath::NullSync(Vec::with_capacity(2)),
             IoEngine::Async(backend) => {
                 let mut builder = Context::builder();
                 builder
@@ -234,13 +241,18 @@ impl<'a> Issuer<'a> {
                 "synchronous: pread/pwrite in the job thread, queue depth 1".into(),
                 Vec::new(),
             ),
+            IoPath::NullSync(_) => (
+                "null".into(),
+                "null at iodepth=1: each I/O completes when queued, as fio's null engine".into(),
+                Vec::new(),
+            ),
         }
     }
 
     pub fn close(&self) -> diorite::Result<()> {
         match &self.io {
             IoPath::Ctx(ctx) => ctx.close(),
-            IoPath::Sync(_) => Ok(()),
+            IoPath::Sync(_) | IoPath::NullSync(_) => Ok(()),
         }
     }
 
@@ -258,10 +270,11 @@ impl<'a> Issuer<'a> {
         let len = io.len as usize;
         let (prio, prio_index) = self.prios.pick(io.dir, io.len);
         let ioprio = prio::value(prio);
-        if let IoPath::Sync(done) = &mut self.io {
+        if let IoPath::Sync(done) | IoPath::NullSync(done) = &mut self.io {
             let t0 = Stamp::now();
             let buf = &mut self.bufs[slot as usize][..len];
             let res = match io.dir {
+                _ if self.spec.is_null() => Ok(len),
                 Dir::Write => t.file.write_at(buf, off),
                 Dir::Read => t.file.read_at(buf, off),
                 // fio's psync trims with BLKDISCARD in the job thread; so does this.
@@ -269,7 +282,12 @@ impl<'a> Issuer<'a> {
             };
             done.push((slot, res, Stamp::now()));
             self.depths.depth[0] += 1;
-            self.depths.submit[1] += 1;
+            // fio counts a synchronous engine's submission and completion batches only when
+            // the engine has no commit step: psync has none, the null engine has one, so at
+            // iodepth=1 fio's null job shows no submit or complete distribution at all.
+            if matches!(self.io, IoPath::Sync(_)) {
+                self.depths.submit[1] += 1;
+            }
             // No submission step: clat is the whole call.
             self.slots[slot as usize] = IoSlot::io(t0, file, io, (prio_index, ioprio));
             return;
@@ -306,10 +324,12 @@ impl<'a> Issuer<'a> {
     #[inline]
     pub fn queue_sync(&mut self, file: usize, data: bool) {
         let t = &self.targets[file];
-        if let IoPath::Sync(done) = &mut self.io {
+        if let IoPath::Sync(done) | IoPath::NullSync(done) = &mut self.io {
             let slot = self.bufs.len() as u32;
             let t0 = Stamp::now();
-            let res = if data {
+            let res = if self.spec.is_null() {
+                Ok(())
+            } else if data {
                 t.file.sync_data()
             } else {
                 t.file.sync_all()
@@ -390,15 +410,28 @@ impl<'a> Issuer<'a> {
                 self.depths.complete[Depths::batch_bucket(n)] += n as u64;
                 Ok(Stamp::now())
             }
-            IoPath::Sync(done) => {
-                let at = done.last().map_or_else(Stamp::now, |d| d.2);
-                self.done.extend(done.drain(..).map(|(s, r, _)| (s, r)));
-                let n = self.done.len();
-                self.depths.complete[Depths::batch_bucket(n)] += n as u64;
-                Ok(at)
-            }
+            IoPath::Sync(done) => Ok(take_sync(done, &mut self.done, Some(&mut self.depths))),
+            // As in `queue_io`: no batch counts for the null engine.
+            IoPath::NullSync(done) => Ok(take_sync(done, &mut self.done, None)),
         }
     }
+}
+
+/// Moves what synchronous I/O completed into `out`, counting the batch in `depths` if given;
+/// the stamp of the last completion.
+#[inline]
+fn take_sync(
+    done: &mut Vec<(u32, diorite::Result<usize>, Stamp)>,
+    out: &mut Vec<(u32, diorite::Result<usize>)>,
+    depths: Option<&mut Depths>,
+) -> Stamp {
+    let at = done.last().map_or_else(Stamp::now, |d| d.2);
+    out.extend(done.drain(..).map(|(s, r, _)| (s, r)));
+    if let Some(d) = depths {
+        let n = out.len();
+        d.complete[Depths::batch_bucket(n)] += n as u64;
+    }
+    at
 }
 
 /// Records a completion's clat and lat, unless the job disabled them (`disable_clat`,
