@@ -177,7 +177,8 @@ unsafe impl Sync for Aio {}
 unsafe impl Send for Aio {}
 
 impl Aio {
-    pub(crate) fn new(depth: u32, buffered_ok: bool) -> Result<Aio> {
+    /// An AIO context for `depth` requests in flight, with per-tag state for tags `0..tags`.
+    pub(crate) fn new(depth: u32, tags: u32, buffered_ok: bool) -> Result<Aio> {
         // The kernel doubles `nr` and counts it against the system-wide fs.aio-max-nr (65536 by
         // default): twice the depth, at most 8192 events. Pieces beyond that wait in `flush`
         // (EAGAIN) until completions make room.
@@ -189,10 +190,10 @@ impl Aio {
             .map_err(|_| Error::os("Context::build", libc::ENOMEM))?;
         let mut iocbs = Vec::new();
         iocbs
-            .try_reserve_exact(depth as usize)
+            .try_reserve_exact(tags as usize)
             .map_err(|_| Error::os("Context::build", libc::ENOMEM))?;
-        iocbs.extend((0..depth).map(|_| UnsafeCell::new(Vec::new())));
-        let pieces = PieceTable::new(depth)?;
+        iocbs.extend((0..tags).map(|_| UnsafeCell::new(Vec::new())));
+        let pieces = PieceTable::new(tags)?;
         let ctx = io_setup(nr).map_err(|e| {
             let err = Error::os("io_setup", e);
             if e == libc::EAGAIN {

@@ -253,6 +253,7 @@ pub(crate) enum Wait {
 pub(crate) fn select(
     choice: BackendChoice,
     depth: u32,
+    tags: u32,
     threads: usize,
     register: &RegisterRequest<'_>,
 ) -> Result<(Backend, Vec<BackendStatus>)> {
@@ -300,8 +301,8 @@ pub(crate) fn select(
                 );
                 threads::Pool::new(depth, threads, Some(rules)).map(Backend::Threads)
             }
-            BackendKind::IoUring => uring::Uring::new(depth, register).map(Backend::IoUring),
-            BackendKind::Aio => aio::Aio::new(depth, register.blocking_aio).map(Backend::Aio),
+            BackendKind::IoUring => uring::Uring::new(depth, tags, register).map(Backend::IoUring),
+            BackendKind::Aio => aio::Aio::new(depth, tags, register.blocking_aio).map(Backend::Aio),
             BackendKind::Null => Ok(Backend::Null(null::Null)),
         };
         match built {

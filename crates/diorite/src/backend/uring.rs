@@ -263,7 +263,8 @@ unsafe impl Sync for Uring {}
 unsafe impl Send for Uring {}
 
 impl Uring {
-    pub(crate) fn new(depth: u32, register: &RegisterRequest<'_>) -> Result<Uring> {
+    /// A ring for `depth` requests in flight, with per-tag state for tags `0..tags`.
+    pub(crate) fn new(depth: u32, tags: u32, register: &RegisterRequest<'_>) -> Result<Uring> {
         // SQ: depth rounded up, 8..=4096 (a full SQ is flushed to the kernel, so it need not
         // hold every request). CQ: twice the depth, at most the kernel's maximum (65536): with
         // NODROP, CQEs past it wait in the kernel's overflow list, and CLAMP keeps every depth
@@ -398,7 +399,7 @@ impl Uring {
             sq: Mutex::new(()),
             cq: crate::primitives::drain::DrainLock::new(()),
             kwait: KernelWait::default(),
-            pieces: PieceTable::new(depth)?,
+            pieces: PieceTable::new(tags)?,
             taskrun,
             single,
             sqpoll: want.sqpoll.is_some(),

@@ -250,7 +250,8 @@ impl ContextBuilder {
             (None, None) => self.backend,
             _ => BackendChoice::Faulty,
         };
-        let (backend, skipped) = backend::select(choice, self.depth, self.threads, &register)?;
+        let (backend, skipped) =
+            backend::select(choice, self.depth, engine.tags(), self.threads, &register)?;
         if self.uring.single_issuer && backend.completes_in_caller() {
             // A LocalContext (no futures, one thread): every completion is posted by the
             // thread that reaps.

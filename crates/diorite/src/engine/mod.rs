@@ -41,11 +41,27 @@ unsafe impl Sync for Engine {}
 // SAFETY: as above; `Request` is Send.
 unsafe impl Send for Engine {}
 
+/// The tags (slots) of an engine admitting `depth` requests: the depth plus headroom of up to
+/// 64 more (at most the depth again; never past [`MAX_DEPTH`]). Admission keeps at most
+/// `depth` in flight, so at saturation at least the headroom's worth of tags is free or
+/// waiting in the allocator's `cleared` masks: an allocation finds a free bit without
+/// folding `cleared` back under the word's lock on nearly every call, and each fold returns a
+/// batch — the batched clearing batches. Without headroom, a context kept full (a benchmark
+/// at its depth) drained one tag per allocation (docs/benchmarks.md has the A/B).
+///
+/// [`MAX_DEPTH`]: crate::primitives::tags::MAX_DEPTH
+pub(crate) fn tag_space(depth: u32) -> u32 {
+    depth
+        .saturating_add(depth.min(64))
+        .min(crate::primitives::tags::MAX_DEPTH)
+        .max(depth)
+}
+
 impl Engine {
     /// An engine for `depth` requests with a completion ring of `ring` events.
     pub(crate) fn new(depth: u32, ring: usize) -> Result<Engine> {
         const OP: &str = "Context::build";
-        let tags = TagSet::new(depth).map_err(|_| {
+        let tags = TagSet::new(tag_space(depth)).map_err(|_| {
             Error::new(ErrorKind::InvalidInput, OP).with_detail(format!(
                 "depth {depth} is out of range (required: 1..={})",
                 crate::primitives::tags::MAX_DEPTH
@@ -60,9 +76,9 @@ impl Engine {
         let cq = CompletionQueue::new(ring, depth as usize)?;
         let mut slots = Vec::new();
         slots
-            .try_reserve_exact(depth as usize)
+            .try_reserve_exact(tags.depth() as usize)
             .map_err(|_| Error::os(OP, libc::ENOMEM))?;
-        slots.extend((0..depth).map(|_| Slot::new()));
+        slots.extend((0..tags.depth()).map(|_| Slot::new()));
         Ok(Engine {
             slots: slots.into_boxed_slice(),
             tags,
@@ -380,6 +396,12 @@ impl Engine {
         &self.admission
     }
 
+    /// How many tags (slots) there are: tags run `0..tags()`. More than the depth (see
+    /// [`tag_space`]).
+    pub(crate) fn tags(&self) -> u32 {
+        self.tags.depth()
+    }
+
     pub(crate) fn depth(&self) -> u32 {
         self.admission.depth()
     }
@@ -421,4 +443,44 @@ fn completion_of(id: RequestId, req: Option<Request>, res: i64) -> Completion {
 /// engine may signal it): it becomes readable.
 pub(crate) fn signal(fd: i32) {
     crate::sys::eventfd_signal(fd);
+}
+
+#[cfg(all(test, not(diorite_loom)))]
+mod tests {
+    use super::*;
+    use crate::primitives::tags::MAX_DEPTH;
+
+    /// The headroom: up to 64 tags more than the depth, never more than the depth again, and
+    /// never past the largest tag a backend can name (io_uring's `user_data` holds 16 bits).
+    #[test]
+    fn the_tag_space_adds_headroom_within_the_limits() {
+        for (depth, tags) in [
+            (1, 2),
+            (32, 64),
+            (33, 66),
+            (64, 128),
+            (100, 164),
+            (MAX_DEPTH - 10, MAX_DEPTH),
+            (MAX_DEPTH, MAX_DEPTH),
+        ] {
+            assert_eq!(tag_space(depth), tags, "depth {depth}");
+        }
+        // An engine kept full never runs out of tags: every tag of the space is used in turn.
+        let e = Engine::new(4, 4).unwrap();
+        assert_eq!((e.depth(), e.tags()), (4, 8));
+        let mut seen = std::collections::BTreeSet::new();
+        let mut held = std::collections::VecDeque::new();
+        for _ in 0..64 {
+            while held.len() < 4 {
+                let t = e
+                    .tags
+                    .try_get()
+                    .expect("a free tag while fewer than depth are held");
+                seen.insert(t);
+                held.push_back(t);
+            }
+            e.tags.put(held.pop_front().unwrap());
+        }
+        assert!(seen.iter().all(|&t| t < 8), "{seen:?}");
+    }
 }
