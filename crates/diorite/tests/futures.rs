@@ -717,3 +717,115 @@ fn deferred_submissions_survive_drops_and_close_before_the_watcher_runs() {
         assert_eq!(all.len(), 16);
     }
 }
+
+/// `Reactor::Tokio` on io_uring waits on the ring's own fd, so the completion eventfd is free
+/// for a user's event loop: futures on a tokio runtime in one thread and an epoll loop on
+/// `completion_fd` in another (blocking `submit`, `get_events` only when epoll says so) share
+/// one context; each side sees its own completions, each exactly once, and neither waits
+/// forever for a wake-up the other took.
+#[test]
+fn tokio_futures_and_an_epoll_loop_share_one_io_uring_context() {
+    if !common::backends().contains(&BackendChoice::IoUring) {
+        eprintln!("SKIPPED: io_uring is not available here");
+        return;
+    }
+    let dir = common::tempdir();
+    let f = patterned(dir.path(), 256);
+    let ctx = Arc::new(
+        Context::builder()
+            .depth(32)
+            .backend(BackendChoice::IoUring)
+            .reactor(diorite::Reactor::Tokio)
+            .build()
+            .unwrap(),
+    );
+    let fd = {
+        use std::os::fd::AsRawFd;
+        ctx.completion_fd().unwrap().as_raw_fd()
+    };
+    let (c2, f2) = (ctx.clone(), f.clone());
+    let looped = std::thread::spawn(move || {
+        const TOTAL: u64 = 4000;
+        // SAFETY: epoll_create1 has no memory arguments.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 0,
+        };
+        // SAFETY: a valid epoll fd, the context's eventfd, a valid event.
+        assert_eq!(
+            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) },
+            0
+        );
+        let mut seen = vec![false; TOTAL as usize];
+        let (mut submitted, mut done) = (0u64, 0u64);
+        let mut out = Vec::new();
+        while done < TOTAL {
+            while submitted < TOTAL && submitted - done < 8 {
+                let b = submitted % 256;
+                let buf = AlignedBuf::for_file(&f2, BS).unwrap();
+                let req = Request::read(&f2, b * BS as u64, buf).with_user_data(submitted);
+                match c2.submit(req) {
+                    Ok(_) => submitted += 1,
+                    // The futures hold the rest of the depth: reap, then try again.
+                    Err(e) if e.error.kind() == ErrorKind::QueueFull => break,
+                    Err(e) => panic!("{}", e.error),
+                }
+            }
+            if submitted == done {
+                // The futures held the whole depth: nothing of ours to wait for yet.
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 1];
+            // SAFETY: `evs` is valid for one event.
+            let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), 1, 10_000) };
+            let eintr =
+                n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR);
+            assert!(
+                n > 0 || eintr,
+                "epoll: nothing for 10 s with {} in flight",
+                submitted - done
+            );
+            let mut cnt = [0u8; 8];
+            // SAFETY: reads 8 bytes into a live buffer from the context's eventfd.
+            unsafe { libc::read(fd, cnt.as_mut_ptr().cast(), 8) };
+            loop {
+                out.clear();
+                if c2
+                    .get_events(0, 64, Some(Duration::ZERO), &mut out)
+                    .unwrap()
+                    == 0
+                {
+                    break;
+                }
+                for mut c in out.drain(..) {
+                    let k = c.user_data as usize;
+                    assert!(
+                        !std::mem::replace(&mut seen[k], true),
+                        "{k} delivered twice"
+                    );
+                    assert_eq!(c.result.as_ref().ok(), Some(&BS));
+                    check_block(&c.take_buf().unwrap(), k as u64 % 256);
+                    done += 1;
+                }
+            }
+        }
+        // SAFETY: closing the epoll fd made above.
+        unsafe { libc::close(ep) };
+        done
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for _ in 0..8 {
+            read_all(&ctx, &f, 256).await;
+        }
+    });
+    assert_eq!(looped.join().unwrap(), 4000);
+    settle(&ctx, "tokio + epoll");
+    drop(rt);
+    Arc::into_inner(ctx).unwrap().shutdown().unwrap();
+}

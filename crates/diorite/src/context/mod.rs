@@ -609,8 +609,10 @@ impl Context {
     ///   into the queue and leaves them there (a blocking reaper that took fewer, the driver
     ///   thread, a polling future) signals the fd, so the loop is told of them.
     /// - With `Reactor::Tokio` on Linux AIO the fd is the runtime watcher's (it reads it): do
-    ///   not also wait on it in a loop of your own. (On io_uring the watchers wait on the
-    ///   ring's own fd, and futures' completions never reach `get_events` either way.)
+    ///   not also wait on it in a loop of your own. On io_uring the watchers wait on the
+    ///   ring's own fd and signal this one when they move blocking requests' completions, so
+    ///   a loop of your own may run beside futures (futures' completions never reach
+    ///   `get_events`).
     /// - The first call signals the fd once, so completions that were ready before it existed
     ///   are found too; requests still in flight then signal it when they complete, on every
     ///   backend (Linux AIO's iocbs issued before the call carry no fd: the driver thread is

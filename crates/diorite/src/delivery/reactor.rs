@@ -415,6 +415,7 @@ async fn watch(
                 // round trip through the runtime's reactor later (the fd's readiness is only
                 // learned at the reactor's next turn). No syscall: user-space queues only.
                 if backend.polls_in_user_space() && backend.poll(&engine) {
+                    hand_over(&engine, reset);
                     return std::task::Poll::Ready(None);
                 }
             }
@@ -439,6 +440,21 @@ async fn watch(
         // pollers again; one between the reset and `clear_ready` is already queued in epoll
         // (tokio clears only the readiness it handed out).
         guard.clear_ready();
-        backend.poll(&engine);
+        let drained = backend.poll(&engine);
+        if drained {
+            hand_over(&engine, reset);
+        }
+    }
+}
+
+/// After a watcher moved kernel completions into the context: blocking reapers' completions
+/// among them wait in the completion queue, so a user's loop on the completion eventfd is
+/// told (`Engine::hand_over`, the fd's contract) — unless the watcher's own fd is that
+/// eventfd (Linux AIO): signalling it would only wake the watcher again, and again, while
+/// the completions wait for their reaper.
+#[cfg(feature = "tokio")]
+fn hand_over(engine: &Engine, reset: bool) {
+    if !reset {
+        engine.hand_over(true);
     }
 }
