@@ -753,10 +753,8 @@ fn tokio_futures_and_an_epoll_loop_share_one_io_uring_context() {
             u64: 0,
         };
         // SAFETY: a valid epoll fd, the context's eventfd, a valid event.
-        assert_eq!(
-            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) },
-            0
-        );
+        let added = unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        assert_eq!(added, 0);
         let mut seen = vec![false; TOTAL as usize];
         let (mut submitted, mut done) = (0u64, 0u64);
         let mut out = Vec::new();
