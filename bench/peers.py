@@ -6,6 +6,7 @@ once per round, in turn), medians and min-max of IOPS and of whole-process CPU p
 
   bench/peers.sh [--targets zram-fio,file] [--depths 1,32] [--rounds 5] [--runtime 3]
                  [--peers diorite-local,diorite-tokio,tokio-uring,monoio,compio,glommio,tokio-blocking]
+                 (also diorite-tokio-adaptive, diorite-tokio-never: the other SubmitBatching policies)
 
 Targets (made here, removed on exit; root): zram-fio, a 1 GiB zram device filled by fio
 (50% compressible, refilled buffers); zram, the same filled half random per 4 KiB block; file,
@@ -28,6 +29,9 @@ PEERS = ["diorite-local", "diorite-tokio", "tokio-uring", "monoio", "compio", "g
 NOTES = {
     "diorite-local": "LocalContext loop (single issuer, DEFER_TASKRUN), registered file, io_uring",
     "diorite-tokio": "futures, one task per slot, tokio current-thread, Reactor::Tokio, io_uring",
+    # Not in the default list: the same with the other submission policies (--peers ...).
+    "diorite-tokio-adaptive": "diorite-tokio with SubmitBatching::Adaptive",
+    "diorite-tokio-never": "diorite-tokio with SubmitBatching::Never (each submission enters)",
     "tokio-uring": "File::read_at, one task per slot; no registered file or fixed buffers",
     "monoio": "IoUringDriver, File::read_at, one task per slot",
     "compio": "io_uring driver, AsyncReadAt::read_at, one task per slot",

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 const BS: usize = 4096;
 
+use diorite::SubmitBatching as Batch;
+
 /// A zeroed 4 KiB-aligned buffer, handed to each runtime through its own buffer traits.
 struct Aligned {
     ptr: *mut u8,
@@ -140,7 +142,9 @@ fn main() {
     let t0 = Instant::now();
     let ios = match peer {
         "diorite-local" => diorite_local(&target, qd, blocks, run),
-        "diorite-tokio" => diorite_tokio(&target, qd, blocks, run),
+        "diorite-tokio" => diorite_tokio(&target, qd, blocks, run, Batch::Always),
+        "diorite-tokio-adaptive" => diorite_tokio(&target, qd, blocks, run, Batch::Adaptive),
+        "diorite-tokio-never" => diorite_tokio(&target, qd, blocks, run, Batch::Never),
         "tokio-uring" => tokio_uring_peer(&target, qd, blocks, run),
         "monoio" => monoio_peer(&target, qd, blocks, run),
         "compio" => compio_peer(&target, qd, blocks, run),
@@ -194,7 +198,7 @@ fn diorite_local(path: &str, qd: usize, blocks: u64, run: Duration) -> u64 {
 
 /// diorite's futures, one task per slot, on tokio's current-thread runtime with the context's
 /// completions in tokio's reactor.
-fn diorite_tokio(path: &str, qd: usize, blocks: u64, run: Duration) -> u64 {
+fn diorite_tokio(path: &str, qd: usize, blocks: u64, run: Duration, batch: Batch) -> u64 {
     use diorite::{AlignedBuf, BackendChoice, Context, DirectFile, Reactor};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -207,6 +211,7 @@ fn diorite_tokio(path: &str, qd: usize, blocks: u64, run: Duration) -> u64 {
                 .depth(qd as u32)
                 .backend(BackendChoice::IoUring)
                 .reactor(Reactor::Tokio)
+                .submit_batching(batch)
                 .build()
                 .expect("context"),
         );
