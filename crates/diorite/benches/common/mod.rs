@@ -67,8 +67,19 @@ impl Drop for Target {
     fn drop(&mut self) {
         match &self.zram {
             Some(id) => {
-                let _ = std::fs::write(format!("/sys/block/zram{id}/reset"), "1");
-                let _ = std::fs::write("/sys/class/zram-control/hot_remove", id);
+                // A ring that registered the device closes asynchronously (the kernel's
+                // io_uring teardown runs in a worker): until it has, the device is open and
+                // reset / hot_remove fail with EBUSY. Retry for a while.
+                let end = Instant::now() + Duration::from_secs(10);
+                loop {
+                    let _ = std::fs::write(format!("/sys/block/zram{id}/reset"), "1");
+                    if std::fs::write("/sys/class/zram-control/hot_remove", id).is_ok()
+                        || Instant::now() > end
+                    {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
             }
             None => {
                 let _ = std::fs::remove_file(&self.path);
