@@ -144,8 +144,18 @@ impl Zram {
 
 impl Drop for Zram {
     fn drop(&mut self) {
-        let _ = std::fs::write(format!("/sys/block/zram{}/reset", self.id), "1");
-        let _ = std::fs::write("/sys/class/zram-control/hot_remove", &self.id);
+        // An io_uring ring that registered the device closes asynchronously (the kernel's
+        // teardown runs in a worker); until then reset / hot_remove fail with EBUSY: retry.
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let _ = std::fs::write(format!("/sys/block/zram{}/reset", self.id), "1");
+            if std::fs::write("/sys/class/zram-control/hot_remove", &self.id).is_ok()
+                || std::time::Instant::now() > end
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
