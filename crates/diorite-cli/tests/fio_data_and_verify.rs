@@ -510,19 +510,26 @@ fn dedupe_working_set_and_global_shape_duplicates_as_fios() {
 /// through the engine at depth 8. (Before, diorite reported every block bad and exited 1.)
 #[test]
 fn a_null_job_with_verify_pretends_as_fio_does() {
-    let dir = common::tempdir();
-    for qd in ["1", "8"] {
-        let args = [
+    let args = |depth: &str| {
+        [
             "--name=n",
             "--ioengine=null",
             "--size=4m",
             "--bs=4k",
             "--rw=randwrite",
             "--verify=crc32c",
-            &format!("--iodepth={qd}"),
+            &format!("--iodepth={depth}"),
             "--output-format=json",
-        ];
-        let out = common::bench_in(dir.path(), &args);
+        ]
+        .map(String::from)
+    };
+    let dir = common::tempdir();
+    // fio beside it, in its own directory: it saves a verify state file there.
+    let fio_dir = common::tempdir();
+    for qd in ["1", "8"] {
+        let a = args(qd);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = common::bench_in(dir.path(), &a);
         assert!(
             out.status.success(),
             "iodepth={qd}: {}",
@@ -540,22 +547,7 @@ fn a_null_job_with_verify_pretends_as_fio_does() {
             0,
             "a null job made a file"
         );
-    }
-    // fio side by side (in its own directory: it saves a verify state file there).
-    let fio_dir = common::tempdir();
-    for qd in ["1", "8"] {
-        let depth = format!("--iodepth={qd}");
-        let args = [
-            "--name=n",
-            "--ioengine=null",
-            "--size=4m",
-            "--bs=4k",
-            "--rw=randwrite",
-            "--verify=crc32c",
-            &depth,
-            "--output-format=json",
-        ];
-        if let Some(f) = common::fio_in(fio_dir.path(), &args) {
+        if let Some(f) = common::fio_in(fio_dir.path(), &a) {
             assert_eq!(
                 common::json(&f)["jobs"][0]["error"],
                 0,

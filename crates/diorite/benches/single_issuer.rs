@@ -11,32 +11,15 @@
 
 mod common;
 
-use common::{reads, Blocking, Target, QD};
+use common::{kept_full, reads, Blocking, Target, QD};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use diorite::{BackendChoice, Context, DirectFile, Request};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `n` noops kept at QD32 (the engine's cost per request, no device).
 fn noops(ctx: &impl Blocking, n: u64) -> Duration {
-    let mut out = Vec::with_capacity(QD);
-    let start = Instant::now();
-    let mut submitted = 0;
-    while submitted < n.min(QD as u64) {
-        ctx.submit(Request::noop()).map_err(|e| e.error).unwrap();
-        submitted += 1;
-    }
-    let mut done = 0;
-    while done < n {
-        ctx.get_events(1, QD, &mut out);
-        for _ in out.drain(..) {
-            done += 1;
-            if submitted < n {
-                ctx.submit(Request::noop()).map_err(|e| e.error).unwrap();
-                submitted += 1;
-            }
-        }
-    }
-    start.elapsed()
+    let mut spare = vec![(); QD];
+    kept_full(ctx, n, &mut spare, |()| Request::noop(), |_| ())
 }
 
 fn bench(c: &mut Criterion) {

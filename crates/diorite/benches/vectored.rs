@@ -12,46 +12,33 @@
 
 mod common;
 
-use common::{next_off, Blocking, Target, BS, QD};
+use common::{kept_full, next_off, Blocking, Target, BS, QD};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use diorite::{AlignedBuf, BackendChoice, BufPool, Context, DirectFile, Request};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Buffers per request.
 const VEC: usize = 4;
 
-/// `n` vectored reads kept at QD32; every buffer comes from and goes back to `pool`.
+/// `n` vectored reads kept at QD32 (see `common::kept_full`); every buffer comes from and goes
+/// back to `pool`.
 fn readvs(ctx: &impl Blocking, f: &DirectFile, pool: &BufPool, n: u64) -> Duration {
     let span = BS * VEC as u64;
     let blocks = f.len() / span;
     let mut x = 1;
-    let mut out = Vec::with_capacity(QD);
-    let req = |x: &mut u64, bufs: Vec<AlignedBuf>| {
-        Request::readv(f, next_off(x, blocks) / BS * span, bufs)
-    };
-    let take = || (0..VEC).map(|_| pool.get().expect("pool buffer")).collect();
-    let start = Instant::now();
-    let mut submitted = 0;
-    while submitted < n.min(QD as u64) {
-        ctx.submit(req(&mut x, take()))
-            .map_err(|e| e.error)
-            .unwrap();
-        submitted += 1;
-    }
-    let mut done = 0;
-    while done < n {
-        ctx.get_events(1, QD, &mut out);
-        for mut c in out.drain(..) {
+    let mut spare: Vec<Vec<AlignedBuf>> = (0..QD)
+        .map(|_| (0..VEC).map(|_| pool.get().expect("pool buffer")).collect())
+        .collect();
+    kept_full(
+        ctx,
+        n,
+        &mut spare,
+        |bufs| Request::readv(f, next_off(&mut x, blocks) / BS * span, bufs),
+        |mut c| {
             assert_eq!(c.result.as_ref().copied().unwrap(), span as usize);
-            done += 1;
-            let bufs = c.take_bufs();
-            if submitted < n {
-                ctx.submit(req(&mut x, bufs)).map_err(|e| e.error).unwrap();
-                submitted += 1;
-            }
-        }
-    }
-    start.elapsed()
+            c.take_bufs()
+        },
+    )
 }
 
 fn bench(c: &mut Criterion) {

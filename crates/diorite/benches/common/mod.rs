@@ -120,38 +120,55 @@ impl Blocking for LocalContext {
     }
 }
 
-/// `n` reads kept at QD32: submit one per completion, reap what is there (at least one).
-pub fn reads(ctx: &impl Blocking, f: &DirectFile, bufs: &mut Vec<AlignedBuf>, n: u64) -> Duration {
-    let blocks = f.len() / BS;
-    let mut x = 1;
+/// `n` requests kept at QD32: submit one per completion, reap what is there (at least one).
+/// `issue` makes a request from what `back` took out of a completion (its buffers); `spare`
+/// holds what the first QD requests start from, and gets back what the last ones return.
+pub fn kept_full<B>(
+    ctx: &impl Blocking,
+    n: u64,
+    spare: &mut Vec<B>,
+    mut issue: impl FnMut(B) -> Request,
+    mut back: impl FnMut(Completion) -> B,
+) -> Duration {
     let mut out = Vec::with_capacity(QD);
     let start = Instant::now();
     let mut submitted = 0;
     while submitted < n.min(QD as u64) {
-        let b = bufs.pop().unwrap();
-        ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
-            .map_err(|e| e.error)
-            .unwrap();
+        let b = spare.pop().expect("QD spares");
+        ctx.submit(issue(b)).map_err(|e| e.error).unwrap();
         submitted += 1;
     }
     let mut done = 0;
     while done < n {
         ctx.get_events(1, QD, &mut out);
-        for mut c in out.drain(..) {
-            assert_eq!(c.result.as_ref().copied().unwrap(), BS as usize);
+        for c in out.drain(..) {
             done += 1;
-            let b = c.take_buf().unwrap();
+            let b = back(c);
             if submitted < n {
-                ctx.submit(Request::read(f, next_off(&mut x, blocks), b))
-                    .map_err(|e| e.error)
-                    .unwrap();
+                ctx.submit(issue(b)).map_err(|e| e.error).unwrap();
                 submitted += 1;
             } else {
-                bufs.push(b);
+                spare.push(b);
             }
         }
     }
     start.elapsed()
+}
+
+/// `n` reads of one block kept at QD32 (see [`kept_full`]), each checked for a full result.
+pub fn reads(ctx: &impl Blocking, f: &DirectFile, bufs: &mut Vec<AlignedBuf>, n: u64) -> Duration {
+    let blocks = f.len() / BS;
+    let mut x = 1;
+    kept_full(
+        ctx,
+        n,
+        bufs,
+        |b| Request::read(f, next_off(&mut x, blocks), b),
+        |mut c| {
+            assert_eq!(c.result.as_ref().copied().unwrap(), BS as usize);
+            c.take_buf().unwrap()
+        },
+    )
 }
 
 /// Short criterion runs (10 samples of 3 s): these benches do real I/O.
