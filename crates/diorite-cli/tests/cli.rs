@@ -784,6 +784,27 @@ fn the_null_engine_touches_no_file() {
     ]));
     assert_eq!(json["jobs"][0]["write"]["io_bytes"].as_u64(), Some(1 << 20));
     assert_eq!(std::fs::read(&f).unwrap(), vec![0x77; 1 << 20]);
+    // Fault injection needs an engine that moves data: refused by name at every depth (at
+    // iodepth=1, where the null engine completes I/O in its queue call, it was ignored; above,
+    // it ran the "null" job on the faulty backend with real I/O).
+    for qd in ["1", "4"] {
+        let out = bench(&[
+            "--name=n",
+            &format!("--filename={}", s(&f)),
+            "--rw=read",
+            "--ioengine=null",
+            &format!("--iodepth={qd}"),
+            "--inject=read:always:eio",
+        ]);
+        assert!(!out.status.success(), "iodepth={qd}: inject accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("inject") && err.contains("ioengine=null"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty(), "iodepth={qd}: the job ran");
+    }
+    assert_eq!(std::fs::read(&f).unwrap(), vec![0x77; 1 << 20]);
 }
 
 /// `--inject` runs a job on the faulty backend; the injected error is the job's error,

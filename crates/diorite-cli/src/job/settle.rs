@@ -118,6 +118,13 @@ fn engine_options(j: &JobSpec) -> Result<()> {
             j.name
         );
     }
+    if j.inject.is_some() && j.engine == IoEngine::Async(diorite::BackendChoice::Null) {
+        bail!(
+            "job {}: inject runs the job on the faulty backend, which moves real data; \
+             ioengine=null moves none (use threads, libaio or io_uring)",
+            j.name
+        );
+    }
     check_crash(j)?;
     if j.sqthread_poll_cpu.is_some() && !j.sqthread_poll {
         bail!(
