@@ -613,7 +613,7 @@ mod tests {
     /// Options that exist only beside others (io_uring's own, fio's engine options).
     fn needs(name: &str) -> &'static str {
         match name {
-            "sqthread_poll" | "hipri" => " --ioengine=io_uring",
+            "sqthread_poll" | "hipri" | "fixedbufs" | "registerfiles" => " --ioengine=io_uring",
             "uncached" => " --ioengine=io_uring --direct=0",
             "sqthread_poll_cpu" => " --ioengine=io_uring --sqthread_poll=1",
             "inject" => " --ioengine=threads",
@@ -789,8 +789,29 @@ mod tests {
             (p.jobs[0].batch_submit, p.jobs[0].batch_complete_min),
             (8, 0)
         );
-        let p = parse_args(&args("--name=t --fixedbufs=0 --registerfiles=0")).unwrap();
+        let p = parse_args(&args(
+            "--name=t --ioengine=io_uring --fixedbufs=0 --registerfiles=0",
+        ))
+        .unwrap();
         assert!(!p.jobs[0].fixedbufs && !p.jobs[0].registerfiles);
+        // io_uring's own options, as fio reads them: only where the engine in effect is
+        // io_uring (or diorite's auto); before it, or with another engine, refused by name
+        // (fio: "unrecognized option" / "Bad option"); a later section's other engine keeps them.
+        for bad in [
+            "--name=t --fixedbufs=1 --ioengine=io_uring",
+            "--name=t --ioengine=libaio --registerfiles=0",
+            "--name=t --ioengine=null --fixedbufs=1",
+            "--fixedbufs=0 --name=t",
+        ] {
+            let e = format!("{:#}", parse_args(&args(bad)).unwrap_err());
+            assert!(e.contains("io_uring engine"), "{bad}: {e}");
+        }
+        for good in [
+            "--name=t --ioengine=auto --fixedbufs=0",
+            "--ioengine=io_uring --fixedbufs=0 --name=t --ioengine=psync",
+        ] {
+            parse_args(&args(good)).unwrap_or_else(|e| panic!("{good}: {e:#}"));
+        }
     }
 
     #[test]

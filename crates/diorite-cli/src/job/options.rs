@@ -396,6 +396,22 @@ macro_rules! opt {
     };
 }
 
+/// An option of fio's io_uring engine (`fixedbufs`, `registerfiles`): fio knows it only where
+/// the engine in effect when it is read is io_uring ("Bad option" otherwise, as for
+/// `ioengine=psync` then `fixedbufs=1`, or `fixedbufs=1` in a `[global]` section before any
+/// engine); a later section switching to another engine keeps it, unused, as fio does.
+/// diorite's `auto` (io_uring where the kernel has it) takes it too.
+fn uring_engine_option(j: &JobSpec, name: &str) -> Result<()> {
+    use diorite::BackendChoice::{Auto, IoUring};
+    if !matches!(j.engine, IoEngine::Async(IoUring | Auto)) {
+        bail!(
+            "{name} is an option of fio's io_uring engine; the ioengine in effect where it is \
+             given is not io_uring (set ioengine=io_uring before it)"
+        );
+    }
+    Ok(())
+}
+
 /// `" (did you mean X?)"` for a mistyped option name: the nearest names and aliases, spelled
 /// for the command line (`--X`) or for a job file.
 pub fn nearest(name: &str, command_line: bool) -> String {
@@ -747,7 +763,10 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Job, "1",
             "0",
             "1 (default in diorite): register the job's buffers with io_uring; 0: plain buffers",
-            |j, g, v| j.fixedbufs = v.bool()
+            |j, g, v| {
+                uring_engine_option(j, "fixedbufs")?;
+                j.fixedbufs = v.bool()
+            }
         ),
         opt!(
             "registerfiles",
@@ -756,7 +775,10 @@ pub static OPTIONS: &[Opt] =
             Job, Group::Job, "1",
             "0",
             "1 (default in diorite): register the job's files with io_uring; 0: plain descriptors",
-            |j, g, v| j.registerfiles = v.bool()
+            |j, g, v| {
+                uring_engine_option(j, "registerfiles")?;
+                j.registerfiles = v.bool()
+            }
         ),
         opt!(
             "sqthread_poll",
