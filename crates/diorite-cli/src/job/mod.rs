@@ -616,7 +616,7 @@ mod tests {
             "sqthread_poll" | "hipri" | "fixedbufs" | "registerfiles" => " --ioengine=io_uring",
             "uncached" => " --ioengine=io_uring --direct=0",
             "sqthread_poll_cpu" => " --ioengine=io_uring --sqthread_poll=1",
-            "inject" => " --ioengine=threads",
+            "inject" | "pool_threads" => " --ioengine=threads",
             "zonesize" => " --zonemode=strided --zonesize=64k",
             "cmdprio_percentage" | "cmdprio_bssplit" => " --ioengine=io_uring",
             "rate_process" => " --rate_iops=100",
@@ -805,6 +805,22 @@ mod tests {
         ] {
             let e = format!("{:#}", parse_args(&args(bad)).unwrap_err());
             assert!(e.contains("io_uring engine"), "{bad}: {e}");
+        }
+        // pool_threads: only where a thread pool runs the job.
+        for (line, ok) in [
+            ("--name=t --ioengine=threads --pool_threads=3", true),
+            ("--name=t --ioengine=posixaio --pool_threads=3", true),
+            ("--name=t --ioengine=auto --pool_threads=3", true),
+            (
+                "--name=t --ioengine=libaio --inject=read:always:eio --pool_threads=3",
+                true,
+            ),
+            ("--name=t --ioengine=io_uring --pool_threads=3", false),
+            ("--name=t --ioengine=null --pool_threads=3", false),
+            ("--name=t --pool_threads=3", false),
+        ] {
+            let r = parse_args(&args(line));
+            assert_eq!(r.is_ok(), ok, "{line}: {:?}", r.err());
         }
         for good in [
             "--name=t --ioengine=auto --fixedbufs=0",

@@ -103,6 +103,22 @@ fn engine_options(j: &JobSpec) -> Result<()> {
             );
         }
     }
+    // diorite's `pool_threads` sizes a thread pool: the threads engine's (posixaio's too),
+    // auto's fallback, or the faulty backend an `inject` job runs on. Elsewhere it would be
+    // accepted and ignored.
+    if j.pool_threads.is_some()
+        && j.inject.is_none()
+        && !matches!(
+            j.engine,
+            IoEngine::Async(BackendChoice::Threads | BackendChoice::Auto)
+        )
+    {
+        bail!(
+            "job {}: pool_threads sizes the thread-pool engine's workers; this job's ioengine \
+             has none (use ioengine=threads or posixaio)",
+            j.name
+        );
+    }
     // fio's `uncached` belongs to its io_uring and pvsync2 engines.
     if j.uncached && !uring && !(j.engine == IoEngine::Sync && j.pvsync2) {
         bail!(
